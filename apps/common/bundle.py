@@ -1,0 +1,63 @@
+"""A bundle: one directory holding a Keras model together with its vocabulary and config.
+
+Layout::
+
+    <dir>/model.keras     the training model, loaded in Keras's safe mode (no pickle, no lambdas)
+    <dir>/config.json     everything else an app needs to rebuild inputs and outputs (vocabulary, cell, ...)
+    <dir>/*               extras the app adds (history.json, training.png, ...)
+
+Saving is atomic: the bundle is written to a temporary directory and swapped in whole.
+"""
+
+import json
+import os
+import shutil
+
+import keras
+
+from apps.common.cli import CLIError, atomic_dir
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+
+
+def save_bundle(path, model, config, extra_files=()):
+    """Writes `model` and `config` (a JSON-serialisable dict) to the directory `path`, atomically.
+
+    Args:
+        path: the bundle directory; an existing one is replaced only once the new one is complete.
+        model: a Keras model built from registered layers.
+        config: JSON-serialisable dict (vocabulary, hyper-parameters, metrics).
+        extra_files: paths of files (plots, histories) copied into the bundle.
+    """
+    with atomic_dir(path) as tmp:
+        model.save(os.path.join(tmp, MODEL_FILE))
+        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=2, sort_keys=True)
+        for extra in extra_files:
+            shutil.copy(extra, os.path.join(tmp, os.path.basename(extra)))
+
+
+def load_bundle(path, compile=False):
+    """Loads `(model, config)` from a bundle directory in Keras's safe mode.
+
+    Raises:
+        CLIError: the directory is missing, incomplete or corrupt (one line, for the CLI).
+    """
+    model_path = os.path.join(path, MODEL_FILE)
+    config_path = os.path.join(path, CONFIG_FILE)
+    if not os.path.isdir(path):
+        raise CLIError(f"model directory not found: {path}")
+    if not (os.path.isfile(model_path) and os.path.isfile(config_path)):
+        raise CLIError(f"{path} is not a model bundle (needs {MODEL_FILE} and {CONFIG_FILE})")
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CLIError(f"corrupt {config_path}: {error}") from None
+    try:
+        model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
+    except Exception as error:  # Keras raises many kinds for a damaged zip; all mean the same to a user.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CLIError(f"corrupt model {model_path}: {first_line}") from None
+    return model, config

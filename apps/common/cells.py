@@ -1,0 +1,39 @@
+"""`--cell lstm|peephole|gru|gru-simple|rnn` -> a recurrent sequence layer: the only door from apps to layers."""
+
+import keras
+
+import layers
+
+CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
+
+
+def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, dropout=0.0,
+                    recurrent_dropout=0.0, name=None, **kwargs):
+    """Returns a recurrent sequence layer of kind `cell`.
+
+    Args:
+        cell: one of `CELLS`: `lstm` (our LSTM), `peephole` (our LSTM with peepholes), `gru` (our full GRU,
+            reset gate applied after the recurrent matmul as in cuDNN), `gru-simple` (the course's GRU without
+            a reset gate), `rnn` (`keras.layers.SimpleRNN`, the course's basic RNN).
+        units: size of the hidden state a.
+        return_sequences, return_state, dropout, recurrent_dropout, name: as in `keras.layers.RNN`/`LSTM`.
+        **kwargs: passed to the layer (e.g. `stateful`, `go_backwards`).
+    """
+    common = dict(return_sequences=return_sequences, return_state=return_state, dropout=dropout,
+                  recurrent_dropout=recurrent_dropout, name=name, **kwargs)
+    if cell == "lstm":
+        return layers.LSTM(units, **common)
+    if cell == "peephole":
+        return layers.LSTM(units, peephole=True, **common)
+    if cell == "gru":
+        return layers.GRU(units, reset_after=True, **common)
+    if cell == "gru-simple":
+        return layers.GRU(units, reset_gate=False, **common)
+    if cell == "rnn":
+        return keras.layers.SimpleRNN(units, **common)
+    raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+
+
+def state_count(cell):
+    """Number of state tensors a layer of kind `cell` carries: 2 for LSTMs (a, c), 1 otherwise."""
+    return 2 if cell in ("lstm", "peephole") else 1

@@ -1,0 +1,111 @@
+"""What our sequence layers share: the input projection hoisted out of the time loop, and a flat config."""
+
+import keras
+from keras import ops
+
+# `keras.layers.RNN.inner_loop` steps a cell through time with this function; there is no public alias, and
+# reusing it keeps masking, `go_backwards` and `unroll` exactly as in Keras's own LSTM and GRU.
+from keras.src.backend import rnn as backend_rnn
+
+# `keras.layers.RNN` prepares and clears the dropout masks of cells that are instances of this mixin (it
+# checks with isinstance), so our cells must inherit the very class; Keras does not export it.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell  # noqa: F401
+
+class ProjectedRNN(keras.layers.RNN):
+    """A `keras.layers.RNN` whose cell splits into an input projection and a recurrent step.
+
+    The cell must provide `project_inputs(x, training)` (x·W + b, with input dropout) and
+    `recurrent_step(projected_x, states, training)`. With `precompute_inputs=True` the projection runs once
+    over all time steps as one large matmul before the loop, leaving only a·U inside it; XLA then fuses the
+    loop body better. With `precompute_inputs=False` the cell is called step by step exactly like
+    `keras.layers.RNN`. Both give the same numbers.
+    """
+
+    def __init__(self, cell, precompute_inputs=True, **kwargs):
+        super().__init__(cell, **kwargs)
+        self.precompute_inputs = bool(precompute_inputs)
+        self.input_spec = keras.InputSpec(ndim=3)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self.precompute_inputs:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        projected = self.cell.project_inputs(sequences, training=training)
+
+        def step(projected_x, states):
+            return self.cell.recurrent_step(projected_x, states, training=training)
+
+        return backend_rnn(
+            step,
+            projected,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask[0] if isinstance(mask, (list, tuple)) else mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def recurrent_dropout(self):
+        return self.cell.recurrent_dropout
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for owned_by_layer in ("name", "trainable", "dtype"):
+            cell_config.pop(owned_by_layer, None)
+        config = super().get_config()
+        del config["cell"]
+        return {**config, **cell_config, "precompute_inputs": self.precompute_inputs}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def resolve(getter, value, argument):
+    """`activations.get` & co. with the argument's name in the error, e.g. "Invalid `activation`: 'relu6x'"."""
+    try:
+        return getter(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"Invalid `{argument}`: {value!r} ({error})") from None
+
+
+def check_units(units):
+    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        raise ValueError(f"Invalid `units`: expected a positive integer, got {units!r}")
+    return units
+
+
+def check_rate(rate, argument):
+    if not 0.0 <= float(rate) <= 1.0:
+        raise ValueError(f"Invalid `{argument}`: expected a rate in [0, 1], got {rate!r}")
+    return float(rate)
+
+
+def check_step_input(input_shape, layer_name):
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"Invalid input to {layer_name}: `inputs` must have rank 2 (batch, features) for one step, "
+            f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)")
+
+
+def apply_dropout_mask(x, mask):
+    """Multiplies `x` (one step, or a whole sequence) by a per-step dropout mask of shape (batch, features)."""
+    if mask is None:
+        return x
+    mask = ops.cast(mask, x.dtype)
+    if len(x.shape) == 3:
+        mask = ops.expand_dims(mask, 1)
+    return ops.multiply(x, mask)

@@ -1,0 +1,304 @@
+"""The course's GRU, full or simplified: `GRUCell` and the `GRU` sequence layer."""
+
+import keras
+import numpy as np
+from keras import activations, constraints, initializers, ops, regularizers
+
+from layers._sequence import (
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, resolve)
+
+
+@keras.saving.register_keras_serializable(package="sequence_models")
+class GRUCell(keras.layers.Layer, DropoutRNNCell):
+    """Gated Recurrent Unit cell in the course's form; one time step.
+
+    The memory cell is the output, a⟨t⟩ = c⟨t⟩. With the blocks [u, r, c] of W, U and b:
+
+        Γu = σ(x⟨t⟩·W_u + c⟨t-1⟩·U_u + b_u)                    update gate
+        Γr = σ(x⟨t⟩·W_r + c⟨t-1⟩·U_r + b_r)                    reset (relevance) gate
+        c̃⟨t⟩ = tanh(x⟨t⟩·W_c + (Γr * c⟨t-1⟩)·U_c + b_c)         reset_after=False (course, Cho et al.)
+        c̃⟨t⟩ = tanh(x⟨t⟩·W_c + b_c + Γr * (c⟨t-1⟩·U_c + b'_c))  reset_after=True (cuDNN form)
+        c⟨t⟩ = Γu * c̃⟨t⟩ + (1 - Γu) * c⟨t-1⟩
+
+    `reset_gate=False` is the course's simplified GRU: no Γr, c̃⟨t⟩ = tanh(x·W_c + c⟨t-1⟩·U_c + b_c), and
+    W, U, b hold only the blocks [u, c].
+
+    Weights: kernel (input_dim, k·units), recurrent_kernel (units, k·units) with k = 3 (2 without a reset
+    gate); bias (k·units), or (2, 3·units) with `reset_after=True` (row 0 for the inputs, row 1 for the
+    recurrent term), exactly Keras's shapes. Keras's GRU writes h = z*h⟨t-1⟩ + (1-z)*h̃, so its z is 1 - Γu:
+    load a `keras.layers.GRU`'s weights with `gru_weights_from_keras`, which negates the update-gate blocks
+    (σ(-x) = 1 - σ(x)), and the outputs are identical.
+
+    Args:
+        units: positive integer, size of c⟨t⟩.
+        reset_gate: whether the cell has Γr (default `True`; `False` is the simplified GRU).
+        reset_after: apply Γr after the recurrent matmul (default `False`, the course's form; `True` is
+            Keras's default and cuDNN's). Needs `reset_gate=True`.
+        activation: for c̃, default `"tanh"`.
+        recurrent_activation: for the gates, default `"sigmoid"`.
+        use_bias: whether to add b (default `True`).
+        kernel_initializer, recurrent_initializer, bias_initializer: defaults `"glorot_uniform"`,
+            `"orthogonal"`, `"zeros"`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: default `None`.
+        kernel_constraint, recurrent_constraint, bias_constraint: default `None`.
+        dropout: fraction of the inputs dropped, one mask for all steps (default 0).
+        recurrent_dropout: fraction of c⟨t-1⟩ dropped before U, one mask for all steps (default 0).
+        seed: seed of the dropout masks.
+
+    Call arguments:
+        inputs: x⟨t⟩, shape (batch, features).
+        states: [c⟨t-1⟩], (batch, units).
+        training: whether dropout applies.
+
+    Returns:
+        `(c⟨t⟩, [c⟨t⟩])`.
+
+    Example:
+
+    >>> rnn = keras.layers.RNN(GRUCell(4, reset_gate=False))
+    >>> rnn(np.ones((2, 3, 5), "float32")).shape
+    (2, 4)
+
+    Reference:
+        Cho et al., "On the Properties of Neural Machine Translation: Encoder-Decoder Approaches", 2014;
+        Chung et al., "Empirical Evaluation of Gated Recurrent Neural Networks on Sequence Modeling", 2014.
+    """
+
+    def __init__(
+        self,
+        units,
+        reset_gate=True,
+        reset_after=False,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_units(units)
+        self.reset_gate = bool(reset_gate)
+        self.reset_after = bool(reset_after)
+        if self.reset_after and not self.reset_gate:
+            raise ValueError("Invalid `reset_after=True` with `reset_gate=False`: there is no reset gate")
+        self.activation = resolve(activations.get, activation, "activation")
+        self.recurrent_activation = resolve(activations.get, recurrent_activation, "recurrent_activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = resolve(initializers.get, kernel_initializer, "kernel_initializer")
+        self.recurrent_initializer = resolve(initializers.get, recurrent_initializer, "recurrent_initializer")
+        self.bias_initializer = resolve(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = resolve(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.recurrent_regularizer = resolve(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
+        self.bias_regularizer = resolve(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = resolve(constraints.get, kernel_constraint, "kernel_constraint")
+        self.recurrent_constraint = resolve(constraints.get, recurrent_constraint, "recurrent_constraint")
+        self.bias_constraint = resolve(constraints.get, bias_constraint, "bias_constraint")
+        self.dropout = check_rate(dropout, "dropout")
+        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    @property
+    def _blocks(self):
+        return 3 if self.reset_gate else 2
+
+    def build(self, input_shape):
+        check_step_input(input_shape, self.name)
+        width = self._blocks * self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], width), name="kernel", initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width), name="recurrent_kernel", initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(2, width) if self.reset_after else (width,), name="bias",
+                initializer=self.bias_initializer, regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint)
+
+    def project_inputs(self, inputs, training=False):
+        """x·W + b (the input bias row with `reset_after`) for one step or every step at once."""
+        if training and 0.0 < self.dropout < 1.0:
+            step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
+            inputs = apply_dropout_mask(inputs, self.get_dropout_mask(step_input))
+        projected = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            projected = ops.add(projected, self.bias[0] if self.reset_after else self.bias)
+        return projected
+
+    def recurrent_step(self, projected_inputs, states, training=False):
+        """One step from x·W + b: applies the gates with c⟨t-1⟩. Returns `(c, [c])`."""
+        c_prev = states[0] if isinstance(states, (list, tuple)) else states
+        c_dropped = c_prev
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            c_dropped = apply_dropout_mask(c_prev, self.get_recurrent_dropout_mask(c_prev))
+        u = self.units
+        if not self.reset_gate:
+            z_u, z_c = ops.split(
+                ops.add(projected_inputs, ops.matmul(c_dropped, self.recurrent_kernel)), 2, axis=-1)
+            gamma_u = self.recurrent_activation(z_u)
+            candidate = self.activation(z_c)
+        elif self.reset_after:
+            recurrent = ops.matmul(c_dropped, self.recurrent_kernel)
+            if self.use_bias:
+                recurrent = ops.add(recurrent, self.bias[1])
+            x_u, x_r, x_c = ops.split(projected_inputs, 3, axis=-1)
+            h_u, h_r, h_c = ops.split(recurrent, 3, axis=-1)
+            gamma_u = self.recurrent_activation(x_u + h_u)
+            gamma_r = self.recurrent_activation(x_r + h_r)
+            candidate = self.activation(x_c + gamma_r * h_c)
+        else:
+            x_ur, x_c = projected_inputs[..., : 2 * u], projected_inputs[..., 2 * u:]
+            z_u, z_r = ops.split(
+                ops.add(x_ur, ops.matmul(c_dropped, self.recurrent_kernel[:, : 2 * u])), 2, axis=-1)
+            gamma_u = self.recurrent_activation(z_u)
+            gamma_r = self.recurrent_activation(z_r)
+            candidate = self.activation(
+                x_c + ops.matmul(gamma_r * c_dropped, self.recurrent_kernel[:, 2 * u:]))
+        c = gamma_u * candidate + (1.0 - gamma_u) * c_prev
+        return c, [c]
+
+    def call(self, inputs, states, training=False):
+        return self.recurrent_step(self.project_inputs(inputs, training=training), states, training=training)
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "reset_gate": self.reset_gate,
+            "reset_after": self.reset_after,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="sequence_models")
+class GRU(ProjectedRNN):
+    """Gated Recurrent Unit sequence layer, full or simplified: `GRUCell` run over time.
+
+    A `keras.layers.RNN` subclass: masking, `return_sequences`, `return_state`, `go_backwards`, `stateful`,
+    `initial_state` and `unroll` behave as in Keras; works inside `keras.layers.Bidirectional` and stacked.
+
+    Args:
+        units, reset_gate, reset_after, activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed: as in
+        `GRUCell`.
+        precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default `True`).
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as in
+        `keras.layers.RNN`.
+
+    Call arguments:
+        sequences: x, shape (batch, time, features).
+        initial_state: optional [c⟨0⟩].
+        mask: optional boolean (batch, time); masked steps keep the previous state.
+        training: whether dropout applies.
+
+    Example:
+
+    >>> gru = GRU(8, reset_after=True, return_sequences=True)
+    >>> gru(np.ones((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+
+    Reference:
+        Cho et al., "On the Properties of Neural Machine Translation: Encoder-Decoder Approaches", 2014.
+    """
+
+    def __init__(
+        self,
+        units,
+        reset_gate=True,
+        reset_after=False,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        precompute_inputs=True,
+        **kwargs,
+    ):
+        cell = GRUCell(
+            units, reset_gate=reset_gate, reset_after=reset_after, activation=activation,
+            recurrent_activation=recurrent_activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell")
+        super().__init__(cell, precompute_inputs=precompute_inputs, **kwargs)
+
+    @property
+    def reset_gate(self):
+        return self.cell.reset_gate
+
+    @property
+    def reset_after(self):
+        return self.cell.reset_after
+
+
+def gru_weights_from_keras(weights):
+    """Converts `keras.layers.GRU`/`GRUCell` weights [kernel, recurrent_kernel, bias] to ours, and back.
+
+    Keras's update gate z is our 1 - Γu. Since σ(-x) = 1 - σ(x), negating the first `units` columns of the
+    kernel, the recurrent kernel and the bias (both rows with `reset_after=True`) turns one into the other
+    exactly; the reset gate and candidate blocks are in the same place in both. The conversion is its own
+    inverse. Build our cell with the same `reset_after` as the Keras layer (Keras's default is `True`).
+
+    Example:
+
+    >>> keras_gru = keras.layers.GRU(4)
+    >>> x = np.ones((1, 3, 2), "float32")
+    >>> _ = keras_gru(x)
+    >>> ours = GRU(4, reset_after=True)
+    >>> _ = ours(x)
+    >>> ours.set_weights(gru_weights_from_keras(keras_gru.get_weights()))
+    >>> bool(np.allclose(ours(x), keras_gru(x), atol=1e-6))
+    True
+    """
+    converted = [np.array(w, copy=True) for w in weights]
+    units = converted[1].shape[0]
+    for weight in converted:
+        weight[..., :units] *= -1
+    return converted
