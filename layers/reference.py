@@ -435,7 +435,7 @@ _BACKWARD_DOC = """Backpropagation through time for `{kind}_forward`.
 
     Returns:
         Dict of float64 arrays: dL/d(param) for every entry of `params`, same name and shape; `x`, dL/dx (B, T, D);
-        `initial_state`, a tuple of dL/d({initial}), each (B, H).
+        `initial_state`, the tuple ({initial}), each (B, H).
 
     Example:
 
@@ -459,9 +459,9 @@ def gru_backward(d_outputs, d_final_states, cache):
     return _backward("gru", d_outputs, d_final_states, cache)
 
 
-rnn_backward.__doc__ = _BACKWARD_DOC.format(kind="rnn", states="(a<T>,)", initial="a<0>")
-lstm_backward.__doc__ = _BACKWARD_DOC.format(kind="lstm", states="(a<T>, c<T>)", initial="a<0>), dL/d(c<0>")
-gru_backward.__doc__ = _BACKWARD_DOC.format(kind="gru", states="(c<T>,)", initial="c<0>")
+rnn_backward.__doc__ = _BACKWARD_DOC.format(kind="rnn", states="(a<T>,)", initial="dL/d(a<0>),")
+lstm_backward.__doc__ = _BACKWARD_DOC.format(kind="lstm", states="(a<T>, c<T>)", initial="dL/d(a<0>), dL/d(c<0>)")
+gru_backward.__doc__ = _BACKWARD_DOC.format(kind="gru", states="(c<T>,)", initial="dL/d(c<0>),")
 
 _FORWARD = {"rnn": rnn_forward, "lstm": lstm_forward, "gru": gru_forward}
 _BACKWARD = {"rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward}

@@ -47,12 +47,12 @@ def numeric_grad(f, value, eps=1e-5):
     return grad
 
 
-def one_step(kind, options, params, x, initial_state, d_states=None):
-    """Runs one step on a batch of one; returns the final states and gradients of L = Σ_k d_states[k]*state_k."""
+def one_step(kind, options, params, x, initial_state):
+    """Runs one step on a batch of one; returns the new states and the gradients of L = a<1> (c<1> for a GRU)."""
     x = np.asarray(x, float).reshape(1, 1, -1)
     initial_state = tuple(np.asarray(s, float).reshape(1, -1) for s in initial_state)
     _, states, cache = FORWARD[kind](x, params, initial_state=initial_state, **options)
-    d_states = d_states or (np.ones((1, states[0].shape[-1])),) + (None,) * (len(states) - 1)
+    d_states = (np.ones((1, states[0].shape[-1])),) + (None,) * (len(states) - 1)
     return states, BACKWARD[kind](None, d_states, cache)
 
 
