@@ -1,0 +1,290 @@
+"""Solos from MIDI and MusicXML files: the melody and the chord sounding under each note, cached.
+
+Everything is read by music21 (`converter.parse`). From a score we keep:
+
+- the melody: the part named like a solo/melody/lead if there is one, else the pitched part (mean pitch at
+  least `MIN_MELODY_PITCH`, so not the bass) with the most single-note onsets; chords in it are reduced to
+  their top note;
+- the chords: the score's `ChordSymbol`s (the Weimar Jazz Database files have them); a score without any
+  (the course's MIDI file) gets them from its other pitched parts, chordified and named with
+  `harmony.chordSymbolFromChord` every `DERIVED_CHORD_QUARTERS` quarter notes (half a 4/4 bar);
+- the tempo (first metronome mark, else 120) and the bar length (first time signature, else 4/4).
+
+Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir`, keyed by the
+sha256 of the file's bytes (and `CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses.
+"""
+
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import sys
+
+from apps.common.cli import CLIError, atomic_file
+from apps.jazz.chords import Chord, Timeline
+
+MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
+DEFAULT_CACHE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "cache", "jazz")
+CACHE_VERSION = 1
+MIN_MELODY_PITCH = 55
+DERIVED_CHORD_QUARTERS = 2.0
+MELODY_NAMES = ("solo", "melody", "lead")
+
+
+@dataclasses.dataclass
+class Solo:
+    """A melody with its chords.
+
+    Attributes:
+        name: where it came from (file name).
+        notes: `(offset, duration, midi)` triples in quarter notes, sorted by offset.
+        timeline: the chords, an `apps.jazz.chords.Timeline`.
+        tempo: quarter notes a minute.
+        bar_quarters: length of a bar in quarter notes.
+        length: length of the piece in quarter notes.
+    """
+
+    name: str
+    notes: list
+    timeline: Timeline
+    tempo: float = 120.0
+    bar_quarters: float = 4.0
+    length: float = 0.0
+
+    def to_json(self):
+        return {"name": self.name, "notes": [list(note) for note in self.notes],
+                "chords": self.timeline.to_json(), "tempo": self.tempo,
+                "bar_quarters": self.bar_quarters, "length": self.length}
+
+    @classmethod
+    def from_json(cls, item):
+        return cls(item["name"], [tuple(note) for note in item["notes"]], Timeline.from_json(item["chords"]),
+                   item["tempo"], item["bar_quarters"], item["length"])
+
+
+def solo_from_score(score, name="score"):
+    """Extracts the melody and chords of a music21 score (or a single part/stream).
+
+    Raises:
+        CLIError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
+    """
+    from music21 import harmony, stream, tempo
+
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    melody = _melody_part(parts)
+    if melody is None:
+        raise CLIError(f"{name}: no melody (no part with pitched notes)")
+    notes = [(float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
+             for element in _pitched_notes(melody.stripTies()) if element.quarterLength > 0]
+    if not notes:
+        raise CLIError(f"{name}: no melody (no pitched notes)")
+    flat = score.flatten()
+    changes = [(float(symbol.offset), Chord.from_symbol(symbol))
+               for symbol in flat.getElementsByClass(harmony.ChordSymbol)
+               if not isinstance(symbol, harmony.NoChord) and symbol.pitches]
+    if not changes:
+        changes = _derive_chords([part for part in parts if part is not melody], score.highestTime)
+    if not changes:
+        raise CLIError(f"{name}: no chord symbols and no accompaniment to derive chords from")
+    marks = flat.getElementsByClass(tempo.MetronomeMark)
+    signatures = flat.getElementsByClass("TimeSignature")
+    return Solo(
+        name=name,
+        notes=sorted(notes),
+        timeline=Timeline(changes),
+        tempo=float(marks[0].getQuarterBPM()) if marks and marks[0].number else 120.0,
+        bar_quarters=float(signatures[0].barDuration.quarterLength) if signatures else 4.0,
+        length=float(score.highestTime),
+    )
+
+
+def _pitched_notes(part):
+    from music21 import harmony
+
+    return [n for n in part.flatten().notes if n.pitches and not isinstance(n, harmony.ChordSymbol)]
+
+
+def _melody_part(parts):
+    candidates = []
+    for part in parts:
+        notes = _pitched_notes(part)
+        if not notes:
+            continue
+        pitches = [p.ps for n in notes for p in n.pitches]
+        name = (part.partName or "").lower()
+        named = any(word in name for word in MELODY_NAMES)
+        high_enough = sum(pitches) / len(pitches) >= MIN_MELODY_PITCH or len(parts) == 1
+        singles = sum(1 for n in notes if len(n.pitches) == 1)
+        candidates.append(((named, high_enough, singles), part))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda candidate: candidate[0])[1]
+
+
+def _derive_chords(parts, length):
+    """Names the harmony of `parts` every DERIVED_CHORD_QUARTERS quarters (pitch classes weighted by time)."""
+    from music21 import chord, harmony, stream
+
+    pitched = [part for part in parts if _pitched_notes(part)]
+    if not pitched:
+        return []
+    chordified = stream.Score(pitched).chordify().flatten().notes
+    changes = []
+    offset = 0.0
+    while offset < length:
+        end = offset + DERIVED_CHORD_QUARTERS
+        weights, lowest = {}, None
+        for element in chordified.getElementsByOffset(offset, end, includeEndBoundary=False,
+                                                      includeElementsThatEndAtStart=False):
+            overlap = min(end, element.offset + element.quarterLength) - max(offset, element.offset)
+            for pitch in element.pitches:
+                weights[pitch.pitchClass] = weights.get(pitch.pitchClass, 0) + float(overlap)
+                if lowest is None or pitch.ps < lowest.ps:
+                    lowest = pitch
+        if weights:
+            # The four pitch classes sounding longest, spelt over the lowest note, make the chord.
+            top = sorted(weights, key=weights.get, reverse=True)[:4]
+            if lowest.pitchClass not in top:
+                top[-1] = lowest.pitchClass
+            pitches = [lowest.midi] + [lowest.midi + (pc - lowest.pitchClass) % 12 for pc in top
+                                       if pc != lowest.pitchClass]
+            symbol = harmony.chordSymbolFromChord(chord.Chord(pitches))
+            if symbol.pitches and "Cannot" not in symbol.figure:
+                changes.append((offset, Chord.from_symbol(symbol)))
+        offset = end
+    return changes
+
+
+def expand_paths(paths):
+    """Expands files, directories and glob patterns into `(file, explicit)` pairs.
+
+    A directory contributes its music files (`MUSIC_EXTENSIONS`, sorted); `explicit` is True only for a file
+    named directly, whose failure is an error rather than a warning.
+
+    Raises:
+        CLIError: a path that is neither a file, a directory nor a pattern matching anything.
+    """
+    expanded = []
+    for path in paths:
+        if os.path.isdir(path):
+            expanded += [(os.path.join(path, name), False) for name in sorted(os.listdir(path))
+                         if name.lower().endswith(MUSIC_EXTENSIONS) and os.path.isfile(os.path.join(path, name))]
+        elif os.path.isfile(path):
+            expanded.append((path, True))
+        elif glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise CLIError(f"no files match {path}")
+            expanded += [(match, False) for match in matches if os.path.isfile(match)]
+        else:
+            raise CLIError(f"file not found: {path}")
+    return expanded
+
+
+def file_sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_solo(path):
+    """Parses one MIDI/MusicXML file into a `Solo`.
+
+    Raises:
+        CLIError: the file is empty, not music, corrupt, or has no melody or chords.
+    """
+    from music21 import converter
+
+    if os.path.getsize(path) == 0:
+        raise CLIError(f"{path}: empty file")
+    try:
+        score = converter.parse(path)
+    except Exception as error:  # music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CLIError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
+    return solo_from_score(score, os.path.basename(path))
+
+
+def load_solos(paths, cache_dir=DEFAULT_CACHE, progress=True):
+    """Loads the solos in `paths` (files, directories, globs), from the cache where it has them.
+
+    Files inside a directory or glob that cannot be used are skipped with a warning on stderr.
+
+    Args:
+        paths: a list of paths or patterns.
+        cache_dir: where parsed solos are kept as JSON (None: no cache).
+        progress: show a progress bar while parsing files that are not cached.
+
+    Returns:
+        A list of `Solo`s in file order.
+
+    Raises:
+        CLIError: a file named directly is unusable, or no usable solo is left.
+    """
+    files = expand_paths(paths)
+    keyed = [(path, explicit, file_sha256(path)) for path, explicit in files]
+    cached = {key: _read_cache(cache_dir, key) for _, _, key in keyed} if cache_dir else {}
+    to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
+    bar = None
+    if progress and to_parse:
+        import keras
+
+        print(f"Parsing {to_parse} file(s) (cached in {os.path.normpath(cache_dir)})" if cache_dir
+              else f"Parsing {to_parse} file(s)", file=sys.stderr)
+        bar = keras.utils.Progbar(to_parse, unit_name="file")
+    solos, skipped = [], 0
+    for path, explicit, key in keyed:
+        item = cached.get(key)
+        if item is None:
+            try:
+                solo = read_solo(path)
+                item = solo.to_json()
+            except CLIError as error:
+                if explicit:
+                    raise
+                print(f"warning: skipping {error}", file=sys.stderr)
+                skipped += 1
+                item = {"error": str(error)}
+            if cache_dir:
+                _write_cache(cache_dir, key, item)
+            if bar is not None:
+                bar.add(1)
+        elif "error" in item:
+            if explicit:
+                raise CLIError(item["error"])
+            print(f"warning: skipping {item['error']}", file=sys.stderr)
+            skipped += 1
+        if "error" not in item:
+            solo = Solo.from_json(item)
+            solo.name = os.path.basename(path)
+            solos.append(solo)
+    if not solos:
+        raise CLIError(f"no usable MIDI/MusicXML solo in {' '.join(paths)}"
+                       + (f" ({skipped} file(s) skipped)" if skipped else ""))
+    return solos
+
+
+def _cache_path(cache_dir, key):
+    return os.path.join(cache_dir, f"{key}-v{CACHE_VERSION}.json")
+
+
+def _read_cache(cache_dir, key):
+    try:
+        with open(_cache_path(cache_dir, key), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(cache_dir, key, item):
+    try:
+        with atomic_file(_cache_path(cache_dir, key), encoding="utf-8") as handle:
+            json.dump(item, handle)
+    except (CLIError, OSError):
+        pass  # a read-only checkout still works, only without the cache
+
+
+def corpus_checksum(paths):
+    """sha256 of the sorted sha256s of the music files in `paths`: identifies a training set."""
+    digests = sorted(file_sha256(path) for path, _ in expand_paths(paths))
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()

@@ -1,0 +1,153 @@
+"""How a solo sounds in numbers, for generated and real solos alike, and how likely a model finds it.
+
+`statistics` gives, for one solo: the share of its notes that are chord, scale, approach and other tones of
+the chord sounding at their onset (`apps.jazz.chords`), the pitch range, the histogram of intervals between
+successive notes, the longest token n-gram that occurs twice in the solo and, given a `CorpusIndex`, the
+longest token span also found in the training corpus. Spans are measured on the grammar tokens
+(`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
+"""
+
+import numpy as np
+
+from apps.jazz import grammar
+
+MAX_INTERVAL = 12
+_BASE = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: n-gram hashes wrap around 2**64
+
+
+def _prefix_hashes(ids):
+    hashes = np.zeros(len(ids) + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for index, value in enumerate(ids):
+            hashes[index + 1] = hashes[index] * _BASE + np.uint64(value + 1)
+    return hashes
+
+
+def _ngram_hashes(prefix, n):
+    if len(prefix) - 1 < n:
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return prefix[n:] - prefix[:-n] * (_BASE ** np.uint64(n))
+
+
+class CorpusIndex:
+    """The token n-grams of a corpus, to find the longest span of a solo copied from it.
+
+    Args:
+        sequences: token sequences (lists of strings), one per training solo.
+    """
+
+    def __init__(self, sequences):
+        self._ids = {}
+        self._prefixes = [_prefix_hashes(self.ids(sequence)) for sequence in sequences]
+        self._sets = {}
+
+    def ids(self, tokens):
+        return [self._ids.setdefault(token, len(self._ids)) for token in tokens]
+
+    def _ngrams(self, n):
+        if n not in self._sets:
+            self._sets[n] = np.unique(np.concatenate([_ngram_hashes(p, n) for p in self._prefixes]
+                                                     + [np.zeros(0, dtype=np.uint64)]))
+        return self._sets[n]
+
+    def longest_copy(self, tokens):
+        """Returns `(length, start)` of the longest span of `tokens` that occurs in the corpus."""
+        prefix = _prefix_hashes(self.ids(tokens))
+
+        def found(n):
+            hashes = _ngram_hashes(prefix, n)
+            hits = np.flatnonzero(np.isin(hashes, self._ngrams(n)))
+            return int(hits[0]) if len(hits) else None
+
+        return _longest(len(tokens), found)
+
+
+def longest_repeat(tokens):
+    """Returns `(length, start)` of the longest n-gram of `tokens` that occurs at least twice."""
+    prefix = _prefix_hashes(CorpusIndex([]).ids(tokens))
+
+    def found(n):
+        hashes = _ngram_hashes(prefix, n)
+        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        repeated = first[counts > 1]
+        return int(repeated.min()) if len(repeated) else None
+
+    return _longest(len(tokens), found)
+
+
+def _longest(limit, found):
+    """Binary search for the largest n with `found(n)` not None (a span of n implies spans of n - 1)."""
+    low, high, start = 0, limit, 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        hit = found(middle)
+        if hit is None:
+            high = middle - 1
+        else:
+            low, start = middle, hit
+    return low, start
+
+
+def _span_bars(tokens, start, length, bar_quarters):
+    steps = sum(grammar.duration_steps(token) for token in tokens[start:start + length])
+    return steps / grammar.GRID / bar_quarters
+
+
+def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
+    """Music statistics of a solo.
+
+    Args:
+        notes: `(offset, duration, midi)` triples in quarter notes.
+        timeline: the `apps.jazz.chords.Timeline` the solo is played over.
+        bar_quarters: bar length in quarter notes, to express spans in bars.
+        corpus: a `CorpusIndex` of the training solos' grammar tokens, or None.
+
+    Returns:
+        A JSON-serialisable dict: `notes`, `chord_tone_share`, `scale_tone_share`, `approach_tone_share`,
+        `other_tone_share`, `chord_or_scale_share`, `pitch_range` (`lowest`, `highest`, `semitones`),
+        `interval_histogram` (semitones -> count, leaps beyond an octave counted at +-12), `longest_repeat`
+        and `longest_copy` (`tokens`, `bars`; the latter only with a corpus).
+    """
+    kinds = [timeline.chord_at(offset).tone_type(midi) for offset, _, midi in notes]
+    count = len(kinds)
+
+    def share(*wanted):
+        return sum(kind in wanted for kind in kinds) / count if count else 0.0
+
+    pitches = np.array([midi for _, _, midi in notes], dtype=int)
+    intervals = np.clip(np.diff(pitches), -MAX_INTERVAL, MAX_INTERVAL)
+    values, counts = np.unique(intervals, return_counts=True)
+    tokens = grammar.encode(notes, timeline)
+    repeat, repeat_start = longest_repeat(tokens)
+    stats = {
+        "notes": count,
+        "chord_tone_share": share("C"),
+        "scale_tone_share": share("S"),
+        "approach_tone_share": share("A"),
+        "other_tone_share": share("X"),
+        "chord_or_scale_share": share("C", "S"),
+        "pitch_range": {"lowest": int(pitches.min()) if count else None,
+                        "highest": int(pitches.max()) if count else None,
+                        "semitones": int(pitches.max() - pitches.min()) if count else 0},
+        "interval_histogram": {int(value): int(n) for value, n in zip(values, counts)},
+        "longest_repeat": {"tokens": repeat, "bars": _span_bars(tokens, repeat_start, repeat, bar_quarters)},
+    }
+    if corpus is not None:
+        copy, copy_start = corpus.longest_copy(tokens)
+        stats["longest_copy"] = {"tokens": copy, "bars": _span_bars(tokens, copy_start, copy, bar_quarters)}
+    return stats
+
+
+def summarise(all_stats):
+    """Means of the numeric statistics over several solos (for tables of generated vs real solos)."""
+    keys = ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share",
+            "chord_or_scale_share")
+    summary = {key: float(np.mean([s[key] for s in all_stats])) for key in keys}
+    summary["solos"] = len(all_stats)
+    summary["pitch_range_semitones"] = float(np.mean([s["pitch_range"]["semitones"] for s in all_stats]))
+    summary["longest_repeat_tokens"] = float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats]))
+    if all("longest_copy" in s for s in all_stats):
+        summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
+        summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)
+    return summary

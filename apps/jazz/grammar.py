@@ -1,0 +1,223 @@
+"""Encodings of a solo as tokens, their realisation back into notes, and the vocabulary.
+
+Two encodings (`ENCODINGS`):
+
+- `grammar`, the course's (deepjazz's) grammar, relative to the sounding chord. A note is
+  `"<type>,<duration>,<window>"`: its tone type over the chord sounding at its onset (`C` chord tone,
+  `S` scale tone, `A` approach tone, `X` other; see `apps.jazz.chords`), its duration and the window of
+  intervals from the previous note it falls in, e.g. `"C,1/2,<+0,+4>"` (a chord tone, an eighth note, 0 to
+  4 semitones above the previous note). A rest is `"R,<duration>"`. The first note of a solo
+  has the window `<*>` (anywhere). Windows are `WINDOW_WIDTH` semitones wide and centred on even
+  intervals, leaps beyond `MAX_LEAP` are clipped to it, so a few dozen windows cover every solo.
+- `pitch`, the plain encoding for comparison: `"<midi>,<duration>"` for a note, `"R,<duration>"` for a rest.
+
+Durations: onsets and ends are quantised to a grid of `GRID` steps a quarter note (1/12: sixteenths,
+eighth and sixteenth triplets), and a duration is the distance between quantised times, so rounding never
+accumulates. A note shorter than one step is dropped, a note is cut at the next onset (the melody is
+monophonic), and any sound or silence longer than `MAX_STEPS` (a 4/4 bar) is split: a long note keeps
+`MAX_STEPS` and the rest of its time becomes a rest. Durations are written as fractions of a quarter note
+(`1/3`, `1/2`, `3/2`).
+
+Realisation (`realise`) turns tokens back into notes over any chord progression: each note takes a pitch
+of its tone type over the chord sounding at its onset, inside its window from the previous pitch and inside
+`REGISTER`, so every `C` token becomes a chord tone and every `S` token a scale tone of its chord. When
+the window holds no such pitch the nearest one is taken; when the chord has no pitch of that type at all
+(over a major seventh chord every note outside the ionian scale is an approach tone) the type falls back
+`X -> A -> S -> C`.
+"""
+
+import fractions
+import json
+
+import numpy as np
+
+ENCODINGS = ("grammar", "pitch")
+GRID = 12
+MAX_STEPS = 4 * GRID
+WINDOW_WIDTH = 4
+MAX_LEAP = 12
+REGISTER = (53, 86)  # F3..D6: covers the horn solos of the training data
+START = "<start>"
+_FALLBACK = {"X": "A", "A": "S", "S": "C"}
+
+
+def quantise(notes):
+    """Quantises notes to the grid: returns `(onset_step, length_steps, midi)` triples, monophonic.
+
+    Args:
+        notes: `(offset, duration, midi)` triples, offsets and durations in quarter notes.
+    """
+    quantised = []
+    for offset, duration, midi in sorted(notes, key=lambda note: (note[0], -note[2])):
+        start, end = round(offset * GRID), round((offset + duration) * GRID)
+        if quantised and start <= quantised[-1][0]:
+            continue  # a second note at the same onset: keep the highest, the melody line
+        if quantised and quantised[-1][1] > start:
+            quantised[-1][1] = start
+        if end > start:
+            quantised.append([start, end, midi])
+    return [(start, end - start, midi) for start, end, midi in quantised if end > start]
+
+
+def _duration_text(steps):
+    return str(fractions.Fraction(steps, GRID))
+
+
+def duration_steps(token):
+    """The duration of a token in grid steps."""
+    return int(fractions.Fraction(token.split(",", 2)[1]) * GRID)
+
+
+def _window(interval):
+    centre = 2 * round(max(-MAX_LEAP, min(MAX_LEAP, interval)) / 2)
+    return centre - WINDOW_WIDTH // 2, centre + WINDOW_WIDTH // 2
+
+
+def encode(notes, timeline, encoding="grammar"):
+    """Encodes a melody as tokens.
+
+    Args:
+        notes: `(offset, duration, midi)` triples in quarter notes; gaps between them become rests, and so
+            does the time from offset 0 to the first note, which keeps tokens aligned with the bars.
+        timeline: an `apps.jazz.chords.Timeline`, the chords the melody is played over.
+        encoding: one of `ENCODINGS`.
+
+    Returns:
+        A list of token strings.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}; got {encoding!r}")
+    tokens = []
+    cursor, previous = 0, None
+
+    def rest(steps):
+        while steps > 0:
+            tokens.append(f"R,{_duration_text(min(steps, MAX_STEPS))}")
+            steps -= MAX_STEPS
+
+    for start, length, midi in quantise(notes):
+        rest(start - cursor)
+        sounding = min(length, MAX_STEPS)
+        if encoding == "pitch":
+            tokens.append(f"{midi},{_duration_text(sounding)}")
+        else:
+            kind = timeline.chord_at(start / GRID).tone_type(midi)
+            if previous is None:
+                window = "<*>"
+            else:
+                low, high = _window(midi - previous)
+                window = f"<{low:+d},{high:+d}>"
+            tokens.append(f"{kind},{_duration_text(sounding)},{window}")
+        rest(length - sounding)
+        cursor, previous = start + length, midi
+    return tokens
+
+
+def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None):
+    """Turns tokens back into notes over the chords of `timeline`.
+
+    Args:
+        tokens: token strings (`START` and unknown tokens are ignored).
+        timeline: the chords to play over; the first token starts at offset 0.
+        encoding: the encoding of `tokens`.
+        seed: seeds the choice between the pitches a grammar token allows (same seed, same notes).
+        start_pitch: the pitch the first window-less note is nearest to (default: the middle of `REGISTER`).
+
+    Returns:
+        `(offset, duration, midi)` triples in quarter notes.
+    """
+    rng = np.random.default_rng(seed)
+    notes, cursor, previous = [], 0, None
+    for token in tokens:
+        parts = token.split(",", 2)
+        if token == START or len(parts) < 2:
+            continue
+        steps = duration_steps(token)
+        if parts[0] != "R":
+            if encoding == "pitch":
+                midi = int(parts[0])
+            else:
+                chord = timeline.chord_at(cursor / GRID)
+                midi = _choose(chord, parts[0], parts[2], previous, rng, start_pitch)
+            notes.append((cursor / GRID, steps / GRID, midi))
+            previous = midi
+        cursor += steps
+    return notes
+
+
+def _choose(chord, kind, window, previous, rng, start_pitch):
+    """Picks a pitch of tone type `kind` over `chord` inside `window` from `previous` and inside REGISTER."""
+    while kind in _FALLBACK and kind not in chord.tone_types:
+        kind = _FALLBACK[kind]
+    candidates = np.array([m for m in range(REGISTER[0], REGISTER[1] + 1) if chord.tone_type(m) == kind])
+    if previous is None or window == "<*>":
+        target = start_pitch if start_pitch is not None else sum(REGISTER) // 2
+        return int(candidates[np.argmin(np.abs(candidates - target))])
+    low, high = (int(bound) for bound in window.strip("<>").split(","))
+    inside = candidates[(candidates >= previous + low) & (candidates <= previous + high)]
+    if len(inside):
+        return int(rng.choice(inside))
+    # Outside the register the window is mirrored (a leap up becomes a leap down), else the nearest pitch.
+    centre = previous + (low + high) / 2
+    if not REGISTER[0] <= centre <= REGISTER[1]:
+        centre = previous - (low + high) / 2
+    distance = np.abs(candidates - centre)
+    return int(rng.choice(candidates[distance == distance.min()]))
+
+
+class Vocabulary:
+    """Maps token strings to ids and back; id 0 is `START`, the input before the first token.
+
+    Args:
+        tokens: the token strings, in id order after `START`.
+    """
+
+    def __init__(self, tokens):
+        self.tokens = [START] + [token for token in tokens if token != START]
+        self.ids = {token: index for index, token in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, sequences, min_count=1):
+        """Builds the vocabulary of the tokens in `sequences` seen at least `min_count` times, most common first."""
+        counts = {}
+        for sequence in sequences:
+            for token in sequence:
+                counts[token] = counts.get(token, 0) + 1
+        kept = [token for token, count in counts.items() if count >= min_count]
+        return cls(sorted(kept, key=lambda token: (-counts[token], token)))
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def __contains__(self, token):
+        return token in self.ids
+
+    def encode(self, tokens):
+        """Token strings -> int ids; a token not in the vocabulary becomes its nearest one (`nearest`)."""
+        return np.array([self.ids[token if token in self.ids else self.nearest(token)] for token in tokens],
+                        dtype="int32")
+
+    def decode(self, ids):
+        """Int ids -> token strings."""
+        return [self.tokens[int(index)] for index in ids]
+
+    def nearest(self, token):
+        """The known token closest to `token`: same type (and window, or pitch) first, then closest duration."""
+        parts = token.split(",", 2)
+        steps = duration_steps(token)
+
+        def distance(candidate):
+            other = candidate.split(",", 2)
+            if candidate == START:
+                return (3, 0)
+            mismatch = (other[0] != parts[0]) * 2 + (other[2:] != parts[2:])
+            return (mismatch, abs(duration_steps(candidate) - steps))
+
+        return min(self.tokens, key=distance)
+
+    def to_json(self):
+        return json.dumps(self.tokens[1:])
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(json.loads(text))

@@ -1,0 +1,41 @@
+"""Tiny scores built with music21 for the jazz tests (no shared data needed)."""
+
+from music21 import chord, harmony, meter, note, stream, tempo
+
+
+def make_score(melody, chords, bpm=120, accompaniment=False):
+    """A 4/4 score: `melody` is `(offset, quarterLength, midi)`; `chords` is `(offset, figure)`.
+
+    With `accompaniment`, the chords go into a second part as sounding whole chords (as in a MIDI file with
+    no chord symbols) instead of being `ChordSymbol`s in the melody part.
+    """
+    score = stream.Score()
+    solo = stream.Part()
+    solo.partName = "Solo"
+    solo.insert(0, meter.TimeSignature("4/4"))
+    solo.insert(0, tempo.MetronomeMark(number=bpm))
+    for offset, length, midi in melody:
+        solo.insert(offset, note.Note(midi, quarterLength=length))
+    ends = [offset for offset, _ in chords[1:]] + [max(o + q for o, q, _ in melody)]
+    if accompaniment:
+        comp = stream.Part()
+        comp.partName = "Piano"
+        for (offset, figure), end in zip(chords, ends):
+            symbol = harmony.ChordSymbol(figure)
+            comp.insert(offset, chord.Chord([p.midi - 12 for p in symbol.pitches], quarterLength=end - offset))
+        score.insert(0, solo)
+        score.insert(0, comp)
+    else:
+        for offset, figure in chords:
+            solo.insert(offset, harmony.ChordSymbol(figure))
+        score.insert(0, solo)
+    return score
+
+
+# Two bars of a ii-V-I line in C: eighths, a triplet, a dotted quarter, rests and a held note.
+MELODY = [
+    (0.0, 0.5, 62), (0.5, 0.5, 65), (1.0, 0.5, 69), (1.5, 0.5, 72), (2.0, 1 / 3, 71), (7 / 3, 1 / 3, 67),
+    (8 / 3, 1 / 3, 65), (3.0, 0.5, 64), (4.0, 1.5, 64), (5.5, 0.5, 62), (6.0, 0.5, 61), (6.5, 0.5, 60),
+    (7.0, 6.0, 67),
+]
+CHORDS = [(0.0, "Dm7"), (2.0, "G7"), (4.0, "Cmaj7")]

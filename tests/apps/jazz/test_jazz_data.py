@@ -1,0 +1,93 @@
+import os
+
+import pytest
+from music21 import note
+from jazz_scores import CHORDS, MELODY, make_score
+
+from apps.common.cli import CLIError
+from apps.jazz import data
+
+
+@pytest.fixture
+def corpus_dir(tmp_path, tiny_score):
+    directory = tmp_path / "solos"
+    directory.mkdir()
+    tiny_score.write("musicxml", fp=str(directory / "tiny.musicxml"))
+    (directory / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06 this is not MIDI")
+    (directory / "empty.mxl").write_bytes(b"")
+    (directory / "notes.txt").write_text("ignored: not a music file name")
+    return directory
+
+
+def test_musicxml_solo_keeps_notes_chords_and_tempo(corpus_dir, tmp_path):
+    (solo,) = data.load_solos([str(corpus_dir / "tiny.musicxml")], cache_dir=None, progress=False)
+    assert [note[2] for note in solo.notes] == [midi for _, _, midi in MELODY]
+    assert [offset for offset, _, _ in solo.notes] == pytest.approx([offset for offset, _, _ in MELODY])
+    assert [(offset, chord.figure) for offset, chord in solo.timeline] == CHORDS
+    assert solo.tempo == 120 and solo.bar_quarters == 4
+
+
+def test_directory_skips_unusable_files_with_a_warning(corpus_dir, capsys):
+    solos = data.load_solos([str(corpus_dir)], cache_dir=None, progress=False)
+    assert [solo.name for solo in solos] == ["tiny.musicxml"]
+    warnings = capsys.readouterr().err
+    assert "corrupt.mid" in warnings and "empty.mxl" in warnings and "notes.txt" not in warnings
+
+
+def test_nothing_usable_is_an_error(corpus_dir):
+    os.remove(corpus_dir / "tiny.musicxml")
+    with pytest.raises(CLIError, match="no usable"):
+        data.load_solos([str(corpus_dir)], cache_dir=None, progress=False)
+
+
+@pytest.mark.parametrize("name", ["corrupt.mid", "empty.mxl"])
+def test_a_named_unusable_file_is_an_error(corpus_dir, name):
+    with pytest.raises(CLIError, match=name):
+        data.load_solos([str(corpus_dir / name)], cache_dir=None, progress=False)
+
+
+def test_missing_paths_and_empty_globs_are_errors(tmp_path):
+    with pytest.raises(CLIError, match="not found"):
+        data.load_solos([str(tmp_path / "nope.mid")], cache_dir=None)
+    with pytest.raises(CLIError, match="no files match"):
+        data.load_solos([str(tmp_path / "*.mid")], cache_dir=None)
+
+
+def test_a_score_without_melody_is_an_error(tmp_path):
+    score = make_score([(0, 4, 60)], [(0, "C7")])
+    for element in list(score.recurse().getElementsByClass(note.Note)):
+        element.activeSite.remove(element)
+    with pytest.raises(CLIError, match="no melody"):
+        data.solo_from_score(score, "chords-only")
+
+
+def test_midi_without_chord_symbols_gets_chords_from_the_accompaniment(tmp_path):
+    path = tmp_path / "comp.mid"
+    make_score(MELODY, CHORDS, accompaniment=True).write("midi", fp=str(path))
+    (solo,) = data.load_solos([str(path)], cache_dir=None, progress=False)
+    assert len(solo.notes) == len(MELODY)
+    qualities = [solo.timeline.chord_at(offset).quality for offset in (0, 2, 4, 6, 8)]
+    assert qualities == ["m7", "7", "maj7", "maj7", "maj7"]
+    assert solo.timeline.chord_at(0).root == 2 and solo.timeline.chord_at(2).root == 7
+
+
+def test_the_cache_skips_parsing_the_second_time(corpus_dir, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = data.load_solos([str(corpus_dir)], cache_dir=str(cache), progress=True)
+    # Three entries: the solo and the two unusable files (so they are not re-parsed either).
+    assert len(os.listdir(cache)) == 3
+
+    def no_parsing(path):
+        raise AssertionError(f"parsed {path} again")
+
+    monkeypatch.setattr(data, "read_solo", no_parsing)
+    second = data.load_solos([str(corpus_dir)], cache_dir=str(cache), progress=True)
+    assert [s.to_json() for s in second] == [s.to_json() for s in first]
+
+
+def test_corpus_checksum_depends_on_content_only(corpus_dir, tmp_path):
+    before = data.corpus_checksum([str(corpus_dir)])
+    (corpus_dir / "notes.txt").write_text("changed, but not music")
+    assert data.corpus_checksum([str(corpus_dir)]) == before
+    (corpus_dir / "empty.mxl").write_bytes(b"now something")
+    assert data.corpus_checksum([str(corpus_dir)]) != before

@@ -1,0 +1,47 @@
+import pytest
+
+from apps.jazz import chords, evaluate, grammar
+
+
+def test_statistics_of_a_hand_made_melody():
+    timeline, _ = chords.parse_progression("C")
+    # C E G: chord tones; D: scale tone; C#: approach tone (a semitone above C); B-flat: other.
+    notes = [(0, 1, 60), (1, 1, 64), (2, 1, 67), (3, 0.5, 62), (3.5, 0.5, 70), (4, 1, 61)]
+    stats = evaluate.statistics(notes, timeline)
+    assert stats["notes"] == 6
+    assert stats["chord_tone_share"] == pytest.approx(3 / 6)
+    assert stats["scale_tone_share"] == pytest.approx(1 / 6)
+    assert stats["approach_tone_share"] == pytest.approx(1 / 6)
+    assert stats["other_tone_share"] == pytest.approx(1 / 6)
+    assert stats["chord_or_scale_share"] == pytest.approx(4 / 6)
+    assert stats["pitch_range"] == {"lowest": 60, "highest": 70, "semitones": 10}
+    assert stats["interval_histogram"] == {4: 1, 3: 1, -5: 1, 8: 1, -9: 1}
+
+
+def test_leaps_beyond_an_octave_are_counted_at_an_octave():
+    timeline, _ = chords.parse_progression("C")
+    stats = evaluate.statistics([(0, 1, 48), (1, 1, 72), (2, 1, 72)], timeline)
+    assert stats["interval_histogram"] == {12: 1, 0: 1}
+
+
+def test_longest_repeat_and_copy_on_tokens():
+    assert evaluate.longest_repeat(list("abcxabcy")) == (3, 0)
+    assert evaluate.longest_repeat(list("abcd")) == (0, 0)
+    assert evaluate.longest_repeat(list("aaaa")) == (3, 0)  # overlapping occurrences count
+    corpus = evaluate.CorpusIndex([list("xabcd"), list("qqq")])
+    assert corpus.longest_copy(list("zbcdq")) == (3, 1)
+    assert corpus.longest_copy(list("zzz")) == (0, 0)
+
+
+def test_spans_are_measured_in_bars():
+    timeline, _ = chords.parse_progression("Cmaj7")
+    # The same bar twice (C E G E, quarters), then a different note: tokens repeat from the second note
+    # of bar 1 (+4, +3, -3 windows) to the second note of bar 2.
+    bar = [60, 64, 67, 64]
+    notes = [(i, 1, midi) for i, midi in enumerate(bar + bar + [72])]
+    stats = evaluate.statistics(notes, timeline, corpus=evaluate.CorpusIndex([]))
+    # Tokens: C<*>, C+, C+, C-, C-, C+, C+, C-, C+ (windows <+2,+6>, <-6,-2>): "C+ C+ C-" occurs twice.
+    assert stats["longest_repeat"] == {"tokens": 3, "bars": 0.75}
+    assert stats["longest_copy"] == {"tokens": 0, "bars": 0.0}
+    copied = evaluate.statistics(notes, timeline, corpus=evaluate.CorpusIndex([grammar.encode(notes, timeline)]))
+    assert copied["longest_copy"] == {"tokens": 9, "bars": 2.25}
