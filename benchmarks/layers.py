@@ -1,0 +1,127 @@
+"""Training throughput of our LSTM (peephole off and on) and GRU against `keras.layers.LSTM`/`GRU`.
+
+Every variant trains the same model (recurrent layer -> Dense) on the same data; the variants take turns
+round after round, so a noisy shared machine slows them alike, and the figures are medians over rounds.
+Ratios are against Keras's layer with its defaults (`jit_compile="auto"`, which is off on a CPU), both per
+wall-clock second and per CPU second of this process (steadier when other jobs share the machine).
+
+    python benchmarks/layers.py                  # both shapes of issue 2, prints a table, writes JSON
+    python benchmarks/layers.py --rounds 3 --steps 5 --shapes 30,90,64,64
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import layers  # noqa: E402
+
+# How the apps compile their recurrent models: XLA on, several steps per call to cut
+# `fit`'s per-step overhead.
+APP_COMPILE = {"jit_compile": True, "steps_per_execution": 10}
+
+# name -> (layer factory, compile arguments)
+VARIANTS = {
+    "keras.LSTM": (lambda h: keras.layers.LSTM(h), {}),
+    "keras.LSTM jit": (lambda h: keras.layers.LSTM(h), {"jit_compile": True}),
+    "keras.LSTM apps config": (lambda h: keras.layers.LSTM(h), APP_COMPILE),
+    "ours LSTM": (lambda h: layers.LSTM(h), {}),
+    "ours LSTM jit": (lambda h: layers.LSTM(h), {"jit_compile": True}),
+    "ours LSTM apps config": (lambda h: layers.LSTM(h), APP_COMPILE),
+    "ours peephole apps config": (lambda h: layers.LSTM(h, peephole=True), APP_COMPILE),
+    "keras.GRU": (lambda h: keras.layers.GRU(h), {}),
+    "keras.GRU apps config": (lambda h: keras.layers.GRU(h), APP_COMPILE),
+    "ours GRU apps config": (lambda h: layers.GRU(h, reset_after=True), APP_COMPILE),
+    "ours GRU course form apps": (lambda h: layers.GRU(h, reset_after=False), APP_COMPILE),
+}
+BASELINES = {"LSTM": "keras.LSTM", "GRU": "keras.GRU"}
+
+
+def build(name, timesteps, features, units):
+    make_layer, compile_args = VARIANTS[name]
+    inputs = keras.Input((timesteps, features))
+    outputs = keras.layers.Dense(1)(make_layer(units)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse", **compile_args)
+    return model
+
+
+def steps_per_second(model, x, y, batch, steps):
+    """Returns (steps per wall second, steps per CPU second of this process).
+
+    CPU time counts only this process's work, so on a machine other jobs share it is the steadier figure.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(x[: steps * batch], y[: steps * batch], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return steps / (time.perf_counter() - wall), steps / (time.process_time() - cpu)
+
+
+def run_shape(timesteps, features, units, batch, rounds, steps, names):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(steps * batch, timesteps, features)).astype("float32")
+    y = rng.normal(size=(steps * batch, 1)).astype("float32")
+    models = {name: build(name, timesteps, features, units) for name in names}
+    for model in models.values():  # compile and warm up outside the timed rounds
+        steps_per_second(model, x, y, batch, steps)
+    samples = {name: [] for name in names}
+    for _ in range(rounds):
+        for name, model in models.items():
+            samples[name].append(steps_per_second(model, x, y, batch, steps))
+    wall = {name: statistics.median(s[0] for s in values) for name, values in samples.items()}
+    cpu = {name: statistics.median(s[1] for s in values) for name, values in samples.items()}
+    rows = []
+    for name in names:
+        baseline = BASELINES["GRU" if "GRU" in name else "LSTM"]
+        rows.append({
+            "variant": name,
+            "steps_per_s": wall[name],
+            "steps_per_cpu_s": cpu[name],
+            "ratio_vs_keras_default": wall[name] / wall[baseline] if baseline in wall else None,
+            "cpu_ratio_vs_keras_default": cpu[name] / cpu[baseline] if baseline in cpu else None,
+            "samples_wall_cpu": samples[name],
+        })
+    return rows
+
+
+def _ratio(value):
+    return f"{value:5.2f}x" if value is not None else "     -"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", nargs="+", default=["30,90,64,64", "100,64,256,64"],
+                        help="T,D,H,B tuples (timesteps, features, units, batch)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20, help="training steps timed per round")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out", default="benchmarks/results/layers.json")
+    args = parser.parse_args(argv)
+
+    results = {"backend": keras.backend.backend(), "keras": keras.__version__,
+               "machine": f"{platform.machine()} {os.cpu_count()} cpus", "shapes": []}
+    for shape in args.shapes:
+        timesteps, features, units, batch = (int(v) for v in shape.split(","))
+        rows = run_shape(timesteps, features, units, batch, args.rounds, args.steps, args.variants)
+        results["shapes"].append({"T": timesteps, "D": features, "H": units, "B": batch, "rows": rows})
+        print(f"\nT={timesteps} D={features} H={units} B={batch}  (median of {args.rounds} rounds "
+              f"x {args.steps} steps)")
+        print(f"{'variant':26s} {'steps/s':>8s} {'ratio':>6s} {'steps/cpu-s':>12s} {'ratio':>6s}")
+        for row in rows:
+            print(f"{row['variant']:26s} {row['steps_per_s']:8.2f} {_ratio(row['ratio_vs_keras_default'])} "
+                  f"{row['steps_per_cpu_s']:12.2f} {_ratio(row['cpu_ratio_vs_keras_default'])}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
