@@ -217,6 +217,8 @@ _ROOT = re.compile(r"^([A-Ga-g])([b#-]*)(.*?)(?:/([A-Ga-g])([b#-]*))?$")
 def parse_chord(text):
     """Parses one chord symbol as typed by a user ("Bbmaj7", "F#m7b5", "G7/B").
 
+    The `Chord`'s figure is music21's spelling ("B-maj7"), which music21 reads back.
+
     Raises:
         CLIError: music21 does not know the symbol (the message names it).
     """
@@ -236,7 +238,7 @@ def parse_chord(text):
             raise ValueError("no pitches")
     except Exception:  # music21 raises ValueError, ChordException, KeyError ... for an unknown figure.
         raise CLIError(f"unknown chord symbol {text!r}") from None
-    return Chord(text.strip(), symbol.root().pitchClass, frozenset(p.pitchClass for p in symbol.pitches))
+    return Chord.from_symbol(symbol)
 
 
 def parse_progression(text, bar_quarters=4.0):

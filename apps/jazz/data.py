@@ -10,8 +10,9 @@ Everything is read by music21 (`converter.parse`). From a score we keep:
   `harmony.chordSymbolFromChord` every `DERIVED_CHORD_QUARTERS` quarter notes (half a 4/4 bar);
 - the tempo (first metronome mark, else 120) and the bar length (first time signature, else 4/4).
 
-Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir`, keyed by the
-sha256 of the file's bytes (and `CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses.
+Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir` (by default
+`$JAZZ_CACHE_DIR`, else `data/cache/jazz/` in the checkout), keyed by the sha256 of the file's bytes (and
+`CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses.
 """
 
 import dataclasses
@@ -205,14 +206,15 @@ def read_solo(path):
     return solo_from_score(score, os.path.basename(path))
 
 
-def load_solos(paths, cache_dir=DEFAULT_CACHE, progress=True):
+def load_solos(paths, cache_dir="auto", progress=True):
     """Loads the solos in `paths` (files, directories, globs), from the cache where it has them.
 
     Files inside a directory or glob that cannot be used are skipped with a warning on stderr.
 
     Args:
         paths: a list of paths or patterns.
-        cache_dir: where parsed solos are kept as JSON (None: no cache).
+        cache_dir: where parsed solos are kept as JSON ("auto": `$JAZZ_CACHE_DIR` or `DEFAULT_CACHE`;
+            None: no cache).
         progress: show a progress bar while parsing files that are not cached.
 
     Returns:
@@ -221,6 +223,8 @@ def load_solos(paths, cache_dir=DEFAULT_CACHE, progress=True):
     Raises:
         CLIError: a file named directly is unusable, or no usable solo is left.
     """
+    if cache_dir == "auto":
+        cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
     files = expand_paths(paths)
     keyed = [(path, explicit, file_sha256(path)) for path, explicit in files]
     cached = {key: _read_cache(cache_dir, key) for _, _, key in keyed} if cache_dir else {}

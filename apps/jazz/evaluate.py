@@ -1,5 +1,8 @@
 """How a solo sounds in numbers, for generated and real solos alike, and how likely a model finds it.
 
+`negative_log_likelihood` is the model's mean surprise per token of a solo, fed the solo's own tokens
+(teacher forcing); exp of it over held-out solos is the held-out perplexity.
+
 `statistics` gives, for one solo: the share of its notes that are chord, scale, approach and other tones of
 the chord sounding at their onset (`apps.jazz.chords`), the pitch range, the histogram of intervals between
 successive notes, the longest token n-gram that occurs twice in the solo and, given a `CorpusIndex`, the
@@ -151,3 +154,21 @@ def summarise(all_stats):
         summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
         summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)
     return summary
+
+
+def negative_log_likelihood(model, vocabulary, tokens):
+    """Per-token negative log-likelihood (nats) of `tokens` under a jazz training model.
+
+    Args:
+        model: the training model (`apps.jazz.model.build_model`), run once over the whole sequence.
+        vocabulary: its `apps.jazz.grammar.Vocabulary`; unknown tokens count as their nearest known one.
+        tokens: the solo's tokens in the model's encoding.
+
+    Returns:
+        `(nll, unknown)`: an array with one NLL per token, and how many tokens were not in the vocabulary.
+    """
+    ids = vocabulary.encode(tokens)
+    inputs = np.concatenate([[0], ids[:-1]]).astype("int32")[None]
+    probabilities = np.asarray(model.predict_on_batch(inputs))[0]
+    picked = probabilities[np.arange(len(ids)), ids]
+    return -np.log(np.maximum(picked, 1e-30)), sum(token not in vocabulary for token in tokens)

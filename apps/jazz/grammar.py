@@ -14,7 +14,8 @@ Two encodings (`ENCODINGS`):
 Durations: onsets and ends are quantised to a grid of `GRID` steps a quarter note (1/12: sixteenths,
 eighth and sixteenth triplets), and a duration is the distance between quantised times, so rounding never
 accumulates. A note shorter than one step is dropped, a note is cut at the next onset (the melody is
-monophonic), and any sound or silence longer than `MAX_STEPS` (a 4/4 bar) is split: a long note keeps
+monophonic), a gap of at most `ARTICULATION_STEPS` (1/6 quarter) after a note is articulation, not a rest,
+and joins the note (the transcriptions are full of them), and any sound or silence longer than `MAX_STEPS` (a 4/4 bar) is split: a long note keeps
 `MAX_STEPS` and the rest of its time becomes a rest. Durations are written as fractions of a quarter note
 (`1/3`, `1/2`, `3/2`).
 
@@ -34,6 +35,7 @@ import numpy as np
 ENCODINGS = ("grammar", "pitch")
 GRID = 12
 MAX_STEPS = 4 * GRID
+ARTICULATION_STEPS = 2
 WINDOW_WIDTH = 4
 MAX_LEAP = 12
 REGISTER = (53, 86)  # F3..D6: covers the horn solos of the training data
@@ -52,7 +54,7 @@ def quantise(notes):
         start, end = round(offset * GRID), round((offset + duration) * GRID)
         if quantised and start <= quantised[-1][0]:
             continue  # a second note at the same onset: keep the highest, the melody line
-        if quantised and quantised[-1][1] > start:
+        if quantised and quantised[-1][1] + ARTICULATION_STEPS >= start:
             quantised[-1][1] = start
         if end > start:
             quantised.append([start, end, midi])

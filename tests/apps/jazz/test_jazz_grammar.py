@@ -72,6 +72,11 @@ def test_quantise_does_not_drift():
     assert sum(length for _, length, _ in grammar.quantise(notes)) == 2 * grammar.GRID
 
 
+def test_short_gaps_are_articulation_not_rests():
+    notes = [(0.0, 0.4, 60), (0.5, 0.25, 62), (1.0, 1.0, 64)]  # a 1/10 gap joins, a 1/4 gap is a rest
+    assert grammar.quantise(notes) == [(0, 6, 60), (6, 3, 62), (12, 12, 64)]
+
+
 def test_pitch_encoding_round_trip(solo):
     tokens = grammar.encode(solo.notes, solo.timeline, encoding="pitch")
     assert tokens[:2] == ["62,1/2", "65,1/2"]

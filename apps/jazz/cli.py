@@ -1,0 +1,175 @@
+"""`python -m apps.jazz train|generate|evaluate|export`: the command line; the work lives in the other modules.
+
+Heavy imports (TensorFlow, music21) happen inside the commands, after the arguments are checked, so a
+mistake is reported at once and `generate` starts as fast as the imports allow.
+"""
+
+import datetime
+import math
+import os
+import shlex
+import sys
+
+from apps.common.cells import CELLS
+from apps.common.cli import (CLIError, fraction, make_parser, positive_float, positive_int, print_json,
+                             read_text, run)
+from apps.jazz.grammar import ENCODINGS
+
+DEFAULT_MODEL = "saved_models/jazz"
+PROG = "python -m apps.jazz"
+
+
+def build_parser():
+    parser, commands = make_parser(PROG, "Generate jazz solos over any chord progression with an RNN.")
+
+    train = commands.add_parser("train", help="train a model on MIDI/MusicXML solos")
+    train.add_argument("--midi", nargs="+", required=True, metavar="PATH",
+                       help="MIDI/MusicXML files, directories or glob patterns")
+    train.add_argument("--encoding", choices=ENCODINGS, default="grammar")
+    train.add_argument("--cell", choices=CELLS, default="lstm")
+    train.add_argument("--units", type=positive_int, default=64)
+    train.add_argument("--seq-len", type=positive_int, default=30, help="Tx, tokens per training window")
+    train.add_argument("--epochs", type=positive_int, default=30)
+    train.add_argument("--batch-size", type=positive_int, default=64)
+    train.add_argument("--learning-rate", type=positive_float, default=5e-3)
+    train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
+
+    generate = commands.add_parser("generate", help="write a new solo as MIDI")
+    generate.add_argument("--model", default=DEFAULT_MODEL)
+    chords = generate.add_mutually_exclusive_group()
+    chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
+    chords.add_argument("--chords-from", metavar="FILE", help="a text file holding a progression")
+    generate.add_argument("--measures", type=positive_int, help="bars to play (default: the progression once)")
+    generate.add_argument("--tempo", type=positive_float, help="quarter notes a minute (default: the model's)")
+    generate.add_argument("--temperature", type=positive_float, default=1.0)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", help="MIDI file (default: output/jazz-<timestamp>.mid)")
+    generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
+    generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
+
+    evaluate = commands.add_parser("evaluate", help="perplexity and music statistics of solos")
+    evaluate.add_argument("--midi", nargs="+", required=True, metavar="PATH")
+    evaluate.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
+    evaluate.add_argument("--corpus", nargs="+", metavar="PATH",
+                          help="training solos for the longest copied span (default: the model's training data)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    export = commands.add_parser("export", help="export the token sampler as a SavedModel")
+    export.add_argument("--model", default=DEFAULT_MODEL)
+    export.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv):
+    """Runs the command line `argv` (without the program name) and returns the exit code."""
+    command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
+    return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
+                                      "evaluate": _evaluate, "export": _export})
+
+
+def _train(args, command):
+    from apps.jazz.train import train
+
+    config = train(args.midi, args.out, encoding=args.encoding, cell=args.cell, units=args.units,
+                   seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                   validation_split=args.validation_split, learning_rate=args.learning_rate, command=command)
+    metrics = config["metrics"]
+    report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
+        f"training perplexity {metrics['perplexity']:.2f}"
+    print(f"saved {args.out}: {len(config['vocabulary']) + 1} tokens, {metrics['epochs']} epochs, {report}")
+
+
+def _progression(args):
+    from apps.jazz.chords import parse_progression
+    from apps.jazz.generate import DEFAULT_PROGRESSION
+
+    if args.chords_from:
+        return parse_progression(read_text(args.chords_from, "chord file"))
+    return parse_progression(args.chords if args.chords is not None else DEFAULT_PROGRESSION)
+
+
+def _generate(args):
+    timeline, bars = _progression(args)
+    out = args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid")
+    if os.path.isdir(out):
+        raise CLIError(f"--out {out} is a directory")
+
+    from apps.common.bundle import load_bundle
+    from apps.jazz import chords, generate, plot
+
+    model, config = load_bundle(args.model)
+    bar_quarters = 4.0
+    measures = args.measures or bars
+    timeline = chords.repeat(timeline, bars, measures, bar_quarters)
+    tempo = args.tempo or config.get("tempo", 120.0)
+    generator = generate.Generator(model, config)
+    notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
+                                      seed=args.seed, bar_quarters=bar_quarters)
+    quarters = measures * bar_quarters
+    score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters)
+    written = generate.write_score(score, out, musicxml=args.musicxml)
+    if args.plot:
+        png = plot.piano_roll(notes, timeline, quarters, os.path.splitext(out)[0] + ".png", bar_quarters,
+                              title=f"seed {args.seed}, temperature {args.temperature:g}")
+        if png is None:
+            print("warning: matplotlib is not installed: no plot", file=sys.stderr)
+        else:
+            written.append(png)
+    print(f"wrote {', '.join(written)}: {measures} bars, {len(notes)} notes at {tempo:g} bpm")
+
+
+def _evaluate(args):
+    from apps.jazz import data, evaluate, grammar, train
+
+    solos = data.load_solos(args.midi, progress=not args.json)
+    model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
+    model = config = None
+    if model_path:
+        from apps.common.bundle import load_bundle
+
+        model, config = load_bundle(model_path)
+    corpus_paths = args.corpus or (config or {}).get("training", {}).get("paths")
+    corpus = None
+    if corpus_paths and all(os.path.exists(path) for path in corpus_paths):
+        corpus = evaluate.CorpusIndex(train.token_sequences(data.load_solos(corpus_paths, progress=False),
+                                                            "grammar"))
+    results, total, count, unknown = [], 0.0, 0, 0
+    for solo in solos:
+        result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
+        if model is not None:
+            vocabulary = grammar.Vocabulary(config["vocabulary"])
+            nll, missing = evaluate.negative_log_likelihood(
+                model, vocabulary, grammar.encode(solo.notes, solo.timeline, config["encoding"]))
+            result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
+                          unknown_tokens=missing)
+            total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
+        results.append(result)
+    summary = evaluate.summarise(results)
+    if count:
+        summary.update(nll=total / count, perplexity=math.exp(total / count), tokens=count, unknown_tokens=unknown)
+    if args.json:
+        print_json({"model": model_path, "solos": results, "summary": summary})
+        return
+    header = f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} " \
+             f"{'copied':>6} {'ppl':>7}"
+    print(header)
+    for r in results + [dict(summary, name="mean", notes=sum(r["notes"] for r in results))]:
+        copied = r.get("longest_copy", {}).get("tokens", r.get("longest_copy_tokens_max", "-"))
+        span = r["pitch_range"]["semitones"] if "pitch_range" in r else r["pitch_range_semitones"]
+        repeat = r["longest_repeat"]["tokens"] if "longest_repeat" in r else r["longest_repeat_tokens"]
+        ppl = f"{r['perplexity']:.2f}" if "perplexity" in r else "-"
+        print(f"{r['name'][:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} {r['scale_tone_share']:>6.1%} "
+              f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}")
+    if corpus is None:
+        print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
+
+
+def _export(args):
+    from apps.common.bundle import load_bundle
+    from apps.jazz.generate import export_sampler
+
+    model, config = load_bundle(args.model)
+    export_sampler(model, config, args.out)
+    print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")

@@ -1,0 +1,172 @@
+"""The command line end to end, on a model trained for one epoch on three tiny solos built here."""
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from jazz_scores import CHORDS, MELODY, make_score
+from music21 import converter, harmony, tempo
+
+from apps.jazz import chords, data
+from apps.jazz.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+@pytest.fixture(scope="module")
+def solos_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("solos")
+    for i, shift in enumerate((0, 2, 5)):
+        melody = [(offset + bars * 13, length, midi + shift) for bars in (0, 1) for offset, length, midi in MELODY]
+        make_score(melody, CHORDS).write("musicxml", fp=str(directory / f"solo{i}.musicxml"))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def trained(solos_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "jazz"
+    assert main(["train", "--midi", str(solos_dir), "--seq-len", "8", "--epochs", "1", "--units", "8",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_train_saves_a_bundle(trained):
+    assert {"model.keras", "config.json", "history.json", "training.png"} <= set(os.listdir(trained))
+    config = json.loads((trained / "config.json").read_text())
+    assert config["encoding"] == "grammar" and config["cell"] == "lstm" and config["units"] == 8
+    assert config["training"]["validation_solos"] == 1 and config["metrics"]["epochs"] == 1
+    assert np.isfinite(config["metrics"]["val_perplexity"])
+    assert "C,1/2,<*>" in config["vocabulary"]
+
+
+def test_train_with_the_pitch_encoding_and_a_gru(solos_dir, tmp_path):
+    out = tmp_path / "pitch"
+    assert main(["train", "--midi", str(solos_dir / "solo0.musicxml"), "--encoding", "pitch", "--cell", "gru",
+                 "--seq-len", "8", "--epochs", "1", "--units", "4", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["encoding"] == "pitch" and "62,1/2" in config["vocabulary"]
+    assert main(["generate", "--model", str(out), "--measures", "2", "--out", str(tmp_path / "p.mid")]) == 0
+
+
+def generate(trained, out, *extra):
+    return main(["generate", "--model", str(trained), "--chords", "Dm7 G7 | Cmaj7 | Bbmaj7", "--measures", "6",
+                 "--tempo", "90", "--seed", "3", "--out", str(out), *extra])
+
+
+def test_generate_writes_what_was_asked(trained, tmp_path):
+    out = tmp_path / "solo.mid"
+    assert generate(trained, out, "--musicxml", "--plot") == 0
+    assert {"solo.mid", "solo.musicxml", "solo.png"} == set(os.listdir(tmp_path))
+    score = converter.parse(str(out))
+    assert len(score.parts[0].getElementsByClass("Measure")) == 6
+    assert score.highestTime == 24
+    assert score.flatten().getElementsByClass(tempo.MetronomeMark)[0].number == pytest.approx(90, abs=0.5)
+    # The accompaniment track sounds the requested chords (read back by naming what it plays).
+    heard = data.read_solo(str(out)).timeline
+    wanted, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | Bbmaj7 | Dm7 G7 | Cmaj7 | Bbmaj7")
+    for offset in (0, 2, 4, 8, 12, 14, 16, 20):
+        assert heard.chord_at(offset).pitch_classes == wanted.chord_at(offset).pitch_classes
+        assert heard.chord_at(offset).root == wanted.chord_at(offset).root
+    symbols = converter.parse(str(tmp_path / "solo.musicxml")).flatten().getElementsByClass(harmony.ChordSymbol)
+    assert [s.figure for s in symbols][:4] == ["Dm7", "G7", "Cmaj7", "B-maj7"]
+
+
+def test_generate_is_reproducible_for_a_seed(trained, tmp_path):
+    assert generate(trained, tmp_path / "a.mid") == 0
+    assert generate(trained, tmp_path / "b.mid") == 0
+    assert filecmp.cmp(tmp_path / "a.mid", tmp_path / "b.mid", shallow=False)
+
+
+def test_generate_with_defaults_plays_the_default_progression(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "--model", str(trained)]) == 0
+    (written,) = os.listdir(tmp_path / "output")
+    assert written.startswith("jazz-") and written.endswith(".mid")
+    assert converter.parse(str(tmp_path / "output" / written)).highestTime == 12 * 4
+
+
+def test_chords_from_a_file(trained, tmp_path):
+    (tmp_path / "tune.txt").write_text("Am7 D7 | Gmaj7\n")
+    assert main(["generate", "--model", str(trained), "--chords-from", str(tmp_path / "tune.txt"),
+                 "--out", str(tmp_path / "tune.mid")]) == 0
+    assert converter.parse(str(tmp_path / "tune.mid")).highestTime == 8
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--chords", "Dm7 Xyz7 Cmaj7"], "Xyz7"),
+    (["--measures", "0"], "--measures"),
+    (["--measures", "-3"], "--measures"),
+    (["--tempo", "0"], "--tempo"),
+    (["--tempo", "-120"], "--tempo"),
+    (["--temperature", "0"], "--temperature"),
+    (["--chords-from", "no-such-file.txt"], "no-such-file.txt"),
+    (["--out", "{tmp}/a-file/solo.mid"], "cannot write"),
+    (["--model", "{tmp}/no-model"], "no-model"),
+])
+def test_bad_generate_input_is_one_line_and_exit_2(trained, tmp_path, capsys, arguments, message):
+    (tmp_path / "a-file").write_text("a file where a directory is needed")
+    arguments = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
+    if "--model" not in arguments:
+        arguments += ["--model", str(trained)]
+    if "--out" not in arguments:
+        arguments += ["--out", str(tmp_path / "out" / "solo.mid")]
+    assert main(["generate", *arguments]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not os.path.exists(tmp_path / "out")  # nothing half-written
+    assert os.listdir(tmp_path) == ["a-file"]
+
+
+@pytest.mark.parametrize("content, message", [(b"", "no usable"), (b"not music at all", "no usable")])
+def test_bad_training_data_is_one_line_and_exit_2(tmp_path, capsys, content, message):
+    (tmp_path / "bad.mid").write_bytes(content)
+    assert main(["train", "--midi", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and any("warning: skipping" in line and "bad.mid" in line for line in err)
+    assert not os.path.exists(tmp_path / "m")
+
+
+def test_a_score_without_melody_is_one_line_and_exit_2(tmp_path, capsys):
+    score = make_score([(0, 4, 60)], [(0, "C7")])
+    for element in list(score.recurse().notes):
+        if not isinstance(element, harmony.ChordSymbol):
+            element.activeSite.remove(element)
+    score.write("musicxml", fp=str(tmp_path / "chords-only.musicxml"))
+    assert main(["evaluate", "--midi", str(tmp_path / "chords-only.musicxml")]) == 2
+    assert "no melody" in capsys.readouterr().err
+
+
+def test_evaluate_reports_perplexity_and_statistics(trained, solos_dir, capsys):
+    assert main(["evaluate", "--midi", str(solos_dir / "solo1.musicxml"), "--model", str(trained), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (solo,) = report["solos"]
+    assert solo["notes"] == 2 * len(MELODY)
+    assert solo["perplexity"] == pytest.approx(np.exp(solo["nll"]))
+    assert 1 < solo["perplexity"] < len(json.loads((trained / "config.json").read_text())["vocabulary"]) + 1
+    # The model's training data is the corpus, and this solo is in it: all of it is "copied".
+    assert solo["longest_copy"]["tokens"] == solo["tokens"]
+    assert report["summary"]["perplexity"] == pytest.approx(solo["perplexity"])
+
+
+def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
+    import tensorflow as tf
+
+    assert main(["export", "--model", str(trained), "--out", str(tmp_path / "sampler")]) == 0
+    loaded = tf.saved_model.load(str(tmp_path / "sampler"))
+    out = loaded.signatures["sample"](prefix=tf.zeros([2, 1], tf.int32), steps=tf.constant(5),
+                                      temperature=tf.constant(1.0), top_k=tf.constant(0), seed=tf.constant(1))
+    assert out["tokens"].shape == (2, 5)
+    vocabulary = loaded.signatures["vocabulary"]()["tokens"].numpy()
+    assert vocabulary[0] == b"<start>"
+    assert int(tf.reduce_max(out["tokens"])) < len(vocabulary)
+
+
+def test_module_entry_point_reports_bad_input(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--chords", "Cmaj7 Q7"], cwd=REPO,
+                            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"
