@@ -1,0 +1,177 @@
+"""`python -m apps.sentiment train|evaluate|predict|export|download`: the command line of the sentiment app.
+
+    python -m apps.sentiment download                       # SST splits -> data/sentiment/
+    python -m apps.sentiment train --task sst5 --data data/sentiment --out saved_models/sentiment
+    python -m apps.sentiment evaluate --data data/sentiment/stsa.fine.dev
+    python -m apps.sentiment predict "There is nothing to like in this movie."
+    python -m apps.sentiment export --out output/sentiment-savedmodel
+
+The commands parse and report; the work is done by `apps.sentiment.{data,train,predict}`.
+"""
+
+import argparse
+import os
+import sys
+
+from apps.common.bundle import load_bundle
+from apps.common.cells import CELLS
+from apps.common.cli import CLIError, fraction, make_parser, positive_float, positive_int, print_json, read_text, run
+from apps.common.plots import plot_confusion_matrix
+from apps.sentiment import data as data_lib
+from apps.sentiment.model import DEFAULT_MAX_LENGTH
+from apps.sentiment.predict import evaluate, export, predict
+from apps.sentiment.train import hold_out, train
+
+DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
+DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
+
+
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    parser, commands = make_parser("python -m apps.sentiment",
+                                   "Sentence sentiment with a recurrent network that reads raw text.")
+
+    train_cmd = commands.add_parser("train", help="train a classifier and save it as a bundle")
+    train_cmd.add_argument("--data", default=data_lib.DEFAULT_DATA_DIR,
+                       help="SST directory (sst5, sst2) or training file (file); default: data/sentiment")
+    train_cmd.add_argument("--task", choices=data_lib.TASKS, default="sst5",
+                       help="sst5: 5 classes, sst2: 2 classes (stsa.* files in --data); file: your own file")
+    train_cmd.add_argument("--dev", help="--task file: validation file (default: hold out --dev-fraction)")
+    train_cmd.add_argument("--dev-fraction", type=fraction, default=0.1,
+                       help="--task file without --dev: share of the examples held out (default 0.1)")
+    train_cmd.add_argument("--num-classes", type=positive_int,
+                       help="--task file: number of classes (default: largest label + 1)")
+    _add_column_options(train_cmd)
+    train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
+    train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
+    train_cmd.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
+    train_cmd.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
+                       help="read the text both ways (default on)")
+    train_cmd.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
+    train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
+                       help="vocabulary size, padding and unknown-word ids included (default 10000)")
+    train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
+                       help=f"tokens kept per text, the rest is cut off (default {DEFAULT_MAX_LENGTH})")
+    train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
+    train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
+    train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
+    train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    train_cmd.add_argument("--patience", type=positive_int, default=3,
+                       help="stop after this many epochs without a better dev accuracy (default 3)")
+    train_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
+    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
+    evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
+    _add_column_options(evaluate_cmd)
+    _add_model_option(evaluate_cmd)
+    evaluate_cmd.add_argument("--plot", default=DEFAULT_CONFUSION_PLOT,
+                          help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})")
+    evaluate_cmd.add_argument("--json", action="store_true", help="print JSON instead of a report")
+
+    predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
+    predict_cmd.add_argument("texts", nargs="*", help="texts to classify (default: one per line of --file or stdin)")
+    predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
+    _add_model_option(predict_cmd)
+    predict_cmd.add_argument("--json", action="store_true", help="print JSON")
+
+    export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
+    _add_model_option(export_cmd)
+    export_cmd.add_argument("--out", required=True, help="SavedModel directory")
+
+    download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
+    download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
+
+    return run(parser, sys.argv[1:] if argv is None else argv, {
+        "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download})
+
+
+def _add_column_options(parser):
+    parser.add_argument("--text-col", default="text", help="CSV/TSV: header of the text column (default text)")
+    parser.add_argument("--label-col", default="label",
+                        help="CSV/TSV: header of the label column, integer class ids (default label)")
+
+
+def _add_model_option(parser):
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
+
+
+def _train(args):
+    if args.task != "file" and (args.dev or args.num_classes):
+        raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
+    if args.max_tokens < 3:
+        raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
+    train_examples, dev_examples, labels = data_lib.load_task(
+        args.task, args.data, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
+        label_col=args.label_col)
+    if dev_examples is None:
+        train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
+    _, config = train(
+        train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
+        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
+        max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
+        learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+        seed=args.seed, verbose=0 if args.quiet else 1)
+    print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
+          f"{config['epochs_run']})")
+
+
+def _evaluate(args):
+    model, config = load_bundle(args.model)
+    examples = data_lib.read_examples(args.data, num_classes=config["num_classes"], text_col=args.text_col,
+                                      label_col=args.label_col)
+    report = evaluate(model, config, examples)
+    plot = plot_confusion_matrix(report["confusion"], report["labels"], args.plot,
+                                 f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
+    report["plot"] = plot
+    if args.json:
+        print_json(report)
+        return
+    print(f"{report['examples']} examples  accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
+    width = max(len(name) for name in report["labels"]) + 2
+    print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for row in report["per_class"]:
+        print(f"{row['label']:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}"
+              f"{row['support']:>10}")
+    print("confusion matrix (rows: true, columns: predicted)")
+    cell = max(7, max(len(str(count)) for line in report["confusion"] for count in line) + 2)
+    print(" " * width + "".join(f"{index:>{cell}}" for index in range(len(report["labels"]))))
+    for index, (name, line) in enumerate(zip(report["labels"], report["confusion"])):
+        print(f"{index} {name:<{width - 2}}" + "".join(f"{count:>{cell}}" for count in line))
+    if plot:
+        print(f"confusion matrix plot: {plot}")
+
+
+def _predict(args):
+    if args.texts and args.file:
+        raise CLIError("give texts or --file, not both")
+    if args.texts:
+        texts = args.texts
+    elif args.file:
+        texts = read_text(args.file, "text file").splitlines()
+    else:
+        try:
+            texts = sys.stdin.buffer.read().decode("utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            raise CLIError(f"standard input is not valid UTF-8 (byte {error.start})") from None
+    model, config = load_bundle(args.model)
+    results = predict(model, config, texts)
+    if args.json:
+        print_json(results)
+        return
+    for result in results:
+        stars = f" {result['stars']}/5 stars" if result["stars"] is not None else ""
+        probs = " ".join(f"{p:.3f}" for p in result["probabilities"].values())
+        print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
+
+
+def _export(args):
+    model, config = load_bundle(args.model)
+    export(model, config, args.out)
+    print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels")
+
+
+def _download(args):
+    for path in data_lib.download(args.out):
+        print(path)

@@ -1,0 +1,131 @@
+"""The sentiment model: raw strings in, class probabilities out, everything in between inside the model.
+
+    strings (batch,)
+      -> TextVectorization   standardize_ptb + whitespace split + vocabulary adapted on the training split
+      -> TokenWindow         first `max_length` tokens (longer texts are truncated), at least one step
+      -> Embedding           mask_zero=True: padding (id 0) is masked from here on
+      -> Dropout
+      -> [Bidirectional](recurrent layer) x `num_layers`   apps.common.cells; the last returns a⟨T⟩ only
+      -> Dropout -> Dense softmax over the classes
+
+A text with no tokens (empty or whitespace-only) is all padding: every recurrent layer keeps its zero initial
+state, so its prediction is the classifier's answer to "no evidence", softmax(b) of the last Dense layer.
+
+The model is built from registered layers and a registered standardisation function only, so it saves as
+`.keras` and loads in safe mode with its vocabulary, and exports to a SavedModel that needs TensorFlow alone.
+"""
+
+import keras
+import tensorflow as tf
+
+from apps.common.cells import recurrent_layer
+
+DEFAULT_MAX_LENGTH = 100
+"""Tokens kept per text. The longest SST sentence has 56 tokens; anything beyond 100 is cut off."""
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+def standardize_ptb(texts):
+    """Lower-cases raw text and splits it into Penn-Treebank-style tokens, the form SST is written in.
+
+    SST is lower-cased and PTB-tokenised (`it 's`, `does n't`, `-lrb-`, `, .` apart), so raw input such as
+    `"It isn't good (at all)!"` becomes `"it is n't good -lrb- at all -rrb- !"` and meets the same vocabulary.
+    Text already in SST's form comes out unchanged.
+
+    Args:
+        texts: string tensor of any shape.
+
+    Returns:
+        A string tensor of the same shape, tokens separated by spaces.
+    """
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf.strings.regex_replace(texts, r"\(", " -lrb- ")
+    texts = tf.strings.regex_replace(texts, r"\)", " -rrb- ")
+    texts = tf.strings.regex_replace(texts, "\"", " '' ")
+    # Clitics are separate tokens in PTB: "isn't" -> "is n't", "it's" -> "it 's".
+    texts = tf.strings.regex_replace(texts, r"(\w)(n't)\b", r"\1 \2")
+    texts = tf.strings.regex_replace(texts, r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2")
+    # Sentence punctuation stands alone, but an ellipsis stays one token as in SST.
+    texts = tf.strings.regex_replace(texts, r"(\.\.\.|[.,!?;:])", r" \1 ")
+    return tf.strings.regex_replace(texts, r"\s+", " ")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class TokenWindow(keras.layers.Layer):
+    """Keeps the first `max_length` token ids of each row and pads a batch to at least one time step.
+
+    Truncation bounds the cost of very long texts; the one-step floor lets a batch of empty texts flow through
+    the recurrent layers (all masked) instead of failing on a zero-length sequence.
+
+    Args:
+        max_length: positive integer, the most tokens kept per text.
+
+    Call arguments:
+        tokens: int tensor (batch, time), 0 is padding.
+
+    Returns:
+        int tensor (batch, min(max(time, 1), max_length)).
+    """
+
+    def __init__(self, max_length=DEFAULT_MAX_LENGTH, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(max_length, int) or max_length <= 0:
+            raise ValueError(f"Invalid `max_length`: expected a positive integer, got {max_length!r}")
+        self.max_length = max_length
+
+    def call(self, tokens):
+        tokens = tokens[:, : self.max_length]
+        missing = keras.ops.maximum(1 - keras.ops.shape(tokens)[1], 0)
+        return keras.ops.pad(tokens, [[0, 0], [0, missing]])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length}
+
+
+def make_vectorizer(train_texts, max_tokens):
+    """Returns a `TextVectorization` whose vocabulary (at most `max_tokens` ids, padding and OOV included)
+    is adapted on `train_texts`."""
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=max_tokens, standardize=standardize_ptb, split="whitespace", output_mode="int",
+        name="vectorizer")
+    vectorizer.adapt(tf.constant(list(train_texts)), batch_size=1024)
+    return vectorizer
+
+
+def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1, bidirectional=True,
+                embedding_dim=64, dropout=0.5, max_length=DEFAULT_MAX_LENGTH):
+    """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
+
+    Args:
+        vectorizer: an adapted `keras.layers.TextVectorization` (see `make_vectorizer`).
+        num_classes: number of classes (>= 2) of the softmax.
+        cell: one of `apps.common.cells.CELLS`.
+        units: size of a⟨t⟩ of each recurrent layer (per direction).
+        num_layers: number of stacked recurrent layers.
+        bidirectional: wrap each recurrent layer in `keras.layers.Bidirectional` (outputs concatenated).
+        embedding_dim: size of the word vectors.
+        dropout: rate of the dropout on the word vectors, on each recurrent layer's inputs and before the
+            classifier.
+        max_length: tokens kept per text (see `TokenWindow`).
+
+    Returns:
+        An uncompiled `keras.Model` taking a string tensor of shape (batch,).
+    """
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    tokens = TokenWindow(max_length, name="window")(vectorizer(texts))
+    x = keras.layers.Embedding(vectorizer.vocabulary_size(), embedding_dim, mask_zero=True,
+                               name="embedding")(tokens)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        last = index == num_layers - 1
+        layer = recurrent_layer(cell, units, return_sequences=not last, dropout=dropout if index else 0.0,
+                                name=f"{cell}_{index + 1}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{index + 1}")
+        x = layer(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
+    return keras.Model(texts, probabilities, name="sentiment")

@@ -1,0 +1,103 @@
+"""Using a trained bundle: predict labels for texts, evaluate on labelled data, export a SavedModel."""
+
+import numpy as np
+import tensorflow as tf
+
+from apps.common.cli import CLIError
+from apps.common.export import export_saved_model
+# Registers TokenWindow and standardize_ptb, which loading a bundle in safe mode looks up.
+import apps.sentiment.model  # noqa: F401
+
+PREDICT_BATCH = 256
+
+
+def probabilities(model, texts, batch_size=PREDICT_BATCH):
+    """Class probabilities, float32 (len(texts), classes), for a list of raw strings."""
+    if not texts:
+        return np.zeros((0, model.output_shape[-1]), "float32")
+    batches = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(batch_size)
+    return model.predict(batches, verbose=0)
+
+
+def stars(label_id, num_classes):
+    """1-5 stars for a 5-class (SST-5) label id, `None` for any other number of classes."""
+    return label_id + 1 if num_classes == 5 else None
+
+
+def predict(model, config, texts, batch_size=PREDICT_BATCH):
+    """Predicts each text's class.
+
+    Returns:
+        One dict per text: `text`, `label` (name), `label_id`, `stars` (1-5, or `None` unless 5 classes) and
+        `probabilities` (label name -> probability).
+    """
+    names = config["labels"]
+    results = []
+    for text, row in zip(texts, probabilities(model, texts, batch_size)):
+        label_id = int(np.argmax(row))
+        results.append({"text": text, "label": names[label_id], "label_id": label_id,
+                        "stars": stars(label_id, len(names)),
+                        "probabilities": {name: float(p) for name, p in zip(names, row)}})
+    return results
+
+
+def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
+    """Scores the model on labelled `examples`.
+
+    Returns:
+        A dict: `accuracy`, `macro_f1` (unweighted mean of the per-class F1), `per_class` (list of dicts with
+        `label`, `precision`, `recall`, `f1`, `support`), `confusion` (rows: true class, columns: predicted),
+        `labels` and `examples`.
+
+    Raises:
+        CLIError: a label outside the model's classes.
+    """
+    names = config["labels"]
+    truth = np.asarray(examples.labels)
+    if truth.size and truth.max() >= len(names):
+        raise CLIError(f"{examples.source}: label {truth.max()} is out of range for this "
+                       f"{len(names)}-class model (expected 0..{len(names) - 1})")
+    predicted = probabilities(model, examples.texts, batch_size).argmax(axis=1)
+    confusion = tf.math.confusion_matrix(truth, predicted, num_classes=len(names)).numpy()
+    true_positives = np.diag(confusion).astype("float64")
+    # A class never predicted (or absent) has precision (recall) 0, not NaN, as in scikit-learn's default.
+    precision = np.divide(true_positives, confusion.sum(axis=0), out=np.zeros(len(names)),
+                          where=confusion.sum(axis=0) > 0)
+    recall = np.divide(true_positives, confusion.sum(axis=1), out=np.zeros(len(names)),
+                       where=confusion.sum(axis=1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(names)),
+                   where=precision + recall > 0)
+    per_class = [{"label": name, "precision": float(p), "recall": float(r), "f1": float(f),
+                  "support": int(s)}
+                 for name, p, r, f, s in zip(names, precision, recall, f1, confusion.sum(axis=1))]
+    return {"examples": int(truth.size), "accuracy": float(true_positives.sum() / truth.size),
+            "macro_f1": float(f1.mean()), "per_class": per_class, "confusion": confusion.tolist(),
+            "labels": list(names)}
+
+
+class SentimentServing(tf.Module):
+    """The classifier as a `tf.Module` whose `serve` signature needs TensorFlow alone.
+
+    Call arguments:
+        texts: string tensor (batch,), raw text.
+
+    Returns:
+        A dict: `probabilities` float32 (batch, classes), `label_ids` int32 (batch,), `labels` string (batch,).
+    """
+
+    def __init__(self, model, label_names):
+        super().__init__()
+        self.model = model
+        self.label_names = tf.constant(label_names)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(self, texts):
+        probs = self.model(texts, training=False)
+        label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+        return {"probabilities": probs, "label_ids": label_ids, "labels": tf.gather(self.label_names, label_ids)}
+
+
+def export(model, config, out):
+    """Writes a SavedModel to `out` with the `serving_default` signature of `SentimentServing`."""
+    module = SentimentServing(model, config["labels"])
+    export_saved_model(module, out, {"serving_default": module.serve})

@@ -1,0 +1,126 @@
+"""Training: adapt the vocabulary, fit with early stopping on dev accuracy, save a bundle.
+
+The bundle (`apps.common.bundle`) holds the inference model (strings -> probabilities, no optimizer state, so
+it stays small), `config.json` (labels, hyper-parameters, data checksums, dev accuracy), `history.json` and the
+training-curve plot `training.png`.
+"""
+
+import json
+import math
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.common.bundle import save_bundle
+from apps.common.cli import CLIError
+from apps.common.plots import plot_history
+from apps.common.seeding import set_seed
+from apps.sentiment.data import Examples, file_sha256
+from apps.sentiment.model import DEFAULT_MAX_LENGTH, build_model, make_vectorizer
+
+# Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
+BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
+
+
+def hold_out(examples, fraction, seed):
+    """Splits `examples` into `(train, dev)` at random, `fraction` of them (at least one) going to dev."""
+    if len(examples) < 2:
+        raise CLIError(f"{examples.source} has {len(examples)} example; at least 2 are needed to hold out a "
+                       "dev set (or pass --dev)")
+    order = np.random.default_rng(seed).permutation(len(examples))
+    count = min(max(1, round(fraction * len(examples))), len(examples) - 1)
+    dev, train = order[:count], order[count:]
+
+    def pick(rows, part):
+        return Examples([examples.texts[i] for i in rows], [examples.labels[i] for i in rows],
+                        f"{examples.source} ({part})")
+
+    return pick(train, "train part"), pick(dev, "held-out dev part")
+
+
+def make_dataset(examples, batch_size, shuffle_seed=None):
+    """A `tf.data` pipeline of (strings, labels) batches.
+
+    For training (`shuffle_seed` given) the examples are reshuffled every pass, grouped into batches of
+    similar length, and repeated without end: an epoch is then `ceil(len(examples) / batch_size)` steps.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(examples.texts), np.asarray(examples.labels)))
+    if shuffle_seed is None:
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.bucket_by_sequence_length(
+        lambda text, label: tf.size(tf.strings.split(text)), BUCKET_BOUNDARIES,
+        [batch_size] * (len(BUCKET_BOUNDARIES) + 1))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
+          bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
+          learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1):
+    """Trains a classifier and saves it as a bundle in `out`.
+
+    Args:
+        train_examples: `apps.sentiment.data.Examples`, the training split (the vocabulary is adapted on it).
+        dev_examples: `Examples` for early stopping and the reported dev accuracy.
+        label_names: one name per class.
+        out: bundle directory, replaced atomically once training has finished.
+        task: the data task, recorded in the config (`sst5`, `sst2` or `file`).
+        cell, units, num_layers, bidirectional, embedding_dim, dropout, max_length: see
+            `apps.sentiment.model.build_model`.
+        max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
+        learning_rate: Adam's step size.
+        epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
+            the weights of the best epoch are kept.
+        batch_size: examples per step.
+        seed: seeds the initialisation, dropout and shuffling.
+        verbose: 1 for a progress bar, 2 for one line per epoch, 0 for silence.
+
+    Returns:
+        `(model, config)`: the saved inference model and its config dict.
+    """
+    set_seed(seed)
+    num_classes = len(label_names)
+    vectorizer = make_vectorizer(train_examples.texts, max_tokens)
+    model = build_model(vectorizer, num_classes, cell=cell, units=units, num_layers=num_layers,
+                        bidirectional=bidirectional, embedding_dim=embedding_dim, dropout=dropout,
+                        max_length=max_length)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+                                            restore_best_weights=True)
+    history = model.fit(make_dataset(train_examples, batch_size, shuffle_seed=seed),
+                        steps_per_epoch=math.ceil(len(train_examples) / batch_size),
+                        validation_data=make_dataset(dev_examples, 256), epochs=epochs, callbacks=[stopper],
+                        shuffle=False, verbose=verbose).history
+    # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
+    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    best_epoch = int(np.argmax(history["val_accuracy"]))
+    config = {
+        "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
+        "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
+        "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
+        "dropout": dropout, "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
+        "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
+        "dev_accuracy": float(history["val_accuracy"][best_epoch]),
+        "train_data": _describe(train_examples), "dev_data": _describe(dev_examples),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        history_path = os.path.join(scratch, "history.json")
+        with open(history_path, "w", encoding="utf-8") as handle:
+            json.dump({name: [float(v) for v in values] for name, values in history.items()}, handle, indent=1)
+        extras = [history_path]
+        plot = plot_history(history, os.path.join(scratch, "training.png"), f"sentiment ({task}, {cell})")
+        if plot:
+            extras.append(plot)
+        save_bundle(out, inference, config, extra_files=extras)
+    return inference, config
+
+
+def _describe(examples):
+    described = {"source": os.path.basename(examples.source), "examples": len(examples)}
+    if os.path.isfile(examples.source):
+        described["sha256"] = file_sha256(examples.source)
+    return described
