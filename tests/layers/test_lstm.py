@@ -1,0 +1,379 @@
+"""`layers.LSTM`/`LSTMCell` against `keras.layers.LSTM` (float32) and against `layers.reference` (float64)."""
+
+import keras
+import numpy as np
+import pytest
+
+from layers import LSTM, LSTMCell, lstm_weights_from_keras
+from layers import reference
+
+B, T, D, H = 4, 6, 3, 5
+LENGTHS = np.array([6, 4, 1, 3])  # a full row, two padded ones and a single step
+
+
+def make_batch(seed=0, dtype="float32", batch=B, steps=T):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, steps, D)).astype(dtype)
+    mask = np.arange(steps)[None, :] < LENGTHS[:batch, None]
+    return x, mask
+
+
+def randomize(layer, seed=1, scale=0.5):
+    """Every trainable weight, biases included, N(0, scale²): a zero weight hides layout mistakes."""
+    rng = np.random.default_rng(seed)
+    for v in layer.trainable_weights:
+        v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
+
+
+def keras_and_ours(x, precompute_inputs=True, peephole=False, **kwargs):
+    """A built `keras.layers.LSTM` with random weights and our LSTM holding the same weights."""
+    theirs = keras.layers.LSTM(H, **kwargs)
+    ours = LSTM(H, peephole=peephole, precompute_inputs=precompute_inputs, **kwargs)
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    randomize(theirs)
+    ours.set_weights(lstm_weights_from_keras(theirs.get_weights(), peephole=peephole))
+    if kwargs.get("stateful"):
+        theirs.reset_state()
+        ours.reset_state()
+    return theirs, ours
+
+
+def call_fn(layer, mask):
+    mask = None if mask is None else keras.ops.convert_to_tensor(mask)
+
+    def fn(x, *state):
+        return layer(x, mask=mask, initial_state=list(state) if state else None)
+
+    return fn
+
+
+SCENARIOS = {
+    "masked_sequences": dict(return_sequences=True),
+    "masked_last_output": dict(),
+    "go_backwards": dict(return_sequences=True, go_backwards=True),
+    "return_state": dict(return_sequences=True, return_state=True),
+    "initial_state": dict(return_sequences=True, return_state=True, initial_state=True),
+    "unroll": dict(return_sequences=True, return_state=True, unroll=True),
+    "zero_output_for_mask": dict(return_sequences=True, zero_output_for_mask=True),
+}
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, grads, assert_all_close):
+    options = dict(SCENARIOS[scenario])
+    with_initial_state = options.pop("initial_state", False)
+    x, mask = make_batch()
+    theirs, ours = keras_and_ours(x, precompute_inputs=precompute_inputs, **options)
+    inputs = [x]
+    if with_initial_state:
+        rng = np.random.default_rng(7)
+        inputs += [rng.standard_normal((B, H)).astype("float32") for _ in range(2)]
+    expected = grads(call_fn(theirs, mask), theirs.trainable_variables, inputs)
+    actual = grads(call_fn(ours, mask), ours.trainable_variables, inputs)
+    names = ["kernel", "recurrent_kernel", "bias"]
+    assert_all_close(actual[0], expected[0], atol=1e-5, names=["output", "a", "c"][:len(expected[0])])
+    assert_all_close(actual[1], expected[1], atol=1e-5, names=names)
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "a0", "c0"][:len(inputs)])
+    # The loss reaches every weight, and the padding really is masked: no gradient flows into padded steps.
+    assert all(np.abs(g).max() > 1e-3 for g in actual[1])
+    assert np.all(actual[2][0][~mask] == 0.0)
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last"])
+def test_matches_keras_lstm_inside_bidirectional(return_sequences, precompute_inputs, grads, assert_all_close):
+    x, mask = make_batch()
+    theirs = keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=return_sequences))
+    ours = keras.layers.Bidirectional(LSTM(H, return_sequences=return_sequences,
+                                           precompute_inputs=precompute_inputs))
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    for k_layer, o_layer, seed in [(theirs.forward_layer, ours.forward_layer, 1),
+                                   (theirs.backward_layer, ours.backward_layer, 2)]:
+        assert isinstance(o_layer, LSTM)
+        randomize(k_layer, seed=seed)
+        o_layer.set_weights(k_layer.get_weights())
+    variables = lambda bi: bi.forward_layer.trainable_variables + bi.backward_layer.trainable_variables  # noqa
+    expected = grads(call_fn(theirs, mask), variables(theirs), [x])
+    actual = grads(call_fn(ours, mask), variables(ours), [x])
+    assert_all_close(actual[0], expected[0], atol=1e-5)
+    assert_all_close(actual[1], expected[1], atol=1e-5,
+                     names=[f"{d}.{n}" for d in ("forward", "backward")
+                            for n in ("kernel", "recurrent_kernel", "bias")])
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x"])
+    assert np.all(actual[2][0][~mask] == 0.0)
+
+
+def stacked(layer_class, precompute_inputs=None):
+    extra = {} if precompute_inputs is None else {"precompute_inputs": precompute_inputs}
+    return keras.Sequential([
+        keras.Input((T, D)),
+        keras.layers.Masking(0.0),
+        layer_class(H, return_sequences=True, **extra),
+        layer_class(H + 1, return_sequences=True, **extra),
+    ])
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+def test_matches_keras_lstm_stacked_two_layers(precompute_inputs, grads, assert_all_close):
+    x, mask = make_batch()
+    x[~mask] = 0.0  # padding, found by the Masking layer and propagated from layer to layer
+    theirs = stacked(keras.layers.LSTM)
+    ours = stacked(LSTM, precompute_inputs)
+    randomize(theirs)
+    ours.set_weights(theirs.get_weights())
+    expected = grads(theirs, theirs.trainable_variables, [x])
+    actual = grads(ours, ours.trainable_variables, [x])
+    assert_all_close(actual[0], expected[0], atol=1e-5)
+    assert_all_close(actual[1], expected[1], atol=1e-5,
+                     names=[f"{i}.{n}" for i in (1, 2) for n in ("kernel", "recurrent_kernel", "bias")])
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x"])
+    # The mask went through both layers: the loss does not depend on padded inputs.
+    assert np.all(actual[2][0][~mask] == 0.0)
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+def test_matches_keras_lstm_stateful(precompute_inputs, grads, assert_all_close):
+    x, _ = make_batch(steps=2 * T)
+    first, second = x[:, :T], x[:, T:]
+    theirs, ours = keras_and_ours(first, precompute_inputs, stateful=True, return_sequences=True)
+    np.testing.assert_allclose(ours(first), theirs(first), atol=1e-5)
+    # The second chunk starts from the states the first one left: outputs and gradients still agree.
+    expected = grads(call_fn(theirs, None), theirs.trainable_variables, [second])
+    actual = grads(call_fn(ours, None), ours.trainable_variables, [second])
+    assert_all_close(actual[0], expected[0], atol=1e-5)
+    assert_all_close(actual[1], expected[1], atol=1e-5)
+    assert_all_close(actual[2], expected[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts(precompute_inputs):
+    x, _ = make_batch(steps=2 * T)
+    ours = LSTM(H, peephole=True, stateful=True, return_sequences=True, precompute_inputs=precompute_inputs)
+    ours.build(x[:, :T].shape)
+    randomize(ours)
+    ours.reset_state()
+    whole = LSTM(H, peephole=True, return_sequences=True)
+    whole.build(x.shape)
+    whole.set_weights(ours.get_weights())
+    chunks = np.concatenate([ours(x[:, :T]), ours(x[:, T:])], axis=1)
+    np.testing.assert_allclose(chunks, whole(x), atol=1e-6)
+    ours.reset_state()
+    np.testing.assert_allclose(ours(x[:, T:]), whole(x[:, T:]), atol=1e-6)
+
+
+# --- peepholes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+def test_zero_peepholes_equal_keras_lstm(precompute_inputs, grads, assert_all_close):
+    x, mask = make_batch()
+    theirs, ours = keras_and_ours(x, precompute_inputs, peephole=True, return_sequences=True, return_state=True)
+    assert len(ours.trainable_weights) == 6
+    assert all(np.all(w == 0) for w in ours.get_weights()[3:])
+    expected = grads(call_fn(theirs, mask), theirs.trainable_variables, [x])
+    actual = grads(call_fn(ours, mask), ours.trainable_variables, [x])
+    assert_all_close(actual[0], expected[0], atol=1e-5)
+    assert_all_close(actual[1][:3], expected[1], atol=1e-5)
+    assert_all_close(actual[2], expected[2], atol=1e-5)
+    # At p = 0 the peepholes still get a gradient: they are wired in, just switched off.
+    assert all(np.abs(g).max() > 1e-3 for g in actual[1][3:])
+
+
+@pytest.mark.parametrize("gate", [0, 1, 2], ids=["update", "forget", "output"])
+def test_each_nonzero_peephole_changes_outputs(gate):
+    x, mask = make_batch()
+    theirs, ours = keras_and_ours(x, peephole=True, return_sequences=True)
+    weights = ours.get_weights()
+    weights[3 + gate] = np.full((H,), 0.8, "float32")
+    ours.set_weights(weights)
+    difference = np.abs(np.asarray(ours(x, mask=mask)) - np.asarray(theirs(x, mask=mask)))
+    assert difference[mask].max() > 1e-2
+
+
+def test_peephole_weights_layout():
+    layer = LSTM(H, peephole=True)
+    layer(np.zeros((1, 2, D), "float32"))
+    shapes = [tuple(w.shape) for w in layer.get_weights()]
+    assert shapes == [(D, 4 * H), (H, 4 * H), (4 * H,), (H,), (H,), (H,)]
+    assert [w.name for w in layer.cell.peephole_weights] == [
+        "input_gate_peephole_weights", "forget_gate_peephole_weights", "output_gate_peephole_weights"]
+    plain = LSTM(H)
+    plain(np.zeros((1, 2, D), "float32"))
+    assert [tuple(w.shape) for w in plain.get_weights()] == shapes[:3]
+
+
+def test_unit_forget_bias_initialises_forget_block_to_one():
+    layer = LSTM(H, peephole=True)
+    layer(np.zeros((1, 2, D), "float32"))
+    bias = layer.get_weights()[2]
+    np.testing.assert_array_equal(bias[H:2 * H], 1.0)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[H:2 * H]), 0.0)
+
+
+def test_lstm_weights_from_keras():
+    weights = [np.ones((D, 4 * H)), np.ones((H, 4 * H)), np.ones(4 * H)]
+    assert lstm_weights_from_keras(weights) == weights
+    converted = lstm_weights_from_keras(weights, peephole=True)
+    assert len(converted) == 6 and converted[:3] == weights
+    assert all(p.shape == (H,) and not p.any() for p in converted[3:])
+
+
+# --- float64 against the NumPy reference -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+@pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])
+def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, float64, grads,
+                                                assert_all_close):
+    rng = np.random.default_rng(3)
+    x, mask = make_batch(seed=4, dtype="float64")
+    mask[1, 2] = False  # a hole inside a sequence too: the state carries over it
+    params = reference.init_params("lstm", D, H, rng, peephole=peephole)
+    names = list(params)
+    initial_state = tuple(rng.standard_normal((B, H)) for _ in range(2))
+    output_weights = rng.standard_normal((B, T, H))
+    state_weights = tuple(rng.standard_normal((B, H)) for _ in range(2))
+    loss, expected = reference.loss_and_grads(
+        "lstm", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state,
+        peephole=peephole)
+    ref_outputs, ref_states, _ = reference.lstm_forward(
+        x, params, peephole=peephole, mask=mask, initial_state=initial_state)
+
+    layer = LSTM(H, peephole=peephole, precompute_inputs=precompute_inputs, return_sequences=True,
+                 return_state=True, zero_output_for_mask=True, dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([params[n] for n in names])
+    assert [v.dtype for v in layer.trainable_variables] == ["float64"] * len(names)
+    outputs, var_grads, input_grads = grads(
+        call_fn(layer, mask), layer.trainable_variables, [x, *initial_state],
+        cotangents=[output_weights, *state_weights])
+
+    assert all(o.dtype == np.float64 for o in outputs)
+    assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a", "c"])
+    assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
+    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10,
+                     names=["x", "a0", "c0"])
+    assert abs(sum(float(np.sum(o * w)) for o, w in zip(outputs, [output_weights, *state_weights])) - loss) \
+        < 1e-9
+
+
+# --- masking: a padded batch is a batch of separate sequences ----------------------------------------
+
+
+@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+def test_padded_batch_equals_each_sequence_alone(go_backwards, precompute_inputs):
+    x, mask = make_batch()
+    layer = LSTM(H, peephole=True, return_sequences=True, return_state=True, go_backwards=go_backwards,
+                 precompute_inputs=precompute_inputs)
+    layer.build(x.shape)
+    randomize(layer)
+    outputs, a, c = (np.asarray(t) for t in layer(x, mask=mask))
+    for i, length in enumerate(LENGTHS):
+        alone, a_alone, c_alone = (np.asarray(t) for t in layer(x[i:i + 1, :length]))
+        # go_backwards returns the outputs in processing order, so its padding (the end of the sequence, met
+        # first) comes first. Keras's default zero_output_for_mask=False: a padded step repeats the previous
+        # output, which before any valid step is the zero initial state.
+        valid = slice(T - length, T) if go_backwards else slice(0, length)
+        padded = slice(0, T - length) if go_backwards else slice(length, T)
+        repeated = np.zeros((H,)) if go_backwards else alone[0, -1]
+        np.testing.assert_allclose(outputs[i, valid], alone[0], atol=1e-6)
+        np.testing.assert_allclose(outputs[i, padded], np.broadcast_to(repeated, (T - length, H)), atol=1e-6)
+        np.testing.assert_allclose(a[i], a_alone[0], atol=1e-6)
+        np.testing.assert_allclose(c[i], c_alone[0], atol=1e-6)
+
+
+# --- cell ---------------------------------------------------------------------------------------------
+
+
+def test_cell_in_keras_rnn_equals_our_layer():
+    x, mask = make_batch()
+    layer = LSTM(H, peephole=True, return_sequences=True)
+    layer.build(x.shape)
+    randomize(layer)
+    rnn = keras.layers.RNN(LSTMCell(H, peephole=True), return_sequences=True)
+    rnn.build(x.shape)
+    rnn.set_weights(layer.get_weights())
+    np.testing.assert_allclose(rnn(x, mask=mask), layer(x, mask=mask), atol=1e-6)
+    stacked_cells = keras.layers.RNN([LSTMCell(H, peephole=True), LSTMCell(H)])
+    assert stacked_cells(x).shape == (B, H)
+
+
+# --- dropout --------------------------------------------------------------------------------------------
+
+
+def test_dropout_is_a_no_op_at_inference_and_active_in_training():
+    x, mask = make_batch()
+    plain, dropped = LSTM(H, peephole=True), LSTM(H, peephole=True, dropout=0.5, recurrent_dropout=0.5, seed=3)
+    plain.build(x.shape)
+    dropped.build(x.shape)
+    randomize(plain)
+    dropped.set_weights(plain.get_weights())
+    expected = np.asarray(plain(x, mask=mask))
+    np.testing.assert_array_equal(np.asarray(dropped(x, mask=mask)), expected)
+    np.testing.assert_array_equal(np.asarray(dropped(x, mask=mask, training=False)), expected)
+    trained = np.asarray(dropped(x, mask=mask, training=True))
+    assert np.abs(trained - expected).max() > 1e-2
+    # Fresh masks on each training call.
+    assert np.abs(np.asarray(dropped(x, mask=mask, training=True)) - trained).max() > 1e-2
+
+
+@pytest.mark.parametrize("rates", [(0.5, 0.0), (0.0, 0.5), (0.3, 0.4)], ids=["input", "recurrent", "both"])
+def test_dropout_is_deterministic_per_seed(rates):
+    """Same seed, same weights: same masks, whichever of our code paths runs. With input dropout only, also
+    the same as `keras.layers.LSTM` (one mask for x, as ours). With recurrent dropout Keras switches to
+    `implementation=1`, which draws a separate mask per gate, so there is nothing to compare with."""
+    dropout, recurrent_dropout = rates
+    x, mask = make_batch()
+    options = dict(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=11, return_sequences=True)
+    theirs = keras.layers.LSTM(H, **options)
+    layers = [LSTM(H, precompute_inputs=p, **options) for p in (True, False, True)]
+    theirs.build(x.shape)
+    randomize(theirs)
+    for layer in layers:
+        layer.build(x.shape)
+        layer.set_weights(theirs.get_weights())
+    if not recurrent_dropout:
+        layers.append(theirs)
+    outputs = [np.asarray(layer(x, mask=mask, training=True)) for layer in layers]
+    for out in outputs[1:]:
+        np.testing.assert_allclose(out, outputs[0], atol=1e-6)
+    other_seed = LSTM(H, **{**options, "seed": 12})
+    other_seed.build(x.shape)
+    other_seed.set_weights(theirs.get_weights())
+    assert np.abs(np.asarray(other_seed(x, mask=mask, training=True)) - outputs[0]).max() > 1e-2
+
+
+# --- bad arguments ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [LSTM, LSTMCell])
+@pytest.mark.parametrize("kwargs, argument", [
+    (dict(units=0), "units"),
+    (dict(units=-3), "units"),
+    (dict(units=2.5), "units"),
+    (dict(units=True), "units"),
+    (dict(units=4, activation="no_such_activation"), "activation"),
+    (dict(units=4, recurrent_activation="no_such_activation"), "recurrent_activation"),
+    (dict(units=4, kernel_initializer="no_such_initializer"), "kernel_initializer"),
+    (dict(units=4, dropout=-0.1), "dropout"),
+    (dict(units=4, dropout=1.5), "dropout"),
+    (dict(units=4, recurrent_dropout=2.0), "recurrent_dropout"),
+])
+def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [(B, D), (B, T, D, 2)], ids=["rank2", "rank4"])
+def test_input_of_wrong_rank_raises_value_error(shape):
+    with pytest.raises(ValueError, match="ndim=3"):
+        LSTM(H)(np.zeros(shape, "float32"))
+
+
+def test_cell_given_a_sequence_raises_value_error_naming_inputs():
+    with pytest.raises(ValueError, match="`inputs` must have rank 2"):
+        LSTMCell(H).build((B, T, D))
