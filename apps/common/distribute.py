@@ -1,0 +1,236 @@
+"""Training on several devices or machines with `tf.distribute`, and mixed precision: one helper for all apps.
+
+An app's `train` command wires it in like this (see docs/distributed.md)::
+
+    distribute.add_arguments(train_parser)                      # --distribute, --mixed-precision, --backup-dir
+
+    strategy = distribute.strategy_from_args(args)              # first TensorFlow call of the process
+    with strategy.scope():
+        model = build_model(...)
+        compile_model(model, ...)
+    model.fit(distribute.make_dataset(x, y, batch_size, shuffle=True, seed=seed), epochs=epochs,
+              callbacks=callbacks + distribute.backup_callbacks(args.backup_dir))
+    with distribute.chief_path(out) as path:
+        save_bundle(path, model, config)
+
+`batch_size` is the GLOBAL batch: every step consumes that many examples in total, split across the replicas,
+so a run gives the same updates (up to float rounding) on one device or on eight.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from apps.common.cli import CLIError
+
+STRATEGIES = ("none", "mirrored", "multi-worker")
+
+
+def add_arguments(parser):
+    """Adds `--distribute`, `--mixed-precision` and `--backup-dir` to a `train` command's parser.
+
+    Args:
+        parser: an `argparse.ArgumentParser` (or subparser) of a command that trains.
+    """
+    group = parser.add_argument_group("distribution")
+    group.add_argument(
+        "--distribute", choices=STRATEGIES, default="none",
+        help="none: one device; mirrored: every local GPU (or logical CPU device); multi-worker: the machines "
+             "listed in the TF_CONFIG environment variable (default: %(default)s)")
+    group.add_argument(
+        "--mixed-precision", action="store_true",
+        help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32")
+    group.add_argument(
+        "--backup-dir", metavar="DIR",
+        help="back up the training state to DIR after every epoch; rerunning the same command resumes from it")
+
+
+def strategy_from_args(args):
+    """Sets the dtype policy from `args.mixed_precision` and returns the strategy `args.distribute` names.
+
+    Call it before anything else touches TensorFlow: `MultiWorkerMirroredStrategy` configures the runtime's
+    collective ops, which it can only do before the runtime starts. Both settings are read from the
+    arguments `add_arguments` adds.
+
+    Args:
+        args: parsed arguments with `distribute` and `mixed_precision`.
+
+    Returns:
+        A `tf.distribute.Strategy` (see `make_strategy`).
+
+    Raises:
+        CLIError: `multi-worker` without a valid `TF_CONFIG`.
+    """
+    strategy = make_strategy(args.distribute)
+    set_mixed_precision(args.mixed_precision)
+    return strategy
+
+
+def make_strategy(name):
+    """Returns the `tf.distribute` strategy called `name`.
+
+    - `"none"`: the default strategy (one device, no distribution).
+    - `"mirrored"`: `tf.distribute.MirroredStrategy` over every local GPU; without a GPU, over the logical CPU
+      devices that exist (one unless the program split the CPU with
+      `tf.config.set_logical_device_configuration`, as the tests do).
+    - `"multi-worker"`: `tf.distribute.MultiWorkerMirroredStrategy` over the cluster that the `TF_CONFIG`
+      environment variable describes; every worker runs the same command with its own `TF_CONFIG`.
+
+    Args:
+        name: one of `STRATEGIES`.
+
+    Raises:
+        ValueError: an unknown `name`.
+        CLIError: `multi-worker` without a valid `TF_CONFIG`.
+    """
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # MirroredStrategy() alone takes the GPUs or else only CPU:0, never the other logical CPU devices.
+        return tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
+    if name == "multi-worker":
+        config = tf_config()
+        if not config.get("cluster"):
+            # Without a cluster TF silently trains alone, which is never what the user asked for.
+            raise CLIError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
+                           "and this worker's task (see docs/distributed.md)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
+def tf_config():
+    """The parsed `TF_CONFIG` environment variable: `{"cluster": ..., "task": ...}`, or `{}` when unset.
+
+    Raises:
+        CLIError: `TF_CONFIG` is set but is not a JSON object.
+    """
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CLIError(f"TF_CONFIG is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise CLIError(f"TF_CONFIG must be a JSON object, got {type(config).__name__}")
+    return config
+
+
+def task():
+    """This process's `(task_type, task_index)` from `TF_CONFIG`; `("worker", 0)` without one."""
+    spec = tf_config().get("task") or {}
+    return spec.get("type", "worker"), int(spec.get("index", 0))
+
+
+def is_chief():
+    """Whether this process is the chief: the one that writes models, checkpoints and logs.
+
+    That is the task of type `chief` if the cluster has one, otherwise worker 0 (TensorFlow's convention);
+    without `TF_CONFIG`, the only process is the chief.
+    """
+    task_type, task_index = task()
+    if task_type == "chief":
+        return True
+    has_chief = "chief" in (tf_config().get("cluster") or {})
+    return task_type == "worker" and task_index == 0 and not has_chief
+
+
+def set_mixed_precision(enabled):
+    """Sets Keras's global dtype policy; call it before building the model.
+
+    With `enabled`, layers compute in half precision and keep float32 weights: `mixed_float16` on a GPU (its
+    tensor cores; `Model.compile` then wraps the optimizer in a `LossScaleOptimizer`, since float16
+    gradients underflow without loss scaling) or `mixed_bfloat16` on a CPU (float16 is slow there, and
+    bfloat16 has float32's exponent range, so it needs no loss scaling). Without, `float32`.
+
+    Returns:
+        The policy's name.
+    """
+    if not enabled:
+        name = "float32"
+    elif tf.config.list_physical_devices("GPU"):
+        name = "mixed_float16"
+    else:
+        name = "mixed_bfloat16"
+    keras.config.set_dtype_policy(name)
+    return name
+
+
+def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, sample_weight=None):
+    """A `tf.data.Dataset` of in-memory arrays batched by the GLOBAL batch size, ready for any strategy.
+
+    Keras splits each global batch across the replicas of the strategy in scope. Across workers the data is
+    sharded by element (`AutoShardPolicy.DATA`): every worker holds the same arrays and keeps its share of
+    each batch, which is the policy that works for in-memory data (FILE sharding needs one file per worker).
+
+    Args:
+        x: an array, or a tuple/dict of arrays with the same first dimension.
+        y: targets, or `None` (prediction).
+        global_batch_size: examples per step over all replicas.
+        shuffle: reshuffle every epoch. A run resumed by `BackupAndRestore` then sees other orders than an
+            uninterrupted run would (equally valid, not identical).
+        seed: the shuffle's seed.
+        sample_weight: optional per-example weights.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset` for `model.fit` / `evaluate` / `predict`.
+    """
+    elements = x if y is None else (x, y) if sample_weight is None else (x, y, sample_weight)
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    if shuffle:
+        dataset = dataset.shuffle(int(dataset.cardinality()), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.batch(global_batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+@contextlib.contextmanager
+def chief_path(path):
+    """Yields where this process should write `path`: `path` on the chief, a throw-away path elsewhere.
+
+    Under `MultiWorkerMirroredStrategy` every worker runs the same code, and saving may need all of them to
+    take part (reading distributed variables), so every worker saves; only the chief's copy is kept. The
+    others write into a temporary directory that is deleted when the block ends, so they never race the
+    chief for `path` (Keras's documented multi-worker saving pattern).
+
+    Example::
+
+        with chief_path("saved_models/dinos") as path:
+            save_bundle(path, model, config)
+    """
+    if is_chief():
+        yield path
+        return
+    task_type, task_index = task()
+    scratch = tempfile.mkdtemp(prefix=f"{task_type}-{task_index}-")
+    try:
+        yield os.path.join(scratch, os.path.basename(os.path.normpath(path)) or "output")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def backup_callbacks(backup_dir):
+    """`[keras.callbacks.BackupAndRestore]` backing up to `backup_dir` every epoch, or `[]` without a directory.
+
+    When a run is interrupted (a worker killed, a machine preempted), rerunning the same command restores the
+    weights, the optimizer state and the epoch counter and continues where the last epoch ended; the backup
+    is deleted when training completes. Keras 3's callback writes from every process, so workers other than
+    the chief back up to their own directory beside it (`<backup_dir>-<type>-<index>`), each restoring its
+    own copy of the same synchronous state: the directories never collide, on a shared disk or not.
+
+    Args:
+        backup_dir: a directory used for nothing else, or `None`.
+    """
+    if not backup_dir:
+        return []
+    if not is_chief():
+        task_type, task_index = task()
+        backup_dir = f"{os.path.normpath(backup_dir)}-{task_type}-{task_index}"
+    return [keras.callbacks.BackupAndRestore(backup_dir)]
