@@ -1,4 +1,4 @@
-"""What our sequence layers share: the input projection hoisted out of the time loop, and a flat config."""
+"""What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
 
 import keras
 from keras import ops
@@ -11,14 +11,19 @@ from keras.src.backend import rnn as backend_rnn
 # checks with isinstance), so our cells must inherit the very class; Keras does not export it.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell  # noqa: F401
 
+
 class ProjectedRNN(keras.layers.RNN):
     """A `keras.layers.RNN` whose cell splits into an input projection and a recurrent step.
 
     The cell must provide `project_inputs(x, training)` (x·W + b, with input dropout) and
     `recurrent_step(projected_x, states, training)`. With `precompute_inputs=True` the projection runs once
-    over all time steps as one large matmul before the loop, leaving only a·U inside it; XLA then fuses the
-    loop body better. With `precompute_inputs=False` the cell is called step by step exactly like
-    `keras.layers.RNN`. Both give the same numbers.
+    over all time steps as one large matmul before the loop, leaving only a·U inside it; with `False` it runs
+    inside the loop, step by step, as in `keras.layers.RNN`. Both give the same numbers.
+
+    The states travel through the loop in the layer's *variable* dtype: under a `mixed_bfloat16` or
+    `mixed_float16` policy the matmuls run in 16 bits but c⟨t⟩ and the gate arithmetic stay in float32, so a
+    memory cell that integrates small updates over many steps does not lose them to 16-bit rounding. Outputs
+    and returned states are cast to the compute dtype, as Keras's RNN does.
     """
 
     def __init__(self, cell, precompute_inputs=True, **kwargs):
@@ -27,17 +32,22 @@ class ProjectedRNN(keras.layers.RNN):
         self.input_spec = keras.InputSpec(ndim=3)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self.precompute_inputs:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        projected = self.cell.project_inputs(sequences, training=training)
+        cell = self.cell
+        if self.precompute_inputs:
+            inputs = cell.project_inputs(sequences, training=training)
 
-        def step(projected_x, states):
-            return self.cell.recurrent_step(projected_x, states, training=training)
+            def step(projected_x, states):
+                return cell.recurrent_step(projected_x, states, training=training)
+        else:
+            inputs = sequences
+
+            def step(x, states):
+                return cell.recurrent_step(cell.project_inputs(x, training=training), states, training=training)
 
         return backend_rnn(
             step,
-            projected,
-            list(initial_state),
+            inputs,
+            [ops.cast(state, cell.variable_dtype) for state in initial_state],
             go_backwards=self.go_backwards,
             mask=mask[0] if isinstance(mask, (list, tuple)) else mask,
             unroll=self.unroll,

@@ -142,21 +142,32 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         return projected
 
     def recurrent_step(self, projected_inputs, states, training=False):
-        """One step from x·W + b: applies the gates with c⟨t-1⟩. Returns `(c, [c])`."""
+        """One step from x·W + b: applies the gates with c⟨t-1⟩. Returns `(c, [c])`.
+
+        The gate arithmetic runs in the dtype of the incoming state (float32 under mixed precision, see
+        `GRU`), the matmuls in the compute dtype.
+        """
         c_prev = states[0] if isinstance(states, (list, tuple)) else states
+        state_dtype = c_prev.dtype
         c_dropped = c_prev
         if training and 0.0 < self.recurrent_dropout < 1.0:
             c_dropped = apply_dropout_mask(c_prev, self.get_recurrent_dropout_mask(c_prev))
+        compute_dtype = self.compute_dtype
+
+        def times_recurrent(vector, columns=slice(None)):
+            product = ops.matmul(ops.cast(vector, compute_dtype), self.recurrent_kernel[:, columns])
+            return ops.cast(product, state_dtype)
+
+        projected_inputs = ops.cast(projected_inputs, state_dtype)
         u = self.units
         if not self.reset_gate:
-            z_u, z_c = ops.split(
-                ops.add(projected_inputs, ops.matmul(c_dropped, self.recurrent_kernel)), 2, axis=-1)
+            z_u, z_c = ops.split(projected_inputs + times_recurrent(c_dropped), 2, axis=-1)
             gamma_u = self.recurrent_activation(z_u)
             candidate = self.activation(z_c)
         elif self.reset_after:
-            recurrent = ops.matmul(c_dropped, self.recurrent_kernel)
+            recurrent = times_recurrent(c_dropped)
             if self.use_bias:
-                recurrent = ops.add(recurrent, self.bias[1])
+                recurrent = recurrent + ops.cast(self.bias[1], state_dtype)
             x_u, x_r, x_c = ops.split(projected_inputs, 3, axis=-1)
             h_u, h_r, h_c = ops.split(recurrent, 3, axis=-1)
             gamma_u = self.recurrent_activation(x_u + h_u)
@@ -164,12 +175,10 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
             candidate = self.activation(x_c + gamma_r * h_c)
         else:
             x_ur, x_c = projected_inputs[..., : 2 * u], projected_inputs[..., 2 * u:]
-            z_u, z_r = ops.split(
-                ops.add(x_ur, ops.matmul(c_dropped, self.recurrent_kernel[:, : 2 * u])), 2, axis=-1)
+            z_u, z_r = ops.split(x_ur + times_recurrent(c_dropped, slice(None, 2 * u)), 2, axis=-1)
             gamma_u = self.recurrent_activation(z_u)
             gamma_r = self.recurrent_activation(z_r)
-            candidate = self.activation(
-                x_c + ops.matmul(gamma_r * c_dropped, self.recurrent_kernel[:, 2 * u:]))
+            candidate = self.activation(x_c + times_recurrent(gamma_r * c_dropped, slice(2 * u, None)))
         c = gamma_u * candidate + (1.0 - gamma_u) * c_prev
         return c, [c]
 

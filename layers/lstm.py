@@ -153,14 +153,20 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         return projected
 
     def recurrent_step(self, projected_inputs, states, training=False):
-        """One step from x·W + b: adds a⟨t-1⟩·U and applies the gates. Returns `(a, [a, c])`."""
+        """One step from x·W + b: adds a⟨t-1⟩·U and applies the gates. Returns `(a, [a, c])`.
+
+        The gate arithmetic runs in the dtype of the incoming states (float32 under mixed precision, see
+        `LSTM`), the matmul in the compute dtype.
+        """
         a_prev, c_prev = states[0], states[1]
+        state_dtype = c_prev.dtype
         if training and 0.0 < self.recurrent_dropout < 1.0:
             a_prev = apply_dropout_mask(a_prev, self.get_recurrent_dropout_mask(a_prev))
-        z = ops.add(projected_inputs, ops.matmul(a_prev, self.recurrent_kernel))
+        recurrent = ops.matmul(ops.cast(a_prev, self.compute_dtype), self.recurrent_kernel)
+        z = ops.cast(ops.add(projected_inputs, recurrent), state_dtype)
         z_u, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         if self.peephole:
-            p_u, p_f, p_o = self.peephole_weights
+            p_u, p_f, p_o = (ops.cast(p, state_dtype) for p in self.peephole_weights)
             z_u = z_u + p_u * c_prev
             z_f = z_f + p_f * c_prev
         gamma_u = self.recurrent_activation(z_u)
