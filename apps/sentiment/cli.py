@@ -15,10 +15,11 @@ import sys
 
 from apps.common.bundle import load_bundle
 from apps.common.cells import CELLS
-from apps.common.cli import CLIError, fraction, make_parser, positive_float, positive_int, print_json, read_text, run
+from apps.common.cli import (
+    CLIError, fraction, make_parser, positive_float, positive_int, print_json, read_text, run)
 from apps.common.plots import plot_confusion_matrix
 from apps.sentiment import data as data_lib
-from apps.sentiment.model import DEFAULT_MAX_LENGTH
+from apps.sentiment.model import DEFAULT_MAX_LENGTH, POOLINGS
 from apps.sentiment.predict import evaluate, export, predict
 from apps.sentiment.train import hold_out, train
 
@@ -47,19 +48,24 @@ def main(argv=None):
     train_cmd.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
     train_cmd.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
                        help="read the text both ways (default on)")
+    train_cmd.add_argument("--pooling", choices=POOLINGS, default="last",
+                           help="classify from the last state, or the mean or max over the tokens (default last)")
     train_cmd.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
     train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
                        help="vocabulary size, padding and unknown-word ids included (default 10000)")
     train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
                        help=f"tokens kept per text, the rest is cut off (default {DEFAULT_MAX_LENGTH})")
     train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
+    train_cmd.add_argument("--word-dropout", type=fraction, default=0.0,
+                           help="share of words dropped while training (default 0)")
     train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
     train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
     train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
     train_cmd.add_argument("--patience", type=positive_int, default=3,
                        help="stop after this many epochs without a better dev accuracy (default 3)")
     train_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
+    train_cmd.add_argument("--out", default=DEFAULT_MODEL,
+                           help="bundle directory (default saved_models/sentiment)")
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
@@ -71,7 +77,8 @@ def main(argv=None):
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON instead of a report")
 
     predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
-    predict_cmd.add_argument("texts", nargs="*", help="texts to classify (default: one per line of --file or stdin)")
+    predict_cmd.add_argument("texts", nargs="*",
+                             help="texts to classify (default: one per line of --file or stdin)")
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
     _add_model_option(predict_cmd)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
@@ -111,6 +118,7 @@ def _train(args):
         train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
         num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
+        word_dropout=args.word_dropout, pooling=args.pooling,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, verbose=0 if args.quiet else 1)
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "

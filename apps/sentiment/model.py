@@ -4,8 +4,9 @@
       -> TextVectorization   standardize_ptb + whitespace split + vocabulary adapted on the training split
       -> TokenWindow         first `max_length` tokens (longer texts are truncated), at least one step
       -> Embedding           mask_zero=True: padding (id 0) is masked from here on
-      -> Dropout
-      -> [Bidirectional](recurrent layer) x `num_layers`   apps.common.cells; the last returns a⟨T⟩ only
+      -> word dropout        during training, whole words are dropped (their vectors zeroed)
+      -> [Bidirectional](recurrent layer) x `num_layers`   apps.common.cells
+      -> a⟨T⟩ of the last layer, or the mean or max of its a⟨t⟩ over the tokens (`pooling`)
       -> Dropout -> Dense softmax over the classes
 
 A text with no tokens (empty or whitespace-only) is all padding: every recurrent layer keeps its zero initial
@@ -20,6 +21,7 @@ import tensorflow as tf
 
 from apps.common.cells import recurrent_layer
 
+POOLINGS = ("last", "mean", "max")
 DEFAULT_MAX_LENGTH = 100
 """Tokens kept per text. The longest SST sentence has 56 tokens; anything beyond 100 is cut off."""
 
@@ -85,6 +87,50 @@ class TokenWindow(keras.layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
+@keras.saving.register_keras_serializable(package="sentiment")
+class MaskedPooling(keras.layers.Layer):
+    """Mean or max of a sequence over its unmasked time steps; a row with none gives zeros.
+
+    Keras's `GlobalAveragePooling1D` divides by zero on a fully masked row (an empty text) and
+    `GlobalMaxPooling1D` ignores the mask, hence this layer.
+
+    Args:
+        mode: `"mean"` or `"max"`.
+
+    Call arguments:
+        inputs: float tensor (batch, time, features).
+        mask: bool tensor (batch, time), `True` for real steps.
+
+    Returns:
+        float tensor (batch, features).
+    """
+
+    def __init__(self, mode="mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("mean", "max"):
+            raise ValueError(f"Invalid `mode`: expected 'mean' or 'max', got {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(inputs)[:2], "bool")
+        steps = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)
+        if self.mode == "mean":
+            return keras.ops.sum(inputs * steps, axis=1) / keras.ops.maximum(keras.ops.sum(steps, axis=1), 1.0)
+        lowest = keras.ops.where(keras.ops.expand_dims(mask, -1), inputs, float("-inf"))
+        return keras.ops.where(keras.ops.any(mask, axis=1, keepdims=True), keras.ops.max(lowest, axis=1), 0.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
 def make_vectorizer(train_texts, max_tokens):
     """Returns a `TextVectorization` whose vocabulary (at most `max_tokens` ids, padding and OOV included)
     is adapted on `train_texts`."""
@@ -96,7 +142,8 @@ def make_vectorizer(train_texts, max_tokens):
 
 
 def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1, bidirectional=True,
-                embedding_dim=64, dropout=0.5, max_length=DEFAULT_MAX_LENGTH):
+                embedding_dim=64, dropout=0.5, word_dropout=0.0, pooling="last",
+                max_length=DEFAULT_MAX_LENGTH):
     """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
 
     Args:
@@ -107,8 +154,13 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
         num_layers: number of stacked recurrent layers.
         bidirectional: wrap each recurrent layer in `keras.layers.Bidirectional` (outputs concatenated).
         embedding_dim: size of the word vectors.
-        dropout: rate of the dropout on the word vectors, on each recurrent layer's inputs and before the
-            classifier.
+        dropout: rate of the dropout on the inputs of every recurrent layer (one mask for all time steps) and
+            before the classifier.
+        word_dropout: share of the words whose vectors are zeroed while training, so that the model cannot
+            lean on any single word (Iyyer et al. 2015); padding stays masked.
+        pooling: what the classifier sees of the last recurrent layer: `"last"`, its final a⟨T⟩ (for a
+            bidirectional layer, each direction's final state), or `"mean"`/`"max"` of a⟨t⟩ over the text's
+            tokens (`MaskedPooling`).
         max_length: tokens kept per text (see `TokenWindow`).
 
     Returns:
@@ -118,14 +170,16 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
     tokens = TokenWindow(max_length, name="window")(vectorizer(texts))
     x = keras.layers.Embedding(vectorizer.vocabulary_size(), embedding_dim, mask_zero=True,
                                name="embedding")(tokens)
-    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
     for index in range(num_layers):
         last = index == num_layers - 1
-        layer = recurrent_layer(cell, units, return_sequences=not last, dropout=dropout if index else 0.0,
-                                name=f"{cell}_{index + 1}")
+        layer = recurrent_layer(cell, units, return_sequences=not last or pooling != "last",
+                                dropout=dropout, name=f"{cell}_{index + 1}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{index + 1}")
         x = layer(x)
+    if pooling != "last":
+        x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
     return keras.Model(texts, probabilities, name="sentiment")

@@ -88,6 +88,10 @@ class SentimentServing(tf.Module):
     def __init__(self, model, label_names):
         super().__init__()
         self.model = model
+        # keras.layers.RNN draws its cells' dropout masks even at inference, so the serving function reads the
+        # cells' seed-generator states; Keras's tracking does not hand those to tf.saved_model, so track every
+        # model variable here.
+        self.model_variables = [variable.value for variable in model.variables]
         self.label_names = tf.constant(label_names)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])

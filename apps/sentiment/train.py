@@ -59,6 +59,7 @@ def make_dataset(examples, batch_size, shuffle_seed=None):
 
 def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
+          word_dropout=0.0, pooling="last",
           learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1):
     """Trains a classifier and saves it as a bundle in `out`.
 
@@ -68,8 +69,8 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         label_names: one name per class.
         out: bundle directory, replaced atomically once training has finished.
         task: the data task, recorded in the config (`sst5`, `sst2` or `file`).
-        cell, units, num_layers, bidirectional, embedding_dim, dropout, max_length: see
-            `apps.sentiment.model.build_model`.
+        cell, units, num_layers, bidirectional, embedding_dim, dropout, word_dropout, pooling,
+            max_length: see `apps.sentiment.model.build_model`.
         max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
         learning_rate: Adam's step size.
         epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
@@ -86,7 +87,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     vectorizer = make_vectorizer(train_examples.texts, max_tokens)
     model = build_model(vectorizer, num_classes, cell=cell, units=units, num_layers=num_layers,
                         bidirectional=bidirectional, embedding_dim=embedding_dim, dropout=dropout,
-                        max_length=max_length)
+                        word_dropout=word_dropout, pooling=pooling, max_length=max_length)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
@@ -102,7 +103,8 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
         "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
         "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
-        "dropout": dropout, "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
+        "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "learning_rate": learning_rate,
+        "batch_size": batch_size, "seed": seed,
         "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),
         "train_data": _describe(train_examples), "dev_data": _describe(dev_examples),

@@ -12,9 +12,10 @@ import pytest
 import tensorflow as tf
 
 from apps.common.bundle import load_bundle, save_bundle
+from apps.sentiment.data import read_examples
 from apps.sentiment.model import build_model, make_vectorizer
 
-from conftest import run_cli, write_lines
+from conftest import make_corpus, run_cli, write_lines
 
 TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)"]
 
@@ -97,8 +98,6 @@ def test_export_serves_strings_without_this_package(trained_bundle, tmp_path, ca
 
 
 def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
-    from conftest import make_corpus
-
     rows = make_corpus(80, seed=3)
     csv_path = tmp_path / "reviews.csv"
     csv_path.write_text("id,stars,review\n" + "".join(f'{i},{label},"{text}, yes"\n'
@@ -107,8 +106,6 @@ def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     tsv_path = tmp_path / "reviews.tsv"
     tsv_path.write_text("review\tstars\n" + "".join(f"{text}\t{label}\n" for label, text in rows),
                         encoding="utf-8")
-    from apps.sentiment.data import read_examples
-
     from_csv = read_examples(str(csv_path), text_col="review", label_col="stars")
     from_tsv = read_examples(str(tsv_path), text_col="review", label_col="stars")
     assert from_csv.labels == from_tsv.labels == [label for label, _ in rows]

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.common.bundle import load_bundle
-from apps.sentiment.model import TokenWindow, build_model, make_vectorizer, standardize_ptb
+from apps.sentiment.model import MaskedPooling, TokenWindow, build_model, make_vectorizer, standardize_ptb
 
 
 def standardized(text):
@@ -64,3 +64,21 @@ def test_bundle_loads_in_safe_mode_with_its_vocabulary(trained_bundle):
     np.testing.assert_array_equal(probs.argmax(axis=1), [1, 0, 1])
     # Saved without the optimizer's slots: the bundle is the weights and little more.
     assert os.path.getsize(os.path.join(trained_bundle, "model.keras")) < 100_000
+
+
+def test_masked_pooling_ignores_padding_and_empty_rows():
+    inputs = np.array([[[1.0, -4.0], [3.0, -2.0], [9.0, 9.0]], [[5.0, 5.0], [7.0, 7.0], [7.0, 7.0]]], "float32")
+    mask = np.array([[True, True, False], [False, False, False]])
+    np.testing.assert_allclose(MaskedPooling("mean")(inputs, mask=mask), [[2.0, -3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(MaskedPooling("max")(inputs, mask=mask), [[3.0, -2.0], [0.0, 0.0]])
+
+
+def test_pooled_model_saves_and_answers_empty_texts(tmp_path):
+    vectorizer = make_vectorizer(["good film", "bad film"], max_tokens=10)
+    model = build_model(vectorizer, 2, units=3, embedding_dim=3, pooling="max")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    texts = tf.constant(["", "good film", "bad"])
+    probs = loaded(texts).numpy()
+    np.testing.assert_allclose(probs, model(texts), rtol=1e-6)
+    assert np.isfinite(probs).all()

