@@ -56,8 +56,8 @@ def main(argv=None):
     train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
                        help=f"tokens kept per text, the rest is cut off (default {DEFAULT_MAX_LENGTH})")
     train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
-    train_cmd.add_argument("--word-dropout", type=fraction, default=0.0,
-                           help="share of words dropped while training (default 0)")
+    train_cmd.add_argument("--word-dropout", type=fraction, default=0.5,
+                           help="share of words dropped while training (default 0.5)")
     train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
     train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
     train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")

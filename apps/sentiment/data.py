@@ -17,6 +17,7 @@ checked against their sha256).
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import urllib.request
@@ -85,7 +86,7 @@ def _line_rows(content):
 
 
 def _table_rows(content, path, delimiter, text_col, label_col):
-    reader = csv.reader(content.splitlines(), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
         raise CLIError(f"{path} holds no labelled examples")

@@ -10,7 +10,8 @@
       -> Dropout -> Dense softmax over the classes
 
 A text with no tokens (empty or whitespace-only) is all padding: every recurrent layer keeps its zero initial
-state, so its prediction is the classifier's answer to "no evidence", softmax(b) of the last Dense layer.
+state (and pooling over no tokens gives zeros), so its prediction is the classifier's answer to "no evidence",
+softmax(b) of the last Dense layer.
 
 The model is built from registered layers and a registered standardisation function only, so it saves as
 `.keras` and loads in safe mode with its vocabulary, and exports to a SavedModel that needs TensorFlow alone.
@@ -23,7 +24,7 @@ from apps.common.cells import recurrent_layer
 
 POOLINGS = ("last", "mean", "max")
 DEFAULT_MAX_LENGTH = 100
-"""Tokens kept per text. The longest SST sentence has 56 tokens; anything beyond 100 is cut off."""
+"""Tokens kept per text. The longest SST train/dev sentence has 52 tokens; anything beyond 100 is cut off."""
 
 
 @keras.saving.register_keras_serializable(package="sentiment")

@@ -52,7 +52,8 @@ def trained_bundle(corpus_files, tmp_path_factory):
     out = os.path.join(tmp_path_factory.mktemp("model"), "bundle")
     code = main(["train", "--task", "file", "--data", train_path, "--dev", dev_path, "--out", out,
                  "--units", "8", "--embedding-dim", "8", "--max-tokens", "50", "--dropout", "0.1",
-                 "--epochs", "8", "--batch-size", "16", "--learning-rate", "0.01", "--patience", "8",
+                 "--word-dropout", "0",
+                 "--epochs", "4", "--batch-size", "16", "--learning-rate", "0.01", "--patience", "4",
                  "--quiet"])
     assert code == 0
     return out

@@ -100,7 +100,7 @@ def test_export_serves_strings_without_this_package(trained_bundle, tmp_path, ca
 def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     rows = make_corpus(80, seed=3)
     csv_path = tmp_path / "reviews.csv"
-    csv_path.write_text("id,stars,review\n" + "".join(f'{i},{label},"{text}, yes"\n'
+    csv_path.write_text("id,stars,review\n" + "".join(f'{i},{label},"{text},\nyes"\n'
                                                       for i, (label, text) in enumerate(rows)),
                         encoding="utf-8")
     tsv_path = tmp_path / "reviews.tsv"
@@ -109,10 +109,10 @@ def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     from_csv = read_examples(str(csv_path), text_col="review", label_col="stars")
     from_tsv = read_examples(str(tsv_path), text_col="review", label_col="stars")
     assert from_csv.labels == from_tsv.labels == [label for label, _ in rows]
-    assert from_csv.texts == [f"{text}, yes" for _, text in rows]
+    assert from_csv.texts == [f"{text},\nyes" for _, text in rows]  # quoted commas and line breaks
     assert from_tsv.texts == [text for _, text in rows]
     code, out, err = run_cli(capsys, "train", "--task", "file", "--data", tsv_path, "--text-col", "review",
-                             "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
+                             "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1", "--no-bidirectional",
                              "--out", tmp_path / "bundle", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "bundle" / "config.json").read_text())["dev_data"]["examples"] == 8
