@@ -4,6 +4,7 @@ Heavy imports (TensorFlow, music21) happen inside the commands, after the argume
 mistake is reported at once and `generate` starts as fast as the imports allow.
 """
 
+import argparse
 import datetime
 import math
 import os
@@ -17,6 +18,18 @@ from apps.jazz.grammar import ENCODINGS
 
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
+MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
+
+
+def seed(text):
+    """argparse type: an integer in [0, MAX_SEED]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a valid int: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_SEED}], got {text}")
+    return value
 
 
 def build_parser():
@@ -33,7 +46,7 @@ def build_parser():
     train.add_argument("--batch-size", type=positive_int, default=64)
     train.add_argument("--learning-rate", type=positive_float, default=5e-3)
     train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
 
     generate = commands.add_parser("generate", help="write a new solo as MIDI")
@@ -44,7 +57,7 @@ def build_parser():
     generate.add_argument("--measures", type=positive_int, help="bars to play (default: the progression once)")
     generate.add_argument("--tempo", type=positive_float, help="quarter notes a minute (default: the model's)")
     generate.add_argument("--temperature", type=positive_float, default=1.0)
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=seed, default=0)
     generate.add_argument("--out", help="MIDI file (default: output/jazz-<timestamp>.mid)")
     generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
     generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")

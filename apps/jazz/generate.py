@@ -45,7 +45,6 @@ class Generator:
             A list of token strings (the start token excluded).
         """
         tf = self._tf
-        tokens = []
         # Enough steps for the expected length plus a margin; a short draw continues from where it stopped.
         chunk = int(math.ceil(1.3 * quarters / self.config["mean_token_quarters"])) + 8
         ids = [0]
@@ -76,7 +75,7 @@ def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.
     score.metadata = metadata.Metadata(title=title)
     solo, accompaniment = stream.Part(), stream.Part()
     solo.partName, accompaniment.partName = "Solo", "Chords"
-    solo.insert(0, instrument.TenorSaxophone())
+    solo.insert(0, instrument.Vibraphone())  # sounds as written, unlike a saxophone or trumpet
     accompaniment.insert(0, instrument.Piano())
     for part in (solo, accompaniment):
         part.insert(0, meter.TimeSignature(f"{int(round(bar_quarters))}/4"))

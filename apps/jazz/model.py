@@ -33,11 +33,16 @@ def build_model(num_tokens, cell="lstm", units=64, embedding_dim=32, dropout=0.0
     return keras.Model(tokens, probabilities, name="jazz")
 
 
-def compile_model(model, learning_rate=5e-3, clipnorm=1.0):
-    """Adam with gradient clipping by global norm; sparse cross-entropy in nats per token."""
+def compile_model(model, learning_rate=5e-3, clipnorm=1.0, jit_compile=True, steps_per_execution=10):
+    """Adam with gradient clipping by global norm; sparse cross-entropy in nats per token.
+
+    XLA and several steps per call are how the apps compile recurrent models (see `benchmarks/layers.py`).
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     return model
 

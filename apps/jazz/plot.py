@@ -25,7 +25,7 @@ def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo"):
     import matplotlib.pyplot as plt
 
     pitches = [midi for _, _, midi in notes] or [60]
-    low, high = min(pitches) - 2, max(pitches) + 3
+    low, high = min(pitches) - 5, max(pitches) + 3  # room below the notes for the legend
     figure, axis = plt.subplots(figsize=(max(8.0, quarters / 4), 4.5))
     colours = {"C": "tab:blue", "S": "tab:green", "A": "tab:orange", "X": "tab:red"}
     for offset, duration, midi in notes:

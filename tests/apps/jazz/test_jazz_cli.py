@@ -103,6 +103,7 @@ def test_chords_from_a_file(trained, tmp_path):
     (["--tempo", "0"], "--tempo"),
     (["--tempo", "-120"], "--tempo"),
     (["--temperature", "0"], "--temperature"),
+    (["--seed", "99999999999"], "--seed"),
     (["--chords-from", "no-such-file.txt"], "no-such-file.txt"),
     (["--out", "{tmp}/a-file/solo.mid"], "cannot write"),
     (["--model", "{tmp}/no-model"], "no-model"),
