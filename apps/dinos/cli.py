@@ -1,0 +1,234 @@
+"""`python -m apps.dinos COMMAND`: train, sample, score, evaluate, export, download.
+
+Every command is a thin wrapper: it parses, calls the functions in `train`, `sample`, `evaluate`,
+`export` and `data`, and prints. User mistakes raise `CLIError`: one line on stderr, exit code 2.
+"""
+
+import importlib.util
+import math
+import os
+import secrets
+
+from apps.common import cli as common
+from apps.common.cells import CELLS
+from apps.common.cli import CLIError, fraction, positive_float, positive_int, print_json
+from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
+
+
+def build_parser():
+    """The argparse parser of every command."""
+    parser, commands = common.make_parser(
+        "python -m apps.dinos", "A character-level language model that invents dinosaur names.")
+
+    train = commands.add_parser("train", help="train a model on a newline-separated name list",
+                                description="Train a character-level language model on a name list.")
+    train.add_argument("--data", default=str(DEFAULT_DATA), help="name list, one per line (default: %(default)s)")
+    train.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: %(default)s)")
+    train.add_argument("--units", type=positive_int, default=128, help="state size (default: %(default)s)")
+    train.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default: %(default)s)")
+    train.add_argument("--embedding-dim", type=positive_int, default=32,
+                       help="character embedding size (default: %(default)s)")
+    train.add_argument("--dropout", type=fraction, default=0.1, help="dropout rate (default: %(default)s)")
+    train.add_argument("--epochs", type=positive_int, default=30, help="most epochs (default: %(default)s)")
+    train.add_argument("--patience", type=positive_int, default=5,
+                       help="early stopping: epochs without a better validation loss (default: %(default)s)")
+    train.add_argument("--batch-size", type=positive_int, default=32, help="(default: %(default)s)")
+    train.add_argument("--learning-rate", type=positive_float, default=5e-3, help="Adam (default: %(default)s)")
+    train.add_argument("--clipnorm", type=positive_float, default=5.0,
+                       help="gradient clipping by global norm (default: %(default)s)")
+    train.add_argument("--val-split", type=fraction, default=0.1,
+                       help="share of distinct names held out for validation (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=0, help="split, weights and dropout (default: %(default)s)")
+    train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
+    train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
+    train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
+    train.add_argument("--steps-per-execution", type=positive_int, default=1,
+                       help="batches per compiled call (default: %(default)s)")
+    train.add_argument("--out", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+
+    def add_model(command):
+        command.add_argument("--model", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+
+    def add_sampling(command, n_default):
+        command.add_argument("-n", type=positive_int, default=n_default, help="names (default: %(default)s)")
+        command.add_argument("--temperature", type=positive_float, default=1.0,
+                             help="below 1: safer names, above 1: wilder (default: %(default)s)")
+        command.add_argument("--top-k", type=positive_int, default=None, help="sample among the k likeliest characters")
+        command.add_argument("--max-len", type=positive_int, default=None,
+                             help="longest name in characters (default: twice the longest training name)")
+        command.add_argument("--seed", type=int, default=None, help="same seed, same names (default: random)")
+
+    sample = commands.add_parser("sample", help="invent names", description="Sample names from a model.")
+    add_sampling(sample, 10)
+    sample.add_argument("--prefix", default="", help="every name starts with this")
+    sample.add_argument("--novel", action="store_true", help="reject names of the training list")
+    add_model(sample)
+    sample.add_argument("--json", action="store_true", help="print JSON")
+
+    score = commands.add_parser("score", help="log-probability of names",
+                                description="Score names: log-probability (nats) and bits per character.")
+    score.add_argument("names", nargs="+", metavar="NAME")
+    add_model(score)
+    score.add_argument("--json", action="store_true", help="print JSON")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="bits/char on a file, and statistics of a batch of samples",
+        description="Bits per character on a name list (end token counted), and for a batch of samples: "
+                    "novelty rate, duplicate rate, length distribution against the training names.")
+    evaluate.add_argument("--data", help="name list to score (optional)")
+    add_sampling(evaluate, 1000)
+    add_model(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    export = commands.add_parser("export", help="write a SavedModel with sample and score signatures",
+                                 description="Export a SavedModel usable with TensorFlow alone.")
+    add_model(export)
+    export.add_argument("--out", required=True, help="SavedModel directory")
+
+    download = commands.add_parser("download", help="fetch the name list",
+                                   description="Fetch the name list named in data/dinos.json and check its sha256.")
+    download.add_argument("--source", help="URL or local path (default: the manifest's URL)")
+    download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
+    download.add_argument("--out", default=str(DEFAULT_DATA), help="destination (default: %(default)s)")
+    return parser
+
+
+def main(argv=None):
+    """Runs one command; returns the exit code (0 success, 2 bad input)."""
+    handlers = {"train": _train, "sample": _sample, "score": _score, "evaluate": _evaluate,
+                "export": _export, "download": _download}
+    return common.run(build_parser(), argv, handlers)
+
+
+def _load(path):
+    from apps.common.bundle import load_bundle
+
+    model, config = load_bundle(path)
+    if config.get("app") != "dinos":
+        raise CLIError(f"{path} is not a dinos model bundle")
+    return model, config
+
+
+def _train(args):
+    from apps.dinos import data
+    from apps.dinos.train import train
+
+    if not os.path.exists(args.data):
+        raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    names = data.read_names(args.data, keep_case=args.keep_case)
+    config = train(
+        names, args.out, cell=args.cell, units=args.units, layers=args.layers, dropout=args.dropout,
+        embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size,
+        val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
+        clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
+        jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
+        data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data))
+    metrics = config["metrics"]
+    val = metrics["val_bits_per_char"]
+    print(f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"
+          + (f", validation {val:.3f} bits/char" if val is not None else "")
+          + f" (best epoch {config['training']['best_epoch']} of {config['training']['epochs_run']})")
+
+
+def _sample(args):
+    from apps.dinos.sample import NameSampler
+
+    model, config = _load(args.model)
+    seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
+    names = NameSampler(model, config).sample(
+        args.n, prefix=args.prefix, max_len=args.max_len, temperature=args.temperature,
+        top_k=args.top_k or 0, seed=seed, novel=args.novel)
+    if args.json:
+        print_json({"seed": seed, "temperature": args.temperature, "top_k": args.top_k,
+                    "names": [{"name": name, "log_prob": log_prob} for name, log_prob in names]})
+    else:
+        for name, _ in names:
+            print(name)
+
+
+def _score(args):
+    from apps.dinos import data
+    from apps.dinos.evaluate import score_names
+
+    model, config = _load(args.model)
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    names = [data.normalise(name, vocab.keep_case) for name in args.names]
+    for name in names:
+        vocab.encode(name)  # raises CLIError on an unknown character, before any output
+    log_probs = score_names(model, vocab, names)
+    rows = [{"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
+            for name, lp in zip(names, log_probs)]
+    if args.json:
+        print_json({"names": rows})
+        return
+    width = max(len("name"), *(len(row["name"]) for row in rows))
+    print(f"{'name':<{width}}  {'log P (nats)':>12}  {'bits/char':>9}")
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['log_prob']:>12.3f}  {row['bits_per_char']:>9.3f}")
+
+
+def _evaluate(args):
+    from apps.dinos import data
+    from apps.dinos.evaluate import bits_per_char, sample_statistics
+    from apps.dinos.sample import NameSampler
+
+    model, config = _load(args.model)
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    report = {}
+    if args.data:
+        names = data.read_names(args.data, keep_case=vocab.keep_case)
+        for line, name in enumerate(names, 1):
+            try:
+                vocab.encode(name)
+            except CLIError as error:
+                raise CLIError(f"{args.data}, name {line}: {error}") from None
+        report["data"] = {"path": args.data, "names": len(names),
+                          "characters": sum(len(name) + 1 for name in names),
+                          "bits_per_char": bits_per_char(model, vocab, names)}
+    seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
+    drawn, _, ended = NameSampler(model, config).sample_batch(
+        args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed)
+    finished = [name for name, done in zip(drawn, ended) if done]
+    stats = sample_statistics(finished, config.get("seen_digests", ()), config["training_lengths"])
+    report["samples"] = {"drawn": args.n, "seed": seed, "temperature": args.temperature, "top_k": args.top_k,
+                         "unfinished_rate": 1 - len(finished) / args.n, **stats}
+    if args.json:
+        print_json(report)
+        return
+    if "data" in report:
+        d = report["data"]
+        print(f"{d['path']}: {d['names']} names, {d['characters']} characters (end tokens included), "
+              f"{d['bits_per_char']:.4f} bits/char")
+    s = report["samples"]
+    print(f"{args.n} samples (seed {seed}, temperature {args.temperature}): "
+          f"unfinished {s['unfinished_rate']:.1%}, novel {_percent(s['novelty_rate'])}, "
+          f"duplicates {_percent(s['duplicate_rate'])}")
+    print(f"{'length':<9}{'mean':>7}{'std':>7}{'min':>5}{'median':>8}{'max':>5}")
+    for label, summary in s["lengths"].items():
+        if summary["count"]:
+            print(f"{label:<9}{summary['mean']:>7.2f}{summary['std']:>7.2f}{summary['min']:>5}"
+                  f"{summary['median']:>8.1f}{summary['max']:>5}")
+    if s["length_tv_distance"] is not None:
+        print(f"total variation distance between the length distributions: {s['length_tv_distance']:.3f}")
+
+
+def _percent(value):
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _export(args):
+    from apps.dinos.export import export
+
+    model, config = _load(args.model)
+    export(model, config, args.out)
+    print(f"exported {args.out} (signatures: sample, score)")
+
+
+def _download(args):
+    from apps.dinos.data import download
+
+    path, digest = download(args.out, source=args.source, sha256=args.sha256)
+    print(f"{path} (sha256 {digest})")
+

@@ -1,0 +1,196 @@
+"""Names -> token ids: reading a name list, the character vocabulary, padded training arrays, the download.
+
+Token ids (the embedding's input space):
+
+    0            padding, masked out (`Embedding(mask_zero=True)`)
+    1            "\\n", the end-of-name token, also fed first as the start token (as in the course)
+    2, 3, ...    the characters of the training names, sorted
+
+The softmax head never predicts padding, so its class `c` is token `c + 1`: class 0 is the end token. The
+sampler works in class space throughout (see `model.step_model`).
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import urllib.parse
+
+import keras
+import numpy as np
+
+from apps.common.cli import CLIError, atomic_path, read_text
+from apps.dinos.paths import DEFAULT_DATA, MANIFEST
+
+PAD_ID = 0
+END = "\n"
+END_ID = 1
+END_CLASS = END_ID - 1
+
+
+
+def normalise(name, keep_case=False):
+    """Strips surrounding white space and lower-cases unless `keep_case`."""
+    name = name.strip()
+    return name if keep_case else name.lower()
+
+
+def parse_names(text, keep_case=False):
+    """Splits newline-separated names, dropping blank lines. Duplicates are kept (see `unique`)."""
+    return [normalise(line, keep_case) for line in text.splitlines() if line.strip()]
+
+
+def read_names(path, keep_case=False):
+    """Reads a newline-separated name list (UTF-8), raising `CLIError` if it is unreadable or holds no names."""
+    names = parse_names(read_text(path, "name list"), keep_case)
+    if not names:
+        raise CLIError(f"name list {path} holds no names")
+    return names
+
+
+def unique(names):
+    """`names` without repeats, first occurrence kept: a repeated name must not sit in both splits."""
+    return list(dict.fromkeys(names))
+
+
+def split_names(names, val_split, seed):
+    """Shuffles `names` with `seed` and returns `(train, val)`, `val` holding `round(val_split * n)` names.
+
+    The split depends only on the list and the seed, so benchmarks and evaluations can rebuild it.
+    """
+    order = np.random.default_rng(seed).permutation(len(names))
+    n_val = int(round(val_split * len(names)))
+    if val_split > 0 and (n_val == 0 or n_val == len(names)):
+        raise CLIError(f"--val-split {val_split} leaves an empty split of {len(names)} names")
+    shuffled = [names[i] for i in order]
+    return shuffled[n_val:], shuffled[:n_val]
+
+
+def name_digest(name):
+    """A short one-way digest of a name: bundles store these, never the training names themselves."""
+    return hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
+
+
+class Vocabulary:
+    """The character vocabulary: `tokens[i]` is the string of token id `i` (see the module docstring).
+
+    Args:
+        characters: the name characters, in id order (ids 2, 3, ...).
+        keep_case: whether names keep their case; otherwise names are lower-cased before encoding.
+    """
+
+    def __init__(self, characters, keep_case=False):
+        self.characters = list(characters)
+        self.keep_case = bool(keep_case)
+        self.tokens = ["", END, *self.characters]
+        self._ids = {token: i for i, token in enumerate(self.tokens) if i != PAD_ID}
+
+    @classmethod
+    def from_names(cls, names, keep_case=False):
+        """The vocabulary of the characters in `names`."""
+        return cls(sorted(set("".join(names)) - {END}), keep_case)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    @property
+    def num_classes(self):
+        """Size of the softmax: every token but padding."""
+        return len(self.tokens) - 1
+
+    def encode(self, name):
+        """Token ids of `name` (normalised first), without start or end token.
+
+        Raises:
+            CLIError: `name` holds a character the model never saw.
+        """
+        name = normalise(name, self.keep_case)
+        unknown = sorted(set(name) - set(self.characters))
+        if unknown:
+            raise CLIError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}")
+        return [self._ids[char] for char in name]
+
+    def decode_classes(self, classes):
+        """Name from a row of sampled classes, cut at the first end token; `(name, ended)`."""
+        chars = []
+        for c in classes:
+            if c == END_CLASS:
+                return "".join(chars), True
+            chars.append(self.tokens[c + 1])
+        return "".join(chars), False
+
+    def get_config(self):
+        return {"characters": self.characters, "keep_case": self.keep_case}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["characters"], config["keep_case"])
+
+
+def make_arrays(names, vocab):
+    """Teacher-forcing arrays for `names`: `(x, y)`, int32, both (n, longest name + 1), zero-padded.
+
+    `x` is the start token followed by the name's ids; `y` the name's classes followed by the end class
+    (class = id - 1), so x and y are non-padding at the same places and the embedding's mask covers both.
+    `y` holds class 0 under padding, a valid class that the mask then ignores. Nothing is truncated.
+    """
+    encoded = [vocab.encode(name) for name in names]
+    x = keras.utils.pad_sequences([[END_ID, *ids] for ids in encoded], padding="post", value=PAD_ID,
+                                  dtype="int32")
+    y = keras.utils.pad_sequences([[i - 1 for i in ids] + [END_CLASS] for ids in encoded], padding="post",
+                                  value=END_CLASS, dtype="int32")
+    return x, y
+
+
+def sha256_of(path):
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path=MANIFEST):
+    """The data manifest: URL, accepted sha256s and licence note of the name list."""
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
+    """Fetches the name list with `keras.utils.get_file` and places it at `out` once its hash checks out.
+
+    Args:
+        out: where the list goes (default `data/dinos.txt`).
+        source: URL or local path to fetch from; default the manifest's URL. A local path works offline.
+        sha256: the hash the file must have; default any hash the manifest accepts.
+        manifest: the manifest file.
+
+    Returns:
+        `(path, sha256)` of the placed file.
+
+    Raises:
+        CLIError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
+    """
+    info = read_manifest(manifest)
+    accepted = [sha256.lower()] if sha256 else [info["sha256"], *info.get("also_accepted", {})]
+    origin = source or info["url"]
+    if "://" not in origin:
+        if not os.path.isfile(origin):
+            raise CLIError(f"source not found: {origin}")
+        origin = pathlib.Path(origin).resolve().as_uri()
+    with tempfile.TemporaryDirectory() as cache:
+        try:
+            fetched = keras.utils.get_file(
+                fname=os.path.basename(out), origin=origin, cache_dir=cache, cache_subdir=".")
+        except Exception as error:  # get_file wraps HTTP and URL errors in a bare Exception
+            raise CLIError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
+        digest = sha256_of(fetched)
+        if digest not in accepted:
+            raise CLIError(f"sha256 of {urllib.parse.unquote(origin)} is {digest}, expected "
+                           f"{' or '.join(accepted)}")
+        with atomic_path(str(out)) as tmp:
+            shutil.copyfile(fetched, tmp)
+    return str(out), digest

@@ -1,0 +1,68 @@
+"""The character-level language model (Functional API) and the one-step model the sampler drives.
+
+    token ids (batch, T) -> Embedding(mask_zero) -> [recurrent_i -> Dropout] x layers -> Dense softmax
+                                                                              -> ŷ⟨t⟩ = P(class | name[:t])
+
+Layers are named (`embedding`, `recurrent_1`, ..., `head`) so that a loaded model hands them back to
+`step_model`, which shares their weights.
+"""
+
+import keras
+
+from apps.common.cells import recurrent_layer
+from apps.common.sampling import StepModel
+
+
+def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None):
+    """The training model: token ids (batch, T) -> class probabilities (batch, T, num_tokens - 1).
+
+    Args:
+        num_tokens: vocabulary size including padding (id 0) and the end token (id 1).
+        cell: one of `apps.common.cells.CELLS`.
+        units: size of each recurrent layer's state a.
+        layers: number of stacked recurrent layers.
+        dropout: rate of the Dropout after every recurrent layer.
+        embedding_dim: size of the character embedding.
+        seed: seed of the dropout layers (weight initialisation follows `keras.utils.set_random_seed`).
+    """
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(num_tokens, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    for i in range(1, layers + 1):
+        x = recurrent_layer(cell, units, return_sequences=True, name=f"recurrent_{i}")(x)
+        x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
+    probs = keras.layers.Dense(num_tokens - 1, activation="softmax", name="head")(x)
+    return keras.Model(tokens, probs, name="dinos")
+
+
+def compile_model(model, learning_rate=1e-2, clipnorm=5.0, jit_compile="auto", steps_per_execution=1):
+    """Adam with gradient clipping by global norm, masked sparse cross-entropy (nats per token)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def recurrent_layers(model):
+    """The stacked recurrent layers of a model made by `build_model`, in order."""
+    return [layer for layer in model.layers if layer.name.startswith("recurrent_")]
+
+
+class _ClassToToken(keras.layers.Layer):
+    """Embeds a sampled class as the next input: class c is token c + 1 (the head never predicts padding)."""
+
+    def __init__(self, embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, classes):
+        return self.embedding(classes + 1)
+
+
+def step_model(model):
+    """The one-step model `[class (batch,), *states] -> [probs (batch, classes), *states]` sharing `model`'s
+    weights, in class space: feed class 0 (the end token) to start a name."""
+    return StepModel(_ClassToToken(model.get_layer("embedding"), name="class_to_token"), recurrent_layers(model),
+                     model.get_layer("head"))

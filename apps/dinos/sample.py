@@ -1,0 +1,94 @@
+"""Sampling names with the shared compiled sampler: prefix, length limit, novelty, temperature, top-k, seed."""
+
+import numpy as np
+import tensorflow as tf
+
+from apps.common.cli import CLIError
+from apps.common.sampling import Sampler
+from apps.dinos import data
+from apps.dinos.evaluate import token_log_probs
+from apps.dinos.model import step_model
+
+MAX_ROUNDS = 20
+
+
+def round_seed(seed, round_):
+    """Seed of sampling round `round_`: `seed` itself first (so one round matches the export's `sample`),
+    then seeds drawn from (seed, round) so that nearby user seeds do not share later rounds."""
+    if round_ == 0:
+        return int(seed)
+    return int(np.random.default_rng([seed, round_]).integers(2**31 - 1))
+
+
+class NameSampler:
+    """Draws names from a trained model; every step of a batch runs in one compiled `tf.function`.
+
+    Args:
+        model: the training model (`model.build_model`), e.g. from `apps.common.bundle.load_bundle`.
+        config: its bundle config (vocabulary, `max_len`, `seen_digests`).
+
+    Example:
+
+        model, config = load_bundle("saved_models/dinos")
+        names = NameSampler(model, config).sample(10, seed=1)
+    """
+
+    def __init__(self, model, config):
+        self.model = model
+        self.config = config
+        self.vocab = data.Vocabulary.from_config(config["vocabulary"])
+        self.sampler = Sampler(step_model(model), end_token=data.END_CLASS)
+        self.seen = set(config.get("seen_digests", ()))
+
+    def sample_batch(self, n, prefix="", max_len=None, temperature=1.0, top_k=0, seed=0):
+        """One batch of `n` draws, finished or not.
+
+        Returns:
+            `(names, log_probs, ended)`: the names (prefix included, cut at the end token), the log-probability
+            in nats of what was sampled after the prefix (end token included), and whether each name ended
+            within `max_len` characters.
+        """
+        max_len = max_len or self.config["max_len"]
+        prefix = data.normalise(prefix, self.vocab.keep_case)
+        classes = [data.END_CLASS] + [i - 1 for i in self.vocab.encode(prefix)]
+        # The name may use all max_len characters and still needs one step to emit its end token.
+        steps = max_len - len(prefix) + 1
+        if steps < 1:
+            raise CLIError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
+        out = self.sampler(tf.constant([classes] * n, tf.int32), steps, float(temperature), int(top_k),
+                           int(seed))
+        decoded = [self.vocab.decode_classes(row) for row in out["tokens"].numpy()]
+        names = [prefix + name for name, _ in decoded]
+        return names, out["log_probs"].numpy().astype("float64"), np.array([ended for _, ended in decoded])
+
+    def sample(self, n, prefix="", max_len=None, temperature=1.0, top_k=0, seed=0, novel=False):
+        """`n` finished names of at most `max_len` characters, novel ones only if `novel`.
+
+        Empty names, names that reach `max_len` without ending, and with `novel` names of the training list
+        are rejected and more are drawn, in up to `MAX_ROUNDS` batches. The same arguments give the same names.
+
+        Returns:
+            A list of `(name, log_prob)`, log_prob in nats for the whole name (prefix and end token included).
+
+        Raises:
+            CLIError: the prefix holds unknown characters or is too long, or too few names qualified.
+        """
+        prefix = data.normalise(prefix, self.vocab.keep_case)
+        prefix_log_prob = 0.0
+        if prefix:
+            log_probs, _ = token_log_probs(self.model, self.vocab, [prefix])
+            prefix_log_prob = float(log_probs[0, :len(prefix)].sum())
+        accepted = []
+        for round_ in range(MAX_ROUNDS):
+            needed = n - len(accepted)
+            batch = min(max(2 * needed, 64), 8192)
+            names, log_probs, ended = self.sample_batch(batch, prefix, max_len, temperature, top_k,
+                                                        round_seed(seed, round_))
+            for name, log_prob, done in zip(names, log_probs, ended):
+                if done and name and not (novel and data.name_digest(name) in self.seen):
+                    accepted.append((name, prefix_log_prob + float(log_prob)))
+            if len(accepted) >= n:
+                return accepted[:n]
+        wanted = "novel names" if novel else "names"
+        raise CLIError(f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
+                       f"characters after {MAX_ROUNDS} batches; raise --max-len or --temperature")

@@ -1,0 +1,106 @@
+"""Training: names -> a bundle (model, vocabulary, config, history, training-curve PNG)."""
+
+import collections
+import json
+import os
+import tempfile
+
+import keras
+
+from apps.common.bundle import save_bundle
+from apps.common.plots import plot_history
+from apps.common.seeding import set_seed
+from apps.dinos import data
+from apps.dinos.evaluate import bits_per_char
+from apps.dinos.model import build_model, compile_model
+
+APP = "dinos"
+
+
+def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, epochs=30,
+          batch_size=32, val_split=0.1, seed=0, keep_case=False, learning_rate=5e-3, clipnorm=5.0,
+          patience=5, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
+          data_sha256=None, verbose="auto"):
+    """Trains a character language model on `names` and saves it as a bundle in `out`.
+
+    Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
+    character of the list. Training stops early once the validation loss has not improved for `patience`
+    epochs, and the bundle keeps the weights of the best validation epoch (from the checkpoint).
+
+    Args:
+        names: the names, already normalised (`data.read_names`).
+        out: bundle directory; replaced atomically once everything is written.
+        cell, units, layers, dropout, embedding_dim: the model (`model.build_model`).
+        epochs, batch_size, learning_rate, clipnorm: `model.fit` and Adam with `global_clipnorm`.
+        val_split: fraction of the names held out for validation; 0 trains on all of them and monitors
+            the training loss instead.
+        seed: seeds the split, the initial weights and dropout.
+        keep_case: recorded in the vocabulary, so that sampling and scoring normalise alike.
+        patience: early-stopping patience in epochs.
+        tensorboard: directory for TensorBoard logs, or `None`.
+        jit_compile, steps_per_execution: passed to `model.compile`. XLA pays off on a GPU; on a CPU
+            it made an epoch slower in our measurements, hence off by default.
+        data_path, data_sha256: recorded in the config, for provenance.
+        verbose: `model.fit`'s verbosity ("auto": a progress bar when interactive).
+
+    Returns:
+        The bundle's config dict (vocabulary, hyper-parameters, metrics).
+    """
+    set_seed(seed)
+    distinct = data.unique(names)
+    train_names, val_names = data.split_names(distinct, val_split, seed)
+    vocab = data.Vocabulary.from_names(distinct, keep_case)
+    x, y = data.make_arrays(train_names, vocab)
+    validation = data.make_arrays(val_names, vocab) if val_names else None
+    monitor = "val_loss" if validation else "loss"
+
+    model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
+                        embedding_dim=embedding_dim, seed=seed)
+    compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution)
+
+    with tempfile.TemporaryDirectory() as work:
+        best = os.path.join(work, "best.weights.h5")
+        callbacks = [
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience),
+            keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
+        ]
+        if tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(tensorboard))
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation,
+                            callbacks=callbacks, shuffle=True, verbose=verbose).history
+        model.load_weights(best)
+
+        best_epoch = min(range(len(history[monitor])), key=history[monitor].__getitem__) + 1
+        lengths = collections.Counter(len(name) for name in train_names)
+        config = {
+            "app": APP,
+            "vocabulary": vocab.get_config(),
+            "model": {"cell": cell, "units": units, "layers": layers, "dropout": dropout,
+                      "embedding_dim": embedding_dim, "parameters": model.count_params()},
+            "training": {
+                "data": data_path, "data_sha256": data_sha256, "names": len(names),
+                "distinct_names": len(distinct), "train_names": len(train_names), "val_names": len(val_names),
+                "val_split": val_split, "seed": seed, "epochs": epochs, "epochs_run": len(history[monitor]),
+                "best_epoch": best_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
+                "clipnorm": clipnorm, "patience": patience,
+            },
+            "metrics": {
+                "train_bits_per_char": bits_per_char(model, vocab, train_names),
+                "val_bits_per_char": bits_per_char(model, vocab, val_names) if val_names else None,
+            },
+            # Sampling stops a name at twice the longest training name unless --max-len says otherwise.
+            "max_len": 2 * max(len(name) for name in distinct),
+            "training_lengths": {str(k): v for k, v in sorted(lengths.items())},
+            # One-way digests, so that --novel works without the bundle carrying the data set.
+            "seen_digests": sorted({data.name_digest(name) for name in distinct}),
+        }
+        history_path = os.path.join(work, "history.json")
+        with open(history_path, "w", encoding="utf-8") as handle:
+            json.dump({key: [float(v) for v in values] for key, values in history.items()}, handle, indent=2)
+        extras = [history_path]
+        plot = plot_history(history, os.path.join(work, "training.png"), title=f"dinos: {cell} {units}x{layers}")
+        if plot:
+            extras.append(plot)
+        save_bundle(out, model, config, extra_files=extras)
+    return config

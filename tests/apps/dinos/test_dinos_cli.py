@@ -1,0 +1,110 @@
+"""The commands end to end on a tiny model trained by `main(["train", ...])` (see conftest.py)."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from apps.dinos import data
+from apps.dinos.cli import main
+from apps.dinos.evaluate import sample_statistics, score_names
+from apps.dinos.sample import NameSampler
+
+from conftest import NAMES
+
+
+def run_json(capsys, argv):
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_writes_a_complete_bundle(bundle):
+    assert sorted(os.listdir(bundle)) == ["config.json", "history.json", "model.keras", "training.png"]
+    config = json.load(open(os.path.join(bundle, "config.json")))
+    assert config["vocabulary"]["characters"] == sorted(set("".join(NAMES).lower()))
+    assert config["training"]["epochs_run"] == 2 and config["training"]["val_names"] == 3
+    assert math.isfinite(config["metrics"]["val_bits_per_char"])
+    assert not any(name.lower() in json.dumps(config) for name in NAMES)  # digests only, no data
+    history = json.load(open(os.path.join(bundle, "history.json")))
+    assert len(history["loss"]) == len(history["val_loss"]) == 2
+
+
+def test_sampling_is_reproducible(bundle, capsys):
+    argv = ["sample", "--model", bundle, "-n", "8", "--seed", "5"]
+    first, again = run_json(capsys, argv), run_json(capsys, argv)
+    other = run_json(capsys, [*argv[:-1], "6"])
+    assert first == again
+    assert first["names"] != other["names"]
+    assert len(first["names"]) == 8 and all(row["name"] for row in first["names"])
+
+
+def test_sample_respects_prefix_and_max_len(bundle, capsys):
+    rows = run_json(capsys, ["sample", "--model", bundle, "-n", "20", "--seed", "1", "--prefix", "Ste",
+                             "--max-len", "6"])["names"]
+    assert all(row["name"].startswith("ste") and len(row["name"]) <= 6 for row in rows)
+    assert len({row["name"] for row in rows}) > 1
+
+
+def test_sample_novel_rejects_training_names(loaded):
+    model, config = loaded
+    assert set(config["seen_digests"]) == {data.name_digest(name.lower()) for name in NAMES}
+    sampler = NameSampler(model, config)
+    plain = [name for name, _ in sampler.sample(10, prefix="a", max_len=3, seed=0)]
+    sampler.seen = {data.name_digest(name) for name in plain}  # as if these had been the training names
+    novel = [name for name, _ in sampler.sample(10, prefix="a", max_len=3, seed=0, novel=True)]
+    assert len(novel) == 10 and not set(novel) & set(plain)
+
+
+def test_sample_statistics_by_hand():
+    stats = sample_statistics(["ab", "ab", "abc", "x"], [data.name_digest("ab")], {"2": 1, "3": 1})
+    assert stats["novelty_rate"] == 0.5       # "abc" and "x" are new
+    assert stats["duplicate_rate"] == 0.25    # the second "ab"
+    assert stats["lengths"]["samples"]["mean"] == 2.0
+    assert stats["length_tv_distance"] == pytest.approx(0.25)  # (1/4, 2/4, 1/4) against (0, 1/2, 1/2)
+
+
+def test_sampled_log_probs_are_the_scores(loaded):
+    model, config = loaded
+    sampler = NameSampler(model, config)
+    names = sampler.sample(16, seed=2, prefix="a")
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    np.testing.assert_allclose([lp for _, lp in names], score_names(model, vocab, [n for n, _ in names]),
+                               rtol=1e-4)
+
+
+def test_scores_agree_with_the_softmax(bundle, loaded, capsys):
+    model, config = loaded
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    rows = run_json(capsys, ["score", "--model", bundle, "Aardonyx", "ceratops"])["names"]
+    assert [row["name"] for row in rows] == ["aardonyx", "ceratops"]
+    for row in rows:
+        ids = vocab.encode(row["name"])
+        probs = model.predict(np.array([[data.END_ID, *ids]]), verbose=0)[0]
+        expected = sum(math.log(probs[t, c]) for t, c in enumerate([i - 1 for i in ids] + [data.END_CLASS]))
+        assert row["log_prob"] == pytest.approx(expected, rel=1e-5)
+        assert row["bits_per_char"] == pytest.approx(-expected / math.log(2) / (len(ids) + 1), rel=1e-5)
+    assert main(["score", "--model", bundle, "Aardonyx"]) == 0
+    assert "aardonyx" in capsys.readouterr().out
+
+
+def test_evaluate_reports_bits_novelty_duplicates_lengths(bundle, names_file, loaded, capsys):
+    model, config = loaded
+    report = run_json(capsys, ["evaluate", "--model", bundle, "--data", names_file, "-n", "50", "--seed", "0"])
+    names = data.read_names(names_file)
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    expected_bits = -score_names(model, vocab, names).sum() / math.log(2) / sum(len(n) + 1 for n in names)
+    assert report["data"]["bits_per_char"] == pytest.approx(expected_bits, rel=1e-6)
+    samples = report["samples"]
+    for rate in ("novelty_rate", "duplicate_rate", "length_tv_distance", "unfinished_rate"):
+        assert 0 <= samples[rate] <= 1
+    assert samples["lengths"]["training"]["count"] == config["training"]["train_names"]
+    assert main(["evaluate", "--model", bundle, "-n", "10", "--seed", "0"]) == 0
+    assert "novel" in capsys.readouterr().out
+
+
+def test_help_everywhere(capsys):
+    for command in ([], ["train"], ["sample"], ["score"], ["evaluate"], ["export"], ["download"]):
+        assert main([*command, "--help"]) == 0
+    assert "--novel" in capsys.readouterr().out
