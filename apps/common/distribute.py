@@ -101,8 +101,32 @@ def make_strategy(name):
             # Without a cluster TF silently trains alone, which is never what the user asked for.
             raise CLIError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
                            "and this worker's task (see docs/distributed.md)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerMirroredStrategy()
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """`tf.distribute.MultiWorkerMirroredStrategy` whose `reduce` accepts what Keras 3's `fit` passes it.
+
+    Keras 3.15's TensorFlow trainer calls `reduce` in two ways only `MirroredStrategy` supports, so that
+    `fit` fails under this strategy (keras-team/keras#20585, tensorflow/tensorflow#72388, both open):
+
+    - on the first `(x, y)` batch, to build the model: this strategy reduces one value, not a structure
+      ("Attempt to convert a value (PerReplica ...) to a Tensor"). We reduce leaf by leaf, which is what
+      reducing a structure means; every worker runs the leaves' collectives in the same order.
+    - on every step's scalar metrics, with `axis=0` ("Invalid reduction dimension 0 for input with 0
+      dimensions"). For scalars the mean over replicas is the reduction with `axis=None`.
+
+    The multi-worker test in tests/apps/common/test_distribute.py shows when Keras no longer needs this.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        if isinstance(value, (tuple, list, dict)):
+            reduce_leaf = super().reduce
+            return tf.nest.map_structure(lambda leaf: reduce_leaf(reduce_op, leaf, axis), value)
+        if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+            axis = None
+        return super().reduce(reduce_op, value, axis)
 
 
 def tf_config():
