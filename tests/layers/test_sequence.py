@@ -162,6 +162,27 @@ def test_keras_file_round_trip_without_custom_objects(tmp_path):
         (False, False), (True, True)]
 
 
+def test_encoder_decoder_with_symbolic_initial_state_round_trips(tmp_path):
+    """The seq2seq wiring: an encoder's final states passed as a decoder's `initial_state` in a Functional
+    model, saved to `.keras` and loaded with no custom_objects."""
+    source, target = keras.Input((T, D)), keras.Input((T - 2, D))
+    _, a, c = LSTM(4, peephole=True, return_state=True)(keras.layers.Masking(0.0)(source))
+    decoded = LSTM(4, peephole=True, return_sequences=True)(target, initial_state=[a, c])
+    _, state = GRU(4, reset_after=True, return_state=True)(source)
+    decoded = GRU(4, reset_gate=False, return_sequences=True)(decoded, initial_state=state)
+    model = keras.Model([source, target], decoded)
+    for i, layer in enumerate(model.layers):
+        randomize(layer, seed=i)
+    x = padded_batch()
+    y = make_batch(seed=6, steps=T - 2)[0]
+    expected = np.asarray(model([x, y]))
+    # The encoder's states really reach the decoder.
+    assert np.abs(np.asarray(model([x[::-1], y])) - expected).max() > 1e-3
+    model.save(tmp_path / "seq2seq.keras")
+    loaded = keras.saving.load_model(tmp_path / "seq2seq.keras")
+    np.testing.assert_array_equal(np.asarray(loaded([x, y])), expected)
+
+
 def test_export_saved_model_reloads_with_tf_saved_model_load(tmp_path, tensorflow_backend):
     tf = tensorflow_backend
     model = functional_model()
