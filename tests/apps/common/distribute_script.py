@@ -1,11 +1,10 @@
 """A tiny model of our layers trained through `apps.common.distribute`; run as a script by test_distribute.py.
 
-Each test that needs a fresh TensorFlow runtime (logical devices, a multi-worker cluster, a process killed
-half-way) runs this file in a subprocess::
+Each test that needs a fresh TensorFlow runtime (logical devices, a multi-worker cluster) runs this file in a
+subprocess::
 
     python distribute_script.py mirrored OUT.npz              2 logical CPUs: one device vs MirroredStrategy
     python distribute_script.py worker OUT_DIR BACKUP_DIR     one MultiWorkerMirroredStrategy worker (TF_CONFIG)
-    python distribute_script.py interrupted BACKUP_DIR        trains with backups and dies after epoch 1
 
 The test module imports it too, for the same model and data in-process.
 """
@@ -24,8 +23,6 @@ from apps.common import distribute  # noqa: E402
 
 STEPS, FEATURES, CLASSES = 5, 3, 2
 EXAMPLES, GLOBAL_BATCH, EPOCHS = 32, 8, 3
-KILLED_AFTER_EPOCH = 1  # zero-based: the process dies once the backup of the second epoch is written
-KILLED_EXIT_CODE = 3
 
 
 def data():
@@ -53,15 +50,6 @@ def fit(model, epochs=EPOCHS, callbacks=()):
     x, y = data()
     return model.fit(distribute.make_dataset(x, y, GLOBAL_BATCH), epochs=epochs, callbacks=list(callbacks),
                      shuffle=False, verbose=0)
-
-
-class _DieAfterEpoch(keras.callbacks.Callback):
-    """Ends the process without any clean-up, like a kill, after an epoch (and its backup) has finished."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == KILLED_AFTER_EPOCH:
-            sys.stdout.flush()
-            os._exit(KILLED_EXIT_CODE)
 
 
 def mirrored(out):
@@ -103,11 +91,5 @@ def worker(out, backup_dir):
           f"epochs={len(history.history['loss'])} weights={digest}")
 
 
-def interrupted(backup_dir):
-    """Trains with backups to `backup_dir` and dies right after epoch KILLED_AFTER_EPOCH."""
-    fit(build_model(), callbacks=[*distribute.backup_callbacks(backup_dir), _DieAfterEpoch()])
-    raise AssertionError("the run was meant to die after an epoch")
-
-
 if __name__ == "__main__":
-    {"mirrored": mirrored, "worker": worker, "interrupted": interrupted}[sys.argv[1]](*sys.argv[2:])
+    {"mirrored": mirrored, "worker": worker}[sys.argv[1]](*sys.argv[2:])
