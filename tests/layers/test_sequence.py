@@ -228,12 +228,11 @@ def tiny_task(steps=8, features=2, n=32):
     return x, x[:, :, :1].mean(axis=1) * 3.0
 
 
-def every_layer_model(steps=8, features=2, dense_dtype=None):
+def three_layer_model(steps=8, features=2, dense_dtype=None):
+    """A peephole LSTM, a bidirectional cuDNN-form GRU and a simplified GRU."""
     inputs = keras.Input((steps, features))
     x = LSTM(8, peephole=True, return_sequences=True)(inputs)
-    x = keras.layers.Bidirectional(LSTM(4, return_sequences=True, precompute_inputs=False))(x)
-    x = GRU(8, return_sequences=True)(x)
-    x = GRU(8, reset_after=True, return_sequences=True)(x)
+    x = keras.layers.Bidirectional(GRU(4, reset_after=True, return_sequences=True))(x)
     x = GRU(8, reset_gate=False)(x)
     return keras.Model(inputs, keras.layers.Dense(1, dtype=dense_dtype)(x))
 
@@ -261,7 +260,7 @@ def test_training_under_mixed_bfloat16():
     keras.config.set_dtype_policy("mixed_bfloat16")  # restored by the autouse fixture in conftest.py
     keras.utils.set_random_seed(0)
     x, y = tiny_task()
-    model = every_layer_model(dense_dtype="float32")
+    model = three_layer_model(dense_dtype="float32")
     rnn_layers = [layer for layer in model.layers if isinstance(layer, (LSTM, GRU, keras.layers.Bidirectional))]
     assert all(layer.compute_dtype == "bfloat16" for layer in rnn_layers)
     assert all(v.dtype == "float32" for v in model.trainable_variables)
