@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics as stats
 import subprocess
 import sys
@@ -31,17 +32,23 @@ GENERATE_TARGET_S = 10.0
 
 
 def cold_generate_seconds(model, runs):
-    """Wall seconds of `runs` fresh `python -m apps.jazz generate` processes (output to a temporary file)."""
-    times = []
+    """Wall and CPU seconds of `runs` fresh `python -m apps.jazz generate` processes (output to a temporary file).
+
+    The CPU seconds (user + system of the child) are the steadier figure when other jobs share the machine.
+    """
+    walls, cpus = [], []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--model", model, "--seed", str(run),
                             "--out", os.path.join(tmp, f"solo{run}.mid")], cwd=REPO, env=env, check=True,
                            capture_output=True)
-            times.append(time.perf_counter() - start)
-    return times
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def generated_statistics(model_dir, count, measures, temperature, corpus):
@@ -76,7 +83,7 @@ def main(argv=None):
         config = json.load(handle)
     paths = args.data or config["training"]["paths"]
 
-    times = cold_generate_seconds(args.model, args.runs) if args.runs else []
+    times, cpu_times = cold_generate_seconds(args.model, args.runs) if args.runs else ([], [])
     solos = data.load_solos(paths)
     corpus = evaluate.CorpusIndex(train.token_sequences(solos, "grammar"))
     real = evaluate.summarise([evaluate.statistics(s.notes, s.timeline, s.bar_quarters) for s in solos])
@@ -88,6 +95,8 @@ def main(argv=None):
         "model": os.path.relpath(args.model, REPO),
         "cold_generate_s": times,
         "cold_generate_median_s": stats.median(times) if times else None,
+        "cold_generate_cpu_s": cpu_times,
+        "load_average": os.getloadavg(),
         "real": real,
         "generated": generated,
         "settings": {"solos": args.solos, "measures": args.measures, "temperature": args.temperature},
@@ -99,8 +108,9 @@ def main(argv=None):
         },
     }
     if times:
-        print(f"cold `python -m apps.jazz generate`: median {stats.median(times):.2f} s "
-              f"({', '.join(f'{t:.2f}' for t in times)}; target < {GENERATE_TARGET_S:.0f} s)")
+        print(f"cold `python -m apps.jazz generate`: median {stats.median(times):.2f} s wall "
+              f"({', '.join(f'{t:.2f}' for t in times)}; target < {GENERATE_TARGET_S:.0f} s), "
+              f"{stats.median(cpu_times):.2f} s CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'':28} {'real':>8} {'generated':>10}")
     for key in ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share",
                 "chord_or_scale_share", "pitch_range_semitones", "longest_repeat_tokens"):

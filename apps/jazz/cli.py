@@ -143,11 +143,14 @@ def _evaluate(args):
         from apps.common.bundle import load_bundle
 
         model, config = load_bundle(model_path)
-    corpus_paths = args.corpus or (config or {}).get("training", {}).get("paths")
+    training = (config or {}).get("training", {})
+    corpus_paths = args.corpus or training.get("paths")
     corpus = None
     if corpus_paths and all(os.path.exists(path) for path in corpus_paths):
-        corpus = evaluate.CorpusIndex(train.token_sequences(data.load_solos(corpus_paths, progress=False),
-                                                            "grammar"))
+        # The model's own data less its validation solos: what it was trained on.
+        held_out = set() if args.corpus else set(training.get("validation_files", ()))
+        corpus_solos = [s for s in data.load_solos(corpus_paths, progress=False) if s.name not in held_out]
+        corpus = evaluate.CorpusIndex(train.token_sequences(corpus_solos, "grammar"))
     results, total, count, unknown = [], 0.0, 0, 0
     for solo in solos:
         result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}

@@ -13,11 +13,14 @@ Two encodings (`ENCODINGS`):
 
 Durations: onsets and ends are quantised to a grid of `GRID` steps a quarter note (1/12: sixteenths,
 eighth and sixteenth triplets), and a duration is the distance between quantised times, so rounding never
-accumulates. A note shorter than one step is dropped, a note is cut at the next onset (the melody is
-monophonic), a gap of at most `ARTICULATION_STEPS` (1/6 quarter) after a note is articulation, not a rest,
-and joins the note (the transcriptions are full of them), and any sound or silence longer than `MAX_STEPS` (a 4/4 bar) is split: a long note keeps
-`MAX_STEPS` and the rest of its time becomes a rest. Durations are written as fractions of a quarter note
-(`1/3`, `1/2`, `3/2`).
+accumulates. A note shorter than one step is dropped; a note is cut at the next onset (the melody is
+monophonic); a gap of at most `ARTICULATION_STEPS` (1/6 quarter) after a note is articulation, not a rest,
+and joins the note (the transcriptions are full of them); any sound or silence longer than `MAX_STEPS` (a
+4/4 bar) is split: a long note keeps `MAX_STEPS` and the rest of its time becomes a rest. Durations are
+written as fractions of a quarter note (`1/3`, `1/2`, `3/2`).
+
+The first note of a solo goes nearest the middle of `REGISTER`; the vocabulary's start token (`START`,
+id 0) is the input before the first token, the course's x⟨1⟩ = 0.
 
 Realisation (`realise`) turns tokens back into notes over any chord progression: each note takes a pitch
 of its tone type over the chord sounding at its onset, inside its window from the previous pitch and inside

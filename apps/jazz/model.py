@@ -1,6 +1,6 @@
 """The course's jazz LSTM as a Functional API many-to-many model, and the one-step model that samples it.
 
-    tokens x⟨1..Tx⟩ (batch, Tx) -> Embedding -> recurrent (a⟨t⟩ for every t) -> Dense softmax -> ŷ⟨1..Tx⟩
+    x⟨1..Tx⟩ (batch, Tx) -> Embedding -> recurrent (a⟨t⟩ for every t) -> Dense softmax -> ŷ⟨1..Tx⟩
 
 x⟨1⟩ is the start token (the course's zero vector) and x⟨t⟩ = y⟨t-1⟩, so ŷ⟨t⟩ = P(token t | tokens < t).
 The layers are named (`embedding`, `recurrent`, `head`) and shared: `step_model` wraps the very same layer

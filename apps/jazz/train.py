@@ -116,6 +116,7 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
             "corpus_sha256": data.corpus_checksum(paths),
             "solos": len(training),
             "validation_solos": len(validation),
+            "validation_files": [solo.name for solo in validation],
             "windows": int(len(x)),
             "validation_windows": int(len(x_val)),
             "seed": seed,

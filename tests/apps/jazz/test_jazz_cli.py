@@ -148,9 +148,14 @@ def test_evaluate_reports_perplexity_and_statistics(trained, solos_dir, capsys):
     assert solo["notes"] == 2 * len(MELODY)
     assert solo["perplexity"] == pytest.approx(np.exp(solo["nll"]))
     assert 1 < solo["perplexity"] < len(json.loads((trained / "config.json").read_text())["vocabulary"]) + 1
-    # The model's training data is the corpus, and this solo is in it: all of it is "copied".
-    assert solo["longest_copy"]["tokens"] == solo["tokens"]
     assert report["summary"]["perplexity"] == pytest.approx(solo["perplexity"])
+    # The corpus is the model's training solos: a training solo is copied whole, the validation solo is not.
+    config = json.loads((trained / "config.json").read_text())
+    (held_out,) = config["training"]["validation_files"]
+    assert main(["evaluate", "--midi", str(solos_dir), "--model", str(trained), "--json"]) == 0
+    solos = json.loads(capsys.readouterr().out)["solos"]
+    copied = {s["name"]: s["longest_copy"]["tokens"] == s["tokens"] for s in solos}
+    assert copied == {name: name != held_out for name in ("solo0.musicxml", "solo1.musicxml", "solo2.musicxml")}
 
 
 def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
