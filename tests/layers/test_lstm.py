@@ -59,8 +59,8 @@ SCENARIOS = {
 }
 
 
-# Every scenario with the hoisted projection (the default); the step-by-step path runs Keras's own loop, so
-# it gets the scenarios that change what reaches the cell.
+# Every scenario with the hoisted projection (the default). Both paths share one time loop and differ only
+# in where x·W + b is computed, so the step-by-step path gets the scenarios that change what reaches it.
 CASES = [(s, True) for s in SCENARIOS] + [(s, False) for s in ("masked_sequences", "go_backwards", "initial_state")]
 
 
