@@ -11,7 +11,7 @@ An app's `train` command wires it in like this (see docs/distributed.md)::
     model.fit(distribute.make_dataset(x, y, batch_size, shuffle=True, seed=seed), epochs=epochs,
               callbacks=callbacks + distribute.backup_callbacks(args.backup_dir))
     with distribute.chief_path(out) as path:
-        save_bundle(path, model, config)
+        save_bundle(path, distribute.to_float32(model), config)
 
 `batch_size` is the GLOBAL batch: every step consumes that many examples in total, split across the replicas,
 so a run gives the same updates (up to float rounding) on one device or on eight.
@@ -185,6 +185,44 @@ def set_mixed_precision(enabled):
         name = "mixed_bfloat16"
     keras.config.set_dtype_policy(name)
     return name
+
+
+def to_float32(model):
+    """A copy of `model` that computes in float32, with the same (float32) weights.
+
+    Mixed precision is a training-time choice, but Keras saves each layer's dtype policy with the model: a
+    bundle trained with `mixed_float16` would compute in float16 on a CPU (slow, and some kernels lack it),
+    and a step-by-step sampler would round the recurrent states to 16 bits at every call, where they leave
+    the layer (a memory cell adding 0.01 per step stalls at 4.0 in bfloat16). Save and export this copy.
+
+    Args:
+        model: a Functional or Sequential model, possibly built under a mixed policy.
+
+    Returns:
+        The model itself if no layer is mixed, else a new model with every mixed policy replaced by float32
+        (nested layers too, e.g. inside `Bidirectional`); not compiled.
+    """
+    config = keras.saving.serialize_keras_object(model)
+    if not _replace_mixed_policies(config):
+        return model
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _replace_mixed_policies(config):
+    """Rewrites every serialised mixed dtype policy in `config` (in place) to float32; whether any was found."""
+    found = False
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and config["config"]["name"].startswith("mixed_"):
+            config["config"]["name"] = "float32"
+            return True
+        for value in config.values():
+            found = _replace_mixed_policies(value) or found
+    elif isinstance(config, list):
+        for value in config:
+            found = _replace_mixed_policies(value) or found
+    return found
 
 
 def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, sample_weight=None):

@@ -132,6 +132,24 @@ def test_mixed_float16_compile_adds_loss_scaling():
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
 
 
+def test_to_float32_copies_a_mixed_model_with_nested_layers():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    tokens = keras.Input((None,), dtype="int32")
+    h = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
+    h = keras.layers.Bidirectional(layers.LSTM(5, peephole=True, return_sequences=True))(h)
+    mixed = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(layers.GRU(5)(h)))
+    keras.config.set_dtype_policy("float32")
+    full = distribute.to_float32(mixed)
+    policies = [layer.dtype_policy.name for layer in full.layers[1:]]
+    policies += [full.layers[2].forward_layer.cell.dtype_policy.name, full.layers[2].backward_layer.dtype_policy.name]
+    assert set(policies) == {"float32"}
+    _assert_same_weights(full.get_weights(), mixed.get_weights(), 0)
+    x = np.random.default_rng(0).integers(1, 10, (4, 7))
+    # bfloat16 keeps 8 significant bits: probabilities agree to a few units of 2^-8.
+    np.testing.assert_allclose(full.predict(x, verbose=0), mixed.predict(x, verbose=0), atol=2e-2)
+    assert distribute.to_float32(full) is full
+
+
 def test_chief_is_worker_0_or_the_chief_task(tf_config):
     assert distribute.is_chief() and distribute.task() == ("worker", 0)
     tf_config({"worker": ["a:1", "b:2"]}, "worker", 0)
