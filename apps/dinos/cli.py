@@ -55,7 +55,7 @@ def build_parser():
                              help="below 1: safer names, above 1: wilder (default: %(default)s)")
         command.add_argument("--top-k", type=positive_int, default=None, help="sample among the k likeliest characters")
         command.add_argument("--max-len", type=positive_int, default=None,
-                             help="longest name in characters (default: twice the longest training name)")
+                             help="longest name in characters (default: the longest training name + 4)")
         command.add_argument("--seed", type=int, default=None, help="same seed, same names (default: random)")
 
     sample = commands.add_parser("sample", help="invent names", description="Sample names from a model.")

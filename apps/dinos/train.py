@@ -15,6 +15,7 @@ from apps.dinos.evaluate import bits_per_char
 from apps.dinos.model import build_model, compile_model
 
 APP = "dinos"
+MAX_LEN_MARGIN = 4
 
 
 def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, epochs=30,
@@ -89,8 +90,9 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
                 "train_bits_per_char": bits_per_char(model, vocab, train_names),
                 "val_bits_per_char": bits_per_char(model, vocab, val_names) if val_names else None,
             },
-            # Sampling stops a name at twice the longest training name unless --max-len says otherwise.
-            "max_len": 2 * max(len(name) for name in distinct),
+            # Sampling gives up on a name a little past the longest training name unless --max-len says
+            # otherwise: longer ones are all but unheard of, and every step costs the whole batch.
+            "max_len": max(len(name) for name in distinct) + MAX_LEN_MARGIN,
             "training_lengths": {str(k): v for k, v in sorted(lengths.items())},
             # One-way digests, so that --novel works without the bundle carrying the data set.
             "seen_digests": sorted({data.name_digest(name) for name in distinct}),
