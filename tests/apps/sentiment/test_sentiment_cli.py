@@ -17,7 +17,7 @@ from apps.sentiment.model import build_model, make_vectorizer
 
 from conftest import make_corpus, run_cli, write_lines
 
-TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)"]
+TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)", "dull " * 5000]
 
 
 def test_predict_json_agrees_with_the_model(trained_bundle, capsys):

@@ -1,0 +1,29 @@
+"""The pretrained bundles in saved_models/ load in safe mode and answer sensibly (no training here)."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps.common.bundle import load_bundle
+from apps.sentiment.data import REPO_ROOT, SST_FILES
+
+SHIPPED = {"sentiment": "sst5", "sentiment-sst2": "sst2"}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_bundle(name):
+    path = os.path.join(REPO_ROOT, "saved_models", name)
+    if not os.path.isdir(path):
+        pytest.skip(f"{path} not trained")
+    model, config = load_bundle(path)
+    assert config["task"] == SHIPPED[name]
+    assert config["train_data"]["source"] == SST_FILES[config["task"]][0]
+    assert os.path.getsize(os.path.join(path, "model.keras")) < 5_000_000
+    assert len(model.get_layer("vectorizer").get_vocabulary()) == config["vocabulary_size"]
+    probs = model(tf.constant(["a gorgeous , witty , moving film .", "a dull , boring mess .", ""])).numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # Expected star ratings: the positive sentence scores above the negative one.
+    expected_class = probs @ np.arange(config["num_classes"])
+    assert expected_class[0] > expected_class[1]
