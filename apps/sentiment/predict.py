@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from apps.common.cli import CLIError
 from apps.common.export import export_saved_model
-# Registers TokenWindow and standardize_ptb, which loading a bundle in safe mode looks up.
+# Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
 import apps.sentiment.model  # noqa: F401
 
 PREDICT_BATCH = 256
