@@ -155,8 +155,6 @@ def _score(args):
     model, config = _load(args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
-    for name in names:
-        vocab.encode(name)  # raises CLIError on an unknown character, before any output
     log_probs = score_names(model, vocab, names)
     rows = [{"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
             for name, lp in zip(names, log_probs)]

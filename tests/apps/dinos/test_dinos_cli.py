@@ -1,5 +1,6 @@
 """The commands end to end on a tiny model trained by `main(["train", ...])` (see conftest.py)."""
 
+import importlib.util
 import json
 import math
 import os
@@ -12,7 +13,7 @@ from apps.dinos.cli import main
 from apps.dinos.evaluate import sample_statistics, score_names
 from apps.dinos.sample import NameSampler
 
-from conftest import NAMES
+from conftest import NAMES, TRAIN_ARGS
 
 
 def run_json(capsys, argv):
@@ -108,3 +109,28 @@ def test_help_everywhere(capsys):
     for command in ([], ["train"], ["sample"], ["score"], ["evaluate"], ["export"], ["download"]):
         assert main([*command, "--help"]) == 0
     assert "--novel" in capsys.readouterr().out
+
+
+def test_keep_case(names_file, tmp_path, capsys):
+    out = str(tmp_path / "cased")
+    assert main(["train", "--data", names_file, *TRAIN_ARGS, "--epochs", "1", "--keep-case", "--out", out]) == 0
+    capsys.readouterr()
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert {"A", "S", "a", "s"} <= set(config["vocabulary"]["characters"])
+    rows = run_json(capsys, ["sample", "--model", out, "-n", "3", "--seed", "0", "--prefix", "St"])["names"]
+    assert all(row["name"].startswith("St") for row in rows)
+    assert main(["score", "--model", out, "stegosaurus"]) == 0  # lower-case s is in the list too
+    assert main(["score", "--model", out, "Xenotarsosaurus"]) == 2  # no upper-case X in the list
+
+
+def test_tensorboard_logs(names_file, tmp_path, capsys):
+    logs = tmp_path / "logs"
+    argv = ["train", "--data", names_file, *TRAIN_ARGS, "--epochs", "1", "--tensorboard", str(logs),
+            "--out", str(tmp_path / "model")]
+    if importlib.util.find_spec("tensorboard") is None:
+        assert main(argv) == 2
+        assert "pip install tensorboard" in capsys.readouterr().err
+        assert not (tmp_path / "model").exists()
+    else:
+        assert main(argv) == 0
+        assert any(files for _, _, files in os.walk(logs))
