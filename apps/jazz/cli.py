@@ -54,7 +54,8 @@ def build_parser():
     chords = generate.add_mutually_exclusive_group()
     chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
     chords.add_argument("--chords-from", metavar="FILE", help="a text file holding a progression")
-    generate.add_argument("--measures", type=positive_int, help="bars to play (default: the progression once)")
+    generate.add_argument("--measures", type=positive_int,
+                          help="4/4 bars to play, cycling the progression (default: the progression once)")
     generate.add_argument("--tempo", type=positive_float, help="quarter notes a minute (default: the model's)")
     generate.add_argument("--temperature", type=positive_float, default=1.0)
     generate.add_argument("--seed", type=seed, default=0)
@@ -151,11 +152,11 @@ def _evaluate(args):
         held_out = set() if args.corpus else set(training.get("validation_files", ()))
         corpus_solos = [s for s in data.load_solos(corpus_paths, progress=False) if s.name not in held_out]
         corpus = evaluate.CorpusIndex(train.token_sequences(corpus_solos, "grammar"))
+    vocabulary = grammar.Vocabulary(config["vocabulary"]) if model is not None else None
     results, total, count, unknown = [], 0.0, 0, 0
     for solo in solos:
         result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
         if model is not None:
-            vocabulary = grammar.Vocabulary(config["vocabulary"])
             nll, missing = evaluate.negative_log_likelihood(
                 model, vocabulary, grammar.encode(solo.notes, solo.timeline, config["encoding"]))
             result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
@@ -171,7 +172,8 @@ def _evaluate(args):
     header = f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} " \
              f"{'copied':>6} {'ppl':>7}"
     print(header)
-    for r in results + [dict(summary, name="mean", notes=sum(r["notes"] for r in results))]:
+    # The last row: notes summed, longest copy the maximum, everything else the mean over solos.
+    for r in results + [dict(summary, name="all", notes=sum(r["notes"] for r in results))]:
         copied = r.get("longest_copy", {}).get("tokens", r.get("longest_copy_tokens_max", "-"))
         span = r["pitch_range"]["semitones"] if "pitch_range" in r else r["pitch_range_semitones"]
         repeat = r["longest_repeat"]["tokens"] if "longest_repeat" in r else r["longest_repeat_tokens"]
