@@ -1,6 +1,8 @@
 import fractions
 import json
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 from jazz_scores import CHORDS, MELODY
 
@@ -103,3 +105,34 @@ def test_min_count_drops_rare_tokens():
 
 def test_fixture_matches_the_source_lists(solo):
     assert len(solo.notes) == len(MELODY) and len(solo.timeline) == len(CHORDS)
+
+
+FIGURES = ["Cmaj7", "Dm7", "G7", "F#m7b5", "Bdim7", "Ebmaj7#11", "Ab7", "C+7", "Gm6", "Bb7sus4", "E7b9", "A"]
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(
+    notes=st.lists(st.tuples(st.integers(1, 18), st.integers(0, 6), st.integers(55, 84)), min_size=1, max_size=30),
+    source=st.lists(st.sampled_from(FIGURES), min_size=1, max_size=4),
+    target=st.lists(st.sampled_from(FIGURES), min_size=1, max_size=4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_any_melody_keeps_its_rhythm_and_tone_types_over_any_progression(notes, source, target, seed):
+    # notes: (length in grid steps, rest after it in steps, pitch), played one after another.
+    melody, cursor = [], 0
+    for length, rest, midi in notes:
+        melody.append((cursor / grammar.GRID, length / grammar.GRID, midi))
+        cursor += length + rest
+    source_timeline, _ = chords.parse_progression(" ".join(source))
+    target_timeline, _ = chords.parse_progression(" ".join(target))
+    tokens = grammar.encode(melody, source_timeline)
+    realised = grammar.realise(tokens, target_timeline, seed=seed)
+    expected = grammar.quantise(melody)
+    assert [(start, length) for start, length, _ in grammar.quantise(realised)] == \
+           [(start, length) for start, length, _ in expected]
+    for (start, _, before), (_, _, after) in zip(expected, grammar.quantise(realised)):
+        kind = source_timeline.chord_at(start / grammar.GRID).tone_type(before)
+        target_chord = target_timeline.chord_at(start / grammar.GRID)
+        if kind in target_chord.tone_types:  # else the documented fallback X -> A -> S -> C
+            assert target_chord.tone_type(after) == kind
+        assert grammar.REGISTER[0] <= after <= grammar.REGISTER[1]
