@@ -1,7 +1,8 @@
 """`python -m apps.jazz train|generate|evaluate|export`: the command line; the work lives in the other modules.
 
-Heavy imports (TensorFlow, music21) happen inside the commands, after the arguments are checked, so a
-mistake is reported at once and `generate` starts as fast as the imports allow.
+Heavy imports (TensorFlow, music21) happen inside the commands, after the arguments are checked: a mistake
+in the arguments, the chords or the output path is reported at once, as the only line on stderr (importing
+TensorFlow prints its own start-up lines there, which a user error should not come with).
 """
 
 import argparse
@@ -11,11 +12,12 @@ import os
 import shlex
 import sys
 
-from apps.common.cells import CELLS
 from apps.common.cli import (CLIError, fraction, make_parser, positive_float, positive_int, print_json,
                              read_text, run)
 from apps.jazz.grammar import ENCODINGS
 
+# `apps.common.cells.CELLS`, spelt out because importing that module imports TensorFlow (a test checks they agree).
+CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
@@ -84,6 +86,7 @@ def main(argv):
 
 
 def _train(args, command):
+    _check_writable(os.path.join(args.out, "model.keras"))
     from apps.jazz.train import train
 
     config = train(args.midi, args.out, encoding=args.encoding, cell=args.cell, units=args.units,
@@ -104,16 +107,39 @@ def _progression(args):
     return parse_progression(args.chords if args.chords is not None else DEFAULT_PROGRESSION)
 
 
+def _check_writable(path):
+    """Fails early, creating nothing, if `path` cannot be written (the atomic write checks again)."""
+    if os.path.isdir(path):
+        raise CLIError(f"cannot write {path}: it is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(directory):
+        directory = os.path.dirname(directory)
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write {path}: {directory} is not a writable directory")
+
+
+def _check_model(path):
+    if not os.path.isdir(path):
+        raise CLIError(f"model directory not found: {path}")
+
+
+def _load_model(path):
+    """Loads a bundle; importing `apps.jazz.model` first registers the recurrent layers it is made of."""
+    import apps.jazz.model  # noqa: F401
+    from apps.common.bundle import load_bundle
+
+    return load_bundle(path)
+
+
 def _generate(args):
     timeline, bars = _progression(args)
     out = args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid")
-    if os.path.isdir(out):
-        raise CLIError(f"--out {out} is a directory")
+    _check_writable(out)
+    _check_model(args.model)
 
-    from apps.common.bundle import load_bundle
     from apps.jazz import chords, generate, plot
 
-    model, config = load_bundle(args.model)
+    model, config = _load_model(args.model)
     bar_quarters = 4.0
     measures = args.measures or bars
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
@@ -139,11 +165,11 @@ def _evaluate(args):
 
     solos = data.load_solos(args.midi, progress=not args.json)
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
+    if model_path:
+        _check_model(model_path)
     model = config = None
     if model_path:
-        from apps.common.bundle import load_bundle
-
-        model, config = load_bundle(model_path)
+        model, config = _load_model(model_path)
     training = (config or {}).get("training", {})
     corpus_paths = args.corpus or training.get("paths")
     corpus = None
@@ -185,9 +211,10 @@ def _evaluate(args):
 
 
 def _export(args):
-    from apps.common.bundle import load_bundle
+    _check_model(args.model)
+    _check_writable(os.path.join(args.out, "saved_model.pb"))
     from apps.jazz.generate import export_sampler
 
-    model, config = load_bundle(args.model)
+    model, config = _load_model(args.model)
     export_sampler(model, config, args.out)
     print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")

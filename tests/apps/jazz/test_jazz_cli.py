@@ -171,8 +171,30 @@ def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
     assert int(tf.reduce_max(out["tokens"])) < len(vocabulary)
 
 
-def test_module_entry_point_reports_bad_input(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--chords", "Cmaj7 Q7"], cwd=REPO,
-                            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+@pytest.mark.parametrize("arguments, line", [
+    (["--chords", "Cmaj7 Q7"], "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"),
+    (["--measures", "0"], "python -m apps.jazz generate: error: argument --measures: must be a positive integer, "
+                          "got 0"),
+    (["--model", "no/such/model"], "python -m apps.jazz generate: error: model directory not found: no/such/model"),
+])
+def test_module_entry_point_reports_bad_input_as_its_only_line(arguments, line):
+    # Checked before TensorFlow is imported, so its start-up messages do not come along.
+    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", *arguments], cwd=REPO,
+                            capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"
+    assert result.stderr.splitlines() == [line]
+
+
+def test_module_entry_point_generates_in_a_fresh_process(trained, tmp_path):
+    out = tmp_path / "fresh.mid"
+    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--model", str(trained), "--measures",
+                             "3", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert converter.parse(str(out)).highestTime == 12
+
+
+def test_cli_cells_are_the_common_cells():
+    from apps.common import cells
+    from apps.jazz import cli
+
+    assert cli.CELLS == cells.CELLS
