@@ -1,8 +1,9 @@
 """Training: solos -> token windows -> `model.fit` -> a bundle (model + vocabulary + config) in one directory.
 
 The validation set is a tenth of the solos (whole solos, so its perplexity is that of unseen music); with a
-single solo it is the last tenth of its windows instead. Windows are `seq_len` tokens long, overlap by half,
-and start from the start token as the course's x⟨1⟩ = 0.
+single solo it is the last tenth of its windows instead (`validation_split` sets the fraction; 0: none).
+Windows are `seq_len` tokens long, overlap by half, and start from the start token as the course's
+x⟨1⟩ = 0.
 """
 
 import json
@@ -82,7 +83,7 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     if validation:
         x_val, y_val = windows([vocabulary.encode(t) for t in token_sequences(validation, encoding)], seq_len)
     else:
-        count = len(x) // 10
+        count = int(len(x) * validation_split)
         x, x_val, y, y_val = x[:len(x) - count], x[len(x) - count:], y[:len(y) - count], y[len(y) - count:]
     if not len(x):
         longest = max(len(tokens) for tokens in train_tokens)
