@@ -106,14 +106,15 @@ def make_strategy(name):
 
 
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """`tf.distribute.MultiWorkerMirroredStrategy` whose `reduce` accepts what Keras 3's `fit` passes it.
+    """`tf.distribute.MultiWorkerMirroredStrategy` that takes the two `reduce` calls Keras 3's `fit` makes.
 
-    Keras 3.15's TensorFlow trainer calls `reduce` in two ways only `MirroredStrategy` supports, so that
+    Keras 3.15's TensorFlow trainer calls `reduce` in two ways that only `MirroredStrategy` accepts, so that
     `fit` fails under this strategy (keras-team/keras#20585, tensorflow/tensorflow#72388, both open):
 
-    - on the first `(x, y)` batch, to build the model: this strategy reduces one value, not a structure
-      ("Attempt to convert a value (PerReplica ...) to a Tensor"). We reduce leaf by leaf, which is what
-      reducing a structure means; every worker runs the leaves' collectives in the same order.
+    - on the first `(x, y)` batch, a structure, to build the model from its shapes and dtypes ("Attempt to
+      convert a value (PerReplica ...) to a Tensor"). Averaging batches over workers would not even be
+      defined when a global batch splits unevenly (7 examples on 2 workers), so a structure gets this
+      worker's first replica's values: a batch with the right shapes and dtypes, all Keras reads.
     - on every step's scalar metrics, with `axis=0` ("Invalid reduction dimension 0 for input with 0
       dimensions"). For scalars the mean over replicas is the reduction with `axis=None`.
 
@@ -122,8 +123,7 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
 
     def reduce(self, reduce_op, value, axis):
         if isinstance(value, (tuple, list, dict)):
-            reduce_leaf = super().reduce
-            return tf.nest.map_structure(lambda leaf: reduce_leaf(reduce_op, leaf, axis), value)
+            return tf.nest.map_structure(lambda leaf: self.experimental_local_results(leaf)[0], value)
         if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
             axis = None
         return super().reduce(reduce_op, value, axis)
