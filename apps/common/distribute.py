@@ -87,6 +87,7 @@ def make_strategy(name):
     Raises:
         ValueError: an unknown `name`.
         CLIError: `multi-worker` without a valid `TF_CONFIG`.
+        RuntimeError: `multi-worker` after a TensorFlow op already ran in this process.
     """
     if name == "none":
         return tf.distribute.get_strategy()
@@ -101,7 +102,11 @@ def make_strategy(name):
             # Without a cluster TF silently trains alone, which is never what the user asked for.
             raise CLIError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
                            "and this worker's task (see docs/distributed.md)")
-        return _MultiWorkerMirroredStrategy()
+        try:
+            return _MultiWorkerMirroredStrategy()
+        except RuntimeError as error:  # TF's message does not say what the program should do differently
+            raise RuntimeError(f"{error}: create the multi-worker strategy (distribute.strategy_from_args) "
+                               "before any TensorFlow op runs, e.g. before tf.data or TextVectorization") from None
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
 
 
@@ -109,7 +114,7 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     """`tf.distribute.MultiWorkerMirroredStrategy` that takes the two `reduce` calls Keras 3's `fit` makes.
 
     Keras 3.15's TensorFlow trainer calls `reduce` in two ways that only `MirroredStrategy` accepts, so that
-    `fit` fails under this strategy (keras-team/keras#20585, tensorflow/tensorflow#72388, both open):
+    `fit` fails under this strategy (keras-team/keras#20585, open; tensorflow/tensorflow#72388, closed unfixed):
 
     - on the first `(x, y)` batch, a structure, to build the model from its shapes and dtypes ("Attempt to
       convert a value (PerReplica ...) to a Tensor"). Averaging batches over workers would not even be
