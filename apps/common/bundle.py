@@ -15,6 +15,7 @@ import shutil
 
 import keras
 
+import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
 from apps.common.cli import CLIError, atomic_dir
 
 MODEL_FILE = "model.keras"

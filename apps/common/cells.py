@@ -1,8 +1,8 @@
-"""`--cell lstm|peephole|gru|gru-simple|rnn` -> a recurrent sequence layer: the only door from apps to layers."""
+"""`--cell lstm|peephole|gru|gru-simple|rnn` -> a recurrent sequence layer: the only door from apps to layers.
 
-import keras
-
-import layers
+Keras (and so TensorFlow) is imported only when a layer is made, so a CLI can offer `CELLS` as choices and
+reject bad arguments before paying for that import.
+"""
 
 CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 
@@ -19,6 +19,10 @@ def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, d
         return_sequences, return_state, dropout, recurrent_dropout, name: as in `keras.layers.RNN`/`LSTM`.
         **kwargs: passed to the layer (e.g. `stateful`, `go_backwards`).
     """
+    import keras
+
+    import layers
+
     common = dict(return_sequences=return_sequences, return_state=return_state, dropout=dropout,
                   recurrent_dropout=recurrent_dropout, name=name, **kwargs)
     if cell == "lstm":

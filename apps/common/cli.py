@@ -16,6 +16,12 @@ import tempfile
 USAGE_ERROR = 2
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class CLIError(Exception):
     """A mistake in the user's input: reported as one line on stderr with exit code 2."""
 
@@ -99,6 +105,8 @@ def atomic_file(path, mode="w", **open_kwargs):
     except OSError as error:
         raise CLIError(f"cannot write {path}: {error.strerror}") from None
     try:
+        # mkstemp makes the file private (0600); the output should get the permissions open() would give.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
         os.replace(tmp_path, path)
@@ -117,6 +125,7 @@ def atomic_path(path):
         os.makedirs(directory, exist_ok=True)
         fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
         os.close(fd)
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
     except OSError as error:
         raise CLIError(f"cannot write {path}: {error.strerror}") from None
     try:
@@ -138,6 +147,7 @@ def atomic_dir(path):
     try:
         os.makedirs(parent, exist_ok=True)
         tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+        os.chmod(tmp_dir, 0o777 & ~_current_umask())
     except OSError as error:
         raise CLIError(f"cannot write {path}: {error.strerror}") from None
     try:

@@ -100,8 +100,10 @@ class Sampler(tf.Module):
         token = prefix[:, -1]
         done = tf.zeros([batch], tf.bool)
         log_probs = tf.zeros([batch], tf.float32)
-        sampled = tf.TensorArray(tf.int32, size=steps)
+        sampled = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])
         for t in tf.range(steps):
+            if tf.reduce_all(done):
+                break  # every row has ended: the remaining columns are all end tokens, padded below
             outputs = self.step_model([token, *states], training=False)
             states = list(outputs[1:])
             log_p = tf.math.log(tf.maximum(tf.cast(outputs[0], tf.float32), 1e-30))
@@ -117,4 +119,6 @@ class Sampler(tf.Module):
             log_probs += tf.where(done, 0.0, chosen)
             done = done | tf.equal(token, self.end_token)
             sampled = sampled.write(t, token)
-        return {"tokens": tf.transpose(sampled.stack(), [1, 0]), "log_probs": log_probs}
+        tokens = tf.transpose(sampled.stack(), [1, 0])
+        tokens = tf.pad(tokens, [[0, 0], [0, steps - tf.shape(tokens)[1]]], constant_values=self.end_token)
+        return {"tokens": tokens, "log_probs": log_probs}

@@ -14,10 +14,8 @@ import sys
 
 from apps.common.cli import (CLIError, fraction, make_parser, positive_float, positive_int, print_json,
                              read_text, run)
+from apps.common.cells import CELLS
 from apps.jazz.grammar import ENCODINGS
-
-# `apps.common.cells.CELLS`, spelt out because importing that module imports TensorFlow (a test checks they agree).
-CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
@@ -124,8 +122,6 @@ def _check_model(path):
 
 
 def _load_model(path):
-    """Loads a bundle; importing `apps.jazz.model` first registers the recurrent layers it is made of."""
-    import apps.jazz.model  # noqa: F401
     from apps.common.bundle import load_bundle
 
     return load_bundle(path)

@@ -5,12 +5,7 @@ import os
 import pytest
 
 from apps.dinos.cli import main
-
-NAMES = ["Aardonyx", "Abelisaurus", "Brachiosaurus", "Ceratops", "Diplodocus", "Eoraptor", "Velociraptor",
-         "Stegosaurus", "Triceratops", "Iguanodon", "Zuniceratops", "Mamenchisaurus"]
-TRAIN_ARGS = ["--units", "8", "--embedding-dim", "4", "--epochs", "2", "--batch-size", "4", "--val-split", "0.25",
-              "--seed", "1"]
-
+from dinos_names import NAMES, TRAIN_ARGS
 
 @pytest.fixture(scope="session")
 def names_file(tmp_path_factory):

@@ -6,7 +6,7 @@ import pytest
 
 from apps.dinos.cli import main
 
-from conftest import TRAIN_ARGS
+from dinos_names import TRAIN_ARGS
 
 
 def assert_usage_error(capsys, argv, *fragments):

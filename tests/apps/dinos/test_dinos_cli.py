@@ -13,7 +13,7 @@ from apps.dinos.cli import main
 from apps.dinos.evaluate import sample_statistics, score_names
 from apps.dinos.sample import NameSampler
 
-from conftest import NAMES, TRAIN_ARGS
+from dinos_names import NAMES, TRAIN_ARGS
 
 
 def run_json(capsys, argv):

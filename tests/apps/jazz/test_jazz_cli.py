@@ -191,10 +191,3 @@ def test_module_entry_point_generates_in_a_fresh_process(trained, tmp_path):
                              "3", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert converter.parse(str(out)).highestTime == 12
-
-
-def test_cli_cells_are_the_common_cells():
-    from apps.common import cells
-    from apps.jazz import cli
-
-    assert cli.CELLS == cells.CELLS

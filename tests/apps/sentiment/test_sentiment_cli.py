@@ -15,7 +15,7 @@ from apps.common.bundle import load_bundle, save_bundle
 from apps.sentiment.data import read_examples
 from apps.sentiment.model import build_model, make_vectorizer
 
-from conftest import make_corpus, run_cli, write_lines
+from sentiment_corpus import make_corpus, run_cli, write_lines
 
 TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)", "dull " * 5000]
 
