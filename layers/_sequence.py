@@ -26,7 +26,7 @@ class ProjectedRNN(keras.layers.RNN):
     and returned states are cast to the compute dtype, as Keras's RNN does.
     """
 
-    def __init__(self, cell, precompute_inputs=True, **kwargs):
+    def __init__(self, cell, precompute_inputs=False, **kwargs):
         super().__init__(cell, **kwargs)
         self.precompute_inputs = bool(precompute_inputs)
         self.input_spec = keras.InputSpec(ndim=3)

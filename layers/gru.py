@@ -224,7 +224,8 @@ class GRU(ProjectedRNN):
         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
         kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed: as in
         `GRUCell`.
-        precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default `True`).
+        precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
+            `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
         return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as in
         `keras.layers.RNN`.
 
@@ -264,7 +265,7 @@ class GRU(ProjectedRNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
-        precompute_inputs=True,
+        precompute_inputs=False,
         **kwargs,
     ):
         cell = GRUCell(

@@ -222,7 +222,7 @@ class LSTM(ProjectedRNN):
         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
         recurrent_dropout, seed: as in `LSTMCell`.
         precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
-            `True`). Same numbers either way; faster under `jit_compile=True`.
+            `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).
@@ -267,7 +267,7 @@ class LSTM(ProjectedRNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
-        precompute_inputs=True,
+        precompute_inputs=False,
         **kwargs,
     ):
         cell = LSTMCell(
