@@ -10,6 +10,7 @@ import os
 import secrets
 
 from apps.common import cli as common
+from apps.common import distribute
 from apps.common.cells import CELLS
 from apps.common.cli import CLIError, fraction, positive_float, positive_int, print_json
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
@@ -45,6 +46,7 @@ def build_parser():
     train.add_argument("--steps-per-execution", type=positive_int, default=1,
                        help="batches per compiled call (default: %(default)s)")
     train.add_argument("--out", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+    distribute.add_arguments(train)
 
     def add_model(command):
         command.add_argument("--model", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
@@ -117,6 +119,8 @@ def _train(args):
         raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
+    strategy = distribute.strategy_from_args(args)
     names = data.read_names(args.data, keep_case=args.keep_case)
     config = train(
         names, args.out, cell=args.cell, units=args.units, layers=args.layers, dropout=args.dropout,
@@ -124,7 +128,8 @@ def _train(args):
         val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
         clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
         jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
-        data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data))
+        data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
+        strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)
     metrics = config["metrics"]
     val = metrics["val_bits_per_char"]
     print(f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"

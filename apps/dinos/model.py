@@ -30,7 +30,8 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
     for i in range(1, layers + 1):
         x = recurrent_layer(cell, units, return_sequences=True, name=f"recurrent_{i}")(x)
         x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
-    probs = keras.layers.Dense(num_tokens - 1, activation="softmax", name="head")(x)
+    # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
+    probs = keras.layers.Dense(num_tokens - 1, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(tokens, probs, name="dinos")
 
 

@@ -1,12 +1,14 @@
 """Training: names -> a bundle (model, vocabulary, config, history, training-curve PNG)."""
 
 import collections
+import contextlib
 import json
 import os
 import tempfile
 
 import keras
 
+from apps.common import distribute
 from apps.common.bundle import save_bundle
 from apps.common.plots import plot_history
 from apps.common.seeding import set_seed
@@ -21,7 +23,7 @@ MAX_LEN_MARGIN = 4
 def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, epochs=30,
           batch_size=32, val_split=0.1, seed=0, keep_case=False, learning_rate=5e-3, clipnorm=5.0,
           patience=5, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
-          data_sha256=None, verbose="auto"):
+          data_sha256=None, verbose="auto", strategy=None, backup_dir=None):
     """Trains a character language model on `names` and saves it as a bundle in `out`.
 
     Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
@@ -43,6 +45,13 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             it made an epoch slower in our measurements, hence off by default.
         data_path, data_sha256: recorded in the config, for provenance.
         verbose: `model.fit`'s verbosity ("auto": a progress bar when interactive).
+        strategy: a `tf.distribute` strategy (`distribute.strategy_from_args`, created before any TensorFlow
+            op): the model is built in its scope and fed through a sharded `tf.data` pipeline, `batch_size`
+            being the global batch. `None`: one device, the arrays fed to `fit` as they always were.
+            Mixed precision follows Keras's global dtype policy (`distribute.set_mixed_precision`); the
+            bundle is saved in float32 either way.
+        backup_dir: back up the training state there every epoch (`BackupAndRestore`), or `None`. A resumed
+            run's history, early stopping and best checkpoint cover only the epochs run after resuming.
 
     Returns:
         The bundle's config dict (vocabulary, hyper-parameters, metrics).
@@ -55,10 +64,16 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
     validation = data.make_arrays(val_names, vocab) if val_names else None
     monitor = "val_loss" if validation else "loss"
 
-    model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
-                        embedding_dim=embedding_dim, seed=seed)
-    compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
-                  steps_per_execution=steps_per_execution)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
+                            embedding_dim=embedding_dim, seed=seed)
+        compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
+    if strategy is None:
+        inputs = {"x": x, "y": y, "batch_size": batch_size, "shuffle": True, "validation_data": validation}
+    else:  # the dataset reshuffles itself every epoch
+        inputs = {"x": distribute.make_dataset(x, y, batch_size, shuffle=True, seed=seed), "shuffle": False,
+                  "validation_data": distribute.make_dataset(*validation, batch_size) if validation else None}
 
     with tempfile.TemporaryDirectory() as work:
         best = os.path.join(work, "best.weights.h5")
@@ -66,11 +81,12 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             keras.callbacks.EarlyStopping(monitor=monitor, patience=patience),
             keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
         ]
-        if tensorboard:
+        if tensorboard and distribute.is_chief():
             callbacks.append(keras.callbacks.TensorBoard(tensorboard))
-        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation,
-                            callbacks=callbacks, shuffle=True, verbose=verbose).history
+        callbacks += distribute.backup_callbacks(backup_dir)
+        history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose).history
         model.load_weights(best)
+        model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
 
         best_epoch = min(range(len(history[monitor])), key=history[monitor].__getitem__) + 1
         lengths = collections.Counter(len(name) for name in train_names)
@@ -101,8 +117,11 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
         with open(history_path, "w", encoding="utf-8") as handle:
             json.dump({key: [float(v) for v in values] for key, values in history.items()}, handle, indent=2)
         extras = [history_path]
-        plot = plot_history(history, os.path.join(work, "training.png"), title=f"dinos: {cell} {units}x{layers}")
-        if plot:
-            extras.append(plot)
-        save_bundle(out, model, config, extra_files=extras)
+        if distribute.is_chief():
+            plot = plot_history(history, os.path.join(work, "training.png"),
+                                title=f"dinos: {cell} {units}x{layers}")
+            if plot:
+                extras.append(plot)
+        with distribute.chief_path(out) as path:
+            save_bundle(path, model, config, extra_files=extras)
     return config
