@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 
+from apps.common import distribute
 from apps.common.bundle import load_bundle
 from apps.common.cells import CELLS
 from apps.common.cli import (
@@ -67,6 +68,7 @@ def main(argv=None):
     train_cmd.add_argument("--out", default=DEFAULT_MODEL,
                            help="bundle directory (default saved_models/sentiment)")
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    distribute.add_arguments(train_cmd)
 
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
@@ -109,6 +111,8 @@ def _train(args):
         raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
     if args.max_tokens < 3:
         raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
+    # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
+    strategy = distribute.strategy_from_args(args)
     train_examples, dev_examples, labels = data_lib.load_task(
         args.task, args.data, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
         label_col=args.label_col)
@@ -120,7 +124,7 @@ def _train(args):
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
         word_dropout=args.word_dropout, pooling=args.pooling,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        seed=args.seed, verbose=0 if args.quiet else 1)
+        seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir)
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
           f"{config['epochs_run']})")
 

@@ -182,5 +182,6 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
     if pooling != "last":
         x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
+    # float32 even under a mixed-precision policy: a half-precision softmax loses small probabilities.
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
     return keras.Model(texts, probabilities, name="sentiment")

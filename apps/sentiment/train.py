@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.common import distribute
 from apps.common.bundle import save_bundle
 from apps.common.cli import CLIError
 from apps.common.plots import plot_history
@@ -46,21 +47,31 @@ def make_dataset(examples, batch_size, shuffle_seed=None):
 
     For training (`shuffle_seed` given) the examples are reshuffled every pass, grouped into batches of
     similar length, and repeated without end: an epoch is then `ceil(len(examples) / batch_size)` steps.
+    `batch_size` is the global batch (split across the replicas of a `tf.distribute` strategy); across
+    workers the batches are sharded by element (`AutoShardPolicy.DATA`).
     """
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(examples.texts), np.asarray(examples.labels)))
     if shuffle_seed is None:
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return dataset.batch(batch_size).with_options(_sharding()).prefetch(tf.data.AUTOTUNE)
     dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.bucket_by_sequence_length(
         lambda text, label: tf.size(tf.strings.split(text)), BUCKET_BOUNDARIES,
         [batch_size] * (len(BUCKET_BOUNDARIES) + 1))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.with_options(_sharding()).prefetch(tf.data.AUTOTUNE)
+
+
+def _sharding():
+    """Across workers, every worker reads the same examples and keeps its share of each (global) batch."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
 
 
 def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
           word_dropout=0.0, pooling="last",
-          learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1):
+          learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1, strategy=None,
+          backup_dir=None):
     """Trains a classifier and saves it as a bundle in `out`.
 
     Args:
@@ -78,26 +89,34 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         batch_size: examples per step.
         seed: seeds the initialisation, dropout and shuffling.
         verbose: 1 for a progress bar, 2 for one line per epoch, 0 for silence.
+        strategy: the `tf.distribute` strategy to train under (default: the current one); create it with
+            `apps.common.distribute.strategy_from_args` before anything touches TensorFlow. The dtype
+            policy in force (mixed precision) applies to the model; the saved model computes in float32.
+        backup_dir: back up the training state there every epoch, so that rerunning resumes
+            (`distribute.backup_callbacks`).
 
     Returns:
         `(model, config)`: the saved inference model and its config dict.
     """
     set_seed(seed)
     num_classes = len(label_names)
+    strategy = strategy or tf.distribute.get_strategy()
     vectorizer = make_vectorizer(train_examples.texts, max_tokens)
-    model = build_model(vectorizer, num_classes, cell=cell, units=units, num_layers=num_layers,
-                        bidirectional=bidirectional, embedding_dim=embedding_dim, dropout=dropout,
-                        word_dropout=word_dropout, pooling=pooling, max_length=max_length)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    with strategy.scope():
+        model = build_model(vectorizer, num_classes, cell=cell, units=units, num_layers=num_layers,
+                            bidirectional=bidirectional, embedding_dim=embedding_dim, dropout=dropout,
+                            word_dropout=word_dropout, pooling=pooling, max_length=max_length)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
                                             restore_best_weights=True)
     history = model.fit(make_dataset(train_examples, batch_size, shuffle_seed=seed),
                         steps_per_epoch=math.ceil(len(train_examples) / batch_size),
-                        validation_data=make_dataset(dev_examples, 256), epochs=epochs, callbacks=[stopper],
+                        validation_data=make_dataset(dev_examples, 256), epochs=epochs,
+                        callbacks=[stopper] + distribute.backup_callbacks(backup_dir),
                         shuffle=False, verbose=verbose).history
     # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
-    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    inference = _float32(keras.Model(model.inputs, model.outputs, name=model.name), vectorizer)
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
         "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
@@ -114,11 +133,24 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         with open(history_path, "w", encoding="utf-8") as handle:
             json.dump({name: [float(v) for v in values] for name, values in history.items()}, handle, indent=1)
         extras = [history_path]
-        plot = plot_history(history, os.path.join(scratch, "training.png"), f"sentiment ({task}, {cell})")
-        if plot:
-            extras.append(plot)
-        save_bundle(out, inference, config, extra_files=extras)
+        if distribute.is_chief():
+            plot = plot_history(history, os.path.join(scratch, "training.png"), f"sentiment ({task}, {cell})")
+            if plot:
+                extras.append(plot)
+        with distribute.chief_path(out) as path:
+            save_bundle(path, inference, config, extra_files=extras)
     return inference, config
+
+
+def _float32(model, vectorizer):
+    """`model` computing in float32 (`distribute.to_float32`), with the adapted vocabulary.
+
+    The copy is rebuilt from the model's config and weights, which leave out the vectorizer's lookup table.
+    """
+    copy = distribute.to_float32(model)
+    if copy is not model:
+        copy.get_layer(vectorizer.name).set_vocabulary(vectorizer.get_vocabulary())
+    return copy
 
 
 def _describe(examples):
