@@ -20,6 +20,16 @@ def _pyplot():
     return plt
 
 
+def save_figure(figure, path):
+    """Writes a matplotlib `figure` as a PNG to `path` atomically, closes it and returns `path`."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+    return path
+
+
 def plot_history(history, path, title="training"):
     """Saves the curves of a Keras `History.history` dict (each metric beside its `val_` twin) as a PNG.
 
@@ -41,10 +51,7 @@ def plot_history(history, path, title="training"):
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_confusion_matrix(matrix, labels, path, title="confusion matrix"):
@@ -66,7 +73,4 @@ def plot_confusion_matrix(matrix, labels, path, title="confusion matrix"):
     figure.colorbar(image, ax=axis)
     axis.set_title(title)
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

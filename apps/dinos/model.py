@@ -11,6 +11,7 @@ import keras
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
+from apps.common.training import compile_language_model
 
 
 def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None):
@@ -37,13 +38,7 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
 
 def compile_model(model, learning_rate=1e-2, clipnorm=5.0, jit_compile="auto", steps_per_execution=1):
     """Adam with gradient clipping by global norm, masked sparse cross-entropy (nats per token)."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
-    return model
+    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution)
 
 
 def recurrent_layers(model):

@@ -12,6 +12,7 @@ import keras
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
+from apps.common.training import compile_language_model
 
 
 def build_model(num_tokens, cell="lstm", units=64, embedding_dim=32, dropout=0.0, seed=None):
@@ -38,13 +39,7 @@ def compile_model(model, learning_rate=5e-3, clipnorm=1.0, jit_compile=True, ste
 
     XLA and several steps per call are how the apps compile recurrent models (see `benchmarks/layers.py`).
     """
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
-    return model
+    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution)
 
 
 def step_model(model):

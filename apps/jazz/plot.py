@@ -1,6 +1,6 @@
 """A piano roll of a solo with its chords marked (matplotlib, the optional `plot` extra)."""
 
-from apps.common.cli import atomic_path
+from apps.common.plots import save_figure
 
 
 def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo"):
@@ -47,7 +47,4 @@ def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo"):
     axis.legend(handles=handles, loc="lower right", fontsize=7, ncol=4)
     axis.set_title(title)
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
