@@ -14,6 +14,8 @@ import sys
 import tempfile
 
 USAGE_ERROR = 2
+# `tf.distribute` strategies a `train` command offers (apps.common.distribute.make_strategy builds them).
+STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
 def _current_umask():
@@ -83,6 +85,28 @@ def fraction(text):
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
+
+
+def add_distribute_arguments(parser):
+    """Adds `--distribute`, `--mixed-precision` and `--backup-dir` to a `train` command's parser.
+
+    They live here, not in `apps.common.distribute`, so that a parser (and `--help`) needs no TensorFlow;
+    `distribute.strategy_from_args(args)` reads them.
+
+    Args:
+        parser: an `argparse.ArgumentParser` (or subparser) of a command that trains.
+    """
+    group = parser.add_argument_group("distribution")
+    group.add_argument(
+        "--distribute", choices=STRATEGIES, default="none",
+        help="none: one device; mirrored: every local GPU (or logical CPU device); multi-worker: the machines "
+             "listed in the TF_CONFIG environment variable (default: %(default)s)")
+    group.add_argument(
+        "--mixed-precision", action="store_true",
+        help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32")
+    group.add_argument(
+        "--backup-dir", metavar="DIR",
+        help="back up the training state to DIR after every epoch; rerunning the same command resumes from it")
 
 
 def _parse(kind, text):

@@ -1,8 +1,8 @@
 """Training on several devices or machines with `tf.distribute`, and mixed precision: one helper for all apps.
 
-An app's `train` command wires it in like this (see docs/distributed.md)::
+An app's `train` command wires it in like this (README: "Training on several GPUs or machines")::
 
-    distribute.add_arguments(train_parser)                      # --distribute, --mixed-precision, --backup-dir
+    cli.add_distribute_arguments(train_parser)                  # --distribute, --mixed-precision, --backup-dir
 
     strategy = distribute.strategy_from_args(args)              # first TensorFlow call of the process
     with strategy.scope():
@@ -26,36 +26,14 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from apps.common.cli import CLIError
-
-STRATEGIES = ("none", "mirrored", "multi-worker")
-
-
-def add_arguments(parser):
-    """Adds `--distribute`, `--mixed-precision` and `--backup-dir` to a `train` command's parser.
-
-    Args:
-        parser: an `argparse.ArgumentParser` (or subparser) of a command that trains.
-    """
-    group = parser.add_argument_group("distribution")
-    group.add_argument(
-        "--distribute", choices=STRATEGIES, default="none",
-        help="none: one device; mirrored: every local GPU (or logical CPU device); multi-worker: the machines "
-             "listed in the TF_CONFIG environment variable (default: %(default)s)")
-    group.add_argument(
-        "--mixed-precision", action="store_true",
-        help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32")
-    group.add_argument(
-        "--backup-dir", metavar="DIR",
-        help="back up the training state to DIR after every epoch; rerunning the same command resumes from it")
-
+from apps.common.cli import STRATEGIES, CLIError
 
 def strategy_from_args(args):
     """Sets the dtype policy from `args.mixed_precision` and returns the strategy `args.distribute` names.
 
     Call it before anything else touches TensorFlow: `MultiWorkerMirroredStrategy` configures the runtime's
     collective ops, which it can only do before the runtime starts. Both settings are read from the
-    arguments `add_arguments` adds.
+    arguments `apps.common.cli.add_distribute_arguments` adds.
 
     Args:
         args: parsed arguments with `distribute` and `mixed_precision`.
@@ -101,7 +79,7 @@ def make_strategy(name):
         if not config.get("cluster"):
             # Without a cluster TF silently trains alone, which is never what the user asked for.
             raise CLIError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
-                           "and this worker's task (see docs/distributed.md)")
+                           "and this worker's task (see the README's TF_CONFIG example)")
         try:
             return _MultiWorkerMirroredStrategy()
         except RuntimeError as error:  # TF's message does not say what the program should do differently
@@ -256,6 +234,29 @@ def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, s
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.batch(global_batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def fit_inputs(x, y, batch_size, validation=None, *, strategy=None, seed=None):
+    """`model.fit` keyword arguments that feed in-memory arrays, shuffled every epoch.
+
+    Without a strategy, the arrays themselves with `batch_size` and `shuffle=True` (how one-device training
+    has always been fed, so its seeded runs stay as they were); under a strategy, `make_dataset` pipelines
+    batched by the global `batch_size` and sharded across workers.
+
+    Args:
+        x, y: training inputs and targets.
+        batch_size: the global batch size.
+        validation: `(x_val, y_val)` or `None`.
+        strategy: the `tf.distribute` strategy the model was built under, or `None`.
+        seed: the shuffle's seed under a strategy (without one, `fit` shuffles from the global seed).
+
+    Returns:
+        A dict to pass as `model.fit(**inputs, epochs=..., ...)`.
+    """
+    if strategy is None:
+        return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True, "validation_data": validation}
+    return {"x": make_dataset(x, y, batch_size, shuffle=True, seed=seed), "shuffle": False,
+            "validation_data": make_dataset(*validation, batch_size) if validation else None}
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ import os
 import secrets
 
 from apps.common import cli as common
-from apps.common import distribute
 from apps.common.cells import CELLS
 from apps.common.cli import CLIError, fraction, positive_float, positive_int, print_json
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
@@ -46,7 +45,7 @@ def build_parser():
     train.add_argument("--steps-per-execution", type=positive_int, default=1,
                        help="batches per compiled call (default: %(default)s)")
     train.add_argument("--out", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
-    distribute.add_arguments(train)
+    common.add_distribute_arguments(train)
 
     def add_model(command):
         command.add_argument("--model", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
@@ -120,6 +119,8 @@ def _train(args):
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
     # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
+    from apps.common import distribute
+
     strategy = distribute.strategy_from_args(args)
     names = data.read_names(args.data, keep_case=args.keep_case)
     config = train(

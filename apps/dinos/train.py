@@ -69,11 +69,7 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
                             embedding_dim=embedding_dim, seed=seed)
         compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
                       steps_per_execution=steps_per_execution)
-    if strategy is None:
-        inputs = {"x": x, "y": y, "batch_size": batch_size, "shuffle": True, "validation_data": validation}
-    else:  # the dataset reshuffles itself every epoch
-        inputs = {"x": distribute.make_dataset(x, y, batch_size, shuffle=True, seed=seed), "shuffle": False,
-                  "validation_data": distribute.make_dataset(*validation, batch_size) if validation else None}
+    inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
 
     with tempfile.TemporaryDirectory() as work:
         best = os.path.join(work, "best.weights.h5")

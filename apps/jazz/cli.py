@@ -12,8 +12,8 @@ import os
 import shlex
 import sys
 
-from apps.common.cli import (CLIError, fraction, make_parser, positive_float, positive_int, print_json,
-                             read_text, run)
+from apps.common.cli import (CLIError, add_distribute_arguments, fraction, make_parser, positive_float,
+                             positive_int, print_json, read_text, run)
 from apps.common.cells import CELLS
 from apps.jazz.grammar import ENCODINGS
 DEFAULT_MODEL = "saved_models/jazz"
@@ -48,6 +48,7 @@ def build_parser():
     train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
     train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
+    add_distribute_arguments(train)
 
     generate = commands.add_parser("generate", help="write a new solo as MIDI")
     generate.add_argument("--model", default=DEFAULT_MODEL)
@@ -85,11 +86,16 @@ def main(argv):
 
 def _train(args, command):
     _check_writable(os.path.join(args.out, "model.keras"))
+    from apps.common import distribute
+
+    # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
+    strategy = distribute.strategy_from_args(args)
     from apps.jazz.train import train
 
     config = train(args.midi, args.out, encoding=args.encoding, cell=args.cell, units=args.units,
                    seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                   validation_split=args.validation_split, learning_rate=args.learning_rate, command=command)
+                   validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
+                   strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"

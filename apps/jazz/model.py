@@ -30,7 +30,8 @@ def build_model(num_tokens, cell="lstm", units=64, embedding_dim=32, dropout=0.0
     x = keras.layers.Embedding(num_tokens, embedding_dim, name="embedding")(tokens)
     x = recurrent_layer(cell, units, return_sequences=True, name="recurrent")(x)
     x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    probabilities = keras.layers.Dense(num_tokens, activation="softmax", name="head")(x)
+    # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
+    probabilities = keras.layers.Dense(num_tokens, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(tokens, probabilities, name="jazz")
 
 

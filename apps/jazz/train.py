@@ -6,6 +6,7 @@ Windows are `seq_len` tokens long, overlap by half, and start from the start tok
 x⟨1⟩ = 0.
 """
 
+import contextlib
 import json
 import os
 import statistics as stats
@@ -14,7 +15,7 @@ import tempfile
 import keras
 import numpy as np
 
-from apps.common import bundle, plots, seeding
+from apps.common import bundle, distribute, plots, seeding
 from apps.common.cli import CLIError
 from apps.jazz import data, grammar
 from apps.jazz import model as jazz_model
@@ -51,7 +52,7 @@ def split_solos(solos, validation_fraction, seed):
 
 def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epochs=30, batch_size=64, seed=0,
           validation_split=0.1, learning_rate=5e-3, embedding_dim=32, dropout=0.1, cache_dir="auto",
-          command=None, verbose=1):
+          command=None, verbose=1, strategy=None, backup_dir=None):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
     Args:
@@ -67,6 +68,11 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         cache_dir: where parsed solos are cached (`apps.jazz.data.load_solos`).
         command: the command line, recorded in the config.
         verbose: Keras's verbosity (1: progress bar).
+        strategy: a `tf.distribute` strategy (`distribute.strategy_from_args`, created before any TensorFlow
+            op): the model is built in its scope and fed through a sharded `tf.data` pipeline, `batch_size`
+            being the global batch. `None`: one device. Mixed precision follows Keras's global dtype policy
+            (`distribute.set_mixed_precision`); the bundle is saved in float32 either way, by the chief only.
+        backup_dir: back up the training state there every epoch (`BackupAndRestore`), or `None`.
 
     Returns:
         The bundle's config dict.
@@ -74,7 +80,6 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     Raises:
         CLIError: no usable solo, or solos too short for `seq_len`.
     """
-    seeding.set_seed(seed)
     solos = data.load_solos(paths, cache_dir=cache_dir, progress=verbose > 0)
     training, validation = split_solos(solos, validation_split, seed)
     train_tokens = token_sequences(training, encoding)
@@ -90,15 +95,21 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         raise CLIError(f"the solos are too short for --seq-len {seq_len} (longest: {longest} tokens)")
     has_validation = len(x_val) > 0
 
-    model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
-                                   dropout=dropout, seed=seed)
-    jazz_model.compile_model(model, learning_rate=learning_rate)
+    # Here, not earlier: parsing a file with music21 draws from Python's global random generator, so a run
+    # that parses its solos would otherwise start from other weights than one that finds them cached.
+    seeding.set_seed(seed)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
+                                       dropout=dropout, seed=seed)
+        jazz_model.compile_model(model, learning_rate=learning_rate)
     monitor = "val_loss" if has_validation else "loss"
+    callbacks = [keras.callbacks.EarlyStopping(monitor, patience=PATIENCE, restore_best_weights=True)]
     history = model.fit(
-        x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, shuffle=True,
-        validation_data=(x_val, y_val) if has_validation else None,
-        callbacks=[keras.callbacks.EarlyStopping(monitor, patience=PATIENCE, restore_best_weights=True)],
+        **distribute.fit_inputs(x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy,
+                                seed=seed),
+        epochs=epochs, verbose=verbose, callbacks=callbacks + distribute.backup_callbacks(backup_dir),
     ).history
+    model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     best = int(np.argmin(history[monitor]))
     steps = [grammar.duration_steps(token) for tokens in train_tokens for token in tokens]
     config = {
@@ -138,8 +149,11 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         with open(history_path, "w", encoding="utf-8") as handle:
             json.dump({key: [float(v) for v in values] for key, values in history.items()}, handle, indent=1)
         extras = [history_path]
-        curve = plots.plot_history(history, os.path.join(tmp, "training.png"), title=f"jazz ({cell}, {encoding})")
-        if curve:
-            extras.append(curve)
-        bundle.save_bundle(out, model, config, extra_files=extras)
+        if distribute.is_chief():
+            curve = plots.plot_history(history, os.path.join(tmp, "training.png"),
+                                       title=f"jazz ({cell}, {encoding})")
+            if curve:
+                extras.append(curve)
+        with distribute.chief_path(out) as path:
+            bundle.save_bundle(path, model, config, extra_files=extras)
     return config

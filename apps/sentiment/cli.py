@@ -17,7 +17,8 @@ from apps.common import distribute
 from apps.common.bundle import load_bundle
 from apps.common.cells import CELLS
 from apps.common.cli import (
-    CLIError, fraction, make_parser, positive_float, positive_int, print_json, read_text, run)
+    CLIError, add_distribute_arguments, fraction, make_parser, positive_float, positive_int, print_json,
+    read_text, run)
 from apps.common.plots import plot_confusion_matrix
 from apps.sentiment import data as data_lib
 from apps.sentiment.model import DEFAULT_MAX_LENGTH, POOLINGS
@@ -68,7 +69,7 @@ def main(argv=None):
     train_cmd.add_argument("--out", default=DEFAULT_MODEL,
                            help="bundle directory (default saved_models/sentiment)")
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    distribute.add_arguments(train_cmd)
+    add_distribute_arguments(train_cmd)
 
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")

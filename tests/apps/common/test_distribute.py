@@ -21,7 +21,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import layers  # noqa: F401  (registers our layers, for loading saved models)
 from apps.common import distribute
-from apps.common.cli import CLIError
+from apps.common.cli import CLIError, add_distribute_arguments
 from apps.common.export import export_saved_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -95,7 +95,7 @@ def _assert_same_weights(actual, expected, atol, moved_from=None):
 
 def test_arguments_defaults_and_choices():
     parser = argparse.ArgumentParser()
-    distribute.add_arguments(parser)
+    add_distribute_arguments(parser)
     args = parser.parse_args([])
     assert (args.distribute, args.mixed_precision, args.backup_dir) == ("none", False, None)
     args = parser.parse_args(["--distribute", "multi-worker", "--mixed-precision", "--backup-dir", "b"])
@@ -310,4 +310,7 @@ def test_mixed_bfloat16_savedmodel_runs_on_cpu_without_cudnn_ops(tmp_path):
     x, _ = script.data()
     with tf.device("/CPU:0"):
         served = tf.saved_model.load(path).signatures["serving_default"](tf.constant(x))["probabilities"]
-    np.testing.assert_allclose(served.numpy(), model.predict(x, verbose=0), atol=1e-6)
+    # Both sides compute in bfloat16, but on a CPU with native bfloat16 instructions (avx512_bf16) oneDNN
+    # fuses the SavedModel's graph differently from predict's and rounds at other points: they agree to a few
+    # bfloat16 steps (2^-8 relative), not bit for bit (with TF_ENABLE_ONEDNN_OPTS=0 they agree to 1e-6).
+    np.testing.assert_allclose(served.numpy(), model.predict(x, verbose=0), atol=1e-2)

@@ -8,22 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from jazz_scores import CHORDS, MELODY, make_score
+from jazz_scores import MELODY, make_score
 from music21 import converter, harmony, tempo
 
 from apps.jazz import chords, data
 from apps.jazz.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-@pytest.fixture(scope="module")
-def solos_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("solos")
-    for i, shift in enumerate((0, 2, 5)):
-        melody = [(offset + bars * 13, length, midi + shift) for bars in (0, 1) for offset, length, midi in MELODY]
-        make_score(melody, CHORDS).write("musicxml", fp=str(directory / f"solo{i}.musicxml"))
-    return directory
 
 
 @pytest.fixture(scope="module")
