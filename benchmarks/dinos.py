@@ -1,13 +1,14 @@
 """Benchmark of apps.dinos: sampling speed, and the pretrained model against a character n-gram model.
 
 1. Names per second of our compiled `Sampler` (every step of the batch in one `tf.function`) against a loop
-   calling `model.predict` on the same one-step model once per step (median of several runs each).
+   calling `model.predict` on the same one-step model once per step (median of several runs each), for each
+   batch size given (`python -m apps.dinos sample -n N` samples N names in batches like these).
 2. Validation bits per character (end token counted) of the model beside interpolated absolute-discounting
    character n-gram models of orders 1..--max-order, fitted on the same training split.
 
 Usage:
 
-    python benchmarks/dinos.py [--model saved_models/dinos] [--data PATH] [-n 1000] [--repeats 5]
+    python benchmarks/dinos.py [--model saved_models/dinos] [--data PATH] [-n 1000 10000] [--repeats 5]
 
 Prints the figures and the path of the JSON written to benchmarks/results/.
 """
@@ -115,7 +116,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--data", help="the training name list (default: the path in the bundle's config)")
-    parser.add_argument("-n", type=int, default=1000, help="names per batch")
+    parser.add_argument("-n", type=int, nargs="+", default=[1000, 10000], help="names per batch, one or more")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-repeats", type=int, default=3)
     parser.add_argument("--max-order", type=int, default=6)
@@ -125,14 +126,21 @@ def main(argv=None):
     model, config = load_bundle(args.model)
     sampler = NameSampler(model, config)
     steps = config["max_len"] + 1
-    sampler.sample_batch(args.n, seed=0)  # trace once
-    fast, fast_times = timed(lambda i: sampler.sample_batch(args.n, seed=i + 1), args.repeats)
     step = step_model(model)
-    predict_loop(step, args.n, 2, seed=0)  # build predict's function once
-    slow, slow_times = timed(lambda i: predict_loop(step, args.n, steps, seed=i), args.baseline_repeats)
-    print(f"sampling {args.n} names (up to {steps} steps): Sampler {fast * 1e3:.1f} ms median "
-          f"({args.n / fast:,.0f} names/s); predict once per step {slow * 1e3:.0f} ms "
-          f"({args.n / slow:,.0f} names/s); ratio {slow / fast:.1f}x")
+    load_before = os.getloadavg()
+    sampling = []
+    for n in args.n:
+        sampler.sample_batch(n, seed=0)  # the first call traces
+        fast, fast_times = timed(lambda i: sampler.sample_batch(n, seed=i + 1), args.repeats)
+        predict_loop(step, n, 2, seed=0)  # build predict's function once
+        slow, slow_times = timed(lambda i: predict_loop(step, n, steps, seed=i), args.baseline_repeats)
+        print(f"sampling {n} names (up to {steps} steps): Sampler {fast * 1e3:.1f} ms median "
+              f"({n / fast:,.0f} names/s); predict once per step {slow * 1e3:.0f} ms "
+              f"({n / slow:,.0f} names/s); ratio {slow / fast:.1f}x; load average {os.getloadavg()[0]:.2f}")
+        sampling.append({"n": n, "steps": steps, "sampler_median_s": fast, "sampler_times_s": fast_times,
+                         "predict_loop_median_s": slow, "predict_loop_times_s": slow_times,
+                         "sampler_names_per_s": n / fast, "predict_loop_names_per_s": n / slow,
+                         "ratio": slow / fast, "load_average_after": os.getloadavg()})
 
     training = config["training"]
     path = args.data or training["data"]
@@ -152,12 +160,9 @@ def main(argv=None):
 
     results = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average": os.getloadavg()},
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "model": args.model, "model_config": config["model"],
-        "sampling": {"n": args.n, "steps": steps, "sampler_median_s": fast, "sampler_times_s": fast_times,
-                     "predict_loop_median_s": slow, "predict_loop_times_s": slow_times,
-                     "sampler_names_per_s": args.n / fast, "predict_loop_names_per_s": args.n / slow,
-                     "ratio": slow / fast},
+        "sampling": sampling,
         "bits_per_char": {"data": path, "val_names": len(val_names), "train_names": len(train_names),
                           "model": network, "ngram": {str(o): b for o, b in ngrams.items()},
                           "best_ngram_order": best, "relative_gain": 1 - network / ngrams[best]},

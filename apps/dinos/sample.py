@@ -39,6 +39,10 @@ class NameSampler:
         self.vocab = data.Vocabulary.from_config(config["vocabulary"])
         self.sampler = Sampler(step_model(model), end_token=data.END_CLASS)
         self.seen = set(config.get("seen_digests", ()))
+        # Code point of each class's character, 0 for the end class: a row of sampled classes then reads as a
+        # NUL-padded string, decoded for the whole batch at once (a Python loop per row costs as much as the
+        # sampling itself for large batches).
+        self.code_points = np.array([0, *map(ord, self.vocab.characters)], np.uint32)
 
     def sample_batch(self, n, prefix="", max_len=None, temperature=1.0, top_k=0, seed=0):
         """One batch of `n` draws, finished or not.
@@ -55,11 +59,13 @@ class NameSampler:
         steps = max_len - len(prefix) + 1
         if steps < 1:
             raise CLIError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
-        out = self.sampler(tf.constant([classes] * n, tf.int32), steps, float(temperature), int(top_k),
-                           int(seed))
-        decoded = [self.vocab.decode_classes(row) for row in out["tokens"].numpy()]
-        names = [prefix + name for name, _ in decoded]
-        return names, out["log_probs"].numpy().astype("float64"), np.array([ended for _, ended in decoded])
+        out = self.sampler(tf.tile(tf.constant([classes], tf.int32), [n, 1]), steps, float(temperature),
+                           int(top_k), int(seed))
+        tokens = out["tokens"].numpy()
+        # After its end token a row holds only end tokens, so the NUL padding starts at the end of the name.
+        names = self.code_points[tokens].view(f"<U{steps}")[:, 0].tolist()
+        ended = (tokens == data.END_CLASS).any(axis=1)
+        return [prefix + name for name in names], out["log_probs"].numpy().astype("float64"), ended
 
     def sample(self, n, prefix="", max_len=None, temperature=1.0, top_k=0, seed=0, novel=False):
         """`n` finished names of at most `max_len` characters, novel ones only if `novel`.
