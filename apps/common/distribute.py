@@ -183,13 +183,17 @@ def to_float32(model):
 
     Returns:
         The model itself if no layer is mixed, else a new model with every mixed policy replaced by float32
-        (nested layers too, e.g. inside `Bidirectional`); not compiled.
+        (nested layers too, e.g. inside `Bidirectional`) and the same weights and vocabularies (of a
+        `TextVectorization` or `StringLookup` in the model); not compiled.
     """
     config = keras.saving.serialize_keras_object(model)
     if not _replace_mixed_policies(config):
         return model
     copy = keras.saving.deserialize_keras_object(config)
     copy.set_weights(model.get_weights())
+    for layer in model.layers:
+        if hasattr(layer, "set_vocabulary"):  # a lookup table (TextVectorization, StringLookup) is not a weight
+            copy.get_layer(layer.name).set_vocabulary(layer.get_vocabulary())
     return copy
 
 

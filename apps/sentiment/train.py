@@ -116,7 +116,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
                         callbacks=[stopper] + distribute.backup_callbacks(backup_dir),
                         shuffle=False, verbose=verbose).history
     # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
-    inference = _float32(keras.Model(model.inputs, model.outputs, name=model.name), vectorizer)
+    inference = distribute.to_float32(keras.Model(model.inputs, model.outputs, name=model.name))
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
         "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
@@ -140,17 +140,6 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         with distribute.chief_path(out) as path:
             save_bundle(path, inference, config, extra_files=extras)
     return inference, config
-
-
-def _float32(model, vectorizer):
-    """`model` computing in float32 (`distribute.to_float32`), with the adapted vocabulary.
-
-    The copy is rebuilt from the model's config and weights, which leave out the vectorizer's lookup table.
-    """
-    copy = distribute.to_float32(model)
-    if copy is not model:
-        copy.get_layer(vectorizer.name).set_vocabulary(vectorizer.get_vocabulary())
-    return copy
 
 
 def _describe(examples):

@@ -150,6 +150,20 @@ def test_to_float32_copies_a_mixed_model_with_nested_layers():
     assert distribute.to_float32(full) is full
 
 
+def test_to_float32_keeps_the_vocabulary_of_a_text_vectorization():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    vectorizer = keras.layers.TextVectorization(max_tokens=6, name="words")
+    vectorizer.adapt(["good film", "bad film", "good plot"])
+    text = keras.Input((1,), dtype="string")
+    mixed = keras.Model(text, keras.layers.Dense(2)(keras.layers.Embedding(6, 3)(vectorizer(text))))
+    keras.config.set_dtype_policy("float32")
+    full = distribute.to_float32(mixed)
+    assert full is not mixed and full.get_layer("words").get_vocabulary() == vectorizer.get_vocabulary()
+    sentences = np.array([["good film"], ["bad plot"]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(full.get_layer("words")(sentences)),
+                                  keras.ops.convert_to_numpy(vectorizer(sentences)))
+
+
 def test_chief_is_worker_0_or_the_chief_task(tf_config):
     assert distribute.is_chief() and distribute.task() == ("worker", 0)
     tf_config({"worker": ["a:1", "b:2"]}, "worker", 0)
