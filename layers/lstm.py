@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
+from layers import _lstm_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, resolve)
 
@@ -142,12 +143,16 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             self.bias_initializer((2 * u,), dtype=dtype),
         ])
 
-    def project_inputs(self, inputs, training=False):
-        """x·W + b for one step (batch, features) or every step at once (batch, time, features)."""
+    def drop_inputs(self, inputs, training=False):
+        """x with the input dropout mask applied (in training), one step or a whole sequence."""
         if training and 0.0 < self.dropout < 1.0:
             step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
             inputs = apply_dropout_mask(inputs, self.get_dropout_mask(step_input))
-        projected = ops.matmul(inputs, self.kernel)
+        return inputs
+
+    def project_inputs(self, inputs, training=False):
+        """x·W + b for one step (batch, features) or every step at once (batch, time, features)."""
+        projected = ops.matmul(self.drop_inputs(inputs, training=training), self.kernel)
         if self.use_bias:
             projected = ops.add(projected, self.bias)
         return projected
@@ -215,14 +220,18 @@ class LSTM(ProjectedRNN):
     A `keras.layers.RNN` subclass (not `keras.layers.LSTM`, whose cuDNN path would silently drop the
     peepholes), so masking, `return_sequences`, `return_state`, `go_backwards`, `stateful`, `initial_state`
     and `unroll` behave as in Keras, and it works inside `keras.layers.Bidirectional` and stacked.
+    Unmasked float32/float64 sequences with the default activations run a hand-written backpropagation
+    through time (`layers._lstm_bptt`), which trains faster than Keras's generic loop on a CPU (see
+    `benchmarks/layers.py`); every other case runs Keras's loop. The numbers are the same either way.
 
     Args:
         units, peephole, activation, recurrent_activation, use_bias, kernel_initializer,
         recurrent_initializer, bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
         recurrent_dropout, seed: as in `LSTMCell`.
-        precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
-            `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
+        precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
+            it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
+            `inner_loop`) has its own schedule and ignores it.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).
@@ -284,6 +293,29 @@ class LSTM(ProjectedRNN):
     @property
     def peephole(self):
         return self.cell.peephole
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """The time loop: `layers._lstm_bptt` (hand-written backpropagation through time, faster to train)
+        where it computes exactly this layer, Keras's generic loop otherwise.
+
+        The fast path needs what its hand-coded derivatives assume: tanh and sigmoid activations, no mask,
+        no unrolling, no recurrent dropout in training (a mask inside the loop), and a compute dtype equal
+        to the variable dtype, float32 or float64 (mixed policies keep their float32 states in the generic
+        loop). Input dropout is applied to the whole sequence before it, so autodiff differentiates it.
+        """
+        cell = self.cell
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if not (mask is None and not self.unroll
+                and cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+                and not (training and 0.0 < cell.recurrent_dropout < 1.0)
+                and cell.compute_dtype == cell.variable_dtype in ("float32", "float64")):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        a0, c0 = (ops.cast(state, cell.variable_dtype) for state in initial_state)
+        return _lstm_bptt.lstm_sequence(
+            cell.drop_inputs(sequences, training=training), a0, c0, cell.kernel, cell.recurrent_kernel,
+            bias=cell.bias, peepholes=cell.peephole_weights, go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences)
 
 
 def lstm_weights_from_keras(weights, peephole=False):
