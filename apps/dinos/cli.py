@@ -28,7 +28,14 @@ def build_parser():
     train.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default: %(default)s)")
     train.add_argument("--embedding-dim", type=positive_int, default=32,
                        help="character embedding size (default: %(default)s)")
-    train.add_argument("--dropout", type=fraction, default=0.1, help="dropout rate (default: %(default)s)")
+    train.add_argument("--dropout", type=fraction, default=0.1,
+                       help="dropout rate after every recurrent layer (default: %(default)s)")
+    train.add_argument("--input-dropout", type=fraction, default=0.0,
+                       help="dropout rate of every recurrent layer's inputs, one mask per name "
+                            "(default: %(default)s)")
+    train.add_argument("--recurrent-dropout", type=fraction, default=0.0,
+                       help="variational dropout rate of every recurrent layer's state a<t-1>, one mask per name "
+                            "(default: %(default)s)")
     train.add_argument("--epochs", type=positive_int, default=30, help="most epochs (default: %(default)s)")
     train.add_argument("--patience", type=positive_int, default=5,
                        help="early stopping: epochs without a better validation loss (default: %(default)s)")
@@ -128,6 +135,7 @@ def _train(args):
         embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size,
         val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
         clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
+        input_dropout=args.input_dropout, recurrent_dropout=args.recurrent_dropout,
         jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
         data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)

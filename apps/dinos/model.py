@@ -14,7 +14,8 @@ from apps.common.sampling import StepModel
 from apps.common.training import compile_language_model
 
 
-def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None):
+def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None,
+                input_dropout=0.0, recurrent_dropout=0.0):
     """The training model: token ids (batch, T) -> class probabilities (batch, T, num_tokens - 1).
 
     Args:
@@ -25,11 +26,14 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
         dropout: rate of the Dropout after every recurrent layer.
         embedding_dim: size of the character embedding.
         seed: seed of the dropout layers (weight initialisation follows `keras.utils.set_random_seed`).
+        input_dropout: rate of every recurrent layer's input dropout, one mask per sequence.
+        recurrent_dropout: rate of every recurrent layer's variational dropout on a⟨t-1⟩, one mask per sequence.
     """
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(num_tokens, embedding_dim, mask_zero=True, name="embedding")(tokens)
     for i in range(1, layers + 1):
-        x = recurrent_layer(cell, units, return_sequences=True, name=f"recurrent_{i}")(x)
+        x = recurrent_layer(cell, units, return_sequences=True, dropout=input_dropout,
+                            recurrent_dropout=recurrent_dropout, name=f"recurrent_{i}")(x)
         x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
     probs = keras.layers.Dense(num_tokens - 1, activation="softmax", dtype="float32", name="head")(x)

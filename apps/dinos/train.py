@@ -23,7 +23,8 @@ MAX_LEN_MARGIN = 4
 def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, epochs=30,
           batch_size=32, val_split=0.1, seed=0, keep_case=False, learning_rate=5e-3, clipnorm=5.0,
           patience=5, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
-          data_sha256=None, verbose="auto", strategy=None, backup_dir=None):
+          data_sha256=None, verbose="auto", strategy=None, backup_dir=None, input_dropout=0.0,
+          recurrent_dropout=0.0):
     """Trains a character language model on `names` and saves it as a bundle in `out`.
 
     Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
@@ -33,7 +34,8 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
     Args:
         names: the names, already normalised (`data.read_names`).
         out: bundle directory; replaced atomically once everything is written.
-        cell, units, layers, dropout, embedding_dim: the model (`model.build_model`).
+        cell, units, layers, dropout, embedding_dim, input_dropout, recurrent_dropout: the model
+            (`model.build_model`).
         epochs, batch_size, learning_rate, clipnorm: `model.fit` and Adam with `global_clipnorm`.
         val_split: fraction of the names held out for validation; 0 trains on all of them and monitors
             the training loss instead.
@@ -66,7 +68,8 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
-                            embedding_dim=embedding_dim, seed=seed)
+                            embedding_dim=embedding_dim, seed=seed, input_dropout=input_dropout,
+                            recurrent_dropout=recurrent_dropout)
         compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
                       steps_per_execution=steps_per_execution)
     inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
@@ -90,6 +93,7 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             "app": APP,
             "vocabulary": vocab.get_config(),
             "model": {"cell": cell, "units": units, "layers": layers, "dropout": dropout,
+                      "input_dropout": input_dropout, "recurrent_dropout": recurrent_dropout,
                       "embedding_dim": embedding_dim, "parameters": model.count_params()},
             "training": {
                 "data": data_path, "data_sha256": data_sha256, "names": len(names),
