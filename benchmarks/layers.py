@@ -35,7 +35,6 @@ VARIANTS = {
     "ours LSTM": (lambda h: layers.LSTM(h), {}),
     "ours LSTM jit": (lambda h: layers.LSTM(h), {"jit_compile": True}),
     "ours LSTM apps config": (lambda h: layers.LSTM(h), APP_COMPILE),
-    "ours LSTM hoisted x·W apps": (lambda h: layers.LSTM(h, precompute_inputs=True), APP_COMPILE),
     "ours peephole apps config": (lambda h: layers.LSTM(h, peephole=True), APP_COMPILE),
     "keras.GRU": (lambda h: keras.layers.GRU(h), {}),
     "keras.GRU apps config": (lambda h: keras.layers.GRU(h), APP_COMPILE),
