@@ -29,7 +29,10 @@ class ProjectedRNN(keras.layers.RNN):
     def __init__(self, cell, precompute_inputs=False, **kwargs):
         super().__init__(cell, **kwargs)
         self.precompute_inputs = bool(precompute_inputs)
-        self.input_spec = keras.InputSpec(ndim=3)
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        check_sequence_input(sequences_shape, self.name)
+        super().build(sequences_shape, initial_state_shape)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
@@ -57,6 +60,7 @@ class ProjectedRNN(keras.layers.RNN):
         )
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        check_sequence_input(sequences.shape, self.name)  # a built layer skips `build`
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
 
     @property
@@ -109,6 +113,13 @@ def check_step_input(input_shape, layer_name):
         raise ValueError(
             f"Invalid input to {layer_name}: `inputs` must have rank 2 (batch, features) for one step, "
             f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)")
+
+
+def check_sequence_input(input_shape, layer_name):
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"Invalid input to {layer_name}: `sequences` must have rank 3 (batch, time, features), "
+            f"got shape {tuple(input_shape)}")
 
 
 def apply_dropout_mask(x, mask):

@@ -374,9 +374,13 @@ def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
 
 
 @pytest.mark.parametrize("shape", [(B, D), (B, T, D, 2)], ids=["rank2", "rank4"])
-def test_input_of_wrong_rank_raises_value_error(shape):
-    with pytest.raises(ValueError, match=r"Input 0 .* expected ndim=3, found ndim=[24]"):
+def test_input_of_wrong_rank_raises_value_error_naming_sequences(shape):
+    with pytest.raises(ValueError, match=r"`sequences` must have rank 3 .*got shape"):
         LSTM(H)(np.zeros(shape, "float32"))
+    built = LSTM(H)
+    built(np.zeros((B, T, D), "float32"))
+    with pytest.raises(ValueError, match=r"`sequences` must have rank 3"):
+        built(np.zeros(shape, "float32"))
 
 
 def test_cell_given_a_sequence_raises_value_error_naming_inputs():
