@@ -14,11 +14,12 @@ END = 0
 @pytest.fixture(scope="module")
 def step():
     keras.utils.set_random_seed(3)
-    model = StepModel(keras.layers.Embedding(VOCAB, 4), [keras.layers.LSTM(8)],
-                      keras.layers.Dense(VOCAB, activation="softmax",
-                                         kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=3)))
-    model([tf.zeros([1], tf.int32), tf.zeros([1, 8]), tf.zeros([1, 8])])
-    return model
+    embedding, recurrent = keras.layers.Embedding(VOCAB, 4), keras.layers.LSTM(8, return_sequences=True)
+    head = keras.layers.Dense(VOCAB, activation="softmax",
+                              kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=3))
+    tokens = keras.Input((None,), dtype="int32")
+    keras.Model(tokens, head(recurrent(embedding(tokens))))  # builds the layers, as training would
+    return StepModel(embedding, [recurrent], head)
 
 
 @pytest.fixture(scope="module")
