@@ -5,6 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_calls import call_fn
+
 from layers import GRU, GRUCell, gru_weights_from_keras
 from layers import reference
 
@@ -38,15 +40,6 @@ def keras_and_ours(x, reset_after, precompute_inputs=True, **kwargs):
     randomize(theirs)
     ours.set_weights(gru_weights_from_keras(theirs.get_weights()))
     return theirs, ours
-
-
-def call_fn(layer, mask):
-    mask = None if mask is None else keras.ops.convert_to_tensor(mask)
-
-    def fn(x, *state):
-        return layer(x, mask=mask, initial_state=list(state) if state else None)
-
-    return fn
 
 
 def assert_same_as_keras(theirs, ours, inputs, mask, grads, assert_all_close, n_layers=1):

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_calls import call_fn
+
 from layers import LSTM, LSTMCell, lstm_weights_from_keras
 from layers import reference
 
@@ -37,15 +39,6 @@ def keras_and_ours(x, precompute_inputs=True, peephole=False, **kwargs):
         theirs.reset_state()
         ours.reset_state()
     return theirs, ours
-
-
-def call_fn(layer, mask):
-    mask = None if mask is None else keras.ops.convert_to_tensor(mask)
-
-    def fn(x, *state):
-        return layer(x, mask=mask, initial_state=list(state) if state else None)
-
-    return fn
 
 
 SCENARIOS = {

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_calls import call_fn
+
 from layers import LSTM, _lstm_bptt, lstm_weights_from_keras
 from layers import reference
 
@@ -46,15 +48,6 @@ def keras_and_ours(x, peephole=False, **kwargs):
     randomize(theirs)
     ours.set_weights(lstm_weights_from_keras(theirs.get_weights(), peephole=peephole))
     return theirs, ours
-
-
-def call_fn(layer, mask=None, training=False):
-    mask = None if mask is None else keras.ops.convert_to_tensor(mask)
-
-    def fn(x, *state):
-        return layer(x, mask=mask, training=training, initial_state=list(state) if state else None)
-
-    return fn
 
 
 SCENARIOS = {
