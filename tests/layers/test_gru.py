@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_calls import call_fn
+from layer_helpers import call_fn, randomize
 
 from layers import GRU, GRUCell, gru_weights_from_keras
 from layers import reference
@@ -22,13 +22,6 @@ def make_batch(seed=0, dtype="float32", steps=T):
     x = rng.standard_normal((B, steps, D)).astype(dtype)
     mask = np.arange(steps)[None, :] < LENGTHS[:, None]
     return x, mask
-
-
-def randomize(layer, seed=1, scale=0.5):
-    """Every trainable weight, biases included, N(0, scale²): a zero weight hides layout mistakes."""
-    rng = np.random.default_rng(seed)
-    for v in layer.trainable_weights:
-        v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
 
 
 def keras_and_ours(x, reset_after, precompute_inputs=True, **kwargs):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_calls import call_fn
+from layer_helpers import call_fn, keras_and_our_lstm, randomize
 
 from layers import LSTM, LSTMCell, lstm_weights_from_keras
 from layers import reference
@@ -18,27 +18,6 @@ def make_batch(seed=0, dtype="float32", batch=B, steps=T):
     x = rng.standard_normal((batch, steps, D)).astype(dtype)
     mask = np.arange(steps)[None, :] < LENGTHS[:batch, None]
     return x, mask
-
-
-def randomize(layer, seed=1, scale=0.5):
-    """Every trainable weight, biases included, N(0, scale²): a zero weight hides layout mistakes."""
-    rng = np.random.default_rng(seed)
-    for v in layer.trainable_weights:
-        v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
-
-
-def keras_and_ours(x, precompute_inputs=True, peephole=False, **kwargs):
-    """A built `keras.layers.LSTM` with random weights and our LSTM holding the same weights."""
-    theirs = keras.layers.LSTM(H, **kwargs)
-    ours = LSTM(H, peephole=peephole, precompute_inputs=precompute_inputs, **kwargs)
-    theirs.build(x.shape)
-    ours.build(x.shape)
-    randomize(theirs)
-    ours.set_weights(lstm_weights_from_keras(theirs.get_weights(), peephole=peephole))
-    if kwargs.get("stateful"):
-        theirs.reset_state()
-        ours.reset_state()
-    return theirs, ours
 
 
 SCENARIOS = {
@@ -63,7 +42,7 @@ def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, g
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x, mask = make_batch()
-    theirs, ours = keras_and_ours(x, precompute_inputs=precompute_inputs, **options)
+    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs=precompute_inputs, **options)
     inputs = [x]
     if with_initial_state:
         rng = np.random.default_rng(7)
@@ -136,7 +115,7 @@ def test_matches_keras_lstm_stacked_two_layers(precompute_inputs, grads, assert_
 def test_matches_keras_lstm_stateful(precompute_inputs, grads, assert_all_close):
     x, _ = make_batch(steps=2 * T)
     first, second = x[:, :T], x[:, T:]
-    theirs, ours = keras_and_ours(first, precompute_inputs, stateful=True, return_sequences=True)
+    theirs, ours = keras_and_our_lstm(first, H, precompute_inputs, stateful=True, return_sequences=True)
     np.testing.assert_allclose(ours(first), theirs(first), atol=1e-5)
     # The second chunk starts from the states the first one left: outputs and gradients still agree.
     expected = grads(call_fn(theirs, None), theirs.trainable_variables, [second])
@@ -168,7 +147,8 @@ def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts(precomput
 @pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 def test_zero_peepholes_equal_keras_lstm(precompute_inputs, grads, assert_all_close):
     x, mask = make_batch()
-    theirs, ours = keras_and_ours(x, precompute_inputs, peephole=True, return_sequences=True, return_state=True)
+    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs, peephole=True, return_sequences=True,
+                                      return_state=True)
     assert len(ours.trainable_weights) == 6
     assert all(np.all(w == 0) for w in ours.get_weights()[3:])
     expected = grads(call_fn(theirs, mask), theirs.trainable_variables, [x])
@@ -183,7 +163,7 @@ def test_zero_peepholes_equal_keras_lstm(precompute_inputs, grads, assert_all_cl
 @pytest.mark.parametrize("gate", [0, 1, 2], ids=["update", "forget", "output"])
 def test_each_nonzero_peephole_changes_outputs(gate):
     x, mask = make_batch()
-    theirs, ours = keras_and_ours(x, peephole=True, return_sequences=True)
+    theirs, ours = keras_and_our_lstm(x, H, peephole=True, return_sequences=True)
     weights = ours.get_weights()
     weights[3 + gate] = np.full((H,), 0.8, "float32")
     ours.set_weights(weights)

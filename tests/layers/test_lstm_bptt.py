@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_calls import call_fn
+from layer_helpers import call_fn, keras_and_our_lstm, randomize
 
 from layers import LSTM, _lstm_bptt, lstm_weights_from_keras
 from layers import reference
@@ -33,23 +33,6 @@ def make_inputs(seed=0, dtype="float32", steps=T):
     return rng.standard_normal((B, steps, D)).astype(dtype)
 
 
-def randomize(layer, seed=1, scale=0.5):
-    """Every trainable weight N(0, scale²), biases and peepholes included: a zero weight hides mistakes."""
-    rng = np.random.default_rng(seed)
-    for v in layer.trainable_weights:
-        v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
-
-
-def keras_and_ours(x, peephole=False, **kwargs):
-    theirs = keras.layers.LSTM(H, **kwargs)
-    ours = LSTM(H, peephole=peephole, **kwargs)
-    theirs.build(x.shape)
-    ours.build(x.shape)
-    randomize(theirs)
-    ours.set_weights(lstm_weights_from_keras(theirs.get_weights(), peephole=peephole))
-    return theirs, ours
-
-
 SCENARIOS = {
     "sequences": dict(return_sequences=True),
     "last_output": dict(),
@@ -69,7 +52,7 @@ def test_fast_path_matches_keras_lstm_outputs_and_gradients(scenario, fast_path_
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x = make_inputs()
-    theirs, ours = keras_and_ours(x, **options)
+    theirs, ours = keras_and_our_lstm(x, H, **options)
     inputs = [x]
     if with_initial_state:
         rng = np.random.default_rng(7)
@@ -150,7 +133,7 @@ def test_fast_path_with_input_dropout_equals_generic_loop(peephole, fast_path_ca
 
 def test_fast_path_stateful_equals_keras_lstm(fast_path_calls, grads, assert_all_close):
     x = make_inputs(steps=2 * T)
-    theirs, ours = keras_and_ours(x[:, :T], stateful=True, return_sequences=True)
+    theirs, ours = keras_and_our_lstm(x[:, :T], H, stateful=True, return_sequences=True)
     theirs.reset_state()
     ours.reset_state()
     np.testing.assert_allclose(ours(x[:, :T]), theirs(x[:, :T]), atol=1e-5)

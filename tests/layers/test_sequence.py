@@ -5,6 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_helpers import randomize
+
 from layers import GRU, LSTM, GRUCell, LSTMCell
 from layers import reference
 
@@ -17,12 +19,6 @@ def make_batch(seed=0, dtype="float32", batch=B, steps=T, features=D):
     x = rng.standard_normal((batch, steps, features)).astype(dtype)
     mask = np.arange(steps)[None, :] < LENGTHS[:batch, None]
     return x, mask
-
-
-def randomize(layer, seed=1, scale=0.5):
-    rng = np.random.default_rng(seed)
-    for v in layer.trainable_weights:
-        v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
 
 
 # --- the basic RNN against the NumPy reference ---------------------------------------------------------
