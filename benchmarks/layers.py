@@ -1,12 +1,14 @@
 """Training throughput of our LSTM (peephole off and on) and GRU against `keras.layers.LSTM`/`GRU`.
 
 Every variant trains the same model (recurrent layer -> Dense) on the same data; the variants take turns
-round after round, so a noisy shared machine slows them alike, and the figures are medians over rounds.
-Ratios are against Keras's layer with its defaults (`jit_compile="auto"`, which is off on a CPU), both per
-wall-clock second and per CPU second of this process (steadier when other jobs share the machine).
+round after round, so a noisy shared machine slows them alike. Throughputs are medians over rounds; ratios are
+the median over rounds of each round's ratio (a variant against the baseline timed just before it), against
+Keras's layer with its defaults (`jit_compile="auto"`, which is off on a CPU), both per wall-clock second and
+per CPU second of this process (steadier when other jobs share the machine). Each round is one `fit` call of
+`--steps` steps: `fit` costs tens of milliseconds per call, so too few steps measure that instead.
 
     python benchmarks/layers.py                  # both shapes of issue 2, prints a table, writes JSON
-    python benchmarks/layers.py --rounds 3 --steps 5 --shapes 30,90,64,64
+    python benchmarks/layers.py --rounds 3 --steps 20 --shapes 30,90,64,64
 """
 
 import argparse
@@ -74,20 +76,24 @@ def run_shape(timesteps, features, units, batch, rounds, steps, names):
     for _ in range(rounds):
         for name, model in models.items():
             samples[name].append(steps_per_second(model, x, y, batch, steps))
-    wall = {name: statistics.median(s[0] for s in values) for name, values in samples.items()}
-    cpu = {name: statistics.median(s[1] for s in values) for name, values in samples.items()}
     rows = []
     for name in names:
         baseline = BASELINES["GRU" if "GRU" in name else "LSTM"]
         rows.append({
             "variant": name,
-            "steps_per_s": wall[name],
-            "steps_per_cpu_s": cpu[name],
-            "ratio_vs_keras_default": wall[name] / wall[baseline] if baseline in wall else None,
-            "cpu_ratio_vs_keras_default": cpu[name] / cpu[baseline] if baseline in cpu else None,
+            "steps_per_s": statistics.median(wall for wall, _ in samples[name]),
+            "steps_per_cpu_s": statistics.median(cpu for _, cpu in samples[name]),
+            "ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 0),
+            "cpu_ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 1),
             "samples_wall_cpu": samples[name],
         })
     return rows
+
+
+def _paired_ratio(samples, name, baseline, column):
+    if baseline not in samples:
+        return None
+    return statistics.median(ours[column] / theirs[column] for ours, theirs in zip(samples[name], samples[baseline]))
 
 
 def _ratio(value):
@@ -99,7 +105,7 @@ def main(argv=None):
     parser.add_argument("--shapes", nargs="+", default=["30,90,64,64", "100,64,256,64"],
                         help="T,D,H,B tuples (timesteps, features, units, batch)")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=20, help="training steps timed per round")
+    parser.add_argument("--steps", type=int, default=60, help="training steps timed per round (one fit call)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out", default="benchmarks/results/layers.json")
     args = parser.parse_args(argv)

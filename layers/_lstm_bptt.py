@@ -1,9 +1,10 @@
 """The LSTM's fast path: a whole sequence forward with a hand-written backpropagation through time.
 
 Autodiff of a time loop keeps, and walks back through, every small op of every step, and computes the
-weight gradients step by step: T small matmuls for dW, T for dU. Here the backward loop computes per step
-only what must be sequential (the gate pre-activation gradients dz⟨t⟩ and the carried da, dc), and the weight
-and input gradients are then ONE large matmul each over all T·B rows. On a CPU that is what makes our LSTM
+weight gradients step by step: T small matmuls for dW, T for dU. Here everything that does not depend on the
+previous step runs outside the loops, as one large op over all T·B rows: the input projection x·W + b before
+the forward loop; the local derivatives of every step before the backward loop, which is left with a few
+multiplies and one matmul per step for the carried da, dc; the weight and input gradients after it. On a CPU that is what makes our LSTM
 train faster than `keras.layers.LSTM` (see `benchmarks/layers.py`); the numbers are the same.
 
 Only `keras.ops`: it runs on TensorFlow and JAX alike.
@@ -53,15 +54,16 @@ def _lstm_bptt(use_bias, peephole):
     shape (T + 1, batch, units): a single output, because TensorFlow and JAX pass the gradients of several
     outputs to the gradient function differently (as arguments, as one tuple).
 
-    Forward, per step (σ the sigmoid, * element-wise):
+    Forward, per step (σ the sigmoid, * element-wise; x⟨t⟩·W + b computed for all steps before the loop):
 
-        z = [x⟨t⟩, a⟨t-1⟩]·[W; U] + b, split into z_u, z_f, z_c, z_o
+        z = x⟨t⟩·W + b + a⟨t-1⟩·U, split into z_u, z_f, z_c, z_o
         Γu = σ(z_u + p_u * c⟨t-1⟩)    Γf = σ(z_f + p_f * c⟨t-1⟩)    c̃ = tanh(z_c)
         c⟨t⟩ = Γu * c̃ + Γf * c⟨t-1⟩
         Γo = σ(z_o + p_o * c⟨t⟩)      a⟨t⟩ = Γo * tanh(c⟨t⟩)
 
     Backward, from t = T down to 1, with da⟨t⟩ = ∂L/∂a⟨t⟩ (from the output) + da carried from step t+1 and
-    dc⟨t⟩ carried from step t+1 (∂L/∂c⟨T⟩ at the start):
+    dc⟨t⟩ carried from step t+1 (∂L/∂c⟨T⟩ at the start); every factor that multiplies da⟨t⟩ or dc below is
+    computed for all steps before the loop:
 
         dz_o = da⟨t⟩ * tanh(c⟨t⟩) * Γo (1 - Γo)
         dc = dc⟨t⟩ + da⟨t⟩ * Γo * (1 - tanh²(c⟨t⟩)) + dz_o * p_o
@@ -80,16 +82,18 @@ def _lstm_bptt(use_bias, peephole):
         bias = rest[0] if use_bias else None
         p_u, p_f, p_o = rest[-3:] if peephole else (None, None, None)
         units = recurrent_kernel.shape[0]
-        # One matmul per step on [x⟨t⟩, a⟨t-1⟩] against the stacked [W; U]: one call instead of two plus
-        # an add, which is what pays at small sizes.
-        stacked_kernel = ops.concatenate([kernel, recurrent_kernel], axis=0)
+        # x·W + b for every step in one large matmul before the loop (which, unlike T small ones, keeps both
+        # cores busy), leaving the loop only a⟨t-1⟩·U.
+        steps = xt.shape[0]
+        projected = ops.matmul(ops.reshape(xt, (-1, xt.shape[-1])), kernel)
+        if use_bias:
+            projected = projected + bias
+        projected = ops.reshape(projected, (steps, -1, 4 * units))
         no_gates = ops.zeros((ops.shape(a0)[0], 4 * units), dtype=a0.dtype)
 
-        def forward_step(carry, x_t):
+        def forward_step(carry, projected_t):
             a_prev, c_prev, _ = carry
-            z = ops.matmul(ops.concatenate([x_t, a_prev], axis=-1), stacked_kernel)
-            if use_bias:
-                z = z + bias
+            z = projected_t + ops.matmul(a_prev, recurrent_kernel)
             z_u, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
             if peephole:
                 z_u = z_u + p_u * c_prev
@@ -105,7 +109,7 @@ def _lstm_bptt(use_bias, peephole):
             step = (a, c, ops.concatenate([gamma_u, gamma_f, c_tilde, gamma_o], axis=-1))
             return step, step
 
-        _, (a_all, c_all, gates) = ops.scan(forward_step, (a0, c0, no_gates), xt)
+        _, (a_all, c_all, gates) = ops.scan(forward_step, (a0, c0, no_gates), projected)
 
         def gradient(d_out):
             d_a_all, d_c_last = d_out[:-1], d_out[-1]
@@ -113,28 +117,36 @@ def _lstm_bptt(use_bias, peephole):
             c_prev_all = ops.concatenate([ops.expand_dims(c0, 0), c_all[:-1]], axis=0)
             recurrent_kernel_t = ops.transpose(recurrent_kernel)
 
+            # The local derivatives of each step depend only on forward values, so they are computed here for
+            # all steps at once (one large element-wise op), and the sequential loop below is left with the
+            # few multiplies that need the carried da, dc.
+            gamma_u, gamma_f, c_tilde, gamma_o = ops.split(gates, 4, axis=-1)
+            tanh_c = ops.tanh(c_all)
+            dz_o_by_da = tanh_c * gamma_o * (1.0 - gamma_o)
+            dc_by_da = gamma_o * (1.0 - tanh_c * tanh_c)
+            dz_u_by_dc = c_tilde * gamma_u * (1.0 - gamma_u)
+            dz_f_by_dc = c_prev_all * gamma_f * (1.0 - gamma_f)
+            dc_prev_by_dc = gamma_f
+            if peephole:
+                dc_by_da = dc_by_da + dz_o_by_da * p_o
+                dc_prev_by_dc = dc_prev_by_dc + dz_u_by_dc * p_u + dz_f_by_dc * p_f
+            dz_by_dc_da = ops.concatenate(
+                [dz_u_by_dc, dz_f_by_dc, gamma_u * (1.0 - c_tilde * c_tilde), dz_o_by_da], axis=-1)
+            dc_factors = ops.concatenate([dc_by_da, dc_prev_by_dc], axis=-1)
+
             def backward_step(carry, step):
                 da_next, dc_next, _ = carry
-                d_a, gates_t, c, c_prev = step
-                gamma_u, gamma_f, c_tilde, gamma_o = ops.split(gates_t, 4, axis=-1)
+                d_a, dz_by, dc_by = step
+                dc_by_da, dc_prev_by_dc = ops.split(dc_by, 2, axis=-1)
                 da = d_a + da_next
-                tanh_c = ops.tanh(c)
-                dz_o = da * tanh_c * gamma_o * (1.0 - gamma_o)
-                dc = dc_next + da * gamma_o * (1.0 - tanh_c * tanh_c)
-                if peephole:
-                    dc = dc + dz_o * p_o
-                dz_u = dc * c_tilde * gamma_u * (1.0 - gamma_u)
-                dz_f = dc * c_prev * gamma_f * (1.0 - gamma_f)
-                dz = ops.concatenate([dz_u, dz_f, dc * gamma_u * (1.0 - c_tilde * c_tilde), dz_o], axis=-1)
-                dc_prev = dc * gamma_f
-                if peephole:
-                    dc_prev = dc_prev + dz_u * p_u + dz_f * p_f
+                dc = dc_next + da * dc_by_da
+                dz = ops.concatenate([dc, dc, dc, da], axis=-1) * dz_by
                 # dz leaves through the carry too, for the same reason the gates do in the forward scan.
-                step = (ops.matmul(dz, recurrent_kernel_t), dc_prev, dz)
+                step = (ops.matmul(dz, recurrent_kernel_t), dc * dc_prev_by_dc, dz)
                 return step, step
 
             (da0, dc0, _), (_, _, dz_all) = ops.scan(
-                backward_step, (ops.zeros_like(a0), d_c_last, no_gates), (d_a_all, gates, c_all, c_prev_all),
+                backward_step, (ops.zeros_like(a0), d_c_last, no_gates), (d_a_all, dz_by_dc_da, dc_factors),
                 reverse=True)
             # Everything that is not sequential, as one op over all T·batch rows.
             dz_rows = ops.reshape(dz_all, (-1, 4 * units))
