@@ -1,20 +1,27 @@
-"""`apps.common.sampling.Sampler` on a small random LSTM: what it samples, against the model's own softmax."""
+"""`apps.common.sampling.Sampler` on small random recurrent models: what it samples, against the model's own
+softmax. Keras's LSTM is stepped through its cell; ours through a table of each token's input projection."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import layers
 from apps.common.sampling import Sampler, StepModel
 
 VOCAB = 7
 END = 0
+RECURRENT_LAYERS = {
+    "keras.layers.LSTM": lambda: keras.layers.LSTM(8, return_sequences=True),
+    "layers.LSTM": lambda: layers.LSTM(8, return_sequences=True, peephole=True),
+    "layers.GRU": lambda: layers.GRU(8, return_sequences=True),
+}
 
 
-@pytest.fixture(scope="module")
-def step():
+@pytest.fixture(scope="module", params=list(RECURRENT_LAYERS))
+def step(request):
     keras.utils.set_random_seed(3)
-    embedding, recurrent = keras.layers.Embedding(VOCAB, 4), keras.layers.LSTM(8, return_sequences=True)
+    embedding, recurrent = keras.layers.Embedding(VOCAB, 4), RECURRENT_LAYERS[request.param]()
     head = keras.layers.Dense(VOCAB, activation="softmax",
                               kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=3))
     tokens = keras.Input((None,), dtype="int32")
@@ -34,8 +41,12 @@ def sample(sampler, prefix, n, steps=12, temperature=1.0, top_k=0, seed=0):
     return out["tokens"].numpy(), out["log_probs"].numpy()
 
 
+def zero_states(step, batch=1):
+    return [tf.zeros([batch, size]) for size in step.state_sizes]
+
+
 def first_step_probs(step, prefix):
-    states = [tf.zeros([1, 8]), tf.zeros([1, 8])]
+    states = zero_states(step)
     for token in prefix:
         probs, *states = step([tf.constant([token]), *states])
     return probs.numpy()[0].astype("float64")
@@ -48,7 +59,7 @@ def test_log_probs_are_the_model_softmax_up_to_the_end_token(step, sampler, pref
     tokens, log_probs = sample(sampler, prefixes, 40, steps=6, temperature=0.8, top_k=4, seed=11)
     ended = 0
     for prefix, row, log_prob in zip(prefixes, tokens, log_probs):
-        states, expected = [tf.zeros([1, 8]), tf.zeros([1, 8])], 0.0
+        states, expected = zero_states(step), 0.0
         for token in prefix[:-1]:
             _, *states = step([tf.constant([token]), *states])
         previous = prefix[-1]
@@ -62,6 +73,17 @@ def test_log_probs_are_the_model_softmax_up_to_the_end_token(step, sampler, pref
                 break
         assert log_prob == pytest.approx(expected, rel=1e-5)
     assert 0 < ended < len(tokens)  # both kinds of rows were checked
+
+
+def test_a_token_table_step_is_the_model_step(step):
+    table = step.token_table(VOCAB)
+    if isinstance(step.recurrent_layers[0], keras.layers.LSTM):
+        assert table is None  # Keras's cell has no separate input projection
+        return
+    tokens = tf.constant([0, 3, 6, 3], tf.int32)
+    states = [tf.random.stateless_normal([4, size], seed=[1, i]) for i, size in enumerate(step.state_sizes)]
+    for looked_up, computed in zip(step([tokens, *states], token_table=table), step([tokens, *states])):
+        np.testing.assert_allclose(looked_up.numpy(), computed.numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_same_tokens(sampler):
