@@ -125,8 +125,25 @@ class Sampler(tf.Module):
         source = tf.cond(shared, lambda: tf.zeros([batch], tf.int32), lambda: tf.range(batch))
         probs = tf.gather(tf.cast(outputs[0], tf.float32), source)
         states = [tf.gather(state, source) for state in outputs[1:]]
-        token = prefix[:, -1]
-        table = self.step_model.token_table(probs.shape[-1])
+        vocab = probs.shape[-1]  # static (a Dense head)
+        table = self.step_model.token_table(vocab)
+        # The usual call (temperature 1, no top-k) gets a loop without the per-step branches of the others.
+        plain = tf.equal(temperature, 1.0) & ((top_k <= 0) | (top_k >= vocab))
+        positions, sampled, chosen_log_p = tf.cond(
+            plain,
+            lambda: self._sample(probs, states, table, batch, steps, seed, lambda probs: probs),
+            lambda: self._sample(probs, states, table, batch, steps, seed,
+                                 lambda probs: _tempered_top_k(probs, temperature, top_k)))
+        # Every position not written comes after the row's end token (or after the early stop).
+        tokens = tf.tensor_scatter_nd_update(tf.fill([batch, steps], self.end_token), positions, sampled)
+        log_probs = tf.math.unsorted_segment_sum(chosen_log_p, positions[:, 0], batch)
+        return {"tokens": tokens, "log_probs": log_probs}
+
+    def _sample(self, probs, states, table, batch, steps, seed, weigh):
+        """The sampling loop from the first sampled step's probabilities; `weigh(probs)` gives the weights to
+        draw from. Returns the written (row, step) positions, their tokens and their log-probabilities."""
+        vocab = probs.shape[-1]
+        upper_ones = tf.linalg.band_part(tf.ones([vocab, vocab]), 0, -1)
         # Only the rows still sampling go through the model: the model step is most of the time, and names end
         # long before the last step (dinosaur names after ~13 of up to 31).
         rows = tf.range(batch)
@@ -135,30 +152,15 @@ class Sampler(tf.Module):
         sampled = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
         chosen_log_p = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
                                       element_shape=[None])
-        for t in tf.range(steps):
-            if tf.equal(tf.size(rows), 0):
-                break
-            if t > 0:
-                outputs = self.step_model([token, *states], training=False, token_table=table)
-                probs, states = tf.cast(outputs[0], tf.float32), list(outputs[1:])
-            vocab = probs.shape[-1]  # static (a Dense head), so the matrix below is a constant
+        t = tf.constant(0)
+        while tf.logical_and(t < steps, tf.size(rows) > 0):
             # One uniform per row of the whole batch, picked by row: a row's draw does not depend on which
             # other rows are still running.
             uniform = tf.gather(tf.random.stateless_uniform([batch], seed=tf.stack([seed, t])), rows)
-            # Scaled by the largest first, so that a low temperature cannot underflow every weight to 0;
-            # exp(log(.) / T) rather than pow, which is several times slower on a CPU.
-            weights = tf.cond(
-                tf.equal(temperature, 1.0),
-                lambda: probs,
-                lambda: tf.exp(tf.math.log(probs / tf.reduce_max(probs, axis=1, keepdims=True)) / temperature))
-            weights = tf.cond(
-                (top_k > 0) & (top_k < vocab),
-                lambda: tf.where(probs < tf.math.top_k(probs, k=top_k).values[:, -1:], 0.0, weights),
-                lambda: weights)
             # A product with an upper-triangular matrix of ones is a cumulative sum several times faster than
             # cumsum over a short axis, and still exact in order: each column adds the same terms in the same
             # order, the columns to its left having zeros in place of the later ones.
-            cumulative = tf.matmul(weights, tf.linalg.band_part(tf.ones([vocab, vocab]), 0, -1))
+            cumulative = tf.matmul(weigh(probs), upper_ones)
             # Inverse CDF: 1 - uniform lies in (0, 1], so the first token whose cumulative weight reaches the
             # target has a weight > 0; a token cut by top-k or underflow is never drawn.
             target = (1.0 - uniform[:, None]) * cumulative[:, -1:]
@@ -170,8 +172,23 @@ class Sampler(tf.Module):
                 running = tf.where(tf.not_equal(token, self.end_token))[:, 0]
                 rows, token = tf.gather(rows, running), tf.gather(token, running)
                 states = [tf.gather(state, running) for state in states]
-        positions = positions.concat()
-        # Every position not written comes after the row's end token (or after the early stop).
-        tokens = tf.tensor_scatter_nd_update(tf.fill([batch, steps], self.end_token), positions, sampled.concat())
-        log_probs = tf.math.unsorted_segment_sum(chosen_log_p.concat(), positions[:, 0], batch)
-        return {"tokens": tokens, "log_probs": log_probs}
+            # The next step's probabilities; after the last step this one is not used.
+            outputs = self.step_model([token, *states], training=False, token_table=table)
+            probs, states = tf.cast(outputs[0], tf.float32), list(outputs[1:])
+            t += 1
+        return positions.concat(), sampled.concat(), chosen_log_p.concat()
+
+
+def _tempered_top_k(probs, temperature, top_k):
+    """Weights proportional to probs ** (1 / temperature), zero outside the `top_k` likeliest tokens."""
+    vocab = probs.shape[-1]
+    # Scaled by the largest first, so that a low temperature cannot underflow every weight to 0;
+    # exp(log(.) / T) rather than pow, which is several times slower on a CPU.
+    weights = tf.cond(
+        tf.equal(temperature, 1.0),
+        lambda: probs,
+        lambda: tf.exp(tf.math.log(probs / tf.reduce_max(probs, axis=1, keepdims=True)) / temperature))
+    return tf.cond(
+        (top_k > 0) & (top_k < vocab),
+        lambda: tf.where(probs < tf.math.top_k(probs, k=top_k).values[:, -1:], 0.0, weights),
+        lambda: weights)
