@@ -36,6 +36,9 @@ def build_parser():
     train.add_argument("--recurrent-dropout", type=fraction, default=0.0,
                        help="variational dropout rate of every recurrent layer's state a<t-1>, one mask per name "
                             "(default: %(default)s)")
+    train.add_argument("--embedding-dropout", type=fraction, default=0.0,
+                       help="rate of whole characters dropped per name: every occurrence of a dropped character "
+                            "embeds to zeros (default: %(default)s)")
     train.add_argument("--epochs", type=positive_int, default=30, help="most epochs (default: %(default)s)")
     train.add_argument("--patience", type=positive_int, default=5,
                        help="early stopping: epochs without a better validation loss (default: %(default)s)")
@@ -43,6 +46,9 @@ def build_parser():
     train.add_argument("--learning-rate", type=positive_float, default=5e-3, help="Adam (default: %(default)s)")
     train.add_argument("--clipnorm", type=positive_float, default=5.0,
                        help="gradient clipping by global norm (default: %(default)s)")
+    train.add_argument("--ema", type=fraction, metavar="MOMENTUM",
+                       help="validate, checkpoint and keep an exponential moving average of the weights with this "
+                            "momentum (e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)")
     train.add_argument("--val-split", type=fraction, default=0.1,
                        help="share of distinct names held out for validation (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="split, weights and dropout (default: %(default)s)")
@@ -109,6 +115,7 @@ def main(argv=None):
 
 
 def _load(path):
+    import apps.dinos.model  # noqa: F401  (registers CharacterDropoutEmbedding, for --embedding-dropout models)
     from apps.common.bundle import load_bundle
 
     model, config = load_bundle(path)
@@ -125,6 +132,8 @@ def _train(args):
         raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    if args.ema is not None and args.val_split == 0:
+        raise CLIError("--ema needs validation names: --val-split above 0")
     # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
     from apps.common import distribute
 
@@ -136,7 +145,8 @@ def _train(args):
         val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
         clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
         input_dropout=args.input_dropout, recurrent_dropout=args.recurrent_dropout,
-        jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
+        embedding_dropout=args.embedding_dropout,
+        jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution, ema_momentum=args.ema,
         data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)
     metrics = config["metrics"]

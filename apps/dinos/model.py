@@ -14,8 +14,38 @@ from apps.common.sampling import StepModel
 from apps.common.training import compile_language_model
 
 
+@keras.saving.register_keras_serializable(package="dinos")
+class CharacterDropoutEmbedding(keras.layers.Embedding):
+    """An Embedding that, in training, drops whole characters (embedding dropout, Gal & Ghahramani 2016): each
+    name draws once per character whether to drop it, every occurrence of a dropped character in that name
+    embeds to zeros, and the others are scaled by 1 / (1 - rate).
+
+    Unlike dropout on the embedded vectors, a dropped character cannot be recovered from its other occurrences,
+    and the model learns not to lean on any one character.
+    """
+
+    def __init__(self, input_dim, output_dim, rate=0.0, seed=None, **kwargs):
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        outputs = super().call(inputs)
+        if not training or self.rate == 0:
+            return outputs
+        keep = keras.random.uniform((keras.ops.shape(inputs)[0], self.input_dim),
+                                    seed=self.seed_generator) >= self.rate
+        kept = keras.ops.take_along_axis(keras.ops.cast(keep, outputs.dtype), keras.ops.cast(inputs, "int32"),
+                                         axis=1)
+        return outputs * (kept / (1 - self.rate))[..., None]
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None,
-                input_dropout=0.0, recurrent_dropout=0.0):
+                input_dropout=0.0, recurrent_dropout=0.0, embedding_dropout=0.0):
     """The training model: token ids (batch, T) -> class probabilities (batch, T, num_tokens - 1).
 
     Args:
@@ -28,9 +58,16 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
         seed: seed of the dropout layers (weight initialisation follows `keras.utils.set_random_seed`).
         input_dropout: rate of every recurrent layer's input dropout, one mask per sequence.
         recurrent_dropout: rate of every recurrent layer's variational dropout on a⟨t-1⟩, one mask per sequence.
+        embedding_dropout: rate of whole characters dropped per name (`CharacterDropoutEmbedding`); 0 builds
+            a plain Embedding.
     """
     tokens = keras.Input((None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(num_tokens, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    if embedding_dropout:
+        embedding = CharacterDropoutEmbedding(num_tokens, embedding_dim, rate=embedding_dropout, seed=seed,
+                                              mask_zero=True, name="embedding")
+    else:
+        embedding = keras.layers.Embedding(num_tokens, embedding_dim, mask_zero=True, name="embedding")
+    x = embedding(tokens)
     for i in range(1, layers + 1):
         x = recurrent_layer(cell, units, return_sequences=True, dropout=input_dropout,
                             recurrent_dropout=recurrent_dropout, name=f"recurrent_{i}")(x)
@@ -40,9 +77,11 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
     return keras.Model(tokens, probs, name="dinos")
 
 
-def compile_model(model, learning_rate=1e-2, clipnorm=5.0, jit_compile="auto", steps_per_execution=1):
-    """Adam with gradient clipping by global norm, masked sparse cross-entropy (nats per token)."""
-    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution)
+def compile_model(model, learning_rate=1e-2, clipnorm=5.0, jit_compile="auto", steps_per_execution=1,
+                  ema_momentum=None):
+    """Adam with gradient clipping by global norm, masked sparse cross-entropy (nats per token), and a moving
+    average of the weights when `ema_momentum` is not `None` (`compile_language_model`)."""
+    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution, ema_momentum)
 
 
 def recurrent_layers(model):

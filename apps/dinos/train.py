@@ -12,6 +12,7 @@ from apps.common import distribute
 from apps.common.bundle import save_bundle
 from apps.common.plots import plot_history
 from apps.common.seeding import set_seed
+from apps.common.training import ValidateAverageWeights
 from apps.dinos import data
 from apps.dinos.evaluate import bits_per_char
 from apps.dinos.model import build_model, compile_model
@@ -24,7 +25,7 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
           batch_size=32, val_split=0.1, seed=0, keep_case=False, learning_rate=5e-3, clipnorm=5.0,
           patience=5, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
           data_sha256=None, verbose="auto", strategy=None, backup_dir=None, input_dropout=0.0,
-          recurrent_dropout=0.0):
+          recurrent_dropout=0.0, embedding_dropout=0.0, ema_momentum=None):
     """Trains a character language model on `names` and saves it as a bundle in `out`.
 
     Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
@@ -34,9 +35,12 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
     Args:
         names: the names, already normalised (`data.read_names`).
         out: bundle directory; replaced atomically once everything is written.
-        cell, units, layers, dropout, embedding_dim, input_dropout, recurrent_dropout: the model
+        cell, units, layers, dropout, embedding_dim, input_dropout, recurrent_dropout, embedding_dropout: the model
             (`model.build_model`).
         epochs, batch_size, learning_rate, clipnorm: `model.fit` and Adam with `global_clipnorm`.
+        ema_momentum: validate, checkpoint and keep an exponential moving average of the weights with this
+            momentum instead of the weights themselves (`training.ValidateAverageWeights`), or `None`. Needs a
+            validation split: the training loss is that of the weights, not of their average.
         val_split: fraction of the names held out for validation; 0 trains on all of them and monitors
             the training loss instead.
         seed: seeds the split, the initial weights and dropout.
@@ -65,13 +69,15 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
     x, y = data.make_arrays(train_names, vocab)
     validation = data.make_arrays(val_names, vocab) if val_names else None
     monitor = "val_loss" if validation else "loss"
+    if ema_momentum is not None and not validation:
+        raise ValueError("a moving average of the weights needs validation names (val_split > 0)")
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
                             embedding_dim=embedding_dim, seed=seed, input_dropout=input_dropout,
-                            recurrent_dropout=recurrent_dropout)
+                            recurrent_dropout=recurrent_dropout, embedding_dropout=embedding_dropout)
         compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
+                      steps_per_execution=steps_per_execution, ema_momentum=ema_momentum)
     inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
 
     with tempfile.TemporaryDirectory() as work:
@@ -80,6 +86,8 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             keras.callbacks.EarlyStopping(monitor=monitor, patience=patience),
             keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
         ]
+        if ema_momentum is not None:
+            callbacks.append(ValidateAverageWeights())
         if tensorboard and distribute.is_chief():
             callbacks.append(keras.callbacks.TensorBoard(tensorboard))
         callbacks += distribute.backup_callbacks(backup_dir)
@@ -94,13 +102,14 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             "vocabulary": vocab.get_config(),
             "model": {"cell": cell, "units": units, "layers": layers, "dropout": dropout,
                       "input_dropout": input_dropout, "recurrent_dropout": recurrent_dropout,
-                      "embedding_dim": embedding_dim, "parameters": model.count_params()},
+                      "embedding_dim": embedding_dim, "embedding_dropout": embedding_dropout,
+                      "parameters": model.count_params()},
             "training": {
                 "data": data_path, "data_sha256": data_sha256, "names": len(names),
                 "distinct_names": len(distinct), "train_names": len(train_names), "val_names": len(val_names),
                 "val_split": val_split, "seed": seed, "epochs": epochs, "epochs_run": len(history[monitor]),
                 "best_epoch": best_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
-                "clipnorm": clipnorm, "patience": patience,
+                "clipnorm": clipnorm, "patience": patience, "ema_momentum": ema_momentum,
             },
             "metrics": {
                 "train_bits_per_char": bits_per_char(model, vocab, train_names),
