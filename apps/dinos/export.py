@@ -24,6 +24,9 @@ class DinosModule(tf.Module):
     def __init__(self, model, config):
         super().__init__()
         self.model = model
+        # Keras keeps its layers' dropout seed states out of TensorFlow's tracking, and a signature that
+        # captures an untracked variable cannot be saved: listing them here tracks them.
+        self.model_variables = list(model.variables)
         self.sampler = Sampler(step_model(model), end_token=data.END_CLASS)
         vocab = data.Vocabulary.from_config(config["vocabulary"])
         self.keep_case = vocab.keep_case

@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from apps.common.bundle import load_bundle
 from apps.dinos.cli import main
@@ -37,9 +38,10 @@ def test_default_is_a_plain_embedding():
     assert not isinstance(embedding, CharacterDropoutEmbedding)
 
 
-def test_the_option_reaches_the_bundle_which_samples_and_scores(tmp_path, names_file, capsys):
+def test_the_option_reaches_the_bundle_which_samples_scores_and_exports(tmp_path, names_file, capsys):
     out = str(tmp_path / "model")
-    assert main(["train", "--data", names_file, *TRAIN_ARGS, "--embedding-dropout", "0.2", "--out", out]) == 0
+    assert main(["train", "--data", names_file, *TRAIN_ARGS, "--embedding-dropout", "0.2", "--input-dropout", "0.2",
+                 "--recurrent-dropout", "0.2", "--out", out]) == 0
     model, config = load_bundle(out)
     embedding = model.get_layer("embedding")
     assert isinstance(embedding, CharacterDropoutEmbedding) and embedding.rate == 0.2
@@ -49,7 +51,13 @@ def test_the_option_reaches_the_bundle_which_samples_and_scores(tmp_path, names_
     assert main(["sample", "--model", out, "-n", "3", "--seed", "0", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["names"]) == 3
     assert main(["score", "--model", out, "rex", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["names"][0]["log_prob"] < 0
+    log_prob = json.loads(capsys.readouterr().out)["names"][0]["log_prob"]
+    assert log_prob < 0
+    exported = str(tmp_path / "saved")
+    assert main(["export", "--model", out, "--out", exported]) == 0
+    restored = tf.saved_model.load(exported)
+    score = restored.signatures["score"](names=tf.constant(["rex"]))["log_probs"].numpy()
+    np.testing.assert_allclose(score, [log_prob], rtol=1e-5)
 
 
 @pytest.mark.parametrize("value", ["1", "-0.1", "nan"])
