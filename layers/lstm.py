@@ -220,9 +220,10 @@ class LSTM(ProjectedRNN):
     A `keras.layers.RNN` subclass (not `keras.layers.LSTM`, whose cuDNN path would silently drop the
     peepholes), so masking, `return_sequences`, `return_state`, `go_backwards`, `stateful`, `initial_state`
     and `unroll` behave as in Keras, and it works inside `keras.layers.Bidirectional` and stacked.
-    Unmasked float32/float64 sequences with the default activations run a hand-written backpropagation
-    through time (`layers._lstm_bptt`), which trains faster than Keras's generic loop on a CPU (see
-    `benchmarks/layers.py`); every other case runs Keras's loop. The numbers are the same either way.
+    With `use_fused_bptt`, unmasked float32/float64 sequences with the default activations run as one op with
+    a hand-written backpropagation through time (`layers._lstm_bptt`), which trains faster than Keras's
+    generic loop when XLA compiles it (see `benchmarks/layers.py`); every other case runs Keras's loop. The
+    numbers are the same either way.
 
     Args:
         units, peephole, activation, recurrent_activation, use_bias, kernel_initializer,
@@ -232,6 +233,11 @@ class LSTM(ProjectedRNN):
         precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
             it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
             `inner_loop`) has its own schedule and ignores it.
+        use_fused_bptt: `"auto"` (default), `True` or `False`: whether to run the hand-written
+            backpropagation through time where it computes exactly this layer (see `inner_loop`). It pays
+            under XLA (`model.compile(jit_compile=True)`, or the JAX backend), and costs without it (on a CPU
+            TensorFlow runs each of its extra small ops separately): `"auto"` takes it on the JAX backend
+            only, so set `True` when compiling with `jit_compile=True` on TensorFlow. Same numbers either way.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).
@@ -277,8 +283,11 @@ class LSTM(ProjectedRNN):
         recurrent_dropout=0.0,
         seed=None,
         precompute_inputs=False,
+        use_fused_bptt="auto",
         **kwargs,
     ):
+        if not (use_fused_bptt == "auto" or isinstance(use_fused_bptt, bool)):
+            raise ValueError(f"Invalid `use_fused_bptt`: expected 'auto', True or False, got {use_fused_bptt!r}")
         cell = LSTMCell(
             units, peephole=peephole, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -289,14 +298,19 @@ class LSTM(ProjectedRNN):
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="lstm_cell")
         super().__init__(cell, precompute_inputs=precompute_inputs, **kwargs)
+        self.use_fused_bptt = use_fused_bptt
 
     @property
     def peephole(self):
         return self.cell.peephole
 
+    def get_config(self):
+        return {**super().get_config(), "use_fused_bptt": self.use_fused_bptt}
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        """The time loop: `layers._lstm_bptt` (hand-written backpropagation through time, faster to train)
-        where it computes exactly this layer, Keras's generic loop otherwise.
+        """The time loop: `layers._lstm_bptt` (hand-written backpropagation through time, faster to train
+        under XLA) where `use_fused_bptt` asks for it and it computes exactly this layer, Keras's generic loop
+        otherwise.
 
         The fast path needs what its hand-coded derivatives assume: tanh and sigmoid activations, no mask,
         no unrolling, no recurrent dropout in training (a mask inside the loop), and a compute dtype equal
@@ -306,7 +320,8 @@ class LSTM(ProjectedRNN):
         cell = self.cell
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if not (mask is None and not self.unroll
+        fused = keras.backend.backend() == "jax" if self.use_fused_bptt == "auto" else self.use_fused_bptt
+        if not (fused and mask is None and not self.unroll
                 and cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
                 and not (training and 0.0 < cell.recurrent_dropout < 1.0)
                 and cell.compute_dtype == cell.variable_dtype in ("float32", "float64")):

@@ -8,7 +8,7 @@ CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 
 
 def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, dropout=0.0,
-                    recurrent_dropout=0.0, name=None, **kwargs):
+                    recurrent_dropout=0.0, name=None, use_fused_bptt="auto", **kwargs):
     """Returns a recurrent sequence layer of kind `cell`.
 
     Args:
@@ -17,6 +17,8 @@ def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, d
             a reset gate), `rnn` (`keras.layers.SimpleRNN`, the course's basic RNN).
         units: size of the hidden state a.
         return_sequences, return_state, dropout, recurrent_dropout, name: as in `keras.layers.RNN`/`LSTM`.
+        use_fused_bptt: for `lstm` and `peephole`, as in `layers.LSTM`: `True` for a model compiled with
+            `jit_compile=True`; ignored by the other cells.
         **kwargs: passed to the layer (e.g. `stateful`, `go_backwards`).
     """
     import keras
@@ -26,9 +28,9 @@ def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, d
     common = dict(return_sequences=return_sequences, return_state=return_state, dropout=dropout,
                   recurrent_dropout=recurrent_dropout, name=name, **kwargs)
     if cell == "lstm":
-        return layers.LSTM(units, **common)
+        return layers.LSTM(units, use_fused_bptt=use_fused_bptt, **common)
     if cell == "peephole":
-        return layers.LSTM(units, peephole=True, **common)
+        return layers.LSTM(units, peephole=True, use_fused_bptt=use_fused_bptt, **common)
     if cell == "gru":
         return layers.GRU(units, reset_after=True, **common)
     if cell == "gru-simple":

@@ -346,6 +346,12 @@ def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
         cls(**kwargs)
 
 
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_bad_use_fused_bptt_raises_value_error_naming_it(value):
+    with pytest.raises(ValueError, match="`use_fused_bptt`"):
+        LSTM(H, use_fused_bptt=value)
+
+
 @pytest.mark.parametrize("shape", [(B, D), (B, T, D, 2)], ids=["rank2", "rank4"])
 def test_input_of_wrong_rank_raises_value_error_naming_sequences(shape):
     with pytest.raises(ValueError, match=r"`sequences` must have rank 3 .*got shape"):

@@ -1,6 +1,6 @@
-"""The LSTM's fast path (`layers._lstm_bptt`, hand-written BPTT): taken when it applies, and then the same
-outputs and gradients as `keras.layers.LSTM` (float32), `layers.reference` (float64) and our generic loop;
-everything it does not cover falls back to the generic loop."""
+"""The LSTM's fast path (`layers._lstm_bptt`, hand-written BPTT): taken when `use_fused_bptt` asks for it and
+it applies, and then the same outputs and gradients as `keras.layers.LSTM` (float32), `layers.reference`
+(float64) and our generic loop; everything it does not cover falls back to the generic loop."""
 
 import keras
 import numpy as np
@@ -52,7 +52,7 @@ def test_fast_path_matches_keras_lstm_outputs_and_gradients(scenario, fast_path_
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x = make_inputs()
-    theirs, ours = keras_and_our_lstm(x, H, **options)
+    theirs, ours = keras_and_our_lstm(x, H, use_fused_bptt=True, **options)
     inputs = [x]
     if with_initial_state:
         rng = np.random.default_rng(7)
@@ -92,7 +92,7 @@ def test_fast_path_forward_and_bptt_equal_numpy_reference(peephole, go_backwards
     expected_dx = expected["x"][:, ::-1] if go_backwards else expected["x"]
 
     layer = LSTM(H, peephole=peephole, return_sequences=True, return_state=True, go_backwards=go_backwards,
-                 dtype="float64")
+                 dtype="float64", use_fused_bptt=True)
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
     outputs, var_grads, input_grads = grads(
@@ -112,7 +112,8 @@ def test_fast_path_with_input_dropout_equals_generic_loop(peephole, fast_path_ca
     """Same seed, same dropout mask: the fast path (no mask) and the generic loop (forced by an all-True
     mask, which changes nothing else) give the same outputs and gradients in training."""
     x = make_inputs()
-    options = dict(peephole=peephole, dropout=0.5, seed=11, return_sequences=True, return_state=True)
+    options = dict(peephole=peephole, dropout=0.5, seed=11, return_sequences=True, return_state=True,
+                   use_fused_bptt=True)
     fast, generic = LSTM(H, **options), LSTM(H, **options)
     fast.build(x.shape)
     generic.build(x.shape)
@@ -133,7 +134,7 @@ def test_fast_path_with_input_dropout_equals_generic_loop(peephole, fast_path_ca
 
 def test_fast_path_stateful_equals_keras_lstm(fast_path_calls, grads, assert_all_close):
     x = make_inputs(steps=2 * T)
-    theirs, ours = keras_and_our_lstm(x[:, :T], H, stateful=True, return_sequences=True)
+    theirs, ours = keras_and_our_lstm(x[:, :T], H, use_fused_bptt=True, stateful=True, return_sequences=True)
     theirs.reset_state()
     ours.reset_state()
     np.testing.assert_allclose(ours(x[:, :T]), theirs(x[:, :T]), atol=1e-5)
@@ -159,8 +160,8 @@ def test_jit_compiled_training_equals_generic_loop_and_keras_lstm(peephole, fast
         sequences = keras.layers.Masking(1e9)(inputs) if masked else inputs
         return keras.Model(inputs, keras.layers.Dense(1)(layer(sequences)))
 
-    fast = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2))
-    generic = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2), masked=True)
+    fast = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2, use_fused_bptt=True))
+    generic = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2, use_fused_bptt=True), masked=True)
     theirs = model(keras.layers.LSTM(H, dropout=0.3, seed=2))
     randomize(fast)
     generic.set_weights(fast.get_weights())
@@ -178,6 +179,20 @@ def test_jit_compiled_training_equals_generic_loop_and_keras_lstm(peephole, fast
     for other in models[1:]:
         for actual, expected in zip(trained, other.get_weights()):
             np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+# --- when the fast path is taken ------------------------------------------------------------------------
+
+
+def test_use_fused_bptt_auto_takes_the_fast_path_on_jax_only(fast_path_calls):
+    """JAX always compiles with XLA, where the fast path pays; TensorFlow's default on a CPU runs without."""
+    LSTM(H)(make_inputs())
+    assert bool(fast_path_calls) == (keras.backend.backend() == "jax")
+
+
+def test_use_fused_bptt_false_never_takes_the_fast_path(fast_path_calls):
+    LSTM(H, use_fused_bptt=False)(make_inputs())
+    assert not fast_path_calls
 
 
 # --- what the fast path does not cover falls back to the generic loop --------------------------------
@@ -201,14 +216,15 @@ FALLBACKS = {
 def test_falls_back_to_the_generic_loop(case, fast_path_calls):
     layer_options, call_options = FALLBACKS[case]
     x = make_inputs()
-    layer = LSTM(H, peephole=True, return_sequences=True, **layer_options)
+    layer = LSTM(H, peephole=True, return_sequences=True, use_fused_bptt=True, **layer_options)
     assert layer(x, **call_options).shape == (B, T, H)
     assert not fast_path_calls
 
 
 def test_recurrent_dropout_at_inference_takes_the_fast_path(fast_path_calls):
     x = make_inputs()
-    plain, dropped = LSTM(H, peephole=True), LSTM(H, peephole=True, recurrent_dropout=0.5)
+    plain = LSTM(H, peephole=True, use_fused_bptt=True)
+    dropped = LSTM(H, peephole=True, recurrent_dropout=0.5, use_fused_bptt=True)
     plain.build(x.shape)
     dropped.build(x.shape)
     randomize(plain)
@@ -218,7 +234,7 @@ def test_recurrent_dropout_at_inference_takes_the_fast_path(fast_path_calls):
 
 
 def test_mixed_bfloat16_falls_back_to_the_generic_loop(mixed_bfloat16, fast_path_calls):
-    layer = LSTM(H, peephole=True, return_state=True)
+    layer = LSTM(H, peephole=True, return_state=True, use_fused_bptt=True)
     outputs, a, c = layer(make_inputs())
     assert outputs.dtype == "bfloat16" and c.dtype == "bfloat16"
     assert not fast_path_calls

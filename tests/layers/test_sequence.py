@@ -59,7 +59,8 @@ NON_DEFAULT = {
         units=3, peephole=True, activation="relu", recurrent_activation="hard_sigmoid", use_bias=False,
         kernel_initializer="he_normal", recurrent_initializer="glorot_normal", unit_forget_bias=False,
         kernel_regularizer=keras.regularizers.L2(0.01), recurrent_constraint=keras.constraints.MaxNorm(2.0),
-        dropout=0.25, recurrent_dropout=0.125, seed=7, precompute_inputs=False, return_sequences=True,
+        dropout=0.25, recurrent_dropout=0.125, seed=7, precompute_inputs=False, use_fused_bptt=True,
+        return_sequences=True,
         return_state=True, go_backwards=True, stateful=False, unroll=True, zero_output_for_mask=True,
         name="my_lstm")),
     "gru": (GRU, dict(
@@ -117,6 +118,7 @@ def test_from_config_clone_computes_the_same(name):
 
 def test_peephole_and_reset_options_survive_the_round_trip():
     assert LSTM.from_config(LSTM(2, peephole=True).get_config()).peephole is True
+    assert LSTM.from_config(LSTM(2, use_fused_bptt=False).get_config()).use_fused_bptt is False
     gru = GRU.from_config(GRU(2, reset_gate=False, precompute_inputs=False).get_config())
     assert (gru.reset_gate, gru.reset_after, gru.precompute_inputs) == (False, False, False)
     assert GRU.from_config(GRU(2, reset_after=True).get_config()).reset_after is True

@@ -20,3 +20,8 @@ def test_training_model_is_many_to_many():
     model = jazz_model.build_model(20, units=4)
     assert model.predict_on_batch(np.zeros((3, 9), "int32")).shape == (3, 9, 20)
     assert model.get_layer("recurrent").units == 4
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole"])
+def test_lstms_take_the_fused_bptt_that_pays_under_the_apps_xla_compile(cell):
+    assert jazz_model.build_model(20, cell=cell, units=4).get_layer("recurrent").use_fused_bptt is True
