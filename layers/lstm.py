@@ -233,11 +233,11 @@ class LSTM(ProjectedRNN):
         precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
             it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
             `inner_loop`) has its own schedule and ignores it.
-        use_fused_bptt: `"auto"` (default), `True` or `False`: whether to run the hand-written
-            backpropagation through time where it computes exactly this layer (see `inner_loop`). It pays
-            under XLA (`model.compile(jit_compile=True)`, or the JAX backend), and costs without it (on a CPU
-            TensorFlow runs each of its extra small ops separately): `"auto"` takes it on the JAX backend
-            only, so set `True` when compiling with `jit_compile=True` on TensorFlow. Same numbers either way.
+        use_fused_bptt: run the hand-written backpropagation through time where it computes exactly this
+            layer (see `inner_loop`; default `False`). Set it when TensorFlow compiles the model with XLA
+            (`model.compile(jit_compile=True)`): measured faster there, but slower without XLA (on a CPU
+            TensorFlow then runs each of its extra small ops separately) and no faster on JAX's CPU backend.
+            Same numbers either way.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).
@@ -283,11 +283,11 @@ class LSTM(ProjectedRNN):
         recurrent_dropout=0.0,
         seed=None,
         precompute_inputs=False,
-        use_fused_bptt="auto",
+        use_fused_bptt=False,
         **kwargs,
     ):
-        if not (use_fused_bptt == "auto" or isinstance(use_fused_bptt, bool)):
-            raise ValueError(f"Invalid `use_fused_bptt`: expected 'auto', True or False, got {use_fused_bptt!r}")
+        if not isinstance(use_fused_bptt, bool):
+            raise ValueError(f"Invalid `use_fused_bptt`: expected True or False, got {use_fused_bptt!r}")
         cell = LSTMCell(
             units, peephole=peephole, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -320,8 +320,7 @@ class LSTM(ProjectedRNN):
         cell = self.cell
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        fused = keras.backend.backend() == "jax" if self.use_fused_bptt == "auto" else self.use_fused_bptt
-        if not (fused and mask is None and not self.unroll
+        if not (self.use_fused_bptt and mask is None and not self.unroll
                 and cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
                 and not (training and 0.0 < cell.recurrent_dropout < 1.0)
                 and cell.compute_dtype == cell.variable_dtype in ("float32", "float64")):

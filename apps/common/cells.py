@@ -8,7 +8,7 @@ CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 
 
 def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, dropout=0.0,
-                    recurrent_dropout=0.0, name=None, use_fused_bptt="auto", **kwargs):
+                    recurrent_dropout=0.0, name=None, use_fused_bptt=False, **kwargs):
     """Returns a recurrent sequence layer of kind `cell`.
 
     Args:

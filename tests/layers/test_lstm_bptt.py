@@ -184,14 +184,9 @@ def test_jit_compiled_training_equals_generic_loop_and_keras_lstm(peephole, fast
 # --- when the fast path is taken ------------------------------------------------------------------------
 
 
-def test_use_fused_bptt_auto_takes_the_fast_path_on_jax_only(fast_path_calls):
-    """JAX always compiles with XLA, where the fast path pays; TensorFlow's default on a CPU runs without."""
+def test_by_default_the_fast_path_is_not_taken(fast_path_calls):
+    """It pays only when the model is compiled with XLA, which Keras leaves off on a CPU."""
     LSTM(H)(make_inputs())
-    assert bool(fast_path_calls) == (keras.backend.backend() == "jax")
-
-
-def test_use_fused_bptt_false_never_takes_the_fast_path(fast_path_calls):
-    LSTM(H, use_fused_bptt=False)(make_inputs())
     assert not fast_path_calls
 
 
