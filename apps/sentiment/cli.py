@@ -2,6 +2,7 @@
 
     python -m apps.sentiment download                       # SST splits -> data/sentiment/
     python -m apps.sentiment train --task sst5 --data data/sentiment --out saved_models/sentiment
+    python -m apps.sentiment train --task sst2 --train-labels fine --data data/sentiment --out my-sst2 --ensemble 3
     python -m apps.sentiment evaluate --data data/sentiment/stsa.fine.dev
     python -m apps.sentiment predict "There is nothing to like in this movie."
     python -m apps.sentiment export --out output/sentiment-savedmodel
@@ -44,6 +45,10 @@ def main(argv=None):
                        help="--task file without --dev: share of the examples held out (default 0.1)")
     train_cmd.add_argument("--num-classes", type=positive_int,
                        help="--task file: number of classes (default: largest label + 1)")
+    train_cmd.add_argument("--train-labels", choices=("task", "fine"), default="task",
+                           help="task: train on the task's own labels (default); fine (--task sst2 only): "
+                                "train on the 5 labels of all of stsa.fine.train (8,544 sentences, neutral "
+                                "ones too) and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
     _add_column_options(train_cmd)
     train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
     train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
@@ -52,6 +57,9 @@ def main(argv=None):
                        help="read the text both ways (default on)")
     train_cmd.add_argument("--pooling", choices=POOLINGS, default="last",
                            help="classify from the last state, or the mean or max over the tokens (default last)")
+    train_cmd.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
+                           help="train N networks side by side (own embeddings, same vocabulary) and answer "
+                                "with the mean of their probabilities (default 1)")
     train_cmd.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
     train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
                        help="vocabulary size, padding and unknown-word ids included (default 10000)")
@@ -60,6 +68,9 @@ def main(argv=None):
     train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
     train_cmd.add_argument("--word-dropout", type=fraction, default=0.5,
                            help="share of words dropped while training (default 0.5)")
+    train_cmd.add_argument("--ema", type=fraction, default=0.0, metavar="MOMENTUM",
+                           help="keep an exponential moving average of the weights with this momentum (e.g. "
+                                "0.99) and score and save it; 0: off (default)")
     train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
     train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
     train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
@@ -114,8 +125,9 @@ def _train(args):
         raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
     strategy = distribute.strategy_from_args(args)
+    fine = args.train_labels == "fine"
     train_examples, dev_examples, labels = data_lib.load_task(
-        args.task, args.data, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
+        args.task, args.data, fine=fine, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
         label_col=args.label_col)
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
@@ -123,7 +135,9 @@ def _train(args):
         train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
         num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
-        word_dropout=args.word_dropout, pooling=args.pooling,
+        word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble, ema=args.ema,
+        fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
+        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir)
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "

@@ -34,6 +34,9 @@ LABEL_NAMES = {
     "sst5": ["very negative", "negative", "neutral", "positive", "very positive"],
     "sst2": ["negative", "positive"],
 }
+FINE_GROUPS = {"sst2": [[0, 1], [3, 4]]}
+"""The SST-5 classes that make up each class of a task: SST-2 is SST-5 without neutral, 0-1 negative, 3-4
+positive (`stsa.binary.*` holds the same sentences, less the neutral ones)."""
 TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
@@ -115,24 +118,30 @@ def parse_label(token, num_classes, where):
     return label
 
 
-def load_task(task, data, *, dev=None, num_classes=None, text_col="text", label_col="label"):
+def load_task(task, data, *, fine=False, dev=None, num_classes=None, text_col="text", label_col="label"):
     """Returns `(train, dev_or_None, label_names)` for a training task.
 
     Args:
         task: `sst5` or `sst2` (`data` is the directory holding `stsa.{fine,binary}.{train,dev}`), or `file`
             (`data` is a training file, `dev` an optional validation file).
         data: directory or file, as above.
+        fine: for a task of `FINE_GROUPS`, the training split is `stsa.fine.train` with its SST-5 labels
+            (the dev split and `label_names` stay the task's).
         dev: for `file`, the validation file (`None`: the caller holds out part of the training data).
         num_classes: for `file`, the number of classes; `None` infers it as the largest label + 1.
         text_col, label_col: for `file`, the CSV/TSV columns.
     """
+    if fine and task not in FINE_GROUPS:
+        raise CLIError(f"--train-labels fine is for --task {', '.join(FINE_GROUPS)}, not --task {task}")
     if task in SST_FILES:
         if not os.path.isdir(data):
             raise CLIError(f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
                            f"got {data} (fetch it with `python -m apps.sentiment download`)")
-        train_path, dev_path = (os.path.join(data, name) for name in SST_FILES[task])
+        train_task = "sst5" if fine else task
+        train_path = os.path.join(data, SST_FILES[train_task][0])
+        dev_path = os.path.join(data, SST_FILES[task][1])
         names = LABEL_NAMES[task]
-        return (read_examples(train_path, num_classes=len(names)),
+        return (read_examples(train_path, num_classes=len(LABEL_NAMES[train_task])),
                 read_examples(dev_path, num_classes=len(names)), names)
     if task != "file":
         raise CLIError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")

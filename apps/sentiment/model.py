@@ -8,6 +8,8 @@
       -> [Bidirectional](recurrent layer) x `num_layers`   apps.common.cells
       -> a⟨T⟩ of the last layer, or the mean or max of its a⟨t⟩ over the tokens (`pooling`)
       -> Dropout -> Dense softmax over the classes
+      [-> Average]           an ensemble (`members`) averages the probabilities of its members' softmaxes
+      [-> GroupClasses]      a model trained on finer classes answers with coarser ones (`group_classes`)
 
 A text with no tokens (empty or whitespace-only) is all padding: every recurrent layer keeps its zero initial
 state (and pooling over no tokens gives zeros), so its prediction is the classifier's answer to "no evidence",
@@ -132,6 +134,53 @@ class MaskedPooling(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+@keras.saving.register_keras_serializable(package="sentiment")
+class GroupClasses(keras.layers.Layer):
+    """Turns probabilities over fine classes into probabilities over groups of them.
+
+    Each group's probability is the sum of its classes' probabilities, divided by the sum over all groups, so
+    that classes left out of every group (SST-5's neutral when answering SST-2) are ignored and each row still
+    sums to 1: with groups `[[0, 1], [3, 4]]`, P(negative) = (P0 + P1) / (P0 + P1 + P3 + P4).
+
+    Args:
+        groups: list of non-empty, disjoint lists of class ids, one per output class.
+
+    Call arguments:
+        probabilities: float tensor (batch, fine classes).
+
+    Returns:
+        float tensor (batch, len(groups)).
+    """
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        groups = [[int(index) for index in group] for group in groups]
+        flat = [index for group in groups for index in group]
+        if len(groups) < 2 or not all(groups) or min(flat) < 0 or len(set(flat)) != len(flat):
+            raise ValueError(f"Invalid `groups`: expected at least two non-empty, disjoint lists of class ids, "
+                             f"got {groups!r}")
+        self.groups = groups
+
+    def call(self, probabilities):
+        grouped = keras.ops.stack(
+            [keras.ops.sum(keras.ops.take(probabilities, group, axis=-1), axis=-1) for group in self.groups],
+            axis=-1)
+        return grouped / keras.ops.sum(grouped, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.groups))
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+def group_classes(model, groups):
+    """`model` (strings -> fine-class probabilities) followed by `GroupClasses(groups)`, as a new model that
+    shares its layers."""
+    grouped = GroupClasses(groups, dtype="float32", name="groups")(model.outputs[0])
+    return keras.Model(model.inputs, grouped, name=model.name)
+
+
 def make_vectorizer(train_texts, max_tokens):
     """Returns a `TextVectorization` whose vocabulary (at most `max_tokens` ids, padding and OOV included)
     is adapted on `train_texts`."""
@@ -144,7 +193,7 @@ def make_vectorizer(train_texts, max_tokens):
 
 def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1, bidirectional=True,
                 embedding_dim=64, dropout=0.5, word_dropout=0.0, pooling="last",
-                max_length=DEFAULT_MAX_LENGTH):
+                max_length=DEFAULT_MAX_LENGTH, members=1):
     """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
 
     Args:
@@ -163,25 +212,48 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
             bidirectional layer, each direction's final state), or `"mean"`/`"max"` of a⟨t⟩ over the text's
             tokens (`MaskedPooling`).
         max_length: tokens kept per text (see `TokenWindow`).
+        members: number of such classifiers (an ensemble), each with its own embedding and weights, over the
+            one vectorizer; their layers' names start with `member_<i>_`. `average_members` makes the model
+            that answers with their mean.
 
     Returns:
-        An uncompiled `keras.Model` taking a string tensor of shape (batch,).
+        An uncompiled `keras.Model` taking a string tensor of shape (batch,) and returning the class
+        probabilities (batch, num_classes), or a list of them, one per member, if `members` > 1.
     """
     texts = keras.Input(shape=(), dtype="string", name="text")
     tokens = TokenWindow(max_length, name="window")(vectorizer(texts))
-    x = keras.layers.Embedding(vectorizer.vocabulary_size(), embedding_dim, mask_zero=True,
-                               name="embedding")(tokens)
-    x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
+    outputs = [
+        _classifier(tokens, vectorizer.vocabulary_size(), num_classes, cell=cell, units=units,
+                    num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
+                    dropout=dropout, word_dropout=word_dropout, pooling=pooling,
+                    prefix=f"member_{index + 1}_" if members > 1 else "")
+        for index in range(members)]
+    return keras.Model(texts, outputs if members > 1 else outputs[0], name="sentiment")
+
+
+def _classifier(tokens, vocabulary_size, num_classes, *, cell, units, num_layers, bidirectional, embedding_dim,
+                dropout, word_dropout, pooling, prefix):
+    """Token ids -> Embedding -> recurrent layers -> class probabilities, every layer's name after `prefix`."""
+    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding")(tokens)
+    x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name=f"{prefix}word_dropout")(x)
     for index in range(num_layers):
         last = index == num_layers - 1
         layer = recurrent_layer(cell, units, return_sequences=not last or pooling != "last",
-                                dropout=dropout, name=f"{cell}_{index + 1}")
+                                dropout=dropout, name=f"{prefix}{cell}_{index + 1}")
         if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{index + 1}")
+            layer = keras.layers.Bidirectional(layer, name=f"{prefix}bi_{cell}_{index + 1}")
         x = layer(x)
     if pooling != "last":
-        x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = MaskedPooling(pooling, name=f"{prefix}{pooling}_pooling")(x)
+    x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
     # float32 even under a mixed-precision policy: a half-precision softmax loses small probabilities.
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
-    return keras.Model(texts, probabilities, name="sentiment")
+    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{prefix}classes")(x)
+
+
+def average_members(model):
+    """The mean of the class probabilities of an ensemble built by `build_model(..., members=N)`, as a new
+    model that shares its layers; `model` itself if it has a single output."""
+    if len(model.outputs) == 1:
+        return model
+    mean = keras.layers.Average(dtype="float32", name="average")(model.outputs)
+    return keras.Model(model.inputs, mean, name=model.name)

@@ -20,7 +20,8 @@ from apps.common.cli import CLIError
 from apps.common.plots import plot_history
 from apps.common.seeding import set_seed
 from apps.sentiment.data import Examples, file_sha256
-from apps.sentiment.model import DEFAULT_MAX_LENGTH, build_model, make_vectorizer
+from apps.sentiment.model import (
+    DEFAULT_MAX_LENGTH, average_members, build_model, group_classes, make_vectorizer)
 
 # Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
 BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
@@ -69,7 +70,7 @@ def _sharding():
 
 def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
-          word_dropout=0.0, pooling="last",
+          word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None, ema=0.0,
           learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1, strategy=None,
           backup_dir=None):
     """Trains a classifier and saves it as a bundle in `out`.
@@ -77,12 +78,22 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     Args:
         train_examples: `apps.sentiment.data.Examples`, the training split (the vocabulary is adapted on it).
         dev_examples: `Examples` for early stopping and the reported dev accuracy.
-        label_names: one name per class.
+        label_names: one name per class of the saved model.
         out: bundle directory, replaced atomically once training has finished.
         task: the data task, recorded in the config (`sst5`, `sst2` or `file`).
         cell, units, num_layers, bidirectional, embedding_dim, dropout, word_dropout, pooling,
-            max_length: see `apps.sentiment.model.build_model`.
+            max_length, members: see `apps.sentiment.model.build_model`. The members of an ensemble learn
+            side by side from the same batches, each from its own loss; the epoch is chosen by, and the
+            saved model answers with, the mean of their probabilities.
         max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
+        fine_labels: names of finer classes that `train_examples` are labelled with instead (with
+            `class_groups`): the network learns those, and the saved model answers with `label_names` through
+            `apps.sentiment.model.GroupClasses`, which is also what `dev_examples` (labelled with
+            `label_names`) score. `None`: `train_examples` are labelled with `label_names`.
+        class_groups: with `fine_labels`, one list of fine class ids per class of `label_names`.
+        ema: momentum of an exponential moving average of the weights (0: none). The model is set to the
+            average at the end of every epoch, so the dev accuracy that picks the epoch, and the saved
+            weights, are those of the average.
         learning_rate: Adam's step size.
         epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
             the weights of the best epoch are kept.
@@ -98,31 +109,54 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     Returns:
         `(model, config)`: the saved inference model and its config dict.
     """
+    if (fine_labels is None) != (class_groups is None):
+        raise ValueError("`fine_labels` and `class_groups` go together")
     set_seed(seed)
     num_classes = len(label_names)
     strategy = strategy or tf.distribute.get_strategy()
+    steps_per_epoch = math.ceil(len(train_examples) / batch_size)
     vectorizer = make_vectorizer(train_examples.texts, max_tokens)
     with strategy.scope():
-        model = build_model(vectorizer, num_classes, cell=cell, units=units, num_layers=num_layers,
-                            bidirectional=bidirectional, embedding_dim=embedding_dim, dropout=dropout,
-                            word_dropout=word_dropout, pooling=pooling, max_length=max_length)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = build_model(vectorizer, len(fine_labels or label_names), cell=cell, units=units,
+                            num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
+                            dropout=dropout, word_dropout=word_dropout, pooling=pooling, max_length=max_length,
+                            members=members)
+        # Overwriting the weights with their average on each epoch's last step makes the epoch-end dev score
+        # (and EarlyStopping's copy of the best weights) that of the average.
+        optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema,
+                                          ema_overwrite_frequency=steps_per_epoch if ema > 0 else None)
+        if members == 1:
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        else:
+            # Weighted 1/members, the loss is the members' mean and stays comparable with a single model's.
+            model.compile(optimizer=optimizer, loss=["sparse_categorical_crossentropy"] * members,
+                          loss_weights=[1 / members] * members)
+        answering = average_members(model)
+        if class_groups is not None:
+            answering = group_classes(answering, class_groups)
+        dev_data = make_dataset(dev_examples, 256)
+        if answering is model:
+            validation, scorers = dev_data, []
+        else:
+            validation, scorers = None, [DevScore(answering, dev_data)]
+    train_data = make_dataset(train_examples, batch_size, shuffle_seed=seed)
+    if members > 1:
+        train_data = train_data.map(lambda texts, labels: (texts, (labels,) * members))
     stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
                                             restore_best_weights=True)
-    history = model.fit(make_dataset(train_examples, batch_size, shuffle_seed=seed),
-                        steps_per_epoch=math.ceil(len(train_examples) / batch_size),
-                        validation_data=make_dataset(dev_examples, 256), epochs=epochs,
-                        callbacks=[stopper] + distribute.backup_callbacks(backup_dir),
+    history = model.fit(train_data, steps_per_epoch=steps_per_epoch, validation_data=validation, epochs=epochs,
+                        callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir),
                         shuffle=False, verbose=verbose).history
     # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
-    inference = distribute.to_float32(keras.Model(model.inputs, model.outputs, name=model.name))
+    inference = distribute.to_float32(keras.Model(answering.inputs, answering.outputs, name=model.name))
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
         "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
         "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
         "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
-        "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "learning_rate": learning_rate,
+        "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "members": members,
+        "fine_labels": fine_labels,
+        "class_groups": class_groups, "ema": ema, "learning_rate": learning_rate,
         "batch_size": batch_size, "seed": seed,
         "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),
@@ -140,6 +174,32 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         with distribute.chief_path(out) as path:
             save_bundle(path, inference, config, extra_files=extras)
     return inference, config
+
+
+class DevScore(keras.callbacks.Callback):
+    """Scores the model that answers, when it is not the one trained, on the dev set.
+
+    An ensemble answers with its members' mean and a model trained on fine classes with their groups, while
+    Keras's own validation would score the trained model's outputs (each member's, the fine classes). So
+    `fit` runs without `validation_data` and this callback, listed before `EarlyStopping`, adds `val_loss`
+    and `val_accuracy` of the answering model to each epoch's logs.
+
+    Args:
+        answering: the model over the trained layers that is saved (`average_members`, `group_classes`).
+        dev_data: dataset of (strings, labels) batches, labels in the answering model's classes.
+
+    Create it in the scope of the training strategy, which it compiles `answering` under.
+    """
+
+    def __init__(self, answering, dev_data):
+        super().__init__()
+        self.answering = answering
+        self.dev_data = dev_data
+        self.answering.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.answering.evaluate(self.dev_data, verbose=0, return_dict=True)
+        logs.update({f"val_{name}": scores[name] for name in ("loss", "accuracy")})
 
 
 def _describe(examples):

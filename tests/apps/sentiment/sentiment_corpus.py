@@ -9,16 +9,27 @@ NEGATIVE = ["bad", "awful", "terrible", "boring", "dreadful", "dull"]
 FILLER = ["the", "movie", "film", "was", "is", "plot", "acting", "really", "quite", "story", "and", "a"]
 
 
-def make_corpus(count, seed):
-    """`count` (label, text) pairs: label 1 if the one sentiment word is positive, else 0."""
+FINE = [["awful", "dreadful", "abysmal"], ["dull", "boring", "flat"], ["ordinary", "average", "okay"],
+        ["good", "nice", "pleasant"], ["superb", "wonderful", "brilliant"]]
+"""Sentiment words of the five SST-5 classes, very negative to very positive."""
+
+
+def make_corpus(count, seed, classes=(NEGATIVE, POSITIVE)):
+    """`count` (label, text) pairs: label `i` if the one sentiment word is from `classes[i]` (by default 1 for
+    a positive word, 0 for a negative one)."""
     rng = random.Random(seed)
     corpus = []
     for index in range(count):
-        label = index % 2
+        label = index % len(classes)
         words = rng.choices(FILLER, k=rng.randint(2, 7))
-        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
+        words.insert(rng.randint(0, len(words)), rng.choice(classes[label]))
         corpus.append((label, " ".join(words)))
     return corpus
+
+
+def to_binary(corpus):
+    """The SST-2 view of a five-class corpus: neutral (2) left out, 0-1 negative (0), 3-4 positive (1)."""
+    return [(int(label > 2), text) for label, text in corpus if label != 2]
 
 
 def write_lines(path, corpus):

@@ -70,10 +70,12 @@ def test_evaluate_reports_and_plots(trained_bundle, corpus_files, tmp_path, caps
     assert code == 0 and "macro-F1" in out and "confusion matrix" in out
 
 
-def test_export_serves_strings_without_this_package(trained_bundle, tmp_path, capsys):
+@pytest.mark.parametrize("bundle_fixture", ["trained_bundle", "fine_trained_bundle", "ensemble_bundle"])
+def test_export_serves_strings_without_this_package(bundle_fixture, request, tmp_path, capsys):
+    bundle = request.getfixturevalue(bundle_fixture)
     out_dir = tmp_path / "saved"
-    assert run_cli(capsys, "export", "--model", trained_bundle, "--out", out_dir)[0] == 0
-    model, _ = load_bundle(trained_bundle)
+    assert run_cli(capsys, "export", "--model", bundle, "--out", out_dir)[0] == 0
+    model, config = load_bundle(bundle)
     expected = model(tf.constant(TEXTS)).numpy()
     # A fresh interpreter in which importing this package (or Keras) fails.
     script = textwrap.dedent(f"""
@@ -94,7 +96,7 @@ def test_export_serves_strings_without_this_package(trained_bundle, tmp_path, ca
     served = json.loads(result.stdout.splitlines()[-1])
     np.testing.assert_allclose(served["probabilities"], expected, rtol=1e-5, atol=1e-7)
     assert served["label_ids"] == list(expected.argmax(axis=1))
-    assert served["labels"] == [str(i) for i in expected.argmax(axis=1)]
+    assert served["labels"] == [config["labels"][i] for i in expected.argmax(axis=1)]
 
 
 def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
