@@ -68,9 +68,6 @@ def main(argv=None):
     train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
     train_cmd.add_argument("--word-dropout", type=fraction, default=0.5,
                            help="share of words dropped while training (default 0.5)")
-    train_cmd.add_argument("--ema", type=fraction, default=0.0, metavar="MOMENTUM",
-                           help="keep an exponential moving average of the weights with this momentum (e.g. "
-                                "0.99) and score and save it; 0: off (default)")
     train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
     train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
     train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
@@ -135,7 +132,7 @@ def _train(args):
         train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
         num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
-        word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble, ema=args.ema,
+        word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
         fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
         class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,

@@ -70,7 +70,7 @@ def _sharding():
 
 def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
-          word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None, ema=0.0,
+          word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None,
           learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1, strategy=None,
           backup_dir=None):
     """Trains a classifier and saves it as a bundle in `out`.
@@ -91,9 +91,6 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
             `apps.sentiment.model.GroupClasses`, which is also what `dev_examples` (labelled with
             `label_names`) score. `None`: `train_examples` are labelled with `label_names`.
         class_groups: with `fine_labels`, one list of fine class ids per class of `label_names`.
-        ema: momentum of an exponential moving average of the weights (0: none). The model is set to the
-            average at the end of every epoch, so the dev accuracy that picks the epoch, and the saved
-            weights, are those of the average.
         learning_rate: Adam's step size.
         epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
             the weights of the best epoch are kept.
@@ -121,10 +118,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
                             num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
                             dropout=dropout, word_dropout=word_dropout, pooling=pooling, max_length=max_length,
                             members=members)
-        # Overwriting the weights with their average on each epoch's last step makes the epoch-end dev score
-        # (and EarlyStopping's copy of the best weights) that of the average.
-        optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema,
-                                          ema_overwrite_frequency=steps_per_epoch if ema > 0 else None)
+        optimizer = keras.optimizers.Adam(learning_rate)
         if members == 1:
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         else:
@@ -155,8 +149,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
         "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
         "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "members": members,
-        "fine_labels": fine_labels,
-        "class_groups": class_groups, "ema": ema, "learning_rate": learning_rate,
+        "fine_labels": fine_labels, "class_groups": class_groups, "learning_rate": learning_rate,
         "batch_size": batch_size, "seed": seed,
         "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),

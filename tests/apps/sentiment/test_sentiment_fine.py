@@ -1,4 +1,4 @@
-"""Training SST-2 on the five SST-5 labels (`--train-labels fine`) and averaging the weights (`--ema`)."""
+"""Training SST-2 on the five SST-5 labels (`--train-labels fine`)."""
 
 import json
 import os
@@ -14,7 +14,7 @@ from apps.sentiment.model import GroupClasses
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import train
 
-from sentiment_corpus import make_corpus, run_cli, write_lines
+from sentiment_corpus import run_cli
 
 TEXTS = ["a superb film", "the plot was dreadful", "an ordinary story", "", "It's NICE (really)!", "boring"]
 
@@ -71,33 +71,6 @@ def test_fine_labels_only_for_sst2(task, fine_sst_dir, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     assert f"--train-labels fine is for --task sst2, not --task {task}" in err
     assert not (tmp_path / "bundle").exists()
-
-
-def test_ema_must_be_a_momentum_below_one(corpus_files, tmp_path, capsys):
-    code, _, err = run_cli(capsys, "train", "--task", "file", "--data", corpus_files[0], "--ema", "1",
-                           "--out", tmp_path / "bundle")
-    assert code == 2 and "--ema: must be in [0, 1), got 1" in err and not (tmp_path / "bundle").exists()
-
-
-def test_ema_scores_and_saves_the_averaged_weights(tmp_path, capsys):
-    # Label noise and a short, slow training keep the dev accuracy well below 1, where a model saved with
-    # other weights than the scored ones would show.
-    corpus = [(1 - label if index % 4 == 0 else label, text)
-              for index, (label, text) in enumerate(make_corpus(200, seed=6))]
-    train_path = write_lines(tmp_path / "train.txt", corpus)
-    dev_path = write_lines(tmp_path / "dev.txt", make_corpus(80, seed=7))
-    common = ["train", "--task", "file", "--data", train_path, "--dev", dev_path, "--units", "4",
-              "--embedding-dim", "4", "--max-tokens", "40", "--dropout", "0.1", "--word-dropout", "0",
-              "--epochs", "3", "--patience", "3", "--batch-size", "8", "--learning-rate", "0.02", "--quiet"]
-    assert run_cli(capsys, *common, "--ema", "0.9", "--out", tmp_path / "ema")[0] == 0
-    assert run_cli(capsys, *common, "--out", tmp_path / "plain")[0] == 0
-    config = read_config(tmp_path / "ema")
-    assert config["ema"] == 0.9 and 0.5 < config["dev_accuracy"] < 1
-    model, _ = load_bundle(tmp_path / "ema")
-    dev = read_examples(dev_path)
-    assert evaluate(model, config, dev)["accuracy"] == pytest.approx(config["dev_accuracy"])
-    plain, _ = load_bundle(tmp_path / "plain")
-    assert not np.allclose(model.get_layer("classes").kernel, plain.get_layer("classes").kernel)
 
 
 def test_fine_labels_need_their_groups(tmp_path):
