@@ -16,22 +16,24 @@ import shutil
 import keras
 
 import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
-from apps.common.cli import CLIError, atomic_dir
-
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+from apps.common.errors import CLIError
+from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app
 
 
-def save_bundle(path, model, config, extra_files=()):
+def save_bundle(path, model, config, extra_files=(), force=False):
     """Writes `model` and `config` (a JSON-serialisable dict) to the directory `path`, atomically.
 
     Args:
         path: the bundle directory; an existing one is replaced only once the new one is complete.
         model: a Keras model built from registered layers.
-        config: JSON-serialisable dict (vocabulary, hyper-parameters, metrics).
+        config: JSON-serialisable dict (vocabulary, hyper-parameters, metrics), with the app's name as `app`:
+            that is how a later `--out` recognises the directory as a bundle it may replace.
         extra_files: paths of files (plots, histories) copied into the bundle.
+        force: replace whatever is at `path`, not only an earlier bundle of the same app.
     """
-    with atomic_dir(path) as tmp:
+    if "app" not in config:
+        raise ValueError("a bundle's config needs the app's name as 'app'")
+    with atomic_dir(path, app=config["app"], kind=BUNDLE, force=force) as tmp:
         model.save(os.path.join(tmp, MODEL_FILE))
         with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as handle:
             json.dump(config, handle, indent=2, sort_keys=True)
@@ -39,11 +41,16 @@ def save_bundle(path, model, config, extra_files=()):
             shutil.copy(extra, os.path.join(tmp, os.path.basename(extra)))
 
 
-def load_bundle(path, compile=False):
+def load_bundle(path, app=None, compile=False):
     """Loads `(model, config)` from a bundle directory in Keras's safe mode.
 
+    Args:
+        path: the bundle directory.
+        app: the app that will use it: another app's bundle is refused before its model is loaded.
+        compile: restore the training configuration too.
+
     Raises:
-        CLIError: the directory is missing, incomplete or corrupt (one line, for the CLI).
+        CLIError: the directory is missing, incomplete, corrupt or another app's (one line, for the CLI).
     """
     model_path = os.path.join(path, MODEL_FILE)
     config_path = os.path.join(path, CONFIG_FILE)
@@ -56,6 +63,10 @@ def load_bundle(path, compile=False):
             config = json.load(handle)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CLIError(f"corrupt {config_path}: {error}") from None
+    found = bundle_app(config)
+    if app is not None and found != app:
+        raise CLIError(f"{path} is a {found} model bundle, not a {app} one" if found else
+                       f"{path} is not a {app} model bundle (its config.json names no app)")
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a damaged zip; all mean the same to a user.

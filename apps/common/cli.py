@@ -1,31 +1,22 @@
-"""Command-line plumbing shared by every app: one error path, exit code 2, atomic outputs.
+"""Command-line plumbing shared by every app: argument types, one error path, exit codes.
 
 Every app's `main(argv) -> int` builds its parser with `make_parser`, dispatches with `run`, and raises
 `CLIError` for anything the user got wrong. `run` turns that into one line on stderr and exit code 2, never a
-traceback. Outputs are written through `atomic_file` / `atomic_dir` so a failure leaves nothing half-written.
+traceback; Ctrl-C exits 130 and SIGTERM 143. Output paths, atomic writes and input limits live in
+`apps.common.files`. Nothing here imports TensorFlow, so arguments are checked before it loads.
 """
 
 import argparse
-import contextlib
 import json
-import os
-import shutil
+import signal
 import sys
-import tempfile
+
+from apps.common.errors import CLIError
+from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED
 
 USAGE_ERROR = 2
 # `tf.distribute` strategies a `train` command offers (apps.common.distribute.make_strategy builds them).
 STRATEGIES = ("none", "mirrored", "multi-worker")
-
-
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class CLIError(Exception):
-    """A mistake in the user's input: reported as one line on stderr with exit code 2."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -43,31 +34,119 @@ def make_parser(prog, description):
     return parser, commands
 
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+TERMINATED = 143  # 128 + SIGTERM, what `timeout` and job schedulers send
+MAX_MESSAGE_CHARS = 400
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that every `finally` and atomic write cleans up as on Ctrl-C.
+
+    A `BaseException`, like `KeyboardInterrupt`: library code's `except Exception` must not swallow it.
+    """
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run(parser, argv, handlers):
     """Parses `argv`, calls `handlers[command](args)` and returns the process exit code.
 
-    A handler returns an int (or None for 0). `CLIError`, a missing file and keyboard interrupts become one
-    line on stderr; argparse's own errors keep their exit code 2.
+    A handler returns an int (or None for 0). A `CLIError` becomes one line on stderr and exit code 2 (so do
+    argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with one line, after the atomic writers have
+    removed their temporary files.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    previous = _install(signal.SIGTERM, _terminate)
+    command = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
-    try:
-        return handlers[args.command](args) or 0
+        check_argv(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+        command = args.command
+        return handlers[command](args) or 0
     except CLIError as error:
-        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        print(f"{_prefix(parser, command)}: error: {shorten(str(error))}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
-        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{_prefix(parser, command)}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Terminated:
+        print(f"{_prefix(parser, command)}: terminated", file=sys.stderr)
+        return TERMINATED
+    finally:
+        _install(signal.SIGTERM, previous)
+
+
+def _prefix(parser, command):
+    return f"{parser.prog} {command}" if command else parser.prog
+
+
+def _install(signum, handler):
+    """`signal.signal`, where a handler can be installed (the main thread) and one is given."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signum, handler)
+    except ValueError:  # not the main thread (a test runner's worker, a library caller's thread)
+        return None
+
+
+def shorten(text, limit=MAX_MESSAGE_CHARS):
+    """`text` cut to `limit` characters, so that an error quoting a 50 MB input stays one readable line."""
+    text = " ".join(text.split("\n"))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def check_argv(argv):
+    """Refuses arguments that are not UTF-8 text or longer than `MAX_ARGUMENT_CHARS`, naming the first."""
+    for index, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # Python decodes such bytes of argv as lone surrogates
+            raise CLIError(f"argument {index} is not valid UTF-8 text") from None
+        if len(arg) > MAX_ARGUMENT_CHARS:
+            raise CLIError(f"argument {index} is {len(arg):,} characters; the limit is {MAX_ARGUMENT_CHARS:,} "
+                           "(put long texts in a file)")
+
+
+def int_in(low, high):
+    """argparse type: an integer in [low, high]."""
+    def parse(text):
+        value = _parse(int, text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low:,} to {high:,}, got {shorten(text, 40)}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def float_in(low, high, low_open=False):
+    """argparse type: a number in [low, high] (or (low, high] with `low_open`)."""
+    def parse(text):
+        value = _parse(float, text)
+        if not (low < value if low_open else low <= value) or not value <= high:
+            bracket = "(" if low_open else "["
+            raise argparse.ArgumentTypeError(f"must be in {bracket}{low:g}, {high:g}], got {shorten(text, 40)}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+seed = int_in(0, MAX_SEED)
+"""argparse type: a random seed, 0 to 2**31 - 1 (TensorFlow's seeds are int32; larger ones would wrap)."""
 
 
 def positive_int(text):
     """argparse type: an integer > 0."""
     value = _parse(int, text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shorten(text, 40)}")
     return value
 
 
@@ -75,7 +154,7 @@ def positive_float(text):
     """argparse type: a finite float > 0."""
     value = _parse(float, text)
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {shorten(text, 40)}")
     return value
 
 
@@ -83,8 +162,16 @@ def fraction(text):
     """argparse type: a float in [0, 1)."""
     value = _parse(float, text)
     if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {shorten(text, 40)}")
     return value
+
+
+def add_force_argument(parser):
+    """Adds `--force` to a command that writes a directory with `--out`."""
+    parser.add_argument(
+        "--force", action="store_true",
+        help="DELETE whatever is at --out (a file, or a directory with everything in it) and write there; "
+             "without it, --out replaces only an earlier output of the same kind of this app")
 
 
 def add_distribute_arguments(parser):
@@ -112,80 +199,8 @@ def add_distribute_arguments(parser):
 def _parse(kind, text):
     try:
         return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a valid {kind.__name__}: {text!r}") from None
-
-
-@contextlib.contextmanager
-def atomic_file(path, mode="w", **open_kwargs):
-    """Opens a temporary file beside `path` and renames it onto `path` only if the block succeeds.
-
-    Yields the open file object. Raises `CLIError` if the directory cannot be written.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    except OSError as error:
-        raise CLIError(f"cannot write {path}: {error.strerror}") from None
-    try:
-        # mkstemp makes the file private (0600); the output should get the permissions open() would give.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-        with os.fdopen(fd, mode, **open_kwargs) as handle:
-            yield handle
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp_path)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path beside `path` (for writers that want a file name) and renames it on success."""
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-        os.close(fd)
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-    except OSError as error:
-        raise CLIError(f"cannot write {path}: {error.strerror}") from None
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp_path)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_dir(path):
-    """Yields an empty temporary directory beside `path`; on success it replaces `path` whole.
-
-    An existing `path` is swapped out only after the new content is complete, so readers never see a mix.
-    """
-    parent = os.path.dirname(os.path.abspath(path)) or "."
-    try:
-        os.makedirs(parent, exist_ok=True)
-        tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-        os.chmod(tmp_dir, 0o777 & ~_current_umask())
-    except OSError as error:
-        raise CLIError(f"cannot write {path}: {error.strerror}") from None
-    try:
-        yield tmp_dir
-        if os.path.isdir(path):
-            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
-            os.replace(path, os.path.join(old, "previous"))
-            os.replace(tmp_dir, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_dir, path)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not a valid {kind.__name__}: {shorten(repr(text), 40)}") from None
 
 
 def print_json(obj):
@@ -198,22 +213,3 @@ def _to_builtin(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def read_text(path, what="file"):
-    """Reads a UTF-8 text file, turning the user's mistakes (missing, binary, non-UTF-8) into `CLIError`."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise CLIError(f"{what} not found: {path}") from None
-    except IsADirectoryError:
-        raise CLIError(f"{what} is a directory, expected a file: {path}") from None
-    except OSError as error:
-        raise CLIError(f"cannot read {what} {path}: {error.strerror}") from None
-    if b"\x00" in raw:
-        raise CLIError(f"{what} {path} looks binary, expected UTF-8 text")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise CLIError(f"{what} {path} is not valid UTF-8 (byte {error.start})") from None

@@ -5,7 +5,7 @@ matplotlib is the optional extra `plot`; without it these functions warn once an
 
 import warnings
 
-from apps.common.cli import atomic_path
+from apps.common.files import atomic_path
 
 
 def _pyplot():

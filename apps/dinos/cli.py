@@ -10,8 +10,9 @@ import os
 import secrets
 
 from apps.common import cli as common
+from apps.common import files
 from apps.common.cells import CELLS
-from apps.common.cli import CLIError, fraction, positive_float, positive_int, print_json
+from apps.common.cli import CLIError, float_in, fraction, int_in, positive_float, positive_int, print_json, seed
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
 
 
@@ -51,26 +52,28 @@ def build_parser():
                             "momentum (e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)")
     train.add_argument("--val-split", type=fraction, default=0.1,
                        help="share of distinct names held out for validation (default: %(default)s)")
-    train.add_argument("--seed", type=int, default=0, help="split, weights and dropout (default: %(default)s)")
+    train.add_argument("--seed", type=seed, default=0, help="split, weights and dropout (default: %(default)s)")
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
     train.add_argument("--steps-per-execution", type=positive_int, default=1,
                        help="batches per compiled call (default: %(default)s)")
     train.add_argument("--out", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+    common.add_force_argument(train)
     common.add_distribute_arguments(train)
 
     def add_model(command):
         command.add_argument("--model", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
 
     def add_sampling(command, n_default):
-        command.add_argument("-n", type=positive_int, default=n_default, help="names (default: %(default)s)")
-        command.add_argument("--temperature", type=positive_float, default=1.0,
-                             help="below 1: safer names, above 1: wilder (default: %(default)s)")
+        command.add_argument("-n", type=int_in(1, MAX_NAMES), default=n_default,
+                             help=f"names, at most {MAX_NAMES:,} (default: %(default)s)")
+        command.add_argument("--temperature", type=TEMPERATURE, default=1.0,
+                             help="below 1: safer names, above 1: wilder; 0.001 to 1000 (default: %(default)s)")
         command.add_argument("--top-k", type=positive_int, default=None, help="sample among the k likeliest characters")
-        command.add_argument("--max-len", type=positive_int, default=None,
-                             help="longest name in characters (default: the longest training name + 4)")
-        command.add_argument("--seed", type=int, default=None, help="same seed, same names (default: random)")
+        command.add_argument("--max-len", type=int_in(1, files.MAX_NAME_CHARS), default=None,
+                             help="longest name in characters, at most 100 (default: the longest training name + 4)")
+        command.add_argument("--seed", type=seed, default=None, help="same seed, same names (default: random)")
 
     sample = commands.add_parser("sample", help="invent names", description="Sample names from a model.")
     add_sampling(sample, 10)
@@ -81,7 +84,7 @@ def build_parser():
 
     score = commands.add_parser("score", help="log-probability of names",
                                 description="Score names: log-probability (nats) and bits per character.")
-    score.add_argument("names", nargs="+", metavar="NAME")
+    score.add_argument("names", nargs="+", metavar="NAME", help=f"at most {MAX_SCORED:,} names")
     add_model(score)
     score.add_argument("--json", action="store_true", help="print JSON")
 
@@ -98,6 +101,7 @@ def build_parser():
                                  description="Export a SavedModel usable with TensorFlow alone.")
     add_model(export)
     export.add_argument("--out", required=True, help="SavedModel directory")
+    common.add_force_argument(export)
 
     download = commands.add_parser("download", help="fetch the name list",
                                    description="Fetch the name list named in data/dinos.json and check its sha256.")
@@ -105,6 +109,12 @@ def build_parser():
     download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
     download.add_argument("--out", default=str(DEFAULT_DATA), help="destination (default: %(default)s)")
     return parser
+
+
+MAX_NAMES = 100_000
+"""Names one `sample` or `evaluate` draws (a batch of them is sampled at once)."""
+MAX_SCORED = 10_000
+TEMPERATURE = float_in(0.001, 1000)
 
 
 def main(argv=None):
@@ -118,15 +128,11 @@ def _load(path):
     import apps.dinos.model  # noqa: F401  (registers CharacterDropoutEmbedding, for --embedding-dropout models)
     from apps.common.bundle import load_bundle
 
-    model, config = load_bundle(path)
-    if config.get("app") != "dinos":
-        raise CLIError(f"{path} is not a dinos model bundle")
-    return model, config
+    return load_bundle(path, app="dinos")
 
 
 def _train(args):
-    from apps.dinos import data
-    from apps.dinos.train import train
+    from apps.dinos import data  # no TensorFlow: everything below is checked before it loads
 
     if not os.path.exists(args.data):
         raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
@@ -134,11 +140,14 @@ def _train(args):
         raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
     if args.ema is not None and args.val_split == 0:
         raise CLIError("--ema needs validation names: --val-split above 0")
+    out = files.check_output_dir(args.out, "dinos", force=args.force)
+    files.check_work_dirs(out, backup_dir=args.backup_dir, tensorboard=args.tensorboard)
+    names = data.read_names(args.data, keep_case=args.keep_case)
     # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
     from apps.common import distribute
+    from apps.dinos.train import train
 
     strategy = distribute.strategy_from_args(args)
-    names = data.read_names(args.data, keep_case=args.keep_case)
     config = train(
         names, args.out, cell=args.cell, units=args.units, layers=args.layers, dropout=args.dropout,
         embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size,
@@ -148,7 +157,7 @@ def _train(args):
         embedding_dropout=args.embedding_dropout,
         jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution, ema_momentum=args.ema,
         data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
-        strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)
+        strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir, force=args.force)
     metrics = config["metrics"]
     val = metrics["val_bits_per_char"]
     print(f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"
@@ -157,6 +166,8 @@ def _train(args):
 
 
 def _sample(args):
+    if len(args.prefix) > files.MAX_NAME_CHARS:
+        raise CLIError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
     from apps.dinos.sample import NameSampler
 
     model, config = _load(args.model)
@@ -174,6 +185,13 @@ def _sample(args):
 
 def _score(args):
     from apps.dinos import data
+
+    if len(args.names) > MAX_SCORED:
+        raise CLIError(f"{len(args.names):,} names to score; the limit is {MAX_SCORED:,}")
+    for name in args.names:
+        if len(name.strip()) > files.MAX_NAME_CHARS:
+            raise CLIError(f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is "
+                           f"{files.MAX_NAME_CHARS}")
     from apps.dinos.evaluate import score_names
 
     model, config = _load(args.model)
@@ -193,6 +211,9 @@ def _score(args):
 
 def _evaluate(args):
     from apps.dinos import data
+
+    # Read before TensorFlow loads: a file over the limits is refused at once. Case is settled below.
+    names = data.read_names(args.data, keep_case=True) if args.data else None
     from apps.dinos.evaluate import bits_per_char, sample_statistics
     from apps.dinos.sample import NameSampler
 
@@ -200,7 +221,7 @@ def _evaluate(args):
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     report = {}
     if args.data:
-        names = data.read_names(args.data, keep_case=vocab.keep_case)
+        names = [data.normalise(name, vocab.keep_case) for name in names]
         for line, name in enumerate(names, 1):
             try:
                 vocab.encode(name)
@@ -241,16 +262,18 @@ def _percent(value):
 
 
 def _export(args):
+    out = files.check_output_dir(args.out, "dinos", files.SAVED_MODEL, force=args.force)
     from apps.dinos.export import export
 
     model, config = _load(args.model)
-    export(model, config, args.out)
+    export(model, config, out, force=args.force)
     print(f"exported {args.out} (signatures: sample, score)")
 
 
 def _download(args):
+    out = files.check_output_file(args.out)
     from apps.dinos.data import download
 
-    path, digest = download(args.out, source=args.source, sha256=args.sha256)
+    path, digest = download(out, source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
 

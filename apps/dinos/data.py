@@ -18,10 +18,10 @@ import shutil
 import tempfile
 import urllib.parse
 
-import keras
 import numpy as np
 
-from apps.common.cli import CLIError, atomic_path, read_text
+from apps.common.errors import CLIError
+from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, atomic_path, read_text
 from apps.dinos.paths import DEFAULT_DATA, MANIFEST
 
 PAD_ID = 0
@@ -43,8 +43,17 @@ def parse_names(text, keep_case=False):
 
 
 def read_names(path, keep_case=False):
-    """Reads a newline-separated name list (UTF-8), raising `CLIError` if it is unreadable or holds no names."""
-    names = parse_names(read_text(path, "name list"), keep_case)
+    """Reads a newline-separated name list (UTF-8), with no TensorFlow.
+
+    Raises:
+        CLIError: the list is unreadable, holds no names, is over `MAX_NAME_LIST_BYTES` bytes, or has a name
+            over `MAX_NAME_CHARS` characters (training pads every name to the longest one).
+    """
+    names = parse_names(read_text(path, "name list", max_bytes=MAX_NAME_LIST_BYTES), keep_case)
+    longest = max(range(len(names)), key=lambda i: len(names[i]), default=None)
+    if longest is not None and len(names[longest]) > MAX_NAME_CHARS:
+        raise CLIError(f"name list {path}, name {longest + 1}: {len(names[longest]):,} characters; the limit is "
+                       f"{MAX_NAME_CHARS}")
     if not names:
         raise CLIError(f"name list {path} holds no names")
     return names
@@ -137,6 +146,8 @@ def make_arrays(names, vocab):
     `y` holds class 0 under padding, a valid class that the mask then ignores. Nothing is truncated.
     """
     encoded = [vocab.encode(name) for name in names]
+    import keras  # here, so that reading and checking a name list needs no TensorFlow
+
     x = keras.utils.pad_sequences([[END_ID, *ids] for ids in encoded], padding="post", value=PAD_ID,
                                   dtype="int32")
     y = keras.utils.pad_sequences([[i - 1 for i in ids] + [END_CLASS] for ids in encoded], padding="post",
@@ -181,6 +192,8 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
         if not os.path.isfile(origin):
             raise CLIError(f"source not found: {origin}")
         origin = pathlib.Path(origin).resolve().as_uri()
+    import keras
+
     with tempfile.TemporaryDirectory() as cache:
         try:
             fetched = keras.utils.get_file(

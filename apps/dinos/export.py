@@ -66,8 +66,8 @@ class DinosModule(tf.Module):
         return {"log_probs": tf.where(known, total, float("-inf"))}
 
 
-def export(model, config, out):
-    """Writes the SavedModel of `DinosModule(model, config)` to `out`, atomically."""
+def export(model, config, out, force=False):
+    """Writes the SavedModel of `DinosModule(model, config)` to `out`, atomically (`force`: see `export_saved_model`)."""
     module = DinosModule(model, config)
-    export_saved_model(module, out, {"sample": module.sample, "score": module.score})
+    export_saved_model(module, out, {"sample": module.sample, "score": module.score}, app="dinos", force=force)
     return out

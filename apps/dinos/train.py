@@ -25,7 +25,7 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
           batch_size=32, val_split=0.1, seed=0, keep_case=False, learning_rate=5e-3, clipnorm=5.0,
           patience=5, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
           data_sha256=None, verbose="auto", strategy=None, backup_dir=None, input_dropout=0.0,
-          recurrent_dropout=0.0, embedding_dropout=0.0, ema_momentum=None):
+          recurrent_dropout=0.0, embedding_dropout=0.0, ema_momentum=None, force=False):
     """Trains a character language model on `names` and saves it as a bundle in `out`.
 
     Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
@@ -58,6 +58,7 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             bundle is saved in float32 either way.
         backup_dir: back up the training state there every epoch (`BackupAndRestore`), or `None`. A resumed
             run's history, early stopping and best checkpoint cover only the epochs run after resuming.
+        force: replace whatever is at `out`, not only an earlier dinos bundle (`apps.common.files`).
 
     Returns:
         The bundle's config dict (vocabulary, hyper-parameters, metrics).
@@ -132,5 +133,5 @@ def train(names, out, *, cell="lstm", units=128, layers=1, dropout=0.1, embeddin
             if plot:
                 extras.append(plot)
         with distribute.chief_path(out) as path:
-            save_bundle(path, model, config, extra_files=extras)
+            save_bundle(path, model, config, extra_files=extras, force=force)
     return config

@@ -241,18 +241,20 @@ def parse_chord(text):
     return Chord.from_symbol(symbol)
 
 
-def parse_progression(text, bar_quarters=4.0):
+def parse_progression(text, bar_quarters=4.0, max_bars=None):
     """Parses a progression typed by a user (see the module docstring for the syntax).
 
     Args:
         text: e.g. "Dm7 G7 Cmaj7" (one chord a bar) or "Dm7 G7 | Cmaj7 |" (bars separated by `|`).
         bar_quarters: length of a bar in quarter notes.
+        max_bars: refuse a longer progression (before music21 reads a single symbol), or `None`.
 
     Returns:
         `(timeline, bars)`: a `Timeline` and the number of bars the progression spans.
 
     Raises:
-        CLIError: an empty progression, an empty bar between two `|`, or an unknown chord symbol.
+        CLIError: an empty progression, an empty bar between two `|`, an unknown chord symbol, or more than
+            `max_bars` bars.
     """
     text = text.strip()
     if "|" in text:
@@ -263,6 +265,8 @@ def parse_progression(text, bar_quarters=4.0):
         bars = [[symbol] for symbol in text.split()]
     if not bars or not bars[0]:
         raise CLIError("empty chord progression")
+    if max_bars is not None and len(bars) > max_bars:
+        raise CLIError(f"the progression has {len(bars):,} bars; the limit is {max_bars:,}")
     changes = []
     for index, bar in enumerate(bars):
         for position, symbol in enumerate(bar):

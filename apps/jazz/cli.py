@@ -5,31 +5,28 @@ in the arguments, the chords or the output path is reported at once, as the only
 TensorFlow prints its own start-up lines there, which a user error should not come with).
 """
 
-import argparse
 import datetime
 import math
 import os
 import shlex
 import sys
 
-from apps.common.cli import (CLIError, add_distribute_arguments, fraction, make_parser, positive_float,
-                             positive_int, print_json, read_text, run)
+from apps.common import files
 from apps.common.cells import CELLS
+from apps.common.cli import (CLIError, add_distribute_arguments, add_force_argument, float_in, fraction, int_in,
+                             make_parser, positive_float, positive_int, print_json, run)
+from apps.common.files import read_text
 from apps.jazz.grammar import ENCODINGS
+
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
-
-
-def seed(text):
-    """argparse type: an integer in [0, MAX_SEED]."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a valid int: {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_SEED}], got {text}")
-    return value
+MAX_MEASURES = 1_000
+"""Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
+MAX_CHORD_FILE_BYTES = 1 << 20
+seed = int_in(0, MAX_SEED)
+TEMPO = float_in(20, 400)
+"""Quarter notes a minute: MIDI stores 60e6 / bpm microseconds in 24 bits, so below ~3.6 bpm it wraps."""
 
 
 def build_parser():
@@ -48,6 +45,7 @@ def build_parser():
     train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
     train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
+    add_force_argument(train)
     add_distribute_arguments(train)
 
     generate = commands.add_parser("generate", help="write a new solo as MIDI")
@@ -55,12 +53,13 @@ def build_parser():
     chords = generate.add_mutually_exclusive_group()
     chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
     chords.add_argument("--chords-from", metavar="FILE", help="a text file holding a progression")
-    generate.add_argument("--measures", type=positive_int,
-                          help="4/4 bars to play, cycling the progression (default: the progression once)")
-    generate.add_argument("--tempo", type=positive_float, help="quarter notes a minute (default: the model's)")
-    generate.add_argument("--temperature", type=positive_float, default=1.0)
+    generate.add_argument("--measures", type=int_in(1, MAX_MEASURES),
+                          help=f"4/4 bars to play, cycling the progression, at most {MAX_MEASURES:,} "
+                               "(default: the progression once)")
+    generate.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
+    generate.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
     generate.add_argument("--seed", type=seed, default=0)
-    generate.add_argument("--out", help="MIDI file (default: output/jazz-<timestamp>.mid)")
+    generate.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
     generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
     generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
 
@@ -74,28 +73,35 @@ def build_parser():
     export = commands.add_parser("export", help="export the token sampler as a SavedModel")
     export.add_argument("--model", default=DEFAULT_MODEL)
     export.add_argument("--out", required=True)
+    add_force_argument(export)
     return parser
 
 
-def main(argv):
-    """Runs the command line `argv` (without the program name) and returns the exit code."""
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
     return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
                                       "evaluate": _evaluate, "export": _export})
 
 
 def _train(args, command):
-    _check_writable(os.path.join(args.out, "model.keras"))
+    out = files.check_output_dir(args.out, "jazz", force=args.force)
+    files.check_work_dirs(out, backup_dir=args.backup_dir)
+    from apps.jazz.data import expand_paths
+
+    expand_paths(args.midi)  # file count and sizes, before TensorFlow loads
     from apps.common import distribute
 
     # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
     strategy = distribute.strategy_from_args(args)
     from apps.jazz.train import train
 
-    config = train(args.midi, args.out, encoding=args.encoding, cell=args.cell, units=args.units,
+    config = train(args.midi, out, encoding=args.encoding, cell=args.cell, units=args.units,
                    seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                    validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
-                   strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir)
+                   strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
+                   force=args.force)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"
@@ -107,19 +113,10 @@ def _progression(args):
     from apps.jazz.generate import DEFAULT_PROGRESSION
 
     if args.chords_from:
-        return parse_progression(read_text(args.chords_from, "chord file"))
-    return parse_progression(args.chords if args.chords is not None else DEFAULT_PROGRESSION)
-
-
-def _check_writable(path):
-    """Fails early, creating nothing, if `path` cannot be written (the atomic write checks again)."""
-    if os.path.isdir(path):
-        raise CLIError(f"cannot write {path}: it is a directory")
-    directory = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(directory):
-        directory = os.path.dirname(directory)
-    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
-        raise CLIError(f"cannot write {path}: {directory} is not a writable directory")
+        text = read_text(args.chords_from, "chord file", max_bytes=MAX_CHORD_FILE_BYTES)
+    else:
+        text = args.chords if args.chords is not None else DEFAULT_PROGRESSION
+    return parse_progression(text, max_bars=MAX_MEASURES)
 
 
 def _check_model(path):
@@ -130,14 +127,15 @@ def _check_model(path):
 def _load_model(path):
     from apps.common.bundle import load_bundle
 
-    return load_bundle(path)
+    return load_bundle(path, app="jazz")
 
 
 def _generate(args):
-    timeline, bars = _progression(args)
-    out = args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid")
-    _check_writable(out)
+    out = files.check_output_file(
+        args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
+        suffixes=(".mid", ".midi"))
     _check_model(args.model)
+    timeline, bars = _progression(args)
 
     from apps.jazz import chords, generate, plot
 
@@ -163,7 +161,11 @@ def _generate(args):
 
 
 def _evaluate(args):
-    from apps.jazz import data, evaluate, grammar, train
+    from apps.jazz import data
+
+    for paths in (args.midi, args.corpus or ()):
+        data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
+    from apps.jazz import evaluate, grammar, train
 
     solos = data.load_solos(args.midi, progress=not args.json)
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
@@ -214,9 +216,9 @@ def _evaluate(args):
 
 def _export(args):
     _check_model(args.model)
-    _check_writable(os.path.join(args.out, "saved_model.pb"))
+    out = files.check_output_dir(args.out, "jazz", files.SAVED_MODEL, force=args.force)
     from apps.jazz.generate import export_sampler
 
     model, config = _load_model(args.model)
-    export_sampler(model, config, args.out)
+    export_sampler(model, config, out, force=args.force)
     print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")

@@ -22,7 +22,8 @@ import json
 import os
 import sys
 
-from apps.common.cli import CLIError, atomic_file
+from apps.common.errors import CLIError
+from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file
 from apps.jazz.chords import Chord, Timeline
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
@@ -164,7 +165,8 @@ def expand_paths(paths):
     named directly, whose failure is an error rather than a warning.
 
     Raises:
-        CLIError: a path that is neither a file, a directory nor a pattern matching anything.
+        CLIError: a path that is neither a file, a directory nor a pattern matching anything; more than
+            `MAX_MUSIC_FILES` files; a file over `MAX_MUSIC_FILE_BYTES` bytes.
     """
     expanded = []
     for path in paths:
@@ -180,6 +182,12 @@ def expand_paths(paths):
             expanded += [(match, False) for match in matches if os.path.isfile(match)]
         else:
             raise CLIError(f"file not found: {path}")
+        if len(expanded) > MAX_MUSIC_FILES:
+            raise CLIError(f"more than {MAX_MUSIC_FILES:,} music files given; that is the limit")
+    for path, _ in expanded:
+        size = os.path.getsize(path)
+        if size > MAX_MUSIC_FILE_BYTES:
+            raise CLIError(f"{path} is {size:,} bytes; the limit for a solo is {MAX_MUSIC_FILE_BYTES:,}")
     return expanded
 
 

@@ -11,7 +11,7 @@ import copy
 import math
 import os
 
-from apps.common.cli import atomic_path
+from apps.common.files import atomic_path
 from apps.jazz import grammar
 
 # A jazz blues in F: dominant, diminished, minor and ii-V changes, so the bare command shows them all.
@@ -131,7 +131,7 @@ def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_qu
 
 
 
-def export_sampler(model, config, path):
+def export_sampler(model, config, path, force=False):
     """Exports the token sampler as a SavedModel in `path` that runs with TensorFlow alone.
 
     Signatures: `sample(prefix, steps, temperature, top_k, seed)` -> `{tokens, log_probs}` (see
@@ -146,5 +146,5 @@ def export_sampler(model, config, path):
     tokens = tf.constant(generator.vocabulary.tokens)
     vocabulary = tf.function(lambda: {"tokens": tokens}, input_signature=[])
     generator.sampler.vocabulary = vocabulary
-    export_saved_model(generator.sampler, path, {"sample": generator.sampler.__call__,
-                                                 "vocabulary": vocabulary})
+    export_saved_model(generator.sampler, path, {"sample": generator.sampler.__call__, "vocabulary": vocabulary},
+                       app="jazz", force=force)

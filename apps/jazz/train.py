@@ -52,12 +52,12 @@ def split_solos(solos, validation_fraction, seed):
 
 def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epochs=30, batch_size=64, seed=0,
           validation_split=0.1, learning_rate=5e-3, embedding_dim=32, dropout=0.1, cache_dir="auto",
-          command=None, verbose=1, strategy=None, backup_dir=None):
+          command=None, verbose=1, strategy=None, backup_dir=None, force=False):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
     Args:
         paths: MIDI/MusicXML files, directories or globs.
-        out: the bundle directory (replaced atomically).
+        out: the bundle directory (replaced atomically; only an earlier jazz bundle unless `force`).
         encoding: `grammar` or `pitch` (`apps.jazz.grammar`).
         cell, units, embedding_dim, dropout: the model (`apps.jazz.model.build_model`).
         seq_len: Tx, the window length in tokens.
@@ -155,5 +155,5 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
             if curve:
                 extras.append(curve)
         with distribute.chief_path(out) as path:
-            bundle.save_bundle(path, model, config, extra_files=extras)
+            bundle.save_bundle(path, model, config, extra_files=extras, force=force)
     return config

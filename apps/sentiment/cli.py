@@ -14,20 +14,18 @@ import argparse
 import os
 import sys
 
-from apps.common import distribute
-from apps.common.bundle import load_bundle
+from apps.common import files
 from apps.common.cells import CELLS
 from apps.common.cli import (
-    CLIError, add_distribute_arguments, fraction, make_parser, positive_float, positive_int, print_json,
-    read_text, run)
-from apps.common.plots import plot_confusion_matrix
+    CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
+    print_json, run, seed)
 from apps.sentiment import data as data_lib
-from apps.sentiment.model import DEFAULT_MAX_LENGTH, POOLINGS
-from apps.sentiment.predict import evaluate, export, predict
-from apps.sentiment.train import hold_out, train
+from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS
 
 DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
+MAX_TEXTS = 100_000
+"""Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""
 
 
 def main(argv=None):
@@ -73,9 +71,10 @@ def main(argv=None):
     train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
     train_cmd.add_argument("--patience", type=positive_int, default=3,
                        help="stop after this many epochs without a better dev accuracy (default 3)")
-    train_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train_cmd.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     train_cmd.add_argument("--out", default=DEFAULT_MODEL,
                            help="bundle directory (default saved_models/sentiment)")
+    add_force_argument(train_cmd)
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distribute_arguments(train_cmd)
 
@@ -97,6 +96,7 @@ def main(argv=None):
     export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
     _add_model_option(export_cmd)
     export_cmd.add_argument("--out", required=True, help="SavedModel directory")
+    add_force_argument(export_cmd)
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
@@ -120,33 +120,50 @@ def _train(args):
         raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
     if args.max_tokens < 3:
         raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
-    # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
-    strategy = distribute.strategy_from_args(args)
+    out = files.check_output_dir(args.out, "sentiment", force=args.force)
+    files.check_work_dirs(out, backup_dir=args.backup_dir)
     fine = args.train_labels == "fine"
     train_examples, dev_examples, labels = data_lib.load_task(
         args.task, args.data, fine=fine, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
         label_col=args.label_col)
+    from apps.common import distribute
+
+    # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
+    strategy = distribute.strategy_from_args(args)
+    from apps.sentiment.train import hold_out, train
+
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(
-        train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
+        train_examples, dev_examples, labels, out, task=args.task, cell=args.cell, units=args.units,
         num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
         word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
         fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
         class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir)
+        seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir,
+        force=args.force)
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
           f"{config['epochs_run']})")
 
 
+def _load(path):
+    from apps.common.bundle import load_bundle
+
+    return load_bundle(path, app="sentiment")
+
+
 def _evaluate(args):
-    model, config = load_bundle(args.model)
-    examples = data_lib.read_examples(args.data, num_classes=config["num_classes"], text_col=args.text_col,
-                                      label_col=args.label_col)
+    plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot")
+    # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
+    examples = data_lib.read_examples(args.data, text_col=args.text_col, label_col=args.label_col)
+    from apps.common.plots import plot_confusion_matrix
+    from apps.sentiment.predict import evaluate
+
+    model, config = _load(args.model)
     report = evaluate(model, config, examples)
-    plot = plot_confusion_matrix(report["confusion"], report["labels"], args.plot,
+    plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
                                  f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
     report["plot"] = plot
     if args.json:
@@ -173,29 +190,51 @@ def _predict(args):
     if args.texts:
         texts = args.texts
     elif args.file:
-        texts = read_text(args.file, "text file").splitlines()
+        texts = files.read_text(args.file, "text file").splitlines()
     else:
-        try:
-            texts = sys.stdin.buffer.read().decode("utf-8").splitlines()
-        except UnicodeDecodeError as error:
-            raise CLIError(f"standard input is not valid UTF-8 (byte {error.start})") from None
-    model, config = load_bundle(args.model)
+        texts = _read_stdin().splitlines()
+    if len(texts) > MAX_TEXTS:
+        raise CLIError(f"{len(texts):,} texts to classify; the limit is {MAX_TEXTS:,} a call")
+    from apps.sentiment.predict import predict
+
+    model, config = _load(args.model)
     results = predict(model, config, texts)
     if args.json:
         print_json(results)
         return
     for result in results:
+        if result["label"] is None:
+            print(f"(no text to judge)\t\t{result['text']}")
+            continue
         stars = f" {result['stars']}/5 stars" if result["stars"] is not None else ""
         probs = " ".join(f"{p:.3f}" for p in result["probabilities"].values())
         print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
 
 
+def _read_stdin():
+    raw = sys.stdin.buffer.read(files.MAX_TEXT_FILE_BYTES + 1)
+    if len(raw) > files.MAX_TEXT_FILE_BYTES:
+        raise CLIError(f"standard input is over the limit of {files.MAX_TEXT_FILE_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CLIError(f"standard input is not valid UTF-8 (byte {error.start})") from None
+    files.check_line_lengths(text, "standard input", files.MAX_LINE_CHARS)
+    return text
+
+
 def _export(args):
-    model, config = load_bundle(args.model)
-    export(model, config, args.out)
+    out = files.check_output_dir(args.out, "sentiment", files.SAVED_MODEL, force=args.force)
+    from apps.sentiment.predict import export
+
+    model, config = _load(args.model)
+    export(model, config, out, force=args.force)
     print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels")
 
 
 def _download(args):
-    for path in data_lib.download(args.out):
+    out = files.normalise_path(args.out)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out} is a file; it must be a directory")
+    for path in data_lib.download(out):
         print(path)

@@ -22,7 +22,8 @@ import json
 import os
 import urllib.request
 
-from apps.common.cli import CLIError, atomic_file, read_text
+from apps.common.errors import CLIError
+from apps.common.files import atomic_file, read_text
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(REPO_ROOT, "data", "sentiment.json")

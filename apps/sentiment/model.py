@@ -23,10 +23,7 @@ import keras
 import tensorflow as tf
 
 from apps.common.cells import recurrent_layer
-
-POOLINGS = ("last", "mean", "max")
-DEFAULT_MAX_LENGTH = 100
-"""Tokens kept per text. The longest SST train/dev sentence has 52 tokens; anything beyond 100 is cut off."""
+from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS  # noqa: F401  (re-exported for scripts)
 
 
 @keras.saving.register_keras_serializable(package="sentiment")

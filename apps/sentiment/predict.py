@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.common.export import export_saved_model
 # Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
 import apps.sentiment.model  # noqa: F401
@@ -28,16 +28,25 @@ def predict(model, config, texts, batch_size=PREDICT_BATCH):
     """Predicts each text's class.
 
     Returns:
-        One dict per text: `text`, `label` (name), `label_id`, `stars` (1-5, or `None` unless 5 classes) and
-        `probabilities` (label name -> probability).
+        One dict per text: `text`, `label` (name), `label_id`, `stars` (1-5, or `None` unless 5 classes),
+        `probabilities` (label name -> probability) and `judged`. A text of white space only is not judged:
+        `judged` is false and `label`, `label_id`, `stars` and `probabilities` are `None` (the model would
+        answer with its prior, which reads like a confident opinion about nothing).
     """
     names = config["labels"]
+    judged = [text for text in texts if text.strip()]
+    rows = iter(probabilities(model, judged, batch_size))
     results = []
-    for text, row in zip(texts, probabilities(model, texts, batch_size)):
+    for text in texts:
+        if not text.strip():
+            results.append({"text": text, "label": None, "label_id": None, "stars": None, "probabilities": None,
+                            "judged": False})
+            continue
+        row = next(rows)
         label_id = int(np.argmax(row))
         results.append({"text": text, "label": names[label_id], "label_id": label_id,
                         "stars": stars(label_id, len(names)),
-                        "probabilities": {name: float(p) for name, p in zip(names, row)}})
+                        "probabilities": {name: float(p) for name, p in zip(names, row)}, "judged": True})
     return results
 
 
@@ -101,7 +110,10 @@ class SentimentServing(tf.Module):
         return {"probabilities": probs, "label_ids": label_ids, "labels": tf.gather(self.label_names, label_ids)}
 
 
-def export(model, config, out):
-    """Writes a SavedModel to `out` with the `serving_default` signature of `SentimentServing`."""
+def export(model, config, out, force=False):
+    """Writes a SavedModel to `out` with the `serving_default` signature of `SentimentServing`.
+
+    An existing SavedModel of this app at `out` is replaced; anything else only with `force`.
+    """
     module = SentimentServing(model, config["labels"])
-    export_saved_model(module, out, {"serving_default": module.serve})
+    export_saved_model(module, out, {"serving_default": module.serve}, app="sentiment", force=force)

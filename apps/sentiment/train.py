@@ -72,7 +72,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
           word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None,
           learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1, strategy=None,
-          backup_dir=None):
+          backup_dir=None, force=False):
     """Trains a classifier and saves it as a bundle in `out`.
 
     Args:
@@ -145,7 +145,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     inference = distribute.to_float32(keras.Model(answering.inputs, answering.outputs, name=model.name))
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
-        "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
+        "app": "sentiment", "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
         "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
         "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
         "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "members": members,
@@ -165,7 +165,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
             if plot:
                 extras.append(plot)
         with distribute.chief_path(out) as path:
-            save_bundle(path, inference, config, extra_files=extras)
+            save_bundle(path, inference, config, extra_files=extras, force=force)
     return inference, config
 
 

@@ -309,7 +309,7 @@ def test_mixed_bfloat16_savedmodel_runs_on_cpu_without_cudnn_ops(tmp_path):
     serve = tf.function(lambda x: {"probabilities": model(x, training=False)},
                         input_signature=[tf.TensorSpec((None, script.STEPS, script.FEATURES), tf.float32)])
     path = str(tmp_path / "savedmodel")
-    export_saved_model(module, path, {"serving_default": serve})
+    export_saved_model(module, path, {"serving_default": serve}, app="dinos")
 
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as handle:

@@ -1,6 +1,7 @@
 """Every bad input of the issue: one line on stderr, exit code 2, nothing written."""
 
 import os
+import shutil
 
 import pytest
 
@@ -74,11 +75,12 @@ def test_missing_or_corrupt_model(bundle, tmp_path, capsys):
     assert not export_dir.exists()
 
 
-def test_failed_training_leaves_the_old_bundle_alone(tmp_path, names_file, capsys):
+def test_failed_training_leaves_the_old_bundle_alone(tmp_path, names_file, bundle, capsys):
     out = tmp_path / "model"
-    out.mkdir()
+    shutil.copytree(bundle, out)
     (out / "keep.txt").write_text("old")
+    before = sorted(os.listdir(out))
     # A validation split too large for the list fails after parsing, before any file is written.
     assert_usage_error(capsys, ["train", "--data", names_file, "--val-split", "0.99", "--out", str(out)],
                        "--val-split")
-    assert os.listdir(out) == ["keep.txt"] and sorted(os.listdir(tmp_path)) == ["model"]
+    assert sorted(os.listdir(out)) == before and sorted(os.listdir(tmp_path)) == ["model"]

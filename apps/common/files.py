@@ -1,0 +1,398 @@
+"""Files the apps read and write: what an output path may replace, atomic writes, and the limits on inputs.
+
+The rules every command follows (docs/cli.md is the user's version):
+
+- **Outputs are written whole or not at all.** A file is written to a temporary file beside its target and
+  renamed onto it; a directory (a bundle, a SavedModel) is written to a temporary directory beside its target
+  and swapped in. On Linux the swap is one `renameat2(RENAME_EXCHANGE)` call: at every moment the target holds
+  the complete old content or the complete new content, never a mix and never nothing. Where the kernel or
+  file system lacks it, the old directory is renamed away and the new one renamed in, which leaves a moment
+  (two `rename` calls) with nothing at the path, and still never a mix.
+- **`--out` never deletes what is not ours.** `check_output_dir` lets a command write a directory only where
+  nothing exists yet, where an empty directory stands, or where a bundle or SavedModel *of the same app and
+  kind* stands (recognised by its `config.json`'s `app` or by `OWNER_FILE`). Anything else (a file, a folder of
+  the user's, another app's bundle, a SavedModel where a bundle goes) is refused unless the user passed
+  `--force`. The check runs before any work, and again at the moment of the swap.
+- **Inputs are bounded.** `read_text` refuses a file larger than its byte limit before reading it, and a line
+  longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
+  killed process. The limits themselves are the constants below.
+
+Everything here raises `CLIError` for a mistake of the user's; nothing imports TensorFlow.
+"""
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import shutil
+import tempfile
+
+from apps.common.errors import CLIError
+
+# Inputs: every size a user controls. docs/cli.md lists them with the peak memory measured at each.
+MIB = 1 << 20
+MAX_TEXT_FILE_BYTES = 64 * MIB
+"""Any text file an app reads (labelled sentences, texts to predict, chord files)."""
+MAX_NAME_LIST_BYTES = 4 * MIB
+"""A dinos name list: 200 times the dinosaur list, and still a few minutes an epoch."""
+MAX_LINE_CHARS = 20_000
+"""A line of any text input (a sentence, a text to predict, a progression)."""
+MAX_NAME_CHARS = 100
+"""A name of a dinos name list (the longest dinosaur has 26): training pads every name to the longest."""
+MAX_ARGUMENT_CHARS = 20_000
+"""One command-line argument (a text to predict, a name to score, a progression)."""
+MAX_MUSIC_FILE_BYTES = 16 * MIB
+"""One MIDI/MusicXML solo (the Weimar Jazz Database's largest is well under 1 MiB)."""
+MAX_MUSIC_FILES = 10_000
+MAX_SEED = 2**31 - 1
+"""Seeds are int32 in TensorFlow's random ops: a larger one would wrap onto a smaller one's results."""
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+SAVED_MODEL_FILE = "saved_model.pb"
+OWNER_FILE = "sequence-models.json"
+"""Written into every SavedModel an app exports: `{"app": ..., "kind": "savedmodel"}`."""
+
+BUNDLE = "bundle"
+SAVED_MODEL = "savedmodel"
+KINDS = {BUNDLE: "model bundle", SAVED_MODEL: "SavedModel"}
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def bundle_app(config):
+    """The app a bundle's config belongs to: its `app` key, or for bundles written before it, its shape."""
+    if not isinstance(config, dict):
+        return None
+    if isinstance(config.get("app"), str):
+        return config["app"]
+    if "labels" in config and "num_classes" in config:
+        return "sentiment"
+    if "encoding" in config and "vocabulary" in config:
+        return "jazz"
+    return None
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def owner(path):
+    """`(app, kind)` of the bundle or SavedModel of ours at the directory `path`, or `None`."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return None
+    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+        marker = _read_json(os.path.join(path, OWNER_FILE))
+        if isinstance(marker, dict) and isinstance(marker.get("app"), str):
+            return marker["app"], SAVED_MODEL
+        return None
+    if os.path.isfile(os.path.join(path, MODEL_FILE)):
+        app = bundle_app(_read_json(os.path.join(path, CONFIG_FILE)))
+        return (app, BUNDLE) if app else None
+    return None
+
+
+def _describe(path):
+    found = owner(path)
+    if found:
+        return f"a {found[0]} {KINDS[found[1]]}"
+    if os.path.islink(path):
+        return "a symbolic link"
+    if os.path.isdir(path):
+        return "a directory that is not empty"
+    return "a file"
+
+
+def _refusal(path, app, kind):
+    return (f"{path} exists and is {_describe(path)}, not a {app} {KINDS[kind]}: refusing to replace it "
+            f"(choose another path, or pass --force to delete it)")
+
+
+def normalise_path(path, what="--out"):
+    """`path` as the OS will resolve it (`dir/` and `dir/.` are `dir`); refuses the current directory and above."""
+    if not path or not path.strip():
+        raise CLIError(f"{what}: empty path")
+    if "\x00" in path:
+        raise CLIError(f"{what}: a path cannot hold a NUL character")
+    normal = os.path.normpath(path)
+    here = os.path.realpath(os.getcwd())
+    target = os.path.realpath(normal)
+    if target == here or here.startswith(target.rstrip(os.sep) + os.sep) or target == os.sep:
+        raise CLIError(f"{what} {path} is the current directory or one above it: name a new directory")
+    return normal
+
+
+def _check_parent_writable(path):
+    """Fails at once, creating nothing, when no directory could be made or written at `path`."""
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise CLIError(f"cannot write {path}: {ancestor} is a file, not a directory")
+    # os.access says yes to root on a read-only mount and knows nothing of quotas: try it instead.
+    try:
+        probe = tempfile.mkdtemp(prefix=".tmp-probe-", dir=ancestor)
+    except OSError as error:
+        raise CLIError(f"cannot write {path}: {ancestor}: {error.strerror}") from None
+    os.rmdir(probe)
+
+
+def check_output_dir(path, app, kind=BUNDLE, force=False, what="--out"):
+    """Checks, before any work, that a command may write the directory `path`; returns it normalised.
+
+    Args:
+        path: where the bundle or SavedModel goes.
+        app: the app writing it ("dinos", "jazz", "sentiment").
+        kind: `BUNDLE` or `SAVED_MODEL`.
+        force: the user's `--force`: whatever is at `path` may be deleted.
+        what: the option's name, for messages.
+
+    Raises:
+        CLIError: `path` holds something that is not a `kind` of `app` (without `force`), or cannot be written.
+    """
+    path = normalise_path(path, what)
+    if os.path.lexists(path) and not force and not _replaceable(path, app, kind):
+        raise CLIError(_refusal(path, app, kind))
+    _check_parent_writable(path)
+    return path
+
+
+def _replaceable(path, app, kind):
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    return not os.listdir(path) or owner(path) == (app, kind)
+
+
+def check_output_file(path, suffixes=None, what="--out"):
+    """Checks, before any work, that a command may write the file `path`; returns it normalised.
+
+    An existing file is overwritten (as by any Unix tool), but a directory is never taken for a file, and a
+    path must end in one of `suffixes` (when given), so that a solo is not written over `thesis.tex`.
+    """
+    if path.endswith((os.sep, os.sep + ".")):
+        raise CLIError(f"{what} {path} names a directory; give a file name")
+    path = normalise_path(path, what)
+    if os.path.isdir(path):
+        raise CLIError(f"{what} {path} is a directory; give a file name")
+    if suffixes and not path.lower().endswith(tuple(suffixes)):
+        raise CLIError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
+    _check_parent_writable(path)
+    return path
+
+
+def check_distinct(paths):
+    """Refuses outputs of one command that are the same path or lie inside one another.
+
+    Args:
+        paths: dict option name -> path (`None` for an output not asked for).
+    """
+    given = [(name, os.path.realpath(path)) for name, path in paths.items() if path]
+    for i, (name_a, a) in enumerate(given):
+        for name_b, b in given[i + 1:]:
+            if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
+                raise CLIError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
+
+
+def check_work_dirs(out, **dirs):
+    """Checks the directories a `train` command writes beside its bundle (`--backup-dir`, `--tensorboard`).
+
+    Each may exist (a backup to resume from) but must be a directory, be writable, and lie apart from the
+    bundle `out` and from each other: a backup inside the bundle would be deleted when the bundle is replaced.
+
+    Args:
+        out: the bundle directory (already checked by `check_output_dir`).
+        dirs: option name (`backup_dir`) -> path or `None`.
+    """
+    named = {"--out": out}
+    for name, path in dirs.items():
+        if not path:
+            continue
+        option = "--" + name.replace("_", "-")
+        path = normalise_path(path, option)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise CLIError(f"{option} {path} is a file; it must be a directory")
+        _check_parent_writable(os.path.join(path, "x") if os.path.isdir(path) else path)
+        named[option] = path
+    check_distinct(named)
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="w", **open_kwargs):
+    """Opens a temporary file beside `path` and renames it onto `path` only if the block succeeds.
+
+    Yields the open file object. Raises `CLIError` if the directory cannot be written.
+    """
+    with atomic_path(path) as tmp_path, open(tmp_path, mode, **open_kwargs) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path` (for writers that want a file name) and renames it on success."""
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+        os.close(fd)
+        # mkstemp makes the file private (0600); the output should get the permissions open() would give.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
+    except OSError as error:
+        raise CLIError(f"cannot write {path}: {error.strerror}") from None
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except IsADirectoryError:
+        _remove(tmp_path)
+        raise CLIError(f"cannot write {path}: it is a directory") from None
+    except BaseException:
+        _remove(tmp_path)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path, app=None, kind=BUNDLE, force=False):
+    """Yields an empty temporary directory beside `path`; on success it takes `path`'s place whole.
+
+    Args:
+        path: the directory to write.
+        app, kind, force: as for `check_output_dir`, checked again at the swap (another process may have put
+            something there since); `app=None` skips the check (for scratch directories of our own).
+
+    Two writers racing for one `path` each end with a complete directory there (the last one's), or with
+    the refusal of `check_output_dir` if something else took the path meanwhile.
+    """
+    path = os.path.normpath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+        os.chmod(tmp_dir, 0o777 & ~_current_umask())
+    except OSError as error:
+        raise CLIError(f"cannot write {path}: {error.strerror}") from None
+    try:
+        yield tmp_dir
+        _swap_in(tmp_dir, path, app, kind, force)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+
+
+def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
+    for _ in range(attempts):
+        if not os.path.lexists(path):
+            try:
+                os.rename(tmp_dir, path)
+                return
+            except FileExistsError:
+                continue  # another writer got there first: replace its result instead
+            except OSError as error:
+                if error.errno == errno.ENOTEMPTY:
+                    continue
+                raise CLIError(f"cannot write {path}: {error.strerror}") from None
+        if app is not None and not force and not _replaceable(path, app, kind):
+            raise CLIError(_refusal(path, app, kind))
+        if os.path.islink(path) or not os.path.isdir(path):
+            _remove(path)  # only reached with force (or no app): a file or link where the directory goes
+            continue
+        exchanged = _exchange(tmp_dir, path)
+        if exchanged is None:
+            _replace_in_two_steps(tmp_dir, path)
+            return
+        if exchanged:
+            shutil.rmtree(tmp_dir, ignore_errors=True)  # it now holds what `path` held
+            return
+    raise CLIError(f"cannot write {path}: other processes keep changing it")
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a, b):
+    """Swaps two paths in one step (Linux `renameat2`): True, False if `b` vanished, None if unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.ENOENT:
+        return False
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return None
+    raise CLIError(f"cannot write {b}: {os.strerror(code)}")
+
+
+def _replace_in_two_steps(tmp_dir, path):
+    parent = os.path.dirname(os.path.abspath(path))
+    old = tempfile.mkdtemp(prefix=".tmp-old-", dir=parent)
+    try:
+        os.rename(path, os.path.join(old, "previous"))
+        os.rename(tmp_dir, path)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def write_owner(directory, app, kind=SAVED_MODEL):
+    """Marks `directory` (a SavedModel being written) as `app`'s, so that a later `--out` may replace it."""
+    with open(os.path.join(directory, OWNER_FILE), "w", encoding="utf-8") as handle:
+        json.dump({"app": app, "kind": kind}, handle)
+
+
+def read_text(path, what="file", max_bytes=MAX_TEXT_FILE_BYTES, max_line_chars=MAX_LINE_CHARS):
+    """Reads a UTF-8 text file, turning the user's mistakes into `CLIError` before anything big is read.
+
+    Raises:
+        CLIError: missing, a directory, larger than `max_bytes`, binary, not UTF-8, or a line longer than
+            `max_line_chars` characters.
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise CLIError(f"{what} {path} is {size:,} bytes; the limit is {max_bytes:,}")
+            raw = handle.read(max_bytes + 1)  # a pipe or a growing file has no trustworthy size
+    except FileNotFoundError:
+        raise CLIError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise CLIError(f"{what} is a directory, expected a file: {path}") from None
+    except OSError as error:
+        raise CLIError(f"cannot read {what} {path}: {error.strerror}") from None
+    if len(raw) > max_bytes:
+        raise CLIError(f"{what} {path} is over the limit of {max_bytes:,} bytes")
+    if b"\x00" in raw:
+        raise CLIError(f"{what} {path} looks binary, expected UTF-8 text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CLIError(f"{what} {path} is not valid UTF-8 (byte {error.start})") from None
+    check_line_lengths(text, f"{what} {path}", max_line_chars)
+    return text
+
+
+def check_line_lengths(text, where, max_chars):
+    """Refuses `text` if one of its lines is longer than `max_chars` characters (naming the first)."""
+    if len(text) <= max_chars:
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) > max_chars:
+            raise CLIError(f"{where}, line {number}: {len(line):,} characters; the limit is {max_chars:,}")

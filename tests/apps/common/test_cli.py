@@ -1,0 +1,217 @@
+"""What every command line promises (docs/cli.md), checked on the three apps through one helper (`clis`).
+
+A mistake is one line on stderr and exit code 2; `--out` never deletes what is not the app's own output; every
+size a user controls has a limit that is checked before TensorFlow is imported.
+"""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from apps.common import cli, files
+from apps.jazz.cli import MAX_MEASURES
+from apps.sentiment.cli import MAX_TEXTS
+
+from clis import APPS, SHIPPED, assert_usage_error, run_without_tensorflow
+
+SEVERAL = pytest.mark.parametrize("app", sorted(APPS))
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Small valid inputs of each app (a name list, a solo, a labelled file) and a directory of the user's."""
+    root = tmp_path_factory.mktemp("inputs")
+    (root / "names.txt").write_text("aardonyx\nabelisaurus\n")
+    (root / "solo.mid").write_bytes(b"MThd")  # never parsed: every case refuses before reading solos
+    (root / "labelled.txt").write_text("1 good film\n0 bad film\n")
+    return root
+
+
+def user_dir(root):
+    """A directory holding a user's file: whatever happens, the file must survive."""
+    work = root / "mywork"
+    work.mkdir(exist_ok=True)
+    (work / "thesis.tex").write_text("precious")
+    return work
+
+
+def writers(app, inputs, out):
+    """The argv of every command of `app` that writes a directory with `--out`."""
+    train = {"dinos": ["train", "--data", str(inputs / "names.txt")],
+             "jazz": ["train", "--midi", str(inputs / "solo.mid")],
+             "sentiment": ["train", "--task", "file", "--data", str(inputs / "labelled.txt")]}[app]
+    return [train + ["--out", str(out)], ["export", "--model", SHIPPED[app], "--out", str(out)]]
+
+
+# --- 1. --out never deletes what is not ours --------------------------------------------------------------
+
+
+def test_out_refuses_what_is_not_the_apps_own_before_tensorflow(inputs, tmp_path):
+    work = user_dir(tmp_path)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("precious")
+    other_bundle = tmp_path / "other"
+    shutil.copytree(SHIPPED["jazz"], other_bundle)
+    cases = []
+    for app in sorted(APPS):
+        for target in (work, a_file) + ((other_bundle,) if app != "jazz" else ()):
+            cases += [(app, argv) for argv in writers(app, inputs, target)]
+    results = run_without_tensorflow(cases)
+    for (app, argv), (code, err) in zip(cases, results):
+        assert code == 2 and err.count("\n") == 1 and "refusing to replace" in err and "--force" in err, (argv, err)
+    assert (work / "thesis.tex").read_text() == "precious" and os.listdir(work) == ["thesis.tex"]
+    assert a_file.read_text() == "precious"
+    assert sorted(os.listdir(other_bundle)) == sorted(os.listdir(SHIPPED["jazz"]))
+    assert sorted(os.listdir(tmp_path)) == ["mywork", "notes.txt", "other"]  # no temporary files left
+
+
+def test_export_replaces_its_own_output_and_force_deletes_the_rest(tmp_path, capsys):
+    work = user_dir(tmp_path)
+    assert APPS["jazz"](["export", "--model", SHIPPED["jazz"], "--out", str(work), "--force"]) == 0
+    assert "thesis.tex" not in os.listdir(work)
+    assert json.loads((work / files.OWNER_FILE).read_text()) == {"app": "jazz", "kind": "savedmodel"}
+    (work / "variables" / "marker").write_text("from the first export")
+    # Without --force: the path now holds a jazz SavedModel, which a jazz export may replace (`d/.` is `d`).
+    assert APPS["jazz"](["export", "--model", SHIPPED["jazz"], "--out", str(work) + "/."]) == 0
+    assert not (work / "variables" / "marker").exists() and (work / files.SAVED_MODEL_FILE).is_file()
+    assert sorted(os.listdir(tmp_path)) == ["mywork"]
+    # ... but a dinos export may not.
+    assert_usage_error(capsys, "dinos", ["export", "--model", SHIPPED["dinos"], "--out", str(work)], "a jazz SavedModel")
+
+
+# --- 2. limits, at limit + 1, before TensorFlow -------------------------------------------------------------
+
+
+def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
+    long_name = tmp_path / "long-name.txt"
+    long_name.write_text("abc\n" + "x" * (files.MAX_NAME_CHARS + 1) + "\n")
+    big_list = tmp_path / "big-list.txt"
+    big_list.write_text(("abcdefg\n" * (files.MAX_NAME_LIST_BYTES // 8)) + "x")
+    huge_solo = tmp_path / "huge.mid"
+    with open(huge_solo, "wb") as handle:
+        handle.truncate(files.MAX_MUSIC_FILE_BYTES + 1)  # sparse: nothing is written, only its size counts
+    huge_text = tmp_path / "huge.txt"
+    with open(huge_text, "wb") as handle:
+        handle.truncate(files.MAX_TEXT_FILE_BYTES + 1)
+    long_line = tmp_path / "long-line.txt"
+    long_line.write_text("fine\n" + "w " * (files.MAX_LINE_CHARS // 2) + "w\n")
+    many_texts = tmp_path / "many.txt"
+    many_texts.write_text("ok\n" * (MAX_TEXTS + 1))
+    chords = tmp_path / "chords.txt"
+    chords.write_text("C7 " * (MAX_MEASURES + 1))
+    big_chords = tmp_path / "big-chords.txt"
+    big_chords.write_text("C7 " * ((1 << 20) // 3 + 1))
+    out = str(tmp_path / "never-written")
+    cases = [
+        ("dinos", ["train", "--data", str(long_name), "--out", out], "name 2: 101 characters; the limit is 100"),
+        ("dinos", ["train", "--data", str(big_list), "--out", out], "the limit is 4,194,304"),
+        ("dinos", ["sample", "-n", "100001"], "from 1 to 100,000"),
+        ("dinos", ["evaluate", "-n", "100001"], "from 1 to 100,000"),
+        ("dinos", ["sample", "--max-len", "101"], "from 1 to 100"),
+        ("dinos", ["sample", "--prefix", "a" * 101], "--prefix is 101 characters; the limit is 100"),
+        ("dinos", ["score", "b" * 101], "101 characters; the limit is 100"),
+        ("dinos", ["score", *["abel"] * 10_001], "10,001 names to score; the limit is 10,000"),
+        ("jazz", ["generate", "--measures", str(MAX_MEASURES + 1), "--out", out + ".mid"], "from 1 to 1,000"),
+        ("jazz", ["generate", "--chords-from", str(chords), "--out", out + ".mid"], "1,001 bars; the limit is 1,000"),
+        ("jazz", ["generate", "--chords-from", str(big_chords), "--out", out + ".mid"], "the limit is 1,048,576"),
+        ("jazz", ["train", "--midi", str(huge_solo), "--out", out], "the limit for a solo is 16,777,216"),
+        ("jazz", ["evaluate", "--midi", str(huge_solo)], "the limit for a solo is 16,777,216"),
+        ("sentiment", ["predict", "--file", str(many_texts)], "100,001 texts to classify; the limit is 100,000"),
+        ("sentiment", ["predict", "--file", str(long_line)], "line 2: 20,001 characters; the limit is 20,000"),
+        ("sentiment", ["train", "--task", "file", "--data", str(huge_text), "--out", out], "the limit is 67,108,864"),
+        ("sentiment", ["evaluate", "--data", str(huge_text)], "the limit is 67,108,864"),
+        ("sentiment", ["predict", "t" * (files.MAX_ARGUMENT_CHARS + 1)], "20,001 characters; the limit is 20,000"),
+        ("jazz", ["generate", "--chords", "C " * 10_001], "the limit is 20,000"),
+    ]
+    results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
+    for (app, argv, fragment), (code, err) in zip(cases, results):
+        assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err, (app, err)
+    assert not any(name.startswith("never-written") for name in os.listdir(tmp_path))
+
+
+# --- 3, 4. one line and exit 2, checked before the work starts --------------------------------------------
+
+
+@SEVERAL
+def test_another_apps_bundle_is_refused_in_one_line(capsys, app):
+    other = {"dinos": "jazz", "jazz": "sentiment", "sentiment": "dinos"}[app]
+    command = {"dinos": ["sample"], "jazz": ["generate", "--out", "never.mid"], "sentiment": ["predict", "great"]}
+    assert_usage_error(capsys, app, [*command[app], "--model", SHIPPED[other]], f"not a {app}")
+    assert not os.path.exists("never.mid")
+
+
+@SEVERAL
+@pytest.mark.parametrize("argv, fragment", [
+    (["--help-me", "caf\udce9"], "not valid UTF-8"),
+    (["train", "--seed", "1180591620717411303424"], "--seed"),
+    (["train", "--seed", "4294967297"], "from 0 to"),
+    (["train", "--seed", "-1"], "--seed"),
+])
+def test_arguments_are_checked_in_one_line(capsys, app, argv, fragment):
+    assert_usage_error(capsys, app, argv, fragment)
+
+
+def test_outputs_are_checked_before_training(inputs, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    cases = []
+    for app in sorted(APPS):
+        train = writers(app, inputs, tmp_path / "model")[0]
+        cases += [(app, train + ["--backup-dir", str(a_file)], "is a file"),
+                  (app, train[:-1] + [str(a_file / "model")], "is a file, not a directory"),
+                  (app, train + ["--backup-dir", str(tmp_path / "model" / "backup")], "overlap")]
+    results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
+    for (app, argv, fragment), (code, err) in zip(cases, results):
+        assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
+    assert sorted(os.listdir(tmp_path)) == ["a-file"]
+
+
+@pytest.mark.parametrize("app, argv, fragment", [
+    ("jazz", ["generate", "--out", "{dir}"], "is a directory"),
+    ("jazz", ["generate", "--out", "{dir}/solo.mid/"], "names a directory"),
+    ("jazz", ["generate", "--out", "{dir}/thesis.tex"], "must end in .mid or .midi"),
+    ("jazz", ["generate", "--tempo", "3"], "[20, 400]"),
+    ("jazz", ["generate", "--tempo", "1e-9"], "[20, 400]"),
+    ("jazz", ["generate", "--tempo", "nan"], "[20, 400]"),
+    ("jazz", ["generate", "--chords", "H" * 5000, "--out", "{dir}/x.mid"], "unknown chord symbol"),
+    ("sentiment", ["evaluate", "--data", "{labelled}", "--plot", "{dir}"], "is a directory"),
+    ("sentiment", ["download", "--out", "{file}"], "is a file"),
+    ("dinos", ["download", "--out", "{dir}"], "is a directory"),
+    ("dinos", ["sample", "--temperature", "inf"], "--temperature"),
+])
+def test_paths_and_values_in_one_short_line(inputs, tmp_path, capsys, app, argv, fragment):
+    (tmp_path / "file").write_text("x")
+    argv = [arg.format(dir=tmp_path, file=tmp_path / "file", labelled=inputs / "labelled.txt") for arg in argv]
+    err = assert_usage_error(capsys, app, argv, fragment)
+    assert len(err) < cli.MAX_MESSAGE_CHARS + 80  # a 5,000-character chord is not echoed whole
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+# --- 5. no silent nonsense --------------------------------------------------------------------------------
+
+
+def test_an_empty_text_is_not_judged(capsys):
+    assert APPS["sentiment"](["predict", "", "   ", "a great film", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["judged"] for r in results] == [False, False, True]
+    assert results[0]["label"] is None and results[0]["probabilities"] is None
+    assert APPS["sentiment"](["predict", ""]) == 0
+    assert capsys.readouterr().out.startswith("(no text to judge)")
+
+
+# --- 6. signals -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raised, code, word", [(KeyboardInterrupt, 130, "interrupted"),
+                                                (cli.Terminated, 143, "terminated")])
+def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word):
+    parser, commands = cli.make_parser("prog", "test")
+    commands.add_parser("go")
+
+    def handler(args):
+        raise raised()
+
+    assert cli.run(parser, ["go"], {"go": handler}) == code
+    assert capsys.readouterr().err == f"prog go: {word}\n"

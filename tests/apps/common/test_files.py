@@ -1,0 +1,192 @@
+"""apps.common.files: what an output path may replace, atomic directories, input limits."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from apps.common import files
+from apps.common.errors import CLIError
+
+from clis import REPO
+
+
+def make_bundle(path, app):
+    path.mkdir(parents=True)
+    (path / files.MODEL_FILE).write_bytes(b"model")
+    (path / files.CONFIG_FILE).write_text(json.dumps({"app": app}))
+    return path
+
+
+def make_saved_model(path, app):
+    path.mkdir(parents=True)
+    (path / files.SAVED_MODEL_FILE).write_bytes(b"graph")
+    files.write_owner(str(path), app)
+    return path
+
+
+def test_output_dir_may_be_new_empty_or_ours(tmp_path):
+    assert files.check_output_dir(str(tmp_path / "new" / "deeper"), "dinos") == str(tmp_path / "new" / "deeper")
+    (tmp_path / "empty").mkdir()
+    files.check_output_dir(str(tmp_path / "empty"), "dinos")
+    files.check_output_dir(str(make_bundle(tmp_path / "b", "dinos")), "dinos")
+    files.check_output_dir(str(make_saved_model(tmp_path / "s", "jazz")), "jazz", files.SAVED_MODEL)
+    assert not (tmp_path / "new").exists()  # a check creates nothing
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: make_bundle(p, "jazz"), "a jazz model bundle"),
+    (lambda p: make_saved_model(p, "dinos"), "a dinos SavedModel"),
+    (lambda p: (p.mkdir(), (p / "thesis.tex").write_text("precious")), "not empty"),
+    (lambda p: p.write_text("precious"), "a file"),
+    (lambda p: (p.mkdir(), (p / files.SAVED_MODEL_FILE).write_bytes(b"x")), "not empty"),  # no owner marker
+])
+def test_anything_else_is_refused_unless_forced(tmp_path, make, fragment):
+    target = tmp_path / "target"
+    make(target)
+    with pytest.raises(CLIError, match="--force") as error:
+        files.check_output_dir(str(target), "dinos")
+    assert fragment in str(error.value)
+    files.check_output_dir(str(target), "dinos", force=True)
+
+
+def test_legacy_sentiment_bundle_is_recognised_by_its_config(tmp_path):
+    target = tmp_path / "old"
+    target.mkdir()
+    (target / files.MODEL_FILE).write_bytes(b"model")
+    (target / files.CONFIG_FILE).write_text(json.dumps({"labels": ["neg", "pos"], "num_classes": 2}))
+    assert files.owner(str(target)) == ("sentiment", files.BUNDLE)
+    with pytest.raises(CLIError):
+        files.check_output_dir(str(target), "dinos")
+
+
+@pytest.mark.parametrize("path", [".", "..", "/", "./"])
+def test_the_current_directory_and_above_are_never_an_output(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CLIError, match="current directory"):
+        files.check_output_dir(path, "dinos", force=True)
+
+
+def test_trailing_slash_and_dot_mean_the_directory(tmp_path):
+    assert files.check_output_dir(str(tmp_path / "d") + "/", "dinos") == str(tmp_path / "d")
+    assert files.check_output_dir(str(tmp_path / "d") + "/.", "dinos") == str(tmp_path / "d")
+
+
+def test_unwritable_output_is_refused_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(CLIError, match="is a file, not a directory"):
+        files.check_output_dir(str(blocker / "model"), "dinos")
+    with pytest.raises(CLIError, match="is a file"):
+        files.check_work_dirs(str(tmp_path / "model"), backup_dir=str(blocker))
+
+
+def test_work_dirs_must_lie_apart_from_the_bundle(tmp_path):
+    out = str(tmp_path / "model")
+    with pytest.raises(CLIError, match="overlap"):
+        files.check_work_dirs(out, backup_dir=out)
+    with pytest.raises(CLIError, match="overlap"):
+        files.check_work_dirs(out, backup_dir=os.path.join(out, "backup"))
+    files.check_work_dirs(out, backup_dir=str(tmp_path / "backup"), tensorboard=None)
+
+
+def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(CLIError, match="is a directory"):
+        files.check_output_file(str(tmp_path / "dir"))
+    with pytest.raises(CLIError, match="names a directory"):
+        files.check_output_file(str(tmp_path / "x.mid") + "/")
+    with pytest.raises(CLIError, match=r"\.mid"):
+        files.check_output_file(str(tmp_path / "thesis.tex"), suffixes=(".mid", ".midi"))
+    assert files.check_output_file(str(tmp_path / "a.MID"), suffixes=(".mid",)).endswith("a.MID")
+
+
+def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
+    target = make_bundle(tmp_path / "b", "dinos")
+    with pytest.raises(RuntimeError):
+        with files.atomic_dir(str(target), app="dinos") as tmp:
+            open(os.path.join(tmp, "half"), "w").close()
+            raise RuntimeError("the writer died")
+    assert sorted(os.listdir(target)) == [files.CONFIG_FILE, files.MODEL_FILE]
+    with files.atomic_dir(str(target), app="dinos") as tmp:
+        with open(os.path.join(tmp, files.MODEL_FILE), "w") as handle:
+            handle.write("new")
+        with open(os.path.join(tmp, files.CONFIG_FILE), "w") as handle:
+            handle.write(json.dumps({"app": "dinos"}))
+    assert (target / files.MODEL_FILE).read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == ["b"]  # no temporary or old directories left
+
+
+def test_atomic_dir_rechecks_at_the_swap(tmp_path):
+    target = tmp_path / "b"
+    with pytest.raises(CLIError, match="refusing"):
+        with files.atomic_dir(str(target), app="dinos"):
+            target.mkdir()  # someone puts their work there while we train
+            (target / "thesis.tex").write_text("precious")
+    assert (target / "thesis.tex").read_text() == "precious"
+    assert sorted(os.listdir(tmp_path)) == ["b"]
+
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from apps.common import cli, files
+
+    def handler(args):
+        for round_ in range(int(args.rounds)):
+            with files.atomic_dir(args.out, app="dinos", kind=files.SAVED_MODEL) as tmp:
+                with open(os.path.join(tmp, files.SAVED_MODEL_FILE), "w") as handle:
+                    handle.write(str(os.getpid()))
+                files.write_owner(tmp, "dinos")
+                if args.wait:
+                    print("writing", flush=True)
+                    time.sleep(60)
+
+    parser, commands = cli.make_parser("writer", "test")
+    command = commands.add_parser("write")
+    command.add_argument("out")
+    command.add_argument("--rounds", default="1")
+    command.add_argument("--wait", action="store_true")
+    sys.exit(cli.run(parser, sys.argv[1:], {"write": handler}))
+""")
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_write_leaves_the_old_output_and_no_litter(tmp_path, signum, code):
+    target = make_saved_model(tmp_path / "export", "dinos")
+    process = subprocess.Popen([sys.executable, "-c", WRITER, "write", str(target), "--wait"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "writing"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert err.strip() in ("writer write: terminated", "writer write: interrupted")
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+    assert (target / files.SAVED_MODEL_FILE).read_text() == "graph"
+
+
+def test_concurrent_writers_each_end_with_a_complete_output(tmp_path):
+    target = str(tmp_path / "export")
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, "write", target, "--rounds", "150"], cwd=REPO,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0 and err == ""
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+    assert sorted(os.listdir(target)) == sorted([files.OWNER_FILE, files.SAVED_MODEL_FILE])
+    assert int(open(os.path.join(target, files.SAVED_MODEL_FILE)).read()) in {w.pid for w in writers}
+
+
+def test_read_text_limits(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("x" * 11)
+    with pytest.raises(CLIError, match="11 bytes; the limit is 10"):
+        files.read_text(str(path), "text file", max_bytes=10)
+    assert files.read_text(str(path), "text file", max_bytes=11) == "x" * 11
+    path.write_text("ok\n" + "y" * 6 + "\n")
+    with pytest.raises(CLIError, match="line 2: 6 characters; the limit is 5"):
+        files.read_text(str(path), "text file", max_line_chars=5)
+    assert files.read_text(str(path), "text file", max_line_chars=6).endswith("yyyyyy\n")
