@@ -233,7 +233,7 @@ def _export(args):
 
 
 def _download(args):
-    out = files.normalise_path(args.out)
+    out = args.out  # a directory the files are written into one by one: "." is fine here
     if os.path.lexists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out):
