@@ -7,6 +7,10 @@ size a user controls has a limit that is checked before TensorFlow is imported.
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -14,7 +18,7 @@ from apps.common import cli, files
 from apps.jazz.cli import MAX_MEASURES
 from apps.sentiment.cli import MAX_TEXTS
 
-from clis import APPS, SHIPPED, assert_usage_error, run_without_tensorflow
+from clis import APPS, REPO, SHIPPED, assert_usage_error, run_without_tensorflow
 
 SEVERAL = pytest.mark.parametrize("app", sorted(APPS))
 
@@ -215,3 +219,16 @@ def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word
 
     assert cli.run(parser, ["go"], {"go": handler}) == code
     assert capsys.readouterr().err == f"prog go: {word}\n"
+
+
+def test_ctrl_c_while_tensorflow_is_imported_is_one_line_and_130():
+    process = subprocess.Popen([sys.executable, "-m", "apps.sentiment", "predict", "x"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    # The shared library appears in the process's memory map as soon as `import tensorflow` starts loading it.
+    while "tensorflow" not in open(f"/proc/{process.pid}/maps").read() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.splitlines()[-1] == "python -m apps.sentiment predict: interrupted" and "Traceback" not in err
