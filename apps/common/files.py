@@ -34,6 +34,8 @@ from apps.common.errors import CLIError
 MIB = 1 << 20
 MAX_TEXT_FILE_BYTES = 64 * MIB
 """Any text file an app reads (labelled sentences, texts to predict, chord files)."""
+MAX_LABELLED_BYTES = 16 * MIB
+"""A labelled file to train or evaluate on (SST's training sentences take 1 MiB, its treebank 2 MiB)."""
 MAX_NAME_LIST_BYTES = 4 * MIB
 """A dinos name list: 200 times the dinosaur list, and still a few minutes an epoch."""
 MAX_LINE_CHARS = 20_000

@@ -23,7 +23,7 @@ import os
 import urllib.request
 
 from apps.common.errors import CLIError
-from apps.common.files import atomic_file, read_text
+from apps.common.files import MAX_LABELLED_BYTES, atomic_file, read_text
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(REPO_ROOT, "data", "sentiment.json")
@@ -67,7 +67,7 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
     Raises:
         CLIError: unreadable or non-UTF-8 file, missing column, bad label, empty text, no examples.
     """
-    content = read_text(path, "data file")
+    content = read_text(path, "data file", max_bytes=MAX_LABELLED_BYTES)
     delimiter = TABLE_DELIMITERS.get(os.path.splitext(path)[1].lower())
     rows = _table_rows(content, path, delimiter, text_col, label_col) if delimiter else _line_rows(content)
     texts, labels = [], []

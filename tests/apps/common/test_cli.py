@@ -99,6 +99,9 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     huge_text = tmp_path / "huge.txt"
     with open(huge_text, "wb") as handle:
         handle.truncate(files.MAX_TEXT_FILE_BYTES + 1)
+    labelled = tmp_path / "labelled.txt"
+    with open(labelled, "wb") as handle:
+        handle.truncate(files.MAX_LABELLED_BYTES + 1)
     long_line = tmp_path / "long-line.txt"
     long_line.write_text("fine\n" + "w " * (files.MAX_LINE_CHARS // 2) + "w\n")
     many_texts = tmp_path / "many.txt"
@@ -124,8 +127,9 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
         ("jazz", ["evaluate", "--midi", str(huge_solo)], "the limit for a solo is 16,777,216"),
         ("sentiment", ["predict", "--file", str(many_texts)], "100,001 texts to classify; the limit is 100,000"),
         ("sentiment", ["predict", "--file", str(long_line)], "line 2: 20,001 characters; the limit is 20,000"),
-        ("sentiment", ["train", "--task", "file", "--data", str(huge_text), "--out", out], "the limit is 67,108,864"),
-        ("sentiment", ["evaluate", "--data", str(huge_text)], "the limit is 67,108,864"),
+        ("sentiment", ["train", "--task", "file", "--data", str(labelled), "--out", out], "the limit is 16,777,216"),
+        ("sentiment", ["evaluate", "--data", str(labelled)], "the limit is 16,777,216"),
+        ("sentiment", ["predict", "--file", str(huge_text)], "the limit is 67,108,864"),
         ("sentiment", ["predict", "t" * (files.MAX_ARGUMENT_CHARS + 1)], "20,001 characters; the limit is 20,000"),
         ("jazz", ["generate", "--chords", "C " * 10_001], "the limit is 20,000"),
     ]

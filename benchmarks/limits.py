@@ -1,0 +1,366 @@
+"""Peak memory and wall time of each CLI command run AT its documented input limit (never beyond it).
+
+Every case is one fresh `python -m apps.<app> ...` process, run alone, on synthetic inputs that this script
+writes into a temporary directory, with the shipped models of saved_models/<app>. Its peak resident memory
+is the `ru_maxrss` that `os.wait4` returns for that child (KiB on Linux; the child's own peak, or that of
+the largest process it waited for), its wall seconds run from the spawn to the reap, and its CPU seconds
+are the child's user + system time (the steadier figure on a shared machine). The limits are imported from
+the apps (`apps.common.files`, `apps.dinos.cli`, `apps.jazz.cli`, `apps.sentiment.cli`), so the inputs
+follow them when they change.
+
+Cases (`--cases` picks some by name; `--quick` runs only those that take under ~20 s, at the same limits):
+
+    dinos-sample             sample -n MAX_NAMES --seed 0
+    dinos-score              score with MAX_SCORED names of MAX_NAME_CHARS letters, as arguments
+    dinos-evaluate           evaluate --data a name list of exactly MAX_NAME_LIST_BYTES (names of
+                             MAX_NAME_CHARS letters) -n 1000
+    dinos-train              train on that list, 1 epoch, --units 16 --embedding-dim 8 --batch-size 256
+    jazz-generate            generate --measures MAX_MEASURES
+    jazz-chords-from         generate --chords-from a progression of MAX_MEASURES bars (one chord a bar)
+    sentiment-predict-long   predict --file MAX_TEXTS lines of ~600 characters (just under MAX_TEXT_FILE_BYTES)
+    sentiment-predict-short  predict --file MAX_TEXTS lines of ~60 characters
+    sentiment-predict-arg    predict with one argument of exactly MAX_ARGUMENT_CHARS characters
+    sentiment-evaluate       evaluate --data 150,000 `<label> <text>` lines of ~110 characters (~16 MiB) --plot
+
+Usage:
+
+    nice -n 5 python benchmarks/limits.py                      # every case, 10-20 minutes on 2 CPU cores
+    python benchmarks/limits.py --quick                        # the short cases only
+    python benchmarks/limits.py --cases dinos-train jazz-generate --timeout 900
+
+Prints a Markdown table (case, limit, input size, peak RSS, wall and CPU seconds, exit status) and writes
+JSON to benchmarks/results/limits.json. A case that exits non-zero is reported with its stderr's last line.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from apps.common import files  # noqa: E402
+from apps.dinos import cli as dinos_cli  # noqa: E402
+from apps.jazz import cli as jazz_cli  # noqa: E402
+from apps.sentiment import cli as sentiment_cli  # noqa: E402
+
+DINOS_MODEL = os.path.join(REPO, "saved_models", "dinos")
+JAZZ_MODEL = os.path.join(REPO, "saved_models", "jazz")
+SENTIMENT_MODEL = os.path.join(REPO, "saved_models", "sentiment")
+
+LONG_TEXT_CHARS = 600
+SHORT_TEXT_CHARS = 60
+EVALUATE_LINES = 150_000
+EVALUATE_TEXT_CHARS = 111  # with the label, the space and the newline: ~16 MiB in all
+EVALUATE_SAMPLES = 1_000
+LETTERS = string.ascii_lowercase
+
+WORDS = """the a an and but or of to in on at for with from by about as is was are were be been being have has
+had do does did not no very really quite too so just only even still also more most less least much many
+film movie story plot script scene scenes actor actors actress cast director performance performances
+character characters ending beginning moment moments music score camera picture drama comedy thriller
+good great fine best better bad worse worst awful terrible wonderful brilliant beautiful boring dull funny
+clever smart charming moving touching sweet warm cold flat tired fresh original predictable stupid silly
+slow fast long short pretty ugly strong weak rich thin deep shallow honest clumsy gentle cruel sad happy
+it its this that these those he she they his her their we our you your i me my one two three first last
+time year life world man woman people family friend love heart mind eyes hands face voice way end work
+makes made make feels felt feel looks looked look seems seemed seem tries tried try works worked gets got
+never always often sometimes rarely almost nearly enough rather perhaps maybe simply truly hardly
+audience viewers critics fans children adults summer night day city town house road war peace""".split()
+
+
+def letters(rng, n):
+    return "".join(rng.choices(LETTERS, k=n))
+
+
+def words_line(rng, chars):
+    """Ordinary English words joined by spaces: at most `chars` characters and within a word of it."""
+    line = []
+    length = -1
+    while True:
+        word = rng.choice(WORDS)
+        if length + 1 + len(word) > chars:
+            return " ".join(line)
+        line.append(word)
+        length += 1 + len(word)
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    return os.path.getsize(path)
+
+
+def name_list(path, rng):
+    """A name list of exactly MAX_NAME_LIST_BYTES: names of MAX_NAME_CHARS letters, the last one shorter."""
+    line = files.MAX_NAME_CHARS + 1
+    full, rest = divmod(files.MAX_NAME_LIST_BYTES, line)
+    names = [letters(rng, files.MAX_NAME_CHARS) for _ in range(full)]
+    if rest > 1:
+        names.append(letters(rng, rest - 1))
+    size = write(path, "".join(name + "\n" for name in names))
+    assert size == files.MAX_NAME_LIST_BYTES - (rest == 1), size
+    return size, len(names)
+
+
+def mib(n):
+    return n / files.MIB
+
+
+# Each case: name, the limit it sits at, and `prepare(tmp, rng)` returning (argv after `python -m`, input).
+def case_dinos_sample(tmp, rng):
+    n = dinos_cli.MAX_NAMES
+    return (["apps.dinos", "sample", "--model", DINOS_MODEL, "-n", str(n), "--seed", "0"],
+            {"names": n, "description": f"-n {n:,}"})
+
+
+def case_dinos_score(tmp, rng):
+    names = [letters(rng, files.MAX_NAME_CHARS) for _ in range(dinos_cli.MAX_SCORED)]
+    size = sum(len(name) + 1 for name in names)
+    return (["apps.dinos", "score", "--model", DINOS_MODEL, *names],
+            {"names": len(names), "name_chars": files.MAX_NAME_CHARS, "argv_bytes": size,
+             "description": f"{len(names):,} names x {files.MAX_NAME_CHARS} chars ({mib(size):.2f} MiB of argv)"})
+
+
+def _shared_name_list(tmp, rng):
+    """The name list of the dinos cases, written once; returns its path, size and a description."""
+    path = os.path.join(tmp, "names.txt")
+    if not os.path.exists(path):
+        name_list(path, rng)
+    with open(path, encoding="utf-8") as handle:
+        lengths = [len(line.rstrip("\n")) for line in handle]
+    full = sum(length == files.MAX_NAME_CHARS for length in lengths)
+    shorter = sorted(length for length in lengths if length != files.MAX_NAME_CHARS)
+    size = os.path.getsize(path)
+    return path, size, len(lengths), (f"{size:,} B: {full:,} names x {files.MAX_NAME_CHARS} chars"
+                                      + (f" + {len(shorter)} of {shorter[0]}" if shorter else ""))
+
+
+def case_dinos_evaluate(tmp, rng):
+    path, size, count, listed = _shared_name_list(tmp, rng)
+    return (["apps.dinos", "evaluate", "--model", DINOS_MODEL, "--data", path, "-n", str(EVALUATE_SAMPLES),
+             "--seed", "0"],
+            {"bytes": size, "names": count, "samples": EVALUATE_SAMPLES,
+             "description": f"{listed}; -n {EVALUATE_SAMPLES:,}"})
+
+
+def case_dinos_train(tmp, rng):
+    path, size, count, listed = _shared_name_list(tmp, rng)
+    return (["apps.dinos", "train", "--data", path, "--epochs", "1", "--units", "16", "--embedding-dim", "8",
+             "--batch-size", "256", "--val-split", "0.1", "--out", os.path.join(tmp, "dinos-model")],
+            {"bytes": size, "names": count,
+             "description": f"{listed}; 1 epoch"})
+
+
+def case_jazz_generate(tmp, rng):
+    n = jazz_cli.MAX_MEASURES
+    return (["apps.jazz", "generate", "--model", JAZZ_MODEL, "--measures", str(n),
+             "--out", os.path.join(tmp, "generate.mid")],
+            {"measures": n, "description": f"--measures {n:,}"})
+
+
+def case_jazz_chords_from(tmp, rng):
+    chords = ["C7", "F7", "Dm7", "G7", "Cmaj7", "Am7", "Bb7", "Ebmaj7"]
+    text = " ".join(chords[i % len(chords)] for i in range(jazz_cli.MAX_MEASURES)) + "\n"
+    path = os.path.join(tmp, "progression.txt")
+    size = write(path, text)
+    assert size <= jazz_cli.MAX_CHORD_FILE_BYTES and len(text) - 1 <= files.MAX_LINE_CHARS
+    return (["apps.jazz", "generate", "--model", JAZZ_MODEL, "--chords-from", path,
+             "--out", os.path.join(tmp, "chords.mid")],
+            {"bars": jazz_cli.MAX_MEASURES, "bytes": size,
+             "description": f"{jazz_cli.MAX_MEASURES:,} bars, one line, {size:,} B"})
+
+
+def _predict_file(tmp, rng, name, chars):
+    lines = [words_line(rng, chars) for _ in range(sentiment_cli.MAX_TEXTS)]
+    path = os.path.join(tmp, name)
+    size = write(path, "".join(line + "\n" for line in lines))
+    assert size <= files.MAX_TEXT_FILE_BYTES and max(map(len, lines)) <= files.MAX_LINE_CHARS
+    mean = sum(map(len, lines)) / len(lines)
+    return (["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, "--file", path],
+            {"texts": len(lines), "bytes": size, "mean_chars": mean,
+             "description": f"{len(lines):,} lines of ~{mean:.0f} chars, {mib(size):.1f} MiB"})
+
+
+def case_sentiment_predict_long(tmp, rng):
+    return _predict_file(tmp, rng, "long.txt", LONG_TEXT_CHARS)
+
+
+def case_sentiment_predict_short(tmp, rng):
+    return _predict_file(tmp, rng, "short.txt", SHORT_TEXT_CHARS)
+
+
+def case_sentiment_predict_arg(tmp, rng):
+    n = files.MAX_ARGUMENT_CHARS
+    text = words_line(rng, n)
+    text += letters(rng, n - len(text))  # the last word stretched to make exactly n characters
+    assert len(text) == n
+    return (["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, text],
+            {"chars": len(text), "description": f"1 argument of {len(text):,} chars"})
+
+
+def case_sentiment_evaluate(tmp, rng):
+    num_classes = 5
+    texts = [words_line(rng, EVALUATE_TEXT_CHARS) for _ in range(EVALUATE_LINES)]
+    lines = [f"{rng.randrange(num_classes)} {text}\n" for text in texts]
+    path = os.path.join(tmp, "labelled.txt")
+    size = write(path, "".join(lines))
+    assert size <= files.MAX_TEXT_FILE_BYTES
+    mean = sum(map(len, texts)) / len(texts)
+    return (["apps.sentiment", "evaluate", "--model", SENTIMENT_MODEL, "--data", path,
+             "--plot", os.path.join(tmp, "confusion.png")],
+            {"examples": len(lines), "bytes": size,
+             "description": f"{len(lines):,} lines, texts of ~{mean:.0f} chars, {mib(size):.1f} MiB"})
+
+
+CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
+    ("dinos-sample", f"MAX_NAMES {dinos_cli.MAX_NAMES:,}", case_dinos_sample, True),
+    ("dinos-score", f"MAX_SCORED {dinos_cli.MAX_SCORED:,} x MAX_NAME_CHARS {files.MAX_NAME_CHARS}",
+     case_dinos_score, True),
+    ("dinos-evaluate", f"MAX_NAME_LIST_BYTES {mib(files.MAX_NAME_LIST_BYTES):g} MiB", case_dinos_evaluate, False),
+    ("dinos-train", f"MAX_NAME_LIST_BYTES {mib(files.MAX_NAME_LIST_BYTES):g} MiB", case_dinos_train, False),
+    ("jazz-generate", f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,}", case_jazz_generate, False),
+    ("jazz-chords-from", f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,} bars, file <= MAX_CHORD_FILE_BYTES "
+     + f"{mib(jazz_cli.MAX_CHORD_FILE_BYTES):g} MiB", case_jazz_chords_from, False),
+    ("sentiment-predict-long", f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}, file < MAX_TEXT_FILE_BYTES "
+     + f"{mib(files.MAX_TEXT_FILE_BYTES):g} MiB", case_sentiment_predict_long, False),
+    ("sentiment-predict-short", f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}", case_sentiment_predict_short, True),
+    ("sentiment-predict-arg", f"MAX_ARGUMENT_CHARS {files.MAX_ARGUMENT_CHARS:,}", case_sentiment_predict_arg,
+     True),
+    ("sentiment-evaluate", f"16 MiB chosen (MAX_TEXT_FILE_BYTES is {mib(files.MAX_TEXT_FILE_BYTES):g} MiB)",
+     case_sentiment_evaluate, False),
+]
+CASE_NAMES = [case[0] for case in CASES]
+
+
+def shown(argv, limit=160):
+    """The command as a shell line, long arguments and argument lists cut short (the score case's is 1 MB)."""
+    parts = []
+    for arg in argv:
+        parts.append(arg if len(arg) <= 40 else f"<{len(arg):,} chars>")
+    if len(parts) > 16:
+        parts = parts[:12] + [f"... <{len(parts) - 12:,} more arguments>"]
+    line = " ".join(parts)
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def measure(argv, timeout, stderr_path):
+    """Runs `python -m argv...` alone; returns its exit status, peak RSS (KiB), wall and CPU seconds."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
+        start = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", *argv], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=devnull, stderr=stderr)
+        timed_out = threading.Event()
+
+        def stop():  # SIGTERM lets the app remove its temporary files; SIGKILL if it does not go
+            timed_out.set()
+            try:
+                child.send_signal(signal.SIGTERM)
+                time.sleep(30)
+                child.kill()
+            except (ProcessLookupError, OSError):
+                pass
+
+        timer = threading.Timer(timeout, stop)
+        timer.daemon = True
+        timer.start()
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        timer.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    return {"returncode": child.returncode, "timed_out": timed_out.is_set(), "maxrss_kib": usage.ru_maxrss,
+            "peak_rss_mib": usage.ru_maxrss / 1024, "wall_s": wall, "user_s": usage.ru_utime,
+            "sys_s": usage.ru_stime, "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def stderr_tail(path, lines=5):
+    with open(path, "rb") as handle:
+        handle.seek(max(0, os.path.getsize(path) - 16384))
+        text = handle.read().decode("utf-8", "replace")
+    kept = [line for line in text.splitlines() if line.strip()]
+    return kept[-lines:]
+
+
+def table(results):
+    rows = ["| case | limit | input | peak RSS (MiB) | wall (s) | CPU (s) | exit |",
+            "|---|---|---|---:|---:|---:|---|"]
+    for r in results:
+        exit_ = str(r["returncode"]) + (" (timed out)" if r["timed_out"] else "")
+        rows.append(f"| {r['case']} | {r['limit']} | {r['input']['description']} | {r['peak_rss_mib']:,.0f} | "
+                    f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {exit_} |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", choices=CASE_NAMES, metavar="CASE",
+                        help=f"cases to run, of: {' '.join(CASE_NAMES)} (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the cases under ~20 s (15 s of CPU or less; the inputs stay at the limits)")
+    parser.add_argument("--timeout", type=float, default=1800,
+                        help="seconds before a case is stopped and reported as timed out (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="of the synthetic inputs (default %(default)s)")
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "limits.json"))
+    args = parser.parse_args(argv)
+
+    selected = [case for case in CASES if (not args.cases or case[0] in args.cases) and (not args.quick or case[3])]
+    if not selected:
+        parser.error("no case selected")
+    load_before = os.getloadavg()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="limits-") as tmp:
+        for name, limit, prepare, _ in selected:
+            rng = random.Random(f"{args.seed}-{name}")
+            command, described = prepare(tmp, rng)
+            stderr_path = os.path.join(tmp, f"{name}.stderr")
+            load = os.getloadavg()
+            print(f"{name}: python -m {shown(command)}", flush=True)
+            result = measure(command, args.timeout, stderr_path)
+            tail = stderr_tail(stderr_path)
+            results.append({"case": name, "limit": limit, "input": described,
+                            "command": "python -m " + shown(command, limit=10_000), **result,
+                            "stderr_tail": tail, "load_average_before": load,
+                            "load_average_after": os.getloadavg()})
+            failed = result["returncode"] != 0
+            print(f"  exit {result['returncode']}{' (timed out)' if result['timed_out'] else ''}, "
+                  f"peak RSS {result['peak_rss_mib']:,.0f} MiB, {result['wall_s']:.1f} s wall, "
+                  f"{result['cpu_s']:.1f} s CPU, load average {load[0]:.2f}"
+                  + (f"\n  stderr: {tail[-1] if tail else '(empty)'}" if failed else ""), flush=True)
+            for path in os.listdir(tmp):  # outputs go; the shared name list stays for the next dinos case
+                if path.endswith((".mid", ".png")):
+                    os.remove(os.path.join(tmp, path))
+
+    print()
+    print(table(results))
+    report = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "command": " ".join([os.path.relpath(sys.argv[0], REPO), *(sys.argv[1:] if argv is None else argv)]),
+        "limits": {"MAX_NAME_LIST_BYTES": files.MAX_NAME_LIST_BYTES, "MAX_NAME_CHARS": files.MAX_NAME_CHARS,
+                   "MAX_LINE_CHARS": files.MAX_LINE_CHARS, "MAX_TEXT_FILE_BYTES": files.MAX_TEXT_FILE_BYTES,
+                   "MAX_MUSIC_FILE_BYTES": files.MAX_MUSIC_FILE_BYTES,
+                   "MAX_ARGUMENT_CHARS": files.MAX_ARGUMENT_CHARS, "dinos.MAX_NAMES": dinos_cli.MAX_NAMES,
+                   "dinos.MAX_SCORED": dinos_cli.MAX_SCORED, "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
+                   "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
+                   "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS},
+        "cases": results,
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    print(f"\nwrote {args.out}")
+    return 1 if any(r["returncode"] != 0 for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
