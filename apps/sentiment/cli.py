@@ -45,10 +45,15 @@ def main(argv=None):
                        help="--task file without --dev: share of the examples held out (default 0.1)")
     train_cmd.add_argument("--num-classes", type=positive_int,
                        help="--task file: number of classes (default: largest label + 1)")
+    train_cmd.add_argument("--train-on", choices=data_lib.TRAIN_ON,
+                           help="--task sst5/sst2: phrases: every distinct labelled phrase of the treebank's "
+                                "trees/train.txt (156,817), validated on the roots of trees/dev.txt (the dev "
+                                "sentences); sentences: the stsa.* sentence files (default: phrases if --data "
+                                "holds trees/, else sentences)")
     train_cmd.add_argument("--train-labels", choices=("task", "fine"), default="task",
                            help="task: train on the task's own labels (default); fine (--task sst2 only): "
-                                "train on the 5 labels of all of stsa.fine.train (8,544 sentences, neutral "
-                                "ones too) and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
+                                "train on the 5 labels of all the training sentences or phrases, neutral ones "
+                                "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
     _add_column_options(train_cmd)
     train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
     train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
@@ -124,8 +129,8 @@ def _train(args):
     strategy = distribute.strategy_from_args(args)
     fine = args.train_labels == "fine"
     train_examples, dev_examples, labels = data_lib.load_task(
-        args.task, args.data, fine=fine, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
-        label_col=args.label_col)
+        args.task, args.data, fine=fine, train_on=args.train_on, dev=args.dev, num_classes=args.num_classes,
+        text_col=args.text_col, label_col=args.label_col)
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(

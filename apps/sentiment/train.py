@@ -196,7 +196,7 @@ class DevScore(keras.callbacks.Callback):
 
 
 def _describe(examples):
-    described = {"source": os.path.basename(examples.source), "examples": len(examples)}
+    described = {"source": os.path.basename(examples.source), "unit": examples.unit, "examples": len(examples)}
     if os.path.isfile(examples.source):
         described["sha256"] = file_sha256(examples.source)
     return described

@@ -1,6 +1,7 @@
 """The treebank reader: every node's phrase and label, the token mapping, duplicate phrases, malformed trees."""
 
 import collections
+import json
 
 import pytest
 import tensorflow as tf
@@ -9,7 +10,8 @@ from apps.common.cli import CLIError
 from apps.sentiment.data import FINE_GROUPS, load_task, merge_labels, parse_tree, read_trees, tree_examples
 from apps.sentiment.model import standardize_ptb
 
-from sentiment_corpus import write_lines
+from conftest import train_tiny
+from sentiment_corpus import make_trees, run_cli, write_lines
 
 NBSP = "\xa0"
 TREE = f"(1 (2 It) (1 (2 is) (0 (2 n't) (3 (2 -LRB-8{NBSP}1\\/2-RRB-) (4 (2 ``) (4 FUN))))))"
@@ -122,3 +124,42 @@ def test_malformed_trees_name_the_file_and_line(name, tmp_path):
     with pytest.raises(CLIError) as error:
         read_trees(str(path))
     assert str(error.value).startswith(f"{path}{message}") and "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="session")
+def treebank_dir(tmp_path_factory):
+    """An SST directory holding only a toy treebank, `trees/train.txt` (300 trees) and `trees/dev.txt` (75);
+    returns it and the phrase -> label dict of the training trees."""
+    directory = tmp_path_factory.mktemp("treebank")
+    (directory / "trees").mkdir()
+    train_lines, phrases = make_trees(300, seed=6)
+    write_trees(directory / "trees", train_lines)
+    write_trees(directory / "trees", make_trees(75, seed=7)[0], "dev.txt")
+    return directory, phrases
+
+
+def test_train_learns_a_toy_treebank_from_its_phrases(treebank_dir, tmp_path_factory):
+    directory, phrases = treebank_dir
+    bundle = train_tiny(tmp_path_factory, "--task", "sst5", "--data", directory, "--units", 8, "--embedding-dim",
+                        8, "--max-tokens", 60, "--epochs", 4, "--patience", 4)
+    with open(f"{bundle}/config.json", encoding="utf-8") as handle:
+        config = json.load(handle)
+    assert config["train_data"] == {**config["train_data"], "source": "train.txt", "unit": "phrases",
+                                    "examples": len(phrases)}
+    assert config["dev_data"] == {**config["dev_data"], "source": "dev.txt", "unit": "sentences", "examples": 75}
+    assert config["dev_accuracy"] >= 0.95
+
+
+def test_train_on_needs_a_treebank_and_a_task(treebank_dir, tmp_path, capsys):
+    directory, _ = treebank_dir
+    code, _, err = run_cli(capsys, "train", "--task", "sst5", "--data", directory, "--train-on", "sentences",
+                           "--out", tmp_path / "bundle")
+    assert code == 2 and err.count("\n") == 1 and "stsa.fine.train" in err
+    bad = tmp_path / "bad"
+    (bad / "trees").mkdir(parents=True)
+    write_trees(bad / "trees", ["(2 (2 a) (3 b))", "(2 (2 a) (7 b))"])
+    write_trees(bad / "trees", ["(2 (2 a) (3 b))"], "dev.txt")
+    code, _, err = run_cli(capsys, "train", "--task", "sst2", "--data", bad, "--out", tmp_path / "bundle")
+    assert code == 2 and err.count("\n") == 1
+    assert f"{bad / 'trees' / 'train.txt'}:2: label 7 is out of range (expected 0..4)" in err
+    assert not (tmp_path / "bundle").exists()
