@@ -27,6 +27,7 @@ import json
 import os
 import re
 import urllib.request
+import zipfile
 
 from apps.common.cli import CLIError, atomic_file, read_text
 
@@ -324,21 +325,53 @@ def read_manifest(path=MANIFEST):
 
 def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     """Fetches every file of the manifest into `out_dir`, checking its sha256; files already there and
-    intact are kept. Returns the paths. A file whose checksum does not match is not written."""
+    intact are kept. Returns the paths. A file whose checksum does not match is not written.
+
+    An entry with `members` is a zip archive (the treebank's official `trainDevTestTrees_PTB.zip`): the
+    members it lists are checked against their own sha256 and written under their `name`s, the rest of the
+    archive (the held-back test trees) is not; nothing is written unless every listed member matches.
+    """
     paths = []
     for entry in read_manifest(manifest_path)["files"]:
-        target = os.path.join(out_dir, entry["name"])
-        paths.append(target)
-        if os.path.isfile(target) and file_sha256(target) == entry["sha256"]:
+        files = entry.get("members", [entry])
+        targets = [os.path.join(out_dir, item["name"]) for item in files]
+        paths.extend(targets)
+        if all(os.path.isfile(target) and file_sha256(target) == item["sha256"]
+               for target, item in zip(targets, files)):
             continue
-        try:
-            with urllib.request.urlopen(entry["url"], timeout=60) as response:
-                payload = response.read()
-        except OSError as error:
-            raise CLIError(f"cannot download {entry['url']}: {error}") from None
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest != entry["sha256"]:
-            raise CLIError(f"{entry['url']} has sha256 {digest}, the manifest expects {entry['sha256']}")
-        with atomic_file(target, "wb") as handle:
-            handle.write(payload)
+        payload = _fetch(entry["url"])
+        if "members" in entry:
+            contents = _unzip_members(entry["url"], payload, files)
+        else:
+            _check_sha256(entry["url"], payload, entry["sha256"])
+            contents = [payload]
+        for target, content in zip(targets, contents):
+            with atomic_file(target, "wb") as handle:
+                handle.write(content)
     return paths
+
+
+def _fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except OSError as error:
+        raise CLIError(f"cannot download {url}: {error}") from None
+
+
+def _check_sha256(what, payload, expected):
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != expected:
+        raise CLIError(f"{what} has sha256 {digest}, the manifest expects {expected}")
+
+
+def _unzip_members(url, payload, members):
+    """The bytes of each of `members` (`{member, sha256}`) of the zip archive `payload`, checked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            contents = [archive.read(item["member"]) for item in members]
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise CLIError(f"{url} is not the expected zip archive: {error}") from None
+    for item, content in zip(members, contents):
+        _check_sha256(f"{url}!{item['member']}", content, item["sha256"])
+    return contents
