@@ -30,6 +30,8 @@ PACKAGED = {
 """Word vectors that come in a Python package: `--embeddings NAME`. `module.ROOT` is the directory holding the
 vectors (`.npy`, one row per word) and the words (a Parquet table whose `column` lists them in row order)."""
 GZIP_MAGIC = b"\x1f\x8b"
+PTB_BRACKETS = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
+"""SST writes brackets as PTB does; GloVe and word2vec keep them as they are."""
 
 
 @dataclasses.dataclass
@@ -180,7 +182,8 @@ def embedding_matrix(vocabulary, vectors, seed=0):
 
     As Kim (2014) did for words missing from word2vec, uncovered rows are drawn from U(-a, a) with a chosen so
     that their variance is that of the pretrained vectors: a row on another scale would stand out to the
-    layers above. Row 0 (padding) is masked, row 1 (out of vocabulary) is one of the random rows.
+    layers above. Row 0 (padding) is masked, row 1 (out of vocabulary) is one of the random rows. A word is
+    looked up by its `plain_forms`, so SST's `-lrb-` gets the vector of `(`.
 
     Args:
         vocabulary: the vectorizer's vocabulary, `get_vocabulary()` (padding and OOV first).
@@ -194,11 +197,20 @@ def embedding_matrix(vocabulary, vectors, seed=0):
     bound = math.sqrt(3.0) * float(vectors.vectors.std())
     matrix = np.random.default_rng(seed).uniform(-bound, bound, (len(vocabulary), vectors.dim)).astype("float32")
     rows = vectors.index()
-    covered = [(index, rows[word]) for index, word in enumerate(vocabulary) if index >= 2 and word in rows]
+    found = ((index, next((rows[form] for form in plain_forms(word) if form in rows), None))
+             for index, word in enumerate(vocabulary) if index >= 2)
+    covered = [(index, row) for index, row in found if row is not None]
     if covered:
         targets, sources = zip(*covered)
         matrix[list(targets)] = vectors.vectors[list(sources)]
     return matrix, len(covered)
+
+
+def plain_forms(word):
+    """The forms to look `word` up by, in order: itself, then without SST's PTB escapes (`-lrb-` is `(`,
+    `writer\\/director` is `writer/director`, `\\*` is `*`), which pretrained vectors do not use."""
+    plain = PTB_BRACKETS.get(word, word).replace("\\/", "/").replace("\\*", "*")
+    return (word, plain) if plain != word else (word,)
 
 
 def extra_words(vectors, vocabulary, count, keep=None):

@@ -49,11 +49,14 @@ def test_reads_glove_and_word2vec_text_plain_or_gzipped(header, zipped, tmp_path
 
 
 def test_embedding_matrix_puts_each_vector_in_its_word_row():
-    vectors = embeddings.WordVectors(["b", "a", "a", "z"], np.arange(8, dtype="float32").reshape(4, 2), "t")
-    matrix, covered = embedding_matrix(["", "[UNK]", "a", "q", "b"], vectors, seed=3)
-    assert covered == 2
+    words = ["b", "a", "a", "z", "(", "a/b", "-rrb-", ")"]
+    vectors = embeddings.WordVectors(words, np.arange(16, dtype="float32").reshape(8, 2), "t")
+    matrix, covered = embedding_matrix(["", "[UNK]", "a", "q", "b", "-lrb-", "a\\/b", "-rrb-"], vectors, seed=3)
+    assert covered == 5
     np.testing.assert_array_equal(matrix[2], [2, 3])  # "a": its first (most frequent) row
     np.testing.assert_array_equal(matrix[4], [0, 1])
+    # SST's escapes are looked up as pretrained vectors write them, unless the vectors have them as they are.
+    np.testing.assert_array_equal(matrix[[5, 6, 7]], [[8, 9], [10, 11], [12, 13]])
     bound = np.sqrt(3) * vectors.vectors.std()
     assert np.all(np.abs(matrix[[0, 1, 3]]) <= bound) and not np.any(matrix[[0, 1, 3]] == 0)
 
