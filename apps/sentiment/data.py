@@ -10,17 +10,24 @@ Formats:
 Every mistake in a file (not UTF-8, a non-numeric or out-of-range label, a missing column, no examples at all)
 raises `CLIError` naming the file and line, so the CLI reports it in one line before anything is written.
 
+- The treebank's PTB trees (`trees/train.txt`, `trees/dev.txt`): one binarised parse tree a line,
+  `(label left right)` with a label 0..4 on every node, leaves `(label word)`; `read_trees` gives every node's
+  phrase and label, `phrase_examples` the distinct labelled phrases a model trains on.
+
 The SST splits are fetched by `download` from the manifest `data/sentiment.json` (public raw GitHub URLs,
 checked against their sha256).
 """
 
+import collections
 import csv
 import dataclasses
 import hashlib
 import io
 import json
 import os
+import re
 import urllib.request
+import zipfile
 
 from apps.common.errors import CLIError
 from apps.common.files import MAX_LABELLED_BYTES, atomic_file, read_text
@@ -39,15 +46,25 @@ FINE_GROUPS = {"sst2": [[0, 1], [3, 4]]}
 """The SST-5 classes that make up each class of a task: SST-2 is SST-5 without neutral, 0-1 negative, 3-4
 positive (`stsa.binary.*` holds the same sentences, less the neutral ones)."""
 TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+TREES_DIR = "trees"
+TREE_FILES = ("train.txt", "dev.txt")
+TREE_CLASSES = 5
+"""Every node of a treebank tree carries one of SST-5's five labels, whatever the task."""
+TRAIN_ON = ("phrases", "sentences")
+# A tree is brackets and atoms (labels, words). Only ASCII blanks separate atoms: three training leaves hold a
+# no-break space (`8\xa01\\/2`), one token in SST's own sentence files, which Python's `\s` would split.
+_TREE_TOKENS = re.compile(r"[()]|[^() \t\r\n]+")
 
 
 @dataclasses.dataclass
 class Examples:
-    """Texts and their integer labels, read from `source`."""
+    """Texts and their integer labels, read from `source`; `unit` says what a text is (`sentences`, or the
+    `phrases` of a treebank)."""
 
     texts: list
     labels: list
     source: str
+    unit: str = "sentences"
 
     def __len__(self):
         return len(self.texts)
@@ -119,15 +136,135 @@ def parse_label(token, num_classes, where):
     return label
 
 
-def load_task(task, data, *, fine=False, dev=None, num_classes=None, text_col="text", label_col="label"):
+def parse_tree(line, where):
+    """Every node of one PTB tree, `(label left right)` with leaves `(label word)`, as `(label, phrase)`.
+
+    The phrase of a node is its leaves' words joined by single spaces, lower-cased: SST's own sentence files
+    are exactly the trees' leaves lower-cased (`-LRB-` -> `-lrb-`, `\\/`, ``` `` ``` kept), and that is the
+    form `apps.sentiment.model.standardize_ptb` leaves unchanged, so the phrases meet the same vocabulary as
+    the sentences and raw text. A leaf is everything between its label and `)` but ASCII blanks, so a word
+    holding a no-break space stays one token, as in the sentence files.
+
+    Args:
+        line: one tree.
+        where: `path:line`, the prefix of every error.
+
+    Returns:
+        A list of `(label, phrase)`, one per node, children before their parent: the root comes last.
+
+    Raises:
+        CLIError: unbalanced parentheses, a label that is not an integer in 0..4, a node with no word or
+            with both a word and subtrees, anything after the tree.
+    """
+    nodes = []
+    open_nodes = []  # [label, words, holds_a_word] of each node not yet closed, outermost first
+    tokens = _TREE_TOKENS.finditer(line)
+    for match in tokens:
+        token, column = match.group(), match.start() + 1
+        if token == "(":
+            if nodes and not open_nodes:
+                raise CLIError(f"{where}: unbalanced parentheses: a second tree starts at column {column}")
+            label = next(tokens, None)
+            if label is None or label.group() in "()":
+                raise CLIError(f"{where}: expected a label after the '(' at column {column}")
+            if open_nodes and open_nodes[-1][2]:
+                raise CLIError(f"{where}: a node holds a word and a subtree (column {column})")
+            open_nodes.append([parse_label(label.group(), TREE_CLASSES, where), [], False])
+        elif token == ")":
+            if not open_nodes:
+                raise CLIError(f"{where}: unbalanced parentheses: the ')' at column {column} closes nothing")
+            label, words, _ = open_nodes.pop()
+            if not words:
+                raise CLIError(f"{where}: the node closed at column {column} has no word")
+            nodes.append((label, " ".join(words)))
+            if open_nodes:
+                open_nodes[-1][1].extend(words)
+        else:
+            if not open_nodes:
+                raise CLIError(f"{where}: {token!r} at column {column} is outside the tree")
+            if open_nodes[-1][1]:
+                rule = "a leaf holds one word" if open_nodes[-1][2] else "a node holds subtrees or a word, not both"
+                raise CLIError(f"{where}: {rule}; {token!r} at column {column} is one too many")
+            open_nodes[-1][1].append(token.lower())
+            open_nodes[-1][2] = True
+    if open_nodes:
+        raise CLIError(f"{where}: unbalanced parentheses: {len(open_nodes)} '(' not closed")
+    return nodes
+
+
+def read_trees(path):
+    """Reads a treebank file, one tree a line (blank lines skipped): a list of `parse_tree` results.
+
+    Raises:
+        CLIError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), no tree.
+    """
+    text = read_text(path, "treebank file", max_bytes=MAX_LABELLED_BYTES)
+    trees = [parse_tree(line, f"{path}:{line_number}")
+             for line_number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not trees:
+        raise CLIError(f"{path} holds no trees")
+    return trees
+
+
+def merge_labels(counts):
+    """The one label of a phrase that occurs with several: the label most of its occurrences carry, and on a
+    tie the one nearer neutral (2), then the lower.
+
+    SST labelled each distinct phrase once, with its case, so after lower-casing 583 of the 156,817 training
+    phrases carry two labels (`not` 1 in 542 trees and `Not` 2 in 55; `fun` 4 and `Fun` 3). The majority is the
+    label a model trained on every occurrence would mostly see. The two labels of a tie are nearly always
+    neighbours (2-3, 1-2, 3-4): the annotators agree on the direction and differ on the strength, and the
+    milder label claims less than either of them saw.
+
+    Args:
+        counts: `collections.Counter` of label -> occurrences.
+    """
+    neutral = TREE_CLASSES // 2
+    return min(counts, key=lambda label: (-counts[label], abs(label - neutral), label))
+
+
+def tree_examples(path, unit, groups=None):
+    """Labelled texts of a treebank file.
+
+    Args:
+        path: the file (`read_trees`).
+        unit: `"sentences"`, each tree's root with its label (duplicates kept, as in SST's sentence files), or
+            `"phrases"`, every distinct phrase of every node with the label `merge_labels` picks.
+        groups: `None` for the five SST-5 labels, or one list of SST-5 labels per class of the task
+            (`FINE_GROUPS`): a text whose label is in no group is left out (SST-2 drops the neutral ones).
+    """
+    if unit not in TRAIN_ON:
+        raise ValueError(f"Invalid `unit`: expected one of {TRAIN_ON}, got {unit!r}")
+    trees = read_trees(path)
+    if unit == "sentences":
+        pairs = [tree[-1] for tree in trees]
+    else:
+        counts = collections.defaultdict(collections.Counter)
+        for tree in trees:
+            for label, phrase in tree:
+                counts[phrase][label] += 1
+        pairs = [(merge_labels(labels), phrase) for phrase, labels in counts.items()]
+    if groups is not None:
+        task_label = {label: index for index, group in enumerate(groups) for label in group}
+        pairs = [(task_label[label], text) for label, text in pairs if label in task_label]
+    return Examples([text for _, text in pairs], [label for label, _ in pairs], path, unit)
+
+
+def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=None, text_col="text",
+              label_col="label"):
     """Returns `(train, dev_or_None, label_names)` for a training task.
 
     Args:
-        task: `sst5` or `sst2` (`data` is the directory holding `stsa.{fine,binary}.{train,dev}`), or `file`
-            (`data` is a training file, `dev` an optional validation file).
+        task: `sst5` or `sst2` (`data` is the directory holding `stsa.{fine,binary}.{train,dev}`, and the
+            treebank's `trees/{train,dev}.txt` to train on phrases), or `file` (`data` is a training file,
+            `dev` an optional validation file).
         data: directory or file, as above.
-        fine: for a task of `FINE_GROUPS`, the training split is `stsa.fine.train` with its SST-5 labels
-            (the dev split and `label_names` stay the task's).
+        fine: for a task of `FINE_GROUPS`, the training examples keep their SST-5 labels, neutral ones
+            included (the dev split and `label_names` stay the task's).
+        train_on: for `sst5`/`sst2`, `"phrases"`: every distinct labelled phrase of `trees/train.txt`
+            (`tree_examples`), with the dev sentences the roots of `trees/dev.txt` (the same sentences and
+            labels as `stsa.*.dev`, so dev figures stay comparable); `"sentences"`: the `stsa.*` files;
+            `None`: phrases if `data` holds `trees/`, else sentences.
         dev: for `file`, the validation file (`None`: the caller holds out part of the training data).
         num_classes: for `file`, the number of classes; `None` infers it as the largest label + 1.
         text_col, label_col: for `file`, the CSV/TSV columns.
@@ -138,6 +275,19 @@ def load_task(task, data, *, fine=False, dev=None, num_classes=None, text_col="t
         if not os.path.isdir(data):
             raise CLIError(f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
                            f"got {data} (fetch it with `python -m apps.sentiment download`)")
+        trees = os.path.join(data, TREES_DIR)
+        if train_on is None:
+            train_on = "phrases" if os.path.isdir(trees) else "sentences"
+        if train_on == "phrases":
+            if not os.path.isdir(trees):
+                raise CLIError(f"--train-on phrases needs the treebank's {' and '.join(TREE_FILES)} in {trees} "
+                               f"(fetch it with `python -m apps.sentiment download`)")
+            train_path, dev_path = (os.path.join(trees, name) for name in TREE_FILES)
+            groups = FINE_GROUPS.get(task)
+            return (tree_examples(train_path, "phrases", None if fine else groups),
+                    tree_examples(dev_path, "sentences", groups), LABEL_NAMES[task])
+        if train_on != "sentences":
+            raise CLIError(f"--train-on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
         train_task = "sst5" if fine else task
         train_path = os.path.join(data, SST_FILES[train_task][0])
         dev_path = os.path.join(data, SST_FILES[task][1])
@@ -146,6 +296,8 @@ def load_task(task, data, *, fine=False, dev=None, num_classes=None, text_col="t
                 read_examples(dev_path, num_classes=len(names)), names)
     if task != "file":
         raise CLIError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if train_on == "phrases":
+        raise CLIError("--train-on phrases is for --task sst5 and sst2 (a treebank in --data)")
     if os.path.isdir(data):
         raise CLIError(f"--task file needs a training file, got the directory {data}")
     train = read_examples(data, num_classes=num_classes, text_col=text_col, label_col=label_col)
@@ -174,21 +326,53 @@ def read_manifest(path=MANIFEST):
 
 def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     """Fetches every file of the manifest into `out_dir`, checking its sha256; files already there and
-    intact are kept. Returns the paths. A file whose checksum does not match is not written."""
+    intact are kept. Returns the paths. A file whose checksum does not match is not written.
+
+    An entry with `members` is a zip archive (the treebank's official `trainDevTestTrees_PTB.zip`): the
+    members it lists are checked against their own sha256 and written under their `name`s, the rest of the
+    archive (the held-back test trees) is not; nothing is written unless every listed member matches.
+    """
     paths = []
     for entry in read_manifest(manifest_path)["files"]:
-        target = os.path.join(out_dir, entry["name"])
-        paths.append(target)
-        if os.path.isfile(target) and file_sha256(target) == entry["sha256"]:
+        files = entry.get("members", [entry])
+        targets = [os.path.join(out_dir, item["name"]) for item in files]
+        paths.extend(targets)
+        if all(os.path.isfile(target) and file_sha256(target) == item["sha256"]
+               for target, item in zip(targets, files)):
             continue
-        try:
-            with urllib.request.urlopen(entry["url"], timeout=60) as response:
-                payload = response.read()
-        except OSError as error:
-            raise CLIError(f"cannot download {entry['url']}: {error}") from None
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest != entry["sha256"]:
-            raise CLIError(f"{entry['url']} has sha256 {digest}, the manifest expects {entry['sha256']}")
-        with atomic_file(target, "wb") as handle:
-            handle.write(payload)
+        payload = _fetch(entry["url"])
+        if "members" in entry:
+            contents = _unzip_members(entry["url"], payload, files)
+        else:
+            _check_sha256(entry["url"], payload, entry["sha256"])
+            contents = [payload]
+        for target, content in zip(targets, contents):
+            with atomic_file(target, "wb") as handle:
+                handle.write(content)
     return paths
+
+
+def _fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except OSError as error:
+        raise CLIError(f"cannot download {url}: {error}") from None
+
+
+def _check_sha256(what, payload, expected):
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != expected:
+        raise CLIError(f"{what} has sha256 {digest}, the manifest expects {expected}")
+
+
+def _unzip_members(url, payload, members):
+    """The bytes of each of `members` (`{member, sha256}`) of the zip archive `payload`, checked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            contents = [archive.read(item["member"]) for item in members]
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise CLIError(f"{url} is not the expected zip archive: {error}") from None
+    for item, content in zip(members, contents):
+        _check_sha256(f"{url}!{item['member']}", content, item["sha256"])
+    return contents

@@ -188,9 +188,26 @@ def make_vectorizer(train_texts, max_tokens):
     return vectorizer
 
 
+def extend_vocabulary(vectorizer, words):
+    """A `TextVectorization` like `vectorizer` whose vocabulary goes on with those of `words` it lacks (beyond
+    its `max_tokens`): words the training texts do not hold but pretrained vectors give a meaning."""
+    vocabulary = vectorizer.get_vocabulary()
+    known = set(vocabulary)
+    return keras.layers.TextVectorization(
+        standardize=standardize_ptb, split="whitespace", output_mode="int", name=vectorizer.name,
+        vocabulary=vocabulary[2:] + [word for word in dict.fromkeys(words) if word not in known])
+
+
+def is_one_token(words):
+    """For each word, whether the model's standardisation leaves it as it is, one token: only such words can be
+    looked up in the vocabulary (`"U.S."` becomes `"u . s ."`, never `"U.S."`)."""
+    standardised = standardize_ptb(tf.constant(list(words))).numpy()
+    return [text.decode("utf-8").strip() == word for text, word in zip(standardised, words)]
+
+
 def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1, bidirectional=True,
                 embedding_dim=64, dropout=0.5, word_dropout=0.0, pooling="last",
-                max_length=DEFAULT_MAX_LENGTH, members=1):
+                max_length=DEFAULT_MAX_LENGTH, members=1, freeze_embeddings=False):
     """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
 
     Args:
@@ -212,6 +229,8 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
         members: number of such classifiers (an ensemble), each with its own embedding and weights, over the
             one vectorizer; their layers' names start with `member_<i>_`. `average_members` makes the model
             that answers with their mean.
+        freeze_embeddings: the word vectors are not trained (`trainable=False`): for pretrained vectors
+            that should keep their meaning, also for the words training does not see.
 
     Returns:
         An uncompiled `keras.Model` taking a string tensor of shape (batch,) and returning the class
@@ -223,15 +242,16 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
         _classifier(tokens, vectorizer.vocabulary_size(), num_classes, cell=cell, units=units,
                     num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
                     dropout=dropout, word_dropout=word_dropout, pooling=pooling,
-                    prefix=f"member_{index + 1}_" if members > 1 else "")
+                    freeze_embeddings=freeze_embeddings, prefix=f"member_{index + 1}_" if members > 1 else "")
         for index in range(members)]
     return keras.Model(texts, outputs if members > 1 else outputs[0], name="sentiment")
 
 
 def _classifier(tokens, vocabulary_size, num_classes, *, cell, units, num_layers, bidirectional, embedding_dim,
-                dropout, word_dropout, pooling, prefix):
+                dropout, word_dropout, pooling, freeze_embeddings, prefix):
     """Token ids -> Embedding -> recurrent layers -> class probabilities, every layer's name after `prefix`."""
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name=f"{prefix}embedding")(tokens)
+    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, trainable=not freeze_embeddings,
+                               name=f"{prefix}embedding")(tokens)
     x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name=f"{prefix}word_dropout")(x)
     for index in range(num_layers):
         last = index == num_layers - 1

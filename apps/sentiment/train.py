@@ -16,12 +16,14 @@ import tensorflow as tf
 
 from apps.common import distribute
 from apps.common.bundle import save_bundle
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.common.plots import plot_history
 from apps.common.seeding import set_seed
 from apps.sentiment.data import Examples, file_sha256
+from apps.sentiment.embeddings import embedding_matrix, extra_words
 from apps.sentiment.model import (
-    DEFAULT_MAX_LENGTH, average_members, build_model, group_classes, make_vectorizer)
+    DEFAULT_MAX_LENGTH, average_members, build_model, extend_vocabulary, group_classes, is_one_token,
+    make_vectorizer)
 
 # Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
 BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
@@ -71,8 +73,8 @@ def _sharding():
 def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
           bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
           word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None,
-          learning_rate=1e-3, epochs=20, batch_size=32, patience=3, seed=0, verbose=1, strategy=None,
-          backup_dir=None, force=False):
+          vectors=None, freeze_embeddings=False, extra_vocabulary=0, learning_rate=1e-3, epochs=20,
+          batch_size=32, patience=3, seed=0, verbose=1, strategy=None, backup_dir=None, force=False):
     """Trains a classifier and saves it as a bundle in `out`.
 
     Args:
@@ -91,6 +93,12 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
             `apps.sentiment.model.GroupClasses`, which is also what `dev_examples` (labelled with
             `label_names`) score. `None`: `train_examples` are labelled with `label_names`.
         class_groups: with `fine_labels`, one list of fine class ids per class of `label_names`.
+        vectors: `apps.sentiment.embeddings.WordVectors` that initialise the rows of the vocabulary they
+            cover (`embedding_matrix`; their size must be `embedding_dim`), or `None` for random vectors.
+        freeze_embeddings: keep the word vectors as initialised (see `build_model`).
+        extra_vocabulary: with `vectors`, the vocabulary goes on with this many of their most frequent words
+            that the training texts lack (`extra_words`), so that words unseen in training are not all out of
+            vocabulary at predict time.
         learning_rate: Adam's step size.
         epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
             the weights of the best epoch are kept.
@@ -108,16 +116,24 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     """
     if (fine_labels is None) != (class_groups is None):
         raise ValueError("`fine_labels` and `class_groups` go together")
+    if vectors is not None and vectors.dim != embedding_dim:
+        raise ValueError(f"`vectors` have {vectors.dim} dimensions, `embedding_dim` is {embedding_dim}")
+    if vectors is None and extra_vocabulary:
+        raise ValueError("`extra_vocabulary` needs `vectors`")
     set_seed(seed)
     num_classes = len(label_names)
     strategy = strategy or tf.distribute.get_strategy()
     steps_per_epoch = math.ceil(len(train_examples) / batch_size)
     vectorizer = make_vectorizer(train_examples.texts, max_tokens)
+    if extra_vocabulary:
+        vectorizer = extend_vocabulary(vectorizer, extra_words(vectors, vectorizer.get_vocabulary(),
+                                                               extra_vocabulary, keep=is_one_token))
     with strategy.scope():
         model = build_model(vectorizer, len(fine_labels or label_names), cell=cell, units=units,
                             num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
                             dropout=dropout, word_dropout=word_dropout, pooling=pooling, max_length=max_length,
-                            members=members)
+                            members=members, freeze_embeddings=freeze_embeddings)
+        pretrained = _load_vectors(model, vectorizer, vectors, seed) if vectors is not None else None
         optimizer = keras.optimizers.Adam(learning_rate)
         if members == 1:
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -149,7 +165,9 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
         "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
         "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "members": members,
-        "fine_labels": fine_labels, "class_groups": class_groups, "learning_rate": learning_rate,
+        "fine_labels": fine_labels, "class_groups": class_groups, "embeddings": pretrained,
+        "freeze_embeddings": freeze_embeddings, "extra_vocabulary": extra_vocabulary,
+        "learning_rate": learning_rate,
         "batch_size": batch_size, "seed": seed,
         "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),
@@ -195,8 +213,24 @@ class DevScore(keras.callbacks.Callback):
         logs.update({f"val_{name}": scores[name] for name in ("loss", "accuracy")})
 
 
+def _load_vectors(model, vectorizer, vectors, seed):
+    """Sets every Embedding of `model` (one per ensemble member) to `embedding_matrix` of `vectors` over the
+    vocabulary; returns what the config records of it, the coverage among it."""
+    vocabulary = vectorizer.get_vocabulary()
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    for index, layer in enumerate(embeddings):
+        matrix, covered = embedding_matrix(vocabulary, vectors, seed=seed + index)
+        layer.embeddings.assign(matrix)
+    words = len(vocabulary) - 2
+    described = {"source": os.path.basename(vectors.source), "dim": vectors.dim, "words": len(vectors.words),
+                 "vocabulary_words": words, "covered": covered, "coverage": covered / max(words, 1)}
+    if os.path.isfile(vectors.source):
+        described["sha256"] = file_sha256(vectors.source)
+    return described
+
+
 def _describe(examples):
-    described = {"source": os.path.basename(examples.source), "examples": len(examples)}
+    described = {"source": os.path.basename(examples.source), "unit": examples.unit, "examples": len(examples)}
     if os.path.isfile(examples.source):
         described["sha256"] = file_sha256(examples.source)
     return described

@@ -42,3 +42,29 @@ def run_cli(capsys, *argv):
     code = main([str(arg) for arg in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def make_trees(count, seed, classes=FINE):
+    """`count` treebank lines over `make_corpus` sentences, binarised at random: a node holding the sentiment
+    word carries its class, any other node neutral (2). The first word is capitalised, as in the treebank.
+
+    Returns:
+        `(lines, phrases)`: the trees in PTB form, and the dict of lower-cased phrase -> label of every node.
+    """
+    rng = random.Random(seed)
+    neutral = len(classes) // 2
+    lines, phrases = [], {}
+
+    def tree(words, label):
+        phrase = " ".join(words).lower()
+        node_label = label if any(word.lower() in classes[label] for word in words) else neutral
+        phrases[phrase] = node_label
+        if len(words) == 1:
+            return f"({node_label} {words[0]})"
+        cut = rng.randint(1, len(words) - 1)
+        return f"({node_label} {tree(words[:cut], label)} {tree(words[cut:], label)})"
+
+    for label, text in make_corpus(count, seed, classes):
+        words = text.split()
+        lines.append(tree([words[0].capitalize()] + words[1:], label))
+    return lines, phrases
