@@ -8,6 +8,10 @@ import numpy as np
 from apps.dinos import data
 
 
+CHUNK = 4096
+"""Names scored per `model.predict` call: the full probability array of 40,000 long names would take 1 GB."""
+
+
 def token_log_probs(model, vocab, names, batch_size=256):
     """Natural-log probability of every character of `names` and of each end token, under the model.
 
@@ -15,11 +19,17 @@ def token_log_probs(model, vocab, names, batch_size=256):
         `(log_probs, mask)`, both (n, longest + 1): position t of row i holds log P(token t | name[:t]),
         the last real position of a row being its end token; `mask` marks the real positions.
     """
-    x, y = data.make_arrays(names, vocab)
-    probs = model.predict(x, batch_size=batch_size, verbose=0)
-    chosen = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0].astype("float64")
-    mask = x != data.PAD_ID
-    return np.where(mask, np.log(np.maximum(chosen, 1e-300)), 0.0), mask
+    width = max((len(name) for name in names), default=0) + 1
+    log_probs = np.zeros((len(names), width))
+    mask = np.zeros((len(names), width), bool)
+    for start in range(0, len(names), CHUNK):
+        x, y = data.make_arrays(names[start:start + CHUNK], vocab)
+        probs = model.predict(x, batch_size=batch_size, verbose=0)
+        chosen = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0].astype("float64")
+        rows = slice(start, start + len(x))
+        mask[rows, :x.shape[1]] = x != data.PAD_ID
+        log_probs[rows, :x.shape[1]] = np.where(mask[rows, :x.shape[1]], np.log(np.maximum(chosen, 1e-300)), 0.0)
+    return log_probs, mask
 
 
 def score_names(model, vocab, names):
