@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from apps.common.bundle import load_bundle
-from apps.sentiment.data import REPO_ROOT, SST_FILES
+from apps.sentiment.data import REPO_ROOT, SST_FILES, TREE_FILES
 
 SHIPPED = {"sentiment": "sst5", "sentiment-sst2": "sst2"}
 
@@ -19,7 +19,9 @@ def test_shipped_bundle(name):
         pytest.skip(f"{path} not trained")
     model, config = load_bundle(path)
     assert config["task"] == SHIPPED[name]
-    assert config["train_data"]["source"] == SST_FILES[config["task"]][0]
+    # Trained on the treebank's phrases (trees/train.txt) or, before it, on the sentence file.
+    phrases = config["train_data"].get("unit") == "phrases"
+    assert config["train_data"]["source"] == (TREE_FILES[0] if phrases else SST_FILES[config["task"]][0])
     assert os.path.getsize(os.path.join(path, "model.keras")) < 5_000_000
     assert len(model.get_layer("vectorizer").get_vocabulary()) == config["vocabulary_size"]
     probs = model(tf.constant(["a gorgeous , witty , moving film .", "a dull , boring mess .", ""])).numpy()
