@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import apps.sentiment.model  # noqa: F401  (registers the layers safe-mode loading looks up)
 from apps.common.bundle import load_bundle
 from apps.sentiment.data import REPO_ROOT, SST_FILES, TREE_FILES
 
