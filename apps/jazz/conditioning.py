@@ -39,8 +39,9 @@ MODES = ("changes", "none")
 
 
 def onsets(tokens):
-    """The onset of each token in grid steps: the sum of the durations before it (the first starts at 0)."""
-    steps = [grammar.duration_steps(token) for token in tokens if token != grammar.START]
+    """The onset of each token in grid steps: the sum of the durations before it (the first starts at 0; a
+    start token lasts 0 steps, as in the sampler)."""
+    steps = [0 if token == grammar.START else grammar.duration_steps(token) for token in tokens]
     return np.concatenate([[0], np.cumsum(steps)[:-1]]).astype("int64") if steps else np.zeros(0, "int64")
 
 
@@ -86,7 +87,7 @@ def features(timeline, onset_steps, bar_quarters=4.0):
     result[:, :POSITION.start] = table[current]
     rows = np.arange(len(onset_steps))
     result[rows, DISTANCE.start + np.maximum(distance, 0)] = 1.0
-    bar_steps = int(round(bar_quarters * grammar.GRID))
+    bar_steps = round(bar_quarters * grammar.GRID)
     result[rows, POSITION.start + np.minimum(onset_steps % bar_steps, POSITIONS - 1)] = 1.0
     return result
 
