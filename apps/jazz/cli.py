@@ -53,6 +53,7 @@ def build_parser():
                             "step; none: tokens only (the course's model) (default: %(default)s)")
     train.add_argument("--cell", choices=CELLS, default="lstm")
     train.add_argument("--units", type=positive_int, default=64)
+    train.add_argument("--dropout", type=fraction, default=0.1, help="rate before the softmax (default: %(default)s)")
     train.add_argument("--seq-len", type=positive_int, default=30, help="Tx, tokens per training window")
     train.add_argument("--epochs", type=positive_int, default=30)
     train.add_argument("--batch-size", type=positive_int, default=64)
@@ -124,7 +125,7 @@ def _train(args, command):
                    seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                    validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
                    strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
-                   force=args.force, conditioning_mode=args.conditioning)
+                   force=args.force, conditioning_mode=args.conditioning, dropout=args.dropout)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"

@@ -151,6 +151,7 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         "conditioning": conditioning_mode,
         "cell": cell,
         "units": units,
+        "dropout": dropout,
         "embedding_dim": embedding_dim,
         "seq_len": seq_len,
         "vocabulary": vocabulary.tokens[1:],
