@@ -55,8 +55,8 @@ def changes_corpus(tmp_path_factory):
 def test_the_conditioned_model_learns_what_the_changes_tell(changes_corpus, tmp_path):
     perplexity = {}
     for mode in ("changes", "none"):
-        config = train.train([str(changes_corpus)], str(tmp_path / mode), seq_len=8, epochs=25, batch_size=8,
-                             units=8, embedding_dim=4, learning_rate=0.02, dropout=0.0, verbose=0,
+        config = train.train([str(changes_corpus)], str(tmp_path / mode), seq_len=8, epochs=12, batch_size=8,
+                             units=8, embedding_dim=4, learning_rate=0.03, dropout=0.0, verbose=0,
                              conditioning_mode=mode)
         assert config["conditioning"] == mode and config["training"]["validation_solos"] == 1
         perplexity[mode] = config["metrics"]["val_perplexity"]
