@@ -1,17 +1,26 @@
-"""apps.jazz: how fast a solo comes out, and how its statistics compare with the solos the model learnt from.
+"""apps.jazz: how fast a solo comes out, how likely the model finds unseen solos, and how its solos compare with
+real ones.
 
 1. Cold wall time of `python -m apps.jazz generate` (a fresh process each run, imports included); target
    < 10 s on this CPU.
 2. Music statistics (`apps.jazz.evaluate.statistics`) of `--solos` generated solos (seeds 0, 1, ...) over the
    default progression, beside those of the training solos: targets are a chord+scale-tone share within 5
    points of the real solos', and no span longer than 2 bars copied from the training corpus.
+3. On the model's validation solos (held out by its training), for `--model` and, given, a `--baseline`
+   (the unconditioned model of the same size): whole-solo perplexity (`evaluate`), and the histogram
+   overlaps of what each model plays over those solos' own changes (first `--bars` bars; temperature 1, no
+   top-k, seeds 0, 1, ...) with what was played there, beside the real-vs-real ceiling
+   (`apps.jazz.reference`). Targets (issue 15): perplexity at least 20% below the baseline's; every overlap
+   at least the baseline's; the mean overlap within 0.03 of the ceiling.
 
     python benchmarks/jazz.py                       # saved_models/jazz, its training data, writes JSON
+    python benchmarks/jazz.py --baseline /tmp/jazz-unconditioned    # with the figures of another model
     python benchmarks/jazz.py --runs 1 --solos 5 --model /tmp/m --data ../shared/data/jazz/wjazzd/mxl
 """
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -24,11 +33,13 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from apps.jazz import chords, data, evaluate, train  # noqa: E402
+from apps.jazz import chords, data, evaluate, reference, train  # noqa: E402
 
 SHARE_TOLERANCE = 0.05
 MAX_COPIED_BARS = 2.0
 GENERATE_TARGET_S = 10.0
+PERPLEXITY_REDUCTION = 0.20
+CEILING_TOLERANCE = 0.03
 
 
 def cold_generate_seconds(model, runs):
@@ -68,6 +79,24 @@ def generated_statistics(model_dir, count, measures, temperature, corpus):
     return results
 
 
+def held_out_figures(model_dir, validation, bars, corpus):
+    """Whole-solo perplexity of the validation solos and the overlaps over their changes, for one bundle."""
+    import layers  # noqa: F401  (registers the recurrent layers for loading)
+    from apps.common.bundle import load_bundle
+    from apps.jazz import generate
+
+    model, config = load_bundle(model_dir)
+    total, count = 0.0, 0
+    for solo in validation:
+        nll, _ = evaluate.solo_negative_log_likelihood(model, config, solo)
+        total, count = total + float(nll.sum()), count + len(nll)
+    start = time.perf_counter()
+    compared = reference.compare(generate.Generator(model, config), validation, bars=bars, corpus=corpus)
+    return {"model": os.path.relpath(model_dir, REPO), "conditioning": config.get("conditioning", "none"),
+            "perplexity": math.exp(total / count), "tokens": count, **compared,
+            "compare_s": time.perf_counter() - start}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.path.join(REPO, "saved_models", "jazz"))
@@ -76,6 +105,8 @@ def main(argv=None):
     parser.add_argument("--solos", type=int, default=20, help="generated solos for the statistics")
     parser.add_argument("--measures", type=int, default=24, help="bars a generated solo (two blues choruses)")
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--baseline", help="a second bundle (the unconditioned model) for the held-out figures")
+    parser.add_argument("--bars", type=int, default=32, help="bars of each validation solo compared")
     parser.add_argument("--json", default=os.path.join(REPO, "benchmarks", "results", "jazz.json"))
     args = parser.parse_args(argv)
 
@@ -90,6 +121,14 @@ def main(argv=None):
     generated = evaluate.summarise(generated_statistics(args.model, args.solos, args.measures, args.temperature,
                                                         corpus))
     gap = abs(generated["chord_or_scale_share"] - real["chord_or_scale_share"])
+    # The held-out solos by the names the model records; the baseline must have been trained on the same split.
+    held_out = set(config["training"]["validation_files"])
+    validation = [solo for solo in solos if solo.name in held_out]
+    training_corpus = evaluate.CorpusIndex(train.token_sequences([s for s in solos if s.name not in held_out],
+                                                                 "grammar"))
+    figures = [held_out_figures(args.model, validation, args.bars, training_corpus)]
+    if args.baseline:
+        figures.append(held_out_figures(args.baseline, validation, args.bars, training_corpus))
     result = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "model": os.path.relpath(args.model, REPO),
@@ -106,7 +145,21 @@ def main(argv=None):
             "chord_or_scale_share_within_5_points": gap <= SHARE_TOLERANCE,
             "no_copy_longer_than_2_bars": generated["longest_copy_bars_max"] <= MAX_COPIED_BARS,
         },
+        "held_out": figures,
     }
+    model_figures = figures[0]
+    names = [*reference.FEATURES, "mean"]
+    targets = result["targets"]
+    targets["held_out_mean_overlap_within_0.03_of_ceiling"] = (
+        model_figures["overlaps"]["mean"] >= model_figures["ceiling"]["mean"] - CEILING_TOLERANCE)
+    targets["held_out_no_copy_longer_than_2_bars"] = model_figures["longest_copy"]["bars"] <= MAX_COPIED_BARS
+    if args.baseline:
+        baseline = figures[1]
+        targets["perplexity_reduction"] = 1 - model_figures["perplexity"] / baseline["perplexity"]
+        targets["perplexity_at_least_20_percent_below_baseline"] = (
+            targets["perplexity_reduction"] >= PERPLEXITY_REDUCTION)
+        targets["every_overlap_at_least_the_baselines"] = all(
+            model_figures["overlaps"][name] >= baseline["overlaps"][name] for name in reference.FEATURES)
     if times:
         print(f"cold `python -m apps.jazz generate`: median {stats.median(times):.2f} s wall "
               f"({', '.join(f'{t:.2f}' for t in times)}; target < {GENERATE_TARGET_S:.0f} s), "
@@ -118,6 +171,17 @@ def main(argv=None):
     print(f"chord+scale share gap {gap:.3f} (target <= {SHARE_TOLERANCE}); longest copy from the corpus "
           f"{generated['longest_copy_tokens_max']} tokens = {generated['longest_copy_bars_max']:.2f} bars "
           f"(target <= {MAX_COPIED_BARS:g})")
+    print(f"\n{len(validation)} validation solos: whole-solo perplexity; overlaps with the real solos over their "
+          f"own changes (first {args.bars} bars, temperature 1, no top-k, seeds 0..{len(validation) - 1})")
+    print(f"{'':16}" + "".join(f"{os.path.basename(os.path.normpath(f['model']))[:22]:>24}" for f in figures)
+          + f"{'real odd vs even':>18}")
+    print(f"{'perplexity':16}" + "".join(f"{f['perplexity']:>24.1f}" for f in figures) + f"{'':>18}")
+    for name in names:
+        print(f"{name:16}" + "".join(f"{f['overlaps'][name]:>24.3f}" for f in figures)
+              + f"{model_figures['ceiling'][name]:>18.3f}")
+    print(f"{'longest copy':16}" + "".join(f"{f['longest_copy']['bars']:>19.2f} bars" for f in figures))
+    print("targets: " + ", ".join(f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
+                                  for key, value in targets.items()))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)

@@ -4,6 +4,11 @@ An app hands over a *step model* (`StepModel`): a Keras model taking `[token (ba
 `[probabilities (batch, vocab), *new_states]`, built from the same layer objects as its training model.
 `Sampler` runs all steps for the whole batch inside one `tf.function` (a `tf.while_loop`), never
 `model.predict` once per step, and is a `tf.Module`, so it exports as a SavedModel signature as is.
+
+A model may also be *conditioned* on what is known of the step it predicts (jazz: the chord and the beat at
+the token's onset). Such features depend on the running time, the sum of the durations of the tokens so far,
+so the sampler is given each token's duration and a table of features for every time step, and looks the
+next step's features up inside the loop (`ConditionedSampler`).
 """
 
 import keras
@@ -20,9 +25,13 @@ class StepModel(keras.Model):
             `CategoryEncoding`, ...).
         recurrent_layers: the stacked recurrent sequence layers, in order; each one's `cell` runs one step.
         head: layer mapping the last a⟨t⟩ to probabilities (a softmax `Dense`).
+        condition_encoder: for a conditioned model, the layer mapping the step's features (batch, F) to a
+            vector c, which is concatenated after the token's vector as the first layer's input and after the
+            last a⟨t⟩ as the head's input (as in the training model). `None`: an unconditioned model.
 
     Call arguments:
-        inputs: `[token (batch,) int32, *states]`, the states of all layers in order.
+        inputs: `[token (batch,) int32, *states]`, the states of all layers in order; with a
+            `condition_encoder`, `[token, conditions (batch, F), *states]`, the features of the predicted step.
         token_table: optional, `token_table(vocab)`'s result: the first layer's input projection is then
             looked up instead of computed.
 
@@ -30,11 +39,12 @@ class StepModel(keras.Model):
         `[probabilities (batch, vocab), *new_states]`.
     """
 
-    def __init__(self, token_encoder, recurrent_layers, head, **kwargs):
+    def __init__(self, token_encoder, recurrent_layers, head, condition_encoder=None, **kwargs):
         super().__init__(**kwargs)
         self.token_encoder = token_encoder
         self.recurrent_layers = list(recurrent_layers)
         self.head = head
+        self.condition_encoder = condition_encoder
         self.state_sizes = []
         for layer in self.recurrent_layers:
             size = layer.cell.state_size
@@ -48,8 +58,8 @@ class StepModel(keras.Model):
         None when the cell does not split its step that way (e.g. `keras.layers.SimpleRNN`).
         """
         cell = self.recurrent_layers[0].cell
-        if not hasattr(cell, "project_inputs"):
-            return None
+        if not hasattr(cell, "project_inputs") or self.condition_encoder is not None:
+            return None  # a conditioned step's input is not the token's alone
         return cell.project_inputs(self._encode(keras.ops.arange(vocab_size, dtype="int32")), training=False)
 
     def _encode(self, token):
@@ -59,6 +69,10 @@ class StepModel(keras.Model):
     def call(self, inputs, training=False, token_table=None):
         token, states = inputs[0], list(inputs[1:])
         x = None if token_table is not None else self._encode(token)
+        context = None
+        if self.condition_encoder is not None:
+            context = self.condition_encoder(states.pop(0))
+            x = keras.ops.concatenate([x, keras.ops.cast(context, x.dtype)], axis=-1)
         new_states = []
         for layer in self.recurrent_layers:
             count = len(layer.cell.state_size) if isinstance(layer.cell.state_size, (list, tuple)) else 1
@@ -69,6 +83,8 @@ class StepModel(keras.Model):
             else:
                 x, layer_states = layer.cell(x, layer_states, training=training)
             new_states += list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states]
+        if context is not None:
+            x = keras.ops.concatenate([x, keras.ops.cast(context, x.dtype)], axis=-1)
         return [self.head(x), *new_states]
 
 
@@ -99,9 +115,12 @@ class Sampler(tf.Module):
 
     def __init__(self, step_model, end_token=None):
         super().__init__()
+        if step_model.condition_encoder is not None and not isinstance(self, ConditionedSampler):
+            raise ValueError("a conditioned step model is sampled by a `ConditionedSampler`")
         self.step_model = step_model
         self.end_token = _NO_END_TOKEN if end_token is None else int(end_token)
         self.state_sizes = step_model.state_sizes
+        self.durations = None
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, None], tf.int32),
@@ -111,37 +130,56 @@ class Sampler(tf.Module):
         tf.TensorSpec([], tf.int32),
     ])
     def __call__(self, prefix, steps, temperature, top_k, seed):
+        return self._run(prefix, steps, temperature, top_k, seed)
+
+    def _run(self, prefix, steps, temperature, top_k, seed, conditions=None):
         batch = tf.shape(prefix)[0]
-        # With one prefix for the whole batch (a start token, or a user's prefix: the usual case), the rows
-        # share every step up to the first sampled token, so those run on one row.
-        shared = tf.reduce_all(tf.equal(prefix, prefix[:1]))
-        distinct = tf.cond(shared, lambda: prefix[:1], lambda: prefix)
+        if conditions is None:
+            # With one prefix for the whole batch (a start token, or a user's prefix: the usual case), the rows
+            # share every step up to the first sampled token, so those run on one row.
+            shared = tf.reduce_all(tf.equal(prefix, prefix[:1]))
+            distinct = tf.cond(shared, lambda: prefix[:1], lambda: prefix)
+            source = tf.cond(shared, lambda: tf.zeros([batch], tf.int32), lambda: tf.range(batch))
+        else:  # each row is conditioned on its own features
+            distinct, source = prefix, tf.range(batch)
+        rows = tf.range(tf.shape(distinct)[0])
+        onset = tf.zeros_like(rows)
         states = [tf.zeros([tf.shape(distinct)[0], size], self.step_model.compute_dtype)
                   for size in self.state_sizes]
         for t in tf.range(tf.shape(prefix)[1] - 1):
-            outputs = self.step_model([distinct[:, t], *states], training=False)
+            outputs, onset = self._step(distinct[:, t], states, conditions, rows, onset)
             states = list(outputs[1:])
-        outputs = self.step_model([distinct[:, -1], *states], training=False)
-        source = tf.cond(shared, lambda: tf.zeros([batch], tf.int32), lambda: tf.range(batch))
+        outputs, onset = self._step(distinct[:, -1], states, conditions, rows, onset)
         probs = tf.gather(tf.cast(outputs[0], tf.float32), source)
         states = [tf.gather(state, source) for state in outputs[1:]]
+        onset = tf.gather(onset, source)
         vocab = probs.shape[-1]  # static (a Dense head)
         table = self.step_model.token_table(vocab)
         # The usual call (temperature 1, no top-k) gets a loop without the per-step branches of the others.
         plain = tf.equal(temperature, 1.0) & ((top_k <= 0) | (top_k >= vocab))
         positions, sampled, chosen_log_p = tf.cond(
             plain,
-            lambda: self._sample(probs, states, table, batch, steps, seed, lambda probs: probs),
+            lambda: self._sample(probs, states, table, batch, steps, seed, lambda probs: probs, conditions, onset),
             lambda: self._sample(probs, states, table, batch, steps, seed,
-                                 lambda probs: _tempered_top_k(probs, temperature, top_k)))
+                                 lambda probs: _tempered_top_k(probs, temperature, top_k), conditions, onset))
         # Every position not written comes after the row's end token (or after the early stop).
         tokens = tf.tensor_scatter_nd_update(tf.fill([batch, steps], self.end_token), positions, sampled)
         log_probs = tf.math.unsorted_segment_sum(chosen_log_p, positions[:, 0], batch)
         return {"tokens": tokens, "log_probs": log_probs}
 
-    def _sample(self, probs, states, table, batch, steps, seed, weigh):
+    def _step(self, token, states, conditions, rows, onset, table=None):
+        """One step of the model for batch rows `rows`; a conditioned one first moves each row's onset on by
+        the duration of its input token and looks up the features there. Returns `(outputs, onset)`."""
+        if conditions is None:
+            return self.step_model([token, *states], training=False, token_table=table), onset
+        onset = onset + tf.gather(self.durations, token)
+        at = tf.stack([rows, tf.minimum(onset, tf.shape(conditions)[1] - 1)], axis=1)
+        return self.step_model([token, tf.gather_nd(conditions, at), *states], training=False), onset
+
+    def _sample(self, probs, states, table, batch, steps, seed, weigh, conditions=None, onset=None):
         """The sampling loop from the first sampled step's probabilities; `weigh(probs)` gives the weights to
-        draw from. Returns the written (row, step) positions, their tokens and their log-probabilities."""
+        draw from; `conditions` and `onset` (per row) as in `_step`. Returns the written (row, step) positions,
+        their tokens and their log-probabilities."""
         vocab = probs.shape[-1]
         upper_ones = tf.linalg.band_part(tf.ones([vocab, vocab]), 0, -1)
         # Only the rows still sampling go through the model: the model step is most of the time, and names end
@@ -172,11 +210,49 @@ class Sampler(tf.Module):
                 running = tf.where(tf.not_equal(token, self.end_token))[:, 0]
                 rows, token = tf.gather(rows, running), tf.gather(token, running)
                 states = [tf.gather(state, running) for state in states]
+                onset = tf.gather(onset, running)
             # The next step's probabilities; after the last step this one is not used.
-            outputs = self.step_model([token, *states], training=False, token_table=table)
+            outputs, onset = self._step(token, states, conditions, rows, onset, table)
             probs, states = tf.cast(outputs[0], tf.float32), list(outputs[1:])
             t += 1
         return positions.concat(), sampled.concat(), chosen_log_p.concat()
+
+
+class ConditionedSampler(Sampler):
+    """A `Sampler` for a step model with a `condition_encoder`: each step is also fed features that depend on
+    the running time, the sum of the durations of the tokens before it.
+
+    Args:
+        step_model: a `StepModel` with a `condition_encoder`.
+        durations: each token's duration in time steps (ints, (vocab,); 0 for a start token).
+        end_token: as for `Sampler`.
+
+    Call arguments:
+        prefix, steps, temperature, top_k, seed: as for `Sampler`.
+        conditions: float32 (batch, S, F): row s of a batch row holds the features of a token whose onset is s
+            time steps after the start (the sum of the durations of the tokens before it, prefix included); a
+            token starting at or after S - 1 gets row S - 1. Rows never share steps, as their features differ.
+
+    Returns:
+        As for `Sampler`.
+    """
+
+    def __init__(self, step_model, durations, end_token=None):
+        if step_model.condition_encoder is None:
+            raise ValueError("a `ConditionedSampler` needs a step model with a `condition_encoder`")
+        super().__init__(step_model, end_token=end_token)
+        self.durations = tf.constant(durations, tf.int32)
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None], tf.int32),
+        tf.TensorSpec([None, None, None], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.int32),
+    ])
+    def __call__(self, prefix, conditions, steps, temperature, top_k, seed):
+        return self._run(prefix, steps, temperature, top_k, seed, conditions)
 
 
 def _tempered_top_k(probs, temperature, top_k):

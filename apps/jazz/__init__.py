@@ -4,9 +4,11 @@
     python -m apps.jazz generate --chords "Dm7 G7 | Cmaj7" --measures 8 --tempo 140 --seed 3 --plot --musicxml
     python -m apps.jazz train --midi ../shared/data/jazz/wjazzd/mxl --out saved_models/jazz
     python -m apps.jazz evaluate --midi solo.mid other/*.mxl [--model M] [--json]
+    python -m apps.jazz evaluate --reference real/*.mxl [--bars 32] [--model M] [--json]
     python -m apps.jazz export --out /tmp/jazz-sampler
 
 Modules: `data` (files -> melody + chords, cached), `chords` (chord symbols, chord-scale table,
-progressions), `grammar` (tokens and their realisation), `model`, `train`, `generate`, `evaluate`, `plot`,
-`cli`.
+progressions), `grammar` (tokens and their realisation), `conditioning` (the chords and bar position a
+conditioned model sees at each step), `model`, `train`, `generate`, `evaluate`, `reference` (generated against
+real solos on their own changes), `plot`, `cli`.
 """

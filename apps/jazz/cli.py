@@ -13,9 +13,21 @@ import sys
 
 from apps.common import files
 from apps.common.cells import CELLS
-from apps.common.cli import (CLIError, add_distribute_arguments, add_force_argument, float_in, fraction, int_in,
-                             make_parser, positive_float, positive_int, print_json, run)
+from apps.common.cli import (
+    CLIError,
+    add_distribute_arguments,
+    add_force_argument,
+    float_in,
+    fraction,
+    int_in,
+    make_parser,
+    positive_float,
+    positive_int,
+    print_json,
+    run,
+)
 from apps.common.files import read_text
+from apps.jazz.conditioning import MODES
 from apps.jazz.grammar import ENCODINGS
 
 DEFAULT_MODEL = "saved_models/jazz"
@@ -36,8 +48,12 @@ def build_parser():
     train.add_argument("--midi", nargs="+", required=True, metavar="PATH",
                        help="MIDI/MusicXML files, directories or glob patterns")
     train.add_argument("--encoding", choices=ENCODINGS, default="grammar")
+    train.add_argument("--conditioning", choices=MODES, default="changes",
+                       help="changes: the network sees the sounding and next chord and the bar position at every "
+                            "step; none: tokens only (the course's model) (default: %(default)s)")
     train.add_argument("--cell", choices=CELLS, default="lstm")
     train.add_argument("--units", type=positive_int, default=64)
+    train.add_argument("--dropout", type=fraction, default=0.1, help="rate before the softmax (default: %(default)s)")
     train.add_argument("--seq-len", type=positive_int, default=30, help="Tx, tokens per training window")
     train.add_argument("--epochs", type=positive_int, default=30)
     train.add_argument("--batch-size", type=positive_int, default=64)
@@ -63,8 +79,16 @@ def build_parser():
     generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
     generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
 
-    evaluate = commands.add_parser("evaluate", help="perplexity and music statistics of solos")
-    evaluate.add_argument("--midi", nargs="+", required=True, metavar="PATH")
+    evaluate = commands.add_parser("evaluate", help="perplexity and music statistics of solos, or generated "
+                                                    "solos against real ones on the same changes")
+    solos = evaluate.add_mutually_exclusive_group(required=True)
+    solos.add_argument("--midi", nargs="+", metavar="PATH", help="solos to measure (and score with the model)")
+    solos.add_argument("--reference", nargs="+", metavar="PATH",
+                       help="real solos: the model plays over each one's chords, and the feature histograms of "
+                            "what it plays are compared with the real ones (overlaps; ceiling: odd vs even solos)")
+    evaluate.add_argument("--bars", type=int_in(1, MAX_MEASURES), default=32,
+                          help="with --reference: the first bars of each solo compared (default: %(default)s)")
+    evaluate.add_argument("--seed", type=seed, default=0, help="with --reference: solo i is generated with seed+i")
     evaluate.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
     evaluate.add_argument("--corpus", nargs="+", metavar="PATH",
                           help="training solos for the longest copied span (default: the model's training data)")
@@ -101,7 +125,7 @@ def _train(args, command):
                    seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                    validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
                    strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
-                   force=args.force)
+                   force=args.force, conditioning_mode=args.conditioning, dropout=args.dropout)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"
@@ -160,35 +184,42 @@ def _generate(args):
     print(f"wrote {', '.join(written)}: {measures} bars, {len(notes)} notes at {tempo:g} bpm")
 
 
+def _corpus(args, config):
+    """The `CorpusIndex` of `--corpus`, else of the model's own data less its validation solos; or None."""
+    from apps.jazz import data, evaluate, train
+
+    training = (config or {}).get("training", {})
+    corpus_paths = args.corpus or training.get("paths")
+    if not (corpus_paths and all(os.path.exists(path) for path in corpus_paths)):
+        return None
+    held_out = set() if args.corpus else set(training.get("validation_files", ()))
+    corpus_solos = [s for s in data.load_solos(corpus_paths, progress=False) if s.name not in held_out]
+    return evaluate.CorpusIndex(train.token_sequences(corpus_solos, "grammar"))
+
+
 def _evaluate(args):
     from apps.jazz import data
 
-    for paths in (args.midi, args.corpus or ()):
+    for paths in (args.midi or args.reference, args.corpus or ()):
         data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
-    from apps.jazz import evaluate, grammar, train
+    model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
+    if args.reference:
+        _check_model(args.model or DEFAULT_MODEL)
+        return _evaluate_reference(args, args.model or DEFAULT_MODEL)
+    from apps.jazz import evaluate
 
     solos = data.load_solos(args.midi, progress=not args.json)
-    model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
     if model_path:
         _check_model(model_path)
     model = config = None
     if model_path:
         model, config = _load_model(model_path)
-    training = (config or {}).get("training", {})
-    corpus_paths = args.corpus or training.get("paths")
-    corpus = None
-    if corpus_paths and all(os.path.exists(path) for path in corpus_paths):
-        # The model's own data less its validation solos: what it was trained on.
-        held_out = set() if args.corpus else set(training.get("validation_files", ()))
-        corpus_solos = [s for s in data.load_solos(corpus_paths, progress=False) if s.name not in held_out]
-        corpus = evaluate.CorpusIndex(train.token_sequences(corpus_solos, "grammar"))
-    vocabulary = grammar.Vocabulary(config["vocabulary"]) if model is not None else None
+    corpus = _corpus(args, config)
     results, total, count, unknown = [], 0.0, 0, 0
     for solo in solos:
         result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
         if model is not None:
-            nll, missing = evaluate.negative_log_likelihood(
-                model, vocabulary, grammar.encode(solo.notes, solo.timeline, config["encoding"]))
+            nll, missing = evaluate.solo_negative_log_likelihood(model, config, solo)
             result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
                           unknown_tokens=missing)
             total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
@@ -211,6 +242,31 @@ def _evaluate(args):
         print(f"{r['name'][:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} {r['scale_tone_share']:>6.1%} "
               f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}")
     if corpus is None:
+        print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
+
+
+def _evaluate_reference(args, model_path):
+    from apps.jazz import data, generate, reference
+
+    solos = data.load_solos(args.reference, progress=not args.json)
+    model, config = _load_model(model_path)
+    result = reference.compare(generate.Generator(model, config), solos, bars=args.bars, seed=args.seed,
+                               corpus=_corpus(args, config))
+    result["model"] = model_path
+    result["conditioning"] = config.get("conditioning", "none")
+    if args.json:
+        print_json(result)
+        return
+    print(f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
+          f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps")
+    print(f"{'feature':14} {'generated vs real':>18} {'real odd vs even':>17}")
+    for name in [*reference.FEATURES, "mean"]:
+        print(f"{name:14} {result['overlaps'][name]:>18.3f} {result['ceiling'][name]:>17.3f}")
+    print(f"notes: {result['notes']['generated']} generated, {result['notes']['real']} real")
+    if "longest_copy" in result:
+        copy = result["longest_copy"]
+        print(f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars")
+    else:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 
 

@@ -12,7 +12,7 @@ longest token span also found in the training corpus. Spans are measured on the 
 
 import numpy as np
 
-from apps.jazz import grammar
+from apps.jazz import conditioning, grammar
 
 MAX_INTERVAL = 12
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: n-gram hashes wrap around 2**64
@@ -156,19 +156,53 @@ def summarise(all_stats):
     return summary
 
 
-def negative_log_likelihood(model, vocabulary, tokens):
+PAD_TOKENS = 256
+_FORWARDS = {}
+
+
+def _forward(model):
+    """`model` in inference mode as a `tf.function` that traces each input shape once (kept per model)."""
+    import tensorflow as tf
+
+    if id(model) not in _FORWARDS or _FORWARDS[id(model)][0] is not model:
+        _FORWARDS[id(model)] = (model, tf.function(lambda inputs: model(inputs, training=False)))
+    return _FORWARDS[id(model)][1]
+
+
+def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
     """Per-token negative log-likelihood (nats) of `tokens` under a jazz training model.
 
     Args:
         model: the training model (`apps.jazz.model.build_model`), run once over the whole sequence.
         vocabulary: its `apps.jazz.grammar.Vocabulary`; unknown tokens count as their nearest known one.
         tokens: the solo's tokens in the model's encoding.
+        conditions: for a conditioned model, the features of each token's onset (`(tokens, F)`,
+            `apps.jazz.train.token_features`).
 
     Returns:
         `(nll, unknown)`: an array with one NLL per token, and how many tokens were not in the vocabulary.
     """
     ids = vocabulary.encode(tokens)
-    inputs = np.concatenate([[0], ids[:-1]]).astype("int32")[None]
-    probabilities = np.asarray(model.predict_on_batch(inputs))[0]
+    # Padded at the end to a multiple of PAD_TOKENS (the model is causal: padding changes no earlier output),
+    # and run by a function traced once per padded length: the fused LSTM needs a static number of steps,
+    # which `predict_on_batch` stops giving after a few lengths (it retraces with the time axis unknown).
+    length = -(-len(ids) // PAD_TOKENS) * PAD_TOKENS
+    inputs = np.zeros((1, length), "int32")
+    inputs[0, 1:len(ids)] = ids[:-1]
+    if conditions is not None:
+        padded = np.zeros((1, length, np.shape(conditions)[-1]), "float32")
+        padded[0, :len(ids)] = conditions
+        inputs = {"tokens": inputs, "conditions": padded}
+    probabilities = np.asarray(_forward(model)(inputs))[0]
     picked = probabilities[np.arange(len(ids)), ids]
     return -np.log(np.maximum(picked, 1e-30)), sum(token not in vocabulary for token in tokens)
+
+
+def solo_negative_log_likelihood(model, config, solo):
+    """`negative_log_likelihood` of a whole `apps.jazz.data.Solo` under a bundle's model, in the bundle's
+    encoding, with the solo's own conditioning features when the bundle's model is conditioned."""
+    tokens = grammar.encode(solo.notes, solo.timeline, config["encoding"])
+    features = None
+    if config.get("conditioning", "none") == "changes":
+        features = conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
+    return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features)

@@ -1,8 +1,8 @@
 """Generation: sample tokens with the one compiled loop, realise them over a progression, write MIDI/MusicXML.
 
-The model's one-step twin (`apps.jazz.model.step_model`) is driven by `apps.common.sampling.Sampler`: every
-step of a batch runs inside one `tf.function`, the sampled token fed back as the next input, as in the
-course's one-to-many inference model. Tokens are sampled until their durations fill the requested bars,
+The model's one-step twin (`apps.jazz.model.step_model`) is driven by `apps.common.sampling.Sampler` (a
+conditioned one by its `ConditionedSampler`): every step of a batch runs inside one `tf.function`, the sampled
+token fed back as the next input, as in the course's one-to-many inference model. Tokens are sampled until their durations fill the requested bars,
 realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score with two parts:
 the solo (with chord symbols, which MusicXML keeps and MIDI leaves out) and a block-chord accompaniment.
 """
@@ -12,7 +12,7 @@ import math
 import os
 
 from apps.common.files import atomic_path
-from apps.jazz import grammar
+from apps.jazz import conditioning, grammar
 
 # A jazz blues in F: dominant, diminished, minor and ii-V changes, so the bare command shows them all.
 DEFAULT_PROGRESSION = "F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7"
@@ -22,36 +22,55 @@ ACCOMPANIMENT_ROOT = 48  # C3: chords are voiced upwards from their root in the 
 class Generator:
     """Samples token sequences from a trained jazz model.
 
+    A conditioned model (config `conditioning: changes`) is fed, at every step, the features of the running
+    time over the progression (`apps.jazz.conditioning.step_table`), looked up inside the compiled loop from
+    the sum of the sampled tokens' durations; a bundle without `conditioning` is a token-only model.
+
     Args:
         model: the training model of a bundle (`apps.jazz.model.build_model`).
-        config: the bundle's config (vocabulary, encoding, mean token duration).
+        config: the bundle's config (vocabulary, encoding, mean token duration, conditioning).
     """
 
     def __init__(self, model, config):
         import tensorflow as tf
 
-        from apps.common.sampling import Sampler
+        from apps.common.sampling import ConditionedSampler, Sampler
         from apps.jazz.model import step_model
 
         self._tf = tf
         self.config = config
         self.vocabulary = grammar.Vocabulary(config["vocabulary"])
-        self.sampler = Sampler(step_model(model))
+        self.conditioned = config.get("conditioning", "none") == "changes"
+        if self.conditioned:
+            durations = [0] + [grammar.duration_steps(token) for token in self.vocabulary.tokens[1:]]
+            self.sampler = ConditionedSampler(step_model(model), durations)
+        else:
+            self.sampler = Sampler(step_model(model))
 
-    def sample(self, quarters, temperature=1.0, seed=0, top_k=0):
+    def sample(self, quarters, temperature=1.0, seed=0, top_k=0, timeline=None, bar_quarters=4.0):
         """Samples tokens until their durations add up to at least `quarters` quarter notes.
+
+        Args:
+            timeline: the `apps.jazz.chords.Timeline` played over (a conditioned model needs it).
+            bar_quarters: the bar length, for the conditioned model's bar position.
 
         Returns:
             A list of token strings (the start token excluded).
         """
         tf = self._tf
+        table = None
+        if self.conditioned:
+            if timeline is None:
+                raise ValueError("a conditioned model samples over a timeline; none was given")
+            table = tf.constant(conditioning.step_table(timeline, quarters, bar_quarters)[None])
         # Enough steps for the expected length plus a margin; a short draw continues from where it stopped.
         chunk = int(math.ceil(1.3 * quarters / self.config["mean_token_quarters"])) + 8
         ids = [0]
         for attempt in range(100):
-            out = self.sampler(tf.constant([ids], tf.int32), tf.constant(chunk, tf.int32),
-                               tf.constant(temperature, tf.float32), tf.constant(top_k, tf.int32),
-                               tf.constant(seed + attempt, tf.int32))
+            arguments = (tf.constant(chunk, tf.int32), tf.constant(temperature, tf.float32),
+                         tf.constant(top_k, tf.int32), tf.constant(seed + attempt, tf.int32))
+            prefix = tf.constant([ids], tf.int32)
+            out = self.sampler(prefix, *arguments) if table is None else self.sampler(prefix, table, *arguments)
             new = out["tokens"][0].numpy().tolist()
             ids += new
             tokens = [token for token in self.vocabulary.decode(ids) if token != grammar.START]
@@ -125,7 +144,8 @@ def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_qu
         `(notes, tokens)`: `(offset, duration, midi)` triples and the tokens they came from.
     """
     quarters = measures * bar_quarters
-    tokens = generator.sample(quarters, temperature=temperature, seed=seed, top_k=top_k)
+    tokens = generator.sample(quarters, temperature=temperature, seed=seed, top_k=top_k, timeline=timeline,
+                              bar_quarters=bar_quarters)
     notes = grammar.realise(tokens, timeline, encoding=generator.config["encoding"], seed=seed)
     return fit_to_length(notes, quarters), tokens
 
@@ -136,7 +156,9 @@ def export_sampler(model, config, path, force=False):
 
     Signatures: `sample(prefix, steps, temperature, top_k, seed)` -> `{tokens, log_probs}` (see
     `apps.common.sampling.Sampler`; id 0 is the start token) and `vocabulary()` -> `{tokens}`, the token
-    string of each id.
+    string of each id. A conditioned model's `sample` also takes `conditions` (batch, S, F), the features of
+    each grid step of the progression (`apps.jazz.conditioning.step_table`), as in
+    `apps.common.sampling.ConditionedSampler`.
     """
     import tensorflow as tf
 

@@ -3,7 +3,8 @@
 The validation set is a tenth of the solos (whole solos, so its perplexity is that of unseen music); with a
 single solo it is the last tenth of its windows instead (`validation_split` sets the fraction; 0: none).
 Windows are `seq_len` tokens long, overlap by half, and start from the start token as the course's
-x⟨1⟩ = 0.
+x⟨1⟩ = 0. A conditioned model's windows also carry, for each target token, the features of its onset in the
+solo (`apps.jazz.conditioning`), cut at the same places.
 """
 
 import contextlib
@@ -17,7 +18,7 @@ import numpy as np
 
 from apps.common import bundle, distribute, plots, seeding
 from apps.common.cli import CLIError
-from apps.jazz import data, grammar
+from apps.jazz import conditioning, data, grammar
 from apps.jazz import model as jazz_model
 
 PATIENCE = 3
@@ -28,17 +29,44 @@ def token_sequences(solos, encoding):
     return [grammar.encode(solo.notes, solo.timeline, encoding) for solo in solos]
 
 
+def _cut(sequences, seq_len):
+    """Windows of `seq_len` steps of each sequence, overlapping by half (a sequence shorter gives none)."""
+    return [sequence[start:start + seq_len] for sequence in sequences
+            for start in range(0, len(sequence) - seq_len + 1, max(1, seq_len // 2))]
+
+
 def windows(id_sequences, seq_len):
     """Cuts id sequences into `(inputs, targets)` windows of `seq_len`: inputs are [start] + targets[:-1]."""
-    targets = []
-    for ids in id_sequences:
-        for start in range(0, len(ids) - seq_len + 1, max(1, seq_len // 2)):
-            targets.append(ids[start:start + seq_len])
+    targets = _cut(id_sequences, seq_len)
     if not targets:
         return np.zeros((0, seq_len), "int32"), np.zeros((0, seq_len), "int32")
     targets = np.stack(targets).astype("int32")
     inputs = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
     return inputs, targets
+
+
+def feature_windows(feature_sequences, seq_len):
+    """Cuts per-token feature arrays `(tokens, F)` into `(windows, seq_len, F)` where `windows` cuts the ids."""
+    cut = _cut(feature_sequences, seq_len)
+    return np.stack(cut) if cut else np.zeros((0, seq_len, conditioning.SIZE), "float32")
+
+
+def token_features(solos, token_lists):
+    """The conditioning features of each token of each solo (`(tokens, F)` arrays)."""
+    return [conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
+            for solo, tokens in zip(solos, token_lists)]
+
+
+def model_inputs(solos, token_lists, vocabulary, seq_len, conditioned):
+    """`(x, y)` training windows: `x` the token ids, or for a conditioned model a dict with the features."""
+    x, y = windows([vocabulary.encode(tokens) for tokens in token_lists], seq_len)
+    if conditioned:
+        x = {"tokens": x, "conditions": feature_windows(token_features(solos, token_lists), seq_len)}
+    return x, y
+
+
+def _rows(x, part):
+    return {key: value[part] for key, value in x.items()} if isinstance(x, dict) else x[part]
 
 
 def split_solos(solos, validation_fraction, seed):
@@ -52,7 +80,7 @@ def split_solos(solos, validation_fraction, seed):
 
 def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epochs=30, batch_size=64, seed=0,
           validation_split=0.1, learning_rate=5e-3, embedding_dim=32, dropout=0.1, cache_dir="auto",
-          command=None, verbose=1, strategy=None, backup_dir=None, force=False):
+          command=None, verbose=1, strategy=None, backup_dir=None, force=False, conditioning_mode="changes"):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
     Args:
@@ -60,6 +88,8 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         out: the bundle directory (replaced atomically; only an earlier jazz bundle unless `force`).
         encoding: `grammar` or `pitch` (`apps.jazz.grammar`).
         cell, units, embedding_dim, dropout: the model (`apps.jazz.model.build_model`).
+        conditioning_mode: `changes` (the model sees the chords and the bar position of every step) or `none`
+            (tokens only, the course's model), recorded in the config as `conditioning`.
         seq_len: Tx, the window length in tokens.
         epochs, batch_size, learning_rate: the optimisation; training stops early after `PATIENCE` epochs
             without a better validation loss and keeps the best weights.
@@ -84,23 +114,26 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     training, validation = split_solos(solos, validation_split, seed)
     train_tokens = token_sequences(training, encoding)
     vocabulary = grammar.Vocabulary.build(train_tokens)
-    x, y = windows([vocabulary.encode(tokens) for tokens in train_tokens], seq_len)
+    conditioned = conditioning_mode == "changes"
+    x, y = model_inputs(training, train_tokens, vocabulary, seq_len, conditioned)
     if validation:
-        x_val, y_val = windows([vocabulary.encode(t) for t in token_sequences(validation, encoding)], seq_len)
+        x_val, y_val = model_inputs(validation, token_sequences(validation, encoding), vocabulary, seq_len,
+                                    conditioned)
     else:
-        count = int(len(x) * validation_split)
-        x, x_val, y, y_val = x[:len(x) - count], x[len(x) - count:], y[:len(y) - count], y[len(y) - count:]
-    if not len(x):
+        count = int(len(y) * validation_split)
+        kept, held = slice(0, len(y) - count), slice(len(y) - count, len(y))
+        x, x_val, y, y_val = _rows(x, kept), _rows(x, held), y[kept], y[held]
+    if not len(y):
         longest = max(len(tokens) for tokens in train_tokens)
         raise CLIError(f"the solos are too short for --seq-len {seq_len} (longest: {longest} tokens)")
-    has_validation = len(x_val) > 0
+    has_validation = len(y_val) > 0
 
     # Here, not earlier: parsing a file with music21 draws from Python's global random generator, so a run
     # that parses its solos would otherwise start from other weights than one that finds them cached.
     seeding.set_seed(seed)
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
-                                       dropout=dropout, seed=seed)
+                                       dropout=dropout, seed=seed, conditioning=conditioning_mode)
         jazz_model.compile_model(model, learning_rate=learning_rate)
     monitor = "val_loss" if has_validation else "loss"
     callbacks = [keras.callbacks.EarlyStopping(monitor, patience=PATIENCE, restore_best_weights=True)]
@@ -115,8 +148,10 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     config = {
         "app": "jazz",
         "encoding": encoding,
+        "conditioning": conditioning_mode,
         "cell": cell,
         "units": units,
+        "dropout": dropout,
         "embedding_dim": embedding_dim,
         "seq_len": seq_len,
         "vocabulary": vocabulary.tokens[1:],
@@ -129,8 +164,8 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
             "solos": len(training),
             "validation_solos": len(validation),
             "validation_files": [solo.name for solo in validation],
-            "windows": int(len(x)),
-            "validation_windows": int(len(x_val)),
+            "windows": int(len(y)),
+            "validation_windows": int(len(y_val)),
             "seed": seed,
             "command": command,
         },

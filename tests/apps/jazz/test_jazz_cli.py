@@ -1,4 +1,4 @@
-"""The command line end to end, on a model trained for one epoch on three tiny solos built here."""
+"""The command line end to end, on a model trained for three epochs on three tiny solos built here."""
 
 import filecmp
 import json
@@ -11,7 +11,7 @@ import pytest
 from jazz_scores import MELODY, make_score
 from music21 import converter, harmony, tempo
 
-from apps.jazz import chords, data
+from apps.jazz import chords, conditioning, data
 from apps.jazz.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 @pytest.fixture(scope="module")
 def trained(solos_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "jazz"
-    assert main(["train", "--midi", str(solos_dir), "--seq-len", "8", "--epochs", "1", "--units", "8",
+    assert main(["train", "--midi", str(solos_dir), "--seq-len", "8", "--epochs", "3", "--units", "8",
                  "--out", str(out)]) == 0
     return out
 
@@ -29,7 +29,7 @@ def test_train_saves_a_bundle(trained):
     assert {"model.keras", "config.json", "history.json", "training.png"} <= set(os.listdir(trained))
     config = json.loads((trained / "config.json").read_text())
     assert config["encoding"] == "grammar" and config["cell"] == "lstm" and config["units"] == 8
-    assert config["training"]["validation_solos"] == 1 and config["metrics"]["epochs"] == 1
+    assert config["training"]["validation_solos"] == 1 and config["metrics"]["epochs"] == 3
     assert np.isfinite(config["metrics"]["val_perplexity"])
     assert "C,1/2,<*>" in config["vocabulary"]
 
@@ -154,8 +154,12 @@ def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
 
     assert main(["export", "--model", str(trained), "--out", str(tmp_path / "sampler")]) == 0
     loaded = tf.saved_model.load(str(tmp_path / "sampler"))
-    out = loaded.signatures["sample"](prefix=tf.zeros([2, 1], tf.int32), steps=tf.constant(5),
-                                      temperature=tf.constant(1.0), top_k=tf.constant(0), seed=tf.constant(1))
+    # The default model is conditioned: the signature takes the features of every grid step of the changes.
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7")
+    conditions = tf.constant(np.stack([conditioning.step_table(timeline, 8.0)] * 2))
+    out = loaded.signatures["sample"](prefix=tf.zeros([2, 1], tf.int32), conditions=conditions,
+                                      steps=tf.constant(5), temperature=tf.constant(1.0), top_k=tf.constant(0),
+                                      seed=tf.constant(1))
     assert out["tokens"].shape == (2, 5)
     vocabulary = loaded.signatures["vocabulary"]()["tokens"].numpy()
     assert vocabulary[0] == b"<start>"
@@ -182,3 +186,57 @@ def test_module_entry_point_generates_in_a_fresh_process(trained, tmp_path):
                              "3", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert converter.parse(str(out)).highestTime == 12
+
+
+def test_the_default_model_is_conditioned_on_the_changes(trained):
+    from apps.common.bundle import load_bundle
+    from apps.jazz.model import is_conditioned
+
+    model, config = load_bundle(str(trained))
+    assert config["conditioning"] == "changes" and is_conditioned(model)
+
+
+def test_an_unconditioned_bundle_without_the_conditioning_key_still_generates(solos_dir, tmp_path):
+    # A bundle from before conditioning existed: token-only model, no `conditioning` in its config.
+    out = tmp_path / "old"
+    assert main(["train", "--midi", str(solos_dir), "--conditioning", "none", "--seq-len", "8", "--epochs", "1",
+                 "--units", "4", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config.pop("conditioning") == "none"
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["generate", "--model", str(out), "--measures", "2", "--out", str(tmp_path / "old.mid")]) == 0
+    assert converter.parse(str(tmp_path / "old.mid")).highestTime == 8
+    assert main(["evaluate", "--midi", str(solos_dir / "solo0.musicxml"), "--model", str(out)]) == 0
+    import tensorflow as tf
+
+    assert main(["export", "--model", str(out), "--out", str(tmp_path / "sampler")]) == 0
+    sample = tf.saved_model.load(str(tmp_path / "sampler")).signatures["sample"]
+    assert "conditions" not in sample.structured_input_signature[1]
+    drawn = sample(prefix=tf.zeros([2, 1], tf.int32), steps=tf.constant(5), temperature=tf.constant(1.0),
+                   top_k=tf.constant(0), seed=tf.constant(1))
+    assert drawn["tokens"].shape == (2, 5)
+
+
+def test_evaluate_against_reference_solos_on_their_own_changes(trained, solos_dir, capsys):
+    arguments = ["evaluate", "--reference", str(solos_dir), "--model", str(trained), "--bars", "8", "--json"]
+    assert main(arguments) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["solos"] == 3 and report["bars"] == 8 and report["conditioning"] == "changes"
+    for key in ("overlaps", "ceiling"):
+        assert set(report[key]) == {"pitch_class", "tone_type", "interval", "duration", "onset", "notes_per_bar",
+                                    "mean"}
+        assert all(0.0 <= value <= 1.0 + 1e-9 for value in report[key].values())
+    # Each solo is 6 bars long (two phrases 13 quarters apart): all its notes are compared.
+    assert report["notes"]["real"] == 3 * 2 * len(MELODY) and report["notes"]["generated"] > 0
+    assert "longest_copy" in report  # the corpus-copy check comes along
+    assert main(arguments) == 0
+    assert json.loads(capsys.readouterr().out) == report  # fixed seeds
+    assert main(arguments[:-1]) == 0
+    assert "real odd vs even" in capsys.readouterr().out
+
+
+def test_evaluate_needs_midi_or_reference_not_both(solos_dir, capsys):
+    assert main(["evaluate", "--midi", str(solos_dir), "--reference", str(solos_dir)]) == 2
+    assert "not allowed with" in capsys.readouterr().err
+    assert main(["evaluate"]) == 2
+    assert "--midi" in capsys.readouterr().err

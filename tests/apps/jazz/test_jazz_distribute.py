@@ -13,6 +13,7 @@ import pytest
 
 from apps.common.bundle import load_bundle
 from apps.jazz.cli import main
+from apps.jazz.conditioning import SIZE
 
 TRAIN_ARGS = ["--seq-len", "8", "--epochs", "2", "--units", "8", "--seed", "0"]
 
@@ -61,5 +62,6 @@ def test_mixed_precision_saves_a_float32_model(solos_dir, tmp_path, float32_poli
     for model in (loaded_in_process, load_bundle(str(out))[0]):
         computing = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         assert {layer.dtype_policy.name for layer in computing} == {"float32"}
-        assert model(np.array([[0, 1, 2]], dtype="int32")).dtype == "float32"
+        tokens = np.array([[0, 1, 2]], dtype="int32")
+        assert model({"tokens": tokens, "conditions": np.zeros((1, 3, SIZE), "float32")}).dtype == "float32"
     assert generates(out, tmp_path)

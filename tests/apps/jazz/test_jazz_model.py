@@ -25,3 +25,33 @@ def test_training_model_is_many_to_many():
 @pytest.mark.parametrize("cell", ["lstm", "peephole"])
 def test_lstms_take_the_fused_bptt_that_pays_under_the_apps_xla_compile(cell):
     assert jazz_model.build_model(20, cell=cell, units=4).get_layer("recurrent").use_fused_bptt is True
+
+
+def random_conditions(rng, steps, batch=1):
+    from apps.jazz.conditioning import SIZE
+
+    return (rng.random((batch, steps, SIZE)) < 0.2).astype("float32")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_conditioned_step_model_shares_the_training_models_weights(cell):
+    rng = np.random.default_rng(0)
+    model = jazz_model.build_model(11, cell=cell, units=6, embedding_dim=5, conditioning="changes", condition_dim=4)
+    assert jazz_model.is_conditioned(model) and not jazz_model.is_conditioned(jazz_model.build_model(11, units=2))
+    tokens = np.array([[0, 3, 7, 1, 10]], "int32")
+    conditions = random_conditions(rng, tokens.shape[1])
+    expected = model.predict_on_batch({"tokens": tokens, "conditions": conditions})[0]
+    step = jazz_model.step_model(model)
+    states = [np.zeros((1, size), "float32") for size in step.state_sizes]
+    for t in range(tokens.shape[1]):
+        probabilities, *states = step([tokens[:, t], conditions[:, t], *states])
+        np.testing.assert_allclose(np.asarray(probabilities)[0], expected[t], rtol=1e-4, atol=1e-6)
+
+
+def test_the_conditions_change_the_prediction():
+    rng = np.random.default_rng(1)
+    model = jazz_model.build_model(11, units=6, embedding_dim=5, conditioning="changes", condition_dim=4)
+    tokens = np.array([[0, 3, 7]], "int32")
+    first = model.predict_on_batch({"tokens": tokens, "conditions": random_conditions(rng, 3)})
+    second = model.predict_on_batch({"tokens": tokens, "conditions": random_conditions(rng, 3)})
+    assert np.abs(first - second).max() > 1e-4

@@ -1,0 +1,67 @@
+"""`apps.jazz.reference`: histogram overlaps between solos, checked by hand on a toy case."""
+
+import numpy as np
+import pytest
+from jazz_scores import CHORDS, MELODY
+
+from apps.jazz import chords, reference
+from apps.jazz.chords import Timeline, parse_chord
+from apps.jazz.data import Solo
+
+C_MAJOR, _ = chords.parse_progression("C")
+
+
+def solo(notes, timeline=C_MAJOR, length=4.0):
+    return Solo("toy", notes, timeline, length=length)
+
+
+# A: C (a quarter), E, D (eighths). B: C and C# (halves).
+A = solo([(0.0, 1.0, 60), (1.0, 0.5, 64), (1.5, 0.5, 62)])
+B = solo([(0.0, 2.0, 60), (2.0, 2.0, 61)])
+
+
+def test_histograms_of_a_hand_made_solo():
+    counts = reference.histograms(A.notes, A.timeline, bars=1)
+    assert np.flatnonzero(counts["pitch_class"]).tolist() == [0, 2, 4]
+    assert counts["tone_type"].tolist() == [2, 1, 0, 0]  # C, E chord tones; D a scale tone
+    assert np.flatnonzero(counts["interval"]).tolist() == [12 - 2, 12 + 4]
+    assert counts["duration"][5] == 1 and counts["duration"][3] == 2  # 1 in [0.8, 1.1); 0.5 in [0.4, 0.6)
+    assert counts["onset"].tolist() == [1, 0, 1, 1, 0, 0, 0, 0]
+    assert counts["notes_per_bar"].tolist() == [0, 1] + [0] * 14  # 3 notes: the bin of 2-3
+
+
+def test_overlaps_of_a_two_solo_toy_case_by_hand():
+    # The ceiling of two solos compares the first (odd-numbered) with the second (even-numbered).
+    result = reference.ceiling([A, B], bars=1)
+    expected = {
+        "pitch_class": 1 / 3,  # A: 0, 2, 4 a third each; B: 0, 1 a half each -> min at 0
+        "tone_type": 1 / 2,  # A: 2/3 chord, 1/3 scale; B: 1/2 chord, 1/2 approach (C# a semitone above C)
+        "interval": 0.0,  # A: +4, -2; B: +1
+        "duration": 0.0,  # A: 1 and 0.5; B: 2 and 2
+        "onset": 1 / 3,  # A: eighths 0, 2, 3; B: eighths 0 and 4
+        "notes_per_bar": 1.0,  # 3 and 2 notes share the bin 2-3
+    }
+    for name, value in expected.items():
+        assert result[name] == pytest.approx(value), name
+    assert result["mean"] == pytest.approx(13 / 36)
+
+
+def test_a_solo_against_itself_overlaps_fully():
+    timeline = Timeline([(offset, parse_chord(figure)) for offset, figure in CHORDS])
+    real = solo(MELODY, timeline, length=13.0)
+    result = reference.ceiling([real, real], bars=4)
+    assert result == {name: pytest.approx(1.0) for name in [*reference.FEATURES, "mean"]}
+    # ... and against a solo shifted by a semitone it does not.
+    shifted = solo([(o, d, m + 1) for o, d, m in MELODY], timeline, length=13.0)
+    assert reference.ceiling([real, shifted], bars=4)["pitch_class"] < 0.5
+
+
+def test_overlap_of_empty_histograms():
+    assert reference.overlap([0, 0], [0, 0]) == 1.0
+    assert reference.overlap([0, 0], [1, 0]) == 0.0
+    assert reference.overlap([1, 3], [2, 6]) == pytest.approx(1.0)  # normalised first
+
+
+def test_notes_beyond_the_bars_are_left_out_and_the_last_is_cut():
+    counts = reference.histograms([(0.0, 8.0, 60), (4.0, 1.0, 62)], C_MAJOR, bars=1)
+    assert counts["tone_type"].sum() == 1 and counts["duration"][-1] == 1  # 8 quarters cut to 4: still >= 3.2
