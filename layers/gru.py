@@ -5,7 +5,8 @@ import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, resolve)
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
+    recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -133,10 +134,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
 
     def project_inputs(self, inputs, training=False):
         """x·W + b (the input bias row with `reset_after`) for one step or every step at once."""
-        if training and 0.0 < self.dropout < 1.0:
-            step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
-            inputs = apply_dropout_mask(inputs, self.get_dropout_mask(step_input))
-        projected = ops.matmul(inputs, self.kernel)
+        projected = ops.matmul(drop_inputs(self, inputs, training=training), self.kernel)
         if self.use_bias:
             projected = ops.add(projected, self.bias[0] if self.reset_after else self.bias)
         return projected
@@ -149,9 +147,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         """
         c_prev = states[0] if isinstance(states, (list, tuple)) else states
         state_dtype = c_prev.dtype
-        c_dropped = c_prev
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            c_dropped = apply_dropout_mask(c_prev, self.get_recurrent_dropout_mask(c_prev))
+        c_dropped = apply_dropout_mask(c_prev, recurrent_dropout_mask(self, c_prev, training=training))
         compute_dtype = self.compute_dtype
 
         def times_recurrent(vector, columns=slice(None)):
