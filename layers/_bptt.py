@@ -59,7 +59,8 @@ def sequence(recurrence, x, initial_states, weights, mask=None, recurrent_mask=N
     xt = ops.transpose(x, (1, 0, 2))  # time major: the loops scan over the first axis
     step_mask = None
     if mask is not None:
-        step_mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), x.dtype), -1)  # (time, batch, 1)
+        # Nonzero is True, as Keras reads a mask; then 1.0 or 0.0, (time, batch, 1).
+        step_mask = ops.expand_dims(ops.cast(ops.cast(ops.transpose(mask, (1, 0)), "bool"), x.dtype), -1)
     if go_backwards:
         xt = ops.flip(xt, axis=0)
         step_mask = None if step_mask is None else ops.flip(step_mask, axis=0)

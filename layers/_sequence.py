@@ -49,13 +49,17 @@ class ProjectedRNN(keras.layers.RNN):
         `(last_output, outputs, states)` as `keras.src.backend.rnn` returns them. Subclasses provide it."""
         raise NotImplementedError
 
-    def fused_bptt_declined(self):
-        """Why the fused path would not compute exactly this layer (a sentence), or None when it would.
+    def fused_bptt_declined(self, sequences):
+        """Why the fused path would not run `sequences` through exactly this layer (a sentence), or None.
 
         Its hand-coded derivatives assume tanh and sigmoid, a time loop (not unrolled), and states in the
-        compute dtype, float32 or float64 (mixed policies keep their float32 states in the generic loop).
+        compute dtype, float32 or float64 (mixed policies keep their float32 states in the generic loop). And
+        Keras 3.15's TensorFlow `ops.scan` fails on a time axis of unknown length (a graph traced for
+        `Input((None, features))`), which Keras's own loop handles.
         """
         cell = self.cell
+        if sequences.shape[1] is None:
+            return "the number of time steps is unknown (None) where it is traced; `keras.ops.scan` needs it"
         if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
             return (f"its derivatives are those of activation='tanh', recurrent_activation='sigmoid', not "
                     f"{activations.serialize(cell.activation)!r}, "
@@ -75,7 +79,7 @@ class ProjectedRNN(keras.layers.RNN):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         if self.use_fused_bptt:
-            declined = self.fused_bptt_declined()
+            declined = self.fused_bptt_declined(sequences)
             if declined is None:
                 return self.fused_loop(sequences, initial_state, mask, training=training)
             if not self._declined_fused_bptt:

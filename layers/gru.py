@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
+from layers import _gru_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
     recurrent_dropout_mask, resolve)
@@ -222,6 +223,9 @@ class GRU(ProjectedRNN):
         `GRUCell`.
         precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
             `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
+        use_fused_bptt: run the hand-written backpropagation through time (`layers._gru_bptt`: the three
+            forms, masked or not, with or without recurrent dropout) where it computes exactly this layer
+            (default `False`; where it does not, a warning says so once), as `LSTM`'s. Same numbers either way.
         return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as in
         `keras.layers.RNN`.
 
@@ -262,6 +266,7 @@ class GRU(ProjectedRNN):
         recurrent_dropout=0.0,
         seed=None,
         precompute_inputs=False,
+        use_fused_bptt=False,
         **kwargs,
     ):
         cell = GRUCell(
@@ -273,7 +278,7 @@ class GRU(ProjectedRNN):
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell")
-        super().__init__(cell, precompute_inputs=precompute_inputs, **kwargs)
+        super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
     def reset_gate(self):
@@ -282,6 +287,19 @@ class GRU(ProjectedRNN):
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def fused_loop(self, sequences, initial_state, mask, training=False):
+        """`layers._gru_bptt`: the GRU as one op with its hand-written backpropagation through time, masks and
+        recurrent dropout included. Input dropout is applied to the whole sequence before it, so autodiff
+        differentiates it."""
+        cell = self.cell
+        c0 = ops.cast(initial_state[0], cell.variable_dtype)
+        return _gru_bptt.gru_sequence(
+            drop_inputs(cell, sequences, training=training), c0, cell.kernel, cell.recurrent_kernel,
+            bias=cell.bias, reset_gate=cell.reset_gate, reset_after=cell.reset_after,
+            go_backwards=self.go_backwards, return_sequences=self.return_sequences, mask=mask,
+            recurrent_mask=recurrent_dropout_mask(cell, c0, training=training),
+            zero_output_for_mask=self.zero_output_for_mask)
 
 
 def gru_weights_from_keras(weights):

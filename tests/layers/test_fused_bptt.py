@@ -13,7 +13,7 @@ import pytest
 
 from layer_helpers import call_fn, count_calls, randomize
 
-from layers import LSTM, _bptt
+from layers import GRU, LSTM, _bptt, gru_weights_from_keras
 from layers import reference
 
 B, T, D, H = 4, 6, 3, 5
@@ -29,6 +29,9 @@ MASK = np.array([[1, 0, 1, 1, 0, 1],
 KINDS = {
     "lstm": (LSTM, "lstm", {}),
     "peephole": (LSTM, "lstm", {"peephole": True}),
+    "gru_course": (GRU, "gru", {}),
+    "gru_reset_after": (GRU, "gru", {"reset_after": True}),
+    "gru_simplified": (GRU, "gru", {"reset_gate": False}),
 }
 N_STATES = {"lstm": 2, "gru": 1}
 FORWARD = {"lstm": reference.lstm_forward, "gru": reference.gru_forward}
@@ -137,16 +140,16 @@ def assert_same_outputs_and_gradients(fused, generic, inputs, grads, assert_all_
 
 # Each scenario for two or three kinds, each kind in three scenarios: pairs, not the whole product.
 SCENARIOS = {
-    "sequences": (dict(return_sequences=True), ["lstm"]),
-    "last_output_and_state": (dict(return_state=True), ["peephole"]),
+    "sequences": (dict(return_sequences=True), ["lstm", "gru_reset_after"]),
+    "last_output_and_state": (dict(return_state=True), ["peephole", "gru_course"]),
     "backwards_initial_state": (dict(return_sequences=True, return_state=True, go_backwards=True,
-                                     initial_state=True), ["lstm"]),
+                                     initial_state=True), ["lstm", "gru_simplified", "gru_reset_after"]),
     "zero_output_initial_state": (dict(return_sequences=True, zero_output_for_mask=True, initial_state=True),
-                                  ["peephole"]),
+                                  ["peephole", "gru_course"]),
     "backwards_zero_output_last": (dict(go_backwards=True, zero_output_for_mask=True, return_state=True),
-                                   ["lstm"]),
+                                   ["gru_simplified", "lstm"]),
     "length_1": (dict(return_sequences=True, return_state=True, go_backwards=True, initial_state=True, steps=1),
-                 ["peephole"]),
+                 ["gru_reset_after", "peephole", "gru_course", "gru_simplified"]),
 }
 
 
@@ -170,7 +173,9 @@ def test_masked_fused_path_equals_generic_loop(kind, scenario, fused_calls, grad
     assert all(np.abs(g).max() > 1e-3 for g in actual[1] + actual[2])
 
 
-@pytest.mark.parametrize("kind, return_sequences", [("lstm", True), ("peephole", False)])
+@pytest.mark.parametrize("kind, return_sequences", [
+    ("lstm", True), ("peephole", False), ("gru_course", True), ("gru_reset_after", False),
+    ("gru_simplified", True)])
 def test_masked_fused_path_inside_bidirectional_equals_generic_loop(kind, return_sequences, fused_calls, grads,
                                                                     assert_all_close):
     """`Bidirectional` runs a masked `go_backwards` copy (and forces `zero_output_for_mask` with sequences)."""
@@ -191,7 +196,7 @@ def test_masked_fused_path_inside_bidirectional_equals_generic_loop(kind, return
     assert [call["go_backwards"] for call in fused_calls] == [False, True]
 
 
-@pytest.mark.parametrize("kind", ["peephole"])
+@pytest.mark.parametrize("kind", ["peephole", "gru_reset_after"])
 def test_masked_fused_path_stacked_equals_generic_loop(kind, fused_calls, grads, assert_all_close):
     """Two layers, the mask passed on by the first (`return_sequences`) to the second (`go_backwards`)."""
     layer_class, _, options = KINDS[kind]
@@ -217,9 +222,31 @@ def test_masked_fused_path_stacked_equals_generic_loop(kind, fused_calls, grads,
         assert_all_close(a, e, atol=1e-5)
 
 
+@pytest.mark.parametrize("reset_after, go_backwards", [(True, True), (False, False)],
+                         ids=["reset_after_backwards", "course_form"])
+def test_masked_fused_gru_equals_keras_gru(reset_after, go_backwards, fused_calls, grads, assert_all_close):
+    """Keras's own GRU (its update gate negated by `gru_weights_from_keras`), masked, with initial state."""
+    x = make_inputs()
+    options = dict(reset_after=reset_after, go_backwards=go_backwards, return_sequences=True, return_state=True)
+    theirs = keras.layers.GRU(H, **options)
+    ours = GRU(H, use_fused_bptt=True, **options)
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    randomize(theirs)
+    ours.set_weights(gru_weights_from_keras(theirs.get_weights()))
+    inputs = [x, np.random.default_rng(7).standard_normal((B, H)).astype("float32")]
+    expected = grads(call_fn(theirs, mask=MASK), theirs.trainable_variables, inputs)
+    actual = grads(call_fn(ours, mask=MASK), ours.trainable_variables, inputs)
+    assert len(fused_calls) == 1
+    assert_all_close(actual[0], expected[0], atol=1e-5)
+    assert_all_close(gru_weights_from_keras(actual[1]), expected[1], atol=1e-5)  # d(-w) = -dw
+    assert_all_close(actual[2], expected[2], atol=1e-5)
+
+
 # --- variational recurrent dropout --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, masked", [(kind, True) for kind in KINDS] + [("lstm", False)])
+@pytest.mark.parametrize("kind, masked", [(kind, True) for kind in KINDS] + [("lstm", False),
+                                                                           ("gru_course", False)])
 def test_recurrent_dropout_equals_generic_loop_with_the_same_seed(kind, masked, fused_calls, grads,
                                                                  assert_all_close):
     """The same seed draws the same dropout masks (one per sequence, as Keras draws them): the fused path and
@@ -237,3 +264,62 @@ def test_recurrent_dropout_equals_generic_loop_with_the_same_seed(kind, masked, 
     assert np.abs(actual[0][0] - np.asarray(inference[0])).max() > 1e-2
 
 
+
+# --- training as the apps compile it; what the GRU's fused path declines ------------------------------------
+
+@pytest.mark.parametrize("kind", ["gru_reset_after", "gru_course"])
+def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused_calls):
+    """`fit` under XLA with several steps per execution, on zero-padded sequences behind a Masking layer (holes
+    and an empty row), with input and recurrent dropout: the same weights after training as the generic loop."""
+    layer_class, _, options = KINDS[kind]
+    rng = np.random.default_rng(5)
+    x = np.concatenate([make_inputs(steps=8), make_inputs(seed=1, steps=8)])
+    x[:, 5:] = 0.0
+    x[1, 2] = x[2] = 0.0
+    y = rng.standard_normal((2 * B, 1)).astype("float32")
+
+    def model(use_fused_bptt):
+        inputs = keras.Input((8, D))
+        layer = layer_class(H, dropout=0.3, recurrent_dropout=0.3, seed=2, use_fused_bptt=use_fused_bptt,
+                            **options)
+        return keras.Model(inputs, keras.layers.Dense(1)(layer(keras.layers.Masking(0.0)(inputs))))
+
+    fused, generic = model(True), model(False)
+    randomize(fused)
+    generic.set_weights(fused.get_weights())
+    initial = fused.get_weights()
+    for m in (fused, generic):
+        m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=True, steps_per_execution=2)
+        m.fit(x, y, batch_size=B, epochs=3, shuffle=False, verbose=0)
+    assert fused_calls
+    trained = fused.get_weights()
+    assert all(np.abs(w - w0).max() > 1e-4 for w, w0 in zip(trained, initial))  # every weight trained
+    for actual, expected in zip(trained, generic.get_weights()):
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("options, reason", [(dict(activation="relu"), "'relu'"),
+                                             (dict(unroll=True, reset_gate=False), "unroll=True")],
+                         ids=["activation", "unroll"])
+def test_gru_falls_back_to_the_generic_loop_and_says_so_once(options, reason, fused_calls):
+    layer = GRU(H, use_fused_bptt=True, **options)
+    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:
+        layer(make_inputs(), mask=MASK)
+        layer(make_inputs())
+    assert len(caught) == 1
+    assert not fused_calls
+
+
+def test_unknown_number_of_steps_falls_back_with_a_warning(tensorflow_backend, fused_calls):
+    """Keras 3.15's TensorFlow `ops.scan` fails on a time axis of unknown length; Keras's loop handles it."""
+    tf = tensorflow_backend
+    layer = LSTM(H, use_fused_bptt=True)
+    layer.build((None, None, D))
+    traced = tf.function(lambda x, mask: layer(x, mask=mask),
+                         input_signature=[tf.TensorSpec((None, None, D)), tf.TensorSpec((None, None), tf.bool)])
+    with pytest.warns(UserWarning, match="number of time steps is unknown"):
+        outputs = traced(make_inputs(), MASK)
+    assert outputs.shape == (B, H)
+    assert not fused_calls
+    layer(make_inputs(), mask=MASK)  # known again: the fused path
+    assert len(fused_calls) == 1
