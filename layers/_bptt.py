@@ -38,8 +38,13 @@ def sequence(recurrence, x, initial_states, weights, mask=None, recurrent_mask=N
     """Runs a recurrence over `x` as one op with its hand-written gradient.
 
     Args:
-        recurrence: `recurrence(weights, recurrent_mask)` makes the cell's equations inside the op (see
-            `layers._lstm_bptt.LSTMRecurrence` for the interface).
+        recurrence: `recurrence(weights, recurrent_mask)` makes the cell's equations inside the op: an object
+            with `saved_width` and `dz_width` (the widths of what its step keeps for the backward pass and of
+            what its backward step hands to `gradients`), `project(xt)` (x·W + b for all steps),
+            `step(projected_t, states) -> (new states, saved)`, `factors(xt, states, previous, saved)` (the
+            per-step factors of the backward step, for all steps; a tuple), `step_back(d_states, factors_t)
+            -> (d previous states, dz)` and `gradients(xt, dz, states, previous, saved) -> (dx, d weights)`;
+            states, previous (the states before each step) and saved are stacked over time.
         x: inputs (batch, time, features), input dropout already applied.
         initial_states: list of (batch, units) states, the first one the output a.
         weights: the recurrence's weights, variables or tensors.
@@ -71,12 +76,11 @@ def sequence(recurrence, x, initial_states, weights, mask=None, recurrent_mask=N
     carried = stacked[:-(n_states - 1)] if n_states > 1 else stacked
     states = [carried[-1]] + [stacked[i - n_states + 1] for i in range(n_states - 1)]
     outputs = carried
-    if step_mask is not None:
-        zero_until = step_mask if zero_output_for_mask else None
-        if not zero_output_for_mask and keras.backend.backend() != "jax":
-            zero_until = ops.cumsum(step_mask, axis=0)  # > 0 once a step was unmasked
-        if zero_until is not None:
-            outputs = ops.where(zero_until > 0.5, outputs, ops.zeros_like(outputs))
+    if step_mask is not None and zero_output_for_mask:
+        outputs = ops.where(step_mask > 0.5, outputs, ops.zeros_like(outputs))
+    elif step_mask is not None and keras.backend.backend() != "jax":
+        # TensorFlow's and PyTorch's loops repeat the previous output: zeros before the first unmasked step.
+        outputs = ops.where(ops.cumsum(step_mask, axis=0) > 0.5, outputs, ops.zeros_like(outputs))
     last_output = outputs[-1]
     outputs = ops.transpose(outputs, (1, 0, 2)) if return_sequences else ops.expand_dims(last_output, 1)
     return last_output, outputs, states

@@ -11,7 +11,7 @@ import pytest
 
 from layer_helpers import call_fn, count_calls, keras_and_our_lstm, randomize
 
-from layers import LSTM, _lstm_bptt, lstm_weights_from_keras
+from layers import LSTM, _lstm_bptt
 from layers import reference
 
 B, T, D, H = 4, 6, 3, 5
