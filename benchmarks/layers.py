@@ -9,6 +9,7 @@ per CPU second of this process (steadier when other jobs share the machine). Eac
 
     python benchmarks/layers.py                  # both shapes of issue 2, prints a table, writes JSON
     python benchmarks/layers.py --rounds 3 --steps 20 --shapes 30,90,64,64
+    python benchmarks/layers.py --padded ...     # sequences of 1 to T steps behind a Masking layer
 """
 
 import argparse
@@ -42,14 +43,20 @@ VARIANTS = {
     "keras.GRU apps config": (lambda h: keras.layers.GRU(h), APP_COMPILE),
     "ours GRU apps config": (lambda h: layers.GRU(h, reset_after=True), APP_COMPILE),
     "ours GRU course form apps": (lambda h: layers.GRU(h, reset_after=False), APP_COMPILE),
+    "ours GRU fused apps config": (lambda h: layers.GRU(h, reset_after=True, use_fused_bptt=True), APP_COMPILE),
+    "ours GRU course form fused apps": (lambda h: layers.GRU(h, reset_after=False, use_fused_bptt=True),
+                                        APP_COMPILE),
+    "ours simplified GRU fused apps": (lambda h: layers.GRU(h, reset_gate=False, use_fused_bptt=True),
+                                       APP_COMPILE),
 }
 BASELINES = {"LSTM": "keras.LSTM", "GRU": "keras.GRU"}
 
 
-def build(name, timesteps, features, units):
+def build(name, timesteps, features, units, padded=False):
     make_layer, compile_args = VARIANTS[name]
     inputs = keras.Input((timesteps, features))
-    outputs = keras.layers.Dense(1)(make_layer(units)(inputs))
+    sequences = keras.layers.Masking(0.0)(inputs) if padded else inputs
+    outputs = keras.layers.Dense(1)(make_layer(units)(sequences))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss="mse", **compile_args)
     return model
@@ -65,11 +72,14 @@ def steps_per_second(model, x, y, batch, steps):
     return steps / (time.perf_counter() - wall), steps / (time.process_time() - cpu)
 
 
-def run_shape(timesteps, features, units, batch, rounds, steps, names):
+def run_shape(timesteps, features, units, batch, rounds, steps, names, padded=False):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(steps * batch, timesteps, features)).astype("float32")
+    if padded:  # right padding behind a Masking layer: each sequence 1 to T steps long, as sentences are
+        lengths = rng.integers(1, timesteps + 1, size=len(x))
+        x[np.arange(timesteps)[None, :] >= lengths[:, None]] = 0.0
     y = rng.normal(size=(steps * batch, 1)).astype("float32")
-    models = {name: build(name, timesteps, features, units) for name in names}
+    models = {name: build(name, timesteps, features, units, padded) for name in names}
     for model in models.values():  # compile and warm up outside the timed rounds
         steps_per_second(model, x, y, batch, steps)
     samples = {name: [] for name in names}
@@ -107,6 +117,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=60, help="training steps timed per round (one fit call)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--padded", action="store_true",
+                        help="right-padded sequences (1 to T steps) behind a Masking layer: the masked loops")
     parser.add_argument("--out", default="benchmarks/results/layers.json")
     args = parser.parse_args(argv)
 
@@ -114,13 +126,15 @@ def main(argv=None):
                "machine": f"{platform.machine()} {os.cpu_count()} cpus", "shapes": []}
     for shape in args.shapes:
         timesteps, features, units, batch = (int(v) for v in shape.split(","))
-        rows = run_shape(timesteps, features, units, batch, args.rounds, args.steps, args.variants)
-        results["shapes"].append({"T": timesteps, "D": features, "H": units, "B": batch, "rows": rows})
-        print(f"\nT={timesteps} D={features} H={units} B={batch}  (median of {args.rounds} rounds "
+        rows = run_shape(timesteps, features, units, batch, args.rounds, args.steps, args.variants, args.padded)
+        results["shapes"].append({"T": timesteps, "D": features, "H": units, "B": batch, "padded": args.padded,
+                                  "rows": rows})
+        print(f"\nT={timesteps} D={features} H={units} B={batch}{' padded' if args.padded else ''}  "
+              f"(median of {args.rounds} rounds "
               f"x {args.steps} steps)")
-        print(f"{'variant':26s} {'steps/s':>8s} {'ratio':>6s} {'steps/cpu-s':>12s} {'ratio':>6s}")
+        print(f"{'variant':32s} {'steps/s':>8s} {'ratio':>6s} {'steps/cpu-s':>12s} {'ratio':>6s}")
         for row in rows:
-            print(f"{row['variant']:26s} {row['steps_per_s']:8.2f} {_ratio(row['ratio_vs_keras_default'])} "
+            print(f"{row['variant']:32s} {row['steps_per_s']:8.2f} {_ratio(row['ratio_vs_keras_default'])} "
                   f"{row['steps_per_cpu_s']:12.2f} {_ratio(row['cpu_ratio_vs_keras_default'])}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as handle:

@@ -1,7 +1,9 @@
 """What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
 
+import warnings
+
 import keras
-from keras import ops
+from keras import activations, ops
 
 # `keras.layers.RNN.inner_loop` steps a cell through time with this function; there is no public alias, and
 # reusing it keeps masking, `go_backwards` and `unroll` exactly as in Keras's own LSTM and GRU.
@@ -24,17 +26,66 @@ class ProjectedRNN(keras.layers.RNN):
     `mixed_float16` policy the matmuls run in 16 bits but c⟨t⟩ and the gate arithmetic stay in float32, so a
     memory cell that integrates small updates over many steps does not lose them to 16-bit rounding. Outputs
     and returned states are cast to the compute dtype, as Keras's RNN does.
+
+    With `use_fused_bptt=True` the subclass's `fused_loop` (one op with a hand-written backpropagation through
+    time) replaces the generic loop wherever it computes exactly the same (see `fused_bptt_declined`); where it
+    does not, a warning says so, once.
     """
 
-    def __init__(self, cell, precompute_inputs=False, **kwargs):
+    def __init__(self, cell, precompute_inputs=False, use_fused_bptt=False, **kwargs):
+        if not isinstance(use_fused_bptt, bool):
+            raise ValueError(f"Invalid `use_fused_bptt`: expected True or False, got {use_fused_bptt!r}")
         super().__init__(cell, **kwargs)
         self.precompute_inputs = bool(precompute_inputs)
+        self.use_fused_bptt = use_fused_bptt
+        self._declined_fused_bptt = False  # warned once already
 
     def build(self, sequences_shape, initial_state_shape=None):
         check_sequence_input(sequences_shape, self.name)
         super().build(sequences_shape, initial_state_shape)
 
+    def fused_loop(self, sequences, initial_state, mask, training=False):
+        """The time loop as one op with a hand-written backpropagation through time (`layers._bptt`):
+        `(last_output, outputs, states)` as `keras.src.backend.rnn` returns them. Subclasses provide it."""
+        raise NotImplementedError
+
+    def fused_bptt_declined(self, sequences):
+        """Why the fused path would not run `sequences` through exactly this layer (a sentence), or None.
+
+        Its hand-coded derivatives assume tanh and sigmoid, a time loop (not unrolled), and states in the
+        compute dtype, float32 or float64 (mixed policies keep their float32 states in the generic loop). And
+        Keras 3.15's TensorFlow `ops.scan` fails on a time axis of unknown length (a graph traced for
+        `Input((None, features))`), which Keras's own loop handles.
+        """
+        cell = self.cell
+        if sequences.shape[1] is None:
+            return "the number of time steps is unknown (None) where it is traced; `keras.ops.scan` needs it"
+        if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
+            return (f"its derivatives are those of activation='tanh', recurrent_activation='sigmoid', not "
+                    f"{activations.serialize(cell.activation)!r}, "
+                    f"{activations.serialize(cell.recurrent_activation)!r}")
+        if self.unroll:
+            return "unroll=True asks for the unrolled generic loop"
+        if cell.compute_dtype != cell.variable_dtype:
+            return (f"the {cell.dtype_policy.name!r} policy computes in {cell.compute_dtype}; the generic loop "
+                    f"keeps its states in {cell.variable_dtype}")
+        if cell.compute_dtype not in ("float32", "float64"):
+            return f"it runs in float32 or float64, not {cell.compute_dtype}"
+        return None
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        """The fused path (`fused_loop`) where `use_fused_bptt` asks for it and it computes exactly this layer,
+        Keras's generic loop otherwise: with a warning, once, when asked for and declined."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if self.use_fused_bptt:
+            declined = self.fused_bptt_declined(sequences)
+            if declined is None:
+                return self.fused_loop(sequences, initial_state, mask, training=training)
+            if not self._declined_fused_bptt:
+                self._declined_fused_bptt = True
+                warnings.warn(f"{self.name}: use_fused_bptt=True, but the fused path is not taken and Keras's "
+                              f"slower generic loop runs instead: {declined}.", stacklevel=2)
         cell = self.cell
         if self.precompute_inputs:
             inputs = cell.project_inputs(sequences, training=training)
@@ -52,7 +103,7 @@ class ProjectedRNN(keras.layers.RNN):
             inputs,
             [ops.cast(state, cell.variable_dtype) for state in initial_state],
             go_backwards=self.go_backwards,
-            mask=mask[0] if isinstance(mask, (list, tuple)) else mask,
+            mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
             zero_output_for_mask=self.zero_output_for_mask,
@@ -81,7 +132,8 @@ class ProjectedRNN(keras.layers.RNN):
             cell_config.pop(owned_by_layer, None)
         config = super().get_config()
         del config["cell"]
-        return {**config, **cell_config, "precompute_inputs": self.precompute_inputs}
+        return {**config, **cell_config, "precompute_inputs": self.precompute_inputs,
+                "use_fused_bptt": self.use_fused_bptt}
 
     @classmethod
     def from_config(cls, config):
@@ -120,6 +172,21 @@ def check_sequence_input(input_shape, layer_name):
         raise ValueError(
             f"Invalid input to {layer_name}: `sequences` must have rank 3 (batch, time, features), "
             f"got shape {tuple(input_shape)}")
+
+
+def drop_inputs(cell, inputs, training=False):
+    """x with the cell's input dropout mask applied (in training), one step or a whole sequence."""
+    if training and 0.0 < cell.dropout < 1.0:
+        step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
+        inputs = apply_dropout_mask(inputs, cell.get_dropout_mask(step_input))
+    return inputs
+
+
+def recurrent_dropout_mask(cell, state, training=False):
+    """The cell's recurrent dropout mask for `state` (the same one for every step), or None when none applies."""
+    if training and 0.0 < cell.recurrent_dropout < 1.0:
+        return cell.get_recurrent_dropout_mask(state)
+    return None
 
 
 def apply_dropout_mask(x, mask):

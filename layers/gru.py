@@ -4,8 +4,10 @@ import keras
 import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
+from layers import _gru_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, resolve)
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
+    recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -133,10 +135,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
 
     def project_inputs(self, inputs, training=False):
         """x·W + b (the input bias row with `reset_after`) for one step or every step at once."""
-        if training and 0.0 < self.dropout < 1.0:
-            step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
-            inputs = apply_dropout_mask(inputs, self.get_dropout_mask(step_input))
-        projected = ops.matmul(inputs, self.kernel)
+        projected = ops.matmul(drop_inputs(self, inputs, training=training), self.kernel)
         if self.use_bias:
             projected = ops.add(projected, self.bias[0] if self.reset_after else self.bias)
         return projected
@@ -149,9 +148,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         """
         c_prev = states[0] if isinstance(states, (list, tuple)) else states
         state_dtype = c_prev.dtype
-        c_dropped = c_prev
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            c_dropped = apply_dropout_mask(c_prev, self.get_recurrent_dropout_mask(c_prev))
+        c_dropped = apply_dropout_mask(c_prev, recurrent_dropout_mask(self, c_prev, training=training))
         compute_dtype = self.compute_dtype
 
         def times_recurrent(vector, columns=slice(None)):
@@ -226,6 +223,9 @@ class GRU(ProjectedRNN):
         `GRUCell`.
         precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
             `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
+        use_fused_bptt: run the hand-written backpropagation through time (`layers._gru_bptt`: the three
+            forms, masked or not, with or without recurrent dropout) where it computes exactly this layer
+            (default `False`; where it does not, a warning says so once), as `LSTM`'s. Same numbers either way.
         return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as in
         `keras.layers.RNN`.
 
@@ -266,6 +266,7 @@ class GRU(ProjectedRNN):
         recurrent_dropout=0.0,
         seed=None,
         precompute_inputs=False,
+        use_fused_bptt=False,
         **kwargs,
     ):
         cell = GRUCell(
@@ -277,7 +278,7 @@ class GRU(ProjectedRNN):
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell")
-        super().__init__(cell, precompute_inputs=precompute_inputs, **kwargs)
+        super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
     def reset_gate(self):
@@ -286,6 +287,19 @@ class GRU(ProjectedRNN):
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def fused_loop(self, sequences, initial_state, mask, training=False):
+        """`layers._gru_bptt`: the GRU as one op with its hand-written backpropagation through time, masks and
+        recurrent dropout included. Input dropout is applied to the whole sequence before it, so autodiff
+        differentiates it."""
+        cell = self.cell
+        c0 = ops.cast(initial_state[0], cell.variable_dtype)
+        return _gru_bptt.gru_sequence(
+            drop_inputs(cell, sequences, training=training), c0, cell.kernel, cell.recurrent_kernel,
+            bias=cell.bias, reset_gate=cell.reset_gate, reset_after=cell.reset_after,
+            go_backwards=self.go_backwards, return_sequences=self.return_sequences, mask=mask,
+            recurrent_mask=recurrent_dropout_mask(cell, c0, training=training),
+            zero_output_for_mask=self.zero_output_for_mask)
 
 
 def gru_weights_from_keras(weights):

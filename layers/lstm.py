@@ -6,7 +6,8 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers import _lstm_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, resolve)
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
+    recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -143,16 +144,9 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             self.bias_initializer((2 * u,), dtype=dtype),
         ])
 
-    def drop_inputs(self, inputs, training=False):
-        """x with the input dropout mask applied (in training), one step or a whole sequence."""
-        if training and 0.0 < self.dropout < 1.0:
-            step_input = inputs[:, 0, :] if len(inputs.shape) == 3 else inputs
-            inputs = apply_dropout_mask(inputs, self.get_dropout_mask(step_input))
-        return inputs
-
     def project_inputs(self, inputs, training=False):
         """x·W + b for one step (batch, features) or every step at once (batch, time, features)."""
-        projected = ops.matmul(self.drop_inputs(inputs, training=training), self.kernel)
+        projected = ops.matmul(drop_inputs(self, inputs, training=training), self.kernel)
         if self.use_bias:
             projected = ops.add(projected, self.bias)
         return projected
@@ -165,8 +159,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         """
         a_prev, c_prev = states[0], states[1]
         state_dtype = c_prev.dtype
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            a_prev = apply_dropout_mask(a_prev, self.get_recurrent_dropout_mask(a_prev))
+        a_prev = apply_dropout_mask(a_prev, recurrent_dropout_mask(self, a_prev, training=training))
         recurrent = ops.matmul(ops.cast(a_prev, self.compute_dtype), self.recurrent_kernel)
         z = ops.cast(ops.add(projected_inputs, recurrent), state_dtype)
         z_u, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
@@ -220,10 +213,10 @@ class LSTM(ProjectedRNN):
     A `keras.layers.RNN` subclass (not `keras.layers.LSTM`, whose cuDNN path would silently drop the
     peepholes), so masking, `return_sequences`, `return_state`, `go_backwards`, `stateful`, `initial_state`
     and `unroll` behave as in Keras, and it works inside `keras.layers.Bidirectional` and stacked.
-    With `use_fused_bptt`, unmasked float32/float64 sequences with the default activations run as one op with
-    a hand-written backpropagation through time (`layers._lstm_bptt`), which trains faster than Keras's
-    generic loop when XLA compiles it (see `benchmarks/layers.py`); every other case runs Keras's loop. The
-    numbers are the same either way.
+    With `use_fused_bptt`, float32/float64 sequences with the default activations run as one op with a
+    hand-written backpropagation through time (`layers._lstm_bptt`), masked or not, with or without recurrent
+    dropout, which trains faster than Keras's generic loop when XLA compiles it (see `benchmarks/layers.py`);
+    every other case runs Keras's loop, with a warning. The numbers are the same either way.
 
     Args:
         units, peephole, activation, recurrent_activation, use_bias, kernel_initializer,
@@ -232,12 +225,12 @@ class LSTM(ProjectedRNN):
         recurrent_dropout, seed: as in `LSTMCell`.
         precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
             it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
-            `inner_loop`) has its own schedule and ignores it.
+            `fused_loop`) has its own schedule and ignores it.
         use_fused_bptt: run the hand-written backpropagation through time where it computes exactly this
-            layer (see `inner_loop`; default `False`). Set it when TensorFlow compiles the model with XLA
-            (`model.compile(jit_compile=True)`): measured faster there, but slower without XLA (on a CPU
-            TensorFlow then runs each of its extra small ops separately) and no faster on JAX's CPU backend.
-            Same numbers either way.
+            layer (see `fused_bptt_declined`; default `False`; where it does not, a warning says so once). Set
+            it when TensorFlow compiles the model with XLA (`model.compile(jit_compile=True)`): measured faster
+            there, but slower without XLA (on a CPU TensorFlow then runs each of its extra small ops
+            separately) and no faster on JAX's CPU backend. Same numbers either way.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).
@@ -286,8 +279,6 @@ class LSTM(ProjectedRNN):
         use_fused_bptt=False,
         **kwargs,
     ):
-        if not isinstance(use_fused_bptt, bool):
-            raise ValueError(f"Invalid `use_fused_bptt`: expected True or False, got {use_fused_bptt!r}")
         cell = LSTMCell(
             units, peephole=peephole, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -297,39 +288,24 @@ class LSTM(ProjectedRNN):
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="lstm_cell")
-        super().__init__(cell, precompute_inputs=precompute_inputs, **kwargs)
-        self.use_fused_bptt = use_fused_bptt
+        super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
     def peephole(self):
         return self.cell.peephole
 
-    def get_config(self):
-        return {**super().get_config(), "use_fused_bptt": self.use_fused_bptt}
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        """The time loop: `layers._lstm_bptt` (hand-written backpropagation through time, faster to train
-        under XLA) where `use_fused_bptt` asks for it and it computes exactly this layer, Keras's generic loop
-        otherwise.
-
-        The fast path needs what its hand-coded derivatives assume: tanh and sigmoid activations, no mask,
-        no unrolling, no recurrent dropout in training (a mask inside the loop), and a compute dtype equal
-        to the variable dtype, float32 or float64 (mixed policies keep their float32 states in the generic
-        loop). Input dropout is applied to the whole sequence before it, so autodiff differentiates it.
-        """
+    def fused_loop(self, sequences, initial_state, mask, training=False):
+        """`layers._lstm_bptt`: the LSTM as one op with its hand-written backpropagation through time, masks
+        and recurrent dropout included. Input dropout is applied to the whole sequence before it, so autodiff
+        differentiates it."""
         cell = self.cell
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        if not (self.use_fused_bptt and mask is None and not self.unroll
-                and cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
-                and not (training and 0.0 < cell.recurrent_dropout < 1.0)
-                and cell.compute_dtype == cell.variable_dtype in ("float32", "float64")):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
         a0, c0 = (ops.cast(state, cell.variable_dtype) for state in initial_state)
         return _lstm_bptt.lstm_sequence(
-            cell.drop_inputs(sequences, training=training), a0, c0, cell.kernel, cell.recurrent_kernel,
+            drop_inputs(cell, sequences, training=training), a0, c0, cell.kernel, cell.recurrent_kernel,
             bias=cell.bias, peepholes=cell.peephole_weights, go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences)
+            return_sequences=self.return_sequences, mask=mask,
+            recurrent_mask=recurrent_dropout_mask(cell, a0, training=training),
+            zero_output_for_mask=self.zero_output_for_mask)
 
 
 def lstm_weights_from_keras(weights, peephole=False):

@@ -41,3 +41,17 @@ def call_fn(layer, mask=None, training=False):
         return layer(x, mask=mask, initial_state=list(state) if state else None, **flags)
 
     return fn
+
+
+def count_calls(monkeypatch, module, name):
+    """Replaces `module.name` by a spy that records each call's keyword arguments and forwards the call to it;
+    returns the list of records."""
+    calls = []
+    function = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return function(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls

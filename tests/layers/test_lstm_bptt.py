@@ -1,14 +1,17 @@
-"""The LSTM's fast path (`layers._lstm_bptt`, hand-written BPTT): taken when `use_fused_bptt` asks for it and
-it applies, and then the same outputs and gradients as `keras.layers.LSTM` (float32), `layers.reference`
-(float64) and our generic loop; everything it does not cover falls back to the generic loop."""
+"""The LSTM's fast path (`layers._lstm_bptt`, hand-written BPTT), unmasked: taken when `use_fused_bptt` asks for
+it and it applies, and then the same outputs and gradients as `keras.layers.LSTM` (float32), `layers.reference`
+(float64) and our generic loop; everything it does not cover falls back to the generic loop, with a warning.
+Masks and recurrent dropout: `test_fused_bptt.py`."""
+
+import warnings
 
 import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, keras_and_our_lstm, randomize
+from layer_helpers import call_fn, count_calls, keras_and_our_lstm, randomize
 
-from layers import LSTM, _lstm_bptt, lstm_weights_from_keras
+from layers import LSTM, _lstm_bptt
 from layers import reference
 
 B, T, D, H = 4, 6, 3, 5
@@ -17,15 +20,7 @@ B, T, D, H = 4, 6, 3, 5
 @pytest.fixture
 def fast_path_calls(monkeypatch):
     """Counts the calls of the fast path (it still runs: the spy forwards to it)."""
-    calls = []
-    fast = _lstm_bptt.lstm_sequence
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return fast(*args, **kwargs)
-
-    monkeypatch.setattr(_lstm_bptt, "lstm_sequence", spy)
-    return calls
+    return count_calls(monkeypatch, _lstm_bptt, "lstm_sequence")
 
 
 def make_inputs(seed=0, dtype="float32", steps=T):
@@ -109,18 +104,16 @@ def test_fast_path_forward_and_bptt_equal_numpy_reference(peephole, go_backwards
 
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])
 def test_fast_path_with_input_dropout_equals_generic_loop(peephole, fast_path_calls, grads, assert_all_close):
-    """Same seed, same dropout mask: the fast path (no mask) and the generic loop (forced by an all-True
-    mask, which changes nothing else) give the same outputs and gradients in training."""
+    """Same seed, same dropout mask: the fast path and the generic loop give the same outputs and gradients in
+    training."""
     x = make_inputs()
-    options = dict(peephole=peephole, dropout=0.5, seed=11, return_sequences=True, return_state=True,
-                   use_fused_bptt=True)
-    fast, generic = LSTM(H, **options), LSTM(H, **options)
+    options = dict(peephole=peephole, dropout=0.5, seed=11, return_sequences=True, return_state=True)
+    fast, generic = LSTM(H, use_fused_bptt=True, **options), LSTM(H, **options)
     fast.build(x.shape)
     generic.build(x.shape)
     randomize(fast)
     generic.set_weights(fast.get_weights())
-    expected = grads(call_fn(generic, mask=np.ones((B, T), bool), training=True), generic.trainable_variables,
-                     [x])
+    expected = grads(call_fn(generic, training=True), generic.trainable_variables, [x])
     assert not fast_path_calls
     actual = grads(call_fn(fast, training=True), fast.trainable_variables, [x])
     assert len(fast_path_calls) == 1
@@ -146,23 +139,27 @@ def test_fast_path_stateful_equals_keras_lstm(fast_path_calls, grads, assert_all
     assert_all_close(actual[2], expected[2], atol=1e-5)
 
 
-@pytest.mark.parametrize("peephole", [False, True], ids=["plain", "peephole"])
-def test_jit_compiled_training_equals_generic_loop_and_keras_lstm(peephole, fast_path_calls):
+@pytest.mark.parametrize("peephole, padded", [(False, False), (True, True)], ids=["plain", "peephole_padded"])
+def test_jit_compiled_training_equals_generic_loop_and_keras_lstm(peephole, padded, fast_path_calls):
     """`fit` as the apps compile it (XLA, several steps per execution), with input dropout: the same weights
-    after training as our generic loop (forced by a Masking layer that masks nothing) and, without
-    peepholes, as `keras.layers.LSTM`."""
+    after training as our generic loop and, without peepholes, as `keras.layers.LSTM`. Padded: zero steps
+    masked by a Masking layer (holes and an empty row), with recurrent dropout too, as apps.dinos trains."""
     rng = np.random.default_rng(5)
     x = np.concatenate([make_inputs(steps=8), make_inputs(seed=1, steps=8)])
+    if padded:
+        x[:, 5:] = 0.0
+        x[1, 2] = x[2] = 0.0
     y = rng.standard_normal((2 * B, 1)).astype("float32")
+    dropout = dict(dropout=0.3, seed=2, recurrent_dropout=0.3 if padded else 0.0)
 
-    def model(layer, masked=False):
+    def model(layer):
         inputs = keras.Input((8, D))
-        sequences = keras.layers.Masking(1e9)(inputs) if masked else inputs
+        sequences = keras.layers.Masking(0.0)(inputs) if padded else inputs
         return keras.Model(inputs, keras.layers.Dense(1)(layer(sequences)))
 
-    fast = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2, use_fused_bptt=True))
-    generic = model(LSTM(H, peephole=peephole, dropout=0.3, seed=2, use_fused_bptt=True), masked=True)
-    theirs = model(keras.layers.LSTM(H, dropout=0.3, seed=2))
+    fast = model(LSTM(H, peephole=peephole, use_fused_bptt=True, **dropout))
+    generic = model(LSTM(H, peephole=peephole, **dropout))
+    theirs = model(keras.layers.LSTM(H, **dropout))
     randomize(fast)
     generic.set_weights(fast.get_weights())
     initial = fast.get_weights()
@@ -190,7 +187,7 @@ def test_by_default_the_fast_path_is_not_taken(fast_path_calls):
     assert not fast_path_calls
 
 
-# --- what the fast path does not cover falls back to the generic loop --------------------------------
+# --- what the fast path does not cover falls back to the generic loop, with a warning ----------------------
 
 
 @pytest.fixture
@@ -199,21 +196,31 @@ def mixed_bfloat16():
 
 
 FALLBACKS = {
-    "mask": (dict(), dict(mask=np.array([[True] * T, [True] * (T - 2) + [False] * 2] * 2))),
-    "recurrent_dropout_training": (dict(recurrent_dropout=0.5), dict(training=True)),
-    "unroll": (dict(unroll=True), dict()),
-    "activation": (dict(activation="relu"), dict()),
-    "recurrent_activation": (dict(recurrent_activation="hard_sigmoid"), dict()),
+    "unroll": (dict(unroll=True), "unroll=True"),
+    "activation": (dict(activation="relu"), "'relu'"),
+    "recurrent_activation": (dict(recurrent_activation="hard_sigmoid"), "'hard_sigmoid'"),
 }
 
 
 @pytest.mark.parametrize("case", FALLBACKS)
-def test_falls_back_to_the_generic_loop(case, fast_path_calls):
-    layer_options, call_options = FALLBACKS[case]
+def test_falls_back_to_the_generic_loop_and_says_so_once(case, fast_path_calls):
+    layer_options, reason = FALLBACKS[case]
     x = make_inputs()
     layer = LSTM(H, peephole=True, return_sequences=True, use_fused_bptt=True, **layer_options)
-    assert layer(x, **call_options).shape == (B, T, H)
+    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:
+        assert layer(x).shape == (B, T, H)
+        layer(x, mask=np.ones((B, T), bool))
+    assert len(caught) == 1
     assert not fast_path_calls
+
+
+def test_no_warning_where_the_fused_path_was_not_asked_for_or_is_taken(fast_path_calls):
+    x = make_inputs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LSTM(H, activation="relu", unroll=True)(x)  # the default: the generic loop, nothing declined
+        LSTM(H, use_fused_bptt=True, recurrent_dropout=0.5)(x, mask=np.ones((B, T), bool), training=True)
+    assert len(fast_path_calls) == 1
 
 
 def test_recurrent_dropout_at_inference_takes_the_fast_path(fast_path_calls):
@@ -230,6 +237,7 @@ def test_recurrent_dropout_at_inference_takes_the_fast_path(fast_path_calls):
 
 def test_mixed_bfloat16_falls_back_to_the_generic_loop(mixed_bfloat16, fast_path_calls):
     layer = LSTM(H, peephole=True, return_state=True, use_fused_bptt=True)
-    outputs, a, c = layer(make_inputs())
+    with pytest.warns(UserWarning, match="'mixed_bfloat16' policy computes in bfloat16"):
+        outputs, a, c = layer(make_inputs())
     assert outputs.dtype == "bfloat16" and c.dtype == "bfloat16"
     assert not fast_path_calls

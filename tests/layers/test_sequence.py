@@ -68,7 +68,8 @@ NON_DEFAULT = {
         bias_initializer="ones", bias_regularizer=keras.regularizers.L1(0.5),
         kernel_constraint=keras.constraints.NonNeg(), dropout=0.5, seed=3, precompute_inputs=False,
         return_sequences=True, go_backwards=True, unroll=True, name="my_gru")),
-    "simplified_gru": (GRU, dict(units=2, reset_gate=False, recurrent_dropout=0.3, trainable=False)),
+    "simplified_gru": (GRU, dict(units=2, reset_gate=False, recurrent_dropout=0.3, trainable=False,
+                                 use_fused_bptt=True)),
     "lstm_cell": (LSTMCell, dict(units=3, peephole=True, activation="relu", unit_forget_bias=False,
                                  dropout=0.1, seed=5)),
     "gru_cell": (GRUCell, dict(units=3, reset_gate=False, recurrent_activation="hard_sigmoid")),
@@ -122,6 +123,10 @@ def test_peephole_and_reset_options_survive_the_round_trip():
     gru = GRU.from_config(GRU(2, reset_gate=False, precompute_inputs=False).get_config())
     assert (gru.reset_gate, gru.reset_after, gru.precompute_inputs) == (False, False, False)
     assert GRU.from_config(GRU(2, reset_after=True).get_config()).reset_after is True
+    assert GRU.from_config(GRU(2, use_fused_bptt=True).get_config()).use_fused_bptt is True
+    config = GRU(2).get_config()
+    del config["use_fused_bptt"]  # saved before GRU had a fused path
+    assert GRU.from_config(config).use_fused_bptt is False
 
 
 # --- whole models: .keras and SavedModel -------------------------------------------------------------
