@@ -10,6 +10,7 @@ import argparse
 import json
 import signal
 import sys
+import textwrap
 
 from apps.common.errors import CLIError
 from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED
@@ -96,9 +97,8 @@ def _install(signum, handler):
 
 
 def shorten(text, limit=MAX_MESSAGE_CHARS):
-    """`text` cut to `limit` characters, so that an error quoting a 50 MB input stays one readable line."""
-    text = " ".join(text.split("\n"))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    """`text` on one line of at most `limit` characters, so that an error quoting a 50 MB input stays readable."""
+    return textwrap.shorten(text, limit, placeholder=" …")
 
 
 def check_argv(argv):

@@ -204,24 +204,33 @@ def check_distinct(paths):
                 raise CLIError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
 
 
-def check_work_dirs(out, **dirs):
+BACKUP_FILES = {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp",
+                "training_metadata.json.bkp"}
+"""What `keras.callbacks.BackupAndRestore` (Keras 3.15) writes into its directory."""
+
+
+def check_work_dirs(out, backup_dir=None, tensorboard=None):
     """Checks the directories a `train` command writes beside its bundle (`--backup-dir`, `--tensorboard`).
 
-    Each may exist (a backup to resume from) but must be a directory, be writable, and lie apart from the
-    bundle `out` and from each other: a backup inside the bundle would be deleted when the bundle is replaced.
+    Each must be a directory (or not exist yet), be writable, and lie apart from the bundle `out` and from the
+    other: a backup inside the bundle would be deleted when the bundle is replaced. `keras.callbacks.
+    BackupAndRestore` deletes its whole directory when training ends, so `--backup-dir` must be new, empty, or
+    hold nothing but an earlier backup (to resume from): never a folder with the user's files in it.
 
     Args:
         out: the bundle directory (already checked by `check_output_dir`).
-        dirs: option name (`backup_dir`) -> path or `None`.
+        backup_dir, tensorboard: the options' paths, or `None`.
     """
     named = {"--out": out}
-    for name, path in dirs.items():
+    for option, path in (("--backup-dir", backup_dir), ("--tensorboard", tensorboard)):
         if not path:
             continue
-        option = "--" + name.replace("_", "-")
         path = normalise_path(path, option)
         if os.path.lexists(path) and not os.path.isdir(path):
             raise CLIError(f"{option} {path} is a file; it must be a directory")
+        if option == "--backup-dir" and os.path.isdir(path) and not set(os.listdir(path)) <= BACKUP_FILES:
+            raise CLIError(f"--backup-dir {path} holds files that are not a training backup, and training deletes "
+                           "its backup directory when it ends: choose a new or empty directory")
         _check_parent_writable(os.path.join(path, "x") if os.path.isdir(path) else path)
         named[option] = path
     check_distinct(named)

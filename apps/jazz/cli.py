@@ -158,6 +158,10 @@ def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
         suffixes=(".mid", ".midi"))
+    # The files written beside the MIDI are checked now too: none may fail once the MIDI is written.
+    for flag, suffix in (("--musicxml", ".musicxml"), ("--plot", ".png")):
+        if getattr(args, flag[2:]):
+            files.check_output_file(os.path.splitext(out)[0] + suffix, what=flag)
     _check_model(args.model)
     timeline, bars = _progression(args)
 

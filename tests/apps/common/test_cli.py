@@ -168,18 +168,21 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
     for app in sorted(APPS):
         train = writers(app, inputs, tmp_path / "model")[0]
         cases += [(app, train + ["--backup-dir", str(a_file)], "is a file"),
+                  (app, train + ["--backup-dir", str(user_dir(tmp_path))], "not a training backup"),
                   (app, train[:-1] + [str(a_file / "model")], "is a file, not a directory"),
                   (app, train + ["--backup-dir", str(tmp_path / "model" / "backup")], "overlap")]
     results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
     for (app, argv, fragment), (code, err) in zip(cases, results):
         assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
-    assert sorted(os.listdir(tmp_path)) == ["a-file"]
+    assert sorted(os.listdir(tmp_path)) == ["a-file", "mywork"]
+    assert os.listdir(tmp_path / "mywork") == ["thesis.tex"]
 
 
 @pytest.mark.parametrize("app, argv, fragment", [
     ("jazz", ["generate", "--out", "{dir}"], "is a directory"),
     ("jazz", ["generate", "--out", "{dir}/solo.mid/"], "names a directory"),
     ("jazz", ["generate", "--out", "{dir}/thesis.tex"], "must end in .mid or .midi"),
+    ("jazz", ["generate", "--out", "{dir}/x.mid", "--plot", "--musicxml"], "x.png is a directory"),
     ("jazz", ["generate", "--tempo", "3"], "[20, 400]"),
     ("jazz", ["generate", "--tempo", "1e-9"], "[20, 400]"),
     ("jazz", ["generate", "--tempo", "nan"], "[20, 400]"),
@@ -191,10 +194,11 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
 ])
 def test_paths_and_values_in_one_short_line(inputs, tmp_path, capsys, app, argv, fragment):
     (tmp_path / "file").write_text("x")
+    (tmp_path / "x.png").mkdir()
     argv = [arg.format(dir=tmp_path, file=tmp_path / "file", labelled=inputs / "labelled.txt") for arg in argv]
     err = assert_usage_error(capsys, app, argv, fragment)
     assert len(err) < cli.MAX_MESSAGE_CHARS + 80  # a 5,000-character chord is not echoed whole
-    assert sorted(os.listdir(tmp_path)) == ["file"]
+    assert sorted(os.listdir(tmp_path)) == ["file", "x.png"] and os.listdir(tmp_path / "x.png") == []
 
 
 # --- 5. no silent nonsense --------------------------------------------------------------------------------

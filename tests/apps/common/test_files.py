@@ -94,6 +94,20 @@ def test_work_dirs_must_lie_apart_from_the_bundle(tmp_path):
     files.check_work_dirs(out, backup_dir=str(tmp_path / "backup"), tensorboard=None)
 
 
+def test_a_backup_dir_is_new_empty_or_an_earlier_backup(tmp_path):
+    # Keras's BackupAndRestore deletes the whole directory when training ends.
+    out = str(tmp_path / "model")
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    files.check_work_dirs(out, backup_dir=str(backup))
+    (backup / "latest.weights.h5").write_bytes(b"w")
+    (backup / "training_metadata.json").write_text("{}")
+    files.check_work_dirs(out, backup_dir=str(backup))
+    (backup / "thesis.tex").write_text("precious")
+    with pytest.raises(CLIError, match="not a training backup"):
+        files.check_work_dirs(out, backup_dir=str(backup))
+
+
 def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
     (tmp_path / "dir").mkdir()
     with pytest.raises(CLIError, match="is a directory"):
