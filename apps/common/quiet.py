@@ -1,0 +1,72 @@
+"""Keeps TensorFlow's C++ start-up lines off a CLI user's terminal, and every other line on it.
+
+On a machine without a GPU, TensorFlow 2.21 prints five or more lines to the process's stderr while it loads
+(the absl preamble, oneDNN and cudart_stub notices, the CPU-feature notice, and `E0000 ... failed call to
+cuInit: ... CUDA error`, which reads like a failure), and `predict` adds oneDNN's `E0000 ... DT_BOOL` fallback
+notice. `TF_CPP_MIN_LOG_LEVEL=3` does not silence them all, and
+they are written by C++ straight to file descriptor 2, so no Python logging setting reaches them.
+
+`filter_startup_noise()` puts a pipe in front of descriptor 2 and a thread that copies every line to the real
+stderr except those (`NOISE`): Python's own output, warnings and tracebacks, and TensorFlow's warnings and
+errors other than the missing-CUDA one, still show. `SEQUENCE_MODELS_TF_LOGS=1` turns the filter off.
+"""
+
+import atexit
+import os
+import re
+import sys
+import threading
+
+ENV = "SEQUENCE_MODELS_TF_LOGS"
+NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO lines (oneDNN, cudart_stub, cpu_feature_guard)
+    rb"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"  # no GPU: not an error here
+    rb"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with AVX-512"  # a fallback
+    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)")
+
+
+def filter_startup_noise(env=os.environ):
+    """Filters TensorFlow's start-up lines out of this process's stderr (see the module docstring), unless
+    `SEQUENCE_MODELS_TF_LOGS` is set to anything but `0` or the empty string. Call it once, before TensorFlow
+    is imported; the filter lasts until the interpreter exits. Returns whether it is on."""
+    if env.get(ENV, "") not in ("", "0"):
+        return False
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:  # no descriptor 2 to filter (a daemon, a closed stderr): leave things as they are
+        return False
+    copier = threading.Thread(target=_copy_lines, args=(read_end, real), name="stderr-filter", daemon=True)
+    copier.start()
+
+    def restore():
+        # Closing the pipe's last write end ends the copier once it has passed on what is left.
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        copier.join(timeout=5)
+
+    atexit.register(restore)
+    return True
+
+
+def _copy_lines(read_end, real):
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        pending = b""
+        while chunk := pipe.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            _write(real, b"".join(line + b"\n" for line in lines if not NOISE.match(line)))
+            if b"\r" in pending:  # a progress bar redrawing its line: pass it on now, not at the next newline
+                shown, _, pending = pending.rpartition(b"\r")
+                _write(real, shown + b"\r")
+        if pending and not NOISE.match(pending):
+            _write(real, pending)
+
+
+def _write(fd, data):
+    while data:
+        data = data[os.write(fd, data):]
