@@ -1,0 +1,85 @@
+"""The dinosaur-name model as a LiteRT (`.tflite`) one-step model, and a NumPy loop that samples names from it.
+
+`export` writes `FILE.tflite`, the one-step model in class space (class 0 is the end token, class c is token
+c + 1), and beside it `FILE.vocab.txt`, the string of each class, one a line (line 0, the end token, is empty).
+The file's signature `serving_default`:
+
+    token int32 (1,), state_0 ... float32 (1, units) -> probabilities float32 (1, classes), state_0 ...
+
+with two states (a, c) per LSTM layer and one (a) per GRU or basic RNN layer, in layer order. A host starts
+a name by feeding class 0 with zero states, then feeds each sampled class back until it samples class 0 again.
+`sample_names` is that loop in NumPy.
+"""
+
+import os
+
+from apps.common import litert
+from apps.dinos import data
+
+
+def side_paths(path):
+    """The files `export` writes beside the `.tflite` file `path`."""
+    return [vocabulary_path(path)]
+
+
+def vocabulary_path(path):
+    """The class-strings file written beside the `.tflite` file `path`."""
+    return os.path.splitext(path)[0] + ".vocab.txt"
+
+
+def export(model, config, out, quantize="none"):
+    """Writes the one-step model of `model` to `out` (a `.tflite` path) and its class strings beside it.
+
+    Args:
+        model: the training model of a dinos bundle.
+        config: the bundle's config (for the vocabulary).
+        out: the `.tflite` path; `vocabulary_path(out)` is written too.
+        quantize: one of `apps.common.litert.QUANTIZATIONS`.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        CLIError: the model needs ops outside LiteRT's built-in set.
+    """
+    from apps.dinos.model import step_model
+
+    content = litert.convert(litert.step_function(step_model(model)), model.variables, quantize)
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    litert.write(out, content)
+    litert.write_lines(vocabulary_path(out), ["", *vocab.tokens[2:]])
+    return [out, vocabulary_path(out)]
+
+
+def read_classes(path):
+    """The class strings written beside the `.tflite` file `path` (class 0, the end token, is `""`)."""
+    with open(vocabulary_path(path), encoding="utf-8", newline="\n") as handle:
+        return [line[:-1] for line in handle]
+
+
+def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uniforms=None):
+    """Samples `n` names from the `.tflite` file `path` with NumPy and the LiteRT interpreter.
+
+    Args:
+        path: a file written by `export`.
+        n: names to sample.
+        max_len: the most characters a name gets (one that reaches it is cut there).
+        temperature, top_k: as for `apps.common.litert.sample`.
+        seed: seed of NumPy's generator, when `uniforms` is not given.
+        uniforms: optional float array (n, max_len + 1), the draws of each name's steps.
+
+    Returns:
+        A list of `(name, log_prob)`, log_prob in nats, end token included when the name ended.
+    """
+    import numpy as np
+
+    classes = read_classes(path)
+    step = litert.StepRunner(path)
+    if uniforms is None:
+        uniforms = np.random.default_rng(seed).random((n, max_len + 1))
+    names = []
+    for row in uniforms[:n]:
+        tokens, log_prob = litert.sample(step, [data.END_CLASS], max_len + 1, uniforms=row,
+                                         temperature=temperature, top_k=top_k, end_token=data.END_CLASS)
+        names.append(("".join(classes[token] for token in tokens[:max_len]), log_prob))
+    return names
