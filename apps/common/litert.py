@@ -236,12 +236,12 @@ def sample(step, prefix, steps, uniforms=None, seed=None, temperature=1.0, top_k
         durations: for a conditioned model, each token's duration in time steps.
 
     Returns:
-        `(tokens, log_prob)`: the sampled ids (list) and the sum of their log-probabilities under the unmodified
-        distribution.
+        `(tokens, log_probs)`: the sampled ids (list) and each one's log-probability under the unmodified
+        distribution (float64 array).
 
     Example:
 
-        tokens, log_prob = sample(StepRunner("dinos.tflite"), [0], 30, seed=7, end_token=0)
+        tokens, log_probs = sample(StepRunner("dinos.tflite"), [0], 30, seed=7, end_token=0)
     """
     if uniforms is None:
         uniforms = np.random.default_rng(seed).random(steps)
@@ -258,18 +258,18 @@ def sample(step, prefix, steps, uniforms=None, seed=None, temperature=1.0, top_k
 
     for token in prefix:
         probs, states, onset = advance(int(token), states, onset)
-    tokens, log_prob = [], 0.0
+    tokens, log_probs = [], []
     for t in range(steps):
         weights = _tempered_top_k(probs.astype("float32"), temperature, top_k)
         cumulative = np.cumsum(weights, dtype="float32")
         target = np.float32(1.0 - np.float32(uniforms[t])) * cumulative[-1]
         token = int(np.searchsorted(cumulative, target, side="left"))
         tokens.append(token)
-        log_prob += float(np.log(probs[token]))
+        log_probs.append(np.log(probs[token], dtype="float64"))
         if token == end_token:
             break
         probs, states, onset = advance(token, states, onset)
-    return tokens, log_prob
+    return tokens, np.array(log_probs, "float64")
 
 
 def _tempered_top_k(probs, temperature, top_k):

@@ -69,7 +69,8 @@ def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uni
         uniforms: optional float array (n, max_len + 1), the draws of each name's steps.
 
     Returns:
-        A list of `(name, log_prob)`, log_prob in nats, end token included when the name ended.
+        A list of `(name, log_prob, ended)`: log_prob in nats, of the name's characters and, when it ended
+        before `max_len` characters, of the end token.
     """
     import numpy as np
 
@@ -79,7 +80,9 @@ def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uni
         uniforms = np.random.default_rng(seed).random((n, max_len + 1))
     names = []
     for row in uniforms[:n]:
-        tokens, log_prob = litert.sample(step, [data.END_CLASS], max_len + 1, uniforms=row,
-                                         temperature=temperature, top_k=top_k, end_token=data.END_CLASS)
-        names.append(("".join(classes[token] for token in tokens[:max_len]), log_prob))
+        tokens, log_probs = litert.sample(step, [data.END_CLASS], max_len + 1, uniforms=row,
+                                          temperature=temperature, top_k=top_k, end_token=data.END_CLASS)
+        ended = tokens[-1] == data.END_CLASS
+        kept = len(tokens) if ended else max_len
+        names.append(("".join(classes[token] for token in tokens[:kept]), float(log_probs[:kept].sum()), ended))
     return names
