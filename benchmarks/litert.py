@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import pathlib
 import platform
 import statistics
 import sys
@@ -55,6 +56,24 @@ def median_time(call, repeats):
         call(i + 1)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def export_all(app, export_saved_model, export_litert, directory):
+    """Loads the shipped bundle of `app` and exports it to `directory`: the SavedModel and one `.tflite` file
+    per quantisation. Returns `(model, config, saved_model_dir, {quantize: tflite_path})`."""
+    model, config = load_bundle(str(MODELS / app), app=app)
+    saved = os.path.join(directory, f"{app}-savedmodel")
+    export_saved_model(model, config, saved)
+    files = {kind: os.path.join(directory, f"{app}-{kind}.tflite") for kind in litert.QUANTIZATIONS}
+    for kind, path in files.items():
+        export_litert(model, config, path, quantize=kind)
+    return model, config, saved, files
+
+
+def step_figures(files, vocab_size, repeats):
+    """Size, per-step latency and ops of each one-step `.tflite` file."""
+    return {kind: {"bytes": os.path.getsize(path), "latency_s": step_latency(path, vocab_size, repeats),
+                   "ops": litert.op_names(path)} for kind, path in files.items()}
 
 
 def step_latency(path, vocab_size, repeats):
@@ -95,12 +114,7 @@ def bench_dinos(directory, args):
     from apps.dinos.evaluate import bits_per_char
     from apps.dinos.export import export
 
-    model, config = load_bundle(str(MODELS / "dinos"), app="dinos")
-    saved = os.path.join(directory, "dinos-savedmodel")
-    export(model, config, saved)
-    files = {kind: os.path.join(directory, f"dinos-{kind}.tflite") for kind in litert.QUANTIZATIONS}
-    for kind, path in files.items():
-        dinos_litert.export(model, config, path, quantize=kind)
+    model, config, saved, files = export_all("dinos", export, dinos_litert.export, directory)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     sample = tf.saved_model.load(saved).signatures["sample"]
     lengths = []
@@ -110,11 +124,8 @@ def bench_dinos(directory, args):
         lengths.append(len(out["names"][0].numpy().decode("utf-8")) + 1)
 
     saved_per_step = median_time(call, args.repeats // 10) / statistics.median(lengths)
-    result = {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step}}
-    for kind, path in files.items():
-        result[kind] = {"bytes": os.path.getsize(path), "latency_s": step_latency(path, vocab.num_classes,
-                                                                                   args.repeats),
-                        "ops": litert.op_names(path)}
+    result = {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
+              **step_figures(files, vocab.num_classes, args.repeats)}
     if args.dinos_data:
         training = config["training"]
         names = data.unique(data.read_names(args.dinos_data, keep_case=vocab.keep_case))
@@ -131,23 +142,14 @@ def bench_jazz(directory, args):
     from apps.jazz import litert as jazz_litert
     from apps.jazz.generate import export_sampler
 
-    model, config = load_bundle(str(MODELS / "jazz"), app="jazz")
-    saved = os.path.join(directory, "jazz-savedmodel")
-    export_sampler(model, config, saved)
-    files = {kind: os.path.join(directory, f"jazz-{kind}.tflite") for kind in litert.QUANTIZATIONS}
-    for kind, path in files.items():
-        jazz_litert.export(model, config, path, quantize=kind)
+    _, config, saved, files = export_all("jazz", export_sampler, jazz_litert.export, directory)
     sample = tf.saved_model.load(saved).signatures["sample"]
     steps = 32
     arguments = dict(prefix=tf.constant([[0]], tf.int32), steps=tf.constant(steps), temperature=tf.constant(1.0),
                      top_k=tf.constant(0))
     saved_per_step = median_time(lambda i: sample(seed=tf.constant(i), **arguments), args.repeats // 10) / steps
-    result = {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step}}
-    for kind, path in files.items():
-        result[kind] = {"bytes": os.path.getsize(path),
-                        "latency_s": step_latency(path, len(config["vocabulary"]) + 1, args.repeats),
-                        "ops": litert.op_names(path)}
-    return result
+    return {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
+            **step_figures(files, len(config["vocabulary"]) + 1, args.repeats)}
 
 
 def bench_sentiment(directory, args):
@@ -157,12 +159,7 @@ def bench_sentiment(directory, args):
     from apps.sentiment.data import read_examples
     from apps.sentiment.predict import export, probabilities
 
-    model, config = load_bundle(str(MODELS / "sentiment"), app="sentiment")
-    saved = os.path.join(directory, "sentiment-savedmodel")
-    export(model, config, saved)
-    files = {kind: os.path.join(directory, f"sentiment-{kind}.tflite") for kind in litert.QUANTIZATIONS}
-    for kind, path in files.items():
-        sentiment_litert.export(model, config, path, quantize=kind)
+    model, _, saved, files = export_all("sentiment", export, sentiment_litert.export, directory)
     examples = read_examples(args.sentiment_dev) if args.sentiment_dev else None
     texts = examples.texts if examples is not None else sentiment_litert.EXAMPLES[:-1]
     serve = tf.saved_model.load(saved).signatures["serving_default"]
@@ -211,8 +208,7 @@ def main(argv=None):
     for app in ("dinos", "jazz", "sentiment"):
         print(f"{app} ops: {' '.join(results[app]['none']['ops'])}")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
+    pathlib.Path(args.out).write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"wrote {args.out}")
 
 

@@ -111,6 +111,21 @@ def convert(function, variables, quantize="none"):
         raise CLIError(f"the model cannot be converted to LiteRT: {detail}") from None
 
 
+VOCABULARY = ".vocab.txt"
+"""The suffix of the token list an app writes beside its `.tflite` file (one token a line, id order)."""
+
+
+def beside(path, suffix):
+    """The file written beside the `.tflite` file `path` with `suffix` in place of `.tflite`."""
+    return os.path.splitext(path)[0] + suffix
+
+
+def read_lines(path):
+    """The lines of a file that `write_lines` wrote, without their newlines."""
+    with open(path, encoding="utf-8", newline="\n") as handle:
+        return [line[:-1] for line in handle]
+
+
 def write(path, content):
     """Writes the bytes `content` to `path` atomically (`apps.common.files.atomic_file`)."""
     with atomic_file(path, "wb") as handle:
@@ -204,7 +219,7 @@ def step_function(step_model, conditions_size=None):
     specs += [tf.TensorSpec([1, size], tf.float32, name=f"state_{i}")
               for i, size in enumerate(step_model.state_sizes)]
 
-    @tf.function(input_signature=specs)
+    @tf.function(input_signature=specs, autograph=False)
     def step(*inputs):
         outputs = step_model(list(inputs), training=False)
         return {"probabilities": outputs[0], **{f"state_{i}": state for i, state in enumerate(outputs[1:])}}

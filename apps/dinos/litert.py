@@ -11,20 +11,13 @@ a name by feeding class 0 with zero states, then feeds each sampled class back u
 `sample_names` is that loop in NumPy.
 """
 
-import os
-
 from apps.common import litert
 from apps.dinos import data
 
 
 def side_paths(path):
     """The files `export` writes beside the `.tflite` file `path`."""
-    return [vocabulary_path(path)]
-
-
-def vocabulary_path(path):
-    """The class-strings file written beside the `.tflite` file `path`."""
-    return os.path.splitext(path)[0] + ".vocab.txt"
+    return [litert.beside(path, litert.VOCABULARY)]
 
 
 def export(model, config, out, quantize="none"):
@@ -33,7 +26,7 @@ def export(model, config, out, quantize="none"):
     Args:
         model: the training model of a dinos bundle.
         config: the bundle's config (for the vocabulary).
-        out: the `.tflite` path; `vocabulary_path(out)` is written too.
+        out: the `.tflite` path; `side_paths(out)` are written too.
         quantize: one of `apps.common.litert.QUANTIZATIONS`.
 
     Returns:
@@ -47,14 +40,13 @@ def export(model, config, out, quantize="none"):
     content = litert.convert(litert.step_function(step_model(model)), model.variables, quantize)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     litert.write(out, content)
-    litert.write_lines(vocabulary_path(out), ["", *vocab.tokens[2:]])
-    return [out, vocabulary_path(out)]
+    litert.write_lines(litert.beside(out, litert.VOCABULARY), ["", *vocab.tokens[2:]])
+    return [out, *side_paths(out)]
 
 
 def read_classes(path):
     """The class strings written beside the `.tflite` file `path` (class 0, the end token, is `""`)."""
-    with open(vocabulary_path(path), encoding="utf-8", newline="\n") as handle:
-        return [line[:-1] for line in handle]
+    return litert.read_lines(litert.beside(path, litert.VOCABULARY))
 
 
 def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uniforms=None):

@@ -13,20 +13,13 @@ of the durations of the tokens fed so far. A host feeds the start token with zer
 token; `sample_tokens` is that loop in NumPy, and `apps.jazz.grammar.realise` turns the tokens into notes.
 """
 
-import os
-
 from apps.common import litert
 from apps.jazz import conditioning, grammar
 
 
 def side_paths(path):
     """The files `export` writes beside the `.tflite` file `path`."""
-    return [vocabulary_path(path)]
-
-
-def vocabulary_path(path):
-    """The token file written beside the `.tflite` file `path`."""
-    return os.path.splitext(path)[0] + ".vocab.txt"
+    return [litert.beside(path, litert.VOCABULARY)]
 
 
 def export(model, config, out, quantize="none"):
@@ -43,14 +36,13 @@ def export(model, config, out, quantize="none"):
     size = conditioning.SIZE if is_conditioned(model) else None
     content = litert.convert(litert.step_function(step_model(model), size), model.variables, quantize)
     litert.write(out, content)
-    litert.write_lines(vocabulary_path(out), grammar.Vocabulary(config["vocabulary"]).tokens)
-    return [out, vocabulary_path(out)]
+    litert.write_lines(litert.beside(out, litert.VOCABULARY), grammar.Vocabulary(config["vocabulary"]).tokens)
+    return [out, *side_paths(out)]
 
 
 def read_tokens(path):
     """The token strings written beside the `.tflite` file `path`, id order."""
-    with open(vocabulary_path(path), encoding="utf-8", newline="\n") as handle:
-        return [line[:-1] for line in handle]
+    return litert.read_lines(litert.beside(path, litert.VOCABULARY))
 
 
 def sample_tokens(path, steps, timeline=None, quarters=None, bar_quarters=4.0, temperature=1.0, top_k=0,

@@ -15,7 +15,6 @@ after it, and a host does the standardisation, the split and the vocabulary look
 """
 
 import json
-import os
 import re
 
 import numpy as np
@@ -70,8 +69,7 @@ def token_ids(text, ids):
 
 def side_paths(path):
     """The vocabulary and examples files `export` writes beside the `.tflite` file `path`."""
-    stem = os.path.splitext(path)[0]
-    return stem + ".vocab.txt", stem + ".examples.json"
+    return [litert.beside(path, litert.VOCABULARY), litert.beside(path, ".examples.json")]
 
 
 def export(model, config, out, quantize="none"):
@@ -89,7 +87,7 @@ def export(model, config, out, quantize="none"):
     vectorizer = model.get_layer("vectorizer")
     classifier = keras.Model(vectorizer.output, model.output)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32, name="token_ids")])
+    @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32, name="token_ids")], autograph=False)
     def classify(token_ids):
         return {"probabilities": classifier(token_ids, training=False)}
 
@@ -112,8 +110,8 @@ def export(model, config, out, quantize="none"):
 
 def read_vocabulary(path):
     """token -> id, from the vocabulary written beside the `.tflite` file `path`."""
-    with open(side_paths(path)[0], encoding="utf-8", newline="\n") as handle:
-        return {line[:-1]: index for index, line in enumerate(handle) if index != PADDING_ID}
+    lines = litert.read_lines(side_paths(path)[0])
+    return {token: index for index, token in enumerate(lines) if index != PADDING_ID}
 
 
 def predict(path, texts):
