@@ -14,6 +14,7 @@ compiled sampler made, it picks the same tokens.
 The interpreter is `ai_edge_litert` (extra `litert`); `tf.lite.Interpreter` is deprecated.
 """
 
+import contextlib
 import importlib
 import os
 import re
@@ -21,7 +22,7 @@ import re
 import numpy as np
 
 from apps.common.errors import CLIError
-from apps.common.files import atomic_file, check_output_file
+from apps.common.files import atomic_path, check_output_file
 
 SUFFIX = ".tflite"
 FORMATS = ("savedmodel", "litert")
@@ -121,21 +122,25 @@ def beside(path, suffix):
 
 
 def read_lines(path):
-    """The lines of a file that `write_lines` wrote, without their newlines."""
+    """The lines of a file written from `lines`, without their newlines."""
     with open(path, encoding="utf-8", newline="\n") as handle:
         return [line[:-1] for line in handle]
 
 
-def write(path, content):
-    """Writes the bytes `content` to `path` atomically (`apps.common.files.atomic_file`)."""
-    with atomic_file(path, "wb") as handle:
-        handle.write(content)
+def write_all(contents):
+    """Writes every file of `contents` (path -> bytes, or str written as UTF-8) or none of them: each goes to a
+    temporary file beside its path, and all are renamed into place only once every one is written."""
+    with contextlib.ExitStack() as stack:
+        for path, content in contents.items():
+            tmp = stack.enter_context(atomic_path(path))
+            with open(tmp, "wb") as handle:
+                handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return list(contents)
 
 
-def write_lines(path, lines):
-    """Writes `lines` to the text file `path`, one a line, UTF-8, atomically."""
-    with atomic_file(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(f"{line}\n" for line in lines)
+def lines(items):
+    """`items` as the text of a file, one a line (what `read_lines` reads back)."""
+    return "".join(f"{item}\n" for item in items)
 
 
 def interpreter(model, delegates=True):

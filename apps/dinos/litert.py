@@ -38,10 +38,8 @@ def export(model, config, out, quantize="none"):
     from apps.dinos.model import step_model
 
     content = litert.convert(litert.step_function(step_model(model)), model.variables, quantize)
-    vocab = data.Vocabulary.from_config(config["vocabulary"])
-    litert.write(out, content)
-    litert.write_lines(litert.beside(out, litert.VOCABULARY), ["", *vocab.tokens[2:]])
-    return [out, *side_paths(out)]
+    classes = ["", *data.Vocabulary.from_config(config["vocabulary"]).tokens[2:]]
+    return litert.write_all({out: content, litert.beside(out, litert.VOCABULARY): litert.lines(classes)})
 
 
 def read_classes(path):

@@ -35,9 +35,8 @@ def export(model, config, out, quantize="none"):
 
     size = conditioning.SIZE if is_conditioned(model) else None
     content = litert.convert(litert.step_function(step_model(model), size), model.variables, quantize)
-    litert.write(out, content)
-    litert.write_lines(litert.beside(out, litert.VOCABULARY), grammar.Vocabulary(config["vocabulary"]).tokens)
-    return [out, *side_paths(out)]
+    tokens = grammar.Vocabulary(config["vocabulary"]).tokens
+    return litert.write_all({out: content, litert.beside(out, litert.VOCABULARY): litert.lines(tokens)})
 
 
 def read_tokens(path):

@@ -20,7 +20,6 @@ import re
 import numpy as np
 
 from apps.common import litert
-from apps.common.files import atomic_file
 
 PADDING_ID, OOV_ID = 0, 1
 EXAMPLES = [
@@ -100,12 +99,9 @@ def export(model, config, out, quantize="none"):
         examples.append({"text": text, "standardized": standardize(text), "token_ids": tokens[0].tolist(),
                          "probabilities": classifier(tokens, training=False).numpy()[0].tolist()})
     vocab_path, examples_path = side_paths(out)
-    litert.write(out, content)
-    litert.write_lines(vocab_path, vocabulary)
-    with atomic_file(examples_path, encoding="utf-8") as handle:
-        json.dump({"labels": config["labels"], "max_length": config.get("max_length"), "examples": examples},
-                  handle, indent=1, ensure_ascii=False)
-    return [out, vocab_path, examples_path]
+    written = {"labels": config["labels"], "max_length": config.get("max_length"), "examples": examples}
+    return litert.write_all({out: content, vocab_path: litert.lines(vocabulary),
+                             examples_path: json.dumps(written, indent=1, ensure_ascii=False)})
 
 
 def read_vocabulary(path):

@@ -36,6 +36,15 @@ def test_a_converted_function_keeps_its_names_its_weights_and_its_free_time_axis
         np.testing.assert_allclose(runner(x=x)["y"], dense(x).numpy(), atol=1e-6)
 
 
+def test_files_are_written_all_or_none(tmp_path):
+    (tmp_path / "b.txt").mkdir()  # the second file cannot take its place
+    with pytest.raises(CLIError):
+        litert.write_all({str(tmp_path / "a.tflite"): b"\x00", str(tmp_path / "b.txt"): "x"})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b.txt"]
+    written = litert.write_all({str(tmp_path / "a.tflite"): b"\x00", str(tmp_path / "c.txt"): litert.lines(["", "é"])})
+    assert (tmp_path / "a.tflite").read_bytes() == b"\x00" and litert.read_lines(written[1]) == ["", "é"]
+
+
 class _FixedStep:
     """A one-step model whose probabilities do not depend on the input: the draw rule alone is tested."""
 
