@@ -66,15 +66,8 @@ def export_command(args, app_module, load):
         check_output_file(path)
     model, config = load(args.model)
     written = module.export(model, config, out, args.quantize)
-    print(f"exported {written[0]} ({os.path.getsize(written[0]):,} bytes{_ops_note(written[0])}); beside it "
-          + ", ".join(written[1:]))
-
-
-def _ops_note(path):
-    try:
-        return ", ops: " + " ".join(op_names(path))
-    except CLIError:  # no interpreter installed: the export itself does not need one
-        return ""
+    print(f"exported {written[0]} ({os.path.getsize(written[0]):,} bytes, ops: {' '.join(op_names(written[0]))}); "
+          f"beside it {', '.join(written[1:])}")
 
 
 def convert(function, variables, quantize="none"):
@@ -143,26 +136,22 @@ def lines(items):
     return "".join(f"{item}\n" for item in items)
 
 
-def interpreter(model, delegates=True):
+def interpreter(model):
     """A LiteRT interpreter for `model` (a `.tflite` path or its bytes), tensors allocated.
-
-    `delegates=False` runs the built-in kernels alone, without the XNNPACK delegate that otherwise takes over
-    parts of the graph (and shows up as a `DELEGATE` op).
 
     Raises:
         CLIError: the `ai-edge-litert` package is missing, or the file is not a LiteRT model.
     """
     try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise CLIError("running a .tflite file needs the ai-edge-litert package: pip install -e \".[litert]\"") \
             from None
-    options = {} if delegates else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     try:
         if isinstance(model, (bytes, bytearray)):
-            result = Interpreter(model_content=bytes(model), **options)
+            result = Interpreter(model_content=bytes(model))
         else:
-            result = Interpreter(model_path=str(model), **options)
+            result = Interpreter(model_path=str(model))
         result.allocate_tensors()
     except ValueError as error:
         raise CLIError(f"{model if isinstance(model, str) else 'model'} is not a LiteRT model: "
@@ -171,10 +160,18 @@ def interpreter(model, delegates=True):
 
 
 def op_names(model):
-    """The sorted names of the ops a `.tflite` model (path or bytes) runs, e.g. `['FULLY_CONNECTED', ...]`."""
-    # `_get_ops_details` is the interpreter's only listing of the graph's ops (TensorFlow's model analyzer
-    # prints rather than returns).
-    return sorted({op["op_name"] for op in interpreter(model, delegates=False)._get_ops_details()})
+    """The sorted names of the ops a `.tflite` model (path or bytes) runs, in every subgraph (a `WHILE` loop's
+    body included), e.g. `['FULLY_CONNECTED', 'WHILE', ...]`; an op outside the built-in set is `CUSTOM`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
+
+    if not isinstance(model, (bytes, bytearray)):
+        with open(model, "rb") as handle:
+            model = handle.read()
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    parsed = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    codes = [names[get_builtin_code_from_operator_code(code)] for code in parsed.operatorCodes]
+    return sorted({codes[op.opcodeIndex] for graph in parsed.subgraphs for op in graph.operators or []})
 
 
 class StepRunner:
