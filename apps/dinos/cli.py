@@ -10,7 +10,7 @@ import os
 import secrets
 
 from apps.common import cli as common
-from apps.common import files
+from apps.common import files, litert
 from apps.common.cells import CELLS
 from apps.common.cli import CLIError, float_in, fraction, int_in, positive_float, positive_int, print_json, seed
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
@@ -97,11 +97,13 @@ def build_parser():
     add_model(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser("export", help="write a SavedModel with sample and score signatures",
-                                 description="Export a SavedModel usable with TensorFlow alone.")
+    export = commands.add_parser("export", help="write a SavedModel with sample and score signatures, or a .tflite",
+                                 description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
+                                             "the one-step model as a .tflite file for the LiteRT runtime.")
     add_model(export)
-    export.add_argument("--out", required=True, help="SavedModel directory")
+    export.add_argument("--out", required=True, help="SavedModel directory, or .tflite file")
     common.add_force_argument(export)
+    litert.add_format_arguments(export)
 
     download = commands.add_parser("download", help="fetch the name list",
                                    description="Fetch the name list named in data/dinos.json and check its sha256.")
@@ -262,6 +264,8 @@ def _percent(value):
 
 
 def _export(args):
+    if litert.requested(args):
+        return litert.export_command(args, "apps.dinos.litert", _load)
     out = files.check_output_dir(args.out, "dinos", files.SAVED_MODEL, force=args.force)
     from apps.dinos.export import export
 

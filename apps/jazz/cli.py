@@ -11,7 +11,7 @@ import os
 import shlex
 import sys
 
-from apps.common import files
+from apps.common import files, litert
 from apps.common.cells import CELLS
 from apps.common.cli import (
     CLIError,
@@ -98,6 +98,7 @@ def build_parser():
     export.add_argument("--model", default=DEFAULT_MODEL)
     export.add_argument("--out", required=True)
     add_force_argument(export)
+    litert.add_format_arguments(export)
     return parser
 
 
@@ -276,6 +277,8 @@ def _evaluate_reference(args, model_path):
 
 def _export(args):
     _check_model(args.model)
+    if litert.requested(args):
+        return litert.export_command(args, "apps.jazz.litert", _load_model)
     out = files.check_output_dir(args.out, "jazz", files.SAVED_MODEL, force=args.force)
     from apps.jazz.generate import export_sampler
 

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from apps.common import files
+from apps.common import files, litert
 from apps.common.cells import CELLS
 from apps.common.cli import (
     CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
@@ -114,6 +114,7 @@ def main(argv=None):
     _add_model_option(export_cmd)
     export_cmd.add_argument("--out", required=True, help="SavedModel directory")
     add_force_argument(export_cmd)
+    litert.add_format_arguments(export_cmd)
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
@@ -177,6 +178,7 @@ def _train(args):
 
 
 def _load(path):
+    import apps.sentiment.model  # noqa: F401  (registers the custom objects that safe-mode loading looks up)
     from apps.common.bundle import load_bundle
 
     return load_bundle(path, app="sentiment")
@@ -252,6 +254,8 @@ def _read_stdin():
 
 
 def _export(args):
+    if litert.requested(args):
+        return litert.export_command(args, "apps.sentiment.litert", _load)
     out = files.check_output_dir(args.out, "sentiment", files.SAVED_MODEL, force=args.force)
     from apps.sentiment.predict import export
 
