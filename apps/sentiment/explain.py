@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from apps.sentiment.config import EXPLAIN_METHODS as METHODS
 from apps.sentiment.model import TokenWindow, average_members
 
-METHODS = ("integrated-gradients", "occlusion")
 DEFAULT_STEPS = 32
 EXPLAIN_BATCH = 16
 """Texts explained together: integrated gradients runs `steps` copies of each."""
@@ -229,3 +229,32 @@ def _explain_batch(explainer, texts, method, target):
         if baseline is not None:
             result["baseline"] = float(baseline[row])
         yield result
+
+
+def confident_errors(model, examples, count, *, labels=None, method="integrated-gradients", steps=DEFAULT_STEPS):
+    """The `count` wrong answers the model is surest of on labelled `examples`, explained: the quickest way
+    to see what it gets wrong.
+
+    Args:
+        model: a sentiment model (see `Explainer`).
+        examples: `apps.sentiment.data.Examples` (texts and class ids, already checked against the model).
+        count: most errors returned.
+        labels, method, steps: as in `explain`.
+
+    Returns:
+        Up to `count` dicts of `explain` (for the predicted class), surest first, each with `true_label` and
+        `true_label_id` added.
+    """
+    from apps.sentiment.predict import probabilities
+
+    probs = probabilities(model, examples.texts)
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != np.asarray(examples.labels, dtype=int))
+    chosen = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")][:count]
+    results = explain(model, [examples.texts[index] for index in chosen], labels=labels, method=method,
+                      steps=steps)
+    names = list(labels) if labels is not None else [str(index) for index in range(probs.shape[1])]
+    for index, result in zip(chosen, results):
+        result["true_label_id"] = int(examples.labels[index])
+        result["true_label"] = names[result["true_label_id"]]
+    return results
