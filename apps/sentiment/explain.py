@@ -22,9 +22,9 @@ negative one away from it. `Explainer` holds the TensorFlow functions the export
 signature also calls, so a server answers with the same numbers.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from apps.sentiment.config import EXPLAIN_METHODS as METHODS
 from apps.sentiment.model import TokenWindow, average_members
@@ -85,7 +85,8 @@ class Explainer:
         """Each member's word vectors of `ids` (batch, time): a list of (batch, time, embedding_dim)."""
         return [tf.gather(tf.convert_to_tensor(layer.embeddings), ids) for layer in self.embeddings]
 
-    @tf.function(reduce_retracing=True)
+    # One trace for every batch: tracing the tape through the recurrent layers costs seconds.
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64), tf.TensorSpec([None], tf.int32)])
     def integrated_gradients(self, ids, targets):
         """Integrated-gradients scores of token ids (batch, time) for the classes `targets` (batch,).
 
@@ -179,7 +180,7 @@ def explain(model, texts, *, labels=None, method="integrated-gradients", target=
     """
     if method not in METHODS:
         raise ValueError(f"Invalid `method`: expected one of {', '.join(METHODS)}, got {method!r}")
-    explainer = explainer or Explainer(model, steps)
+    explainer = explainer or _explainer(model, steps)
     num_classes = explainer.model.output_shape[-1]
     names = list(labels) if labels is not None else [str(index) for index in range(num_classes)]
     if target is not None:
@@ -204,6 +205,17 @@ def explain(model, texts, *, labels=None, method="integrated-gradients", target=
         if method == "integrated-gradients":
             results[-1]["steps"] = explainer.steps
     return results
+
+
+_LAST = {}
+"""The last model explained and its `Explainer`: explaining it again reuses the traced functions, and no more
+than one model is kept alive for it."""
+
+
+def _explainer(model, steps):
+    if _LAST.get("key") != (id(model), steps) or _LAST["model"] is not model:
+        _LAST.update(key=(id(model), steps), model=model, explainer=Explainer(model, steps))
+    return _LAST["explainer"]
 
 
 def _explain_batch(explainer, texts, method, target):
