@@ -138,7 +138,7 @@ def _add_column_options(parser):
 def _add_explain_options(parser):
     parser.add_argument("--explain-method", choices=EXPLAIN_METHODS, default=EXPLAIN_METHODS[0],
                         help="integrated-gradients (default: the scores add up to the change in probability) "
-                             "or occlusion (each word dropped in turn); see docs/sentiment.md")
+                             "or occlusion (each word dropped in turn); see saved_models/sentiment/README.md")
     parser.add_argument("--explain-plot", metavar="FILE.png",
                         help="also draw the explained texts as rows of words shaded by their scores")
 

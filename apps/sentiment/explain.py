@@ -62,6 +62,9 @@ class Explainer:
         window, self.vectorizer = windows[0], vectorizers[0]
         self.max_length = window.max_length
         self.standardize = self.vectorizer.get_config()["standardize"]
+        if not callable(self.standardize):  # the tokens shown must be the ones the vectorizer made
+            raise ValueError(f"Invalid `model`: expected its TextVectorization to standardise with a function "
+                             f"(as `standardize_ptb`), got {self.standardize!r}")
         self.model = model
         self.token_ids = keras.Model(model.inputs, window.output)
         # The same layers from the token ids and the members' word vectors on: the mask is computed from the ids
