@@ -2,6 +2,10 @@
 exported `explain` signature, and the CLI's `--explain` paths."""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -116,21 +120,34 @@ def test_empty_and_long_texts_are_explained_as_predict_reads_them():
         explain(model, ["good"], target="positive")
 
 
-def test_the_exported_explain_signature_gives_the_same_scores(trained, tmp_path):
+def test_the_exported_explain_signature_gives_the_same_scores_without_this_package(trained, tmp_path):
     model, config = trained
     texts = DECIDED + ["", "a boring film"]
     export(model, config, str(tmp_path / "saved"))
-    served = tf.saved_model.load(str(tmp_path / "saved")).signatures["explain"](texts=tf.constant(texts))
+    # A fresh interpreter in which importing this package (or Keras) fails: a server's.
+    script = textwrap.dedent(f"""
+        import json, sys
+        for blocked in ("apps", "layers", "keras"):
+            sys.modules[blocked] = None
+        import tensorflow as tf
+        out = tf.saved_model.load({str(tmp_path / "saved")!r}).signatures["explain"](texts=tf.constant({texts!r}))
+        print(json.dumps({{key: value.numpy().tolist() for key, value in out.items()}}, default=bytes.decode))
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    served = {key: np.asarray(value) for key, value in json.loads(run.stdout.splitlines()[-1]).items()}
     for row, result in enumerate(explain(model, texts, labels=config["labels"])):
         if not result["judged"]:
-            assert not served["tokens"][row].numpy().any() and not served["scores"][row].numpy().any()
+            assert not served["tokens"][row].any() and not served["scores"][row].any()
             continue
         count = len(result["tokens"])
-        assert [token.decode() for token in served["tokens"][row].numpy()[:count]] == result["tokens"]
-        np.testing.assert_allclose(served["scores"][row].numpy()[:count], result["scores"], atol=1e-5)
-        assert not served["scores"][row].numpy()[count:].any()
-        assert served["labels"][row].numpy().decode() == result["label"]
-        assert served["baseline"][row].numpy() == pytest.approx(result["baseline"], abs=1e-5)
+        assert list(served["tokens"][row, :count]) == result["tokens"] and not served["tokens"][row, count:].any()
+        np.testing.assert_allclose(served["scores"][row, :count], result["scores"], atol=1e-5)
+        assert not served["scores"][row, count:].any()
+        assert served["labels"][row] == result["label"] and not served["truncated"][row]
+        assert served["baseline"][row] == pytest.approx(result["baseline"], abs=1e-5)
 
 
 def test_predict_explain_in_the_terminal_in_json_and_in_a_picture(trained_bundle, trained, tmp_path, capsys):
