@@ -74,3 +74,54 @@ def plot_confusion_matrix(matrix, labels, path, title="confusion matrix"):
     axis.set_title(title)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def plot_token_scores(rows, path, title="which words decided"):
+    """Saves texts as rows of tokens, each on a background shaded by its score, as a PNG.
+
+    Green pushes towards the row's class, red away from it, the deeper the larger |score| (one scale for the
+    whole picture, so rows compare); long texts wrap onto further lines.
+
+    Args:
+        rows: list of `(heading, tokens, scores)`: a line of text above the row, its token strings and one
+            signed float per token.
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns the path written, or `None` without matplotlib.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return None
+    per_line = 90  # characters of tokens on one line of the picture
+    lines = []  # (heading or None, [(token, score, start column)])
+    for heading, tokens, scores in rows:
+        lines.append((heading, []))
+        column = 0
+        for token, score in zip(tokens, scores):
+            if column and column + len(token) > per_line:
+                lines.append((None, []))
+                column = 0
+            lines[-1][1].append((token, score, column))
+            column += len(token) + 2
+    scale = max([abs(score) for _, tokens, scores in rows for score in scores] + [1e-12])
+    colours = plt.get_cmap("RdYlGn")
+    height = 0.5 + 0.45 * sum(2 if heading is not None else 1 for heading, _ in lines)
+    figure = plt.figure(figsize=(per_line * 0.095 + 0.6, height))
+    axis = figure.add_axes([0, 0, 1, 1])
+    axis.set_axis_off()
+    axis.set_xlim(-1, per_line + 1)
+    y = 0
+    for heading, tokens in lines:
+        if heading is not None:
+            y += 1
+            axis.text(0, y, heading, fontsize=9, fontweight="bold", va="center")
+        y += 1
+        for token, score, column in tokens:
+            axis.text(column, y, token, fontsize=10, family="monospace", va="center",
+                      color="white" if abs(score) > 0.6 * scale else "black",
+                      bbox={"facecolor": colours(0.5 + 0.5 * score / scale), "edgecolor": "none", "pad": 1.5})
+    axis.set_ylim(y + 0.8, -0.2)
+    axis.text(0, 0, f"{title}: green towards the label, red away from it (deepest: ±{scale:.3g})", fontsize=10,
+              va="center")
+    return save_figure(figure, path)

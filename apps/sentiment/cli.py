@@ -18,9 +18,9 @@ from apps.common import files, litert
 from apps.common.cells import CELLS
 from apps.common.cli import (
     CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
-    print_json, run, seed)
+    print_json, run, seed, shorten)
 from apps.sentiment import data as data_lib
-from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS
+from apps.sentiment.config import DEFAULT_MAX_LENGTH, EXPLAIN_METHODS, POOLINGS
 from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
@@ -102,6 +102,10 @@ def main(argv=None):
     evaluate_cmd.add_argument("--plot", default=DEFAULT_CONFUSION_PLOT,
                           help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})")
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    evaluate_cmd.add_argument("--explain", type=positive_int, metavar="N",
+                              help="also show the N wrong answers the model is surest of, with the words that "
+                                   "decided each")
+    _add_explain_options(evaluate_cmd)
 
     predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
     predict_cmd.add_argument("texts", nargs="*",
@@ -109,6 +113,9 @@ def main(argv=None):
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
     _add_model_option(predict_cmd)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
+    predict_cmd.add_argument("--explain", action="store_true",
+                             help="after each answer, the words that decided it, each with its signed score")
+    _add_explain_options(predict_cmd)
 
     export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
     _add_model_option(export_cmd)
@@ -127,6 +134,23 @@ def _add_column_options(parser):
     parser.add_argument("--text-col", default="text", help="CSV/TSV: header of the text column (default text)")
     parser.add_argument("--label-col", default="label",
                         help="CSV/TSV: header of the label column, integer class ids (default label)")
+
+
+def _add_explain_options(parser):
+    parser.add_argument("--explain-method", choices=EXPLAIN_METHODS, default=EXPLAIN_METHODS[0],
+                        help="integrated-gradients (default: the scores add up to the change in probability) "
+                             "or occlusion (each word dropped in turn); see saved_models/sentiment/README.md")
+    parser.add_argument("--explain-plot", metavar="FILE.png",
+                        help="also draw the explained texts as rows of words shaded by their scores")
+
+
+def _check_explain_options(args, explain):
+    """The checked `--explain-plot` path (or `None`); refuses explain options given without `--explain`."""
+    if not explain and (args.explain_plot or args.explain_method != EXPLAIN_METHODS[0]):
+        raise CLIError("--explain-method and --explain-plot go with --explain")
+    if args.explain_plot is None:
+        return None
+    return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
 
 
 def _add_model_option(parser):
@@ -186,6 +210,8 @@ def _load(path):
 
 def _evaluate(args):
     plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot")
+    explain_plot = _check_explain_options(args, args.explain)
+    files.check_distinct({"--plot": plot_path, "--explain-plot": explain_plot})
     # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
     examples = data_lib.read_examples(args.data, text_col=args.text_col, label_col=args.label_col)
     from apps.common.plots import plot_confusion_matrix
@@ -196,6 +222,12 @@ def _evaluate(args):
     plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
                                  f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
     report["plot"] = plot
+    if args.explain:
+        from apps.sentiment.explain import confident_errors
+
+        report["errors"] = confident_errors(model, examples, args.explain, labels=config["labels"],
+                                            method=args.explain_method)
+        report["explain_plot"] = _plot_explanations(report["errors"], explain_plot, "the surest errors")
     if args.json:
         print_json(report)
         return
@@ -212,6 +244,13 @@ def _evaluate(args):
         print(f"{index} {name:<{width - 2}}" + "".join(f"{count:>{cell}}" for count in line))
     if plot:
         print(f"confusion matrix plot: {plot}")
+    if args.explain:
+        print(f"the {len(report['errors'])} wrong answers the model is surest of (of {args.explain} asked for):")
+        colour = _colour_terminal()
+        for error in report["errors"]:
+            print(f"true {error['true_label']}, said {error['label']} ({error['probability']:.3f})\t{error['text']}")
+            print(_explanation_line(error, colour))
+        _print_plot(report["explain_plot"])
 
 
 def _predict(args):
@@ -225,13 +264,24 @@ def _predict(args):
         texts = _read_stdin().splitlines()
     if len(texts) > MAX_TEXTS:
         raise CLIError(f"{len(texts):,} texts to classify; the limit is {MAX_TEXTS:,} a call")
+    explain_plot = _check_explain_options(args, args.explain)
     from apps.sentiment.predict import predict
 
     model, config = _load(args.model)
     results = predict(model, config, texts)
+    plot = None
+    if args.explain:
+        from apps.sentiment.explain import explain
+
+        for result, explanation in zip(results, explain(model, texts, labels=config["labels"],
+                                                        method=args.explain_method)):
+            result["explanation"] = {key: value for key, value in explanation.items() if key != "text"}
+        plot = _plot_explanations([{**r["explanation"], "text": r["text"]} for r in results], explain_plot,
+                                  "which words decided")
     if args.json:
         print_json(results)
         return
+    colour = _colour_terminal()
     for result in results:
         if result["label"] is None:
             print(f"(no text to judge)\t\t{result['text']}")
@@ -239,6 +289,56 @@ def _predict(args):
         stars = f" {result['stars']}/5 stars" if result["stars"] is not None else ""
         probs = " ".join(f"{p:.3f}" for p in result["probabilities"].values())
         print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
+        if args.explain:
+            print(_explanation_line(result["explanation"], colour))
+    if args.explain:
+        _print_plot(plot)
+
+
+def _colour_terminal():
+    """Whether stdout is a terminal that shows colours (https://no-color.org: `NO_COLOR` turns them off)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _explanation_line(explanation, colour):
+    """One indented line: each token with its score, green (bold when large) if it pushed towards the label,
+    red if away, then how the scores add up."""
+    scores = explanation["scores"]
+    largest = max(map(abs, scores), default=0.0)
+    words = []
+    for token, score, unknown in zip(explanation["tokens"], scores, explanation["unknown"]):
+        word = f"{token}{'*' if unknown else ''} {score:+.3f}"
+        if colour and score:
+            bold = "1;" if abs(score) >= largest / 2 else ""
+            word = f"\033[{bold}{32 if score > 0 else 31}m{word}\033[0m"
+        words.append(word)
+    if explanation["method"] == "integrated-gradients":
+        how = (f"integrated gradients: they add up to P({explanation['label']}) {explanation['probability']:.3f} "
+               f"here - {explanation['baseline']:.3f} for blank words")
+    else:
+        how = f"occlusion: how far P({explanation['label']}) {explanation['probability']:.3f} falls without the word"
+    notes = [how]
+    if any(explanation["unknown"]):
+        notes.append("* not in the vocabulary")
+    if explanation["truncated"]:
+        notes.append(f"cut: the model reads only the first {len(scores)} of the {explanation['words']} words")
+    return f"    why {explanation['label']}: {'  '.join(words)}  ({'; '.join(notes)})"
+
+
+def _plot_explanations(explanations, path, title):
+    """Draws the judged `explanations` into `path` (when given); returns the path written or `None`."""
+    if path is None:
+        return None
+    from apps.common.plots import plot_token_scores
+
+    rows = [(shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
+            for e in explanations if e["judged"]]
+    return plot_token_scores(rows, path, title)
+
+
+def _print_plot(plot):
+    if plot:
+        print(f"explanation plot: {plot}")
 
 
 def _read_stdin():
@@ -261,7 +361,8 @@ def _export(args):
 
     model, config = _load(args.model)
     export(model, config, out, force=args.force)
-    print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels")
+    print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels; "
+          "explain(texts) -> the same, tokens, scores, baseline, truncated")
 
 
 def _download(args):

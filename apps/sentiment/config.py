@@ -3,3 +3,5 @@
 POOLINGS = ("last", "mean", "max")
 DEFAULT_MAX_LENGTH = 100
 """Tokens kept per text. The longest SST train/dev sentence has 52 tokens; anything beyond 100 is cut off."""
+EXPLAIN_METHODS = ("integrated-gradients", "occlusion")
+"""How `apps.sentiment.explain` scores tokens; the first is the default."""
