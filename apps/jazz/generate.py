@@ -115,11 +115,11 @@ def bass_line(timeline, quarters):
                 midi = root
             elif position == len(beats) - 1 and following is not None:
                 target = BASS_ROOT + (following.root - BASS_ROOT) % 12
-                # From below when the line comes from below, else from above.
-                midi = target - 1 if notes[-1][2] < target else target + 1
+                # The side nearer the line, without repeating its last note.
+                midi = min((target - 1, target + 1), key=lambda m: (m == notes[-1][2], abs(m - notes[-1][2])))
             else:
                 midi = tones[position % len(tones)]
-            notes.append((beat, min(beat + 1.0, end) - beat, midi))
+            notes.append((beat, (beats[position + 1] if position + 1 < len(beats) else end) - beat, midi))
     return notes
 
 
