@@ -98,9 +98,9 @@ def fit_to_length(notes, quarters):
 def bass_line(timeline, quarters):
     """A walking bass under `timeline`, `quarters` long: `(offset, duration, midi)` triples, one a beat.
 
-    Each chord's first beat is its root (in `BASS_ROOT`..`BASS_ROOT` + 11); the beats after it climb its
-    chord tones; the last beat before the next chord is a semitone from that chord's root, the chromatic
-    approach of a walking bass. A chord shorter than a beat gets its root alone.
+    Each chord's first beat is its root (in `BASS_ROOT`..`BASS_ROOT` + 11), its lowest note; the beats after
+    it climb its chord tones; the last beat before the next chord is a semitone from that chord's root, the
+    chromatic approach of a walking bass. A chord shorter than a beat gets its root alone.
     """
     changes = [(offset, item) for offset, item in timeline if offset < quarters]
     ends = [offset for offset, _ in changes[1:]] + [quarters]
@@ -115,8 +115,11 @@ def bass_line(timeline, quarters):
                 midi = root
             elif position == len(beats) - 1 and following is not None:
                 target = BASS_ROOT + (following.root - BASS_ROOT) % 12
-                # The side nearer the line, without repeating its last note.
-                midi = min((target - 1, target + 1), key=lambda m: (m == notes[-1][2], abs(m - notes[-1][2])))
+                # Above the chord's root, so that the root stays the lowest note of the chord (MIDI readers,
+                # this app's training included, name a chord over its lowest note); nearest the line, not
+                # repeating its last note.
+                candidates = [m + 12 * (m <= root) for m in (target - 1, target + 1)]
+                midi = min(candidates, key=lambda m: (m == notes[-1][2], abs(m - notes[-1][2])))
             else:
                 midi = tones[position % len(tones)]
             notes.append((beat, (beats[position + 1] if position + 1 < len(beats) else end) - beat, midi))

@@ -1,14 +1,10 @@
 """Lead sheets (chords, length, tempo) and primers (files and note lists), from tiny scores built here."""
 
 import pytest
-from jazz_scores import CHORDS, MELODY, make_score
+from jazz_scores import CHORDS, MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
 
 from apps.common.errors import CLIError
 from apps.jazz import chords, leadsheet
-
-# Three bars: the ii-V-I of jazz_scores, the head resting in bar 2, then a bar of A7.
-SHEET_CHORDS = CHORDS + [(8.0, "A7")]
-SHEET_MELODY = MELODY[:8] + [(8.0, 4.0, 69)]
 
 
 def expected_changes():
