@@ -240,8 +240,11 @@ def parse_music(path):
 
     if not os.path.isfile(path):
         raise CLIError(f"file not found: {path}")
-    if os.path.getsize(path) == 0:
+    size = os.path.getsize(path)
+    if size == 0:
         raise CLIError(f"{path}: empty file")
+    if size > MAX_MUSIC_FILE_BYTES:
+        raise CLIError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     try:
         score = converter.parse(path)
     except Exception as error:  # music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
