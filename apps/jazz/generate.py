@@ -95,6 +95,13 @@ def fit_to_length(notes, quarters):
             if offset < quarters - 1e-9]
 
 
+def _spans(timeline, quarters):
+    """`(start, end, chord)` of each chord of `timeline` sounding before `quarters`."""
+    changes = [(offset, item) for offset, item in timeline if offset < quarters]
+    ends = [offset for offset, _ in changes[1:]] + [quarters]
+    return [(offset, end, item) for (offset, item), end in zip(changes, ends)]
+
+
 def bass_line(timeline, quarters):
     """A walking bass under `timeline`, `quarters` long: `(offset, duration, midi)` triples, one a beat.
 
@@ -102,14 +109,13 @@ def bass_line(timeline, quarters):
     it climb its chord tones; the last beat before the next chord is a semitone from that chord's root, the
     chromatic approach of a walking bass. A chord shorter than a beat gets its root alone.
     """
-    changes = [(offset, item) for offset, item in timeline if offset < quarters]
-    ends = [offset for offset, _ in changes[1:]] + [quarters]
+    changes = _spans(timeline, quarters)
     notes = []
-    for index, ((offset, item), end) in enumerate(zip(changes, ends)):
+    for index, (offset, end, item) in enumerate(changes):
         root = BASS_ROOT + (item.root - BASS_ROOT) % 12
         tones = sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes)
         beats = [offset] + [float(beat) for beat in range(math.floor(offset) + 1, math.ceil(end))]
-        following = changes[index + 1][1] if index + 1 < len(changes) else None
+        following = changes[index + 1][2] if index + 1 < len(changes) else None
         for position, beat in enumerate(beats):
             if position == 0:
                 midi = root
@@ -145,9 +151,7 @@ def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.
     solo.insert(0, tempo_module.MetronomeMark(number=tempo))
     for offset, duration, midi in notes:
         solo.insert(offset, note.Note(midi, quarterLength=duration))
-    changes = [(offset, item) for offset, item in timeline if offset < quarters]
-    ends = [offset for offset, _ in changes[1:]] + [quarters]
-    for (offset, item), end in zip(changes, ends):
+    for offset, end, item in _spans(timeline, quarters):
         solo.insert(offset, harmony.ChordSymbol(item.figure))
         root = ACCOMPANIMENT_ROOT + item.root
         pitches = sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes)

@@ -57,7 +57,10 @@ def read_lead_sheet(path, max_bars):
 def _accompaniment(score, path):
     """The parts of a MIDI file that sound chords: all but the melody where there are several, else the one
     part if it holds chords."""
-    parts, melody, _ = data.melody_notes(score, path)
+    try:
+        parts, melody, _ = data.melody_notes(score, path)
+    except CLIError:  # no pitched notes at all: no accompaniment either
+        return []
     if len(parts) > 1:
         return [part for part in parts if part is not melody]
     return [part for part in parts if any(len(element.pitches) > 1 for element in part.flatten().notes)]

@@ -2,6 +2,7 @@
 
 import pytest
 from jazz_scores import CHORDS, MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
+from music21 import note, stream
 
 from apps.common.errors import CLIError
 from apps.jazz import chords, leadsheet
@@ -37,6 +38,8 @@ def test_a_midi_lead_sheet_gives_the_chords_of_its_accompaniment(tmp_path):
     ("head.musicxml", lambda path: make_score(MELODY, []).write("musicxml", fp=path), "no chord symbols"),
     ("melody.mid", lambda path: make_score(MELODY, []).write("midi", fp=path), "needs an accompaniment"),
     ("empty.mid", lambda path: open(path, "wb").close(), "empty file"),
+    ("silent.mid", lambda path: stream.Part([note.Rest(quarterLength=4)]).write("midi", fp=path),
+     "needs an accompaniment"),
     ("broken.musicxml", lambda path: open(path, "w").write("<score-partwise>"), "not a readable"),
     ("missing.musicxml", lambda path: None, "file not found"),
 ])
