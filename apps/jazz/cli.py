@@ -32,14 +32,13 @@ from apps.jazz.conditioning import MODES
 from apps.jazz.data import MUSIC_EXTENSIONS
 from apps.jazz.grammar import ENCODINGS, REGISTER_NAMES
 
-MAX_TAKES = 100
-
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
 MAX_CHORD_FILE_BYTES = 1 << 20
+MAX_TAKES = 100
 seed = int_in(0, MAX_SEED)
 TEMPO = float_in(20, 400)
 """Quarter notes a minute: MIDI stores 60e6 / bpm microseconds in 24 bits, so below ~3.6 bpm it wraps."""
@@ -76,8 +75,8 @@ def build_parser():
                         help="a text file holding a progression, or a lead sheet: MusicXML with chord symbols or "
                              "MIDI with an accompaniment (its form's length and tempo are used unless given)")
     generate.add_argument("--measures", type=int_in(1, MAX_MEASURES),
-                          help=f"4/4 bars to play, cycling the progression, at most {MAX_MEASURES:,} "
-                               "(default: the progression once)")
+                          help=f"bars to play, cycling the progression, at most {MAX_MEASURES:,} "
+                               "(default: the progression, or the lead sheet's form, once)")
     generate.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
     generate.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
     generate.add_argument("--top-k", type=int_in(0, 1_000_000), default=0,
