@@ -5,6 +5,7 @@ in the arguments, the chords or the output path is reported at once, as the only
 TensorFlow prints its own start-up lines there, which a user error should not come with).
 """
 
+import argparse
 import datetime
 import math
 import os
@@ -28,7 +29,8 @@ from apps.common.cli import (
 )
 from apps.common.files import read_text
 from apps.jazz.conditioning import MODES
-from apps.jazz.grammar import ENCODINGS
+from apps.jazz.data import MUSIC_EXTENSIONS
+from apps.jazz.grammar import ENCODINGS, REGISTER_NAMES
 
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
@@ -36,6 +38,7 @@ MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses s
 MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
 MAX_CHORD_FILE_BYTES = 1 << 20
+MAX_TAKES = 100
 seed = int_in(0, MAX_SEED)
 TEMPO = float_in(20, 400)
 """Quarter notes a minute: MIDI stores 60e6 / bpm microseconds in 24 bits, so below ~3.6 bpm it wraps."""
@@ -68,16 +71,34 @@ def build_parser():
     generate.add_argument("--model", default=DEFAULT_MODEL)
     chords = generate.add_mutually_exclusive_group()
     chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
-    chords.add_argument("--chords-from", metavar="FILE", help="a text file holding a progression")
+    chords.add_argument("--chords-from", metavar="FILE",
+                        help="a text file holding a progression, or a lead sheet: MusicXML with chord symbols or "
+                             "MIDI with an accompaniment (its form's length and tempo are used unless given)")
     generate.add_argument("--measures", type=int_in(1, MAX_MEASURES),
-                          help=f"4/4 bars to play, cycling the progression, at most {MAX_MEASURES:,} "
-                               "(default: the progression once)")
+                          help=f"bars to play, cycling the progression, at most {MAX_MEASURES:,} "
+                               "(default: the progression, or the lead sheet's form, once)")
     generate.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
     generate.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
-    generate.add_argument("--seed", type=seed, default=0)
+    generate.add_argument("--top-k", type=int_in(0, 1_000_000), default=0,
+                          help="sample among the k likeliest tokens only (default: 0, all)")
+    generate.add_argument("--seed", type=seed, default=0, help="take i (from 0) is sampled with seed + i")
+    generate.add_argument("--primer", metavar='FILE|"NOTES"',
+                          help='an opening phrase to continue: a MIDI/MusicXML file or notes such as "C5 E5:1/2 '
+                               f'G5:1/2 R Bb4:2" (quarter notes after the colon, 1 by default), inside '
+                               f'{"-".join(REGISTER_NAMES)} and shorter than the solo')
+    generate.add_argument("--keep-primer", action=argparse.BooleanOptionalAction, default=True,
+                          help="play the primer before its continuation (default: %(default)s)")
+    generate.add_argument("--num-outputs", type=int_in(1, MAX_TAKES), default=1, metavar="N",
+                          help=f"takes to write, numbered out-1.mid, out-2.mid, ... (at most {MAX_TAKES})")
     generate.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
     generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
     generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
+    generate.add_argument("--wav", action="store_true",
+                          help="also write audio beside the MIDI, rendered by FluidSynth with a General MIDI "
+                               "SoundFont")
+    generate.add_argument("--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)")
+    generate.add_argument("--no-comp", dest="comp", action="store_false",
+                          help="the solo alone, without the chords and bass")
 
     evaluate = commands.add_parser("evaluate", help="perplexity and music statistics of solos, or generated "
                                                     "solos against real ones on the same changes")
@@ -134,14 +155,19 @@ def _train(args, command):
 
 
 def _progression(args):
+    """`(timeline, bars, tempo, bar_quarters)` of the chords asked for; tempo None where none comes with them."""
     from apps.jazz.chords import parse_progression
     from apps.jazz.generate import DEFAULT_PROGRESSION
 
+    if args.chords_from and args.chords_from.lower().endswith(MUSIC_EXTENSIONS):
+        from apps.jazz.leadsheet import read_lead_sheet
+
+        return read_lead_sheet(args.chords_from, max_bars=MAX_MEASURES)
     if args.chords_from:
         text = read_text(args.chords_from, "chord file", max_bytes=MAX_CHORD_FILE_BYTES)
     else:
         text = args.chords if args.chords is not None else DEFAULT_PROGRESSION
-    return parse_progression(text, max_bars=MAX_MEASURES)
+    return (*parse_progression(text, max_bars=MAX_MEASURES), None, 4.0)
 
 
 def _check_model(path):
@@ -159,34 +185,58 @@ def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
         suffixes=(".mid", ".midi"))
-    # The files written beside the MIDI are checked now too: none may fail once the MIDI is written.
-    for flag, suffix in (("--musicxml", ".musicxml"), ("--plot", ".png")):
-        if getattr(args, flag[2:]):
-            files.check_output_file(os.path.splitext(out)[0] + suffix, what=flag)
-    _check_model(args.model)
-    timeline, bars = _progression(args)
+    from apps.jazz import generate
 
-    from apps.jazz import chords, generate, plot
+    takes = generate.take_paths(out, args.num_outputs)
+    # The files written beside each MIDI are checked now too: none may fail once a MIDI is written.
+    for path in takes:
+        files.check_output_file(path)
+        for flag, suffix in (("--musicxml", ".musicxml"), ("--plot", ".png"), ("--wav", ".wav")):
+            if getattr(args, flag[2:]):
+                files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag)
+    if args.soundfont and not args.wav:
+        raise CLIError("--soundfont is for --wav")
+    renderer = None
+    if args.wav:
+        from apps.jazz import audio
+
+        renderer = audio.find_renderer(args.soundfont)
+    _check_model(args.model)
+    timeline, bars, sheet_tempo, bar_quarters = _progression(args)
+    measures = args.measures or bars
+    primer = None
+    if args.primer:
+        from apps.jazz import leadsheet
+
+        primer = leadsheet.read_primer(args.primer)
+        leadsheet.check_primer(primer, measures * bar_quarters)
+
+    from apps.jazz import chords, plot
 
     model, config = _load_model(args.model)
-    bar_quarters = 4.0
-    measures = args.measures or bars
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
-    tempo = args.tempo or config.get("tempo", 120.0)
-    generator = generate.Generator(model, config)
-    notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
-                                      seed=args.seed, bar_quarters=bar_quarters)
+    tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
-    score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters)
-    written = generate.write_score(score, out, musicxml=args.musicxml)
-    if args.plot:
-        png = plot.piano_roll(notes, timeline, quarters, os.path.splitext(out)[0] + ".png", bar_quarters,
-                              title=f"seed {args.seed}, temperature {args.temperature:g}")
-        if png is None:
-            print("warning: matplotlib is not installed: no plot", file=sys.stderr)
-        else:
-            written.append(png)
-    print(f"wrote {', '.join(written)}: {measures} bars, {len(notes)} notes at {tempo:g} bpm")
+    generator = generate.Generator(model, config)
+    solos = []
+    for take in range(args.num_outputs):
+        notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
+                                          seed=args.seed + take, bar_quarters=bar_quarters, top_k=args.top_k,
+                                          primer=primer, keep_primer=args.keep_primer)
+        solos.append(notes)
+    written = []
+    for take, (path, notes) in enumerate(zip(takes, solos)):
+        score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)
+        written += generate.write_score(score, path, musicxml=args.musicxml, renderer=renderer)
+        if args.plot:
+            png = plot.piano_roll(notes, timeline, quarters, os.path.splitext(path)[0] + ".png", bar_quarters,
+                                  title=f"seed {args.seed + take}, temperature {args.temperature:g}")
+            if png is None:
+                print("warning: matplotlib is not installed: no plot", file=sys.stderr)
+            else:
+                written.append(png)
+    counts = "/".join(str(len(notes)) for notes in solos)
+    print(f"wrote {', '.join(written)}: {measures} bars, {counts} notes at {tempo:g} bpm")
 
 
 def _corpus(args, config):

@@ -71,7 +71,26 @@ def solo_from_score(score, name="score"):
     Raises:
         CLIError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
     """
-    from music21 import harmony, stream, tempo
+    parts, melody, notes = melody_notes(score, name)
+    changes = chord_symbols(score)
+    if not changes:
+        changes = derive_chords([part for part in parts if part is not melody], score.highestTime)
+    if not changes:
+        raise CLIError(f"{name}: no chord symbols and no accompaniment to derive chords from")
+    return Solo(name=name, notes=notes, timeline=Timeline(changes), tempo=score_tempo(score) or 120.0,
+                bar_quarters=score_bar_quarters(score), length=float(score.highestTime))
+
+
+def melody_notes(score, name="score"):
+    """The melody of a score (see the module docstring) as sorted `(offset, duration, midi)` triples.
+
+    Returns:
+        `(parts, melody_part, notes)`.
+
+    Raises:
+        CLIError: the score has no pitched notes.
+    """
+    from music21 import stream
 
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     melody = _melody_part(parts)
@@ -81,24 +100,30 @@ def solo_from_score(score, name="score"):
              for element in _pitched_notes(melody.stripTies()) if element.quarterLength > 0]
     if not notes:
         raise CLIError(f"{name}: no melody (no pitched notes)")
-    flat = score.flatten()
-    changes = [(float(symbol.offset), Chord.from_symbol(symbol))
-               for symbol in flat.getElementsByClass(harmony.ChordSymbol)
-               if not isinstance(symbol, harmony.NoChord) and symbol.pitches]
-    if not changes:
-        changes = _derive_chords([part for part in parts if part is not melody], score.highestTime)
-    if not changes:
-        raise CLIError(f"{name}: no chord symbols and no accompaniment to derive chords from")
-    marks = flat.getElementsByClass(tempo.MetronomeMark)
-    signatures = flat.getElementsByClass("TimeSignature")
-    return Solo(
-        name=name,
-        notes=sorted(notes),
-        timeline=Timeline(changes),
-        tempo=float(marks[0].getQuarterBPM()) if marks and marks[0].number else 120.0,
-        bar_quarters=float(signatures[0].barDuration.quarterLength) if signatures else 4.0,
-        length=float(score.highestTime),
-    )
+    return parts, melody, sorted(notes)
+
+
+def chord_symbols(score):
+    """The `(offset, Chord)` changes of the score's chord symbols (empty without any)."""
+    from music21 import harmony
+
+    return [(float(symbol.offset), Chord.from_symbol(symbol))
+            for symbol in score.flatten().getElementsByClass(harmony.ChordSymbol)
+            if not isinstance(symbol, harmony.NoChord) and symbol.pitches]
+
+
+def score_tempo(score):
+    """The first metronome mark's quarter notes a minute, or None."""
+    from music21 import tempo
+
+    marks = score.flatten().getElementsByClass(tempo.MetronomeMark)
+    return float(marks[0].getQuarterBPM()) if marks and marks[0].number else None
+
+
+def score_bar_quarters(score):
+    """The length of a bar of the first time signature (4/4 without one), in quarter notes."""
+    signatures = score.flatten().getElementsByClass("TimeSignature")
+    return float(signatures[0].barDuration.quarterLength) if signatures else 4.0
 
 
 def _pitched_notes(part):
@@ -124,7 +149,7 @@ def _melody_part(parts):
     return max(candidates, key=lambda candidate: candidate[0])[1]
 
 
-def _derive_chords(parts, length):
+def derive_chords(parts, length):
     """Names the harmony of `parts` every DERIVED_CHORD_QUARTERS quarters (pitch classes weighted by time)."""
     from music21 import chord, harmony, stream
 
@@ -202,16 +227,30 @@ def read_solo(path):
     Raises:
         CLIError: the file is empty, not music, corrupt, or has no melody or chords.
     """
+    return solo_from_score(parse_music(path), os.path.basename(path))
+
+
+def parse_music(path):
+    """Parses a MIDI/MusicXML file with music21.
+
+    Raises:
+        CLIError: the file is missing, empty, not music or corrupt.
+    """
     from music21 import converter
 
-    if os.path.getsize(path) == 0:
+    if not os.path.isfile(path):
+        raise CLIError(f"file not found: {path}")
+    size = os.path.getsize(path)
+    if size == 0:
         raise CLIError(f"{path}: empty file")
+    if size > MAX_MUSIC_FILE_BYTES:
+        raise CLIError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     try:
         score = converter.parse(path)
     except Exception as error:  # music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
-    return solo_from_score(score, os.path.basename(path))
+    return score
 
 
 def load_solos(paths, cache_dir="auto", progress=True):

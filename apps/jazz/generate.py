@@ -3,10 +3,15 @@
 The model's one-step twin (`apps.jazz.model.step_model`) is driven by `apps.common.sampling.Sampler` (a
 conditioned one by its `ConditionedSampler`): every step of a batch runs inside one `tf.function`, the sampled
 token fed back as the next input, as in the course's one-to-many inference model. Tokens are sampled until their durations fill the requested bars,
-realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score with two parts:
-the solo (with chord symbols, which MusicXML keeps and MIDI leaves out) and a block-chord accompaniment.
+realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score: the solo (with
+chord symbols, which MusicXML keeps and MIDI leaves out) and a band to follow it by, block chords and a
+walking bass (`bass_line`); optionally rendered to audio (`apps.jazz.audio`).
+
+A primer, an opening phrase, is encoded over the chords like a training solo and fed to the model as the
+prefix its sampling continues from; the continuation is realised from the primer's last pitch on.
 """
 
+import contextlib
 import copy
 import math
 import os
@@ -17,6 +22,7 @@ from apps.jazz import conditioning, grammar
 # A jazz blues in F: dominant, diminished, minor and ii-V changes, so the bare command shows them all.
 DEFAULT_PROGRESSION = "F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7"
 ACCOMPANIMENT_ROOT = 48  # C3: chords are voiced upwards from their root in the octave above
+BASS_ROOT = 33  # A1: the bass plays each root in A1..G#2, an upright bass's low octave and a half
 
 
 class Generator:
@@ -47,15 +53,17 @@ class Generator:
         else:
             self.sampler = Sampler(step_model(model))
 
-    def sample(self, quarters, temperature=1.0, seed=0, top_k=0, timeline=None, bar_quarters=4.0):
-        """Samples tokens until their durations add up to at least `quarters` quarter notes.
+    def sample(self, quarters, temperature=1.0, seed=0, top_k=0, timeline=None, bar_quarters=4.0, primer=()):
+        """Samples tokens until their durations (the primer's included) add up to at least `quarters` quarters.
 
         Args:
             timeline: the `apps.jazz.chords.Timeline` played over (a conditioned model needs it).
             bar_quarters: the bar length, for the conditioned model's bar position.
+            primer: tokens the solo starts with, fed to the model before sampling (one missing from the
+                vocabulary as its nearest, `apps.jazz.grammar.Vocabulary.nearest`).
 
         Returns:
-            A list of token strings (the start token excluded).
+            A list of the sampled token strings (the start token and the primer excluded).
         """
         tf = self._tf
         table = None
@@ -65,7 +73,9 @@ class Generator:
             table = tf.constant(conditioning.step_table(timeline, quarters, bar_quarters)[None])
         # Enough steps for the expected length plus a margin; a short draw continues from where it stopped.
         chunk = int(math.ceil(1.3 * quarters / self.config["mean_token_quarters"])) + 8
-        ids = [0]
+        ids = [0] + self.vocabulary.encode(primer).tolist()
+        prefix_length = len(ids)
+        primer_steps = sum(grammar.duration_steps(token) for token in self.vocabulary.decode(ids[1:]))
         for attempt in range(100):
             arguments = (tf.constant(chunk, tf.int32), tf.constant(temperature, tf.float32),
                          tf.constant(top_k, tf.int32), tf.constant(seed + attempt, tf.int32))
@@ -73,8 +83,8 @@ class Generator:
             out = self.sampler(prefix, *arguments) if table is None else self.sampler(prefix, table, *arguments)
             new = out["tokens"][0].numpy().tolist()
             ids += new
-            tokens = [token for token in self.vocabulary.decode(ids) if token != grammar.START]
-            if sum(grammar.duration_steps(token) for token in tokens) >= quarters * grammar.GRID:
+            tokens = [token for token in self.vocabulary.decode(ids[prefix_length:]) if token != grammar.START]
+            if primer_steps + sum(grammar.duration_steps(token) for token in tokens) >= quarters * grammar.GRID:
                 break
         return tokens
 
@@ -85,70 +95,137 @@ def fit_to_length(notes, quarters):
             if offset < quarters - 1e-9]
 
 
-def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.jazz solo"):
-    """A music21 score: the solo (notes and chord symbols) and a block-chord accompaniment, `quarters` long."""
+def _spans(timeline, quarters):
+    """`(start, end, chord)` of each chord of `timeline` sounding before `quarters`."""
+    changes = [(offset, item) for offset, item in timeline if offset < quarters]
+    ends = [offset for offset, _ in changes[1:]] + [quarters]
+    return [(offset, end, item) for (offset, item), end in zip(changes, ends)]
+
+
+def bass_line(timeline, quarters):
+    """A walking bass under `timeline`, `quarters` long: `(offset, duration, midi)` triples, one a beat.
+
+    Each chord's first beat is its root (in `BASS_ROOT`..`BASS_ROOT` + 11), its lowest note; the beats after
+    it climb its chord tones; the last beat before the next chord is a semitone from that chord's root, the
+    chromatic approach of a walking bass. A chord shorter than a beat gets its root alone.
+    """
+    changes = _spans(timeline, quarters)
+    notes = []
+    for index, (offset, end, item) in enumerate(changes):
+        root = BASS_ROOT + (item.root - BASS_ROOT) % 12
+        tones = sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes)
+        beats = [offset] + [float(beat) for beat in range(math.floor(offset) + 1, math.ceil(end))]
+        following = changes[index + 1][2] if index + 1 < len(changes) else None
+        for position, beat in enumerate(beats):
+            if position == 0:
+                midi = root
+            elif position == len(beats) - 1 and following is not None:
+                target = BASS_ROOT + (following.root - BASS_ROOT) % 12
+                # Above the chord's root, so that the root stays the lowest note of the chord (MIDI readers,
+                # this app's training included, name a chord over its lowest note); nearest the line, not
+                # repeating its last note.
+                candidates = [m + 12 * (m <= root) for m in (target - 1, target + 1)]
+                midi = min(candidates, key=lambda m: (m == notes[-1][2], abs(m - notes[-1][2])))
+            else:
+                midi = tones[position % len(tones)]
+            notes.append((beat, (beats[position + 1] if position + 1 < len(beats) else end) - beat, midi))
+    return notes
+
+
+def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.jazz solo", comp=True):
+    """A music21 score, `quarters` long: the solo (notes and chord symbols) and, with `comp`, a band to follow,
+    block chords (piano) and a walking bass (`bass_line`), each on its own General MIDI instrument."""
     from music21 import chord, harmony, instrument, metadata, meter, note, stream
     from music21 import tempo as tempo_module
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title)
-    solo, accompaniment = stream.Part(), stream.Part()
-    solo.partName, accompaniment.partName = "Solo", "Chords"
+    solo, accompaniment, bass = stream.Part(), stream.Part(), stream.Part()
+    solo.partName, accompaniment.partName, bass.partName = "Solo", "Chords", "Bass"
     solo.insert(0, instrument.Vibraphone())  # sounds as written, unlike a saxophone or trumpet
     accompaniment.insert(0, instrument.Piano())
-    for part in (solo, accompaniment):
+    bass.insert(0, instrument.AcousticBass())
+    parts = (solo, accompaniment, bass) if comp else (solo,)
+    for part in parts:
         part.insert(0, meter.TimeSignature(f"{int(round(bar_quarters))}/4"))
     solo.insert(0, tempo_module.MetronomeMark(number=tempo))
     for offset, duration, midi in notes:
         solo.insert(offset, note.Note(midi, quarterLength=duration))
-    changes = [(offset, item) for offset, item in timeline if offset < quarters]
-    ends = [offset for offset, _ in changes[1:]] + [quarters]
-    for (offset, item), end in zip(changes, ends):
+    for offset, end, item in _spans(timeline, quarters):
         solo.insert(offset, harmony.ChordSymbol(item.figure))
         root = ACCOMPANIMENT_ROOT + item.root
         pitches = sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes)
         accompaniment.insert(offset, chord.Chord(pitches, quarterLength=end - offset))
-    score.insert(0, solo)
-    score.insert(0, accompaniment)
+    for offset, duration, midi in bass_line(timeline, quarters):
+        bass.insert(offset, note.Note(midi, quarterLength=duration))
+    for part in parts:
+        score.insert(0, part)
     return score
 
 
-def write_score(score, midi_path, musicxml=False):
-    """Writes `score` as MIDI at `midi_path` (and MusicXML beside it), all or nothing.
+def write_score(score, midi_path, musicxml=False, renderer=None):
+    """Writes `score` as MIDI at `midi_path` (MusicXML and, given a `renderer`, a WAV beside it), all or nothing.
+
+    Args:
+        renderer: `apps.jazz.audio.find_renderer`'s result, for the WAV; None for no audio.
 
     Returns:
         The paths written.
     """
     from music21 import harmony
 
-    paths = [midi_path] + ([os.path.splitext(midi_path)[0] + ".musicxml"] if musicxml else [])
+    from apps.jazz import audio
+
+    stem = os.path.splitext(midi_path)[0]
+    paths = [midi_path] + ([stem + ".musicxml"] if musicxml else []) + ([stem + ".wav"] if renderer else [])
     # music21's MIDI writer sounds chord symbols as long chords in the solo track: the MIDI gets a copy
     # without them (the accompaniment part plays the chords).
     midi_score = copy.deepcopy(score)
     for part in midi_score.parts:
         part.removeByClass(harmony.ChordSymbol)
-    with atomic_path(paths[0]) as midi_tmp:
+    with contextlib.ExitStack() as stack:
+        midi_tmp, *others = [stack.enter_context(atomic_path(path)) for path in paths]
+        midi_score.write("midi", fp=midi_tmp)
         if musicxml:
-            with atomic_path(paths[1]) as xml_tmp:
-                score.write("musicxml", fp=xml_tmp)
-                midi_score.write("midi", fp=midi_tmp)
-        else:
-            midi_score.write("midi", fp=midi_tmp)
+            score.write("musicxml", fp=others.pop(0))
+        if renderer:
+            audio.render(midi_tmp, others.pop(0), renderer)
     return paths
 
 
-def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_quarters=4.0, top_k=0):
+def take_paths(path, count):
+    """The MIDI file of each of `count` takes: `path` itself for one, else `path`'s stem numbered from 1."""
+    if count == 1:
+        return [path]
+    stem, suffix = os.path.splitext(path)
+    return [f"{stem}-{take:0{len(str(count))}d}{suffix}" for take in range(1, count + 1)]
+
+
+def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_quarters=4.0, top_k=0, primer=None,
+                  keep_primer=True):
     """Samples and realises a solo of `measures` bars over `timeline`.
 
+    Args:
+        primer: `(offset, duration, midi)` triples the solo opens with (`apps.jazz.leadsheet.read_primer`),
+            continued by the model; None to start from nothing.
+        keep_primer: play the primer's notes; else the solo rests where the primer was and the continuation
+            keeps its place over the chords.
+
     Returns:
-        `(notes, tokens)`: `(offset, duration, midi)` triples and the tokens they came from.
+        `(notes, tokens)`: `(offset, duration, midi)` triples and the tokens they came from (the primer's
+        first).
     """
     quarters = measures * bar_quarters
+    encoding = generator.config["encoding"]
+    primer_tokens = grammar.encode(primer, timeline, encoding=encoding) if primer else []
+    start = sum(grammar.duration_steps(token) for token in primer_tokens) / grammar.GRID
+    previous = grammar.quantise(primer)[-1][2] if primer else None
     tokens = generator.sample(quarters, temperature=temperature, seed=seed, top_k=top_k, timeline=timeline,
-                              bar_quarters=bar_quarters)
-    notes = grammar.realise(tokens, timeline, encoding=generator.config["encoding"], seed=seed)
-    return fit_to_length(notes, quarters), tokens
-
+                              bar_quarters=bar_quarters, primer=primer_tokens)
+    notes = grammar.realise(tokens, timeline, encoding=encoding, seed=seed, start=start, previous=previous)
+    if primer and keep_primer:
+        notes = sorted(primer) + notes
+    return fit_to_length(notes, quarters), primer_tokens + tokens
 
 
 def export_sampler(model, config, path, force=False):

@@ -42,6 +42,7 @@ ARTICULATION_STEPS = 2
 WINDOW_WIDTH = 4
 MAX_LEAP = 12
 REGISTER = (53, 86)  # F3..D6: covers the horn solos of the training data
+REGISTER_NAMES = ("F3", "D6")
 START = "<start>"
 _FALLBACK = {"X": "A", "A": "S", "S": "C"}
 
@@ -118,7 +119,7 @@ def encode(notes, timeline, encoding="grammar"):
     return tokens
 
 
-def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None):
+def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None, start=0.0, previous=None):
     """Turns tokens back into notes over the chords of `timeline`.
 
     Args:
@@ -127,12 +128,14 @@ def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None):
         encoding: the encoding of `tokens`.
         seed: seeds the choice between the pitches a grammar token allows (same seed, same notes).
         start_pitch: the pitch the first window-less note is nearest to (default: the middle of `REGISTER`).
+        start: the offset of the first token in quarter notes (a continuation starts where its primer ends).
+        previous: the pitch before the first token (a primer's last), which its window is relative to.
 
     Returns:
         `(offset, duration, midi)` triples in quarter notes.
     """
     rng = np.random.default_rng(seed)
-    notes, cursor, previous = [], 0, None
+    notes, cursor = [], round(start * GRID)
     for token in tokens:
         parts = token.split(",", 2)
         if token == START or len(parts) < 2:

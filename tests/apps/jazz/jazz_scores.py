@@ -39,3 +39,7 @@ MELODY = [
     (7.0, 6.0, 67),
 ]
 CHORDS = [(0.0, "Dm7"), (2.0, "G7"), (4.0, "Cmaj7")]
+
+# A three-bar lead sheet: the ii-V-I above, the head resting in bar 2, then a bar of A7.
+SHEET_CHORDS = CHORDS + [(8.0, "A7")]
+SHEET_MELODY = MELODY[:8] + [(8.0, 4.0, 69)]

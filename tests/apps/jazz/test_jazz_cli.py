@@ -3,12 +3,13 @@
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from jazz_scores import MELODY, make_score
+from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
 from music21 import converter, harmony, tempo
 
 from apps.jazz import chords, conditioning, data
@@ -204,8 +205,10 @@ def test_an_unconditioned_bundle_without_the_conditioning_key_still_generates(so
     config = json.loads((out / "config.json").read_text())
     assert config.pop("conditioning") == "none"
     (out / "config.json").write_text(json.dumps(config))
-    assert main(["generate", "--model", str(out), "--measures", "2", "--out", str(tmp_path / "old.mid")]) == 0
+    assert main(["generate", "--model", str(out), "--measures", "2", "--primer", "C5 D5", "--out",
+                 str(tmp_path / "old.mid")]) == 0
     assert converter.parse(str(tmp_path / "old.mid")).highestTime == 8
+    assert [(o, m) for o, _, m in data.read_solo(str(tmp_path / "old.mid")).notes[:2]] == [(0, 72), (1, 74)]
     assert main(["evaluate", "--midi", str(solos_dir / "solo0.musicxml"), "--model", str(out)]) == 0
     import tensorflow as tf
 
@@ -240,3 +243,68 @@ def test_evaluate_needs_midi_or_reference_not_both(solos_dir, capsys):
     assert "not allowed with" in capsys.readouterr().err
     assert main(["evaluate"]) == 2
     assert "--midi" in capsys.readouterr().err
+
+
+def test_generate_over_a_lead_sheet_plays_its_chords_for_its_length_at_its_tempo(trained, tmp_path):
+    sheet = tmp_path / "tune.musicxml"
+    make_score(SHEET_MELODY, SHEET_CHORDS, bpm=150).write("musicxml", fp=str(sheet))
+    wanted = chords.Timeline([(offset + 12 * chorus, chords.parse_chord(figure)) for chorus in (0, 1)
+                              for offset, figure in SHEET_CHORDS])
+    for extra, quarters, bpm in (([], 12, 150), (["--measures", "5", "--tempo", "90"], 20, 90)):
+        out = tmp_path / f"over-{bpm}.mid"
+        assert main(["generate", "--model", str(trained), "--chords-from", str(sheet), "--out", str(out),
+                     *extra]) == 0
+        score = converter.parse(str(out))
+        assert score.highestTime == quarters
+        assert score.flatten().getElementsByClass(tempo.MetronomeMark)[0].number == pytest.approx(bpm, abs=0.5)
+        heard = data.read_solo(str(out)).timeline  # named from what the band plays, as training reads MIDI
+        for offset in [offset for offset, _ in wanted if offset < quarters]:
+            assert heard.chord_at(offset).root == wanted.chord_at(offset).root
+            assert heard.chord_at(offset).pitch_classes == wanted.chord_at(offset).pitch_classes
+
+
+def test_takes_continue_the_primer_each_with_its_own_seed(trained, tmp_path):
+    primer = ["--primer", "D5 F5:1/2 A5:1/2"]
+    wav = ["--wav"] if shutil.which("fluidsynth") else []
+    assert generate(trained, tmp_path / "take.mid", "--num-outputs", "2", "--top-k", "4", *primer, *wav) == 0
+    assert set(os.listdir(tmp_path)) == {f"take-{i}.{kind}" for i in (1, 2) for kind in ["mid"] + [w[2:] for w in wav]}
+    assert not filecmp.cmp(tmp_path / "take-1.mid", tmp_path / "take-2.mid", shallow=False)
+    # Take 2 is what one take with the next seed plays.
+    assert generate(trained, tmp_path / "seed4.mid", "--seed", "4", "--top-k", "4", *primer) == 0
+    assert filecmp.cmp(tmp_path / "take-2.mid", tmp_path / "seed4.mid", shallow=False)
+    kept = data.read_solo(str(tmp_path / "take-1.mid")).notes
+    assert [(offset, midi) for offset, _, midi in kept[:3]] == [(0, 74), (1, 77), (1.5, 81)]
+    assert generate(trained, tmp_path / "unkept.mid", "--top-k", "4", *primer, "--no-keep-primer") == 0
+    unkept = data.read_solo(str(tmp_path / "unkept.mid")).notes
+    assert unkept and unkept == [note for note in kept if note[0] >= 2]  # the same continuation, in its place
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--chords-from", "{in}/head.musicxml"], "no chord symbols"),
+    (["--chords-from", "{in}/empty.mid"], "empty file"),
+    (["--chords-from", "{in}/broken.musicxml"], "not a readable MIDI/MusicXML file"),
+    (["--primer", "{in}/empty.mid"], "empty file"),
+    (["--primer", "C5 E2"], "outside the model's register F3-D6"),
+    (["--primer", "C5:20 D5:5"], "lasts 25 quarter notes; the solo lasts 24"),
+    (["--primer", "C5 do"], "cannot read 'do' as a note"),
+    (["--wav", "--soundfont", "{in}/no-such.sf2"], "no-such.sf2: file not found"),
+    (["--soundfont", "{in}/head.musicxml"], "--soundfont is for --wav"),
+    (["--num-outputs", "0"], "--num-outputs: must be an integer from 1 to 100"),
+    (["--num-outputs", "101"], "--num-outputs: must be an integer from 1 to 100"),
+    (["--top-k", "-1"], "--top-k"),
+])
+def test_bad_lead_sheets_primers_soundfonts_and_takes_are_one_line_and_exit_2(trained, tmp_path, capsys,
+                                                                             arguments, message):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    make_score(MELODY, []).write("musicxml", fp=str(inputs / "head.musicxml"))
+    (inputs / "empty.mid").write_bytes(b"")
+    (inputs / "broken.musicxml").write_text("<score-partwise>")
+    arguments = [argument.replace("{in}", str(inputs)) for argument in arguments]
+    if "--wav" in arguments and not shutil.which("fluidsynth"):
+        pytest.skip("FluidSynth is not installed: --wav stops at that")
+    out = tmp_path / "out" / "solo.mid"
+    assert main(["generate", "--model", str(trained), "--measures", "6", "--out", str(out), *arguments]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["in"]  # nothing written, not even the output directory

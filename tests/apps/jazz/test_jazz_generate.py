@@ -1,6 +1,7 @@
 """`apps.jazz.generate.Generator` over a conditioned model: the compiled loop feeds each step the features of the
 running time, the same ones training computes from a solo's tokens."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -48,3 +49,52 @@ def test_generate_solo_over_a_progression_fills_its_bars(generator):
 def test_a_conditioned_generator_needs_a_timeline(generator):
     with pytest.raises(ValueError, match="timeline"):
         generator.sample(8.0)
+
+
+def test_the_bass_walks_from_each_chords_root_to_the_next():
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F#m7b5 B7 Bbmaj7 | Eb7")
+    bass = generate.bass_line(timeline, 16.0)
+    starts = {offset: midi for offset, _, midi in bass}
+    for offset, item in timeline:
+        assert starts[offset] % 12 == item.root  # each chord's root on its first beat
+    # One note a beat and one at each change (bar 3's three chords), in the bass register, the line unbroken.
+    assert [offset for offset, _, _ in bass] == pytest.approx([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8 + 4 / 3, 10, 8 + 8 / 3,
+                                                               11, 12, 13, 14, 15])
+    assert all(abs(offset + duration - following) < 1e-9 for (offset, duration, _), (following, _, _)
+               in zip(bass, bass[1:]))
+    assert all(generate.BASS_ROOT <= midi < generate.BASS_ROOT + 24 for _, _, midi in bass)
+    # Between the roots, Cmaj7's bar climbs its chord tones and its last beat leads a semitone into F#m7b5's root.
+    assert [midi % 12 for _, _, midi in bass[4:8]] == [0, 4, 7, 5]
+    assert all(timeline.chord_at(offset).tone_type(midi) == "C" for offset, _, midi in bass[5:7])
+
+
+def test_the_score_has_a_band_on_its_own_instruments_unless_asked_for_the_solo_alone():
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7")
+    notes = [(0.0, 1.0, 65), (1.0, 3.0, 67)]
+    score = generate.build_score(notes, timeline, 8.0, 120)
+    programs = [part.getInstrument().midiProgram for part in score.parts]
+    assert [part.partName for part in score.parts] == ["Solo", "Chords", "Bass"]
+    assert len(set(programs)) == 3 and programs[2] in range(32, 40)  # General MIDI's basses
+    bass = {n.offset: n.pitch.midi % 12 for n in score.parts[2].flatten().notes}
+    assert (bass[0.0], bass[2.0], bass[4.0]) == (2, 7, 0) and len(bass) == 8
+    (solo,) = generate.build_score(notes, timeline, 8.0, 120, comp=False).parts
+    assert [(n.offset, n.pitch.midi) for n in solo.flatten().getElementsByClass("Note")] == [(0.0, 65), (1.0, 67)]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_primer_is_fed_to_the_model_and_continued_from_its_last_note(generator, keep):
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | Dm7 G7 | Cmaj7")
+    primer = [(0.0, 0.5, 74), (0.5, 0.5, 77), (1.0, 1.5, 72)]
+    notes, tokens = generate.generate_solo(generator, timeline, 4, seed=5, primer=primer, keep_primer=keep)
+    primer_tokens = grammar.encode(primer, timeline)
+    assert tokens[:3] == primer_tokens
+    # The continuation is what the sampler draws after the primer, realised from the primer's last pitch.
+    prefix = [[0, *generator.vocabulary.encode(primer_tokens)]]
+    table = tf.constant(conditioning.step_table(timeline, 16.0)[None])
+    steps = int(np.ceil(1.3 * 16)) + 8  # the first draw of `Generator.sample`, long enough here
+    drawn = generator.sampler(tf.constant(prefix), table, tf.constant(steps), tf.constant(1.0), tf.constant(0),
+                              tf.constant(5))
+    assert [t for t in generator.vocabulary.decode(drawn["tokens"][0].numpy()) if t != grammar.START] == tokens[3:]
+    continuation = grammar.realise(tokens[3:], timeline, seed=5, start=2.5, previous=72)
+    assert notes == (primer if keep else []) + generate.fit_to_length(continuation, 16.0)
+    assert continuation and continuation[0][0] >= 2.5

@@ -1,0 +1,112 @@
+"""What a player brings to `generate`: a lead sheet to play over and a primer, the opening phrase to continue.
+
+A lead sheet (`read_lead_sheet`) is a MusicXML file with chord symbols (as the Weimar Jazz Database files
+have; the head's melody is ignored) or a MIDI file whose chords are named from its accompaniment every
+`apps.jazz.data.DERIVED_CHORD_QUARTERS` quarters, as for training data (`apps.jazz.data`). Its form's length
+(whole bars up to the last note or chord) and its tempo (first metronome mark) come with it.
+
+A primer (`read_primer`) is a MIDI/MusicXML file, whose melody (`apps.jazz.data.melody_notes`) is taken at
+its own offsets, or a note list: names with an octave and an optional duration in quarter notes after a
+colon, `R` for a rest, one quarter note each by default, e.g. `"C5 E5:1/2 G5:0.5 R Bb4:2"`.
+"""
+
+import fractions
+import math
+import os
+import re
+
+from apps.common.errors import CLIError
+from apps.jazz import data
+from apps.jazz.chords import Timeline
+from apps.jazz.grammar import REGISTER, REGISTER_NAMES
+
+MIDI_EXTENSIONS = (".mid", ".midi")
+_PRIMER_NOTE = re.compile(r"^(?:([A-G])([#b-]{0,2})(-?\d)|R)(?::(\d+(?:\.\d+)?(?:/\d+)?))?$", re.IGNORECASE)
+
+
+def read_lead_sheet(path, max_bars):
+    """Reads the chords, length and tempo of a lead sheet.
+
+    Args:
+        path: a MusicXML (chord symbols) or MIDI (an accompaniment) file.
+        max_bars: refuse a longer form.
+
+    Returns:
+        `(timeline, bars, tempo, bar_quarters)`; `tempo` is None without a metronome mark.
+
+    Raises:
+        CLIError: the file is unreadable or empty, a MusicXML file has no chord symbols, a MIDI file has no
+            accompaniment, or the form is longer than `max_bars`.
+    """
+    score = data.parse_music(path)
+    bar_quarters = data.score_bar_quarters(score)
+    changes = data.chord_symbols(score)
+    if not changes:
+        if not path.lower().endswith(MIDI_EXTENSIONS):
+            raise CLIError(f"{path}: no chord symbols (a MusicXML lead sheet needs them)")
+        changes = data.derive_chords(_accompaniment(score, path), score.highestTime)
+    if not changes:
+        raise CLIError(f"{path}: no chords (a MIDI lead sheet needs an accompaniment to name them from)")
+    length = max(float(score.highestTime), max(offset for offset, _ in changes) + bar_quarters)
+    bars = math.ceil(length / bar_quarters - 1e-9)
+    if bars > max_bars:
+        raise CLIError(f"{path}: the form has {bars:,} bars; the limit is {max_bars:,}")
+    return Timeline(changes), bars, data.score_tempo(score), bar_quarters
+
+
+def _accompaniment(score, path):
+    """The parts of a MIDI file that sound chords: all but the melody where there are several, else the one
+    part if it holds chords."""
+    try:
+        parts, melody, _ = data.melody_notes(score, path)
+    except CLIError:  # no pitched notes at all: no accompaniment either
+        return []
+    if len(parts) > 1:
+        return [part for part in parts if part is not melody]
+    return [part for part in parts if any(len(element.pitches) > 1 for element in part.flatten().notes)]
+
+
+def read_primer(text):
+    """Reads a primer: a MIDI/MusicXML file's melody or a note list (see the module docstring).
+
+    Returns:
+        `(offset, duration, midi)` triples in quarter notes, sorted.
+
+    Raises:
+        CLIError: an unreadable file, a note that cannot be read, or no note at all.
+    """
+    if os.path.isfile(text) or text.lower().endswith(data.MUSIC_EXTENSIONS):
+        return data.melody_notes(data.parse_music(text), text)[2]
+    from music21 import pitch
+
+    notes, cursor = [], fractions.Fraction(0)
+    for word in text.split():
+        match = _PRIMER_NOTE.match(word)
+        if not match:
+            raise CLIError(f"--primer: cannot read {word!r} as a note (e.g. C5, Bb4:1/2, R:1)")
+        letter, accidental, octave, length = match.groups()
+        duration = fractions.Fraction(length or 1)
+        if duration <= 0:
+            raise CLIError(f"--primer: {word!r} has no duration")
+        if letter:
+            # As for chord symbols, "b" is a flat; music21's flat is "-".
+            midi = pitch.Pitch(letter.upper() + accidental.replace("b", "-") + octave).midi
+            notes.append((float(cursor), float(duration), midi))
+        cursor += duration
+    if not notes:
+        raise CLIError("--primer: no notes given")
+    return notes
+
+
+def check_primer(notes, quarters):
+    """Refuses a primer outside the model's `REGISTER` or not shorter than the solo (`quarters` long)."""
+    low, high = min(midi for _, _, midi in notes), max(midi for _, _, midi in notes)
+    if low < REGISTER[0] or high > REGISTER[1]:
+        from music21 import pitch
+
+        low, high = (pitch.Pitch(midi=m).nameWithOctave.replace("-", "b") for m in (low, high))
+        raise CLIError(f"--primer spans {low}-{high}, outside the model's register {'-'.join(REGISTER_NAMES)}")
+    end = max(offset + duration for offset, duration, _ in notes)
+    if end >= quarters:
+        raise CLIError(f"--primer lasts {end:g} quarter notes; the solo lasts {quarters:g}: the primer must be "
+                       "shorter (see --measures)")

@@ -1,0 +1,70 @@
+"""`--wav`: FluidSynth renders the score, band and all, to a WAV as long as the MIDI; its absence is one clear error."""
+
+import wave
+
+import numpy as np
+import pytest
+from music21 import converter
+
+from apps.common.errors import CLIError
+from apps.jazz import audio, chords, generate
+
+RELEASE_TAIL_S = 3.0
+"""FluidSynth renders until the last voice has died away: ~2.5-2.8 s of release after the last note-off with
+FluidR3_GM's vibraphone, piano and bass."""
+
+
+def renderer_or_skip():
+    try:
+        return audio.find_renderer()
+    except CLIError as error:
+        pytest.skip(str(error))
+
+
+def read_wav(path):
+    with wave.open(str(path)) as handle:
+        assert handle.getsampwidth() == 2 and handle.getframerate() == audio.SAMPLE_RATE
+        samples = np.frombuffer(handle.readframes(handle.getnframes()), "<i2").reshape(-1, handle.getnchannels())
+    return samples.astype(np.float64) / 32768
+
+
+def rms(samples):
+    return float(np.sqrt(np.mean(samples**2)))
+
+
+@pytest.mark.parametrize("comp", [True, False])
+def test_the_wav_lasts_as_long_as_the_midi_and_the_band_sounds_from_the_first_beat(tmp_path, comp):
+    renderer = renderer_or_skip()
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | A7")
+    notes = [(4.0 + 0.5 * i, 0.5, 62 + 2 * i) for i in range(8)]  # the solo enters in bar 2
+    score = generate.build_score(notes, timeline, 12.0, tempo=150, comp=comp)
+    midi, wav = generate.write_score(score, str(tmp_path / "solo.mid"), renderer=renderer)
+    assert wav == str(tmp_path / "solo.wav")
+    samples = read_wav(wav)
+    seconds = len(samples) / audio.SAMPLE_RATE
+    midi_seconds = converter.parse(midi).highestTime * 60 / 150
+    assert midi_seconds == pytest.approx(4.8 if comp else 3.2)  # the band plays to the end, the solo stops early
+    assert midi_seconds - 0.5 <= seconds <= midi_seconds + 0.5 + RELEASE_TAIL_S
+    assert rms(samples) > 0.01  # -40 dBFS: well above silence, whatever the instrument
+    first_beat = rms(samples[: audio.SAMPLE_RATE * 60 // 150])
+    # With the band the first chord and root are heard before the solo comes in; without it, silence.
+    assert first_beat > 0.01 if comp else first_beat < 1e-4
+
+
+def test_missing_fluidsynth_or_soundfont_is_one_clear_error(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "fluidsynth").write_text("#!/bin/sh\n")
+    (bin_dir / "fluidsynth").chmod(0o755)
+    (tmp_path / "not-a-font.sf2").write_text("text")
+    monkeypatch.setenv("PATH", str(bin_dir))  # a FluidSynth is found, whether or not this machine has one
+    monkeypatch.setattr(audio, "SOUNDFONTS", (str(tmp_path / "none.sf2"),))
+    with pytest.raises(CLIError, match="--soundfont .*no-such.sf2: file not found"):
+        audio.find_renderer(str(tmp_path / "no-such.sf2"))
+    with pytest.raises(CLIError, match="not-a-font.sf2: not a SoundFont"):
+        audio.find_renderer(str(tmp_path / "not-a-font.sf2"))
+    with pytest.raises(CLIError, match="needs a General MIDI SoundFont and none is installed"):
+        audio.find_renderer()
+    (bin_dir / "fluidsynth").unlink()
+    with pytest.raises(CLIError, match="needs FluidSynth, which is not installed"):
+        audio.find_renderer()
