@@ -148,10 +148,25 @@ def resolve(getter, value, argument):
         raise ValueError(f"Invalid `{argument}`: {value!r} ({error})") from None
 
 
-def check_units(units):
+def check_units(units, argument="units"):
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-        raise ValueError(f"Invalid `units`: expected a positive integer, got {units!r}")
+        raise ValueError(f"Invalid `{argument}`: expected a positive integer, got {units!r}")
     return units
+
+
+def check_float(value, argument):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"Invalid `{argument}`: expected a number, got {value!r}")
+    return float(value)
+
+
+def check_limit(value, argument):
+    """None, or a positive float (a clipping limit, an epsilon)."""
+    if value is None:
+        return None
+    if check_float(value, argument) <= 0.0 or value == float("inf"):
+        raise ValueError(f"Invalid `{argument}`: expected a positive number or None, got {value!r}")
+    return float(value)
 
 
 def check_rate(rate, argument):
