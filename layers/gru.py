@@ -1,4 +1,5 @@
-"""The course's GRU, full or simplified: `GRUCell` and the `GRU` sequence layer."""
+"""The course's GRU, full or simplified, optionally layer-normalised: `GRUCell`, the `GRU` sequence layer, and
+weight importers from Keras and PyTorch."""
 
 import keras
 import numpy as np
@@ -7,7 +8,7 @@ from keras import activations, constraints, initializers, ops, regularizers
 from layers import _gru_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_limit, check_rate, check_step_input, check_units,
-    drop_inputs, recurrent_dropout_mask, resolve)
+    drop_inputs, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -379,3 +380,43 @@ def gru_weights_from_keras(weights):
     for weight in converted:
         weight[..., :units] *= -1
     return converted
+
+
+def gru_from_torch(state_dict, **layer_kwargs):
+    """Our GRU layers computing exactly a PyTorch `nn.GRU`, from its `state_dict()` (tensors or NumPy arrays).
+
+    PyTorch's GRU is the `reset_after=True` form, h⟨t⟩ = (1 - z) * n + z * h⟨t-1⟩ with its blocks r, z, n: its z
+    is 1 - Γu, so the z blocks are negated (σ(-x) = 1 - σ(x)) and moved first, giving our u, r, c; `bias_ih` and
+    `bias_hh` are our two bias rows. Every layer `_lK` becomes one of our `GRU`s, a `keras.layers.Bidirectional`
+    of two where the module is bidirectional (`_reverse`); `bias=False` gives `use_bias=False`.
+
+    Args:
+        state_dict: `nn.GRU(...).state_dict()`, or the same keys with a module prefix ("rnn.weight_ih_l0").
+        **layer_kwargs: passed to every `GRU` (default `return_sequences=True`, as PyTorch returns them all).
+
+    Returns:
+        A list of built layers, one per layer of the module.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> [gru] = gru_from_torch({"weight_ih_l0": rng.normal(size=(6, 3)), "weight_hh_l0": rng.normal(size=(6, 2))})
+    >>> gru(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    layer_kwargs.setdefault("return_sequences", True)
+
+    def to_ours(matrix):  # PyTorch's r, z, n rows -> our u = 1 - z, r, c
+        r, z, n = np.split(matrix, 3, axis=0)
+        return np.concatenate([-z, r, n], axis=0)
+
+    def convert(arrays):
+        w_ih, w_hh, b_ih, b_hh = (arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        if arrays["weight_hr"] is not None:
+            raise ValueError("Invalid PyTorch nn.GRU state dict: `weight_hr` belongs to an nn.LSTM with proj_size")
+        weights = [to_ours(w_ih).T, to_ours(w_hh).T]
+        if b_ih is not None:
+            weights.append(np.stack([to_ours(b_ih), to_ours(b_hh)]))
+        return GRU(w_ih.shape[0] // 3, reset_after=True, use_bias=b_ih is not None, **layer_kwargs), weights
+
+    return layers_from_torch(state_dict, convert)

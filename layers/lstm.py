@@ -8,7 +8,7 @@ from keras import activations, constraints, initializers, ops, regularizers
 from layers import _lstm_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_float, check_limit, check_rate, check_step_input,
-    check_units, drop_inputs, recurrent_dropout_mask, resolve)
+    check_units, drop_inputs, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -426,3 +426,107 @@ def lstm_weights_from_keras(weights, peephole=False):
         return weights
     units = np.shape(weights[1])[0]
     return weights + [np.zeros((units,), dtype=np.asarray(weights[1]).dtype) for _ in range(3)]
+
+
+def lstm_from_torch(state_dict, **layer_kwargs):
+    """Our LSTM layers computing exactly a PyTorch `nn.LSTM`, from its `state_dict()` (tensors or NumPy arrays).
+
+    PyTorch's gates i, f, g, o are our u, f, c, o in the same order; its two biases add up to our b, and
+    `weight_hr` (`proj_size`) is our W_proj transposed. Every layer `_lK` becomes one of our `LSTM`s, a
+    `keras.layers.Bidirectional` of two where the module is bidirectional (`_reverse`); `bias=False` gives
+    `use_bias=False`. Stack the list (`keras.Sequential([keras.Input((None, D)), *layers])`) for the module's
+    output sequence; PyTorch's `dropout` between layers is yours to add.
+
+    Args:
+        state_dict: `nn.LSTM(...).state_dict()`, or the same keys with a module prefix ("rnn.weight_ih_l0").
+        **layer_kwargs: passed to every `LSTM` (default `return_sequences=True`, as PyTorch returns them all).
+
+    Returns:
+        A list of built layers, one per layer of the module.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> torch_weights = {"weight_ih_l0": rng.normal(size=(8, 3)), "weight_hh_l0": rng.normal(size=(8, 2))}
+    >>> [lstm] = lstm_from_torch(torch_weights)
+    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    layer_kwargs.setdefault("return_sequences", True)
+
+    def convert(arrays):
+        w_ih, w_hh, b_ih, b_hh, w_hr = (arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                                                    "weight_hr"))
+        weights = [w_ih.T, w_hh.T] + ([b_ih + b_hh] if b_ih is not None else []) + \
+            ([w_hr.T] if w_hr is not None else [])
+        layer = LSTM(w_ih.shape[0] // 4, use_bias=b_ih is not None,
+                     proj_size=None if w_hr is None else w_hr.shape[0], **layer_kwargs)
+        return layer, weights
+
+    return layers_from_torch(state_dict, convert)
+
+
+_TF1_NAMES = ("projection/kernel", "kernel", "bias", "w_i_diag", "w_f_diag", "w_o_diag")
+
+
+def lstm_from_tf1(variables, forget_bias=1.0, cell_clip=None, proj_clip=None, **layer_kwargs):
+    """Our LSTM computing exactly a TF1 `LSTMCell(use_peepholes=..., num_proj=..., cell_clip=..., forget_bias=...)`
+    run over time, from the variables a TF1 checkpoint holds.
+
+    TF1 keeps one kernel over [x, a] with the gate blocks in the order i, j, f, o (our u, c, f, o; reordered
+    here), its bias likewise, the peepholes `w_i_diag`, `w_f_diag`, `w_o_diag` and `projection/kernel`
+    (units, num_proj). Peepholes and the projection are recognised by their presence. `forget_bias`,
+    `cell_clip` and `proj_clip` are arguments of the TF1 cell, not variables: give them as the model was built
+    (TF1's `forget_bias` default is 1.0) and they go to the layer.
+
+    Args:
+        variables: one cell's variables, name -> array; names may carry a scope and a ":0"
+            ("rnn/lstm_cell/kernel"), e.g. `{n: reader.get_tensor(n) for n in names}` with
+            `reader = tf.train.load_checkpoint(path)`.
+        forget_bias, cell_clip, proj_clip: the TF1 cell's arguments.
+        **layer_kwargs: passed to the `LSTM` (default `return_sequences=True`, as `tf.nn.dynamic_rnn`).
+
+    Returns:
+        A built `LSTM`.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> lstm = lstm_from_tf1({"rnn/lstm_cell/kernel": rng.normal(size=(5, 8)), "rnn/lstm_cell/bias": np.zeros(8)})
+    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    found = {}
+    for key, value in variables.items():
+        name = key.split(":")[0]
+        suffix = next((s for s in _TF1_NAMES if name == s or name.endswith("/" + s)), None)
+        if suffix is None or suffix in found:
+            raise ValueError(f"Invalid TF1 LSTMCell variables: {'unexpected' if suffix is None else 'a second'} "
+                             f"{key!r}; expected one cell's {', '.join(_TF1_NAMES)}")
+        found[suffix] = np.asarray(value)
+    if "kernel" not in found or "bias" not in found:
+        raise ValueError("Invalid TF1 LSTMCell variables: `kernel` and `bias` are needed")
+    peepholes = [found.get(f"w_{gate}_diag") for gate in "ifo"]
+    if any(p is None for p in peepholes) and any(p is not None for p in peepholes):
+        raise ValueError("Invalid TF1 LSTMCell variables: w_i_diag, w_f_diag, w_o_diag come together")
+    projection = found.get("projection/kernel")
+    kernel, bias = found["kernel"], found["bias"]
+    units = bias.shape[0] // 4
+    recurrent_size = units if projection is None else projection.shape[1]
+    input_dim = kernel.shape[0] - recurrent_size
+
+    def reorder(matrix):  # TF1's i, j, f, o -> our u, f, c, o
+        i, j, f, o = np.split(matrix, 4, axis=-1)
+        return np.concatenate([i, f, j, o], axis=-1)
+
+    weights = [reorder(kernel[:input_dim]), reorder(kernel[input_dim:]), reorder(bias)]
+    if peepholes[0] is not None:
+        weights += peepholes
+    if projection is not None:
+        weights.append(projection)
+    layer_kwargs.setdefault("return_sequences", True)
+    layer = LSTM(units, peephole=peepholes[0] is not None, proj_size=None if projection is None else recurrent_size,
+                 proj_clip=proj_clip, cell_clip=cell_clip, forget_bias=forget_bias, **layer_kwargs)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights)
+    return layer
