@@ -252,7 +252,7 @@ def layers_from_torch(state_dict, convert):
             layer.build(input_shape)
             layer.set_weights(weights)
         else:
-            layer = keras.layers.Bidirectional(built[0][0])
+            layer = keras.layers.Bidirectional(built[0][0], dtype=built[0][0].dtype_policy)
             layer.build(input_shape)
             layer.forward_layer.set_weights(built[0][1])
             layer.backward_layer.set_weights(built[1][1])
