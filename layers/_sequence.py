@@ -183,6 +183,18 @@ def check_step_input(input_shape, layer_name):
             f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)")
 
 
+def layer_normalize(v, gamma, beta, epsilon):
+    """LN(v) = (v - mean(v)) / √(var(v) + ε) * γ + β over the last axis, in v's dtype but at least float32.
+
+    Not `keras.ops.layer_normalization`: on JAX it computes float64 in float32 (Keras 3.15 maps float64 with
+    float32 to float32 there), which a float64 layer checked against the reference to 1e-10 cannot have.
+    """
+    if keras.backend.standardize_dtype(v.dtype) in ("float16", "bfloat16"):
+        v = ops.cast(v, "float32")
+    mean, variance = ops.moments(v, axes=[-1], keepdims=True)
+    return (v - mean) * ops.rsqrt(variance + epsilon) * ops.cast(gamma, v.dtype) + ops.cast(beta, v.dtype)
+
+
 def check_sequence_input(input_shape, layer_name):
     if len(input_shape) != 3:
         raise ValueError(

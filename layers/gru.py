@@ -8,7 +8,7 @@ from keras import activations, constraints, initializers, ops, regularizers
 from layers import _gru_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_limit, check_rate, check_step_input, check_units,
-    drop_inputs, layers_from_torch, recurrent_dropout_mask, resolve)
+    drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -171,8 +171,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         u = self.units
         blocks = ops.split(v, v.shape[-1] // u, axis=-1)
         return ops.concatenate([
-            ops.layer_normalization(block, gamma[k * u:(k + 1) * u], beta[k * u:(k + 1) * u],
-                                    epsilon=self.layer_norm_epsilon)
+            layer_normalize(block, gamma[k * u:(k + 1) * u], beta[k * u:(k + 1) * u], self.layer_norm_epsilon)
             for k, block in enumerate(blocks, start=first_block)], axis=-1)
 
     def project_inputs(self, inputs, training=False):

@@ -8,7 +8,7 @@ from keras import activations, constraints, initializers, ops, regularizers
 from layers import _lstm_bptt
 from layers._sequence import (
     DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_float, check_limit, check_rate, check_step_input,
-    check_units, drop_inputs, layers_from_torch, recurrent_dropout_mask, resolve)
+    check_units, drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -211,7 +211,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         if not self.layer_norm:
             return v
         gamma, beta = self.norms[part]
-        return ops.layer_normalization(v, gamma, beta, epsilon=self.layer_norm_epsilon)
+        return layer_normalize(v, gamma, beta, self.layer_norm_epsilon)
 
     def recurrent_step(self, projected_inputs, states, training=False):
         """One step from x·W + b: adds a⟨t-1⟩·U and applies the gates. Returns `(a, [a, c])`.
