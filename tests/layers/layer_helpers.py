@@ -128,3 +128,14 @@ def run_stack(stack, x):
     for layer in stack:
         x = layer(x)
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def assert_imports_torch_modules(kind, importer, x, units, modules, seed):
+    """`importer` (`lstm_from_torch`/`gru_from_torch`) of random state dicts of each module in `modules` (the
+    module's keyword arguments) computes `torch_equations` to 1e-10 in float64, one layer per module layer."""
+    rng = np.random.default_rng(seed)
+    for module in modules:
+        state_dict = torch_state_dict(kind, x.shape[-1], units, rng, **module)
+        stack = importer(state_dict, dtype="float64")
+        assert len(stack) == module.get("num_layers", 1)
+        np.testing.assert_allclose(run_stack(stack, x), torch_equations(kind, state_dict, x), atol=1e-10)

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, randomize, run_stack, torch_equations, torch_state_dict
+from layer_helpers import assert_imports_torch_modules, call_fn, randomize, run_stack
 
 from layers import GRU, GRUCell, gru_from_torch, gru_weights_from_keras
 from layers import reference
@@ -372,13 +372,8 @@ def test_gru_from_torch_equals_pytorch_equations(tensorflow_backend):
     """A two-layer bidirectional `nn.GRU` and a one-layer one with `bias=False` against PyTorch's documented
     equations in NumPy (its z is our 1 - Γu). The importer only rearranges NumPy arrays, the same on every
     backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
-    rng = np.random.default_rng(13)
     x, _ = make_batch(seed=9, dtype="float64")
-    for module in (dict(num_layers=2, bidirectional=True), dict(bias=False)):
-        state_dict = torch_state_dict("gru", D, H, rng, **module)
-        stack = gru_from_torch(state_dict, dtype="float64")
-        assert len(stack) == module.get("num_layers", 1)
-        np.testing.assert_allclose(run_stack(stack, x), torch_equations("gru", state_dict, x), atol=1e-10)
+    assert_imports_torch_modules("gru", gru_from_torch, x, H, [dict(num_layers=2, bidirectional=True), dict(bias=False)], seed=13)
 
 
 def test_gru_from_torch_equals_torch_itself(tensorflow_backend):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, keras_and_our_lstm, randomize, run_stack, torch_equations, torch_state_dict
+from layer_helpers import assert_imports_torch_modules, call_fn, keras_and_our_lstm, randomize, run_stack
 
 from layers import LSTM, LSTMCell, lstm_from_tf1, lstm_from_torch, lstm_weights_from_keras
 from layers import reference
@@ -521,13 +521,8 @@ def test_lstm_from_torch_equals_pytorch_equations(tensorflow_backend):
     """A two-layer bidirectional `nn.LSTM` with `proj_size`, and a one-layer one with `bias=False`, against
     PyTorch's documented equations in NumPy. The importer only rearranges NumPy arrays, the same on every
     backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
-    rng = np.random.default_rng(12)
     x, _ = make_batch(seed=9, dtype="float64")
-    for module in (dict(num_layers=2, bidirectional=True, proj_size=2), dict(bias=False)):
-        state_dict = torch_state_dict("lstm", D, H, rng, **module)
-        stack = lstm_from_torch(state_dict, dtype="float64")
-        assert len(stack) == module.get("num_layers", 1)
-        np.testing.assert_allclose(run_stack(stack, x), torch_equations("lstm", state_dict, x), atol=1e-10)
+    assert_imports_torch_modules("lstm", lstm_from_torch, x, H, [dict(num_layers=2, bidirectional=True, proj_size=2), dict(bias=False)], seed=12)
 
 
 def test_lstm_from_torch_equals_torch_itself(tensorflow_backend):
