@@ -373,7 +373,8 @@ def test_gru_from_torch_equals_pytorch_equations(tensorflow_backend):
     equations in NumPy (its z is our 1 - Γu). The importer only rearranges NumPy arrays, the same on every
     backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
     x, _ = make_batch(seed=9, dtype="float64")
-    assert_imports_torch_modules("gru", gru_from_torch, x, H, [dict(num_layers=2, bidirectional=True), dict(bias=False)], seed=13)
+    modules = [dict(num_layers=2, bidirectional=True), dict(bias=False)]
+    assert_imports_torch_modules("gru", gru_from_torch, x, H, modules, seed=13)
 
 
 def test_gru_from_torch_equals_torch_itself(tensorflow_backend):

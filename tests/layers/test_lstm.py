@@ -522,7 +522,8 @@ def test_lstm_from_torch_equals_pytorch_equations(tensorflow_backend):
     PyTorch's documented equations in NumPy. The importer only rearranges NumPy arrays, the same on every
     backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
     x, _ = make_batch(seed=9, dtype="float64")
-    assert_imports_torch_modules("lstm", lstm_from_torch, x, H, [dict(num_layers=2, bidirectional=True, proj_size=2), dict(bias=False)], seed=12)
+    modules = [dict(num_layers=2, bidirectional=True, proj_size=2), dict(bias=False)]
+    assert_imports_torch_modules("lstm", lstm_from_torch, x, H, modules, seed=12)
 
 
 def test_lstm_from_torch_equals_torch_itself(tensorflow_backend):
