@@ -1,5 +1,6 @@
 """What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
 
+import numbers
 import warnings
 
 import keras
@@ -156,7 +157,7 @@ def check_units(units, argument="units"):
 
 
 def check_float(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
         raise ValueError(f"Invalid `{argument}`: expected a number, got {value!r}")
     return float(value)
 
