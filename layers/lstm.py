@@ -329,6 +329,9 @@ class LSTM(ProjectedRNN):
     >>> outputs, a, c = lstm(np.ones((2, 5, 3), "float32"))
     >>> outputs.shape, a.shape, c.shape
     ((2, 5, 8), (2, 8), (2, 8))
+    >>> lstmp = LSTM(8, proj_size=3, cell_clip=5.0, forget_bias=1.0, layer_norm=True, return_state=True)
+    >>> [tuple(t.shape) for t in lstmp(np.ones((2, 5, 3), "float32"))]  # a has P = 3 units, c has 8
+    [(2, 3), (2, 3), (2, 8)]
 
     Reference:
         Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM Recurrent Networks", JMLR 2002.
