@@ -1,8 +1,10 @@
 """What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
 
+import numbers
 import warnings
 
 import keras
+import numpy as np
 from keras import activations, ops
 
 # `keras.layers.RNN.inner_loop` steps a cell through time with this function; there is no public alias, and
@@ -148,10 +150,25 @@ def resolve(getter, value, argument):
         raise ValueError(f"Invalid `{argument}`: {value!r} ({error})") from None
 
 
-def check_units(units):
+def check_units(units, argument="units"):
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-        raise ValueError(f"Invalid `units`: expected a positive integer, got {units!r}")
+        raise ValueError(f"Invalid `{argument}`: expected a positive integer, got {units!r}")
     return units
+
+
+def check_float(value, argument):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
+        raise ValueError(f"Invalid `{argument}`: expected a number, got {value!r}")
+    return float(value)
+
+
+def check_limit(value, argument):
+    """None, or a positive float (a clipping limit, an epsilon)."""
+    if value is None:
+        return None
+    if check_float(value, argument) <= 0.0 or value == float("inf"):
+        raise ValueError(f"Invalid `{argument}`: expected a positive number or None, got {value!r}")
+    return float(value)
 
 
 def check_rate(rate, argument):
@@ -165,6 +182,18 @@ def check_step_input(input_shape, layer_name):
         raise ValueError(
             f"Invalid input to {layer_name}: `inputs` must have rank 2 (batch, features) for one step, "
             f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)")
+
+
+def layer_normalize(v, gamma, beta, epsilon):
+    """LN(v) = (v - mean(v)) / √(var(v) + ε) * γ + β over the last axis, in v's dtype but at least float32.
+
+    Not `keras.ops.layer_normalization`: on JAX it computes float64 in float32 (Keras 3.15 maps float64 with
+    float32 to float32 there), which a float64 layer checked against the reference to 1e-10 cannot have.
+    """
+    if keras.backend.standardize_dtype(v.dtype) in ("float16", "bfloat16"):
+        v = ops.cast(v, "float32")
+    mean, variance = ops.moments(v, axes=[-1], keepdims=True)
+    return (v - mean) * ops.rsqrt(variance + epsilon) * ops.cast(gamma, v.dtype) + ops.cast(beta, v.dtype)
 
 
 def check_sequence_input(input_shape, layer_name):
@@ -197,3 +226,48 @@ def apply_dropout_mask(x, mask):
     if len(x.shape) == 3:
         mask = ops.expand_dims(mask, 1)
     return ops.multiply(x, mask)
+
+
+_TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def layers_from_torch(state_dict, convert):
+    """Our sequence layers holding the weights of a PyTorch `nn.LSTM`/`nn.GRU` state dict: one per layer of the
+    module (`_l0`, `_l1`, ...), each a `keras.layers.Bidirectional` where the module has `_reverse` weights.
+
+    `convert(arrays)` maps one direction's arrays (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`, `weight_hr`;
+    None where absent) to `(unbuilt layer, our weights)`. Keys may carry a module prefix ("rnn.weight_ih_l0").
+    """
+    arrays = {}
+    for key, value in state_dict.items():
+        name = key.rsplit(".", 1)[-1]
+        base, _, rest = name.rpartition("_l")
+        index, _, direction = rest.partition("_")
+        if base not in _TORCH_NAMES or not index.isdigit() or direction not in ("", "reverse"):
+            raise ValueError(f"Invalid PyTorch state dict: unexpected key {key!r}; expected those of one nn.LSTM or "
+                             f"nn.GRU ({', '.join(n + '_l0' for n in _TORCH_NAMES)}, ..., `_reverse`)")
+        if (base, int(index), direction) in arrays:
+            raise ValueError(f"Invalid PyTorch state dict: {name!r} appears twice (two modules in one dict?)")
+        arrays[base, int(index), direction] = np.asarray(value)
+    depth = 1 + max((index for _, index, _ in arrays), default=-1)
+    if depth == 0 or any(("weight_ih", k, "") not in arrays for k in range(depth)):
+        raise ValueError("Invalid PyTorch state dict: no `weight_ih_l0`, or a layer in between is missing")
+    stack = []
+    for k in range(depth):
+        directions = ["", "reverse"] if ("weight_ih", k, "reverse") in arrays else [""]
+        built = []
+        for direction in directions:
+            layer, weights = convert({name: arrays.get((name, k, direction)) for name in _TORCH_NAMES})
+            built.append((layer, weights))
+        input_shape = (None, None, arrays["weight_ih", k, ""].shape[1])
+        if len(built) == 1:
+            layer, weights = built[0]
+            layer.build(input_shape)
+            layer.set_weights(weights)
+        else:
+            layer = keras.layers.Bidirectional(built[0][0], dtype=built[0][0].dtype_policy)
+            layer.build(input_shape)
+            layer.forward_layer.set_weights(built[0][1])
+            layer.backward_layer.set_weights(built[1][1])
+        stack.append(layer)
+    return stack

@@ -1,4 +1,5 @@
-"""The course's GRU, full or simplified: `GRUCell` and the `GRU` sequence layer."""
+"""The course's GRU, full or simplified, optionally layer-normalised: `GRUCell`, the `GRU` sequence layer, and
+weight importers from Keras and PyTorch."""
 
 import keras
 import numpy as np
@@ -6,8 +7,8 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers import _gru_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
-    recurrent_dropout_mask, resolve)
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_limit, check_rate, check_step_input, check_units,
+    drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -31,6 +32,18 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
     load a `keras.layers.GRU`'s weights with `gru_weights_from_keras`, which negates the update-gate blocks
     (σ(-x) = 1 - σ(x)), and the outputs are identical.
 
+    With `layer_norm=True` (Ba, Kiros & Hinton 2016) every product with W or U is layer-normalised gate block
+    by gate block, each over its `units` columns, before b is added and Γr applied, as TF Addons'
+    `LayerNormLSTMCell` does for the LSTM (which normalises all four blocks at once; the course's form cannot,
+    since (Γr * c⟨t-1⟩)·U_c needs Γr first):
+
+        Γu = σ(LN(x⟨t⟩·W_u) + LN(c⟨t-1⟩·U_u) + b_u),  Γr = σ(LN(x⟨t⟩·W_r) + LN(c⟨t-1⟩·U_r) + b_r)
+        c̃⟨t⟩ = tanh(LN(x⟨t⟩·W_c) + LN((Γr * c⟨t-1⟩)·U_c) + b_c)                  reset_after=False
+        c̃⟨t⟩ = tanh(LN(x⟨t⟩·W_c) + b_c + Γr * (LN(c⟨t-1⟩·U_c) + b'_c))            reset_after=True
+        LN(v) = (v - mean(v)) / √(var(v) + ε) * γ + β, γ and β learned per block (initially 1 and 0)
+
+    and c⟨t⟩ as above, not normalised (it is the output).
+
     Args:
         units: positive integer, size of c⟨t⟩.
         reset_gate: whether the cell has Γr (default `True`; `False` is the simplified GRU).
@@ -46,6 +59,9 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         dropout: fraction of the inputs dropped, one mask for all steps (default 0).
         recurrent_dropout: fraction of c⟨t-1⟩ dropped before U, one mask for all steps (default 0).
         seed: seed of the dropout masks.
+        layer_norm: layer-normalise as above (default `False`); four weights of gains and offsets follow
+            the bias: for x·W and c·U, k·units each.
+        layer_norm_epsilon: ε of the layer normalisation (default 1e-3, as `LSTMCell`).
 
     Call arguments:
         inputs: x⟨t⟩, shape (batch, features).
@@ -64,6 +80,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
     Reference:
         Cho et al., "On the Properties of Neural Machine Translation: Encoder-Decoder Approaches", 2014;
         Chung et al., "Empirical Evaluation of Gated Recurrent Neural Networks on Sequence Modeling", 2014.
+        Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
     def __init__(
@@ -86,6 +103,8 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        layer_norm=False,
+        layer_norm_epsilon=1e-3,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -110,6 +129,10 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.layer_norm = bool(layer_norm)
+        self.layer_norm_epsilon = check_limit(layer_norm_epsilon, "layer_norm_epsilon")
+        if self.layer_norm_epsilon is None:
+            raise ValueError("Invalid `layer_norm_epsilon`: expected a positive number, got None")
         self.state_size = self.units
         self.output_size = self.units
 
@@ -132,12 +155,31 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
                 shape=(2, width) if self.reset_after else (width,), name="bias",
                 initializer=self.bias_initializer, regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint)
+        self.norms = {}
+        if self.layer_norm:
+            for part in ("kernel", "recurrent"):
+                self.norms[part] = (
+                    self.add_weight(shape=(width,), name=f"{part}_norm_gamma", initializer="ones"),
+                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"))
+
+    def _normalize(self, v, part, first_block=0):
+        """Each `units`-wide block of v layer-normalised with its slice of the `part` gain and offset (the
+        blocks from `first_block` on), in at least float32, when `layer_norm` is on; v itself otherwise."""
+        if not self.layer_norm:
+            return v
+        gamma, beta = self.norms[part]
+        u = self.units
+        blocks = ops.split(v, v.shape[-1] // u, axis=-1)
+        return ops.concatenate([
+            layer_normalize(block, gamma[k * u:(k + 1) * u], beta[k * u:(k + 1) * u], self.layer_norm_epsilon)
+            for k, block in enumerate(blocks, start=first_block)], axis=-1)
 
     def project_inputs(self, inputs, training=False):
-        """x·W + b (the input bias row with `reset_after`) for one step or every step at once."""
-        projected = ops.matmul(drop_inputs(self, inputs, training=training), self.kernel)
+        """x·W + b (the input bias row with `reset_after`; x·W layer-normalised with `layer_norm`) for one step
+        or every step at once."""
+        projected = self._normalize(ops.matmul(drop_inputs(self, inputs, training=training), self.kernel), "kernel")
         if self.use_bias:
-            projected = ops.add(projected, self.bias[0] if self.reset_after else self.bias)
+            projected = ops.add(projected, ops.cast(self.bias[0] if self.reset_after else self.bias, projected.dtype))
         return projected
 
     def recurrent_step(self, projected_inputs, states, training=False):
@@ -151,9 +193,9 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         c_dropped = apply_dropout_mask(c_prev, recurrent_dropout_mask(self, c_prev, training=training))
         compute_dtype = self.compute_dtype
 
-        def times_recurrent(vector, columns=slice(None)):
+        def times_recurrent(vector, columns=slice(None), first_block=0):
             product = ops.matmul(ops.cast(vector, compute_dtype), self.recurrent_kernel[:, columns])
-            return ops.cast(product, state_dtype)
+            return ops.cast(self._normalize(product, "recurrent", first_block), state_dtype)
 
         projected_inputs = ops.cast(projected_inputs, state_dtype)
         u = self.units
@@ -175,7 +217,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
             z_u, z_r = ops.split(x_ur + times_recurrent(c_dropped, slice(None, 2 * u)), 2, axis=-1)
             gamma_u = self.recurrent_activation(z_u)
             gamma_r = self.recurrent_activation(z_r)
-            candidate = self.activation(x_c + times_recurrent(gamma_r * c_dropped, slice(2 * u, None)))
+            candidate = self.activation(x_c + times_recurrent(gamma_r * c_dropped, slice(2 * u, None), 2))
         c = gamma_u * candidate + (1.0 - gamma_u) * c_prev
         return c, [c]
 
@@ -206,6 +248,8 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            "layer_norm": self.layer_norm,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
         }
 
 
@@ -219,8 +263,8 @@ class GRU(ProjectedRNN):
     Args:
         units, reset_gate, reset_after, activation, recurrent_activation, use_bias, kernel_initializer,
         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed: as in
-        `GRUCell`.
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, layer_norm,
+        layer_norm_epsilon: as in `GRUCell`.
         precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
             `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
         use_fused_bptt: run the hand-written backpropagation through time (`layers._gru_bptt`: the three
@@ -265,6 +309,8 @@ class GRU(ProjectedRNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        layer_norm=False,
+        layer_norm_epsilon=1e-3,
         precompute_inputs=False,
         use_fused_bptt=False,
         **kwargs,
@@ -277,6 +323,7 @@ class GRU(ProjectedRNN):
             recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            layer_norm=layer_norm, layer_norm_epsilon=layer_norm_epsilon,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell")
         super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
@@ -287,6 +334,12 @@ class GRU(ProjectedRNN):
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def fused_bptt_declined(self, sequences):
+        """As `ProjectedRNN.fused_bptt_declined`, and the fused GRU has no layer normalisation."""
+        if self.cell.layer_norm:
+            return "its equations have no layer_norm"
+        return super().fused_bptt_declined(sequences)
 
     def fused_loop(self, sequences, initial_state, mask, training=False):
         """`layers._gru_bptt`: the GRU as one op with its hand-written backpropagation through time, masks and
@@ -326,3 +379,43 @@ def gru_weights_from_keras(weights):
     for weight in converted:
         weight[..., :units] *= -1
     return converted
+
+
+def gru_from_torch(state_dict, **layer_kwargs):
+    """Our GRU layers computing exactly a PyTorch `nn.GRU`, from its `state_dict()` (tensors or NumPy arrays).
+
+    PyTorch's GRU is the `reset_after=True` form, h⟨t⟩ = (1 - z) * n + z * h⟨t-1⟩ with its blocks r, z, n: its z
+    is 1 - Γu, so the z blocks are negated (σ(-x) = 1 - σ(x)) and moved first, giving our u, r, c; `bias_ih` and
+    `bias_hh` are our two bias rows. Every layer `_lK` becomes one of our `GRU`s, a `keras.layers.Bidirectional`
+    of two where the module is bidirectional (`_reverse`); `bias=False` gives `use_bias=False`.
+
+    Args:
+        state_dict: `nn.GRU(...).state_dict()`, or the same keys with a module prefix ("rnn.weight_ih_l0").
+        **layer_kwargs: passed to every `GRU` (default `return_sequences=True`, as PyTorch returns them all).
+
+    Returns:
+        A list of built layers, one per layer of the module.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> [gru] = gru_from_torch({"weight_ih_l0": rng.normal(size=(6, 3)), "weight_hh_l0": rng.normal(size=(6, 2))})
+    >>> gru(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    layer_kwargs.setdefault("return_sequences", True)
+
+    def to_ours(matrix):  # PyTorch's r, z, n rows -> our u = 1 - z, r, c
+        r, z, n = np.split(matrix, 3, axis=0)
+        return np.concatenate([-z, r, n], axis=0)
+
+    def convert(arrays):
+        w_ih, w_hh, b_ih, b_hh = (arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        if arrays["weight_hr"] is not None:
+            raise ValueError("Invalid PyTorch nn.GRU state dict: `weight_hr` belongs to an nn.LSTM with proj_size")
+        weights = [to_ours(w_ih).T, to_ours(w_hh).T]
+        if b_ih is not None:
+            weights.append(np.stack([to_ours(b_ih), to_ours(b_hh)]))
+        return GRU(w_ih.shape[0] // 3, reset_after=True, use_bias=b_ih is not None, **layer_kwargs), weights
+
+    return layers_from_torch(state_dict, convert)

@@ -1,4 +1,5 @@
-"""The course's LSTM, with the peephole connections Keras 3 removed: `LSTMCell` and the `LSTM` sequence layer."""
+"""The course's LSTM, with the options Keras 3 lacks (peepholes, projection, clipping, TF1's forget bias, layer
+normalisation): `LSTMCell`, the `LSTM` sequence layer, and weight importers from Keras, TF1 and PyTorch."""
 
 import keras
 import numpy as np
@@ -6,22 +7,35 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers import _lstm_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_rate, check_step_input, check_units, drop_inputs,
-    recurrent_dropout_mask, resolve)
+    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_float, check_limit, check_rate, check_step_input,
+    check_units, drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
 class LSTMCell(keras.layers.Layer, DropoutRNNCell):
-    """Long Short-Term Memory cell, optionally with peephole connections; one time step.
+    """Long Short-Term Memory cell, optionally with peepholes, projection, clipping, layer norm; one time step.
 
     In the course notation, with z = x⟨t⟩·W + a⟨t-1⟩·U + b split into the four gate blocks [u, f, c, o]:
 
-        Γu = σ(z_u + p_u * c⟨t-1⟩)          update (input) gate
-        Γf = σ(z_f + p_f * c⟨t-1⟩)          forget gate
-        c̃⟨t⟩ = tanh(z_c)                    candidate
-        c⟨t⟩ = Γu * c̃⟨t⟩ + Γf * c⟨t-1⟩
-        Γo = σ(z_o + p_o * c⟨t⟩)            output gate (peeks at the new cell)
-        a⟨t⟩ = Γo * tanh(c⟨t⟩)
+        Γu = σ(z_u + p_u * c⟨t-1⟩)                  update (input) gate
+        Γf = σ(z_f + forget_bias + p_f * c⟨t-1⟩)    forget gate
+        c̃⟨t⟩ = tanh(z_c)                            candidate
+        c⟨t⟩ = Γu * c̃⟨t⟩ + Γf * c⟨t-1⟩                clipped to [-cell_clip, cell_clip] if given
+        Γo = σ(z_o + p_o * c⟨t⟩)                    output gate (peeks at the new cell)
+        a⟨t⟩ = Γo * tanh(c⟨t⟩)                       times W_proj (units, P) if `proj_size=P`, then
+                                                    clipped to [-proj_clip, proj_clip] if given
+
+    With `proj_size=P` (LSTMP, Sak et al. 2014: TF1's `num_proj`, PyTorch's `proj_size`) a⟨t⟩ has P units
+    and U is (P, 4·units); c keeps `units`. `forget_bias` (TF1's, default 0) is a constant added at every
+    step; `unit_forget_bias` (Keras's) only initialises the forget block of b to 1, which training then moves.
+
+    With `layer_norm=True` (Ba, Kiros & Hinton 2016), exactly TF Addons' `LayerNormLSTMCell`:
+
+        z = LN_x(x⟨t⟩·W) + LN_a(a⟨t-1⟩·U) + b       each LN over all 4·units columns, bias after
+        c⟨t⟩ = LN_c(Γu * c̃⟨t⟩ + Γf * c⟨t-1⟩)         (after the clip); the normalised c is the state
+        LN(v) = (v - mean(v)) / √(var(v) + ε) * γ + β, with learned gain γ (initially 1) and offset β (0)
+
+    and the peepholes, Γo and tanh see the normalised c.
 
     σ is `recurrent_activation`, tanh is `activation`. Without peepholes p = 0, and the weights have exactly
     the layout of `keras.layers.LSTMCell` (kernel (input_dim, 4·units), recurrent_kernel (units, 4·units),
@@ -46,10 +60,19 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         dropout: fraction of the inputs x dropped, one mask for all steps (default 0).
         recurrent_dropout: fraction of a⟨t-1⟩ dropped before U, one mask for all steps (default 0).
         seed: seed of the dropout masks.
+        proj_size: P, the size of a⟨t⟩ through the projection W_proj (default `None`: no projection). W_proj
+            is initialised like W and follows the peepholes in the weights.
+        proj_clip: clip a⟨t⟩ to [-proj_clip, proj_clip] after the projection (default `None`; needs
+            `proj_size`).
+        cell_clip: clip c⟨t⟩ to [-cell_clip, cell_clip] after the update (default `None`).
+        forget_bias: a float added to the forget gate's pre-activation at every step (default 0.0).
+        layer_norm: layer-normalise as above (default `False`); six weights of gains and offsets follow,
+            for x·W, a·U (4·units each) and c (units).
+        layer_norm_epsilon: ε of the layer normalisation (default 1e-3, TF Addons').
 
     Call arguments:
         inputs: x⟨t⟩, shape (batch, features).
-        states: [a⟨t-1⟩, c⟨t-1⟩], each (batch, units).
+        states: [a⟨t-1⟩, c⟨t-1⟩], (batch, P or units) and (batch, units).
         training: whether dropout applies.
 
     Returns:
@@ -65,6 +88,9 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     Reference:
         Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM Recurrent Networks", JMLR 2002.
         Hochreiter & Schmidhuber, "Long Short-Term Memory", Neural Computation 1997.
+        Sak, Senior & Beaufays, "Long Short-Term Memory Recurrent Neural Network Architectures for Large
+        Scale Acoustic Modeling", Interspeech 2014.
+        Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
     def __init__(
@@ -87,6 +113,12 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        proj_size=None,
+        proj_clip=None,
+        cell_clip=None,
+        forget_bias=0.0,
+        layer_norm=False,
+        layer_norm_epsilon=1e-3,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -109,8 +141,18 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = [self.units, self.units]
-        self.output_size = self.units
+        self.proj_size = None if proj_size is None else check_units(proj_size, "proj_size")
+        self.proj_clip = check_limit(proj_clip, "proj_clip")
+        if self.proj_clip is not None and self.proj_size is None:
+            raise ValueError("Invalid `proj_clip` without `proj_size`: there is no projection to clip")
+        self.cell_clip = check_limit(cell_clip, "cell_clip")
+        self.forget_bias = check_float(forget_bias, "forget_bias")
+        self.layer_norm = bool(layer_norm)
+        self.layer_norm_epsilon = check_limit(layer_norm_epsilon, "layer_norm_epsilon")
+        if self.layer_norm_epsilon is None:
+            raise ValueError("Invalid `layer_norm_epsilon`: expected a positive number, got None")
+        self.state_size = [self.proj_size or self.units, self.units]
+        self.output_size = self.proj_size or self.units
 
     def build(self, input_shape):
         check_step_input(input_shape, self.name)
@@ -118,7 +160,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             shape=(input_shape[-1], 4 * self.units), name="kernel", initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 4 * self.units), name="recurrent_kernel",
+            shape=(self.proj_size or self.units, 4 * self.units), name="recurrent_kernel",
             initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
             constraint=self.recurrent_constraint)
         self.bias = None
@@ -133,6 +175,16 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
                                 initializer=self.kernel_initializer)
                 for gate in ("input", "forget", "output")
             ]
+        self.projection_kernel = None
+        if self.proj_size:
+            self.projection_kernel = self.add_weight(
+                shape=(self.units, self.proj_size), name="projection_kernel", initializer=self.kernel_initializer)
+        self.norms = {}
+        if self.layer_norm:
+            for part, width in (("kernel", 4 * self.units), ("recurrent", 4 * self.units), ("cell", self.units)):
+                self.norms[part] = (
+                    self.add_weight(shape=(width,), name=f"{part}_norm_gamma", initializer="ones"),
+                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"))
 
     def _initial_bias(self, shape, dtype=None):
         if not self.unit_forget_bias:
@@ -145,11 +197,21 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         ])
 
     def project_inputs(self, inputs, training=False):
-        """x·W + b for one step (batch, features) or every step at once (batch, time, features)."""
+        """x·W + b (LN_x(x·W) + b with `layer_norm`) for one step (batch, features) or every step at once
+        (batch, time, features)."""
         projected = ops.matmul(drop_inputs(self, inputs, training=training), self.kernel)
+        projected = self._normalize(projected, "kernel")
         if self.use_bias:
-            projected = ops.add(projected, self.bias)
+            projected = ops.add(projected, ops.cast(self.bias, projected.dtype))
         return projected
+
+    def _normalize(self, v, part):
+        """LN(v) with the `part` gain and offset when `layer_norm` is on, in at least float32 (so under a mixed
+        policy, like the states); v itself otherwise."""
+        if not self.layer_norm:
+            return v
+        gamma, beta = self.norms[part]
+        return layer_normalize(v, gamma, beta, self.layer_norm_epsilon)
 
     def recurrent_step(self, projected_inputs, states, training=False):
         """One step from x·W + b: adds a⟨t-1⟩·U and applies the gates. Returns `(a, [a, c])`.
@@ -161,8 +223,11 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         state_dtype = c_prev.dtype
         a_prev = apply_dropout_mask(a_prev, recurrent_dropout_mask(self, a_prev, training=training))
         recurrent = ops.matmul(ops.cast(a_prev, self.compute_dtype), self.recurrent_kernel)
-        z = ops.cast(ops.add(projected_inputs, recurrent), state_dtype)
+        recurrent = self._normalize(recurrent, "recurrent")
+        z = ops.cast(projected_inputs, state_dtype) + ops.cast(recurrent, state_dtype)
         z_u, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        if self.forget_bias:
+            z_f = z_f + self.forget_bias
         if self.peephole:
             p_u, p_f, p_o = (ops.cast(p, state_dtype) for p in self.peephole_weights)
             z_u = z_u + p_u * c_prev
@@ -170,17 +235,24 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         gamma_u = self.recurrent_activation(z_u)
         gamma_f = self.recurrent_activation(z_f)
         c = gamma_u * self.activation(z_c) + gamma_f * c_prev
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        c = ops.cast(self._normalize(c, "cell"), state_dtype)
         if self.peephole:
             z_o = z_o + p_o * c
         gamma_o = self.recurrent_activation(z_o)
         a = gamma_o * self.activation(c)
+        if self.proj_size:
+            a = ops.cast(ops.matmul(ops.cast(a, self.compute_dtype), self.projection_kernel), state_dtype)
+            if self.proj_clip is not None:
+                a = ops.clip(a, -self.proj_clip, self.proj_clip)
         return a, [a, c]
 
     def call(self, inputs, states, training=False):
         return self.recurrent_step(self.project_inputs(inputs, training=training), states, training=training)
 
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in range(2)]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def get_config(self):
         return {
@@ -203,6 +275,12 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            "proj_size": self.proj_size,
+            "proj_clip": self.proj_clip,
+            "cell_clip": self.cell_clip,
+            "forget_bias": self.forget_bias,
+            "layer_norm": self.layer_norm,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
         }
 
 
@@ -222,7 +300,8 @@ class LSTM(ProjectedRNN):
         units, peephole, activation, recurrent_activation, use_bias, kernel_initializer,
         recurrent_initializer, bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-        recurrent_dropout, seed: as in `LSTMCell`.
+        recurrent_dropout, seed, proj_size, proj_clip, cell_clip, forget_bias, layer_norm,
+        layer_norm_epsilon: as in `LSTMCell`.
         precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
             it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
             `fused_loop`) has its own schedule and ignores it.
@@ -250,6 +329,9 @@ class LSTM(ProjectedRNN):
     >>> outputs, a, c = lstm(np.ones((2, 5, 3), "float32"))
     >>> outputs.shape, a.shape, c.shape
     ((2, 5, 8), (2, 8), (2, 8))
+    >>> lstmp = LSTM(8, proj_size=3, cell_clip=5.0, forget_bias=1.0, layer_norm=True, return_state=True)
+    >>> [tuple(t.shape) for t in lstmp(np.ones((2, 5, 3), "float32"))]  # a has P = 3 units, c has 8
+    [(2, 3), (2, 3), (2, 8)]
 
     Reference:
         Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM Recurrent Networks", JMLR 2002.
@@ -275,6 +357,12 @@ class LSTM(ProjectedRNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        proj_size=None,
+        proj_clip=None,
+        cell_clip=None,
+        forget_bias=0.0,
+        layer_norm=False,
+        layer_norm_epsilon=1e-3,
         precompute_inputs=False,
         use_fused_bptt=False,
         **kwargs,
@@ -287,6 +375,8 @@ class LSTM(ProjectedRNN):
             recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            proj_size=proj_size, proj_clip=proj_clip, cell_clip=cell_clip, forget_bias=forget_bias,
+            layer_norm=layer_norm, layer_norm_epsilon=layer_norm_epsilon,
             dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="lstm_cell")
         super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
@@ -294,15 +384,35 @@ class LSTM(ProjectedRNN):
     def peephole(self):
         return self.cell.peephole
 
+    @property
+    def proj_size(self):
+        return self.cell.proj_size
+
+    def fused_bptt_declined(self, sequences):
+        """As `ProjectedRNN.fused_bptt_declined`, and the fused LSTM has no projection, clipping or layer
+        normalisation (TF1's `forget_bias` it takes, folded into b)."""
+        cell = self.cell
+        options = [name for name, on in (("proj_size", cell.proj_size), ("cell_clip", cell.cell_clip is not None),
+                                         ("layer_norm", cell.layer_norm)) if on]
+        if options:
+            return f"its equations have no {', '.join(options)}"
+        return super().fused_bptt_declined(sequences)
+
     def fused_loop(self, sequences, initial_state, mask, training=False):
         """`layers._lstm_bptt`: the LSTM as one op with its hand-written backpropagation through time, masks
         and recurrent dropout included. Input dropout is applied to the whole sequence before it, so autodiff
         differentiates it."""
         cell = self.cell
         a0, c0 = (ops.cast(state, cell.variable_dtype) for state in initial_state)
+        bias = cell.bias
+        if cell.forget_bias:
+            u = cell.units
+            forget_offset = np.concatenate([np.zeros(u), np.full(u, cell.forget_bias), np.zeros(2 * u)])
+            forget_offset = ops.convert_to_tensor(forget_offset, dtype=cell.variable_dtype)
+            bias = forget_offset if bias is None else ops.add(bias, forget_offset)
         return _lstm_bptt.lstm_sequence(
             drop_inputs(cell, sequences, training=training), a0, c0, cell.kernel, cell.recurrent_kernel,
-            bias=cell.bias, peepholes=cell.peephole_weights, go_backwards=self.go_backwards,
+            bias=bias, peepholes=cell.peephole_weights, go_backwards=self.go_backwards,
             return_sequences=self.return_sequences, mask=mask,
             recurrent_mask=recurrent_dropout_mask(cell, a0, training=training),
             zero_output_for_mask=self.zero_output_for_mask)
@@ -319,3 +429,107 @@ def lstm_weights_from_keras(weights, peephole=False):
         return weights
     units = np.shape(weights[1])[0]
     return weights + [np.zeros((units,), dtype=np.asarray(weights[1]).dtype) for _ in range(3)]
+
+
+def lstm_from_torch(state_dict, **layer_kwargs):
+    """Our LSTM layers computing exactly a PyTorch `nn.LSTM`, from its `state_dict()` (tensors or NumPy arrays).
+
+    PyTorch's gates i, f, g, o are our u, f, c, o in the same order; its two biases add up to our b, and
+    `weight_hr` (`proj_size`) is our W_proj transposed. Every layer `_lK` becomes one of our `LSTM`s, a
+    `keras.layers.Bidirectional` of two where the module is bidirectional (`_reverse`); `bias=False` gives
+    `use_bias=False`. Stack the list (`keras.Sequential([keras.Input((None, D)), *layers])`) for the module's
+    output sequence; PyTorch's `dropout` between layers is yours to add.
+
+    Args:
+        state_dict: `nn.LSTM(...).state_dict()`, or the same keys with a module prefix ("rnn.weight_ih_l0").
+        **layer_kwargs: passed to every `LSTM` (default `return_sequences=True`, as PyTorch returns them all).
+
+    Returns:
+        A list of built layers, one per layer of the module.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> torch_weights = {"weight_ih_l0": rng.normal(size=(8, 3)), "weight_hh_l0": rng.normal(size=(8, 2))}
+    >>> [lstm] = lstm_from_torch(torch_weights)
+    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    layer_kwargs.setdefault("return_sequences", True)
+
+    def convert(arrays):
+        w_ih, w_hh, b_ih, b_hh, w_hr = (arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                                                    "weight_hr"))
+        weights = [w_ih.T, w_hh.T] + ([b_ih + b_hh] if b_ih is not None else []) + \
+            ([w_hr.T] if w_hr is not None else [])
+        layer = LSTM(w_ih.shape[0] // 4, use_bias=b_ih is not None,
+                     proj_size=None if w_hr is None else w_hr.shape[0], **layer_kwargs)
+        return layer, weights
+
+    return layers_from_torch(state_dict, convert)
+
+
+_TF1_NAMES = ("projection/kernel", "kernel", "bias", "w_i_diag", "w_f_diag", "w_o_diag")
+
+
+def lstm_from_tf1(variables, forget_bias=1.0, cell_clip=None, proj_clip=None, **layer_kwargs):
+    """Our LSTM computing exactly a TF1 `LSTMCell(use_peepholes=..., num_proj=..., cell_clip=..., forget_bias=...)`
+    run over time, from the variables a TF1 checkpoint holds.
+
+    TF1 keeps one kernel over [x, a] with the gate blocks in the order i, j, f, o (our u, c, f, o; reordered
+    here), its bias likewise, the peepholes `w_i_diag`, `w_f_diag`, `w_o_diag` and `projection/kernel`
+    (units, num_proj). Peepholes and the projection are recognised by their presence. `forget_bias`,
+    `cell_clip` and `proj_clip` are arguments of the TF1 cell, not variables: give them as the model was built
+    (TF1's `forget_bias` default is 1.0) and they go to the layer.
+
+    Args:
+        variables: one cell's variables, name -> array; names may carry a scope and a ":0"
+            ("rnn/lstm_cell/kernel"), e.g. `{n: reader.get_tensor(n) for n in names}` with
+            `reader = tf.train.load_checkpoint(path)`.
+        forget_bias, cell_clip, proj_clip: the TF1 cell's arguments.
+        **layer_kwargs: passed to the `LSTM` (default `return_sequences=True`, as `tf.nn.dynamic_rnn`).
+
+    Returns:
+        A built `LSTM`.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> lstm = lstm_from_tf1({"rnn/lstm_cell/kernel": rng.normal(size=(5, 8)), "rnn/lstm_cell/bias": np.zeros(8)})
+    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    (1, 4, 2)
+    """
+    found = {}
+    for key, value in variables.items():
+        name = key.split(":")[0]
+        suffix = next((s for s in _TF1_NAMES if name == s or name.endswith("/" + s)), None)
+        if suffix is None or suffix in found:
+            raise ValueError(f"Invalid TF1 LSTMCell variables: {'unexpected' if suffix is None else 'a second'} "
+                             f"{key!r}; expected one cell's {', '.join(_TF1_NAMES)}")
+        found[suffix] = np.asarray(value)
+    if "kernel" not in found or "bias" not in found:
+        raise ValueError("Invalid TF1 LSTMCell variables: `kernel` and `bias` are needed")
+    peepholes = [found.get(f"w_{gate}_diag") for gate in "ifo"]
+    if any(p is None for p in peepholes) and any(p is not None for p in peepholes):
+        raise ValueError("Invalid TF1 LSTMCell variables: w_i_diag, w_f_diag, w_o_diag come together")
+    projection = found.get("projection/kernel")
+    kernel, bias = found["kernel"], found["bias"]
+    units = bias.shape[0] // 4
+    recurrent_size = units if projection is None else projection.shape[1]
+    input_dim = kernel.shape[0] - recurrent_size
+
+    def reorder(matrix):  # TF1's i, j, f, o -> our u, f, c, o
+        i, j, f, o = np.split(matrix, 4, axis=-1)
+        return np.concatenate([i, f, j, o], axis=-1)
+
+    weights = [reorder(kernel[:input_dim]), reorder(kernel[input_dim:]), reorder(bias)]
+    if peepholes[0] is not None:
+        weights += peepholes
+    if projection is not None:
+        weights.append(projection)
+    layer_kwargs.setdefault("return_sequences", True)
+    layer = LSTM(units, peephole=peepholes[0] is not None, proj_size=None if projection is None else recurrent_size,
+                 proj_clip=proj_clip, cell_clip=cell_clip, forget_bias=forget_bias, **layer_kwargs)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights)
+    return layer

@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, randomize
+from layer_helpers import assert_imports_torch_modules, call_fn, randomize, run_stack
 
-from layers import GRU, GRUCell, gru_weights_from_keras
+from layers import GRU, GRUCell, gru_from_torch, gru_weights_from_keras
 from layers import reference
 
 B, T, D, H = 4, 6, 3, 5
@@ -199,7 +199,19 @@ FORMS = {
 @PRECOMPUTE
 @pytest.mark.parametrize("form", list(FORMS))
 def test_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads, assert_all_close):
-    options = FORMS[form]
+    check_against_reference(FORMS[form], precompute_inputs, grads, assert_all_close)
+
+
+@pytest.mark.parametrize("form, precompute_inputs", [("reset_before", True), ("reset_after", False),
+                                                     ("simplified", True)])
+def test_layer_norm_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads,
+                                                           assert_all_close):
+    check_against_reference({**FORMS[form], "layer_norm": True}, precompute_inputs, grads, assert_all_close)
+
+
+def check_against_reference(options, precompute_inputs, grads, assert_all_close):
+    """Our GRU with `options` (float64, masked, from given states) against `layers.reference`: the outputs, the
+    final state and every gradient to 1e-10."""
     rng = np.random.default_rng(3)
     x, mask = make_batch(seed=4, dtype="float64")
     mask[1, 2] = False  # a hole inside a sequence too: the state carries over it
@@ -330,6 +342,7 @@ def test_dropout_is_deterministic_per_seed(rates, reset_after):
     (dict(units=4, dropout=-0.1), "dropout"),
     (dict(units=4, recurrent_dropout=1.5), "recurrent_dropout"),
     (dict(units=4, reset_gate=False, reset_after=True), "reset_after"),
+    (dict(units=4, layer_norm_epsilon=-1.0), "layer_norm_epsilon"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}"):
@@ -344,3 +357,31 @@ def test_input_of_wrong_rank_raises_value_error_naming_sequences(shape):
     built(np.zeros((B, T, D), "float32"))
     with pytest.raises(ValueError, match=r"`sequences` must have rank 3"):
         built(np.zeros(shape, "float32"))
+
+
+# --- layer normalisation and PyTorch's GRU --------------------------------------------------------------------
+
+
+def test_layer_norm_is_declined_by_the_fused_path():
+    x, _ = make_batch()
+    with pytest.warns(UserWarning, match="no layer_norm"):
+        GRU(H, layer_norm=True, use_fused_bptt=True)(x)
+
+
+def test_gru_from_torch_equals_pytorch_equations(tensorflow_backend):
+    """A two-layer bidirectional `nn.GRU` and a one-layer one with `bias=False` against PyTorch's documented
+    equations in NumPy (its z is our 1 - Γu). The importer only rearranges NumPy arrays, the same on every
+    backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
+    x, _ = make_batch(seed=9, dtype="float64")
+    modules = [dict(num_layers=2, bidirectional=True), dict(bias=False)]
+    assert_imports_torch_modules("gru", gru_from_torch, x, H, modules, seed=13)
+
+
+def test_gru_from_torch_equals_torch_itself(tensorflow_backend):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.GRU(D, H, num_layers=2, bidirectional=True, batch_first=True)
+    x, _ = make_batch(seed=10)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(run_stack(gru_from_torch(module.state_dict()), x), expected, atol=1e-5)

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, keras_and_our_lstm, randomize
+from layer_helpers import assert_imports_torch_modules, call_fn, keras_and_our_lstm, randomize, run_stack
 
-from layers import LSTM, LSTMCell, lstm_weights_from_keras
+from layers import LSTM, LSTMCell, lstm_from_tf1, lstm_from_torch, lstm_weights_from_keras
 from layers import reference
 
 B, T, D, H = 4, 6, 3, 5
@@ -340,6 +340,16 @@ def test_dropout_is_deterministic_per_seed(rates):
     (dict(units=4, dropout=-0.1), "dropout"),
     (dict(units=4, dropout=1.5), "dropout"),
     (dict(units=4, recurrent_dropout=2.0), "recurrent_dropout"),
+    (dict(units=4, proj_size=0), "proj_size"),
+    (dict(units=4, proj_size=2.0), "proj_size"),
+    (dict(units=4, proj_clip=1.0), "proj_clip"),  # no projection to clip
+    (dict(units=4, proj_size=2, proj_clip=-1.0), "proj_clip"),
+    (dict(units=4, cell_clip=0.0), "cell_clip"),
+    (dict(units=4, cell_clip="3"), "cell_clip"),
+    (dict(units=4, forget_bias=None), "forget_bias"),
+    (dict(units=4, forget_bias=float("nan")), "forget_bias"),
+    (dict(units=4, layer_norm_epsilon=0.0), "layer_norm_epsilon"),
+    (dict(units=4, layer_norm_epsilon=None), "layer_norm_epsilon"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
@@ -365,3 +375,169 @@ def test_input_of_wrong_rank_raises_value_error_naming_sequences(shape):
 def test_cell_given_a_sequence_raises_value_error_naming_inputs():
     with pytest.raises(ValueError, match="`inputs` must have rank 2"):
         LSTMCell(H).build((B, T, D))
+
+
+# --- the options: projection, clipping, forget bias, layer normalisation --------------------------------------
+
+# Pairs and triples of options, each once with the hoisted input projection and once step by step.
+OPTION_CASES = {
+    "proj-peephole-forget-bias": (dict(proj_size=2, peephole=True, forget_bias=0.7), True),
+    "proj-clips": (dict(proj_size=2, proj_clip=0.2, cell_clip=0.3), False),
+    "layer-norm-peephole-clip": (dict(layer_norm=True, peephole=True, cell_clip=0.3), False),
+    "layer-norm-proj-forget-bias": (dict(layer_norm=True, proj_size=3, proj_clip=0.25, forget_bias=1.0), True),
+}
+
+
+@pytest.mark.parametrize("case", OPTION_CASES)
+def test_options_forward_and_bptt_equal_numpy_reference(case, float64, grads, assert_all_close):
+    options, precompute_inputs = OPTION_CASES[case]
+    rng = np.random.default_rng(list(OPTION_CASES).index(case))
+    x, mask = make_batch(seed=4, dtype="float64")
+    mask[1, 2] = False
+    params = reference.init_params("lstm", D, H, rng, **options)
+    names = list(params)
+    sizes = (options.get("proj_size") or H, H)
+    initial_state = tuple(rng.standard_normal((B, size)) for size in sizes)
+    output_weights = rng.standard_normal((B, T, sizes[0]))
+    state_weights = tuple(rng.standard_normal((B, size)) for size in sizes)
+    _, expected = reference.loss_and_grads("lstm", x, params, output_weights, state_weights, mask=mask,
+                                           initial_state=initial_state, **options)
+    ref_outputs, ref_states, _ = reference.lstm_forward(x, params, mask=mask, initial_state=initial_state,
+                                                        **options)
+
+    layer = LSTM(H, precompute_inputs=precompute_inputs, return_sequences=True, return_state=True,
+                 zero_output_for_mask=True, dtype="float64", **options)
+    layer.build(x.shape)
+    layer.set_weights([params[n] for n in names])
+    outputs, var_grads, input_grads = grads(
+        call_fn(layer, mask), layer.trainable_variables, [x, *initial_state],
+        cotangents=[output_weights, *state_weights])
+
+    assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a", "c"])
+    assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
+    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10,
+                     names=["x", "a0", "c0"])
+
+
+def test_return_state_with_proj_size_has_p_units_in_a_and_units_in_c():
+    x, _ = make_batch()
+    outputs, a, c = LSTM(H, proj_size=2, return_sequences=True, return_state=True)(x)
+    assert (outputs.shape, a.shape, c.shape) == ((B, T, 2), (B, 2), (B, H))
+    outputs, a_fwd, c_fwd, a_bwd, c_bwd = keras.layers.Bidirectional(
+        LSTM(H, proj_size=2, return_state=True))(x)
+    assert outputs.shape == (B, 4) and (a_fwd.shape, c_fwd.shape, a_bwd.shape, c_bwd.shape) == (
+        (B, 2), (B, H), (B, 2), (B, H))
+    cell = LSTMCell(H, proj_size=2)
+    assert (cell.state_size, cell.output_size) == ([2, H], 2)
+
+
+def test_options_combine_with_dropout():
+    x, mask = make_batch()
+    options = dict(proj_size=2, cell_clip=0.5, forget_bias=1.0, layer_norm=True, peephole=True)
+    layer = LSTM(H, dropout=0.3, recurrent_dropout=0.3, seed=1, return_sequences=True, **options)
+    plain = LSTM(H, return_sequences=True, **options)
+    layer.build(x.shape)
+    plain.build(x.shape)
+    randomize(layer)
+    plain.set_weights(layer.get_weights())
+    inference = np.asarray(layer(x, mask=mask))
+    np.testing.assert_allclose(inference, np.asarray(plain(x, mask=mask)), atol=1e-6)
+    assert np.abs(np.asarray(layer(x, mask=mask, training=True)) - inference).max() > 1e-2
+
+
+def test_fused_path_takes_forget_bias_and_declines_the_other_options():
+    x, mask = make_batch()
+    for options in (dict(forget_bias=0.8), dict(forget_bias=0.8, use_bias=False)):
+        generic = LSTM(H, peephole=True, return_sequences=True, **options)
+        fused = LSTM(H, peephole=True, return_sequences=True, use_fused_bptt=True, **options)
+        for layer in (generic, fused):
+            layer.build(x.shape)
+        randomize(generic)
+        fused.set_weights(generic.get_weights())
+        assert fused.fused_bptt_declined(keras.ops.convert_to_tensor(x)) is None
+        np.testing.assert_allclose(np.asarray(fused(x, mask=mask)), np.asarray(generic(x, mask=mask)), atol=1e-6)
+    for option in (dict(proj_size=2), dict(cell_clip=1.0), dict(layer_norm=True)):
+        with pytest.warns(UserWarning, match=f"no {next(iter(option))}"):
+            LSTM(H, use_fused_bptt=True, **option)(x)
+
+
+def test_lstm_from_tf1_equals_tf1_legacy_cell_outputs_and_gradients(tensorflow_backend, grads):
+    """TF1's `LSTMCell` as `tf_keras` still ships it (peepholes, projection, both clips, forget bias), stepped by
+    hand over a sequence, against our layer holding its variables."""
+    tf = tensorflow_backend
+    legacy_cells = pytest.importorskip("tf_keras.src.layers.rnn.legacy_cells")
+    rng = np.random.default_rng(11)
+    x, _ = make_batch(seed=8)
+    # Clips low enough to be reached (checked below), a projection P != units.
+    tf1_options = dict(cell_clip=0.3, proj_clip=0.2, forget_bias=0.6)
+    cell = legacy_cells.LSTMCell(H, use_peepholes=True, num_proj=2, **tf1_options)
+    cell(x[:, 0], legacy_cells.LSTMStateTuple(tf.zeros((B, H)), tf.zeros((B, 2))))
+    for variable in cell.variables:
+        variable.assign(0.5 * rng.standard_normal(tuple(variable.shape)).astype("float32"))
+    cotangents = [rng.standard_normal((B, T, 2)), rng.standard_normal((B, 2)), rng.standard_normal((B, H))]
+
+    xs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        state = legacy_cells.LSTMStateTuple(tf.zeros((B, H)), tf.zeros((B, 2)))
+        steps = []
+        for t in range(T):
+            m, state = cell(xs[:, t], state)
+            steps.append(m)
+        theirs = [tf.stack(steps, axis=1), state.h, state.c]
+        loss = sum(tf.reduce_sum(o * w) for o, w in zip(theirs, cotangents))
+    *their_var_grads, their_dx = tape.gradient(loss, cell.variables + [xs])
+
+    ours = lstm_from_tf1({v.name: v.numpy() for v in cell.variables}, return_state=True, **tf1_options)
+    assert (ours.peephole, ours.proj_size) == (True, 2)
+    outputs, var_grads, (dx,) = grads(ours, ours.trainable_variables, [x], cotangents=cotangents)
+
+    for ours_value, their_value, name in zip(outputs, theirs, ["outputs", "a", "c"]):
+        np.testing.assert_allclose(ours_value, their_value.numpy(), atol=1e-5, err_msg=name)
+    assert np.abs(outputs[0]).max() == pytest.approx(0.2) and np.abs(outputs[2]).max() == pytest.approx(0.3)
+    # TF1's gradients in our layout: the importer's reordering applied to them.
+    expected = lstm_from_tf1({v.name: g.numpy() for v, g in zip(cell.variables, their_var_grads)}).get_weights()
+    for name, ours_grad, their_grad in zip([v.name for v in ours.trainable_variables], var_grads, expected):
+        np.testing.assert_allclose(ours_grad, their_grad, atol=1e-5, rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(dx, their_dx.numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_lstm_from_tf1_finds_each_variable_by_name_and_refuses_strangers():
+    rng = np.random.default_rng(0)
+    variables = {"rnn/lstm_cell/kernel:0": rng.standard_normal((D + H, 4 * H)),
+                 "rnn/lstm_cell/bias:0": rng.standard_normal(4 * H)}
+    layer = lstm_from_tf1(variables)
+    assert (layer.peephole, layer.proj_size, layer.cell.forget_bias) == (False, None, 1.0)
+    # TF1's blocks i, j, f, o land in our u, c, f, o: our forget block is TF1's third.
+    np.testing.assert_allclose(np.asarray(layer.cell.bias)[H:2 * H], variables["rnn/lstm_cell/bias:0"][2 * H:3 * H],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="kernel/Adam"):
+        lstm_from_tf1({**variables, "rnn/lstm_cell/kernel/Adam": variables["rnn/lstm_cell/kernel:0"]})
+    with pytest.raises(ValueError, match="w_i_diag"):
+        lstm_from_tf1({**variables, "rnn/lstm_cell/w_i_diag": np.zeros(H)})
+
+
+def test_lstm_from_torch_equals_pytorch_equations(tensorflow_backend):
+    """A two-layer bidirectional `nn.LSTM` with `proj_size`, and a one-layer one with `bias=False`, against
+    PyTorch's documented equations in NumPy. The importer only rearranges NumPy arrays, the same on every
+    backend, and the reference tests check the layers' equations on each: TensorFlow alone runs this."""
+    x, _ = make_batch(seed=9, dtype="float64")
+    modules = [dict(num_layers=2, bidirectional=True, proj_size=2), dict(bias=False)]
+    assert_imports_torch_modules("lstm", lstm_from_torch, x, H, modules, seed=12)
+
+
+def test_lstm_from_torch_equals_torch_itself(tensorflow_backend):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(D, H, num_layers=2, bidirectional=True, proj_size=2, batch_first=True)
+    x, _ = make_batch(seed=10)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(run_stack(lstm_from_torch(module.state_dict()), x), expected, atol=1e-5)
+
+
+def test_lstm_from_torch_refuses_a_state_dict_of_something_else():
+    with pytest.raises(ValueError, match="conv.weight"):
+        lstm_from_torch({"conv.weight": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="weight_ih_l0"):
+        lstm_from_torch({"weight_hh_l0": np.zeros((4 * H, H))})

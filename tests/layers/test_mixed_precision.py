@@ -60,3 +60,30 @@ def test_gru_state_integrates_small_updates_under_bfloat16(mixed_bfloat16, reset
     expected = np.tanh(3.0) * (1 - (1 - gamma_u) ** STEPS)
     assert c.dtype == "bfloat16"
     np.testing.assert_allclose(float(c[0, 0]), expected, rtol=2**-7)
+
+
+def test_lstm_options_keep_the_cell_state_in_float32(mixed_bfloat16):
+    """Projection, clip and TF1's forget bias (an extra 5 on Γf's pre-activation) leave c integrating."""
+    layer = LSTM(1, proj_size=2, cell_clip=50.0, forget_bias=5.0, return_state=True)
+    outputs, a, c = _integrating_lstm(layer)
+    assert (outputs.shape, a.shape, c.dtype) == ((1, 2), (1, 2), "bfloat16")
+    np.testing.assert_allclose(float(c[0, 0]), EXPECTED_C, rtol=2**-7)
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU])
+def test_layer_norm_under_bfloat16_follows_float32(layer_class):
+    """Under mixed_bfloat16 a layer-normalised layer keeps float32 weights (gains and offsets too) and computes
+    what the float32 layer does, up to its 16-bit matmuls."""
+    x = np.random.default_rng(0).standard_normal((2, 20, 3)).astype("float32")
+    reference_layer = layer_class(4, layer_norm=True, return_sequences=True)
+    reference_layer.build(x.shape)
+    for i, v in enumerate(reference_layer.trainable_weights):
+        v.assign(np.random.default_rng(i).normal(1.0 if "gamma" in v.name else 0.0, 0.5, v.shape).astype("float32"))
+    expected = np.asarray(reference_layer(x))
+    mixed = layer_class(4, layer_norm=True, return_sequences=True, dtype="mixed_bfloat16")
+    mixed.build(x.shape)
+    mixed.set_weights(reference_layer.get_weights())
+    outputs = mixed(x)
+    assert outputs.dtype == "bfloat16"
+    assert [v.dtype for v in mixed.weights] == ["float32"] * len(mixed.weights)
+    np.testing.assert_allclose(np.asarray(keras.ops.cast(outputs, "float32")), expected, atol=5e-2)

@@ -270,3 +270,93 @@ def test_params_must_match_the_variant():
     _, _, cache = ref.gru_forward(x, ref.init_params("gru", D, H, rng))
     with pytest.raises(ValueError, match="cache"):
         ref.lstm_backward(None, None, cache)
+
+
+# --- the options: projection, clipping, forget bias, layer normalisation ------------------------------------
+
+# name -> (kind, options), pairs and triples of options; HO units and a projection to PO (!= HO) catch layouts.
+OPTION_VARIANTS = {
+    "lstm-proj-peephole-forget-bias": ("lstm", {"proj_size": 2, "peephole": True, "forget_bias": 0.7}),
+    "lstm-proj-clips": ("lstm", {"proj_size": 2, "proj_clip": 0.2, "cell_clip": 0.3}),
+    "lstm-layer-norm-peephole-clip": ("lstm", {"layer_norm": True, "peephole": True, "cell_clip": 0.3}),
+    "lstm-layer-norm-proj-forget-bias": ("lstm", {"layer_norm": True, "proj_size": 2, "forget_bias": 1.0}),
+    "gru-layer-norm": ("gru", {"layer_norm": True}),
+    "gru-layer-norm-reset-after": ("gru", {"layer_norm": True, "reset_after": True}),
+    "gru-layer-norm-simple": ("gru", {"layer_norm": True, "reset_gate": False}),
+}
+HO = 3
+
+
+def option_sizes(kind, options):
+    """The state sizes (the output's first) of a variant with HO units."""
+    return (options.get("proj_size") or HO, HO) if kind == "lstm" else (HO,)
+
+
+@pytest.mark.parametrize("variant", OPTION_VARIANTS)
+def test_options_gradients_match_finite_differences(variant):
+    kind, options = OPTION_VARIANTS[variant]
+    rng = np.random.default_rng(list(OPTION_VARIANTS).index(variant))
+    params = ref.init_params(kind, D, HO, rng, **options)
+    sizes = option_sizes(kind, options)
+    x, R = rng.normal(size=(B, T, D)), rng.normal(size=(B, T, sizes[0]))
+    S = tuple(rng.normal(size=(B, size)) for size in sizes)
+    initial = tuple(rng.normal(size=(B, size)) for size in sizes)
+
+    outputs, states, _ = FORWARD[kind](x, params, mask=MASK, initial_state=initial, **options)
+    _, grads = ref.loss_and_grads(kind, x, params, R, S, mask=MASK, initial_state=initial, **options)
+
+    assert outputs.shape == (B, T, sizes[0]) and [s.shape[-1] for s in states] == list(sizes)
+    for clip in ("cell_clip", "proj_clip"):
+        if clip in options:  # the clip is reached, so its gradient (zero outside) is exercised
+            unclipped, _, _ = FORWARD[kind](x, params, mask=MASK, initial_state=initial, **{**options, clip: None})
+            assert np.abs(unclipped - outputs).max() > 1e-3, clip
+    for name, value in params.items():
+        loss = lambda v: linear_loss(kind, options, x, {**params, name: v}, R, S, MASK, initial)
+        np.testing.assert_allclose(grads[name], numeric_grad(loss, value), rtol=1e-6, atol=1e-8, err_msg=name)
+    loss = lambda v: linear_loss(kind, options, v, params, R, S, MASK, initial)
+    np.testing.assert_allclose(grads["x"], numeric_grad(loss, x), rtol=1e-6, atol=1e-8, err_msg="x")
+    for k, state in enumerate(initial):
+        loss = lambda v: linear_loss(kind, options, x, params, R, S, MASK, initial[:k] + (v,) + initial[k + 1:])
+        np.testing.assert_allclose(grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"initial_state[{k}]")
+
+
+def test_lstm_options_one_step_by_hand():
+    # D = 1, H = 2, P = 1; x = 1, a<0> = 0, c<0> = (1, -1), b = 0. x W = (-3, -1, 1, 3, 0, 0, 0, 0): mean 0,
+    # variance 20/8 = 2.5, so LN_x gives x W/√(2.5 + ε); LN_a of the zero a U is its offset β = 0.
+    kernel = np.array([[-3.0, -1.0, 1.0, 3.0, 0.0, 0.0, 0.0, 0.0]])
+    params = {"kernel": kernel, "recurrent_kernel": np.zeros((1, 8)), "bias": np.zeros(8),
+              "projection": np.array([[2.0], [-1.0]]),
+              "kernel_norm_gamma": np.ones(8), "kernel_norm_beta": np.zeros(8),
+              "recurrent_norm_gamma": np.ones(8), "recurrent_norm_beta": np.zeros(8),
+              "cell_norm_gamma": np.array([1.0, 2.0]), "cell_norm_beta": np.array([0.5, 0.0])}
+    options = dict(proj_size=1, forget_bias=1.0, cell_clip=0.9, layer_norm=True, layer_norm_epsilon=1e-3)
+    _, (a, c), _ = ref.lstm_forward(np.ones((1, 1, 1)), params, initial_state=(np.zeros((1, 1)),
+                                                                              np.array([[1.0, -1.0]])), **options)
+
+    z_u, z_f, z_c, z_o = np.split(kernel[0] / np.sqrt(2.5 + 1e-3), 4)
+    cell = np.clip(sigmoid(z_u) * np.tanh(z_c) + sigmoid(z_f + 1.0) * np.array([1.0, -1.0]), -0.9, 0.9)
+    # LN over the two units: (c - mean)/√(var + ε) is ±d/√(d² + ε) with d half their difference.
+    d = (cell[0] - cell[1]) / 2
+    normed = np.array([d, -d]) / np.sqrt(d ** 2 + 1e-3) * np.array([1.0, 2.0]) + np.array([0.5, 0.0])
+    np.testing.assert_allclose(c[0], normed, rtol=1e-12)
+    m = sigmoid(z_o) * np.tanh(normed)
+    np.testing.assert_allclose(a[0], [2 * m[0] - m[1]], rtol=1e-12)
+
+
+def test_lstm_forget_bias_is_a_constant_on_the_forget_block():
+    rng = np.random.default_rng(5)
+    params = ref.init_params("lstm", D, H, rng, peephole=True)
+    x = rng.normal(size=(B, T, D))
+    shifted = {**params, "bias": params["bias"] + np.repeat([0.0, 0.7, 0.0, 0.0], H)}
+
+    outputs, states, _ = ref.lstm_forward(x, params, peephole=True, forget_bias=0.7)
+    expected, expected_states, _ = ref.lstm_forward(x, shifted, peephole=True)
+
+    np.testing.assert_allclose(outputs, expected, rtol=1e-12)
+    np.testing.assert_allclose(states[1], expected_states[1], rtol=1e-12)
+
+
+def test_proj_clip_needs_proj_size():
+    with pytest.raises(ValueError, match="proj_clip"):
+        ref.param_shapes("lstm", D, H, proj_clip=1.0)

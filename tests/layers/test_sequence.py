@@ -310,3 +310,47 @@ def test_keras_optimizer_clipping_keeps_training_finite(clipping):
     assert np.all(np.isfinite(losses))
     assert all(np.isfinite(w).all() for w in weights)
     assert losses[-1] < losses[0]
+
+
+# --- the options in whole models: config, .keras and SavedModel -----------------------------------------------
+
+
+def options_model():
+    """Every option of the LSTM and the GRU once, with masking and `Bidirectional`."""
+    inputs = keras.Input((T, D))
+    x = keras.layers.Masking(0.0)(inputs)
+    x = keras.layers.Bidirectional(LSTM(4, peephole=True, proj_size=2, proj_clip=0.5, cell_clip=1.0,
+                                        forget_bias=1.0, layer_norm=True, layer_norm_epsilon=1e-2,
+                                        return_sequences=True))(x)
+    x = GRU(3, layer_norm=True, return_sequences=True)(x)
+    x = LSTM(4, proj_size=3, forget_bias=0.5, cell_clip=0.8)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    for i, layer in enumerate(model.layers):
+        randomize(layer, seed=i)
+    return model
+
+
+def test_options_survive_the_config_round_trip():
+    options = dict(peephole=True, proj_size=2, proj_clip=0.5, cell_clip=1.0, forget_bias=1.0, layer_norm=True,
+                   layer_norm_epsilon=1e-2)
+    cell = LSTM.from_config(LSTM(4, **options).get_config()).cell
+    assert {name: getattr(cell, name) for name in options} == options
+    gru = GRU.from_config(GRU(3, layer_norm=True, layer_norm_epsilon=1e-4).get_config()).cell
+    assert (gru.layer_norm, gru.layer_norm_epsilon) == (True, 1e-4)
+
+
+def test_options_survive_the_keras_file_and_saved_model(tmp_path):
+    model = options_model()
+    x = padded_batch()
+    expected = np.asarray(model(x))
+    model.save(tmp_path / "options.keras")
+    loaded = keras.saving.load_model(tmp_path / "options.keras")
+    np.testing.assert_array_equal(np.asarray(loaded(x)), expected)
+    assert [w.name for w in loaded.weights] == [w.name for w in model.weights]
+    if keras.backend.backend() != "tensorflow":
+        return  # SavedModel export needs TensorFlow
+    import tensorflow as tf
+
+    model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    np.testing.assert_allclose(reloaded.serve(tf.constant(x)).numpy(), expected, atol=1e-6)
