@@ -24,7 +24,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """An `argparse.ArgumentParser` whose errors are one line (no usage dump) and exit code 2."""
 
     def error(self, message):
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+        # shorten: argparse quotes arguments as given ("unrecognized arguments: a\nb"), newlines and all.
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {shorten(message)}\n")
 
 
 def make_parser(prog, description):
