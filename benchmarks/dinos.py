@@ -31,7 +31,9 @@ from apps.common.bundle import load_bundle  # noqa: E402
 from apps.dinos import data  # noqa: E402
 from apps.dinos.evaluate import bits_per_char  # noqa: E402
 from apps.dinos.model import step_model  # noqa: E402
-from apps.dinos.paths import DEFAULT_MODEL, REPO_ROOT  # noqa: E402
+from apps.common import files  # noqa: E402
+from apps.common.paths import ROOT as REPO_ROOT  # noqa: E402
+from apps.dinos.cli import DEFAULT_MODEL  # noqa: E402
 from apps.dinos.sample import NameSampler  # noqa: E402
 
 
@@ -144,7 +146,7 @@ def main(argv=None):
 
     training = config["training"]
     path = args.data or training["data"]
-    if training.get("data_sha256") and data.sha256_of(path) != training["data_sha256"]:
+    if training.get("data_sha256") and files.sha256_of(path) != training["data_sha256"]:
         sys.exit(f"{path} is not the list the model was trained on (sha256 differs)")
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = data.unique(data.read_names(path, keep_case=vocab.keep_case))

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from apps.common import litert  # noqa: E402
 from apps.common.bundle import load_bundle  # noqa: E402
-from apps.dinos.paths import REPO_ROOT  # noqa: E402
+from apps.common.paths import ROOT as REPO_ROOT  # noqa: E402
 
 MODELS = REPO_ROOT / "saved_models"
 

@@ -43,9 +43,10 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from apps.common.bundle import load_bundle  # noqa: E402
+from apps.common.paths import ROOT as REPO_ROOT  # noqa: E402
 from apps.common.seeding import set_seed  # noqa: E402
 from apps.sentiment.data import (  # noqa: E402
-    DEFAULT_DATA_DIR, REPO_ROOT, SST_FILES, Examples, load_task, read_examples)
+    DEFAULT_DATA_DIR, SST_FILES, Examples, load_task, read_examples)
 from apps.sentiment.embeddings import load_vectors  # noqa: E402
 from apps.sentiment.model import make_vectorizer  # noqa: E402
 from apps.sentiment.predict import evaluate, export  # noqa: E402
