@@ -243,7 +243,7 @@ def parse_music(path):
         raise CLIError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     try:
         score = converter.parse(path)
-    except Exception as error:  # music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
+    except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
     return score

@@ -121,10 +121,9 @@ def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
 
 def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
     target = make_bundle(tmp_path / "b", "dinos")
-    with pytest.raises(RuntimeError):
-        with files.atomic_dir(str(target), app="dinos") as tmp:
-            open(os.path.join(tmp, "half"), "w").close()
-            raise RuntimeError("the writer died")
+    with pytest.raises(RuntimeError), files.atomic_dir(str(target), app="dinos") as tmp:
+        open(os.path.join(tmp, "half"), "w").close()
+        raise RuntimeError("the writer died")
     assert sorted(os.listdir(target)) == [files.CONFIG_FILE, files.MODEL_FILE]
     with files.atomic_dir(str(target), app="dinos") as tmp:
         with open(os.path.join(tmp, files.MODEL_FILE), "w") as handle:
@@ -137,10 +136,9 @@ def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
 
 def test_atomic_dir_rechecks_at_the_swap(tmp_path):
     target = tmp_path / "b"
-    with pytest.raises(CLIError, match="refusing"):
-        with files.atomic_dir(str(target), app="dinos"):
-            target.mkdir()  # someone puts their work there while we train
-            (target / "thesis.tex").write_text("precious")
+    with pytest.raises(CLIError, match="refusing"), files.atomic_dir(str(target), app="dinos"):
+        target.mkdir()  # someone puts their work there while we train
+        (target / "thesis.tex").write_text("precious")
     assert (target / "thesis.tex").read_text() == "precious"
     assert sorted(os.listdir(tmp_path)) == ["b"]
 

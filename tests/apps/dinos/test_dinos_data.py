@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
+from apps.common.files import read_manifest, sha256_of
 from apps.dinos import data
 from apps.dinos.cli import main
-from apps.common.files import read_manifest, sha256_of
 from apps.dinos.data import MANIFEST
 
 SHARED_LIST = os.path.join(os.path.dirname(__file__), *[".."] * 4, "shared", "data", "dinos", "dinos.txt")

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.sentiment.data import Examples, download, read_manifest
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import hold_out
