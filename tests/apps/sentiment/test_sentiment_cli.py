@@ -116,9 +116,9 @@ def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     assert from_csv.texts == [f"{text},\nyes" for _, text in rows]  # quoted commas and line breaks
     assert from_tsv.texts == [text for _, text in rows]
     code, _out, err = run_cli(capsys, "train", "--task", "file", "--data", tsv_path, "--text-col", "review",
-                             "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
-                             "--no-bidirectional",
-                             "--out", tmp_path / "bundle", "--quiet")
+                              "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
+                              "--no-bidirectional",
+                              "--out", tmp_path / "bundle", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "bundle" / "config.json").read_text())["dev_data"]["examples"] == 8
 
