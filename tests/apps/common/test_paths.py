@@ -9,6 +9,7 @@ import pytest
 import apps
 from apps.common import paths
 from apps.dinos import cli as dinos_cli
+from apps.dinos import data as dinos_data
 from apps.jazz import cli as jazz_cli
 from apps.sentiment import cli as sentiment_cli
 from apps.sentiment import data as sentiment_data
@@ -27,10 +28,7 @@ def test_each_default_model_is_the_shipped_bundle_by_an_absolute_path(default):
     assert os.path.isfile(os.path.join(default, "config.json"))
 
 
-def test_each_default_manifest_is_found(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    from apps.dinos import data as dinos_data
-
+def test_each_default_manifest_is_found_by_an_absolute_path():
     for manifest in (dinos_data.MANIFEST, sentiment_data.MANIFEST):
         assert os.path.isabs(manifest) and os.path.isfile(manifest)
 
