@@ -27,12 +27,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from apps.common.bundle import load_bundle  # noqa: E402
-from apps.dinos import data  # noqa: E402
-from apps.dinos.evaluate import bits_per_char  # noqa: E402
-from apps.dinos.model import step_model  # noqa: E402
-from apps.dinos.paths import DEFAULT_MODEL, REPO_ROOT  # noqa: E402
-from apps.dinos.sample import NameSampler  # noqa: E402
+from apps.common.bundle import load_bundle
+from apps.dinos import data
+from apps.dinos.evaluate import bits_per_char
+from apps.dinos.model import step_model
+from apps.common import files
+from apps.common.paths import ROOT as REPO_ROOT
+from apps.dinos.cli import DEFAULT_MODEL
+from apps.dinos.sample import NameSampler
 
 
 class AbsoluteDiscountingLM:
@@ -131,9 +133,9 @@ def main(argv=None):
     sampling = []
     for n in args.n:
         sampler.sample_batch(n, seed=0)  # the first call traces
-        fast, fast_times = timed(lambda i: sampler.sample_batch(n, seed=i + 1), args.repeats)
+        fast, fast_times = timed(lambda i, n=n: sampler.sample_batch(n, seed=i + 1), args.repeats)
         predict_loop(step, n, 2, seed=0)  # build predict's function once
-        slow, slow_times = timed(lambda i: predict_loop(step, n, steps, seed=i), args.baseline_repeats)
+        slow, slow_times = timed(lambda i, n=n: predict_loop(step, n, steps, seed=i), args.baseline_repeats)
         print(f"sampling {n} names (up to {steps} steps): Sampler {fast * 1e3:.1f} ms median "
               f"({n / fast:,.0f} names/s); predict once per step {slow * 1e3:.0f} ms "
               f"({n / slow:,.0f} names/s); ratio {slow / fast:.1f}x; load average {os.getloadavg()[0]:.2f}")
@@ -144,7 +146,7 @@ def main(argv=None):
 
     training = config["training"]
     path = args.data or training["data"]
-    if training.get("data_sha256") and data.sha256_of(path) != training["data_sha256"]:
+    if training.get("data_sha256") and files.sha256_of(path) != training["data_sha256"]:
         sys.exit(f"{path} is not the list the model was trained on (sha256 differs)")
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = data.unique(data.read_names(path, keep_case=vocab.keep_case))

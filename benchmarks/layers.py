@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import layers  # noqa: E402
+import layers
 
 # How the apps compile their recurrent models: XLA on, several steps per call to cut `fit`'s per-step
 # overhead; our LSTMs then take their hand-written backpropagation through time (`use_fused_bptt=True`).

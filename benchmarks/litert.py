@@ -36,9 +36,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from apps.common import litert  # noqa: E402
-from apps.common.bundle import load_bundle  # noqa: E402
-from apps.dinos.paths import REPO_ROOT  # noqa: E402
+from apps.common import litert
+from apps.common.bundle import load_bundle
+from apps.common.paths import ROOT as REPO_ROOT
 
 MODELS = REPO_ROOT / "saved_models"
 
@@ -173,7 +173,8 @@ def bench_sentiment(directory, args):
         ids = sentiment_litert.read_vocabulary(path)
         runner = litert.interpreter(path).get_signature_runner(litert.SIGNATURE)
         latency = median_time(
-            lambda i: runner(token_ids=sentiment_litert.token_ids(texts[i % len(texts)], ids)), args.repeats)
+            lambda i, runner=runner, ids=ids: runner(token_ids=sentiment_litert.token_ids(texts[i % len(texts)], ids)),
+            args.repeats)
         result[kind] = {"bytes": os.path.getsize(path), "latency_s": latency, "ops": litert.op_names(path)}
         if examples is not None:
             predicted = sentiment_litert.predict(path, examples.texts)

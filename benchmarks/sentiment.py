@@ -28,6 +28,7 @@ training examples, one timing pass at one batch size (its accuracies are not the
 """
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -42,14 +43,15 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from apps.common.bundle import load_bundle  # noqa: E402
-from apps.common.seeding import set_seed  # noqa: E402
-from apps.sentiment.data import (  # noqa: E402
-    DEFAULT_DATA_DIR, REPO_ROOT, SST_FILES, Examples, load_task, read_examples)
-from apps.sentiment.embeddings import load_vectors  # noqa: E402
-from apps.sentiment.model import make_vectorizer  # noqa: E402
-from apps.sentiment.predict import evaluate, export  # noqa: E402
-from apps.sentiment.train import make_dataset, train  # noqa: E402
+from apps.common.bundle import load_bundle
+from apps.common.paths import ROOT as REPO_ROOT
+from apps.common.seeding import set_seed
+from apps.sentiment.data import (
+    DEFAULT_DATA_DIR, SST_FILES, Examples, load_task, read_examples)
+from apps.sentiment.embeddings import load_vectors
+from apps.sentiment.model import make_vectorizer
+from apps.sentiment.predict import evaluate, export
+from apps.sentiment.train import make_dataset, train
 
 DEFAULT_MODELS = [os.path.join(REPO_ROOT, "saved_models", name) for name in ("sentiment", "sentiment-sst2")]
 BATCH_ONE_SENTENCES = 200
@@ -143,7 +145,7 @@ def retrain_recipe(config, data_dir, seed, epochs, patience, limit=None):
 def ngrams(text):
     """The distinct unigrams and bigrams of a tokenised text."""
     tokens = text.split(" ")
-    return set(tokens) | {f"{first} {second}" for first, second in zip(tokens, tokens[1:])}
+    return set(tokens) | {f"{first} {second}" for first, second in itertools.pairwise(tokens)}
 
 
 def naive_bayes(train_examples, num_classes, alpha=1.0):

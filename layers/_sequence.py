@@ -1,5 +1,6 @@
 """What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
 
+import math
 import numbers
 import warnings
 
@@ -157,7 +158,7 @@ def check_units(units, argument="units"):
 
 
 def check_float(value, argument):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ValueError(f"Invalid `{argument}`: expected a number, got {value!r}")
     return float(value)
 

@@ -74,7 +74,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
     Example:
 
     >>> rnn = keras.layers.RNN(GRUCell(4, reset_gate=False))
-    >>> rnn(np.ones((2, 3, 5), "float32")).shape
+    >>> tuple(rnn(np.ones((2, 3, 5), "float32")).shape)
     (2, 4)
 
     Reference:
@@ -282,7 +282,7 @@ class GRU(ProjectedRNN):
     Example:
 
     >>> gru = GRU(8, reset_after=True, return_sequences=True)
-    >>> gru(np.ones((2, 5, 3), "float32")).shape
+    >>> tuple(gru(np.ones((2, 5, 3), "float32")).shape)
     (2, 5, 8)
 
     Reference:
@@ -400,7 +400,7 @@ def gru_from_torch(state_dict, **layer_kwargs):
 
     >>> rng = np.random.default_rng(0)
     >>> [gru] = gru_from_torch({"weight_ih_l0": rng.normal(size=(6, 3)), "weight_hh_l0": rng.normal(size=(6, 2))})
-    >>> gru(np.ones((1, 4, 3), "float32")).shape
+    >>> tuple(gru(np.ones((1, 4, 3), "float32")).shape)
     (1, 4, 2)
     """
     layer_kwargs.setdefault("return_sequences", True)

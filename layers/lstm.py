@@ -82,7 +82,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
 
     >>> cell = LSTMCell(4, peephole=True)
     >>> rnn = keras.layers.RNN(cell, return_sequences=True)
-    >>> rnn(np.ones((2, 3, 5), "float32")).shape
+    >>> tuple(rnn(np.ones((2, 3, 5), "float32")).shape)
     (2, 3, 4)
 
     Reference:
@@ -327,8 +327,8 @@ class LSTM(ProjectedRNN):
 
     >>> lstm = LSTM(8, peephole=True, return_sequences=True, return_state=True)
     >>> outputs, a, c = lstm(np.ones((2, 5, 3), "float32"))
-    >>> outputs.shape, a.shape, c.shape
-    ((2, 5, 8), (2, 8), (2, 8))
+    >>> [tuple(t.shape) for t in (outputs, a, c)]
+    [(2, 5, 8), (2, 8), (2, 8)]
     >>> lstmp = LSTM(8, proj_size=3, cell_clip=5.0, forget_bias=1.0, layer_norm=True, return_state=True)
     >>> [tuple(t.shape) for t in lstmp(np.ones((2, 5, 3), "float32"))]  # a has P = 3 units, c has 8
     [(2, 3), (2, 3), (2, 8)]
@@ -452,7 +452,7 @@ def lstm_from_torch(state_dict, **layer_kwargs):
     >>> rng = np.random.default_rng(0)
     >>> torch_weights = {"weight_ih_l0": rng.normal(size=(8, 3)), "weight_hh_l0": rng.normal(size=(8, 2))}
     >>> [lstm] = lstm_from_torch(torch_weights)
-    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    >>> tuple(lstm(np.ones((1, 4, 3), "float32")).shape)
     (1, 4, 2)
     """
     layer_kwargs.setdefault("return_sequences", True)
@@ -496,7 +496,7 @@ def lstm_from_tf1(variables, forget_bias=1.0, cell_clip=None, proj_clip=None, **
 
     >>> rng = np.random.default_rng(0)
     >>> lstm = lstm_from_tf1({"rnn/lstm_cell/kernel": rng.normal(size=(5, 8)), "rnn/lstm_cell/bias": np.zeros(8)})
-    >>> lstm(np.ones((1, 4, 3), "float32")).shape
+    >>> tuple(lstm(np.ones((1, 4, 3), "float32")).shape)
     (1, 4, 2)
     """
     found = {}

@@ -69,7 +69,7 @@ def load_bundle(path, app=None, compile=False):
                        f"{path} is not a {app} model bundle (its config.json names no app)")
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
-    except Exception as error:  # Keras raises many kinds for a damaged zip; all mean the same to a user.
+    except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"corrupt model {model_path}: {first_line}") from None
     return model, config

@@ -26,7 +26,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from apps.common.cli import STRATEGIES, CLIError
+from apps.common.cli import STRATEGIES
+from apps.common.errors import CLIError
 
 def strategy_from_args(args):
     """Sets the dtype policy from `args.mixed_precision` and returns the strategy `args.distribute` names.

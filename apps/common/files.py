@@ -13,6 +13,9 @@ The rules every command follows (docs/cli.md is the user's version):
   kind* stands (recognised by its `config.json`'s `app` or by `OWNER_FILE`). Anything else (a file, a folder of
   the user's, another app's bundle, a SavedModel where a bundle goes) is refused unless the user passed
   `--force`. The check runs before any work, and again at the moment of the swap.
+- **Downloads are checked.** Each app's `download` fetches what its manifest `data/<app>.json` lists
+  (`read_manifest`, one format for every app) with `keras.utils.get_file`, checks each file's sha256 and writes
+  it atomically; a URL or a local path works as the source.
 - **Inputs are bounded.** `read_text` refuses a file larger than its byte limit before reading it, and a line
   longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
   killed process. The limits themselves are the constants below.
@@ -23,10 +26,15 @@ Everything here raises `CLIError` for a mistake of the user's; nothing imports T
 import contextlib
 import ctypes
 import errno
+import hashlib
+import io
 import json
 import os
+import pathlib
 import shutil
 import tempfile
+import urllib.parse
+import zipfile
 
 from apps.common.errors import CLIError
 
@@ -407,3 +415,101 @@ def check_line_lengths(text, where, max_chars):
     for number, line in enumerate(text.splitlines(), 1):
         if len(line) > max_chars:
             raise CLIError(f"{where}, line {number}: {len(line):,} characters; the limit is {max_chars:,}")
+
+
+def sha256_of(path):
+    """Hex sha256 of a file's bytes, read in blocks (a corpus file or a model may be large)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_manifest(path):
+    """Reads a data manifest (`data/<app>.json`), the one format every app's `download` reads.
+
+    The manifest is a JSON object with `name`, `description`, `licence` and `files`, a list of entries:
+
+    - a file: `{"name", "url", "sha256", "bytes"}`, optionally `also_accepted` (`{sha256: why}`, other copies
+      that are fine too) and notes (`records`, `corroborated_by`, ...);
+    - a zip archive: `{"name", "url", "members": [{"member", "name", "sha256"}]}`: only the listed members are
+      extracted, each checked against its own sha256;
+    - a source with no `sha256` (a folder of files to point a command at) is documentation only.
+
+    Raises:
+        CLIError: the manifest is missing, not JSON, or has no `files` list.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"cannot read the manifest {path}: {error}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise CLIError(f"the manifest {path} has no list of files")
+    return manifest
+
+
+def download(entry, out, source=None, sha256=None):
+    """Fetches one manifest entry and writes it, checked, to `out`; what is already there and intact is kept.
+
+    Args:
+        entry: one item of a manifest's `files` (see `read_manifest`).
+        out: the file to write; for a zip archive's entry, the directory its members go into under their names.
+        source: a URL or a local path to fetch instead of the entry's `url` (a local path works offline).
+        sha256: the one hash to accept instead of the entry's `sha256` and `also_accepted`.
+
+    Returns:
+        `[(path, sha256), ...]` of the files at their places, in the entry's order.
+
+    Raises:
+        CLIError: the source cannot be fetched, or a hash is not an accepted one; nothing is written then.
+    """
+    members = entry.get("members")
+    if members is None:
+        targets = [(str(out), [sha256.lower()] if sha256 else [entry["sha256"], *entry.get("also_accepted", {})])]
+    else:
+        targets = [(os.path.join(out, item["name"]), [sha256.lower() if sha256 else item["sha256"]])
+                   for item in members]
+    kept = [(path, sha256_of(path)) for path, _ in targets if os.path.isfile(path)]
+    if len(kept) == len(targets) and all(digest in accepted for (_, digest), (_, accepted) in zip(kept, targets)):
+        return kept
+    origin = source or entry["url"]
+    with tempfile.TemporaryDirectory() as cache:
+        payload = _fetch(origin, cache)
+        if members is None:
+            contents = [payload]
+            names = [urllib.parse.unquote(origin)]
+        else:
+            contents = _unzip(origin, payload, [item["member"] for item in members])
+            names = [f"{urllib.parse.unquote(origin)}!{item['member']}" for item in members]
+        digests = [hashlib.sha256(content).hexdigest() for content in contents]
+        for name, digest, (_, accepted) in zip(names, digests, targets):
+            if digest not in accepted:
+                raise CLIError(f"{name} has sha256 {digest}, expected {' or '.join(accepted)}")
+    for (path, _), content in zip(targets, contents):
+        with atomic_file(path, "wb") as handle:
+            handle.write(content)
+    return [(path, digest) for (path, _), digest in zip(targets, digests)]
+
+
+def _fetch(origin, cache):
+    """The bytes at `origin` (a URL or a local path), fetched by `keras.utils.get_file` into `cache`."""
+    if "://" not in origin:
+        if not os.path.isfile(origin):
+            raise CLIError(f"source not found: {origin}")
+        origin = pathlib.Path(origin).resolve().as_uri()
+    import keras  # here, not at the top: checking arguments and paths needs no TensorFlow
+
+    try:
+        fetched = keras.utils.get_file(fname="download", origin=origin, cache_dir=cache, cache_subdir=".")
+    except Exception as error:  # noqa: BLE001  get_file wraps HTTP and URL errors in a bare Exception
+        raise CLIError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
+    with open(fetched, "rb") as handle:
+        return handle.read()
+
+
+def _unzip(origin, payload, members):
+    """The bytes of each of `members` of the zip archive `payload`."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            return [archive.read(member) for member in members]
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise CLIError(f"{urllib.parse.unquote(origin)} is not the expected zip archive: {error}") from None

@@ -98,7 +98,7 @@ def convert(function, variables, quantize="none"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
         return converter.convert()
-    except Exception as error:  # the converter raises ConverterError with pages of MLIR diagnostics
+    except Exception as error:  # noqa: BLE001  the converter raises ConverterError with pages of MLIR diagnostics
         ops = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(error))))
         detail = ("needs ops outside LiteRT's built-in set: " + ", ".join(ops) if ops else
                   (str(error).strip().splitlines() or [type(error).__name__])[0])

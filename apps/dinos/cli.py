@@ -13,7 +13,10 @@ from apps.common import cli as common
 from apps.common import files, litert
 from apps.common.cells import CELLS
 from apps.common.cli import CLIError, float_in, fraction, int_in, positive_float, positive_int, print_json, seed
-from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
+from apps.common.paths import saved_model
+from apps.dinos.data import DEFAULT_DATA
+
+DEFAULT_MODEL = saved_model("dinos")
 
 
 def build_parser():
@@ -23,7 +26,7 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a model on a newline-separated name list",
                                 description="Train a character-level language model on a name list.")
-    train.add_argument("--data", default=str(DEFAULT_DATA), help="name list, one per line (default: %(default)s)")
+    train.add_argument("--data", default=DEFAULT_DATA, help="name list, one per line (default: %(default)s)")
     train.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: %(default)s)")
     train.add_argument("--units", type=positive_int, default=128, help="state size (default: %(default)s)")
     train.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default: %(default)s)")
@@ -58,12 +61,12 @@ def build_parser():
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
     train.add_argument("--steps-per-execution", type=positive_int, default=1,
                        help="batches per compiled call (default: %(default)s)")
-    train.add_argument("--out", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+    train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)
     common.add_distribute_arguments(train)
 
     def add_model(command):
-        command.add_argument("--model", default=str(DEFAULT_MODEL), help="bundle directory (default: %(default)s)")
+        command.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
 
     def add_sampling(command, n_default):
         command.add_argument("-n", type=int_in(1, MAX_NAMES), default=n_default,
@@ -109,7 +112,7 @@ def build_parser():
                                    description="Fetch the name list named in data/dinos.json and check its sha256.")
     download.add_argument("--source", help="URL or local path (default: the manifest's URL)")
     download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
-    download.add_argument("--out", default=str(DEFAULT_DATA), help="destination (default: %(default)s)")
+    download.add_argument("--out", default=DEFAULT_DATA, help="destination (default: %(default)s)")
     return parser
 
 
@@ -158,7 +161,7 @@ def _train(args):
         input_dropout=args.input_dropout, recurrent_dropout=args.recurrent_dropout,
         embedding_dropout=args.embedding_dropout,
         jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution, ema_momentum=args.ema,
-        data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
+        data_path=os.path.abspath(args.data), data_sha256=files.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir, force=args.force)
     metrics = config["metrics"]
     val = metrics["val_bits_per_char"]

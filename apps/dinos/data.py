@@ -11,18 +11,15 @@ sampler works in class space throughout (see `model.step_model`).
 """
 
 import hashlib
-import json
-import os
-import pathlib
-import shutil
-import tempfile
-import urllib.parse
 
 import numpy as np
 
+from apps.common import files, paths
 from apps.common.errors import CLIError
-from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, atomic_path, read_text
-from apps.dinos.paths import DEFAULT_DATA, MANIFEST
+from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, read_text
+
+DEFAULT_DATA = paths.data("dinos.txt")
+MANIFEST = paths.data("dinos.json")
 
 PAD_ID = 0
 END = "\n"
@@ -155,23 +152,8 @@ def make_arrays(names, vocab):
     return x, y
 
 
-def sha256_of(path):
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_manifest(path=MANIFEST):
-    """The data manifest: URL, accepted sha256s and licence note of the name list."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
-    """Fetches the name list with `keras.utils.get_file` and places it at `out` once its hash checks out.
+    """Fetches the name list of the manifest `data/dinos.json` and places it at `out` once its hash checks out.
 
     Args:
         out: where the list goes (default `data/dinos.txt`).
@@ -185,25 +167,6 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
     Raises:
         CLIError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
     """
-    info = read_manifest(manifest)
-    accepted = [sha256.lower()] if sha256 else [info["sha256"], *info.get("also_accepted", {})]
-    origin = source or info["url"]
-    if "://" not in origin:
-        if not os.path.isfile(origin):
-            raise CLIError(f"source not found: {origin}")
-        origin = pathlib.Path(origin).resolve().as_uri()
-    import keras
-
-    with tempfile.TemporaryDirectory() as cache:
-        try:
-            fetched = keras.utils.get_file(
-                fname=os.path.basename(out), origin=origin, cache_dir=cache, cache_subdir=".")
-        except Exception as error:  # get_file wraps HTTP and URL errors in a bare Exception
-            raise CLIError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
-        digest = sha256_of(fetched)
-        if digest not in accepted:
-            raise CLIError(f"sha256 of {urllib.parse.unquote(origin)} is {digest}, expected "
-                           f"{' or '.join(accepted)}")
-        with atomic_path(str(out)) as tmp:
-            shutil.copyfile(fetched, tmp)
-    return str(out), digest
+    [entry] = files.read_manifest(manifest)["files"]
+    [placed] = files.download(entry, out, source=source, sha256=sha256)
+    return placed

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.common.sampling import Sampler
 from apps.dinos import data
 from apps.dinos.evaluate import token_log_probs

@@ -64,7 +64,7 @@ def render(midi_path, wav_path, renderer):
     fluidsynth, soundfont = renderer
     command = [fluidsynth, "-n", "-i", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", "wav",
                "-F", wav_path, soundfont, midi_path]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
     # FluidSynth exits 0 (having written silence) even when it cannot read the SoundFont or the MIDI file.
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     if result.returncode != 0 or errors or not os.path.isfile(wav_path) or os.path.getsize(wav_path) <= 44:

@@ -39,7 +39,7 @@ import dataclasses
 import functools
 import re
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 
 IONIAN = (0, 2, 4, 5, 7, 9, 11)
 LYDIAN = (0, 2, 4, 6, 7, 9, 11)
@@ -236,7 +236,7 @@ def parse_chord(text):
         symbol = harmony.ChordSymbol(figure)
         if not symbol.pitches:
             raise ValueError("no pitches")
-    except Exception:  # music21 raises ValueError, ChordException, KeyError ... for an unknown figure.
+    except Exception:  # noqa: BLE001  music21 raises ValueError, ChordException, KeyError ... for an unknown figure.
         raise CLIError(f"unknown chord symbol {text!r}") from None
     return Chord.from_symbol(symbol)
 

@@ -28,11 +28,12 @@ from apps.common.cli import (
     run,
 )
 from apps.common.files import read_text
+from apps.common.paths import saved_model
 from apps.jazz.conditioning import MODES
 from apps.jazz.data import MUSIC_EXTENSIONS
 from apps.jazz.grammar import ENCODINGS, REGISTER_NAMES
 
-DEFAULT_MODEL = "saved_models/jazz"
+DEFAULT_MODEL = saved_model("jazz")
 PROG = "python -m apps.jazz"
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 MAX_MEASURES = 1_000

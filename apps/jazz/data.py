@@ -23,11 +23,12 @@ import os
 import sys
 
 from apps.common.errors import CLIError
-from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file
+from apps.common import paths
+from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, sha256_of
 from apps.jazz.chords import Chord, Timeline
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
-DEFAULT_CACHE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "cache", "jazz")
+DEFAULT_CACHE = paths.data("cache", "jazz")
 CACHE_VERSION = 1
 MIN_MELODY_PITCH = 55
 DERIVED_CHORD_QUARTERS = 2.0
@@ -216,11 +217,6 @@ def expand_paths(paths):
     return expanded
 
 
-def file_sha256(path):
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def read_solo(path):
     """Parses one MIDI/MusicXML file into a `Solo`.
 
@@ -247,7 +243,7 @@ def parse_music(path):
         raise CLIError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     try:
         score = converter.parse(path)
-    except Exception as error:  # music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
+    except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
     return score
@@ -273,7 +269,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
     if cache_dir == "auto":
         cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
     files = expand_paths(paths)
-    keyed = [(path, explicit, file_sha256(path)) for path, explicit in files]
+    keyed = [(path, explicit, sha256_of(path)) for path, explicit in files]
     cached = {key: _read_cache(cache_dir, key) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
     bar = None
@@ -337,5 +333,5 @@ def _write_cache(cache_dir, key, item):
 
 def corpus_checksum(paths):
     """sha256 of the sorted sha256s of the music files in `paths`: identifies a training set."""
-    digests = sorted(file_sha256(path) for path, _ in expand_paths(paths))
+    digests = sorted(sha256_of(path) for path, _ in expand_paths(paths))
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from apps.common import bundle, distribute, plots, seeding
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.jazz import conditioning, data, grammar
 from apps.jazz import model as jazz_model
 

@@ -19,11 +19,12 @@ from apps.common.cells import CELLS
 from apps.common.cli import (
     CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
     print_json, run, seed, shorten)
+from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
 from apps.sentiment.config import DEFAULT_MAX_LENGTH, EXPLAIN_METHODS, POOLINGS
 from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
-DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
+DEFAULT_MODEL = saved_model("sentiment")
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
 MAX_TEXTS = 100_000
 """Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""

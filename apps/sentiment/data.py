@@ -21,20 +21,16 @@ checked against their sha256).
 import collections
 import csv
 import dataclasses
-import hashlib
 import io
-import json
 import os
 import re
-import urllib.request
-import zipfile
 
+from apps.common import files, paths
 from apps.common.errors import CLIError
-from apps.common.files import MAX_LABELLED_BYTES, atomic_file, read_text
+from apps.common.files import MAX_LABELLED_BYTES, read_text
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MANIFEST = os.path.join(REPO_ROOT, "data", "sentiment.json")
-DEFAULT_DATA_DIR = os.path.join(REPO_ROOT, "data", "sentiment")
+MANIFEST = paths.data("sentiment.json")
+DEFAULT_DATA_DIR = paths.data("sentiment")
 
 TASKS = ("sst5", "sst2", "file")
 SST_FILES = {"sst5": ("stsa.fine.train", "stsa.fine.dev"), "sst2": ("stsa.binary.train", "stsa.binary.dev")}
@@ -309,19 +305,9 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
     return train, validation, [str(label) for label in range(num_classes)]
 
 
-def file_sha256(path):
-    """Hex sha256 of a file's bytes."""
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
 def read_manifest(path=MANIFEST):
-    """Returns the manifest dict: `files` is a list of `{name, url, sha256, bytes}`."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise CLIError(f"cannot read the manifest {path}: {error}") from None
+    """Returns the manifest `data/sentiment.json` (see `apps.common.files.read_manifest`)."""
+    return files.read_manifest(path)
 
 
 def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
@@ -332,47 +318,8 @@ def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     members it lists are checked against their own sha256 and written under their `name`s, the rest of the
     archive (the held-back test trees) is not; nothing is written unless every listed member matches.
     """
-    paths = []
+    placed = []
     for entry in read_manifest(manifest_path)["files"]:
-        files = entry.get("members", [entry])
-        targets = [os.path.join(out_dir, item["name"]) for item in files]
-        paths.extend(targets)
-        if all(os.path.isfile(target) and file_sha256(target) == item["sha256"]
-               for target, item in zip(targets, files)):
-            continue
-        payload = _fetch(entry["url"])
-        if "members" in entry:
-            contents = _unzip_members(entry["url"], payload, files)
-        else:
-            _check_sha256(entry["url"], payload, entry["sha256"])
-            contents = [payload]
-        for target, content in zip(targets, contents):
-            with atomic_file(target, "wb") as handle:
-                handle.write(content)
-    return paths
-
-
-def _fetch(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.read()
-    except OSError as error:
-        raise CLIError(f"cannot download {url}: {error}") from None
-
-
-def _check_sha256(what, payload, expected):
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != expected:
-        raise CLIError(f"{what} has sha256 {digest}, the manifest expects {expected}")
-
-
-def _unzip_members(url, payload, members):
-    """The bytes of each of `members` (`{member, sha256}`) of the zip archive `payload`, checked."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            contents = [archive.read(item["member"]) for item in members]
-    except (zipfile.BadZipFile, KeyError) as error:
-        raise CLIError(f"{url} is not the expected zip archive: {error}") from None
-    for item, content in zip(members, contents):
-        _check_sha256(f"{url}!{item['member']}", content, item["sha256"])
-    return contents
+        out = out_dir if "members" in entry else os.path.join(out_dir, entry["name"])
+        placed.extend(path for path, _ in files.download(entry, out))
+    return placed

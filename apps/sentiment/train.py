@@ -14,12 +14,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.common import distribute
+from apps.common import distribute, files
 from apps.common.bundle import save_bundle
 from apps.common.errors import CLIError
 from apps.common.plots import plot_history
 from apps.common.seeding import set_seed
-from apps.sentiment.data import Examples, file_sha256
+from apps.sentiment.data import Examples
 from apps.sentiment.embeddings import embedding_matrix, extra_words
 from apps.sentiment.model import (
     DEFAULT_MAX_LENGTH, average_members, build_model, extend_vocabulary, group_classes, is_one_token,
@@ -225,12 +225,12 @@ def _load_vectors(model, vectorizer, vectors, seed):
     described = {"source": os.path.basename(vectors.source), "dim": vectors.dim, "words": len(vectors.words),
                  "vocabulary_words": words, "covered": covered, "coverage": covered / max(words, 1)}
     if os.path.isfile(vectors.source):
-        described["sha256"] = file_sha256(vectors.source)
+        described["sha256"] = files.sha256_of(vectors.source)
     return described
 
 
 def _describe(examples):
     described = {"source": os.path.basename(examples.source), "unit": examples.unit, "examples": len(examples)}
     if os.path.isfile(examples.source):
-        described["sha256"] = file_sha256(examples.source)
+        described["sha256"] = files.sha256_of(examples.source)
     return described

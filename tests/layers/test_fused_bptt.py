@@ -303,7 +303,7 @@ def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused
                          ids=["activation", "unroll"])
 def test_gru_falls_back_to_the_generic_loop_and_says_so_once(options, reason, fused_calls):
     layer = GRU(H, use_fused_bptt=True, **options)
-    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:
+    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:  # noqa: PT031
         layer(make_inputs(), mask=MASK)
         layer(make_inputs())
     assert len(caught) == 1

@@ -207,7 +207,7 @@ def test_falls_back_to_the_generic_loop_and_says_so_once(case, fast_path_calls):
     layer_options, reason = FALLBACKS[case]
     x = make_inputs()
     layer = LSTM(H, peephole=True, return_sequences=True, use_fused_bptt=True, **layer_options)
-    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:
+    with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:  # noqa: PT031
         assert layer(x).shape == (B, T, H)
         layer(x, mask=np.ones((B, T), bool))
     assert len(caught) == 1
@@ -238,6 +238,6 @@ def test_recurrent_dropout_at_inference_takes_the_fast_path(fast_path_calls):
 def test_mixed_bfloat16_falls_back_to_the_generic_loop(mixed_bfloat16, fast_path_calls):
     layer = LSTM(H, peephole=True, return_state=True, use_fused_bptt=True)
     with pytest.warns(UserWarning, match="'mixed_bfloat16' policy computes in bfloat16"):
-        outputs, a, c = layer(make_inputs())
+        outputs, _a, c = layer(make_inputs())
     assert outputs.dtype == "bfloat16" and c.dtype == "bfloat16"
     assert not fast_path_calls

@@ -32,7 +32,7 @@ def _integrating_lstm(layer):
 
 @pytest.mark.parametrize("peephole", [False, True])
 def test_lstm_cell_state_integrates_small_updates_under_bfloat16(mixed_bfloat16, peephole):
-    outputs, a, c = _integrating_lstm(LSTM(1, peephole=peephole, return_state=True))
+    outputs, _a, c = _integrating_lstm(LSTM(1, peephole=peephole, return_state=True))
     assert outputs.dtype == "bfloat16" and c.dtype == "bfloat16"
     # Only the final cast to bfloat16 rounds: 8 significant bits.
     np.testing.assert_allclose(float(c[0, 0]), EXPECTED_C, rtol=2**-7)

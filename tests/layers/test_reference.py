@@ -73,15 +73,21 @@ def test_gradients_match_finite_differences(variant, masked, with_initial_state)
 
     assert set(grads) == set(params) | {"x", "initial_state"}
     for name, value in params.items():
-        loss = lambda v: linear_loss(kind, options, x, {**params, name: v}, R, S, mask, initial)
+        def loss(v, name=name):
+            return linear_loss(kind, options, x, {**params, name: v}, R, S, mask, initial)
+
         np.testing.assert_allclose(grads[name], numeric_grad(loss, value), rtol=1e-6, atol=1e-8, err_msg=name)
-    loss = lambda v: linear_loss(kind, options, v, params, R, S, mask, initial)
+    def loss(v):
+        return linear_loss(kind, options, v, params, R, S, mask, initial)
+
     np.testing.assert_allclose(grads["x"], numeric_grad(loss, x), rtol=1e-6, atol=1e-8, err_msg="x")
     # Zero initial states still have a gradient: take it at zeros.
     initial = initial or tuple(np.zeros((B, H)) for _ in S)
     assert len(grads["initial_state"]) == len(initial)
     for k, state in enumerate(initial):
-        loss = lambda v: linear_loss(kind, options, x, params, R, S, mask, initial[:k] + (v,) + initial[k + 1:])
+        def loss(v, k=k):
+            return linear_loss(kind, options, x, params, R, S, mask, initial[:k] + (v,) + initial[k + 1:])
+
         np.testing.assert_allclose(grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8,
                                    err_msg=f"initial_state[{k}]")
 
@@ -311,12 +317,18 @@ def test_options_gradients_match_finite_differences(variant):
             unclipped, _, _ = FORWARD[kind](x, params, mask=MASK, initial_state=initial, **{**options, clip: None})
             assert np.abs(unclipped - outputs).max() > 1e-3, clip
     for name, value in params.items():
-        loss = lambda v: linear_loss(kind, options, x, {**params, name: v}, R, S, MASK, initial)
+        def loss(v, name=name):
+            return linear_loss(kind, options, x, {**params, name: v}, R, S, MASK, initial)
+
         np.testing.assert_allclose(grads[name], numeric_grad(loss, value), rtol=1e-6, atol=1e-8, err_msg=name)
-    loss = lambda v: linear_loss(kind, options, v, params, R, S, MASK, initial)
+    def loss(v):
+        return linear_loss(kind, options, v, params, R, S, MASK, initial)
+
     np.testing.assert_allclose(grads["x"], numeric_grad(loss, x), rtol=1e-6, atol=1e-8, err_msg="x")
     for k, state in enumerate(initial):
-        loss = lambda v: linear_loss(kind, options, x, params, R, S, MASK, initial[:k] + (v,) + initial[k + 1:])
+        def loss(v, k=k):
+            return linear_loss(kind, options, x, params, R, S, MASK, initial[:k] + (v,) + initial[k + 1:])
+
         np.testing.assert_allclose(grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8,
                                    err_msg=f"initial_state[{k}]")
 

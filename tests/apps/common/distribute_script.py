@@ -15,11 +15,11 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import layers  # noqa: E402
-from apps.common import distribute  # noqa: E402
+import layers
+from apps.common import distribute
 
 STEPS, FEATURES, CLASSES = 5, 3, 2
 EXAMPLES, GLOBAL_BATCH, EPOCHS = 32, 8, 3

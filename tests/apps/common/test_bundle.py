@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import apps.dinos.model  # noqa: F401  (register the layers that safe-mode loading looks up)
+import apps.dinos.model
 import apps.sentiment.model  # noqa: F401
 from apps.common.bundle import load_bundle
 from apps.dinos import data as dinos_data

@@ -19,9 +19,10 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-import layers  # noqa: F401  (registers our layers, for loading saved models)
+import layers
 from apps.common import distribute
-from apps.common.cli import CLIError, add_distribute_arguments
+from apps.common.cli import add_distribute_arguments
+from apps.common.errors import CLIError
 from apps.common.export import export_saved_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -121,10 +121,9 @@ def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
 
 def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
     target = make_bundle(tmp_path / "b", "dinos")
-    with pytest.raises(RuntimeError):
-        with files.atomic_dir(str(target), app="dinos") as tmp:
-            open(os.path.join(tmp, "half"), "w").close()
-            raise RuntimeError("the writer died")
+    with pytest.raises(RuntimeError), files.atomic_dir(str(target), app="dinos") as tmp:
+        open(os.path.join(tmp, "half"), "w").close()
+        raise RuntimeError("the writer died")
     assert sorted(os.listdir(target)) == [files.CONFIG_FILE, files.MODEL_FILE]
     with files.atomic_dir(str(target), app="dinos") as tmp:
         with open(os.path.join(tmp, files.MODEL_FILE), "w") as handle:
@@ -137,10 +136,9 @@ def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
 
 def test_atomic_dir_rechecks_at_the_swap(tmp_path):
     target = tmp_path / "b"
-    with pytest.raises(CLIError, match="refusing"):
-        with files.atomic_dir(str(target), app="dinos"):
-            target.mkdir()  # someone puts their work there while we train
-            (target / "thesis.tex").write_text("precious")
+    with pytest.raises(CLIError, match="refusing"), files.atomic_dir(str(target), app="dinos"):
+        target.mkdir()  # someone puts their work there while we train
+        (target / "thesis.tex").write_text("precious")
     assert (target / "thesis.tex").read_text() == "precious"
     assert sorted(os.listdir(tmp_path)) == ["b"]
 
@@ -204,3 +202,49 @@ def test_read_text_limits(tmp_path):
     with pytest.raises(CLIError, match="line 2: 6 characters; the limit is 5"):
         files.read_text(str(path), "text file", max_line_chars=5)
     assert files.read_text(str(path), "text file", max_line_chars=6).endswith("yyyyyy\n")
+
+
+def test_sha256_of_reads_a_file_larger_than_a_block(tmp_path):
+    import hashlib
+
+    payload = os.urandom(3 << 20) + b"tail"
+    (tmp_path / "big").write_bytes(payload)
+    assert files.sha256_of(tmp_path / "big") == hashlib.sha256(payload).hexdigest()
+
+
+@pytest.mark.parametrize("app", ["dinos", "jazz", "sentiment"])
+def test_every_manifest_has_the_one_format(app):
+    manifest = files.read_manifest(os.path.join(REPO, "data", f"{app}.json"))
+    assert manifest["name"] and manifest["description"] and manifest["licence"]
+    for entry in manifest["files"]:
+        assert entry["name"] and entry["url"].startswith("https://")
+        for item in entry.get("members", [entry]):
+            assert "sha256" not in item or len(item["sha256"]) == 64
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read the manifest"), ("{not json", "cannot read the manifest"),
+    ('{"url": "https://example.com/x", "sha256": "00"}', "has no list of files")])
+def test_read_manifest_refuses_what_is_not_one(tmp_path, content, message):
+    path = tmp_path / "manifest.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(CLIError, match=message):
+        files.read_manifest(path)
+
+
+def test_download_accepts_an_also_accepted_copy_and_keeps_an_intact_one(tmp_path):
+    import hashlib
+
+    source = tmp_path / "copy.txt"
+    source.write_bytes(b"a copy\n")
+    digest = hashlib.sha256(b"a copy\n").hexdigest()
+    entry = {"name": "list.txt", "url": "https://example.invalid/list.txt", "sha256": "0" * 64,
+             "also_accepted": {digest: "a copy"}}
+    out = tmp_path / "out" / "list.txt"
+    assert files.download(entry, out, source=str(source)) == [(str(out), digest)]
+    assert out.read_bytes() == b"a copy\n"
+    source.unlink()
+    assert files.download(entry, out) == [(str(out), digest)]  # intact: the unreachable URL is not fetched
+    with pytest.raises(CLIError, match="source not found"):
+        files.download(entry, tmp_path / "other.txt", source=str(source))

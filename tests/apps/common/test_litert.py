@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from apps.common import litert  # noqa: E402
-from apps.common.errors import CLIError  # noqa: E402
+from apps.common import litert
+from apps.common.errors import CLIError
 
 
 def test_an_op_outside_the_built_in_set_is_one_line_naming_it():

@@ -9,15 +9,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 # Lines TensorFlow 2.21 writes from C++ on a CPU machine, as they came from `python -m apps.jazz generate`.
 TF_STARTUP = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-    "I0000 00:00:1796173116.038732   14057 port.cc:153] oneDNN custom operations are on. You may see slightly "
-    "different numerical results due to floating-point round-off errors from different computation orders. To "
-    "turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.",
-    "I0000 00:00:1796173116.039095   14057 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
-    "will not be used.",
-    "To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild "
-    "TensorFlow with the appropriate compiler flags.",
-    "E0000 00:00:1796173133.954151   14057 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
-    "call to cuInit: UNKNOWN ERROR (303)",
+    ("I0000 00:00:1796173116.038732   14057 port.cc:153] oneDNN custom operations are on. You may see slightly "
+     "different numerical results due to floating-point round-off errors from different computation orders. To "
+     "turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`."),
+    ("I0000 00:00:1796173116.039095   14057 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
+     "will not be used."),
+    ("To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild "
+     "TensorFlow with the appropriate compiler flags."),
+    ("E0000 00:00:1796173133.954151   14057 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
+     "call to cuInit: UNKNOWN ERROR (303)"),
 ]
 REAL_ERROR = "E0000 00:00:1796173133.954151   14057 op_kernel.cc:1857] OP_REQUIRES failed: out of memory"
 

@@ -1,16 +1,16 @@
 """Names -> ids: vocabulary layout, padding without truncation, the split, the manifest-checked download."""
 
 import hashlib
-import json
 import os
 
 import numpy as np
 import pytest
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
+from apps.common.files import read_manifest, sha256_of
 from apps.dinos import data
 from apps.dinos.cli import main
-from apps.dinos.paths import MANIFEST
+from apps.dinos.data import MANIFEST
 
 SHARED_LIST = os.path.join(os.path.dirname(__file__), *[".."] * 4, "shared", "data", "dinos", "dinos.txt")
 
@@ -52,9 +52,10 @@ def test_split_is_reproducible_and_disjoint():
 
 
 def test_manifest_names_url_hash_and_licence():
-    manifest = json.loads(MANIFEST.read_text())
-    assert manifest["url"].startswith("https://raw.githubusercontent.com/Kulbear/deep-learning-coursera/5c59f99e")
-    assert len(manifest["sha256"]) == 64 and manifest["licence"]
+    manifest = read_manifest(MANIFEST)
+    [entry] = manifest["files"]
+    assert entry["url"].startswith("https://raw.githubusercontent.com/Kulbear/deep-learning-coursera/5c59f99e")
+    assert len(entry["sha256"]) == 64 and manifest["licence"]
 
 
 def test_download_from_local_path(tmp_path, capsys):
@@ -75,4 +76,4 @@ def test_download_from_local_path(tmp_path, capsys):
 def test_download_accepts_the_shared_copy_by_the_manifest(tmp_path):
     out = tmp_path / "dinos.txt"
     assert main(["download", "--source", SHARED_LIST, "--out", str(out)]) == 0
-    assert data.sha256_of(out) in json.loads(MANIFEST.read_text())["also_accepted"]
+    assert sha256_of(out) in read_manifest(MANIFEST)["files"][0]["also_accepted"]

@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from apps.common import litert  # noqa: E402
-from apps.dinos import data  # noqa: E402
-from apps.dinos import litert as dinos_litert  # noqa: E402
-from apps.dinos.cli import main  # noqa: E402
-from apps.dinos.model import build_model, step_model  # noqa: E402
-from dinos_names import NAMES  # noqa: E402
+from apps.common import litert
+from apps.dinos import data
+from apps.dinos import litert as dinos_litert
+from apps.dinos.cli import main
+from apps.dinos.model import build_model, step_model
+from dinos_names import NAMES
 
 VOCAB = data.Vocabulary.from_names([name.lower() for name in NAMES])
 

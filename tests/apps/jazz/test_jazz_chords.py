@@ -1,7 +1,7 @@
 import pytest
 from music21 import harmony
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.jazz import chords
 
 

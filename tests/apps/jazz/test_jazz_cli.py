@@ -169,8 +169,8 @@ def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
 
 @pytest.mark.parametrize("arguments, line", [
     (["--chords", "Cmaj7 Q7"], "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"),
-    (["--measures", "0"], "python -m apps.jazz generate: error: argument --measures: must be an integer from 1 to "
-                          "1,000, got 0"),
+    (["--measures", "0"], ("python -m apps.jazz generate: error: argument --measures: must be an integer from 1 to "
+                           "1,000, got 0")),
     (["--model", "no/such/model"], "python -m apps.jazz generate: error: model directory not found: no/such/model"),
 ])
 def test_module_entry_point_reports_bad_input_as_its_only_line(arguments, line):

@@ -4,7 +4,7 @@ import pytest
 from music21 import note
 from jazz_scores import CHORDS, MELODY, make_score
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.jazz import data
 
 

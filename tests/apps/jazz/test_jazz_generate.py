@@ -1,6 +1,8 @@
 """`apps.jazz.generate.Generator` over a conditioned model: the compiled loop feeds each step the features of the
 running time, the same ones training computes from a solo's tokens."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -61,7 +63,7 @@ def test_the_bass_walks_from_each_chords_root_to_the_next():
     assert [offset for offset, _, _ in bass] == pytest.approx([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8 + 4 / 3, 10, 8 + 8 / 3,
                                                                11, 12, 13, 14, 15])
     assert all(abs(offset + duration - following) < 1e-9 for (offset, duration, _), (following, _, _)
-               in zip(bass, bass[1:]))
+               in itertools.pairwise(bass))
     assert all(generate.BASS_ROOT <= midi < generate.BASS_ROOT + 24 for _, _, midi in bass)
     # Between the roots, Cmaj7's bar climbs its chord tones and its last beat leads a semitone into F#m7b5's root.
     assert [midi % 12 for _, _, midi in bass[4:8]] == [0, 4, 7, 5]

@@ -6,11 +6,11 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from apps.common import litert  # noqa: E402
-from apps.jazz import conditioning, grammar  # noqa: E402
-from apps.jazz import litert as jazz_litert  # noqa: E402
-from apps.jazz.chords import parse_progression  # noqa: E402
-from apps.jazz.cli import main  # noqa: E402
+from apps.common import litert
+from apps.jazz import conditioning, grammar
+from apps.jazz import litert as jazz_litert
+from apps.jazz.chords import parse_progression
+from apps.jazz.cli import main
 
 TOKENS = ["C,1/2,<-2,+2>", "R,1/4", "S,1/4,<-2,+2>", "A,1/3,<+2,+6>", "C,1,<-6,-2>", "X,1/2,<-2,+2>", "R,1/2"]
 MODES = ["none", "changes"]

@@ -24,7 +24,7 @@ def test_predict_json_agrees_with_the_model(trained_bundle, capsys):
     code, out, err = run_cli(capsys, "predict", "--model", trained_bundle, "--json", *TEXTS)
     assert code == 0, err
     results = json.loads(out)
-    model, config = load_bundle(trained_bundle)
+    model, _config = load_bundle(trained_bundle)
     assert [r["text"] for r in results] == TEXTS
     # Empty and whitespace-only texts are not judged; every other text gets the model's answer.
     assert [r["judged"] for r in results] == [bool(text.strip()) for text in TEXTS]
@@ -115,10 +115,10 @@ def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     assert from_csv.labels == from_tsv.labels == [label for label, _ in rows]
     assert from_csv.texts == [f"{text},\nyes" for _, text in rows]  # quoted commas and line breaks
     assert from_tsv.texts == [text for _, text in rows]
-    code, out, err = run_cli(capsys, "train", "--task", "file", "--data", tsv_path, "--text-col", "review",
-                             "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
-                             "--no-bidirectional",
-                             "--out", tmp_path / "bundle", "--quiet")
+    code, _out, err = run_cli(capsys, "train", "--task", "file", "--data", tsv_path, "--text-col", "review",
+                              "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
+                              "--no-bidirectional",
+                              "--out", tmp_path / "bundle", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "bundle" / "config.json").read_text())["dev_data"]["examples"] == 8
 
@@ -139,7 +139,7 @@ def test_bad_training_file_is_one_line_and_exit_2_with_nothing_written(name, tmp
     content, message = BAD_FILES[name]
     path = tmp_path / name
     path.write_bytes(content)
-    code, out, err = run_cli(capsys, "train", "--task", "file", "--data", path, "--out", tmp_path / "bundle")
+    code, _out, err = run_cli(capsys, "train", "--task", "file", "--data", path, "--out", tmp_path / "bundle")
     assert code == 2
     assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "bundle").exists()

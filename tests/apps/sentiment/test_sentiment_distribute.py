@@ -29,8 +29,7 @@ def _train(corpus_files, out, *options):
 
 
 def _all_layers(model):
-    for layer in model._flatten_layers(include_self=False):
-        yield layer
+    yield from model._flatten_layers(include_self=False)
 
 
 def test_mirrored_training_saves_a_loadable_bundle(corpus_files, tmp_path, float32_policy):

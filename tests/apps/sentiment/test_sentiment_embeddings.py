@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from apps.common.bundle import load_bundle
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.sentiment import embeddings
 from apps.sentiment.embeddings import embedding_matrix, load_vectors, read_vectors
 

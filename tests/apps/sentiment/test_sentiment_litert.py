@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from apps.sentiment import litert as sentiment_litert  # noqa: E402
-from apps.sentiment.cli import main  # noqa: E402
+from apps.sentiment import litert as sentiment_litert
+from apps.sentiment.cli import main
 
 TRAIN = ["a good film , is n't it ?", "a bad movie -lrb- really -rrb- ...", "the cast 's work is superb !",
          "it 's awful ; they 'll hate it", "café zoë : naïve über-déjà vu", "do n't miss it"]
@@ -60,7 +60,7 @@ def test_the_tflite_model_gives_the_keras_probabilities_at_two_lengths_and_beyon
 
 
 def test_the_examples_file_holds_ids_and_probabilities_a_host_can_test_against(exported):
-    model, out = exported
+    _model, out = exported
     with open(sentiment_litert.side_paths(out)[1], encoding="utf-8") as handle:
         written = json.load(handle)
     assert written["labels"] == ["neg", "neu", "pos"] and written["max_length"] == 8

@@ -8,14 +8,15 @@ import tensorflow as tf
 
 import apps.sentiment.model  # noqa: F401  (registers the layers safe-mode loading looks up)
 from apps.common.bundle import load_bundle
-from apps.sentiment.data import REPO_ROOT, SST_FILES, TREE_FILES
+from apps.common.paths import saved_model
+from apps.sentiment.data import SST_FILES, TREE_FILES
 
 SHIPPED = {"sentiment": "sst5", "sentiment-sst2": "sst2"}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_bundle(name):
-    path = os.path.join(REPO_ROOT, "saved_models", name)
+    path = saved_model(name)
     if not os.path.isdir(path):
         pytest.skip(f"{path} not trained")
     model, config = load_bundle(path)

@@ -6,7 +6,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from apps.common.cli import CLIError
+from apps.common.errors import CLIError
 from apps.sentiment.data import FINE_GROUPS, load_task, merge_labels, parse_tree, read_trees, tree_examples
 from apps.sentiment.model import standardize_ptb
 
