@@ -215,9 +215,8 @@ def _replace_mixed_policies(config):
 def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, sample_weight=None):
     """A `tf.data.Dataset` of in-memory arrays batched by the GLOBAL batch size, ready for any strategy.
 
-    Keras splits each global batch across the replicas of the strategy in scope. Across workers the data is
-    sharded by element (`AutoShardPolicy.DATA`): every worker holds the same arrays and keeps its share of
-    each batch, which is the policy that works for in-memory data (FILE sharding needs one file per worker).
+    Keras splits each global batch across the replicas of the strategy in scope; across workers it is
+    `sharded`.
 
     Args:
         x: an array, or a tuple/dict of arrays with the same first dimension.
@@ -235,9 +234,18 @@ def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, s
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle:
         dataset = dataset.shuffle(int(dataset.cardinality()), seed=seed, reshuffle_each_iteration=True)
+    return sharded(dataset.batch(global_batch_size))
+
+
+def sharded(dataset):
+    """`dataset` of global batches, sharded by element across workers (`AutoShardPolicy.DATA`) and prefetched.
+
+    Every worker reads the same examples and keeps its share of each batch: the policy that works for
+    in-memory data and for a single file (FILE sharding needs one file per worker).
+    """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.batch(global_batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def fit_inputs(x, y, batch_size, validation=None, *, strategy=None, seed=None):

@@ -10,9 +10,10 @@ import os
 import secrets
 
 from apps.common import cli as common
+from apps.common import config as hyperparameters
 from apps.common import files, litert
-from apps.common.cells import CELLS
-from apps.common.cli import CLIError, float_in, fraction, int_in, positive_float, positive_int, print_json, seed
+from apps.common.cli import CLIError, float_in, int_in, positive_int, print_json, seed
+from apps.dinos.config import Hyperparameters
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
 
 
@@ -24,35 +25,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a model on a newline-separated name list",
                                 description="Train a character-level language model on a name list.")
     train.add_argument("--data", default=str(DEFAULT_DATA), help="name list, one per line (default: %(default)s)")
-    train.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: %(default)s)")
-    train.add_argument("--units", type=positive_int, default=128, help="state size (default: %(default)s)")
-    train.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default: %(default)s)")
-    train.add_argument("--embedding-dim", type=positive_int, default=32,
-                       help="character embedding size (default: %(default)s)")
-    train.add_argument("--dropout", type=fraction, default=0.1,
-                       help="dropout rate after every recurrent layer (default: %(default)s)")
-    train.add_argument("--input-dropout", type=fraction, default=0.0,
-                       help="dropout rate of every recurrent layer's inputs, one mask per name "
-                            "(default: %(default)s)")
-    train.add_argument("--recurrent-dropout", type=fraction, default=0.0,
-                       help="variational dropout rate of every recurrent layer's state a<t-1>, one mask per name "
-                            "(default: %(default)s)")
-    train.add_argument("--embedding-dropout", type=fraction, default=0.0,
-                       help="rate of whole characters dropped per name: every occurrence of a dropped character "
-                            "embeds to zeros (default: %(default)s)")
-    train.add_argument("--epochs", type=positive_int, default=30, help="most epochs (default: %(default)s)")
-    train.add_argument("--patience", type=positive_int, default=5,
-                       help="early stopping: epochs without a better validation loss (default: %(default)s)")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="(default: %(default)s)")
-    train.add_argument("--learning-rate", type=positive_float, default=5e-3, help="Adam (default: %(default)s)")
-    train.add_argument("--clipnorm", type=positive_float, default=5.0,
-                       help="gradient clipping by global norm (default: %(default)s)")
-    train.add_argument("--ema", type=fraction, metavar="MOMENTUM",
-                       help="validate, checkpoint and keep an exponential moving average of the weights with this "
-                            "momentum (e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)")
-    train.add_argument("--val-split", type=fraction, default=0.1,
-                       help="share of distinct names held out for validation (default: %(default)s)")
-    train.add_argument("--seed", type=seed, default=0, help="split, weights and dropout (default: %(default)s)")
+    hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
@@ -140,7 +113,7 @@ def _train(args):
         raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    if args.ema is not None and args.val_split == 0:
+    if args.ema_momentum is not None and args.val_split == 0:
         raise CLIError("--ema needs validation names: --val-split above 0")
     out = files.check_output_dir(args.out, "dinos", force=args.force)
     files.check_work_dirs(out, backup_dir=args.backup_dir, tensorboard=args.tensorboard)
@@ -151,13 +124,8 @@ def _train(args):
 
     strategy = distribute.strategy_from_args(args)
     config = train(
-        names, args.out, cell=args.cell, units=args.units, layers=args.layers, dropout=args.dropout,
-        embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size,
-        val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
-        clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
-        input_dropout=args.input_dropout, recurrent_dropout=args.recurrent_dropout,
-        embedding_dropout=args.embedding_dropout,
-        jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution, ema_momentum=args.ema,
+        names, args.out, **hyperparameters.from_args(Hyperparameters, args), keep_case=args.keep_case,
+        tensorboard=args.tensorboard, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
         data_path=os.path.abspath(args.data), data_sha256=data.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir, force=args.force)
     metrics = config["metrics"]

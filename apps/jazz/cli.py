@@ -12,29 +12,25 @@ import os
 import shlex
 import sys
 
+from apps.common import config as hyperparameters
 from apps.common import files, litert
-from apps.common.cells import CELLS
 from apps.common.cli import (
     CLIError,
     add_distribute_arguments,
     add_force_argument,
     float_in,
-    fraction,
     int_in,
     make_parser,
-    positive_float,
-    positive_int,
     print_json,
     run,
 )
 from apps.common.files import read_text
-from apps.jazz.conditioning import MODES
+from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.data import MUSIC_EXTENSIONS
-from apps.jazz.grammar import ENCODINGS, REGISTER_NAMES
+from apps.jazz.grammar import REGISTER_NAMES
 
 DEFAULT_MODEL = "saved_models/jazz"
 PROG = "python -m apps.jazz"
-MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
 MAX_CHORD_FILE_BYTES = 1 << 20
@@ -50,19 +46,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a model on MIDI/MusicXML solos")
     train.add_argument("--midi", nargs="+", required=True, metavar="PATH",
                        help="MIDI/MusicXML files, directories or glob patterns")
-    train.add_argument("--encoding", choices=ENCODINGS, default="grammar")
-    train.add_argument("--conditioning", choices=MODES, default="changes",
-                       help="changes: the network sees the sounding and next chord and the bar position at every "
-                            "step; none: tokens only (the course's model) (default: %(default)s)")
-    train.add_argument("--cell", choices=CELLS, default="lstm")
-    train.add_argument("--units", type=positive_int, default=64)
-    train.add_argument("--dropout", type=fraction, default=0.1, help="rate before the softmax (default: %(default)s)")
-    train.add_argument("--seq-len", type=positive_int, default=30, help="Tx, tokens per training window")
-    train.add_argument("--epochs", type=positive_int, default=30)
-    train.add_argument("--batch-size", type=positive_int, default=64)
-    train.add_argument("--learning-rate", type=positive_float, default=5e-3)
-    train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
-    train.add_argument("--seed", type=seed, default=0)
+    hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     add_force_argument(train)
     add_distribute_arguments(train)
@@ -143,11 +127,9 @@ def _train(args, command):
     strategy = distribute.strategy_from_args(args)
     from apps.jazz.train import train
 
-    config = train(args.midi, out, encoding=args.encoding, cell=args.cell, units=args.units,
-                   seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                   validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
+    config = train(args.midi, out, **hyperparameters.from_args(Hyperparameters, args), command=command,
                    strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
-                   force=args.force, conditioning_mode=args.conditioning, dropout=args.dropout)
+                   force=args.force)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"

