@@ -48,7 +48,8 @@ from apps.sentiment.data import (  # noqa: E402
     DEFAULT_DATA_DIR, REPO_ROOT, SST_FILES, Examples, load_task, read_examples)
 from apps.sentiment.embeddings import load_vectors  # noqa: E402
 from apps.sentiment.model import make_vectorizer  # noqa: E402
-from apps.sentiment.predict import evaluate, export  # noqa: E402
+from apps.sentiment.export import export  # noqa: E402
+from apps.sentiment.predict import evaluate  # noqa: E402
 from apps.sentiment.train import make_dataset, train  # noqa: E402
 
 DEFAULT_MODELS = [os.path.join(REPO_ROOT, "saved_models", name) for name in ("sentiment", "sentiment-sst2")]

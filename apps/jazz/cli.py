@@ -7,7 +7,6 @@ TensorFlow prints its own start-up lines there, which a user error should not co
 
 import argparse
 import datetime
-import math
 import os
 import shlex
 import sys
@@ -199,7 +198,7 @@ def _generate(args):
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
-    generator = generate.Generator(model, config)
+    generator = generate.SoloSampler(model, config)
     solos = []
     for take in range(args.num_outputs):
         notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
@@ -252,18 +251,7 @@ def _evaluate(args):
     if model_path:
         model, config = _load_model(model_path)
     corpus = _corpus(args, config)
-    results, total, count, unknown = [], 0.0, 0, 0
-    for solo in solos:
-        result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
-        if model is not None:
-            nll, missing = evaluate.solo_negative_log_likelihood(model, config, solo)
-            result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
-                          unknown_tokens=missing)
-            total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
-        results.append(result)
-    summary = evaluate.summarise(results)
-    if count:
-        summary.update(nll=total / count, perplexity=math.exp(total / count), tokens=count, unknown_tokens=unknown)
+    results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
         print_json({"model": model_path, "solos": results, "summary": summary})
         return
@@ -287,7 +275,7 @@ def _evaluate_reference(args, model_path):
 
     solos = data.load_solos(args.reference, progress=not args.json)
     model, config = _load_model(model_path)
-    result = reference.compare(generate.Generator(model, config), solos, bars=args.bars, seed=args.seed,
+    result = reference.compare(generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed,
                                corpus=_corpus(args, config))
     result["model"] = model_path
     result["conditioning"] = config.get("conditioning", "none")
@@ -312,8 +300,8 @@ def _export(args):
     if litert.requested(args):
         return litert.export_command(args, "apps.jazz.litert", _load_model)
     out = files.check_output_dir(args.out, "jazz", files.SAVED_MODEL, force=args.force)
-    from apps.jazz.generate import export_sampler
+    from apps.jazz.export import export
 
     model, config = _load_model(args.model)
-    export_sampler(model, config, out, force=args.force)
+    export(model, config, out, force=args.force)
     print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")

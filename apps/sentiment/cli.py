@@ -319,7 +319,7 @@ def _export(args):
     if litert.requested(args):
         return litert.export_command(args, "apps.sentiment.litert", _load)
     out = files.check_output_dir(args.out, "sentiment", files.SAVED_MODEL, force=args.force)
-    from apps.sentiment.predict import export
+    from apps.sentiment.export import export
 
     model, config = _load(args.model)
     export(model, config, out, force=args.force)
