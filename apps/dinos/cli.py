@@ -11,7 +11,7 @@ import secrets
 
 from apps.common import cli as common
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import commands, files, litert
 from apps.common.cli import CLIError, float_in, int_in, positive_int, print_json, seed
 from apps.dinos.config import Hyperparameters
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
@@ -95,15 +95,8 @@ TEMPERATURE = float_in(0.001, 1000)
 def main(argv=None):
     """Runs one command; returns the exit code (0 success, 2 bad input)."""
     handlers = {"train": _train, "sample": _sample, "score": _score, "evaluate": _evaluate,
-                "export": _export, "download": _download}
+                "export": lambda args: commands.export(args, "dinos", "sample, score"), "download": _download}
     return common.run(build_parser(), argv, handlers)
-
-
-def _load(path):
-    import apps.dinos.model  # noqa: F401  (registers CharacterDropoutEmbedding, for --embedding-dropout models)
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="dinos")
 
 
 def _train(args):
@@ -140,7 +133,7 @@ def _sample(args):
         raise CLIError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
     from apps.dinos.sample import NameSampler
 
-    model, config = _load(args.model)
+    model, config = commands.load("dinos", args.model)
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     names = NameSampler(model, config).sample(
         args.n, prefix=args.prefix, max_len=args.max_len, temperature=args.temperature,
@@ -164,7 +157,7 @@ def _score(args):
                            f"{files.MAX_NAME_CHARS}")
     from apps.dinos.evaluate import score_names
 
-    model, config = _load(args.model)
+    model, config = commands.load("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
     log_probs = score_names(model, vocab, names)
@@ -187,7 +180,7 @@ def _evaluate(args):
     from apps.dinos.evaluate import bits_per_char, sample_statistics
     from apps.dinos.sample import NameSampler
 
-    model, config = _load(args.model)
+    model, config = commands.load("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     report = {}
     if args.data:
@@ -231,21 +224,9 @@ def _percent(value):
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _export(args):
-    if litert.requested(args):
-        return litert.export_command(args, "apps.dinos.litert", _load)
-    out = files.check_output_dir(args.out, "dinos", files.SAVED_MODEL, force=args.force)
-    from apps.dinos.export import export
-
-    model, config = _load(args.model)
-    export(model, config, out, force=args.force)
-    print(f"exported {args.out} (signatures: sample, score)")
-
-
 def _download(args):
     out = files.check_output_file(args.out)
     from apps.dinos.data import download
 
     path, digest = download(out, source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
-

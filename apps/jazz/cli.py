@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import commands, files, litert
 from apps.common.cli import (
     CLIError,
     add_distribute_arguments,
@@ -111,7 +111,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
     return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
-                                      "evaluate": _evaluate, "export": _export})
+                                      "evaluate": _evaluate,
+                                      "export": lambda args: commands.export(args, "jazz", "sample, vocabulary")})
 
 
 def _train(args, command):
@@ -156,12 +157,6 @@ def _check_model(path):
         raise CLIError(f"model directory not found: {path}")
 
 
-def _load_model(path):
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="jazz")
-
-
 def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
@@ -194,7 +189,7 @@ def _generate(args):
 
     from apps.jazz import chords, plot
 
-    model, config = _load_model(args.model)
+    model, config = commands.load("jazz", args.model)
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
@@ -249,7 +244,7 @@ def _evaluate(args):
         _check_model(model_path)
     model = config = None
     if model_path:
-        model, config = _load_model(model_path)
+        model, config = commands.load("jazz", model_path)
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
@@ -274,7 +269,7 @@ def _evaluate_reference(args, model_path):
     from apps.jazz import data, generate, reference
 
     solos = data.load_solos(args.reference, progress=not args.json)
-    model, config = _load_model(model_path)
+    model, config = commands.load("jazz", model_path)
     result = reference.compare(generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed,
                                corpus=_corpus(args, config))
     result["model"] = model_path
@@ -293,15 +288,3 @@ def _evaluate_reference(args, model_path):
         print(f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars")
     else:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
-
-
-def _export(args):
-    _check_model(args.model)
-    if litert.requested(args):
-        return litert.export_command(args, "apps.jazz.litert", _load_model)
-    out = files.check_output_dir(args.out, "jazz", files.SAVED_MODEL, force=args.force)
-    from apps.jazz.export import export
-
-    model, config = _load_model(args.model)
-    export(model, config, out, force=args.force)
-    print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")

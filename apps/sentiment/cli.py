@@ -14,7 +14,7 @@ import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import commands, files, litert
 from apps.common.cli import (
     CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_int,
     print_json, run, shorten)
@@ -96,7 +96,8 @@ def main(argv=None):
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
 
     return run(parser, sys.argv[1:] if argv is None else argv, {
-        "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download})
+        "train": _train, "evaluate": _evaluate, "predict": _predict, "download": _download,
+        "export": lambda args: commands.export(args, "sentiment", "serving_default, explain")})
 
 
 def _add_column_options(parser):
@@ -163,13 +164,6 @@ def _train(args):
           f"{config['epochs_run']})")
 
 
-def _load(path):
-    import apps.sentiment.model  # noqa: F401  (registers the custom objects that safe-mode loading looks up)
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="sentiment")
-
-
 def _evaluate(args):
     plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot")
     explain_plot = _check_explain_options(args, args.explain)
@@ -179,7 +173,7 @@ def _evaluate(args):
     from apps.common.plots import plot_confusion_matrix
     from apps.sentiment.predict import evaluate
 
-    model, config = _load(args.model)
+    model, config = commands.load("sentiment", args.model)
     report = evaluate(model, config, examples)
     plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
                                  f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
@@ -229,7 +223,7 @@ def _predict(args):
     explain_plot = _check_explain_options(args, args.explain)
     from apps.sentiment.predict import predict
 
-    model, config = _load(args.model)
+    model, config = commands.load("sentiment", args.model)
     results = predict(model, config, texts)
     plot = None
     if args.explain:
@@ -313,18 +307,6 @@ def _read_stdin():
         raise CLIError(f"standard input is not valid UTF-8 (byte {error.start})") from None
     files.check_line_lengths(text, "standard input", files.MAX_LINE_CHARS)
     return text
-
-
-def _export(args):
-    if litert.requested(args):
-        return litert.export_command(args, "apps.sentiment.litert", _load)
-    out = files.check_output_dir(args.out, "sentiment", files.SAVED_MODEL, force=args.force)
-    from apps.sentiment.export import export
-
-    model, config = _load(args.model)
-    export(model, config, out, force=args.force)
-    print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels; "
-          "explain(texts) -> the same, tokens, scores, baseline, truncated")
 
 
 def _download(args):
