@@ -13,7 +13,7 @@ from apps.common import files, litert
 from apps.common.errors import CLIError
 
 
-def load(app, path):
+def load_app_bundle(app, path):
     """`(model, config)` of the `app` bundle at `path`, in safe mode.
 
     `apps.<app>.model` is imported first: it registers the app's custom layers, which safe mode looks up.
@@ -24,7 +24,7 @@ def load(app, path):
     return load_bundle(path, app=app)
 
 
-def export(args, app, signatures):
+def export_command(args, app, signatures):
     """`python -m apps.<app> export`: a SavedModel through `apps.<app>.export.export`, or with
     `--format litert` a `.tflite` file through `apps.<app>.litert` (`apps.common.litert.export_command`).
 
@@ -36,8 +36,8 @@ def export(args, app, signatures):
     if not os.path.isdir(args.model):
         raise CLIError(f"model directory not found: {args.model}")
     if litert.requested(args):
-        return litert.export_command(args, f"apps.{app}.litert", functools.partial(load, app))
+        return litert.export_command(args, f"apps.{app}.litert", functools.partial(load_app_bundle, app))
     out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)
-    model, config = load(app, args.model)
+    model, config = load_app_bundle(app, args.model)
     importlib.import_module(f"apps.{app}.export").export(model, config, out, force=args.force)
     print(f"exported {args.model} to {args.out} (signatures: {signatures})")

@@ -17,7 +17,6 @@ Example::
 
 import argparse
 import dataclasses
-import inspect
 
 
 def option(default, help, *, type=None, choices=None, flag=None, metavar=None, section=None, key=None):
@@ -63,20 +62,12 @@ def from_args(hyperparameters, args):
 def defaults_from(hyperparameters):
     """Decorator: `train()`'s keyword-only parameters named like the fields default to the fields' defaults.
 
-    The function must take every field as a keyword-only parameter written without a default, so that a
-    default lives in one place; both mistakes raise `TypeError` when the module is imported.
+    The function takes every field as a keyword-only parameter written without a default, so that a default
+    lives in one place (`tests/apps/common/test_config.py` holds every app's `train()` to that).
     """
     def decorate(function):
-        parameters = inspect.signature(function).parameters
-        defaults = dict(function.__kwdefaults__ or {})
-        for field in dataclasses.fields(hyperparameters):
-            parameter = parameters.get(field.name)
-            if parameter is None or parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
-                raise TypeError(f"{function.__qualname__} lacks the keyword-only parameter {field.name}")
-            if parameter.default is not inspect.Parameter.empty:
-                raise TypeError(f"{function.__qualname__} gives {field.name} a second default")
-            defaults[field.name] = field.default
-        function.__kwdefaults__ = defaults
+        defaults = {field.name: field.default for field in dataclasses.fields(hyperparameters)}
+        function.__kwdefaults__ = {**(function.__kwdefaults__ or {}), **defaults}
         return function
 
     return decorate

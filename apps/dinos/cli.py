@@ -11,7 +11,8 @@ import secrets
 
 from apps.common import cli as common
 from apps.common import config as hyperparameters
-from apps.common import commands, files, litert
+from apps.common.commands import export_command, load_app_bundle
+from apps.common import files, litert
 from apps.common.cli import CLIError, float_in, int_in, positive_int, print_json, seed
 from apps.dinos.config import Hyperparameters
 from apps.dinos.paths import DEFAULT_DATA, DEFAULT_MODEL
@@ -95,7 +96,7 @@ TEMPERATURE = float_in(0.001, 1000)
 def main(argv=None):
     """Runs one command; returns the exit code (0 success, 2 bad input)."""
     handlers = {"train": _train, "sample": _sample, "score": _score, "evaluate": _evaluate,
-                "export": lambda args: commands.export(args, "dinos", "sample, score"), "download": _download}
+                "export": lambda args: export_command(args, "dinos", "sample, score"), "download": _download}
     return common.run(build_parser(), argv, handlers)
 
 
@@ -133,7 +134,7 @@ def _sample(args):
         raise CLIError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
     from apps.dinos.sample import NameSampler
 
-    model, config = commands.load("dinos", args.model)
+    model, config = load_app_bundle("dinos", args.model)
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     names = NameSampler(model, config).sample(
         args.n, prefix=args.prefix, max_len=args.max_len, temperature=args.temperature,
@@ -157,7 +158,7 @@ def _score(args):
                            f"{files.MAX_NAME_CHARS}")
     from apps.dinos.evaluate import score_names
 
-    model, config = commands.load("dinos", args.model)
+    model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
     log_probs = score_names(model, vocab, names)
@@ -180,7 +181,7 @@ def _evaluate(args):
     from apps.dinos.evaluate import bits_per_char, sample_statistics
     from apps.dinos.sample import NameSampler
 
-    model, config = commands.load("dinos", args.model)
+    model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     report = {}
     if args.data:

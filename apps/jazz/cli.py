@@ -12,7 +12,8 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import commands, files, litert
+from apps.common.commands import export_command, load_app_bundle
+from apps.common import files, litert
 from apps.common.cli import (
     CLIError,
     add_distribute_arguments,
@@ -112,7 +113,7 @@ def main(argv=None):
     command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
     return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
                                       "evaluate": _evaluate,
-                                      "export": lambda args: commands.export(args, "jazz", "sample, vocabulary")})
+                                      "export": lambda args: export_command(args, "jazz", "sample, vocabulary")})
 
 
 def _train(args, command):
@@ -189,7 +190,7 @@ def _generate(args):
 
     from apps.jazz import chords, plot
 
-    model, config = commands.load("jazz", args.model)
+    model, config = load_app_bundle("jazz", args.model)
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
@@ -244,7 +245,7 @@ def _evaluate(args):
         _check_model(model_path)
     model = config = None
     if model_path:
-        model, config = commands.load("jazz", model_path)
+        model, config = load_app_bundle("jazz", model_path)
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
@@ -269,7 +270,7 @@ def _evaluate_reference(args, model_path):
     from apps.jazz import data, generate, reference
 
     solos = data.load_solos(args.reference, progress=not args.json)
-    model, config = commands.load("jazz", model_path)
+    model, config = load_app_bundle("jazz", model_path)
     result = reference.compare(generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed,
                                corpus=_corpus(args, config))
     result["model"] = model_path

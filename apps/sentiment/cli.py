@@ -14,7 +14,8 @@ import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import commands, files, litert
+from apps.common.commands import export_command, load_app_bundle
+from apps.common import files, litert
 from apps.common.cli import (
     CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_int,
     print_json, run, shorten)
@@ -28,8 +29,8 @@ MAX_TEXTS = 100_000
 """Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""
 
 
-def main(argv=None):
-    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+def build_parser():
+    """The argparse parser of every command."""
     parser, commands = make_parser("python -m apps.sentiment",
                                    "Sentence sentiment with a recurrent network that reads raw text.")
 
@@ -95,9 +96,14 @@ def main(argv=None):
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
 
-    return run(parser, sys.argv[1:] if argv is None else argv, {
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    return run(build_parser(), sys.argv[1:] if argv is None else argv, {
         "train": _train, "evaluate": _evaluate, "predict": _predict, "download": _download,
-        "export": lambda args: commands.export(args, "sentiment", "serving_default, explain")})
+        "export": lambda args: export_command(args, "sentiment", "serving_default, explain")})
 
 
 def _add_column_options(parser):
@@ -173,7 +179,7 @@ def _evaluate(args):
     from apps.common.plots import plot_confusion_matrix
     from apps.sentiment.predict import evaluate
 
-    model, config = commands.load("sentiment", args.model)
+    model, config = load_app_bundle("sentiment", args.model)
     report = evaluate(model, config, examples)
     plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
                                  f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
@@ -223,7 +229,7 @@ def _predict(args):
     explain_plot = _check_explain_options(args, args.explain)
     from apps.sentiment.predict import predict
 
-    model, config = commands.load("sentiment", args.model)
+    model, config = load_app_bundle("sentiment", args.model)
     results = predict(model, config, texts)
     plot = None
     if args.explain:
