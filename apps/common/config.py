@@ -48,10 +48,7 @@ def add_arguments(parser, hyperparameters):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kwargs.update({key: meta[key] for key in ("type", "choices", "metavar") if meta[key] is not None})
-        flag = meta["flag"] or "--" + field.name.replace("_", "-")
-        if meta["flag"] and "action" not in kwargs and "choices" not in kwargs:
-            kwargs.setdefault("metavar", flag.lstrip("-").replace("-", "_").upper())  # not the field's name
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(meta["flag"] or "--" + field.name.replace("_", "-"), **kwargs)
 
 
 def from_args(hyperparameters, args):

@@ -7,11 +7,12 @@ import keras
 from apps.common import distribute
 from apps.common.config import defaults_from, record
 from apps.common.seeding import set_seed
-from apps.common.training import ValidateAverageWeights, early_stopping, save_trained, strategy_scope
+from apps.common.training import (
+    ValidateAverageWeights, compile_language_model, early_stopping, save_trained, strategy_scope)
 from apps.dinos import data
 from apps.dinos.config import Hyperparameters
 from apps.dinos.evaluate import bits_per_char
-from apps.dinos.model import build_model, compile_model
+from apps.dinos.model import build_model
 
 APP = "dinos"
 MAX_LEN_MARGIN = 4
@@ -67,8 +68,7 @@ def train(names, out, *, cell, units, layers, dropout, embedding_dim, input_drop
         model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
                             embedding_dim=embedding_dim, seed=seed, input_dropout=input_dropout,
                             recurrent_dropout=recurrent_dropout, embedding_dropout=embedding_dropout)
-        compile_model(model, learning_rate=learning_rate, clipnorm=clipnorm, jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution, ema_momentum=ema_momentum)
+        compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution, ema_momentum)
     inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
 
     # The average, when kept, is what early stopping judges and keeps: ValidateAverageWeights comes after it.

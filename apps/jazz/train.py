@@ -15,7 +15,7 @@ import numpy as np
 from apps.common import distribute, seeding
 from apps.common.cli import CLIError
 from apps.common.config import defaults_from, record
-from apps.common.training import early_stopping, save_trained, strategy_scope
+from apps.common.training import compile_language_model, early_stopping, save_trained, strategy_scope
 from apps.jazz import conditioning, data, grammar
 from apps.jazz import model as jazz_model
 from apps.jazz.config import Hyperparameters
@@ -130,7 +130,8 @@ def train(paths, out, *, encoding, conditioning_mode, cell, units, dropout, embe
     with strategy_scope(strategy):
         model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
                                        dropout=dropout, seed=seed, conditioning=conditioning_mode)
-        jazz_model.compile_model(model, learning_rate=learning_rate)
+        # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
+        compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
     monitor = "val_loss" if has_validation else "loss"
     callbacks = [early_stopping(monitor, PATIENCE)]
     history = model.fit(

@@ -25,7 +25,8 @@ class Hyperparameters:
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
     units: int = option(64, "units per direction", type=positive_int)
-    num_layers: int = option(1, "stacked recurrent layers", type=positive_int, flag="--layers", key="layers")
+    num_layers: int = option(1, "stacked recurrent layers", type=positive_int, flag="--layers", metavar="N",
+                              key="layers")
     bidirectional: bool = option(True, "read the text both ways", type=bool)
     pooling: str = option("last", "classify from the last state, or the mean or max over the tokens",
                           choices=POOLINGS)
