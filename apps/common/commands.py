@@ -13,6 +13,12 @@ from apps.common import files, litert
 from apps.common.errors import CLIError
 
 
+def check_model_dir(path):
+    """Refuses a `--model` that is not a directory, before TensorFlow loads (`load_bundle` checks the rest)."""
+    if not os.path.isdir(path):
+        raise CLIError(f"model directory not found: {path}")
+
+
 def load_app_bundle(app, path):
     """`(model, config)` of the `app` bundle at `path`, in safe mode.
 
@@ -33,8 +39,7 @@ def export_command(args, app, signatures):
         app: the app's name.
         signatures: the SavedModel's signatures, for the report.
     """
-    if not os.path.isdir(args.model):
-        raise CLIError(f"model directory not found: {args.model}")
+    check_model_dir(args.model)
     if litert.requested(args):
         return litert.export_command(args, f"apps.{app}.litert", functools.partial(load_app_bundle, app))
     out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)

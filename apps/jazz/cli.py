@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common.commands import export_command, load_app_bundle
+from apps.common.commands import check_model_dir, export_command, load_app_bundle
 from apps.common import files, litert
 from apps.common.cli import (
     CLIError,
@@ -153,11 +153,6 @@ def _progression(args):
     return (*parse_progression(text, max_bars=MAX_MEASURES), None, 4.0)
 
 
-def _check_model(path):
-    if not os.path.isdir(path):
-        raise CLIError(f"model directory not found: {path}")
-
-
 def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
@@ -178,7 +173,7 @@ def _generate(args):
         from apps.jazz import audio
 
         renderer = audio.find_renderer(args.soundfont)
-    _check_model(args.model)
+    check_model_dir(args.model)
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
     primer = None
@@ -236,13 +231,13 @@ def _evaluate(args):
         data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
     if args.reference:
-        _check_model(args.model or DEFAULT_MODEL)
+        check_model_dir(args.model or DEFAULT_MODEL)
         return _evaluate_reference(args, args.model or DEFAULT_MODEL)
     from apps.jazz import evaluate
 
     solos = data.load_solos(args.midi, progress=not args.json)
     if model_path:
-        _check_model(model_path)
+        check_model_dir(model_path)
     model = config = None
     if model_path:
         model, config = load_app_bundle("jazz", model_path)
