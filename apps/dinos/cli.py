@@ -96,7 +96,7 @@ TEMPERATURE = float_in(0.001, 1000)
 def main(argv=None):
     """Runs one command; returns the exit code (0 success, 2 bad input)."""
     handlers = {"train": _train, "sample": _sample, "score": _score, "evaluate": _evaluate,
-                "export": lambda args: export_command(args, "dinos", "sample, score"), "download": _download}
+                "export": _export, "download": _download}
     return common.run(build_parser(), argv, handlers)
 
 
@@ -231,3 +231,7 @@ def _download(args):
 
     path, digest = download(out, source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
+
+
+def _export(args):
+    export_command(args, "dinos", "sample, score")

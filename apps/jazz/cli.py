@@ -112,8 +112,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
     return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
-                                      "evaluate": _evaluate,
-                                      "export": lambda args: export_command(args, "jazz", "sample, vocabulary")})
+                                      "evaluate": _evaluate, "export": _export})
 
 
 def _train(args, command):
@@ -284,3 +283,7 @@ def _evaluate_reference(args, model_path):
         print(f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars")
     else:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
+
+
+def _export(args):
+    export_command(args, "jazz", "sample, vocabulary")

@@ -102,8 +102,7 @@ def build_parser():
 def main(argv=None):
     """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
     return run(build_parser(), sys.argv[1:] if argv is None else argv, {
-        "train": _train, "evaluate": _evaluate, "predict": _predict, "download": _download,
-        "export": lambda args: export_command(args, "sentiment", "serving_default, explain")})
+        "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download})
 
 
 def _add_column_options(parser):
@@ -321,3 +320,7 @@ def _download(args):
         raise CLIError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out):
         print(path)
+
+
+def _export(args):
+    export_command(args, "sentiment", "serving_default, explain")
