@@ -103,7 +103,7 @@ def generated_statistics(model_dir, count, measures, temperature, corpus):
     from apps.jazz import generate
 
     model, config = load_bundle(model_dir)
-    generator = generate.Generator(model, config)
+    generator = generate.SoloSampler(model, config)
     timeline, bars = chords.parse_progression(generate.DEFAULT_PROGRESSION)
     timeline = chords.repeat(timeline, bars, measures)
     results = []
@@ -125,7 +125,7 @@ def held_out_figures(model_dir, validation, bars, corpus):
         nll, _ = evaluate.solo_negative_log_likelihood(model, config, solo)
         total, count = total + float(nll.sum()), count + len(nll)
     start = time.perf_counter()
-    compared = reference.compare(generate.Generator(model, config), validation, bars=bars, corpus=corpus)
+    compared = reference.compare(generate.SoloSampler(model, config), validation, bars=bars, corpus=corpus)
     return {"model": os.path.relpath(model_dir, REPO), "conditioning": config.get("conditioning", "none"),
             "perplexity": math.exp(total / count), "tokens": count, **compared,
             "compare_s": time.perf_counter() - start}

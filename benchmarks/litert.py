@@ -140,7 +140,7 @@ def bench_jazz(directory, args):
     import tensorflow as tf
 
     from apps.jazz import litert as jazz_litert
-    from apps.jazz.generate import export_sampler
+    from apps.jazz.export import export as export_sampler
 
     _, config, saved, files = export_all("jazz", export_sampler, jazz_litert.export, directory)
     sample = tf.saved_model.load(saved).signatures["sample"]
@@ -157,7 +157,8 @@ def bench_sentiment(directory, args):
 
     from apps.sentiment import litert as sentiment_litert
     from apps.sentiment.data import read_examples
-    from apps.sentiment.predict import export, probabilities
+    from apps.sentiment.export import export
+    from apps.sentiment.predict import probabilities
 
     model, _, saved, files = export_all("sentiment", export, sentiment_litert.export, directory)
     examples = read_examples(args.sentiment_dev) if args.sentiment_dev else None

@@ -50,7 +50,8 @@ from apps.sentiment.data import (
     DEFAULT_DATA_DIR, SST_FILES, Examples, load_task, read_examples)
 from apps.sentiment.embeddings import load_vectors
 from apps.sentiment.model import make_vectorizer
-from apps.sentiment.predict import evaluate, export
+from apps.sentiment.export import export
+from apps.sentiment.predict import evaluate
 from apps.sentiment.train import make_dataset, train
 
 DEFAULT_MODELS = [os.path.join(REPO_ROOT, "saved_models", name) for name in ("sentiment", "sentiment-sst2")]

@@ -16,7 +16,7 @@ import shutil
 import keras
 
 import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app
 
 
@@ -50,26 +50,26 @@ def load_bundle(path, app=None, compile=False):
         compile: restore the training configuration too.
 
     Raises:
-        CLIError: the directory is missing, incomplete, corrupt or another app's (one line, for the CLI).
+        UsageError: the directory is missing, incomplete, corrupt or another app's (one line, for the CLI).
     """
     model_path = os.path.join(path, MODEL_FILE)
     config_path = os.path.join(path, CONFIG_FILE)
     if not os.path.isdir(path):
-        raise CLIError(f"model directory not found: {path}")
+        raise UsageError(f"model directory not found: {path}")
     if not (os.path.isfile(model_path) and os.path.isfile(config_path)):
-        raise CLIError(f"{path} is not a model bundle (needs {MODEL_FILE} and {CONFIG_FILE})")
+        raise UsageError(f"{path} is not a model bundle (needs {MODEL_FILE} and {CONFIG_FILE})")
     try:
         with open(config_path, encoding="utf-8") as handle:
             config = json.load(handle)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CLIError(f"corrupt {config_path}: {error}") from None
+        raise UsageError(f"corrupt {config_path}: {error}") from None
     found = bundle_app(config)
     if app is not None and found != app:
-        raise CLIError(f"{path} is a {found} model bundle, not a {app} one" if found else
+        raise UsageError(f"{path} is a {found} model bundle, not a {app} one" if found else
                        f"{path} is not a {app} model bundle (its config.json names no app)")
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CLIError(f"corrupt model {model_path}: {first_line}") from None
+        raise UsageError(f"corrupt model {model_path}: {first_line}") from None
     return model, config

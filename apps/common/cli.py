@@ -1,7 +1,7 @@
 """Command-line plumbing shared by every app: argument types, one error path, exit codes.
 
 Every app's `main(argv) -> int` builds its parser with `make_parser`, dispatches with `run`, and raises
-`CLIError` for anything the user got wrong. `run` turns that into one line on stderr and exit code 2, never a
+`UsageError` for anything the user got wrong. `run` turns that into one line on stderr and exit code 2, never a
 traceback; Ctrl-C exits 130 and SIGTERM 143. Output paths, atomic writes and input limits live in
 `apps.common.files`. Nothing here imports TensorFlow, so arguments are checked before it loads.
 """
@@ -12,7 +12,7 @@ import signal
 import sys
 import textwrap
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED
 
 USAGE_ERROR = 2
@@ -55,7 +55,7 @@ def _terminate(signum, frame):
 def run(parser, argv, handlers):
     """Parses `argv`, calls `handlers[command](args)` and returns the process exit code.
 
-    A handler returns an int (or None for 0). A `CLIError` becomes one line on stderr and exit code 2 (so do
+    A handler returns an int (or None for 0). A `UsageError` becomes one line on stderr and exit code 2 (so do
     argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with one line, after the atomic writers have
     removed their temporary files.
     """
@@ -70,7 +70,7 @@ def run(parser, argv, handlers):
             return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
         command = args.command
         return handlers[command](args) or 0
-    except CLIError as error:
+    except UsageError as error:
         print(f"{_prefix(parser, command)}: error: {shorten(str(error))}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
@@ -108,9 +108,9 @@ def check_argv(argv):
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:  # Python decodes such bytes of argv as lone surrogates
-            raise CLIError(f"argument {index} is not valid UTF-8 text") from None
+            raise UsageError(f"argument {index} is not valid UTF-8 text") from None
         if len(arg) > MAX_ARGUMENT_CHARS:
-            raise CLIError(f"argument {index} is {len(arg):,} characters; the limit is {MAX_ARGUMENT_CHARS:,} "
+            raise UsageError(f"argument {index} is {len(arg):,} characters; the limit is {MAX_ARGUMENT_CHARS:,} "
                            "(put long texts in a file)")
 
 

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from apps.common.cli import STRATEGIES
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 def strategy_from_args(args):
     """Sets the dtype policy from `args.mixed_precision` and returns the strategy `args.distribute` names.
@@ -43,7 +43,7 @@ def strategy_from_args(args):
         A `tf.distribute.Strategy` (see `make_strategy`).
 
     Raises:
-        CLIError: `multi-worker` without a valid `TF_CONFIG`.
+        UsageError: `multi-worker` without a valid `TF_CONFIG`.
     """
     strategy = make_strategy(args.distribute)
     set_mixed_precision(args.mixed_precision)
@@ -65,7 +65,7 @@ def make_strategy(name):
 
     Raises:
         ValueError: an unknown `name`.
-        CLIError: `multi-worker` without a valid `TF_CONFIG`.
+        UsageError: `multi-worker` without a valid `TF_CONFIG`.
         RuntimeError: `multi-worker` after a TensorFlow op already ran in this process.
     """
     if name == "none":
@@ -79,7 +79,7 @@ def make_strategy(name):
         config = tf_config()
         if not config.get("cluster"):
             # Without a cluster TF silently trains alone, which is never what the user asked for.
-            raise CLIError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
+            raise UsageError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
                            "and this worker's task (see the README's TF_CONFIG example)")
         try:
             return _MultiWorkerMirroredStrategy()
@@ -117,7 +117,7 @@ def tf_config():
     """The parsed `TF_CONFIG` environment variable: `{"cluster": ..., "task": ...}`, or `{}` when unset.
 
     Raises:
-        CLIError: `TF_CONFIG` is set but is not a JSON object.
+        UsageError: `TF_CONFIG` is set but is not a JSON object.
     """
     text = os.environ.get("TF_CONFIG", "").strip()
     if not text:
@@ -125,9 +125,9 @@ def tf_config():
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise CLIError(f"TF_CONFIG is not valid JSON: {error}") from None
+        raise UsageError(f"TF_CONFIG is not valid JSON: {error}") from None
     if not isinstance(config, dict):
-        raise CLIError(f"TF_CONFIG must be a JSON object, got {type(config).__name__}")
+        raise UsageError(f"TF_CONFIG must be a JSON object, got {type(config).__name__}")
     return config
 
 
@@ -216,9 +216,8 @@ def _replace_mixed_policies(config):
 def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, sample_weight=None):
     """A `tf.data.Dataset` of in-memory arrays batched by the GLOBAL batch size, ready for any strategy.
 
-    Keras splits each global batch across the replicas of the strategy in scope. Across workers the data is
-    sharded by element (`AutoShardPolicy.DATA`): every worker holds the same arrays and keeps its share of
-    each batch, which is the policy that works for in-memory data (FILE sharding needs one file per worker).
+    Keras splits each global batch across the replicas of the strategy in scope; across workers it is
+    `sharded`.
 
     Args:
         x: an array, or a tuple/dict of arrays with the same first dimension.
@@ -236,9 +235,18 @@ def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, s
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle:
         dataset = dataset.shuffle(int(dataset.cardinality()), seed=seed, reshuffle_each_iteration=True)
+    return sharded(dataset.batch(global_batch_size))
+
+
+def sharded(dataset):
+    """`dataset` of global batches, sharded by element across workers (`AutoShardPolicy.DATA`) and prefetched.
+
+    Every worker reads the same examples and keeps its share of each batch: the policy that works for
+    in-memory data and for a single file (FILE sharding needs one file per worker).
+    """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.batch(global_batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def fit_inputs(x, y, batch_size, validation=None, *, strategy=None, seed=None):

@@ -20,7 +20,7 @@ The rules every command follows (docs/cli.md is the user's version):
   longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
   killed process. The limits themselves are the constants below.
 
-Everything here raises `CLIError` for a mistake of the user's; nothing imports TensorFlow.
+Everything here raises `UsageError` for a mistake of the user's; nothing imports TensorFlow.
 """
 
 import contextlib
@@ -36,7 +36,7 @@ import tempfile
 import urllib.parse
 import zipfile
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 # Inputs: every size a user controls. docs/cli.md lists them with the peak memory measured at each.
 MIB = 1 << 20
@@ -130,14 +130,14 @@ def _refusal(path, app, kind):
 def normalise_path(path, what="--out"):
     """`path` as the OS will resolve it (`dir/` and `dir/.` are `dir`); refuses the current directory and above."""
     if not path or not path.strip():
-        raise CLIError(f"{what}: empty path")
+        raise UsageError(f"{what}: empty path")
     if "\x00" in path:
-        raise CLIError(f"{what}: a path cannot hold a NUL character")
+        raise UsageError(f"{what}: a path cannot hold a NUL character")
     normal = os.path.normpath(path)
     here = os.path.realpath(os.getcwd())
     target = os.path.realpath(normal)
     if target == here or here.startswith(target.rstrip(os.sep) + os.sep) or target == os.sep:
-        raise CLIError(f"{what} {path} is the current directory or one above it: name a new directory")
+        raise UsageError(f"{what} {path} is the current directory or one above it: name a new directory")
     return normal
 
 
@@ -147,12 +147,12 @@ def _check_parent_writable(path):
     while not os.path.lexists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
-        raise CLIError(f"cannot write {path}: {ancestor} is a file, not a directory")
+        raise UsageError(f"cannot write {path}: {ancestor} is a file, not a directory")
     # os.access says yes to root on a read-only mount and knows nothing of quotas: try it instead.
     try:
         probe = tempfile.mkdtemp(prefix=".tmp-probe-", dir=ancestor)
     except OSError as error:
-        raise CLIError(f"cannot write {path}: {ancestor}: {error.strerror}") from None
+        raise UsageError(f"cannot write {path}: {ancestor}: {error.strerror}") from None
     os.rmdir(probe)
 
 
@@ -167,11 +167,11 @@ def check_output_dir(path, app, kind=BUNDLE, force=False, what="--out"):
         what: the option's name, for messages.
 
     Raises:
-        CLIError: `path` holds something that is not a `kind` of `app` (without `force`), or cannot be written.
+        UsageError: `path` holds something that is not a `kind` of `app` (without `force`), or cannot be written.
     """
     path = normalise_path(path, what)
     if os.path.lexists(path) and not force and not _replaceable(path, app, kind):
-        raise CLIError(_refusal(path, app, kind))
+        raise UsageError(_refusal(path, app, kind))
     _check_parent_writable(path)
     return path
 
@@ -189,12 +189,12 @@ def check_output_file(path, suffixes=None, what="--out"):
     path must end in one of `suffixes` (when given), so that a solo is not written over `thesis.tex`.
     """
     if path.endswith((os.sep, os.sep + ".")):
-        raise CLIError(f"{what} {path} names a directory; give a file name")
+        raise UsageError(f"{what} {path} names a directory; give a file name")
     path = normalise_path(path, what)
     if os.path.isdir(path):
-        raise CLIError(f"{what} {path} is a directory; give a file name")
+        raise UsageError(f"{what} {path} is a directory; give a file name")
     if suffixes and not path.lower().endswith(tuple(suffixes)):
-        raise CLIError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
+        raise UsageError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
     _check_parent_writable(path)
     return path
 
@@ -209,7 +209,7 @@ def check_distinct(paths):
     for i, (name_a, a) in enumerate(given):
         for name_b, b in given[i + 1:]:
             if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
-                raise CLIError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
+                raise UsageError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
 
 
 BACKUP_FILES = {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp",
@@ -235,9 +235,9 @@ def check_work_dirs(out, backup_dir=None, tensorboard=None):
             continue
         path = normalise_path(path, option)
         if os.path.lexists(path) and not os.path.isdir(path):
-            raise CLIError(f"{option} {path} is a file; it must be a directory")
+            raise UsageError(f"{option} {path} is a file; it must be a directory")
         if option == "--backup-dir" and os.path.isdir(path) and not set(os.listdir(path)) <= BACKUP_FILES:
-            raise CLIError(f"--backup-dir {path} holds files that are not a training backup, and training deletes "
+            raise UsageError(f"--backup-dir {path} holds files that are not a training backup, and training deletes "
                            "its backup directory when it ends: choose a new or empty directory")
         _check_parent_writable(os.path.join(path, "x") if os.path.isdir(path) else path)
         named[option] = path
@@ -248,7 +248,7 @@ def check_work_dirs(out, backup_dir=None, tensorboard=None):
 def atomic_file(path, mode="w", **open_kwargs):
     """Opens a temporary file beside `path` and renames it onto `path` only if the block succeeds.
 
-    Yields the open file object. Raises `CLIError` if the directory cannot be written.
+    Yields the open file object. Raises `UsageError` if the directory cannot be written.
     """
     with atomic_path(path) as tmp_path, open(tmp_path, mode, **open_kwargs) as handle:
         yield handle
@@ -266,13 +266,13 @@ def atomic_path(path):
         # mkstemp makes the file private (0600); the output should get the permissions open() would give.
         os.chmod(tmp_path, 0o666 & ~_current_umask())
     except OSError as error:
-        raise CLIError(f"cannot write {path}: {error.strerror}") from None
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     except IsADirectoryError:
         _remove(tmp_path)
-        raise CLIError(f"cannot write {path}: it is a directory") from None
+        raise UsageError(f"cannot write {path}: it is a directory") from None
     except BaseException:
         _remove(tmp_path)
         raise
@@ -297,7 +297,7 @@ def atomic_dir(path, app=None, kind=BUNDLE, force=False):
         tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
         os.chmod(tmp_dir, 0o777 & ~_current_umask())
     except OSError as error:
-        raise CLIError(f"cannot write {path}: {error.strerror}") from None
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
     try:
         yield tmp_dir
         _swap_in(tmp_dir, path, app, kind, force)
@@ -317,9 +317,9 @@ def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
             except OSError as error:
                 if error.errno == errno.ENOTEMPTY:
                     continue
-                raise CLIError(f"cannot write {path}: {error.strerror}") from None
+                raise UsageError(f"cannot write {path}: {error.strerror}") from None
         if app is not None and not force and not _replaceable(path, app, kind):
-            raise CLIError(_refusal(path, app, kind))
+            raise UsageError(_refusal(path, app, kind))
         if os.path.islink(path) or not os.path.isdir(path):
             _remove(path)  # only reached with force (or no app): a file or link where the directory goes
             continue
@@ -330,7 +330,7 @@ def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
         if exchanged:
             shutil.rmtree(tmp_dir, ignore_errors=True)  # it now holds what `path` held
             return
-    raise CLIError(f"cannot write {path}: other processes keep changing it")
+    raise UsageError(f"cannot write {path}: other processes keep changing it")
 
 
 _RENAME_EXCHANGE = 2
@@ -350,7 +350,7 @@ def _exchange(a, b):
         return False
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
         return None
-    raise CLIError(f"cannot write {b}: {os.strerror(code)}")
+    raise UsageError(f"cannot write {b}: {os.strerror(code)}")
 
 
 def _replace_in_two_steps(tmp_dir, path):
@@ -378,32 +378,32 @@ def write_owner(directory, app, kind=SAVED_MODEL):
 
 
 def read_text(path, what="file", max_bytes=MAX_TEXT_FILE_BYTES, max_line_chars=MAX_LINE_CHARS):
-    """Reads a UTF-8 text file, turning the user's mistakes into `CLIError` before anything big is read.
+    """Reads a UTF-8 text file, turning the user's mistakes into `UsageError` before anything big is read.
 
     Raises:
-        CLIError: missing, a directory, larger than `max_bytes`, binary, not UTF-8, or a line longer than
+        UsageError: missing, a directory, larger than `max_bytes`, binary, not UTF-8, or a line longer than
             `max_line_chars` characters.
     """
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
-                raise CLIError(f"{what} {path} is {size:,} bytes; the limit is {max_bytes:,}")
+                raise UsageError(f"{what} {path} is {size:,} bytes; the limit is {max_bytes:,}")
             raw = handle.read(max_bytes + 1)  # a pipe or a growing file has no trustworthy size
     except FileNotFoundError:
-        raise CLIError(f"{what} not found: {path}") from None
+        raise UsageError(f"{what} not found: {path}") from None
     except IsADirectoryError:
-        raise CLIError(f"{what} is a directory, expected a file: {path}") from None
+        raise UsageError(f"{what} is a directory, expected a file: {path}") from None
     except OSError as error:
-        raise CLIError(f"cannot read {what} {path}: {error.strerror}") from None
+        raise UsageError(f"cannot read {what} {path}: {error.strerror}") from None
     if len(raw) > max_bytes:
-        raise CLIError(f"{what} {path} is over the limit of {max_bytes:,} bytes")
+        raise UsageError(f"{what} {path} is over the limit of {max_bytes:,} bytes")
     if b"\x00" in raw:
-        raise CLIError(f"{what} {path} looks binary, expected UTF-8 text")
+        raise UsageError(f"{what} {path} looks binary, expected UTF-8 text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise CLIError(f"{what} {path} is not valid UTF-8 (byte {error.start})") from None
+        raise UsageError(f"{what} {path} is not valid UTF-8 (byte {error.start})") from None
     check_line_lengths(text, f"{what} {path}", max_line_chars)
     return text
 
@@ -414,7 +414,7 @@ def check_line_lengths(text, where, max_chars):
         return
     for number, line in enumerate(text.splitlines(), 1):
         if len(line) > max_chars:
-            raise CLIError(f"{where}, line {number}: {len(line):,} characters; the limit is {max_chars:,}")
+            raise UsageError(f"{where}, line {number}: {len(line):,} characters; the limit is {max_chars:,}")
 
 
 def sha256_of(path):
@@ -435,15 +435,15 @@ def read_manifest(path):
     - a source with no `sha256` (a folder of files to point a command at) is documentation only.
 
     Raises:
-        CLIError: the manifest is missing, not JSON, or has no `files` list.
+        UsageError: the manifest is missing, not JSON, or has no `files` list.
     """
     try:
         with open(path, encoding="utf-8") as handle:
             manifest = json.load(handle)
     except (OSError, ValueError) as error:
-        raise CLIError(f"cannot read the manifest {path}: {error}") from None
+        raise UsageError(f"cannot read the manifest {path}: {error}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise CLIError(f"the manifest {path} has no list of files")
+        raise UsageError(f"the manifest {path} has no list of files")
     return manifest
 
 
@@ -460,7 +460,7 @@ def download(entry, out, source=None, sha256=None):
         `[(path, sha256), ...]` of the files at their places, in the entry's order.
 
     Raises:
-        CLIError: the source cannot be fetched, or a hash is not an accepted one; nothing is written then.
+        UsageError: the source cannot be fetched, or a hash is not an accepted one; nothing is written then.
     """
     members = entry.get("members")
     if members is None:
@@ -483,7 +483,7 @@ def download(entry, out, source=None, sha256=None):
         digests = [hashlib.sha256(content).hexdigest() for content in contents]
         for name, digest, (_, accepted) in zip(names, digests, targets):
             if digest not in accepted:
-                raise CLIError(f"{name} has sha256 {digest}, expected {' or '.join(accepted)}")
+                raise UsageError(f"{name} has sha256 {digest}, expected {' or '.join(accepted)}")
     for (path, _), content in zip(targets, contents):
         with atomic_file(path, "wb") as handle:
             handle.write(content)
@@ -494,14 +494,14 @@ def _fetch(origin, cache):
     """The bytes at `origin` (a URL or a local path), fetched by `keras.utils.get_file` into `cache`."""
     if "://" not in origin:
         if not os.path.isfile(origin):
-            raise CLIError(f"source not found: {origin}")
+            raise UsageError(f"source not found: {origin}")
         origin = pathlib.Path(origin).resolve().as_uri()
     import keras  # here, not at the top: checking arguments and paths needs no TensorFlow
 
     try:
         fetched = keras.utils.get_file(fname="download", origin=origin, cache_dir=cache, cache_subdir=".")
     except Exception as error:  # noqa: BLE001  get_file wraps HTTP and URL errors in a bare Exception
-        raise CLIError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
+        raise UsageError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
     with open(fetched, "rb") as handle:
         return handle.read()
 
@@ -512,4 +512,4 @@ def _unzip(origin, payload, members):
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             return [archive.read(member) for member in members]
     except (zipfile.BadZipFile, KeyError) as error:
-        raise CLIError(f"{urllib.parse.unquote(origin)} is not the expected zip archive: {error}") from None
+        raise UsageError(f"{urllib.parse.unquote(origin)} is not the expected zip archive: {error}") from None

@@ -1,7 +1,7 @@
 """LiteRT (TensorFlow Lite) export shared by the apps: conversion, the interpreter, a NumPy sampler.
 
 A `.tflite` file runs on a phone or a Raspberry Pi with the plain LiteRT runtime, so conversion allows
-built-in ops only (no Flex/Select-TF ops) and fails, as a `CLIError`, on a model that needs any other.
+built-in ops only (no Flex/Select-TF ops) and fails, as a `UsageError`, on a model that needs any other.
 Inputs have a fixed batch size of 1: our LSTM then converts to a `WHILE` loop of built-in ops with a free time
 dimension, while a free batch size fails inside TensorFlow's list ops ("TensorListReserve requires
 element_shape to be static").
@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import atomic_path, check_output_file
 
 SUFFIX = ".tflite"
@@ -42,11 +42,11 @@ def add_format_arguments(parser):
 
 
 def requested(args):
-    """Whether an `export` command asks for LiteRT; `--quantize` without it is a mistake (`CLIError`)."""
+    """Whether an `export` command asks for LiteRT; `--quantize` without it is a mistake (`UsageError`)."""
     if args.format == "litert":
         return True
     if args.quantize != "none":
-        raise CLIError("--quantize applies to --format litert only")
+        raise UsageError("--quantize applies to --format litert only")
     return False
 
 
@@ -84,7 +84,7 @@ def convert(function, variables, quantize="none"):
         The `.tflite` file's bytes.
 
     Raises:
-        CLIError: the function needs an op outside LiteRT's built-in set (one line naming the op).
+        UsageError: the function needs an op outside LiteRT's built-in set (one line naming the op).
     """
     import tensorflow as tf
 
@@ -102,7 +102,7 @@ def convert(function, variables, quantize="none"):
         ops = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(error))))
         detail = ("needs ops outside LiteRT's built-in set: " + ", ".join(ops) if ops else
                   (str(error).strip().splitlines() or [type(error).__name__])[0])
-        raise CLIError(f"the model cannot be converted to LiteRT: {detail}") from None
+        raise UsageError(f"the model cannot be converted to LiteRT: {detail}") from None
 
 
 VOCABULARY = ".vocab.txt"
@@ -140,12 +140,12 @@ def interpreter(model):
     """A LiteRT interpreter for `model` (a `.tflite` path or its bytes), tensors allocated.
 
     Raises:
-        CLIError: the `ai-edge-litert` package is missing, or the file is not a LiteRT model.
+        UsageError: the `ai-edge-litert` package is missing, or the file is not a LiteRT model.
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise CLIError("running a .tflite file needs the ai-edge-litert package: pip install -e \".[litert]\"") \
+        raise UsageError("running a .tflite file needs the ai-edge-litert package: pip install -e \".[litert]\"") \
             from None
     try:
         if isinstance(model, (bytes, bytearray)):
@@ -154,7 +154,7 @@ def interpreter(model):
             result = Interpreter(model_path=str(model))
         result.allocate_tensors()
     except ValueError as error:
-        raise CLIError(f"{model if isinstance(model, str) else 'model'} is not a LiteRT model: "
+        raise UsageError(f"{model if isinstance(model, str) else 'model'} is not a LiteRT model: "
                        f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}") from None
     return result
 

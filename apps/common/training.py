@@ -1,6 +1,57 @@
-"""How the apps' token language models (dinos, jazz) are compiled: one recipe, not two copies."""
+"""Training shared by the apps: the language models' compile recipe, the strategy scope, the one way of keeping
+the best weights, and the end of training (history, curve, bundle)."""
+
+import contextlib
+import json
+import os
+import tempfile
 
 import keras
+
+from apps.common import distribute
+from apps.common.bundle import save_bundle
+from apps.common.plots import plot_history
+
+
+def strategy_scope(strategy):
+    """The scope of a `tf.distribute` strategy to build and compile the model in, or no scope for `None`."""
+    return strategy.scope() if strategy else contextlib.nullcontext()
+
+
+def early_stopping(monitor, patience, mode="min"):
+    """Stops after `patience` epochs without a better `monitor`, and puts the best epoch's weights back.
+
+    The apps' one way of keeping the best weights. Held in memory, unlike a `ModelCheckpoint` file, it needs no
+    scratch file on every worker of a multi-worker run; list `training.ValidateAverageWeights` after it and the
+    weights it keeps are the moving average's.
+    """
+    return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True)
+
+
+def save_trained(out, model, config, history, *, title, force=False):
+    """Saves the bundle of a finished run: `model`, `config`, `history.json` and the training curve `training.png`.
+
+    Every worker of a multi-worker run calls it; only the chief's bundle lands at `out` (`distribute.chief_path`)
+    and only the chief draws the curve.
+
+    Args:
+        out: the bundle directory (`apps.common.bundle.save_bundle`, which replaces it atomically).
+        model, config: what the bundle holds.
+        history: `model.fit(...).history`.
+        title: the curve's title.
+        force: replace whatever is at `out`, not only an earlier bundle of the same app.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        history_path = os.path.join(scratch, "history.json")
+        with open(history_path, "w", encoding="utf-8") as handle:
+            json.dump({name: [float(v) for v in values] for name, values in history.items()}, handle, indent=1)
+        extras = [history_path]
+        if distribute.is_chief():
+            plot = plot_history(history, os.path.join(scratch, "training.png"), title=title)
+            if plot:
+                extras.append(plot)
+        with distribute.chief_path(out) as path:
+            save_bundle(path, model, config, extra_files=extras, force=force)
 
 
 def compile_language_model(model, learning_rate, clipnorm, jit_compile="auto", steps_per_execution=1,

@@ -1,7 +1,7 @@
 """`python -m apps.dinos COMMAND`: train, sample, score, evaluate, export, download.
 
 Every command is a thin wrapper: it parses, calls the functions in `train`, `sample`, `evaluate`,
-`export` and `data`, and prints. User mistakes raise `CLIError`: one line on stderr, exit code 2.
+`export` and `data`, and prints. User mistakes raise `UsageError`: one line on stderr, exit code 2.
 """
 
 import importlib.util
@@ -10,10 +10,12 @@ import os
 import secrets
 
 from apps.common import cli as common
+from apps.common import config as hyperparameters
+from apps.common.commands import export_command, load_app_bundle
 from apps.common import files, litert
-from apps.common.cells import CELLS
-from apps.common.cli import CLIError, float_in, fraction, int_in, positive_float, positive_int, print_json, seed
+from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, seed
 from apps.common.paths import saved_model
+from apps.dinos.config import Hyperparameters
 from apps.dinos.data import DEFAULT_DATA
 
 DEFAULT_MODEL = saved_model("dinos")
@@ -27,35 +29,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a model on a newline-separated name list",
                                 description="Train a character-level language model on a name list.")
     train.add_argument("--data", default=DEFAULT_DATA, help="name list, one per line (default: %(default)s)")
-    train.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: %(default)s)")
-    train.add_argument("--units", type=positive_int, default=128, help="state size (default: %(default)s)")
-    train.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default: %(default)s)")
-    train.add_argument("--embedding-dim", type=positive_int, default=32,
-                       help="character embedding size (default: %(default)s)")
-    train.add_argument("--dropout", type=fraction, default=0.1,
-                       help="dropout rate after every recurrent layer (default: %(default)s)")
-    train.add_argument("--input-dropout", type=fraction, default=0.0,
-                       help="dropout rate of every recurrent layer's inputs, one mask per name "
-                            "(default: %(default)s)")
-    train.add_argument("--recurrent-dropout", type=fraction, default=0.0,
-                       help="variational dropout rate of every recurrent layer's state a<t-1>, one mask per name "
-                            "(default: %(default)s)")
-    train.add_argument("--embedding-dropout", type=fraction, default=0.0,
-                       help="rate of whole characters dropped per name: every occurrence of a dropped character "
-                            "embeds to zeros (default: %(default)s)")
-    train.add_argument("--epochs", type=positive_int, default=30, help="most epochs (default: %(default)s)")
-    train.add_argument("--patience", type=positive_int, default=5,
-                       help="early stopping: epochs without a better validation loss (default: %(default)s)")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="(default: %(default)s)")
-    train.add_argument("--learning-rate", type=positive_float, default=5e-3, help="Adam (default: %(default)s)")
-    train.add_argument("--clipnorm", type=positive_float, default=5.0,
-                       help="gradient clipping by global norm (default: %(default)s)")
-    train.add_argument("--ema", type=fraction, metavar="MOMENTUM",
-                       help="validate, checkpoint and keep an exponential moving average of the weights with this "
-                            "momentum (e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)")
-    train.add_argument("--val-split", type=fraction, default=0.1,
-                       help="share of distinct names held out for validation (default: %(default)s)")
-    train.add_argument("--seed", type=seed, default=0, help="split, weights and dropout (default: %(default)s)")
+    hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
@@ -129,22 +103,15 @@ def main(argv=None):
     return common.run(build_parser(), argv, handlers)
 
 
-def _load(path):
-    import apps.dinos.model  # noqa: F401  (registers CharacterDropoutEmbedding, for --embedding-dropout models)
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="dinos")
-
-
 def _train(args):
     from apps.dinos import data  # no TensorFlow: everything below is checked before it loads
 
     if not os.path.exists(args.data):
-        raise CLIError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
+        raise UsageError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise CLIError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    if args.ema is not None and args.val_split == 0:
-        raise CLIError("--ema needs validation names: --val-split above 0")
+        raise UsageError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    if args.ema_momentum is not None and args.val_split == 0:
+        raise UsageError("--ema needs validation names: --val-split above 0")
     out = files.check_output_dir(args.out, "dinos", force=args.force)
     files.check_work_dirs(out, backup_dir=args.backup_dir, tensorboard=args.tensorboard)
     names = data.read_names(args.data, keep_case=args.keep_case)
@@ -154,13 +121,8 @@ def _train(args):
 
     strategy = distribute.strategy_from_args(args)
     config = train(
-        names, args.out, cell=args.cell, units=args.units, layers=args.layers, dropout=args.dropout,
-        embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size,
-        val_split=args.val_split, seed=args.seed, keep_case=args.keep_case, learning_rate=args.learning_rate,
-        clipnorm=args.clipnorm, patience=args.patience, tensorboard=args.tensorboard,
-        input_dropout=args.input_dropout, recurrent_dropout=args.recurrent_dropout,
-        embedding_dropout=args.embedding_dropout,
-        jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution, ema_momentum=args.ema,
+        names, args.out, **hyperparameters.from_args(Hyperparameters, args), keep_case=args.keep_case,
+        tensorboard=args.tensorboard, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
         data_path=os.path.abspath(args.data), data_sha256=files.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir, force=args.force)
     metrics = config["metrics"]
@@ -172,10 +134,10 @@ def _train(args):
 
 def _sample(args):
     if len(args.prefix) > files.MAX_NAME_CHARS:
-        raise CLIError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
+        raise UsageError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
     from apps.dinos.sample import NameSampler
 
-    model, config = _load(args.model)
+    model, config = load_app_bundle("dinos", args.model)
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     names = NameSampler(model, config).sample(
         args.n, prefix=args.prefix, max_len=args.max_len, temperature=args.temperature,
@@ -192,14 +154,14 @@ def _score(args):
     from apps.dinos import data
 
     if len(args.names) > MAX_SCORED:
-        raise CLIError(f"{len(args.names):,} names to score; the limit is {MAX_SCORED:,}")
+        raise UsageError(f"{len(args.names):,} names to score; the limit is {MAX_SCORED:,}")
     for name in args.names:
         if len(name.strip()) > files.MAX_NAME_CHARS:
-            raise CLIError(f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is "
+            raise UsageError(f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is "
                            f"{files.MAX_NAME_CHARS}")
     from apps.dinos.evaluate import score_names
 
-    model, config = _load(args.model)
+    model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
     log_probs = score_names(model, vocab, names)
@@ -222,7 +184,7 @@ def _evaluate(args):
     from apps.dinos.evaluate import bits_per_char, sample_statistics
     from apps.dinos.sample import NameSampler
 
-    model, config = _load(args.model)
+    model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     report = {}
     if args.data:
@@ -230,8 +192,8 @@ def _evaluate(args):
         for line, name in enumerate(names, 1):
             try:
                 vocab.encode(name)
-            except CLIError as error:
-                raise CLIError(f"{args.data}, name {line}: {error}") from None
+            except UsageError as error:
+                raise UsageError(f"{args.data}, name {line}: {error}") from None
         report["data"] = {"path": args.data, "names": len(names),
                           "characters": sum(len(name) + 1 for name in names),
                           "bits_per_char": bits_per_char(model, vocab, names)}
@@ -266,17 +228,6 @@ def _percent(value):
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _export(args):
-    if litert.requested(args):
-        return litert.export_command(args, "apps.dinos.litert", _load)
-    out = files.check_output_dir(args.out, "dinos", files.SAVED_MODEL, force=args.force)
-    from apps.dinos.export import export
-
-    model, config = _load(args.model)
-    export(model, config, out, force=args.force)
-    print(f"exported {args.out} (signatures: sample, score)")
-
-
 def _download(args):
     out = files.check_output_file(args.out)
     from apps.dinos.data import download
@@ -284,3 +235,6 @@ def _download(args):
     path, digest = download(out, source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
 
+
+def _export(args):
+    export_command(args, "dinos", "sample, score")

@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 
 from apps.common import files, paths
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, read_text
 
 DEFAULT_DATA = paths.data("dinos.txt")
@@ -43,16 +43,16 @@ def read_names(path, keep_case=False):
     """Reads a newline-separated name list (UTF-8), with no TensorFlow.
 
     Raises:
-        CLIError: the list is unreadable, holds no names, is over `MAX_NAME_LIST_BYTES` bytes, or has a name
+        UsageError: the list is unreadable, holds no names, is over `MAX_NAME_LIST_BYTES` bytes, or has a name
             over `MAX_NAME_CHARS` characters (training pads every name to the longest one).
     """
     names = parse_names(read_text(path, "name list", max_bytes=MAX_NAME_LIST_BYTES), keep_case)
     longest = max(range(len(names)), key=lambda i: len(names[i]), default=None)
     if longest is not None and len(names[longest]) > MAX_NAME_CHARS:
-        raise CLIError(f"name list {path}, name {longest + 1}: {len(names[longest]):,} characters; the limit is "
+        raise UsageError(f"name list {path}, name {longest + 1}: {len(names[longest]):,} characters; the limit is "
                        f"{MAX_NAME_CHARS}")
     if not names:
-        raise CLIError(f"name list {path} holds no names")
+        raise UsageError(f"name list {path} holds no names")
     return names
 
 
@@ -69,7 +69,7 @@ def split_names(names, val_split, seed):
     order = np.random.default_rng(seed).permutation(len(names))
     n_val = int(round(val_split * len(names)))
     if val_split > 0 and (n_val == 0 or n_val == len(names)):
-        raise CLIError(f"--val-split {val_split} leaves an empty split of {len(names)} names")
+        raise UsageError(f"--val-split {val_split} leaves an empty split of {len(names)} names")
     shuffled = [names[i] for i in order]
     return shuffled[n_val:], shuffled[:n_val]
 
@@ -110,12 +110,12 @@ class Vocabulary:
         """Token ids of `name` (normalised first), without start or end token.
 
         Raises:
-            CLIError: `name` holds a character the model never saw.
+            UsageError: `name` holds a character the model never saw.
         """
         name = normalise(name, self.keep_case)
         unknown = sorted(set(name) - set(self.characters))
         if unknown:
-            raise CLIError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}")
+            raise UsageError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}")
         return [self._ids[char] for char in name]
 
     def decode_classes(self, classes):
@@ -165,7 +165,7 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
         `(path, sha256)` of the placed file.
 
     Raises:
-        CLIError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
+        UsageError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
     """
     [entry] = files.read_manifest(manifest)["files"]
     [placed] = files.download(entry, out, source=source, sha256=sha256)

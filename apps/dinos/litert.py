@@ -33,7 +33,7 @@ def export(model, config, out, quantize="none"):
         The paths written.
 
     Raises:
-        CLIError: the model needs ops outside LiteRT's built-in set.
+        UsageError: the model needs ops outside LiteRT's built-in set.
     """
     from apps.dinos.model import step_model
 

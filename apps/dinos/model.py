@@ -11,7 +11,6 @@ import keras
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
-from apps.common.training import compile_language_model
 
 
 @keras.saving.register_keras_serializable(package="dinos")
@@ -76,12 +75,6 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
     probs = keras.layers.Dense(num_tokens - 1, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(tokens, probs, name="dinos")
 
-
-def compile_model(model, learning_rate=1e-2, clipnorm=5.0, jit_compile="auto", steps_per_execution=1,
-                  ema_momentum=None):
-    """Adam with gradient clipping by global norm, masked sparse cross-entropy (nats per token), and a moving
-    average of the weights when `ema_momentum` is not `None` (`compile_language_model`)."""
-    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution, ema_momentum)
 
 
 def recurrent_layers(model):

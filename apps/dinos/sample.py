@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.sampling import Sampler
 from apps.dinos import data
 from apps.dinos.evaluate import token_log_probs
@@ -58,7 +58,7 @@ class NameSampler:
         # The name may use all max_len characters and still needs one step to emit its end token.
         steps = max_len - len(prefix) + 1
         if steps < 1:
-            raise CLIError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
+            raise UsageError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
         out = self.sampler(tf.tile(tf.constant([classes], tf.int32), [n, 1]), steps, float(temperature),
                            int(top_k), int(seed))
         tokens = out["tokens"].numpy()
@@ -77,7 +77,7 @@ class NameSampler:
             A list of `(name, log_prob)`, log_prob in nats for the whole name (prefix and end token included).
 
         Raises:
-            CLIError: the prefix holds unknown characters or is too long, or too few names qualified.
+            UsageError: the prefix holds unknown characters or is too long, or too few names qualified.
         """
         prefix = data.normalise(prefix, self.vocab.keep_case)
         prefix_log_prob = 0.0
@@ -96,5 +96,5 @@ class NameSampler:
             if len(accepted) >= n:
                 return accepted[:n]
         wanted = "novel names" if novel else "names"
-        raise CLIError(f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
+        raise UsageError(f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
                        f"characters after {MAX_ROUNDS} batches; raise --max-len or --temperature")

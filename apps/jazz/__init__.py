@@ -9,6 +9,7 @@
 
 Modules: `data` (files -> melody + chords, cached), `chords` (chord symbols, chord-scale table,
 progressions), `grammar` (tokens and their realisation), `conditioning` (the chords and bar position a
-conditioned model sees at each step), `model`, `train`, `generate`, `evaluate`, `reference` (generated against
-real solos on their own changes), `plot`, `cli`.
+conditioned model sees at each step), `config` (the training hyper-parameters), `model`, `train`, `generate`
+(`SoloSampler`), `evaluate`, `reference` (generated against real solos on their own changes), `export`, `plot`,
+`cli`.
 """

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -33,25 +33,25 @@ def find_renderer(soundfont=None):
         `(fluidsynth, soundfont)` paths.
 
     Raises:
-        CLIError: FluidSynth is not installed, or the SoundFont is missing.
+        UsageError: FluidSynth is not installed, or the SoundFont is missing.
     """
     fluidsynth = shutil.which("fluidsynth")
     if fluidsynth is None:
-        raise CLIError("--wav needs FluidSynth, which is not installed (Debian: apt-get install fluidsynth "
+        raise UsageError("--wav needs FluidSynth, which is not installed (Debian: apt-get install fluidsynth "
                        "fluid-soundfont-gm)")
     if soundfont is not None:
         if not os.path.isfile(soundfont):
-            raise CLIError(f"--soundfont {soundfont}: file not found")
+            raise UsageError(f"--soundfont {soundfont}: file not found")
         # FluidSynth renders silence, and exits 0, with a file that is not a SoundFont: check its RIFF header.
         with open(soundfont, "rb") as handle:
             header = handle.read(12)
         if header[:4] != b"RIFF" or header[8:] != b"sfbk":
-            raise CLIError(f"--soundfont {soundfont}: not a SoundFont (.sf2) file")
+            raise UsageError(f"--soundfont {soundfont}: not a SoundFont (.sf2) file")
         return fluidsynth, soundfont
     for candidate in SOUNDFONTS:
         if os.path.isfile(candidate):
             return fluidsynth, candidate
-    raise CLIError("--wav needs a General MIDI SoundFont and none is installed (Debian: apt-get install "
+    raise UsageError("--wav needs a General MIDI SoundFont and none is installed (Debian: apt-get install "
                    "fluid-soundfont-gm), or give one with --soundfont PATH")
 
 
@@ -59,7 +59,7 @@ def render(midi_path, wav_path, renderer):
     """Renders `midi_path` to the WAV file `wav_path` with `renderer`, the pair `find_renderer` returns.
 
     Raises:
-        CLIError: FluidSynth fails (a SoundFont it cannot read) or writes nothing.
+        UsageError: FluidSynth fails (a SoundFont it cannot read) or writes nothing.
     """
     fluidsynth, soundfont = renderer
     command = [fluidsynth, "-n", "-i", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", "wav",
@@ -69,4 +69,4 @@ def render(midi_path, wav_path, renderer):
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     if result.returncode != 0 or errors or not os.path.isfile(wav_path) or os.path.getsize(wav_path) <= 44:
         reason = (errors or result.stderr.strip().splitlines() or ["no audio written"])[0]
-        raise CLIError(f"FluidSynth could not render {midi_path} with {soundfont}: {reason[:160]}")
+        raise UsageError(f"FluidSynth could not render {midi_path} with {soundfont}: {reason[:160]}")

@@ -39,7 +39,7 @@ import dataclasses
 import functools
 import re
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 IONIAN = (0, 2, 4, 5, 7, 9, 11)
 LYDIAN = (0, 2, 4, 6, 7, 9, 11)
@@ -220,13 +220,13 @@ def parse_chord(text):
     The `Chord`'s figure is music21's spelling ("B-maj7"), which music21 reads back.
 
     Raises:
-        CLIError: music21 does not know the symbol (the message names it).
+        UsageError: music21 does not know the symbol (the message names it).
     """
     from music21 import harmony  # music21 takes a second to import; only parsing needs it.
 
     match = _ROOT.match(text.strip())
     if not match:
-        raise CLIError(f"unknown chord symbol {text!r}")
+        raise UsageError(f"unknown chord symbol {text!r}")
     root, accidentals, rest, bass, bass_accidentals = match.groups()
     # music21 reads a "b" after the root as part of the kind ("Ab7" -> A major); its flat is "-".
     figure = root.upper() + accidentals.replace("b", "-") + rest
@@ -237,7 +237,7 @@ def parse_chord(text):
         if not symbol.pitches:
             raise ValueError("no pitches")
     except Exception:  # noqa: BLE001  music21 raises ValueError, ChordException, KeyError ... for an unknown figure.
-        raise CLIError(f"unknown chord symbol {text!r}") from None
+        raise UsageError(f"unknown chord symbol {text!r}") from None
     return Chord.from_symbol(symbol)
 
 
@@ -253,20 +253,20 @@ def parse_progression(text, bar_quarters=4.0, max_bars=None):
         `(timeline, bars)`: a `Timeline` and the number of bars the progression spans.
 
     Raises:
-        CLIError: an empty progression, an empty bar between two `|`, an unknown chord symbol, or more than
+        UsageError: an empty progression, an empty bar between two `|`, an unknown chord symbol, or more than
             `max_bars` bars.
     """
     text = text.strip()
     if "|" in text:
         bars = [bar.split() for bar in text.strip("|").split("|")]
         if any(not bar for bar in bars):
-            raise CLIError(f"empty bar in chord progression {text!r}")
+            raise UsageError(f"empty bar in chord progression {text!r}")
     else:
         bars = [[symbol] for symbol in text.split()]
     if not bars or not bars[0]:
-        raise CLIError("empty chord progression")
+        raise UsageError("empty chord progression")
     if max_bars is not None and len(bars) > max_bars:
-        raise CLIError(f"the progression has {len(bars):,} bars; the limit is {max_bars:,}")
+        raise UsageError(f"the progression has {len(bars):,} bars; the limit is {max_bars:,}")
     changes = []
     for index, bar in enumerate(bars):
         for position, symbol in enumerate(bar):

@@ -7,35 +7,31 @@ TensorFlow prints its own start-up lines there, which a user error should not co
 
 import argparse
 import datetime
-import math
 import os
 import shlex
 import sys
 
+from apps.common import config as hyperparameters
+from apps.common.commands import check_model_dir, export_command, load_app_bundle
 from apps.common import files, litert
-from apps.common.cells import CELLS
 from apps.common.cli import (
-    CLIError,
+    UsageError,
     add_distribute_arguments,
     add_force_argument,
     float_in,
-    fraction,
     int_in,
     make_parser,
-    positive_float,
-    positive_int,
     print_json,
     run,
 )
 from apps.common.files import read_text
 from apps.common.paths import saved_model
-from apps.jazz.conditioning import MODES
+from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.data import MUSIC_EXTENSIONS
-from apps.jazz.grammar import ENCODINGS, REGISTER_NAMES
+from apps.jazz.grammar import REGISTER_NAMES
 
 DEFAULT_MODEL = saved_model("jazz")
 PROG = "python -m apps.jazz"
-MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
 MAX_CHORD_FILE_BYTES = 1 << 20
@@ -51,19 +47,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a model on MIDI/MusicXML solos")
     train.add_argument("--midi", nargs="+", required=True, metavar="PATH",
                        help="MIDI/MusicXML files, directories or glob patterns")
-    train.add_argument("--encoding", choices=ENCODINGS, default="grammar")
-    train.add_argument("--conditioning", choices=MODES, default="changes",
-                       help="changes: the network sees the sounding and next chord and the bar position at every "
-                            "step; none: tokens only (the course's model) (default: %(default)s)")
-    train.add_argument("--cell", choices=CELLS, default="lstm")
-    train.add_argument("--units", type=positive_int, default=64)
-    train.add_argument("--dropout", type=fraction, default=0.1, help="rate before the softmax (default: %(default)s)")
-    train.add_argument("--seq-len", type=positive_int, default=30, help="Tx, tokens per training window")
-    train.add_argument("--epochs", type=positive_int, default=30)
-    train.add_argument("--batch-size", type=positive_int, default=64)
-    train.add_argument("--learning-rate", type=positive_float, default=5e-3)
-    train.add_argument("--validation-split", type=fraction, default=0.1, help="fraction of solos held out")
-    train.add_argument("--seed", type=seed, default=0)
+    hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     add_force_argument(train)
     add_distribute_arguments(train)
@@ -144,11 +128,9 @@ def _train(args, command):
     strategy = distribute.strategy_from_args(args)
     from apps.jazz.train import train
 
-    config = train(args.midi, out, encoding=args.encoding, cell=args.cell, units=args.units,
-                   seq_len=args.seq_len, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                   validation_split=args.validation_split, learning_rate=args.learning_rate, command=command,
+    config = train(args.midi, out, **hyperparameters.from_args(Hyperparameters, args), command=command,
                    strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
-                   force=args.force, conditioning_mode=args.conditioning, dropout=args.dropout)
+                   force=args.force)
     metrics = config["metrics"]
     report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
         f"training perplexity {metrics['perplexity']:.2f}"
@@ -171,17 +153,6 @@ def _progression(args):
     return (*parse_progression(text, max_bars=MAX_MEASURES), None, 4.0)
 
 
-def _check_model(path):
-    if not os.path.isdir(path):
-        raise CLIError(f"model directory not found: {path}")
-
-
-def _load_model(path):
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="jazz")
-
-
 def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
@@ -196,13 +167,13 @@ def _generate(args):
             if getattr(args, flag[2:]):
                 files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag)
     if args.soundfont and not args.wav:
-        raise CLIError("--soundfont is for --wav")
+        raise UsageError("--soundfont is for --wav")
     renderer = None
     if args.wav:
         from apps.jazz import audio
 
         renderer = audio.find_renderer(args.soundfont)
-    _check_model(args.model)
+    check_model_dir(args.model)
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
     primer = None
@@ -214,11 +185,11 @@ def _generate(args):
 
     from apps.jazz import chords, plot
 
-    model, config = _load_model(args.model)
+    model, config = load_app_bundle("jazz", args.model)
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
-    generator = generate.Generator(model, config)
+    generator = generate.SoloSampler(model, config)
     solos = []
     for take in range(args.num_outputs):
         notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
@@ -260,29 +231,18 @@ def _evaluate(args):
         data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
     if args.reference:
-        _check_model(args.model or DEFAULT_MODEL)
+        check_model_dir(args.model or DEFAULT_MODEL)
         return _evaluate_reference(args, args.model or DEFAULT_MODEL)
     from apps.jazz import evaluate
 
     solos = data.load_solos(args.midi, progress=not args.json)
     if model_path:
-        _check_model(model_path)
+        check_model_dir(model_path)
     model = config = None
     if model_path:
-        model, config = _load_model(model_path)
+        model, config = load_app_bundle("jazz", model_path)
     corpus = _corpus(args, config)
-    results, total, count, unknown = [], 0.0, 0, 0
-    for solo in solos:
-        result = {"name": solo.name, **evaluate.statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
-        if model is not None:
-            nll, missing = evaluate.solo_negative_log_likelihood(model, config, solo)
-            result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
-                          unknown_tokens=missing)
-            total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
-        results.append(result)
-    summary = evaluate.summarise(results)
-    if count:
-        summary.update(nll=total / count, perplexity=math.exp(total / count), tokens=count, unknown_tokens=unknown)
+    results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
         print_json({"model": model_path, "solos": results, "summary": summary})
         return
@@ -305,8 +265,8 @@ def _evaluate_reference(args, model_path):
     from apps.jazz import data, generate, reference
 
     solos = data.load_solos(args.reference, progress=not args.json)
-    model, config = _load_model(model_path)
-    result = reference.compare(generate.Generator(model, config), solos, bars=args.bars, seed=args.seed,
+    model, config = load_app_bundle("jazz", model_path)
+    result = reference.compare(generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed,
                                corpus=_corpus(args, config))
     result["model"] = model_path
     result["conditioning"] = config.get("conditioning", "none")
@@ -327,12 +287,4 @@ def _evaluate_reference(args, model_path):
 
 
 def _export(args):
-    _check_model(args.model)
-    if litert.requested(args):
-        return litert.export_command(args, "apps.jazz.litert", _load_model)
-    out = files.check_output_dir(args.out, "jazz", files.SAVED_MODEL, force=args.force)
-    from apps.jazz.generate import export_sampler
-
-    model, config = _load_model(args.model)
-    export_sampler(model, config, out, force=args.force)
-    print(f"exported the token sampler of {args.model} to {args.out} (signatures: sample, vocabulary)")
+    export_command(args, "jazz", "sample, vocabulary")

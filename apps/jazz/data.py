@@ -22,7 +22,7 @@ import json
 import os
 import sys
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common import paths
 from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, sha256_of
 from apps.jazz.chords import Chord, Timeline
@@ -70,14 +70,14 @@ def solo_from_score(score, name="score"):
     """Extracts the melody and chords of a music21 score (or a single part/stream).
 
     Raises:
-        CLIError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
+        UsageError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
     """
     parts, melody, notes = melody_notes(score, name)
     changes = chord_symbols(score)
     if not changes:
         changes = derive_chords([part for part in parts if part is not melody], score.highestTime)
     if not changes:
-        raise CLIError(f"{name}: no chord symbols and no accompaniment to derive chords from")
+        raise UsageError(f"{name}: no chord symbols and no accompaniment to derive chords from")
     return Solo(name=name, notes=notes, timeline=Timeline(changes), tempo=score_tempo(score) or 120.0,
                 bar_quarters=score_bar_quarters(score), length=float(score.highestTime))
 
@@ -89,18 +89,18 @@ def melody_notes(score, name="score"):
         `(parts, melody_part, notes)`.
 
     Raises:
-        CLIError: the score has no pitched notes.
+        UsageError: the score has no pitched notes.
     """
     from music21 import stream
 
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     melody = _melody_part(parts)
     if melody is None:
-        raise CLIError(f"{name}: no melody (no part with pitched notes)")
+        raise UsageError(f"{name}: no melody (no part with pitched notes)")
     notes = [(float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
              for element in _pitched_notes(melody.stripTies()) if element.quarterLength > 0]
     if not notes:
-        raise CLIError(f"{name}: no melody (no pitched notes)")
+        raise UsageError(f"{name}: no melody (no pitched notes)")
     return parts, melody, sorted(notes)
 
 
@@ -191,7 +191,7 @@ def expand_paths(paths):
     named directly, whose failure is an error rather than a warning.
 
     Raises:
-        CLIError: a path that is neither a file, a directory nor a pattern matching anything; more than
+        UsageError: a path that is neither a file, a directory nor a pattern matching anything; more than
             `MAX_MUSIC_FILES` files; a file over `MAX_MUSIC_FILE_BYTES` bytes.
     """
     expanded = []
@@ -204,16 +204,16 @@ def expand_paths(paths):
         elif glob.has_magic(path):
             matches = sorted(glob.glob(path, recursive=True))
             if not matches:
-                raise CLIError(f"no files match {path}")
+                raise UsageError(f"no files match {path}")
             expanded += [(match, False) for match in matches if os.path.isfile(match)]
         else:
-            raise CLIError(f"file not found: {path}")
+            raise UsageError(f"file not found: {path}")
         if len(expanded) > MAX_MUSIC_FILES:
-            raise CLIError(f"more than {MAX_MUSIC_FILES:,} music files given; that is the limit")
+            raise UsageError(f"more than {MAX_MUSIC_FILES:,} music files given; that is the limit")
     for path, _ in expanded:
         size = os.path.getsize(path)
         if size > MAX_MUSIC_FILE_BYTES:
-            raise CLIError(f"{path} is {size:,} bytes; the limit for a solo is {MAX_MUSIC_FILE_BYTES:,}")
+            raise UsageError(f"{path} is {size:,} bytes; the limit for a solo is {MAX_MUSIC_FILE_BYTES:,}")
     return expanded
 
 
@@ -221,7 +221,7 @@ def read_solo(path):
     """Parses one MIDI/MusicXML file into a `Solo`.
 
     Raises:
-        CLIError: the file is empty, not music, corrupt, or has no melody or chords.
+        UsageError: the file is empty, not music, corrupt, or has no melody or chords.
     """
     return solo_from_score(parse_music(path), os.path.basename(path))
 
@@ -230,22 +230,22 @@ def parse_music(path):
     """Parses a MIDI/MusicXML file with music21.
 
     Raises:
-        CLIError: the file is missing, empty, not music or corrupt.
+        UsageError: the file is missing, empty, not music or corrupt.
     """
     from music21 import converter
 
     if not os.path.isfile(path):
-        raise CLIError(f"file not found: {path}")
+        raise UsageError(f"file not found: {path}")
     size = os.path.getsize(path)
     if size == 0:
-        raise CLIError(f"{path}: empty file")
+        raise UsageError(f"{path}: empty file")
     if size > MAX_MUSIC_FILE_BYTES:
-        raise CLIError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
+        raise UsageError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     try:
         score = converter.parse(path)
     except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CLIError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
+        raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
     return score
 
 
@@ -264,7 +264,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
         A list of `Solo`s in file order.
 
     Raises:
-        CLIError: a file named directly is unusable, or no usable solo is left.
+        UsageError: a file named directly is unusable, or no usable solo is left.
     """
     if cache_dir == "auto":
         cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
@@ -286,7 +286,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
             try:
                 solo = read_solo(path)
                 item = solo.to_json()
-            except CLIError as error:
+            except UsageError as error:
                 if explicit:
                     raise
                 print(f"warning: skipping {error}", file=sys.stderr)
@@ -298,7 +298,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
                 bar.add(1)
         elif "error" in item:
             if explicit:
-                raise CLIError(item["error"])
+                raise UsageError(item["error"])
             print(f"warning: skipping {item['error']}", file=sys.stderr)
             skipped += 1
         if "error" not in item:
@@ -306,7 +306,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
             solo.name = os.path.basename(path)
             solos.append(solo)
     if not solos:
-        raise CLIError(f"no usable MIDI/MusicXML solo in {' '.join(paths)}"
+        raise UsageError(f"no usable MIDI/MusicXML solo in {' '.join(paths)}"
                        + (f" ({skipped} file(s) skipped)" if skipped else ""))
     return solos
 
@@ -327,7 +327,7 @@ def _write_cache(cache_dir, key, item):
     try:
         with atomic_file(_cache_path(cache_dir, key), encoding="utf-8") as handle:
             json.dump(item, handle)
-    except (CLIError, OSError):
+    except (UsageError, OSError):
         pass  # a read-only checkout still works, only without the cache
 
 

@@ -10,6 +10,8 @@ longest token span also found in the training corpus. Spans are measured on the 
 (`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
 """
 
+import math
+
 import numpy as np
 
 from apps.jazz import conditioning, grammar
@@ -206,3 +208,29 @@ def solo_negative_log_likelihood(model, config, solo):
     if config.get("conditioning", "none") == "changes":
         features = conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
     return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features)
+
+
+def evaluate_solos(solos, model=None, config=None, corpus=None):
+    """The `statistics` of each solo (and with a model its per-token NLL and perplexity), and their summary.
+
+    Args:
+        solos: `apps.jazz.data.Solo`s.
+        model, config: a loaded bundle, or `None` for the music statistics alone.
+        corpus: training solos' token sequences for the longest copied span (`statistics`), or `None`.
+
+    Returns:
+        `(results, summary)`: one dict per solo, and `summarise` of them, with the NLL over all tokens.
+    """
+    results, total, count, unknown = [], 0.0, 0, 0
+    for solo in solos:
+        result = {"name": solo.name, **statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
+        if model is not None:
+            nll, missing = solo_negative_log_likelihood(model, config, solo)
+            result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
+                          unknown_tokens=missing)
+            total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
+        results.append(result)
+    summary = summarise(results)
+    if count:
+        summary.update(nll=total / count, perplexity=math.exp(total / count), tokens=count, unknown_tokens=unknown)
+    return results, summary

@@ -25,7 +25,7 @@ ACCOMPANIMENT_ROOT = 48  # C3: chords are voiced upwards from their root in the 
 BASS_ROOT = 33  # A1: the bass plays each root in A1..G#2, an upright bass's low octave and a half
 
 
-class Generator:
+class SoloSampler:
     """Samples token sequences from a trained jazz model.
 
     A conditioned model (config `conditioning: changes`) is fed, at every step, the features of the running
@@ -226,24 +226,3 @@ def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_qu
     if primer and keep_primer:
         notes = sorted(primer) + notes
     return fit_to_length(notes, quarters), primer_tokens + tokens
-
-
-def export_sampler(model, config, path, force=False):
-    """Exports the token sampler as a SavedModel in `path` that runs with TensorFlow alone.
-
-    Signatures: `sample(prefix, steps, temperature, top_k, seed)` -> `{tokens, log_probs}` (see
-    `apps.common.sampling.Sampler`; id 0 is the start token) and `vocabulary()` -> `{tokens}`, the token
-    string of each id. A conditioned model's `sample` also takes `conditions` (batch, S, F), the features of
-    each grid step of the progression (`apps.jazz.conditioning.step_table`), as in
-    `apps.common.sampling.ConditionedSampler`.
-    """
-    import tensorflow as tf
-
-    from apps.common.export import export_saved_model
-
-    generator = Generator(model, config)
-    tokens = tf.constant(generator.vocabulary.tokens)
-    vocabulary = tf.function(lambda: {"tokens": tokens}, input_signature=[])
-    generator.sampler.vocabulary = vocabulary
-    export_saved_model(generator.sampler, path, {"sample": generator.sampler.__call__, "vocabulary": vocabulary},
-                       app="jazz", force=force)

@@ -15,7 +15,7 @@ import math
 import os
 import re
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.jazz import data
 from apps.jazz.chords import Timeline
 from apps.jazz.grammar import REGISTER, REGISTER_NAMES
@@ -35,7 +35,7 @@ def read_lead_sheet(path, max_bars):
         `(timeline, bars, tempo, bar_quarters)`; `tempo` is None without a metronome mark.
 
     Raises:
-        CLIError: the file is unreadable or empty, a MusicXML file has no chord symbols, a MIDI file has no
+        UsageError: the file is unreadable or empty, a MusicXML file has no chord symbols, a MIDI file has no
             accompaniment, or the form is longer than `max_bars`.
     """
     score = data.parse_music(path)
@@ -43,14 +43,14 @@ def read_lead_sheet(path, max_bars):
     changes = data.chord_symbols(score)
     if not changes:
         if not path.lower().endswith(MIDI_EXTENSIONS):
-            raise CLIError(f"{path}: no chord symbols (a MusicXML lead sheet needs them)")
+            raise UsageError(f"{path}: no chord symbols (a MusicXML lead sheet needs them)")
         changes = data.derive_chords(_accompaniment(score, path), score.highestTime)
     if not changes:
-        raise CLIError(f"{path}: no chords (a MIDI lead sheet needs an accompaniment to name them from)")
+        raise UsageError(f"{path}: no chords (a MIDI lead sheet needs an accompaniment to name them from)")
     length = max(float(score.highestTime), max(offset for offset, _ in changes) + bar_quarters)
     bars = math.ceil(length / bar_quarters - 1e-9)
     if bars > max_bars:
-        raise CLIError(f"{path}: the form has {bars:,} bars; the limit is {max_bars:,}")
+        raise UsageError(f"{path}: the form has {bars:,} bars; the limit is {max_bars:,}")
     return Timeline(changes), bars, data.score_tempo(score), bar_quarters
 
 
@@ -59,7 +59,7 @@ def _accompaniment(score, path):
     part if it holds chords."""
     try:
         parts, melody, _ = data.melody_notes(score, path)
-    except CLIError:  # no pitched notes at all: no accompaniment either
+    except UsageError:  # no pitched notes at all: no accompaniment either
         return []
     if len(parts) > 1:
         return [part for part in parts if part is not melody]
@@ -73,7 +73,7 @@ def read_primer(text):
         `(offset, duration, midi)` triples in quarter notes, sorted.
 
     Raises:
-        CLIError: an unreadable file, a note that cannot be read, or no note at all.
+        UsageError: an unreadable file, a note that cannot be read, or no note at all.
     """
     if os.path.isfile(text) or text.lower().endswith(data.MUSIC_EXTENSIONS):
         return data.melody_notes(data.parse_music(text), text)[2]
@@ -83,18 +83,18 @@ def read_primer(text):
     for word in text.split():
         match = _PRIMER_NOTE.match(word)
         if not match:
-            raise CLIError(f"--primer: cannot read {word!r} as a note (e.g. C5, Bb4:1/2, R:1)")
+            raise UsageError(f"--primer: cannot read {word!r} as a note (e.g. C5, Bb4:1/2, R:1)")
         letter, accidental, octave, length = match.groups()
         duration = fractions.Fraction(length or 1)
         if duration <= 0:
-            raise CLIError(f"--primer: {word!r} has no duration")
+            raise UsageError(f"--primer: {word!r} has no duration")
         if letter:
             # As for chord symbols, "b" is a flat; music21's flat is "-".
             midi = pitch.Pitch(letter.upper() + accidental.replace("b", "-") + octave).midi
             notes.append((float(cursor), float(duration), midi))
         cursor += duration
     if not notes:
-        raise CLIError("--primer: no notes given")
+        raise UsageError("--primer: no notes given")
     return notes
 
 
@@ -105,8 +105,8 @@ def check_primer(notes, quarters):
         from music21 import pitch
 
         low, high = (pitch.Pitch(midi=m).nameWithOctave.replace("-", "b") for m in (low, high))
-        raise CLIError(f"--primer spans {low}-{high}, outside the model's register {'-'.join(REGISTER_NAMES)}")
+        raise UsageError(f"--primer spans {low}-{high}, outside the model's register {'-'.join(REGISTER_NAMES)}")
     end = max(offset + duration for offset, duration, _ in notes)
     if end >= quarters:
-        raise CLIError(f"--primer lasts {end:g} quarter notes; the solo lasts {quarters:g}: the primer must be "
+        raise UsageError(f"--primer lasts {end:g} quarter notes; the solo lasts {quarters:g}: the primer must be "
                        "shorter (see --measures)")

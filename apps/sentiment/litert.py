@@ -78,7 +78,7 @@ def export(model, config, out, quantize="none"):
         The paths written.
 
     Raises:
-        CLIError: the model needs ops outside LiteRT's built-in set.
+        UsageError: the model needs ops outside LiteRT's built-in set.
     """
     import keras
     import tensorflow as tf

@@ -1,11 +1,9 @@
-"""Using a trained bundle: predict labels for texts, evaluate on labelled data, export a SavedModel."""
+"""Using a trained bundle: predict labels for texts, evaluate on labelled data (the SavedModel: `export`)."""
 
 import numpy as np
 import tensorflow as tf
 
-from apps.common.errors import CLIError
-from apps.common.export import export_saved_model
-from apps.sentiment.explain import Explainer
+from apps.common.errors import UsageError
 # Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
 import apps.sentiment.model  # noqa: F401
 
@@ -60,12 +58,12 @@ def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
         `labels` and `examples`.
 
     Raises:
-        CLIError: a label outside the model's classes.
+        UsageError: a label outside the model's classes.
     """
     names = config["labels"]
     truth = np.asarray(examples.labels)
     if truth.size and truth.max() >= len(names):
-        raise CLIError(f"{examples.source}: label {truth.max()} is out of range for this "
+        raise UsageError(f"{examples.source}: label {truth.max()} is out of range for this "
                        f"{len(names)}-class model (expected 0..{len(names) - 1})")
     predicted = probabilities(model, examples.texts, batch_size).argmax(axis=1)
     confusion = tf.math.confusion_matrix(truth, predicted, num_classes=len(names)).numpy()
@@ -83,47 +81,3 @@ def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
     return {"examples": int(truth.size), "accuracy": float(true_positives.sum() / truth.size),
             "macro_f1": float(f1.mean()), "per_class": per_class, "confusion": confusion.tolist(),
             "labels": list(names)}
-
-
-class SentimentServing(tf.Module):
-    """The classifier as a `tf.Module` whose `serve` and `explain` signatures need TensorFlow alone.
-
-    Call arguments:
-        texts: string tensor (batch,), raw text.
-
-    Returns:
-        `serve`: a dict: `probabilities` float32 (batch, classes), `label_ids` int32 (batch,), `labels` string
-        (batch,). `explain`: the same and the integrated-gradients explanation of each predicted label,
-        `tokens`, `scores`, `baseline`, `truncated` (`apps.sentiment.explain.Explainer.serve`).
-    """
-
-    def __init__(self, model, label_names):
-        super().__init__()
-        self.model = model
-        # keras.layers.RNN draws its cells' dropout masks even at inference, so the serving function reads the
-        # cells' seed-generator states; Keras's tracking does not hand those to tf.saved_model, so track every
-        # model variable here.
-        self.model_variables = [variable.value for variable in model.variables]
-        self.label_names = tf.constant(label_names)
-        self.explainer = Explainer(model)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    def serve(self, texts):
-        probs = self.model(texts, training=False)
-        label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
-        return {"probabilities": probs, "label_ids": label_ids, "labels": tf.gather(self.label_names, label_ids)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    def explain(self, texts):
-        explained = self.explainer.serve(texts)
-        return {**explained, "labels": tf.gather(self.label_names, explained["label_ids"])}
-
-
-def export(model, config, out, force=False):
-    """Writes a SavedModel to `out` with the `serving_default` and `explain` signatures of `SentimentServing`.
-
-    An existing SavedModel of this app at `out` is replaced; anything else only with `force`.
-    """
-    module = SentimentServing(model, config["labels"])
-    export_saved_model(module, out, {"serving_default": module.serve, "explain": module.explain}, app="sentiment",
-                       force=force)

@@ -5,24 +5,23 @@ it stays small), `config.json` (labels, hyper-parameters, data checksums, dev ac
 training-curve plot `training.png`.
 """
 
-import json
 import math
 import os
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from apps.common import distribute, files
-from apps.common.bundle import save_bundle
-from apps.common.errors import CLIError
-from apps.common.plots import plot_history
+from apps.common.config import defaults_from, record
+from apps.common.errors import UsageError
 from apps.common.seeding import set_seed
+from apps.common.training import early_stopping, save_trained
+from apps.sentiment.config import DEFAULT_EMBEDDING_DIM, Hyperparameters
 from apps.sentiment.data import Examples
 from apps.sentiment.embeddings import embedding_matrix, extra_words
 from apps.sentiment.model import (
-    DEFAULT_MAX_LENGTH, average_members, build_model, extend_vocabulary, group_classes, is_one_token,
+    average_members, build_model, extend_vocabulary, group_classes, is_one_token,
     make_vectorizer)
 
 # Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
@@ -32,7 +31,7 @@ BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
 def hold_out(examples, fraction, seed):
     """Splits `examples` into `(train, dev)` at random, `fraction` of them (at least one) going to dev."""
     if len(examples) < 2:
-        raise CLIError(f"{examples.source} has {len(examples)} example; at least 2 are needed to hold out a "
+        raise UsageError(f"{examples.source} has {len(examples)} example; at least 2 are needed to hold out a "
                        "dev set (or pass --dev)")
     order = np.random.default_rng(seed).permutation(len(examples))
     count = min(max(1, round(fraction * len(examples))), len(examples) - 1)
@@ -55,26 +54,19 @@ def make_dataset(examples, batch_size, shuffle_seed=None):
     """
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(examples.texts), np.asarray(examples.labels)))
     if shuffle_seed is None:
-        return dataset.batch(batch_size).with_options(_sharding()).prefetch(tf.data.AUTOTUNE)
+        return distribute.sharded(dataset.batch(batch_size))
     dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.bucket_by_sequence_length(
         lambda text, label: tf.size(tf.strings.split(text)), BUCKET_BOUNDARIES,
         [batch_size] * (len(BUCKET_BOUNDARIES) + 1))
-    return dataset.with_options(_sharding()).prefetch(tf.data.AUTOTUNE)
+    return distribute.sharded(dataset)
 
 
-def _sharding():
-    """Across workers, every worker reads the same examples and keeps its share of each (global) batch."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return options
-
-
-def train(train_examples, dev_examples, label_names, out, *, task="file", cell="lstm", units=64, num_layers=1,
-          bidirectional=True, embedding_dim=64, max_tokens=10000, max_length=DEFAULT_MAX_LENGTH, dropout=0.5,
-          word_dropout=0.0, pooling="last", members=1, fine_labels=None, class_groups=None,
-          vectors=None, freeze_embeddings=False, extra_vocabulary=0, learning_rate=1e-3, epochs=20,
-          batch_size=32, patience=3, seed=0, verbose=1, strategy=None, backup_dir=None, force=False):
+@defaults_from(Hyperparameters)
+def train(train_examples, dev_examples, label_names, out, *, cell, units, num_layers, bidirectional, pooling,
+          members, embedding_dim, freeze_embeddings, extra_vocabulary, max_tokens, max_length, dropout,
+          word_dropout, learning_rate, epochs, batch_size, patience, seed, task="file", fine_labels=None,
+          class_groups=None, vectors=None, verbose=1, strategy=None, backup_dir=None, force=False):
     """Trains a classifier and saves it as a bundle in `out`.
 
     Args:
@@ -82,12 +74,15 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         dev_examples: `Examples` for early stopping and the reported dev accuracy.
         label_names: one name per class of the saved model.
         out: bundle directory, replaced atomically once training has finished.
+        cell ... seed: the hyper-parameters, defaults and meanings in `apps.sentiment.config.Hyperparameters`
+            (the model: `apps.sentiment.model.build_model`). The members of an ensemble learn side by side
+            from the same batches, each from its own loss; the epoch is chosen by, and the saved model answers
+            with, the mean of their probabilities. `embedding_dim` `None`: that of `vectors`, else 64.
+            `extra_vocabulary`: with `vectors`, the vocabulary goes on with this many of their most frequent
+            words that the training texts lack (`extra_words`), so that words unseen in training are not all
+            out of vocabulary at predict time. Training stops after `patience` epochs without a better dev
+            accuracy, and the weights of the best epoch are kept (`training.early_stopping`).
         task: the data task, recorded in the config (`sst5`, `sst2` or `file`).
-        cell, units, num_layers, bidirectional, embedding_dim, dropout, word_dropout, pooling,
-            max_length, members: see `apps.sentiment.model.build_model`. The members of an ensemble learn
-            side by side from the same batches, each from its own loss; the epoch is chosen by, and the
-            saved model answers with, the mean of their probabilities.
-        max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
         fine_labels: names of finer classes that `train_examples` are labelled with instead (with
             `class_groups`): the network learns those, and the saved model answers with `label_names` through
             `apps.sentiment.model.GroupClasses`, which is also what `dev_examples` (labelled with
@@ -95,15 +90,6 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
         class_groups: with `fine_labels`, one list of fine class ids per class of `label_names`.
         vectors: `apps.sentiment.embeddings.WordVectors` that initialise the rows of the vocabulary they
             cover (`embedding_matrix`; their size must be `embedding_dim`), or `None` for random vectors.
-        freeze_embeddings: keep the word vectors as initialised (see `build_model`).
-        extra_vocabulary: with `vectors`, the vocabulary goes on with this many of their most frequent words
-            that the training texts lack (`extra_words`), so that words unseen in training are not all out of
-            vocabulary at predict time.
-        learning_rate: Adam's step size.
-        epochs: the most epochs; training stops after `patience` epochs without a better dev accuracy, and
-            the weights of the best epoch are kept.
-        batch_size: examples per step.
-        seed: seeds the initialisation, dropout and shuffling.
         verbose: 1 for a progress bar, 2 for one line per epoch, 0 for silence.
         strategy: the `tf.distribute` strategy to train under (default: the current one); create it with
             `apps.common.distribute.strategy_from_args` before anything touches TensorFlow. The dtype
@@ -116,6 +102,8 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     """
     if (fine_labels is None) != (class_groups is None):
         raise ValueError("`fine_labels` and `class_groups` go together")
+    if embedding_dim is None:
+        embedding_dim = DEFAULT_EMBEDDING_DIM if vectors is None else vectors.dim
     if vectors is not None and vectors.dim != embedding_dim:
         raise ValueError(f"`vectors` have {vectors.dim} dimensions, `embedding_dim` is {embedding_dim}")
     if vectors is None and extra_vocabulary:
@@ -152,8 +140,7 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     train_data = make_dataset(train_examples, batch_size, shuffle_seed=seed)
     if members > 1:
         train_data = train_data.map(lambda texts, labels: (texts, (labels,) * members))
-    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
-                                            restore_best_weights=True)
+    stopper = early_stopping("val_accuracy", patience, mode="max")
     history = model.fit(train_data, steps_per_epoch=steps_per_epoch, validation_data=validation, epochs=epochs,
                         callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir),
                         shuffle=False, verbose=verbose).history
@@ -161,29 +148,14 @@ def train(train_examples, dev_examples, label_names, out, *, task="file", cell="
     inference = distribute.to_float32(keras.Model(answering.inputs, answering.outputs, name=model.name))
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
-        "app": "sentiment", "task": task, "labels": list(label_names), "num_classes": num_classes, "cell": cell, "units": units,
-        "layers": num_layers, "bidirectional": bidirectional, "embedding_dim": embedding_dim,
-        "max_tokens": max_tokens, "vocabulary_size": vectorizer.vocabulary_size(), "max_length": max_length,
-        "dropout": dropout, "word_dropout": word_dropout, "pooling": pooling, "members": members,
+        "app": "sentiment", "task": task, "labels": list(label_names), "num_classes": num_classes,
+        **record(Hyperparameters, locals()), "vocabulary_size": vectorizer.vocabulary_size(),
         "fine_labels": fine_labels, "class_groups": class_groups, "embeddings": pretrained,
-        "freeze_embeddings": freeze_embeddings, "extra_vocabulary": extra_vocabulary,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size, "seed": seed,
         "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),
         "train_data": _describe(train_examples), "dev_data": _describe(dev_examples),
     }
-    with tempfile.TemporaryDirectory() as scratch:
-        history_path = os.path.join(scratch, "history.json")
-        with open(history_path, "w", encoding="utf-8") as handle:
-            json.dump({name: [float(v) for v in values] for name, values in history.items()}, handle, indent=1)
-        extras = [history_path]
-        if distribute.is_chief():
-            plot = plot_history(history, os.path.join(scratch, "training.png"), f"sentiment ({task}, {cell})")
-            if plot:
-                extras.append(plot)
-        with distribute.chief_path(out) as path:
-            save_bundle(path, inference, config, extra_files=extras, force=force)
+    save_trained(out, inference, config, history, title=f"sentiment ({task}, {cell})", force=force)
     return inference, config
 
 

@@ -1,4 +1,4 @@
-"""Random bytes and strings through each app's input readers and argument parsers: a `CLIError` or a result,
+"""Random bytes and strings through each app's input readers and argument parsers: a `UsageError` or a result,
 never another exception (which the CLI would show as a traceback with exit code 1)."""
 
 import io
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import apps.dinos.cli
 import apps.jazz.cli
 import apps.sentiment.cli
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.dinos import data as dinos_data
 from apps.jazz import chords, data as jazz_data
 from apps.sentiment import data as sentiment_data
@@ -53,7 +53,7 @@ def test_argument_parsers_answer_0_or_2(module, monkeypatch, capsys):
 def reads_or_refuses(reader, *args):
     try:
         reader(*args)
-    except CLIError as error:
+    except UsageError as error:
         assert "\n" not in str(error).strip()
 
 

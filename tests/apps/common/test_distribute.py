@@ -22,7 +22,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 import layers
 from apps.common import distribute
 from apps.common.cli import add_distribute_arguments
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.export import export_saved_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -110,7 +110,7 @@ def test_strategies_without_a_cluster(tf_config):
     mirrored = distribute.make_strategy("mirrored")
     assert isinstance(mirrored, tf.distribute.MirroredStrategy)
     assert mirrored.num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
-    with pytest.raises(CLIError, match="TF_CONFIG"):
+    with pytest.raises(UsageError, match="TF_CONFIG"):
         distribute.make_strategy("multi-worker")
     with pytest.raises(ValueError, match="strategy must be one of"):
         distribute.make_strategy("tpu")
@@ -179,7 +179,7 @@ def test_chief_is_worker_0_or_the_chief_task(tf_config):
 
 def test_malformed_tf_config_is_a_cli_error(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{cluster")
-    with pytest.raises(CLIError, match="not valid JSON"):
+    with pytest.raises(UsageError, match="not valid JSON"):
         distribute.is_chief()
 
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from apps.common import files
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 from clis import REPO
 
@@ -48,7 +48,7 @@ def test_output_dir_may_be_new_empty_or_ours(tmp_path):
 def test_anything_else_is_refused_unless_forced(tmp_path, make, fragment):
     target = tmp_path / "target"
     make(target)
-    with pytest.raises(CLIError, match="--force") as error:
+    with pytest.raises(UsageError, match="--force") as error:
         files.check_output_dir(str(target), "dinos")
     assert fragment in str(error.value)
     files.check_output_dir(str(target), "dinos", force=True)
@@ -60,14 +60,14 @@ def test_legacy_sentiment_bundle_is_recognised_by_its_config(tmp_path):
     (target / files.MODEL_FILE).write_bytes(b"model")
     (target / files.CONFIG_FILE).write_text(json.dumps({"labels": ["neg", "pos"], "num_classes": 2}))
     assert files.owner(str(target)) == ("sentiment", files.BUNDLE)
-    with pytest.raises(CLIError):
+    with pytest.raises(UsageError):
         files.check_output_dir(str(target), "dinos")
 
 
 @pytest.mark.parametrize("path", [".", "..", "/", "./"])
 def test_the_current_directory_and_above_are_never_an_output(tmp_path, monkeypatch, path):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CLIError, match="current directory"):
+    with pytest.raises(UsageError, match="current directory"):
         files.check_output_dir(path, "dinos", force=True)
 
 
@@ -79,17 +79,17 @@ def test_trailing_slash_and_dot_mean_the_directory(tmp_path):
 def test_unwritable_output_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    with pytest.raises(CLIError, match="is a file, not a directory"):
+    with pytest.raises(UsageError, match="is a file, not a directory"):
         files.check_output_dir(str(blocker / "model"), "dinos")
-    with pytest.raises(CLIError, match="is a file"):
+    with pytest.raises(UsageError, match="is a file"):
         files.check_work_dirs(str(tmp_path / "model"), backup_dir=str(blocker))
 
 
 def test_work_dirs_must_lie_apart_from_the_bundle(tmp_path):
     out = str(tmp_path / "model")
-    with pytest.raises(CLIError, match="overlap"):
+    with pytest.raises(UsageError, match="overlap"):
         files.check_work_dirs(out, backup_dir=out)
-    with pytest.raises(CLIError, match="overlap"):
+    with pytest.raises(UsageError, match="overlap"):
         files.check_work_dirs(out, backup_dir=os.path.join(out, "backup"))
     files.check_work_dirs(out, backup_dir=str(tmp_path / "backup"), tensorboard=None)
 
@@ -104,17 +104,17 @@ def test_a_backup_dir_is_new_empty_or_an_earlier_backup(tmp_path):
     (backup / "training_metadata.json").write_text("{}")
     files.check_work_dirs(out, backup_dir=str(backup))
     (backup / "thesis.tex").write_text("precious")
-    with pytest.raises(CLIError, match="not a training backup"):
+    with pytest.raises(UsageError, match="not a training backup"):
         files.check_work_dirs(out, backup_dir=str(backup))
 
 
 def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
     (tmp_path / "dir").mkdir()
-    with pytest.raises(CLIError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a directory"):
         files.check_output_file(str(tmp_path / "dir"))
-    with pytest.raises(CLIError, match="names a directory"):
+    with pytest.raises(UsageError, match="names a directory"):
         files.check_output_file(str(tmp_path / "x.mid") + "/")
-    with pytest.raises(CLIError, match=r"\.mid"):
+    with pytest.raises(UsageError, match=r"\.mid"):
         files.check_output_file(str(tmp_path / "thesis.tex"), suffixes=(".mid", ".midi"))
     assert files.check_output_file(str(tmp_path / "a.MID"), suffixes=(".mid",)).endswith("a.MID")
 
@@ -136,7 +136,7 @@ def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
 
 def test_atomic_dir_rechecks_at_the_swap(tmp_path):
     target = tmp_path / "b"
-    with pytest.raises(CLIError, match="refusing"), files.atomic_dir(str(target), app="dinos"):
+    with pytest.raises(UsageError, match="refusing"), files.atomic_dir(str(target), app="dinos"):
         target.mkdir()  # someone puts their work there while we train
         (target / "thesis.tex").write_text("precious")
     assert (target / "thesis.tex").read_text() == "precious"
@@ -195,11 +195,11 @@ def test_concurrent_writers_each_end_with_a_complete_output(tmp_path):
 def test_read_text_limits(tmp_path):
     path = tmp_path / "in.txt"
     path.write_text("x" * 11)
-    with pytest.raises(CLIError, match="11 bytes; the limit is 10"):
+    with pytest.raises(UsageError, match="11 bytes; the limit is 10"):
         files.read_text(str(path), "text file", max_bytes=10)
     assert files.read_text(str(path), "text file", max_bytes=11) == "x" * 11
     path.write_text("ok\n" + "y" * 6 + "\n")
-    with pytest.raises(CLIError, match="line 2: 6 characters; the limit is 5"):
+    with pytest.raises(UsageError, match="line 2: 6 characters; the limit is 5"):
         files.read_text(str(path), "text file", max_line_chars=5)
     assert files.read_text(str(path), "text file", max_line_chars=6).endswith("yyyyyy\n")
 
@@ -229,7 +229,7 @@ def test_read_manifest_refuses_what_is_not_one(tmp_path, content, message):
     path = tmp_path / "manifest.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(UsageError, match=message):
         files.read_manifest(path)
 
 
@@ -246,5 +246,5 @@ def test_download_accepts_an_also_accepted_copy_and_keeps_an_intact_one(tmp_path
     assert out.read_bytes() == b"a copy\n"
     source.unlink()
     assert files.download(entry, out) == [(str(out), digest)]  # intact: the unreachable URL is not fetched
-    with pytest.raises(CLIError, match="source not found"):
+    with pytest.raises(UsageError, match="source not found"):
         files.download(entry, tmp_path / "other.txt", source=str(source))

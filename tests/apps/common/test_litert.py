@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 
 from apps.common import litert
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 
 
 def test_an_op_outside_the_built_in_set_is_one_line_naming_it():
@@ -14,7 +14,7 @@ def test_an_op_outside_the_built_in_set_is_one_line_naming_it():
 
     function = tf.function(lambda x: {"y": tf.math.cumprod(x, axis=1)},
                            input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
-    with pytest.raises(CLIError) as error:
+    with pytest.raises(UsageError) as error:
         litert.convert(function, [])
     assert "\n" not in str(error.value) and "tf.Cumprod" in str(error.value)
 
@@ -42,7 +42,7 @@ def test_our_lstm_converts_to_a_while_loop_with_its_names_weights_and_free_time_
 
 def test_files_are_written_all_or_none(tmp_path):
     (tmp_path / "b.txt").mkdir()  # the second file cannot take its place
-    with pytest.raises(CLIError):
+    with pytest.raises(UsageError):
         litert.write_all({str(tmp_path / "a.tflite"): b"\x00", str(tmp_path / "b.txt"): "x"})
     assert sorted(path.name for path in tmp_path.iterdir()) == ["b.txt"]
     written = litert.write_all({str(tmp_path / "a.tflite"): b"\x00", str(tmp_path / "c.txt"): litert.lines(["", "é"])})

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.common.files import read_manifest, sha256_of
 from apps.dinos import data
 from apps.dinos.cli import main
@@ -22,7 +22,7 @@ def test_vocabulary_layout():
     assert vocab.num_classes == 4
     assert vocab.decode_classes([3, 1, 0, 2]) == ("ca", True)
     assert vocab.decode_classes([1, 2]) == ("ab", False)
-    with pytest.raises(CLIError, match="'z'"):
+    with pytest.raises(UsageError, match="'z'"):
         vocab.encode("az")
 
 
@@ -47,7 +47,7 @@ def test_split_is_reproducible_and_disjoint():
     train, val = data.split_names(names, 0.25, seed=3)
     assert (train, val) == data.split_names(names, 0.25, seed=3)
     assert len(val) == 5 and not set(train) & set(val) and sorted(train + val) == sorted(names)
-    with pytest.raises(CLIError):
+    with pytest.raises(UsageError):
         data.split_names(["a", "b"], 0.1, seed=0)
 
 

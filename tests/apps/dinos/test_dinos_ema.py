@@ -9,9 +9,9 @@ import keras
 import numpy as np
 
 from apps.common.bundle import load_bundle
-from apps.common.training import ValidateAverageWeights
+from apps.common.training import ValidateAverageWeights, compile_language_model
 from apps.dinos.cli import main
-from apps.dinos.model import build_model, compile_model
+from apps.dinos.model import build_model
 
 from dinos_names import TRAIN_ARGS
 
@@ -36,8 +36,8 @@ def test_validation_and_the_epoch_end_see_the_average_and_training_the_trained_w
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x, y = rng.integers(1, 7, (24, 5)), rng.integers(0, 6, (24, 5))
-    model = compile_model(build_model(7, units=4, embedding_dim=3, dropout=0.0), learning_rate=0.05,
-                          ema_momentum=0.5)
+    model = compile_language_model(build_model(7, units=4, embedding_dim=3, dropout=0.0), learning_rate=0.05,
+                                   clipnorm=5.0, ema_momentum=0.5)
     before, after = _Snapshot(), _Snapshot()
     history = model.fit(x, y, validation_data=(x[:8], y[:8]), batch_size=4, epochs=2, verbose=0,
                         callbacks=[before, ValidateAverageWeights(), after]).history

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.jazz import audio, chords, generate
 
 RELEASE_TAIL_S = 3.0
@@ -17,7 +17,7 @@ FluidR3_GM's vibraphone, piano and bass."""
 def renderer_or_skip():
     try:
         return audio.find_renderer()
-    except CLIError as error:
+    except UsageError as error:
         pytest.skip(str(error))
 
 
@@ -59,12 +59,12 @@ def test_missing_fluidsynth_or_soundfont_is_one_clear_error(tmp_path, monkeypatc
     (tmp_path / "not-a-font.sf2").write_text("text")
     monkeypatch.setenv("PATH", str(bin_dir))  # a FluidSynth is found, whether or not this machine has one
     monkeypatch.setattr(audio, "SOUNDFONTS", (str(tmp_path / "none.sf2"),))
-    with pytest.raises(CLIError, match="--soundfont .*no-such.sf2: file not found"):
+    with pytest.raises(UsageError, match="--soundfont .*no-such.sf2: file not found"):
         audio.find_renderer(str(tmp_path / "no-such.sf2"))
-    with pytest.raises(CLIError, match="not-a-font.sf2: not a SoundFont"):
+    with pytest.raises(UsageError, match="not-a-font.sf2: not a SoundFont"):
         audio.find_renderer(str(tmp_path / "not-a-font.sf2"))
-    with pytest.raises(CLIError, match="needs a General MIDI SoundFont and none is installed"):
+    with pytest.raises(UsageError, match="needs a General MIDI SoundFont and none is installed"):
         audio.find_renderer()
     (bin_dir / "fluidsynth").unlink()
-    with pytest.raises(CLIError, match="needs FluidSynth, which is not installed"):
+    with pytest.raises(UsageError, match="needs FluidSynth, which is not installed"):
         audio.find_renderer()

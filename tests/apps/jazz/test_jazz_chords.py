@@ -1,7 +1,7 @@
 import pytest
 from music21 import harmony
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.jazz import chords
 
 
@@ -71,13 +71,13 @@ def test_progression_syntax():
 
 @pytest.mark.parametrize("text, named", [("Dm7 Xyz7 Cmaj7", "Xyz7"), ("Dm7 | Cfoo", "Cfoo"), ("H7", "H7")])
 def test_unknown_chord_symbol_is_named(text, named):
-    with pytest.raises(CLIError, match=named):
+    with pytest.raises(UsageError, match=named):
         chords.parse_progression(text)
 
 
 def test_empty_progressions_are_errors():
     for text in ("", "  ", "Dm7 || G7"):
-        with pytest.raises(CLIError):
+        with pytest.raises(UsageError):
             chords.parse_progression(text)
 
 

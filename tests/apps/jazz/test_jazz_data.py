@@ -4,7 +4,7 @@ import pytest
 from music21 import note
 from jazz_scores import CHORDS, MELODY, make_score
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.jazz import data
 
 
@@ -36,20 +36,20 @@ def test_directory_skips_unusable_files_with_a_warning(corpus_dir, capsys):
 
 def test_nothing_usable_is_an_error(corpus_dir):
     os.remove(corpus_dir / "tiny.musicxml")
-    with pytest.raises(CLIError, match="no usable"):
+    with pytest.raises(UsageError, match="no usable"):
         data.load_solos([str(corpus_dir)], cache_dir=None, progress=False)
 
 
 @pytest.mark.parametrize("name", ["corrupt.mid", "empty.mxl"])
 def test_a_named_unusable_file_is_an_error(corpus_dir, name):
-    with pytest.raises(CLIError, match=name):
+    with pytest.raises(UsageError, match=name):
         data.load_solos([str(corpus_dir / name)], cache_dir=None, progress=False)
 
 
 def test_missing_paths_and_empty_globs_are_errors(tmp_path):
-    with pytest.raises(CLIError, match="not found"):
+    with pytest.raises(UsageError, match="not found"):
         data.load_solos([str(tmp_path / "nope.mid")], cache_dir=None)
-    with pytest.raises(CLIError, match="no files match"):
+    with pytest.raises(UsageError, match="no files match"):
         data.load_solos([str(tmp_path / "*.mid")], cache_dir=None)
 
 
@@ -57,7 +57,7 @@ def test_a_score_without_melody_is_an_error(tmp_path):
     score = make_score([(0, 4, 60)], [(0, "C7")])
     for element in list(score.recurse().getElementsByClass(note.Note)):
         element.activeSite.remove(element)
-    with pytest.raises(CLIError, match="no melody"):
+    with pytest.raises(UsageError, match="no melody"):
         data.solo_from_score(score, "chords-only")
 
 

@@ -1,4 +1,4 @@
-"""`apps.jazz.generate.Generator` over a conditioned model: the compiled loop feeds each step the features of the
+"""`apps.jazz.generate.SoloSampler` over a conditioned model: the compiled loop feeds each step the features of the
 running time, the same ones training computes from a solo's tokens."""
 
 import itertools
@@ -21,7 +21,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def generator(model):
-    return generate.Generator(model, {"vocabulary": TOKENS, "encoding": "grammar", "conditioning": "changes",
+    return generate.SoloSampler(model, {"vocabulary": TOKENS, "encoding": "grammar", "conditioning": "changes",
                                       "mean_token_quarters": 1.0})
 
 
@@ -93,7 +93,7 @@ def test_a_primer_is_fed_to_the_model_and_continued_from_its_last_note(generator
     # The continuation is what the sampler draws after the primer, realised from the primer's last pitch.
     prefix = [[0, *generator.vocabulary.encode(primer_tokens)]]
     table = tf.constant(conditioning.step_table(timeline, 16.0)[None])
-    steps = int(np.ceil(1.3 * 16)) + 8  # the first draw of `Generator.sample`, long enough here
+    steps = int(np.ceil(1.3 * 16)) + 8  # the first draw of `SoloSampler.sample`, long enough here
     drawn = generator.sampler(tf.constant(prefix), table, tf.constant(steps), tf.constant(1.0), tf.constant(0),
                               tf.constant(5))
     assert [t for t in generator.vocabulary.decode(drawn["tokens"][0].numpy()) if t != grammar.START] == tokens[3:]

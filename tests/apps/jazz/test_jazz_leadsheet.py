@@ -4,7 +4,7 @@ import pytest
 from jazz_scores import CHORDS, MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
 from music21 import note, stream
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.jazz import chords, leadsheet
 
 
@@ -19,7 +19,7 @@ def test_a_musicxml_lead_sheet_gives_its_chord_symbols_length_and_tempo(tmp_path
     assert [(offset, item.root, item.pitch_classes) for offset, item in timeline] == \
         [(offset, item.root, item.pitch_classes) for offset, item in expected_changes()]
     assert bars == 3 and tempo == pytest.approx(150) and bar_quarters == 4.0
-    with pytest.raises(CLIError, match="3 bars; the limit is 2"):
+    with pytest.raises(UsageError, match="3 bars; the limit is 2"):
         leadsheet.read_lead_sheet(path, max_bars=2)
 
 
@@ -46,7 +46,7 @@ def test_a_midi_lead_sheet_gives_the_chords_of_its_accompaniment(tmp_path):
 def test_a_lead_sheet_without_chords_or_music_is_refused(tmp_path, name, write, message):
     path = str(tmp_path / name)
     write(path)
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(UsageError, match=message):
         leadsheet.read_lead_sheet(path, max_bars=100)
 
 
@@ -58,7 +58,7 @@ def test_a_primer_note_list():
 @pytest.mark.parametrize("text, message", [("C5 H5", "'H5'"), ("C5:0", "no duration"), ("R R:2", "no notes"),
                                            ("C5 E", "'E'")])
 def test_a_primer_that_cannot_be_read_is_refused(text, message):
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(UsageError, match=message):
         leadsheet.read_primer(text)
 
 
@@ -74,6 +74,6 @@ def test_a_primer_file_gives_its_melody(tmp_path):
     ("C5:4 D5:4", 8, "lasts 8 quarter notes; the solo lasts 8"),
 ])
 def test_a_primer_outside_the_register_or_not_shorter_than_the_solo_is_refused(text, quarters, message):
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(UsageError, match=message):
         leadsheet.check_primer(leadsheet.read_primer(text), quarters)
     leadsheet.check_primer(leadsheet.read_primer("F3 D6:2"), 8)  # the register's ends, shorter than the solo

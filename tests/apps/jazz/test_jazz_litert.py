@@ -57,10 +57,10 @@ def test_the_tflite_steps_give_the_keras_models_probabilities(exported, length):
 def test_fed_the_compiled_samplers_draws_the_numpy_sampler_picks_the_same_tokens(exported):
     import tensorflow as tf
 
-    from apps.jazz.generate import Generator
+    from apps.jazz.generate import SoloSampler
 
     model, out, conditioned = exported
-    generator = Generator(model, {"vocabulary": TOKENS, "conditioning": "changes" if conditioned else "none"})
+    generator = SoloSampler(model, {"vocabulary": TOKENS, "conditioning": "changes" if conditioned else "none"})
     quarters, steps = 12.0, 16
     table = conditioning.step_table(TIMELINE, quarters)
     for seed in range(3):

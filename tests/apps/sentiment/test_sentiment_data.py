@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.sentiment.data import Examples, download, read_manifest
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import hold_out
@@ -44,7 +44,7 @@ def test_hold_out_splits_without_overlap():
     train, dev = hold_out(examples, 0.25, seed=0)
     assert len(train) == 15 and len(dev) == 5
     assert sorted(train.texts + dev.texts) == sorted(examples.texts)
-    with pytest.raises(CLIError, match="at least 2"):
+    with pytest.raises(UsageError, match="at least 2"):
         hold_out(Examples(["one"], [0], "tiny"), 0.1, seed=0)
 
 
@@ -63,7 +63,7 @@ def test_download_checks_the_sha256(tmp_path):
     [path] = download(str(tmp_path / "out"), manifest)
     assert open(path, "rb").read() == payload
     bad = make_manifest(tmp_path, payload, "0" * 64)
-    with pytest.raises(CLIError, match="expected 0{64}"):
+    with pytest.raises(UsageError, match="expected 0{64}"):
         download(str(tmp_path / "bad"), bad)
     assert not (tmp_path / "bad").exists()
 
@@ -111,6 +111,6 @@ def test_download_extracts_the_listed_members_of_the_treebank_archive(tmp_path):
 
 def test_download_writes_nothing_when_a_member_does_not_match(tmp_path):
     manifest, _, _ = make_treebank_archive(tmp_path, tamper=True)
-    with pytest.raises(CLIError, match="trees.zip!trees/dev.txt has sha256 .*, expected "):
+    with pytest.raises(UsageError, match="trees.zip!trees/dev.txt has sha256 .*, expected "):
         download(str(tmp_path / "out"), manifest)
     assert not (tmp_path / "out").exists()

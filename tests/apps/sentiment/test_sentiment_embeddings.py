@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from apps.common.bundle import load_bundle
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.sentiment import embeddings
 from apps.sentiment.embeddings import embedding_matrix, load_vectors, read_vectors
 
@@ -124,7 +124,7 @@ def test_packaged_glove_is_read_through_its_package_root(tmp_path, monkeypatch):
     read = load_vectors("fake-6d")
     assert read.words == VECTOR_WORDS and read.source == "fake-6d" and read.vectors.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(read.vectors, vectors)
-    with pytest.raises(CLIError, match="--embeddings fake-6d has 6 dimensions, --embedding-dim is 5"):
+    with pytest.raises(UsageError, match="--embeddings fake-6d has 6 dimensions, --embedding-dim is 5"):
         load_vectors("fake-6d", 5)
 
 

@@ -15,7 +15,7 @@ from apps.common.bundle import load_bundle
 from apps.sentiment.cli import _explanation_line
 from apps.sentiment.explain import explain
 from apps.sentiment.model import build_model, make_vectorizer
-from apps.sentiment.predict import export
+from apps.sentiment.export import export
 
 from sentiment_corpus import run_cli, write_lines
 

@@ -6,7 +6,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from apps.common.errors import CLIError
+from apps.common.errors import UsageError
 from apps.sentiment.data import FINE_GROUPS, load_task, merge_labels, parse_tree, read_trees, tree_examples
 from apps.sentiment.model import standardize_ptb
 
@@ -97,9 +97,9 @@ def test_load_task_trains_on_phrases_when_the_treebank_is_there(tmp_path):
     assert sorted(zip(fine.texts, fine.labels))[:2] == [("a", 2), ("a fine film", 4)]
     sentences, _, _ = load_task("sst2", str(tmp_path), train_on="sentences")
     assert sentences.texts == ["a fine film"] and sentences.source.endswith("stsa.binary.train")
-    with pytest.raises(CLIError, match="--train-on phrases is for --task sst5 and sst2"):
+    with pytest.raises(UsageError, match="--train-on phrases is for --task sst5 and sst2"):
         load_task("file", str(tmp_path / "stsa.binary.train"), train_on="phrases")
-    with pytest.raises(CLIError, match="needs the treebank's train.txt and dev.txt"):
+    with pytest.raises(UsageError, match="needs the treebank's train.txt and dev.txt"):
         load_task("sst5", str(tmp_path / "trees"), train_on="phrases")
 
 
@@ -121,7 +121,7 @@ def test_malformed_trees_name_the_file_and_line(name, tmp_path):
     content, message = BAD_TREES[name]
     path = tmp_path / "train.txt"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(CLIError) as error:
+    with pytest.raises(UsageError) as error:
         read_trees(str(path))
     assert str(error.value).startswith(f"{path}{message}") and "\n" not in str(error.value)
 

@@ -1,0 +1,48 @@
+"""What every app's command line does alike: load a bundle, and the `export` command.
+
+Each app keeps the same shape (`apps/<app>/`: `cli`, `config`, `data`, `model`, `train`, `evaluate`, `export`,
+`litert`), so these find an app's modules by its name. Nothing is imported here at module level beyond the
+TensorFlow-free plumbing: arguments and paths are checked before TensorFlow loads.
+"""
+
+import functools
+import importlib
+import os
+
+from apps.common import files, litert
+from apps.common.errors import UsageError
+
+
+def check_model_dir(path):
+    """Refuses a `--model` that is not a directory, before TensorFlow loads (`load_bundle` checks the rest)."""
+    if not os.path.isdir(path):
+        raise UsageError(f"model directory not found: {path}")
+
+
+def load_app_bundle(app, path):
+    """`(model, config)` of the `app` bundle at `path`, in safe mode.
+
+    `apps.<app>.model` is imported first: it registers the app's custom layers, which safe mode looks up.
+    """
+    importlib.import_module(f"apps.{app}.model")
+    from apps.common.bundle import load_bundle
+
+    return load_bundle(path, app=app)
+
+
+def export_command(args, app, signatures):
+    """`python -m apps.<app> export`: a SavedModel through `apps.<app>.export.export`, or with
+    `--format litert` a `.tflite` file through `apps.<app>.litert` (`apps.common.litert.export_command`).
+
+    Args:
+        args: the parsed arguments (`model`, `out`, `force` and `litert.add_format_arguments`'s).
+        app: the app's name.
+        signatures: the SavedModel's signatures, for the report.
+    """
+    check_model_dir(args.model)
+    if litert.requested(args):
+        return litert.export_command(args, f"apps.{app}.litert", functools.partial(load_app_bundle, app))
+    out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)
+    model, config = load_app_bundle(app, args.model)
+    importlib.import_module(f"apps.{app}.export").export(model, config, out, force=args.force)
+    print(f"exported {args.model} to {args.out} (signatures: {signatures})")

@@ -1,0 +1,34 @@
+"""The hyper-parameters of `python -m apps.jazz train`, each declared once (`apps.common.config`)."""
+
+import dataclasses
+
+from apps.common.cells import CELLS
+from apps.common.cli import fraction, int_in, positive_float, positive_int
+from apps.common.config import option
+from apps.jazz.conditioning import MODES
+from apps.jazz.grammar import ENCODINGS
+
+MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """What `apps.jazz.train.train` takes; the bundle's config.json records the model's at its top and the
+    others under `training`."""
+
+    encoding: str = option("grammar", "how notes become tokens", choices=ENCODINGS, section="model")
+    conditioning_mode: str = option(
+        "changes", "changes: the network sees the sounding and next chord and the bar position at every step; "
+        "none: tokens only (the course's model)", choices=MODES, flag="--conditioning", section="model",
+        key="conditioning")
+    cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
+    units: int = option(64, "state size", type=positive_int, section="model")
+    dropout: float = option(0.1, "rate before the softmax", type=fraction, section="model")
+    embedding_dim: int = option(32, "token embedding size", type=positive_int, section="model")
+    seq_len: int = option(30, "Tx, tokens per training window", type=positive_int, section="model")
+    epochs: int = option(30, "most epochs", type=positive_int, section="training")
+    batch_size: int = option(64, "windows per step", type=positive_int, section="training")
+    learning_rate: float = option(5e-3, "Adam's step size", type=positive_float, section="training")
+    validation_split: float = option(0.1, "fraction of solos held out", type=fraction, section="training")
+    seed: int = option(0, "seeds the split, the weights and the shuffling", type=int_in(0, MAX_SEED),
+                       section="training")
