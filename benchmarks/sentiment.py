@@ -202,9 +202,14 @@ def compare_with_baselines(config, data_dir, seeds, epochs, patience, limit=None
     return {"runs": runs, "epochs": epochs, "kim_epochs": kim_epochs or epochs, "patience": patience,
             "train_unit": train_examples.unit, "train_examples": len(train_examples), "naive_bayes": bayes,
             "naive_bayes_by_alpha": {str(a): v for a, v in smoothing.items()},
-            "published": PUBLISHED[config["task"]], "ours_median": statistics.median(ours),
-            "kim_cnn_rand_median": statistics.median(kim),
-            "ours_minus_kim_medians": statistics.median(ours) - statistics.median(kim)}
+            "published": PUBLISHED[config["task"]], "ours_median": _median(ours),
+            "kim_cnn_rand_median": _median(kim),
+            "ours_minus_kim_medians": _median(ours) - _median(kim) if ours and kim else float("nan")}
+
+
+def _median(values):
+    """The median, or NaN for no runs (`--kim-seeds` with no value: the CNN is not trained)."""
+    return statistics.median(values) if values else float("nan")
 
 
 def throughput(serve, texts, batch_size, repeats):
