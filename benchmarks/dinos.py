@@ -27,13 +27,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from apps.common import files
 from apps.common.bundle import load_bundle
+from apps.common.paths import ROOT as REPO_ROOT
 from apps.dinos import data
+from apps.dinos.cli import DEFAULT_MODEL
 from apps.dinos.evaluate import bits_per_char
 from apps.dinos.model import step_model
-from apps.common import files
-from apps.common.paths import ROOT as REPO_ROOT
-from apps.dinos.cli import DEFAULT_MODEL
 from apps.dinos.sample import NameSampler
 
 
@@ -59,7 +59,7 @@ class AbsoluteDiscountingLM:
             padded = end * (order - 1) + name + end
             for t in range(order - 1, len(padded)):
                 for n in range(order):
-                    self.counts[n][padded[t - n:t]][padded[t]] += 1
+                    self.counts[n][padded[t - n : t]][padded[t]] += 1
         self.totals = [{h: sum(row.values()) for h, row in table.items()} for table in self.counts]
         self.discounts = []
         for table in self.counts:
@@ -71,7 +71,7 @@ class AbsoluteDiscountingLM:
         """P(symbol | the last order - 1 symbols of history)."""
         p = 1.0 / len(self.symbols)
         for n in range(self.order):
-            h = history[len(history) - n:] if n else ""
+            h = history[len(history) - n :] if n else ""
             row = self.counts[n].get(h)
             if row:
                 total, d = self.totals[n][h], self.discounts[n]
@@ -136,13 +136,25 @@ def main(argv=None):
         fast, fast_times = timed(lambda i, n=n: sampler.sample_batch(n, seed=i + 1), args.repeats)
         predict_loop(step, n, 2, seed=0)  # build predict's function once
         slow, slow_times = timed(lambda i, n=n: predict_loop(step, n, steps, seed=i), args.baseline_repeats)
-        print(f"sampling {n} names (up to {steps} steps): Sampler {fast * 1e3:.1f} ms median "
-              f"({n / fast:,.0f} names/s); predict once per step {slow * 1e3:.0f} ms "
-              f"({n / slow:,.0f} names/s); ratio {slow / fast:.1f}x; load average {os.getloadavg()[0]:.2f}")
-        sampling.append({"n": n, "steps": steps, "sampler_median_s": fast, "sampler_times_s": fast_times,
-                         "predict_loop_median_s": slow, "predict_loop_times_s": slow_times,
-                         "sampler_names_per_s": n / fast, "predict_loop_names_per_s": n / slow,
-                         "ratio": slow / fast, "load_average_after": os.getloadavg()})
+        print(
+            f"sampling {n} names (up to {steps} steps): Sampler {fast * 1e3:.1f} ms median "
+            f"({n / fast:,.0f} names/s); predict once per step {slow * 1e3:.0f} ms "
+            f"({n / slow:,.0f} names/s); ratio {slow / fast:.1f}x; load average {os.getloadavg()[0]:.2f}"
+        )
+        sampling.append(
+            {
+                "n": n,
+                "steps": steps,
+                "sampler_median_s": fast,
+                "sampler_times_s": fast_times,
+                "predict_loop_median_s": slow,
+                "predict_loop_times_s": slow_times,
+                "sampler_names_per_s": n / fast,
+                "predict_loop_names_per_s": n / slow,
+                "ratio": slow / fast,
+                "load_average_after": os.getloadavg(),
+            }
+        )
 
     training = config["training"]
     path = args.data or training["data"]
@@ -152,22 +164,37 @@ def main(argv=None):
     names = data.unique(data.read_names(path, keep_case=vocab.keep_case))
     train_names, val_names = data.split_names(names, training["val_split"], training["seed"])
     network = bits_per_char(model, vocab, val_names)
-    ngrams = {order: AbsoluteDiscountingLM(train_names, order).bits_per_char(val_names)
-              for order in range(1, args.max_order + 1)}
+    ngrams = {
+        order: AbsoluteDiscountingLM(train_names, order).bits_per_char(val_names)
+        for order in range(1, args.max_order + 1)
+    }
     best = min(ngrams, key=ngrams.get)
     print("validation bits/char: " + ", ".join(f"{o}-gram {b:.4f}" for o, b in ngrams.items()))
-    print(f"model ({config['model']['cell']} {config['model']['units']}x{config['model']['layers']}) "
-          f"{network:.4f} vs best n-gram (order {best}) {ngrams[best]:.4f}: "
-          f"{(1 - network / ngrams[best]):.1%} fewer bits")
+    print(
+        f"model ({config['model']['cell']} {config['model']['units']}x{config['model']['layers']}) "
+        f"{network:.4f} vs best n-gram (order {best}) {ngrams[best]:.4f}: "
+        f"{(1 - network / ngrams[best]):.1%} fewer bits"
+    )
 
     results = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
-        "model": args.model, "model_config": config["model"],
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "model": args.model,
+        "model_config": config["model"],
         "sampling": sampling,
-        "bits_per_char": {"data": path, "val_names": len(val_names), "train_names": len(train_names),
-                          "model": network, "ngram": {str(o): b for o, b in ngrams.items()},
-                          "best_ngram_order": best, "relative_gain": 1 - network / ngrams[best]},
+        "bits_per_char": {
+            "data": path,
+            "val_names": len(val_names),
+            "train_names": len(train_names),
+            "model": network,
+            "ngram": {str(o): b for o, b in ngrams.items()},
+            "best_ngram_order": best,
+            "relative_gain": 1 - network / ngrams[best],
+        },
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as handle:

@@ -63,9 +63,25 @@ def cold_generate_seconds(model, runs, variants=((),)):
             for index, extra in enumerate(variants):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--model", model, "--seed", str(run),
-                                "--out", os.path.join(tmp, f"solo{run}-{index}.mid"), *extra], cwd=REPO, env=env,
-                               check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "apps.jazz",
+                        "generate",
+                        "--model",
+                        model,
+                        "--seed",
+                        str(run),
+                        "--out",
+                        os.path.join(tmp, f"solo{run}-{index}.mid"),
+                        *extra,
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
                 walls[index].append(time.perf_counter() - start)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpus[index].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -78,21 +94,31 @@ def cold_figures(model, runs):
 
     variants = ((), ("--wav",)) if shutil.which("fluidsynth") else ((),)
     walls, cpus = cold_generate_seconds(model, runs, variants)
-    result = {"cold_generate_s": walls[0], "cold_generate_median_s": stats.median(walls[0]),
-              "cold_generate_cpu_s": cpus[0]}
-    print(f"cold `python -m apps.jazz generate`: median {stats.median(walls[0]):.2f} s wall "
-          f"({', '.join(f'{t:.2f}' for t in walls[0])}; target < {GENERATE_TARGET_S:.0f} s), "
-          f"{stats.median(cpus[0]):.2f} s CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    result = {
+        "cold_generate_s": walls[0],
+        "cold_generate_median_s": stats.median(walls[0]),
+        "cold_generate_cpu_s": cpus[0],
+    }
+    print(
+        f"cold `python -m apps.jazz generate`: median {stats.median(walls[0]):.2f} s wall "
+        f"({', '.join(f'{t:.2f}' for t in walls[0])}; target < {GENERATE_TARGET_S:.0f} s), "
+        f"{stats.median(cpus[0]):.2f} s CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     if len(variants) == 1:
         print("(FluidSynth is not installed: --wav not timed)")
         return result
     extra = [wav - plain for plain, wav in zip(walls[0], walls[1])]
-    result.update(cold_generate_wav_s=walls[1], cold_generate_wav_cpu_s=cpus[1],
-                  wav_extra_median_s=stats.median(extra),
-                  wav_extra_cpu_median_s=stats.median(b - a for a, b in zip(cpus[0], cpus[1])))
-    print(f"with --wav: median {stats.median(walls[1]):.2f} s wall ({', '.join(f'{t:.2f}' for t in walls[1])}), "
-          f"{stats.median(cpus[1]):.2f} s CPU; --wav adds a median {result['wav_extra_median_s']:.2f} s wall, "
-          f"{result['wav_extra_cpu_median_s']:.2f} s CPU (target < {WAV_EXTRA_TARGET_S:.0f} s)")
+    result.update(
+        cold_generate_wav_s=walls[1],
+        cold_generate_wav_cpu_s=cpus[1],
+        wav_extra_median_s=stats.median(extra),
+        wav_extra_cpu_median_s=stats.median(b - a for a, b in zip(cpus[0], cpus[1])),
+    )
+    print(
+        f"with --wav: median {stats.median(walls[1]):.2f} s wall ({', '.join(f'{t:.2f}' for t in walls[1])}), "
+        f"{stats.median(cpus[1]):.2f} s CPU; --wav adds a median {result['wav_extra_median_s']:.2f} s wall, "
+        f"{result['wav_extra_cpu_median_s']:.2f} s CPU (target < {WAV_EXTRA_TARGET_S:.0f} s)"
+    )
     return result
 
 
@@ -126,9 +152,14 @@ def held_out_figures(model_dir, validation, bars, corpus):
         total, count = total + float(nll.sum()), count + len(nll)
     start = time.perf_counter()
     compared = reference.compare(generate.SoloSampler(model, config), validation, bars=bars, corpus=corpus)
-    return {"model": os.path.relpath(model_dir, REPO), "conditioning": config.get("conditioning", "none"),
-            "perplexity": math.exp(total / count), "tokens": count, **compared,
-            "compare_s": time.perf_counter() - start}
+    return {
+        "model": os.path.relpath(model_dir, REPO),
+        "conditioning": config.get("conditioning", "none"),
+        "perplexity": math.exp(total / count),
+        "tokens": count,
+        **compared,
+        "compare_s": time.perf_counter() - start,
+    }
 
 
 def main(argv=None):
@@ -142,8 +173,11 @@ def main(argv=None):
     parser.add_argument("--baseline", help="a second bundle (the unconditioned model) for the held-out figures")
     parser.add_argument("--bars", type=int, default=32, help="bars of each validation solo compared")
     parser.add_argument("--json", default=os.path.join(REPO, "benchmarks", "results", "jazz.json"))
-    parser.add_argument("--cold-only", action="store_true",
-                        help="only the cold generate timings (with and without --wav), printed and not written")
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="only the cold generate timings (with and without --wav), printed and not written",
+    )
     args = parser.parse_args(argv)
     if args.cold_only:
         cold_figures(args.model, args.runs)
@@ -158,14 +192,16 @@ def main(argv=None):
     solos = data.load_solos(paths)
     corpus = evaluate.CorpusIndex(train.token_sequences(solos, "grammar"))
     real = evaluate.summarise([evaluate.statistics(s.notes, s.timeline, s.bar_quarters) for s in solos])
-    generated = evaluate.summarise(generated_statistics(args.model, args.solos, args.measures, args.temperature,
-                                                        corpus))
+    generated = evaluate.summarise(
+        generated_statistics(args.model, args.solos, args.measures, args.temperature, corpus)
+    )
     gap = abs(generated["chord_or_scale_share"] - real["chord_or_scale_share"])
     # The held-out solos by the names the model records; the baseline must have been trained on the same split.
     held_out = set(config["training"]["validation_files"])
     validation = [solo for solo in solos if solo.name in held_out]
-    training_corpus = evaluate.CorpusIndex(train.token_sequences([s for s in solos if s.name not in held_out],
-                                                                 "grammar"))
+    training_corpus = evaluate.CorpusIndex(
+        train.token_sequences([s for s in solos if s.name not in held_out], "grammar")
+    )
     figures = [held_out_figures(args.model, validation, args.bars, training_corpus)]
     if args.baseline:
         figures.append(held_out_figures(args.baseline, validation, args.bars, training_corpus))
@@ -190,33 +226,57 @@ def main(argv=None):
     names = [*reference.FEATURES, "mean"]
     targets = result["targets"]
     targets["held_out_mean_overlap_within_0.03_of_ceiling"] = (
-        model_figures["overlaps"]["mean"] >= model_figures["ceiling"]["mean"] - CEILING_TOLERANCE)
+        model_figures["overlaps"]["mean"] >= model_figures["ceiling"]["mean"] - CEILING_TOLERANCE
+    )
     targets["held_out_no_copy_longer_than_2_bars"] = model_figures["longest_copy"]["bars"] <= MAX_COPIED_BARS
     if args.baseline:
         baseline = figures[1]
         targets["perplexity_reduction"] = 1 - model_figures["perplexity"] / baseline["perplexity"]
         targets["perplexity_at_least_20_percent_below_baseline"] = (
-            targets["perplexity_reduction"] >= PERPLEXITY_REDUCTION)
+            targets["perplexity_reduction"] >= PERPLEXITY_REDUCTION
+        )
         targets["every_overlap_at_least_the_baselines"] = all(
-            model_figures["overlaps"][name] >= baseline["overlaps"][name] for name in reference.FEATURES)
+            model_figures["overlaps"][name] >= baseline["overlaps"][name] for name in reference.FEATURES
+        )
     print(f"{'':28} {'real':>8} {'generated':>10}")
-    for key in ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share",
-                "chord_or_scale_share", "pitch_range_semitones", "longest_repeat_tokens"):
+    for key in (
+        "chord_tone_share",
+        "scale_tone_share",
+        "approach_tone_share",
+        "other_tone_share",
+        "chord_or_scale_share",
+        "pitch_range_semitones",
+        "longest_repeat_tokens",
+    ):
         print(f"{key:28} {real[key]:>8.3f} {generated[key]:>10.3f}")
-    print(f"chord+scale share gap {gap:.3f} (target <= {SHARE_TOLERANCE}); longest copy from the corpus "
-          f"{generated['longest_copy_tokens_max']} tokens = {generated['longest_copy_bars_max']:.2f} bars "
-          f"(target <= {MAX_COPIED_BARS:g})")
-    print(f"\n{len(validation)} validation solos: whole-solo perplexity; overlaps with the real solos over their "
-          f"own changes (first {args.bars} bars, temperature 1, no top-k, seeds 0..{len(validation) - 1})")
-    print(f"{'':16}" + "".join(f"{os.path.basename(os.path.normpath(f['model']))[:22]:>24}" for f in figures)
-          + f"{'real odd vs even':>18}")
+    print(
+        f"chord+scale share gap {gap:.3f} (target <= {SHARE_TOLERANCE}); longest copy from the corpus "
+        f"{generated['longest_copy_tokens_max']} tokens = {generated['longest_copy_bars_max']:.2f} bars "
+        f"(target <= {MAX_COPIED_BARS:g})"
+    )
+    print(
+        f"\n{len(validation)} validation solos: whole-solo perplexity; overlaps with the real solos over their "
+        f"own changes (first {args.bars} bars, temperature 1, no top-k, seeds 0..{len(validation) - 1})"
+    )
+    print(
+        f"{'':16}"
+        + "".join(f"{os.path.basename(os.path.normpath(f['model']))[:22]:>24}" for f in figures)
+        + f"{'real odd vs even':>18}"
+    )
     print(f"{'perplexity':16}" + "".join(f"{f['perplexity']:>24.1f}" for f in figures) + f"{'':>18}")
     for name in names:
-        print(f"{name:16}" + "".join(f"{f['overlaps'][name]:>24.3f}" for f in figures)
-              + f"{model_figures['ceiling'][name]:>18.3f}")
+        print(
+            f"{name:16}"
+            + "".join(f"{f['overlaps'][name]:>24.3f}" for f in figures)
+            + f"{model_figures['ceiling'][name]:>18.3f}"
+        )
     print(f"{'longest copy':16}" + "".join(f"{f['longest_copy']['bars']:>19.2f} bars" for f in figures))
-    print("targets: " + ", ".join(f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
-                                  for key, value in targets.items()))
+    print(
+        "targets: "
+        + ", ".join(
+            f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}" for key, value in targets.items()
+        )
+    )
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)

@@ -44,10 +44,8 @@ VARIANTS = {
     "ours GRU apps config": (lambda h: layers.GRU(h, reset_after=True), APP_COMPILE),
     "ours GRU course form apps": (lambda h: layers.GRU(h, reset_after=False), APP_COMPILE),
     "ours GRU fused apps config": (lambda h: layers.GRU(h, reset_after=True, use_fused_bptt=True), APP_COMPILE),
-    "ours GRU course form fused apps": (lambda h: layers.GRU(h, reset_after=False, use_fused_bptt=True),
-                                        APP_COMPILE),
-    "ours simplified GRU fused apps": (lambda h: layers.GRU(h, reset_gate=False, use_fused_bptt=True),
-                                       APP_COMPILE),
+    "ours GRU course form fused apps": (lambda h: layers.GRU(h, reset_after=False, use_fused_bptt=True), APP_COMPILE),
+    "ours simplified GRU fused apps": (lambda h: layers.GRU(h, reset_gate=False, use_fused_bptt=True), APP_COMPILE),
 }
 BASELINES = {"LSTM": "keras.LSTM", "GRU": "keras.GRU"}
 
@@ -89,14 +87,16 @@ def run_shape(timesteps, features, units, batch, rounds, steps, names, padded=Fa
     rows = []
     for name in names:
         baseline = BASELINES["GRU" if "GRU" in name else "LSTM"]
-        rows.append({
-            "variant": name,
-            "steps_per_s": statistics.median(wall for wall, _ in samples[name]),
-            "steps_per_cpu_s": statistics.median(cpu for _, cpu in samples[name]),
-            "ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 0),
-            "cpu_ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 1),
-            "samples_wall_cpu": samples[name],
-        })
+        rows.append(
+            {
+                "variant": name,
+                "steps_per_s": statistics.median(wall for wall, _ in samples[name]),
+                "steps_per_cpu_s": statistics.median(cpu for _, cpu in samples[name]),
+                "ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 0),
+                "cpu_ratio_vs_keras_default": _paired_ratio(samples, name, baseline, 1),
+                "samples_wall_cpu": samples[name],
+            }
+        )
     return rows
 
 
@@ -112,30 +112,46 @@ def _ratio(value):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", nargs="+", default=["30,90,64,64", "100,64,256,64"],
-                        help="T,D,H,B tuples (timesteps, features, units, batch)")
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        default=["30,90,64,64", "100,64,256,64"],
+        help="T,D,H,B tuples (timesteps, features, units, batch)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=60, help="training steps timed per round (one fit call)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--padded", action="store_true",
-                        help="right-padded sequences (1 to T steps) behind a Masking layer: the masked loops")
+    parser.add_argument(
+        "--padded",
+        action="store_true",
+        help="right-padded sequences (1 to T steps) behind a Masking layer: the masked loops",
+    )
     parser.add_argument("--out", default="benchmarks/results/layers.json")
     args = parser.parse_args(argv)
 
-    results = {"backend": keras.backend.backend(), "keras": keras.__version__,
-               "machine": f"{platform.machine()} {os.cpu_count()} cpus", "shapes": []}
+    results = {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "shapes": [],
+    }
     for shape in args.shapes:
         timesteps, features, units, batch = (int(v) for v in shape.split(","))
         rows = run_shape(timesteps, features, units, batch, args.rounds, args.steps, args.variants, args.padded)
-        results["shapes"].append({"T": timesteps, "D": features, "H": units, "B": batch, "padded": args.padded,
-                                  "rows": rows})
-        print(f"\nT={timesteps} D={features} H={units} B={batch}{' padded' if args.padded else ''}  "
-              f"(median of {args.rounds} rounds "
-              f"x {args.steps} steps)")
+        results["shapes"].append(
+            {"T": timesteps, "D": features, "H": units, "B": batch, "padded": args.padded, "rows": rows}
+        )
+        print(
+            f"\nT={timesteps} D={features} H={units} B={batch}{' padded' if args.padded else ''}  "
+            f"(median of {args.rounds} rounds "
+            f"x {args.steps} steps)"
+        )
         print(f"{'variant':32s} {'steps/s':>8s} {'ratio':>6s} {'steps/cpu-s':>12s} {'ratio':>6s}")
         for row in rows:
-            print(f"{row['variant']:32s} {row['steps_per_s']:8.2f} {_ratio(row['ratio_vs_keras_default'])} "
-                  f"{row['steps_per_cpu_s']:12.2f} {_ratio(row['cpu_ratio_vs_keras_default'])}")
+            print(
+                f"{row['variant']:32s} {row['steps_per_s']:8.2f} {_ratio(row['ratio_vs_keras_default'])} "
+                f"{row['steps_per_cpu_s']:12.2f} {_ratio(row['cpu_ratio_vs_keras_default'])}"
+            )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump(results, handle, indent=2)

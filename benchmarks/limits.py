@@ -119,16 +119,24 @@ def mib(n):
 # Each case: name, the limit it sits at, and `prepare(tmp, rng)` returning (argv after `python -m`, input).
 def case_dinos_sample(tmp, rng):
     n = dinos_cli.MAX_NAMES
-    return (["apps.dinos", "sample", "--model", DINOS_MODEL, "-n", str(n), "--seed", "0"],
-            {"names": n, "description": f"-n {n:,}"})
+    return (
+        ["apps.dinos", "sample", "--model", DINOS_MODEL, "-n", str(n), "--seed", "0"],
+        {"names": n, "description": f"-n {n:,}"},
+    )
 
 
 def case_dinos_score(tmp, rng):
     names = [letters(rng, files.MAX_NAME_CHARS) for _ in range(dinos_cli.MAX_SCORED)]
     size = sum(len(name) + 1 for name in names)
-    return (["apps.dinos", "score", "--model", DINOS_MODEL, *names],
-            {"names": len(names), "name_chars": files.MAX_NAME_CHARS, "argv_bytes": size,
-             "description": f"{len(names):,} names x {files.MAX_NAME_CHARS} chars ({mib(size):.2f} MiB of argv)"})
+    return (
+        ["apps.dinos", "score", "--model", DINOS_MODEL, *names],
+        {
+            "names": len(names),
+            "name_chars": files.MAX_NAME_CHARS,
+            "argv_bytes": size,
+            "description": f"{len(names):,} names x {files.MAX_NAME_CHARS} chars ({mib(size):.2f} MiB of argv)",
+        },
+    )
 
 
 def _shared_name_list(tmp, rng):
@@ -141,31 +149,70 @@ def _shared_name_list(tmp, rng):
     full = sum(length == files.MAX_NAME_CHARS for length in lengths)
     shorter = sorted(length for length in lengths if length != files.MAX_NAME_CHARS)
     size = os.path.getsize(path)
-    return path, size, len(lengths), (f"{size:,} B: {full:,} names x {files.MAX_NAME_CHARS} chars"
-                                      + (f" + {len(shorter)} of {shorter[0]}" if shorter else ""))
+    return (
+        path,
+        size,
+        len(lengths),
+        (
+            f"{size:,} B: {full:,} names x {files.MAX_NAME_CHARS} chars"
+            + (f" + {len(shorter)} of {shorter[0]}" if shorter else "")
+        ),
+    )
 
 
 def case_dinos_evaluate(tmp, rng):
     path, size, count, listed = _shared_name_list(tmp, rng)
-    return (["apps.dinos", "evaluate", "--model", DINOS_MODEL, "--data", path, "-n", str(EVALUATE_SAMPLES),
-             "--seed", "0"],
-            {"bytes": size, "names": count, "samples": EVALUATE_SAMPLES,
-             "description": f"{listed}; -n {EVALUATE_SAMPLES:,}"})
+    return (
+        ["apps.dinos", "evaluate", "--model", DINOS_MODEL, "--data", path, "-n", str(EVALUATE_SAMPLES), "--seed", "0"],
+        {
+            "bytes": size,
+            "names": count,
+            "samples": EVALUATE_SAMPLES,
+            "description": f"{listed}; -n {EVALUATE_SAMPLES:,}",
+        },
+    )
 
 
 def case_dinos_train(tmp, rng):
     path, size, count, listed = _shared_name_list(tmp, rng)
-    return (["apps.dinos", "train", "--data", path, "--epochs", "1", "--units", "16", "--embedding-dim", "8",
-             "--batch-size", "256", "--val-split", "0.1", "--out", os.path.join(tmp, "dinos-model")],
-            {"bytes": size, "names": count,
-             "description": f"{listed}; 1 epoch"})
+    return (
+        [
+            "apps.dinos",
+            "train",
+            "--data",
+            path,
+            "--epochs",
+            "1",
+            "--units",
+            "16",
+            "--embedding-dim",
+            "8",
+            "--batch-size",
+            "256",
+            "--val-split",
+            "0.1",
+            "--out",
+            os.path.join(tmp, "dinos-model"),
+        ],
+        {"bytes": size, "names": count, "description": f"{listed}; 1 epoch"},
+    )
 
 
 def case_jazz_generate(tmp, rng):
     n = jazz_cli.MAX_MEASURES
-    return (["apps.jazz", "generate", "--model", JAZZ_MODEL, "--measures", str(n),
-             "--out", os.path.join(tmp, "generate.mid")],
-            {"measures": n, "description": f"--measures {n:,}"})
+    return (
+        [
+            "apps.jazz",
+            "generate",
+            "--model",
+            JAZZ_MODEL,
+            "--measures",
+            str(n),
+            "--out",
+            os.path.join(tmp, "generate.mid"),
+        ],
+        {"measures": n, "description": f"--measures {n:,}"},
+    )
 
 
 def case_jazz_chords_from(tmp, rng):
@@ -174,10 +221,23 @@ def case_jazz_chords_from(tmp, rng):
     path = os.path.join(tmp, "progression.txt")
     size = write(path, text)
     assert size <= jazz_cli.MAX_CHORD_FILE_BYTES and len(text) - 1 <= files.MAX_LINE_CHARS
-    return (["apps.jazz", "generate", "--model", JAZZ_MODEL, "--chords-from", path,
-             "--out", os.path.join(tmp, "chords.mid")],
-            {"bars": jazz_cli.MAX_MEASURES, "bytes": size,
-             "description": f"{jazz_cli.MAX_MEASURES:,} bars, one line, {size:,} B"})
+    return (
+        [
+            "apps.jazz",
+            "generate",
+            "--model",
+            JAZZ_MODEL,
+            "--chords-from",
+            path,
+            "--out",
+            os.path.join(tmp, "chords.mid"),
+        ],
+        {
+            "bars": jazz_cli.MAX_MEASURES,
+            "bytes": size,
+            "description": f"{jazz_cli.MAX_MEASURES:,} bars, one line, {size:,} B",
+        },
+    )
 
 
 def _predict_file(tmp, rng, name, chars):
@@ -186,9 +246,15 @@ def _predict_file(tmp, rng, name, chars):
     size = write(path, "".join(line + "\n" for line in lines))
     assert size <= files.MAX_TEXT_FILE_BYTES and max(map(len, lines)) <= files.MAX_LINE_CHARS
     mean = sum(map(len, lines)) / len(lines)
-    return (["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, "--file", path],
-            {"texts": len(lines), "bytes": size, "mean_chars": mean,
-             "description": f"{len(lines):,} lines of ~{mean:.0f} chars, {mib(size):.1f} MiB"})
+    return (
+        ["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, "--file", path],
+        {
+            "texts": len(lines),
+            "bytes": size,
+            "mean_chars": mean,
+            "description": f"{len(lines):,} lines of ~{mean:.0f} chars, {mib(size):.1f} MiB",
+        },
+    )
 
 
 def case_sentiment_predict_long(tmp, rng):
@@ -204,8 +270,10 @@ def case_sentiment_predict_arg(tmp, rng):
     text = words_line(rng, n)
     text += letters(rng, n - len(text))  # the last word stretched to make exactly n characters
     assert len(text) == n
-    return (["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, text],
-            {"chars": len(text), "description": f"1 argument of {len(text):,} chars"})
+    return (
+        ["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, text],
+        {"chars": len(text), "description": f"1 argument of {len(text):,} chars"},
+    )
 
 
 def case_sentiment_evaluate(tmp, rng):
@@ -216,28 +284,58 @@ def case_sentiment_evaluate(tmp, rng):
     size = write(path, "".join(lines))
     assert size <= files.MAX_TEXT_FILE_BYTES
     mean = sum(map(len, texts)) / len(texts)
-    return (["apps.sentiment", "evaluate", "--model", SENTIMENT_MODEL, "--data", path,
-             "--plot", os.path.join(tmp, "confusion.png")],
-            {"examples": len(lines), "bytes": size,
-             "description": f"{len(lines):,} lines, texts of ~{mean:.0f} chars, {mib(size):.1f} MiB"})
+    return (
+        [
+            "apps.sentiment",
+            "evaluate",
+            "--model",
+            SENTIMENT_MODEL,
+            "--data",
+            path,
+            "--plot",
+            os.path.join(tmp, "confusion.png"),
+        ],
+        {
+            "examples": len(lines),
+            "bytes": size,
+            "description": f"{len(lines):,} lines, texts of ~{mean:.0f} chars, {mib(size):.1f} MiB",
+        },
+    )
 
 
 CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("dinos-sample", f"MAX_NAMES {dinos_cli.MAX_NAMES:,}", case_dinos_sample, True),
-    ("dinos-score", f"MAX_SCORED {dinos_cli.MAX_SCORED:,} x MAX_NAME_CHARS {files.MAX_NAME_CHARS}",
-     case_dinos_score, True),
+    (
+        "dinos-score",
+        f"MAX_SCORED {dinos_cli.MAX_SCORED:,} x MAX_NAME_CHARS {files.MAX_NAME_CHARS}",
+        case_dinos_score,
+        True,
+    ),
     ("dinos-evaluate", f"MAX_NAME_LIST_BYTES {mib(files.MAX_NAME_LIST_BYTES):g} MiB", case_dinos_evaluate, False),
     ("dinos-train", f"MAX_NAME_LIST_BYTES {mib(files.MAX_NAME_LIST_BYTES):g} MiB", case_dinos_train, False),
     ("jazz-generate", f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,}", case_jazz_generate, False),
-    ("jazz-chords-from", f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,} bars, file <= MAX_CHORD_FILE_BYTES "
-     + f"{mib(jazz_cli.MAX_CHORD_FILE_BYTES):g} MiB", case_jazz_chords_from, False),
-    ("sentiment-predict-long", f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}, file < MAX_TEXT_FILE_BYTES "
-     + f"{mib(files.MAX_TEXT_FILE_BYTES):g} MiB", case_sentiment_predict_long, False),
+    (
+        "jazz-chords-from",
+        f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,} bars, file <= MAX_CHORD_FILE_BYTES "
+        + f"{mib(jazz_cli.MAX_CHORD_FILE_BYTES):g} MiB",
+        case_jazz_chords_from,
+        False,
+    ),
+    (
+        "sentiment-predict-long",
+        f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}, file < MAX_TEXT_FILE_BYTES "
+        + f"{mib(files.MAX_TEXT_FILE_BYTES):g} MiB",
+        case_sentiment_predict_long,
+        False,
+    ),
     ("sentiment-predict-short", f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}", case_sentiment_predict_short, True),
-    ("sentiment-predict-arg", f"MAX_ARGUMENT_CHARS {files.MAX_ARGUMENT_CHARS:,}", case_sentiment_predict_arg,
-     True),
-    ("sentiment-evaluate", f"16 MiB chosen (MAX_TEXT_FILE_BYTES is {mib(files.MAX_TEXT_FILE_BYTES):g} MiB)",
-     case_sentiment_evaluate, False),
+    ("sentiment-predict-arg", f"MAX_ARGUMENT_CHARS {files.MAX_ARGUMENT_CHARS:,}", case_sentiment_predict_arg, True),
+    (
+        "sentiment-evaluate",
+        f"16 MiB chosen (MAX_TEXT_FILE_BYTES is {mib(files.MAX_TEXT_FILE_BYTES):g} MiB)",
+        case_sentiment_evaluate,
+        False,
+    ),
 ]
 CASE_NAMES = [case[0] for case in CASES]
 
@@ -250,7 +348,7 @@ def shown(argv, limit=160):
     if len(parts) > 16:
         parts = parts[:12] + [f"... <{len(parts) - 12:,} more arguments>"]
     line = " ".join(parts)
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def measure(argv, timeout, stderr_path):
@@ -258,8 +356,9 @@ def measure(argv, timeout, stderr_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(stderr_path, "wb") as stderr, open(os.devnull, "wb") as devnull:
         start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-m", *argv], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=devnull, stderr=stderr)
+        child = subprocess.Popen(
+            [sys.executable, "-m", *argv], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=devnull, stderr=stderr
+        )
         timed_out = threading.Event()
 
         def stop():  # SIGTERM lets the app remove its temporary files; SIGKILL if it does not go
@@ -278,9 +377,16 @@ def measure(argv, timeout, stderr_path):
         wall = time.perf_counter() - start
         timer.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-    return {"returncode": child.returncode, "timed_out": timed_out.is_set(), "maxrss_kib": usage.ru_maxrss,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "wall_s": wall, "user_s": usage.ru_utime,
-            "sys_s": usage.ru_stime, "cpu_s": usage.ru_utime + usage.ru_stime}
+    return {
+        "returncode": child.returncode,
+        "timed_out": timed_out.is_set(),
+        "maxrss_kib": usage.ru_maxrss,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "wall_s": wall,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def stderr_tail(path, lines=5):
@@ -292,23 +398,36 @@ def stderr_tail(path, lines=5):
 
 
 def table(results):
-    rows = ["| case | limit | input | peak RSS (MiB) | wall (s) | CPU (s) | exit |",
-            "|---|---|---|---:|---:|---:|---|"]
+    rows = ["| case | limit | input | peak RSS (MiB) | wall (s) | CPU (s) | exit |", "|---|---|---|---:|---:|---:|---|"]
     for r in results:
         exit_ = str(r["returncode"]) + (" (timed out)" if r["timed_out"] else "")
-        rows.append(f"| {r['case']} | {r['limit']} | {r['input']['description']} | {r['peak_rss_mib']:,.0f} | "
-                    f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {exit_} |")
+        rows.append(
+            f"| {r['case']} | {r['limit']} | {r['input']['description']} | {r['peak_rss_mib']:,.0f} | "
+            f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {exit_} |"
+        )
     return "\n".join(rows)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", choices=CASE_NAMES, metavar="CASE",
-                        help=f"cases to run, of: {' '.join(CASE_NAMES)} (default: all)")
-    parser.add_argument("--quick", action="store_true",
-                        help="only the cases under ~20 s (15 s of CPU or less; the inputs stay at the limits)")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="seconds before a case is stopped and reported as timed out (default %(default)s)")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=CASE_NAMES,
+        metavar="CASE",
+        help=f"cases to run, of: {' '.join(CASE_NAMES)} (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the cases under ~20 s (15 s of CPU or less; the inputs stay at the limits)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds before a case is stopped and reported as timed out (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="of the synthetic inputs (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "limits.json"))
     args = parser.parse_args(argv)
@@ -327,15 +446,26 @@ def main(argv=None):
             print(f"{name}: python -m {shown(command)}", flush=True)
             result = measure(command, args.timeout, stderr_path)
             tail = stderr_tail(stderr_path)
-            results.append({"case": name, "limit": limit, "input": described,
-                            "command": "python -m " + shown(command, limit=10_000), **result,
-                            "stderr_tail": tail, "load_average_before": load,
-                            "load_average_after": os.getloadavg()})
+            results.append(
+                {
+                    "case": name,
+                    "limit": limit,
+                    "input": described,
+                    "command": "python -m " + shown(command, limit=10_000),
+                    **result,
+                    "stderr_tail": tail,
+                    "load_average_before": load,
+                    "load_average_after": os.getloadavg(),
+                }
+            )
             failed = result["returncode"] != 0
-            print(f"  exit {result['returncode']}{' (timed out)' if result['timed_out'] else ''}, "
-                  f"peak RSS {result['peak_rss_mib']:,.0f} MiB, {result['wall_s']:.1f} s wall, "
-                  f"{result['cpu_s']:.1f} s CPU, load average {load[0]:.2f}"
-                  + (f"\n  stderr: {tail[-1] if tail else '(empty)'}" if failed else ""), flush=True)
+            print(
+                f"  exit {result['returncode']}{' (timed out)' if result['timed_out'] else ''}, "
+                f"peak RSS {result['peak_rss_mib']:,.0f} MiB, {result['wall_s']:.1f} s wall, "
+                f"{result['cpu_s']:.1f} s CPU, load average {load[0]:.2f}"
+                + (f"\n  stderr: {tail[-1] if tail else '(empty)'}" if failed else ""),
+                flush=True,
+            )
             for path in os.listdir(tmp):  # outputs go; the shared name list stays for the next dinos case
                 if path.endswith((".mid", ".png")):
                     os.remove(os.path.join(tmp, path))
@@ -343,16 +473,27 @@ def main(argv=None):
     print()
     print(table(results))
     report = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
         "command": " ".join([os.path.relpath(sys.argv[0], REPO), *(sys.argv[1:] if argv is None else argv)]),
-        "limits": {"MAX_NAME_LIST_BYTES": files.MAX_NAME_LIST_BYTES, "MAX_NAME_CHARS": files.MAX_NAME_CHARS,
-                   "MAX_LINE_CHARS": files.MAX_LINE_CHARS, "MAX_TEXT_FILE_BYTES": files.MAX_TEXT_FILE_BYTES,
-                   "MAX_MUSIC_FILE_BYTES": files.MAX_MUSIC_FILE_BYTES,
-                   "MAX_ARGUMENT_CHARS": files.MAX_ARGUMENT_CHARS, "dinos.MAX_NAMES": dinos_cli.MAX_NAMES,
-                   "dinos.MAX_SCORED": dinos_cli.MAX_SCORED, "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
-                   "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
-                   "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS},
+        "limits": {
+            "MAX_NAME_LIST_BYTES": files.MAX_NAME_LIST_BYTES,
+            "MAX_NAME_CHARS": files.MAX_NAME_CHARS,
+            "MAX_LINE_CHARS": files.MAX_LINE_CHARS,
+            "MAX_TEXT_FILE_BYTES": files.MAX_TEXT_FILE_BYTES,
+            "MAX_MUSIC_FILE_BYTES": files.MAX_MUSIC_FILE_BYTES,
+            "MAX_ARGUMENT_CHARS": files.MAX_ARGUMENT_CHARS,
+            "dinos.MAX_NAMES": dinos_cli.MAX_NAMES,
+            "dinos.MAX_SCORED": dinos_cli.MAX_SCORED,
+            "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
+            "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
+            "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS,
+        },
         "cases": results,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -72,8 +72,14 @@ def export_all(app, export_saved_model, export_litert, directory):
 
 def step_figures(files, vocab_size, repeats):
     """Size, per-step latency and ops of each one-step `.tflite` file."""
-    return {kind: {"bytes": os.path.getsize(path), "latency_s": step_latency(path, vocab_size, repeats),
-                   "ops": litert.op_names(path)} for kind, path in files.items()}
+    return {
+        kind: {
+            "bytes": os.path.getsize(path),
+            "latency_s": step_latency(path, vocab_size, repeats),
+            "ops": litert.op_names(path),
+        }
+        for kind, path in files.items()
+    }
 
 
 def step_latency(path, vocab_size, repeats):
@@ -124,8 +130,10 @@ def bench_dinos(directory, args):
         lengths.append(len(out["names"][0].numpy().decode("utf-8")) + 1)
 
     saved_per_step = median_time(call, args.repeats // 10) / statistics.median(lengths)
-    result = {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
-              **step_figures(files, vocab.num_classes, args.repeats)}
+    result = {
+        "savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
+        **step_figures(files, vocab.num_classes, args.repeats),
+    }
     if args.dinos_data:
         training = config["training"]
         names = data.unique(data.read_names(args.dinos_data, keep_case=vocab.keep_case))
@@ -145,11 +153,17 @@ def bench_jazz(directory, args):
     _, config, saved, files = export_all("jazz", export_sampler, jazz_litert.export, directory)
     sample = tf.saved_model.load(saved).signatures["sample"]
     steps = 32
-    arguments = dict(prefix=tf.constant([[0]], tf.int32), steps=tf.constant(steps), temperature=tf.constant(1.0),
-                     top_k=tf.constant(0))
+    arguments = dict(
+        prefix=tf.constant([[0]], tf.int32),
+        steps=tf.constant(steps),
+        temperature=tf.constant(1.0),
+        top_k=tf.constant(0),
+    )
     saved_per_step = median_time(lambda i: sample(seed=tf.constant(i), **arguments), args.repeats // 10) / steps
-    return {"savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
-            **step_figures(files, len(config["vocabulary"]) + 1, args.repeats)}
+    return {
+        "savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
+        **step_figures(files, len(config["vocabulary"]) + 1, args.repeats),
+    }
 
 
 def bench_sentiment(directory, args):
@@ -164,8 +178,12 @@ def bench_sentiment(directory, args):
     examples = read_examples(args.sentiment_dev) if args.sentiment_dev else None
     texts = examples.texts if examples is not None else sentiment_litert.EXAMPLES[:-1]
     serve = tf.saved_model.load(saved).signatures["serving_default"]
-    result = {"savedmodel": {"bytes": directory_size(saved), "latency_s": median_time(
-        lambda i: serve(texts=tf.constant([texts[i % len(texts)]])), args.repeats)}}
+    result = {
+        "savedmodel": {
+            "bytes": directory_size(saved),
+            "latency_s": median_time(lambda i: serve(texts=tf.constant([texts[i % len(texts)]])), args.repeats),
+        }
+    }
     if examples is not None:
         truth = np.asarray(examples.labels)
         expected = probabilities(model, examples.texts)
@@ -175,7 +193,8 @@ def bench_sentiment(directory, args):
         runner = litert.interpreter(path).get_signature_runner(litert.SIGNATURE)
         latency = median_time(
             lambda i, runner=runner, ids=ids: runner(token_ids=sentiment_litert.token_ids(texts[i % len(texts)], ids)),
-            args.repeats)
+            args.repeats,
+        )
         result[kind] = {"bytes": os.path.getsize(path), "latency_s": latency, "ops": litert.op_names(path)}
         if examples is not None:
             predicted = sentiment_litert.predict(path, examples.texts)
@@ -191,8 +210,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=300, help="timed calls per latency (default 300)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "litert.json"))
     args = parser.parse_args(argv)
-    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                           "load_average_before": os.getloadavg()}}
+    results = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_before": os.getloadavg()}
+    }
     with tempfile.TemporaryDirectory() as directory:
         for app, bench in (("dinos", bench_dinos), ("jazz", bench_jazz), ("sentiment", bench_sentiment)):
             results[app] = bench(directory, args)
@@ -201,12 +221,18 @@ def main(argv=None):
     print("|---|---|---|---|---|")
     for app, unit in (("dinos", "step"), ("jazz", "step"), ("sentiment", "sentence")):
         for kind, figures in results[app].items():
-            metric = ("" if "bits_per_char" not in figures and "accuracy" not in figures else
-                      f"{figures['bits_per_char']:.4f} bits/char" if "bits_per_char" in figures else
-                      f"{figures['accuracy']:.2%} dev")
+            metric = (
+                ""
+                if "bits_per_char" not in figures and "accuracy" not in figures
+                else f"{figures['bits_per_char']:.4f} bits/char"
+                if "bits_per_char" in figures
+                else f"{figures['accuracy']:.2%} dev"
+            )
             name = {"savedmodel": "SavedModel", "none": ".tflite float32", "dynamic": ".tflite dynamic int8"}[kind]
-            print(f"| {app} | {name} | {figures['bytes'] / 1e6:.3f} MB | "
-                  f"{figures['latency_s'] * 1e3:.3f} ms/{unit} | {metric} |")
+            print(
+                f"| {app} | {name} | {figures['bytes'] / 1e6:.3f} MB | "
+                f"{figures['latency_s'] * 1e3:.3f} ms/{unit} | {metric} |"
+            )
     for app in ("dinos", "jazz", "sentiment"):
         print(f"{app} ops: {' '.join(results[app]['none']['ops'])}")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

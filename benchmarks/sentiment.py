@@ -46,25 +46,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from apps.common.bundle import load_bundle
 from apps.common.paths import ROOT as REPO_ROOT
 from apps.common.seeding import set_seed
-from apps.sentiment.data import (
-    DEFAULT_DATA_DIR, SST_FILES, Examples, load_task, read_examples)
+from apps.sentiment.data import DEFAULT_DATA_DIR, SST_FILES, Examples, load_task, read_examples
 from apps.sentiment.embeddings import load_vectors
-from apps.sentiment.model import make_vectorizer
 from apps.sentiment.export import export
+from apps.sentiment.model import make_vectorizer
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import make_dataset, train
 
 DEFAULT_MODELS = [os.path.join(REPO_ROOT, "saved_models", name) for name in ("sentiment", "sentiment-sst2")]
 BATCH_ONE_SENTENCES = 200
 """Batch size 1 is timed on the first 200 sentences only: one call per sentence is slow to repeat."""
-PUBLISHED = {"sst5": {"kim_cnn_rand": 0.450, "naive_bayes": 0.419},
-             "sst2": {"kim_cnn_rand": 0.827, "naive_bayes": 0.831}}
+PUBLISHED = {
+    "sst5": {"kim_cnn_rand": 0.450, "naive_bayes": 0.419},
+    "sst2": {"kim_cnn_rand": 0.827, "naive_bayes": 0.831},
+}
 """Test accuracies of the baselines as published: Kim (2014) Table 2, CNN-rand; Socher et al. (2013) Table 1,
 BiNB (naive Bayes with bigrams). Both trained on every labelled phrase of the training trees."""
 NAIVE_BAYES_ALPHAS = (1.0, 0.5, 0.25)
 """Add-alpha smoothing strengths naive Bayes is scored with; 1 (Wang and Manning's) is the baseline's."""
-QUICK = {"baseline_seeds": [0], "epochs": 2, "patience": 1, "max_train_examples": 20000, "repeats": 1,
-         "batch_sizes": [256]}
+QUICK = {
+    "baseline_seeds": [0],
+    "epochs": 2,
+    "patience": 1,
+    "max_train_examples": 20000,
+    "repeats": 1,
+    "batch_sizes": [256],
+}
 
 
 class ZeroMaskedVectors(keras.layers.Layer):
@@ -84,16 +91,23 @@ def kim_cnn_rand(vectorizer, num_classes):
     sentence zero-padded by 4 on each side, max over time, dropout 0.5, softmax whose weight vectors are
     kept to an l2 norm of at most 3. Strings in, probabilities out."""
     texts = keras.Input(shape=(), dtype="string")
-    vectors = keras.layers.Embedding(vectorizer.vocabulary_size(), 300, mask_zero=True,
-                                     embeddings_initializer=keras.initializers.RandomUniform(-0.25, 0.25))(
-        vectorizer(texts))
+    vectors = keras.layers.Embedding(
+        vectorizer.vocabulary_size(),
+        300,
+        mask_zero=True,
+        embeddings_initializer=keras.initializers.RandomUniform(-0.25, 0.25),
+    )(vectorizer(texts))
     vectors = keras.layers.ZeroPadding1D(4)(ZeroMaskedVectors()(vectors))
-    features = keras.layers.Concatenate()([
-        keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(100, width, activation="relu")(vectors))
-        for width in (3, 4, 5)])
+    features = keras.layers.Concatenate()(
+        [
+            keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(100, width, activation="relu")(vectors))
+            for width in (3, 4, 5)
+        ]
+    )
     features = keras.layers.Dropout(0.5)(features)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax",
-                                       kernel_constraint=keras.constraints.MaxNorm(3, axis=0))(features)
+    probabilities = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_constraint=keras.constraints.MaxNorm(3, axis=0)
+    )(features)
     return keras.Model(texts, probabilities)
 
 
@@ -102,13 +116,20 @@ def train_kim_cnn(train_examples, dev_examples, num_classes, seed, epochs, patie
     vocabulary of every training word; early stopping on dev accuracy after `patience` epochs."""
     set_seed(seed)
     model = kim_cnn_rand(make_vectorizer(train_examples.texts, None), num_classes)
-    model.compile(optimizer=keras.optimizers.Adadelta(1.0, rho=0.95, epsilon=1e-6),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(make_dataset(train_examples, 50, shuffle_seed=seed),
-                        steps_per_epoch=math.ceil(len(train_examples) / 50),
-                        validation_data=make_dataset(dev_examples, 256), epochs=epochs, shuffle=False, verbose=0,
-                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
-                                                                 patience=patience)]).history
+    model.compile(
+        optimizer=keras.optimizers.Adadelta(1.0, rho=0.95, epsilon=1e-6),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        make_dataset(train_examples, 50, shuffle_seed=seed),
+        steps_per_epoch=math.ceil(len(train_examples) / 50),
+        validation_data=make_dataset(dev_examples, 256),
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience)],
+    ).history
     return max(history["val_accuracy"])
 
 
@@ -116,30 +137,53 @@ def training_data(config, data_dir, fine=False, limit=None):
     """`load_task` for the examples the bundle was trained on: sentences, or the treebank's phrases (bundles
     from before the treebank record no unit: sentences); with `limit`, that many of them drawn at random."""
     train_examples, dev_examples, labels = load_task(
-        config["task"], data_dir, fine=fine, train_on=config["train_data"].get("unit", "sentences"))
+        config["task"], data_dir, fine=fine, train_on=config["train_data"].get("unit", "sentences")
+    )
     if limit is not None and limit < len(train_examples):
         keep = np.sort(np.random.default_rng(0).permutation(len(train_examples))[:limit])
-        train_examples = Examples([train_examples.texts[i] for i in keep], [train_examples.labels[i] for i in keep],
-                                  train_examples.source, train_examples.unit)
+        train_examples = Examples(
+            [train_examples.texts[i] for i in keep],
+            [train_examples.labels[i] for i in keep],
+            train_examples.source,
+            train_examples.unit,
+        )
     return train_examples, dev_examples, labels
 
 
 def retrain_recipe(config, data_dir, seed, epochs, patience, limit=None):
     """Best-epoch dev accuracy of the bundle's recipe (`config`) trained again with `seed`."""
-    train_examples, dev_examples, labels = training_data(config, data_dir, config.get("fine_labels") is not None,
-                                                         limit)
+    train_examples, dev_examples, labels = training_data(config, data_dir, config.get("fine_labels") is not None, limit)
     vectors = load_vectors(config["embeddings"]["source"]) if config.get("embeddings") else None
     with tempfile.TemporaryDirectory() as scratch:
         _, trained = train(
-            train_examples, dev_examples, labels, os.path.join(scratch, "bundle"), task=config["task"],
-            cell=config["cell"], units=config["units"], num_layers=config["layers"],
-            bidirectional=config["bidirectional"], embedding_dim=config["embedding_dim"],
-            max_tokens=config["max_tokens"], max_length=config["max_length"], dropout=config["dropout"],
-            word_dropout=config["word_dropout"], pooling=config["pooling"], members=config.get("members", 1),
-            fine_labels=config.get("fine_labels"), class_groups=config.get("class_groups"), vectors=vectors,
+            train_examples,
+            dev_examples,
+            labels,
+            os.path.join(scratch, "bundle"),
+            task=config["task"],
+            cell=config["cell"],
+            units=config["units"],
+            num_layers=config["layers"],
+            bidirectional=config["bidirectional"],
+            embedding_dim=config["embedding_dim"],
+            max_tokens=config["max_tokens"],
+            max_length=config["max_length"],
+            dropout=config["dropout"],
+            word_dropout=config["word_dropout"],
+            pooling=config["pooling"],
+            members=config.get("members", 1),
+            fine_labels=config.get("fine_labels"),
+            class_groups=config.get("class_groups"),
+            vectors=vectors,
             freeze_embeddings=config.get("freeze_embeddings", False),
-            extra_vocabulary=config.get("extra_vocabulary", 0), learning_rate=config["learning_rate"],
-            epochs=epochs, batch_size=config["batch_size"], patience=patience, seed=seed, verbose=0)
+            extra_vocabulary=config.get("extra_vocabulary", 0),
+            learning_rate=config["learning_rate"],
+            epochs=epochs,
+            batch_size=config["batch_size"],
+            patience=patience,
+            seed=seed,
+            verbose=0,
+        )
     return trained["dev_accuracy"]
 
 
@@ -164,14 +208,17 @@ def naive_bayes(train_examples, num_classes, alpha=1.0):
     log_likelihood = np.log(counts + alpha) - np.log((counts + alpha).sum(axis=1, keepdims=True))
 
     def predict(texts):
-        return np.array([np.argmax(log_prior + log_likelihood[:, [index[g] for g in ngrams(text) if g in index]]
-                                   .sum(axis=1)) for text in texts])
+        return np.array(
+            [
+                np.argmax(log_prior + log_likelihood[:, [index[g] for g in ngrams(text) if g in index]].sum(axis=1))
+                for text in texts
+            ]
+        )
 
     return predict
 
 
-def compare_with_baselines(config, data_dir, seeds, epochs, patience, limit=None, kim_seeds=None,
-                           kim_epochs=None):
+def compare_with_baselines(config, data_dir, seeds, epochs, patience, limit=None, kim_seeds=None, kim_epochs=None):
     """Per seed, dev accuracy of the bundle's recipe and of Kim's CNN-rand on the same examples (`limit` of
     them, if given); naive Bayes's once (add-1 smoothing, and beside it the accuracy with other smoothing
     strengths, to show how much of a gap to the published figure that choice alone makes); medians.
@@ -180,31 +227,46 @@ def compare_with_baselines(config, data_dir, seeds, epochs, patience, limit=None
     kim_seeds = seeds if kim_seeds is None else kim_seeds
     train_examples, dev_examples, labels = training_data(config, data_dir, limit=limit)
     truth = np.asarray(dev_examples.labels)
-    smoothing = {alpha: float(np.mean(naive_bayes(train_examples, len(labels), alpha)(dev_examples.texts) == truth))
-                 for alpha in NAIVE_BAYES_ALPHAS}
+    smoothing = {
+        alpha: float(np.mean(naive_bayes(train_examples, len(labels), alpha)(dev_examples.texts) == truth))
+        for alpha in NAIVE_BAYES_ALPHAS
+    }
     bayes = smoothing[1.0]
-    print(f"  {len(train_examples):,} training {train_examples.unit}; naive Bayes (uni+bigrams) {bayes:.4f} "
-          "(with add-alpha smoothing: " + ", ".join(f"{a:g} {v:.4f}" for a, v in smoothing.items()) + ")",
-          flush=True)
+    print(
+        f"  {len(train_examples):,} training {train_examples.unit}; naive Bayes (uni+bigrams) {bayes:.4f} "
+        "(with add-alpha smoothing: " + ", ".join(f"{a:g} {v:.4f}" for a, v in smoothing.items()) + ")",
+        flush=True,
+    )
     runs = []
     for seed in sorted(set(seeds) | set(kim_seeds)):
         run = {"seed": seed}
         if seed in seeds:
             run["ours"] = retrain_recipe(config, data_dir, seed, epochs, patience, limit)
         if seed in kim_seeds:
-            run["kim_cnn_rand"] = train_kim_cnn(train_examples, dev_examples, len(labels), seed,
-                                                kim_epochs or epochs, patience)
+            run["kim_cnn_rand"] = train_kim_cnn(
+                train_examples, dev_examples, len(labels), seed, kim_epochs or epochs, patience
+            )
         runs.append(run)
-        print(f"  seed {seed}: " + ", ".join(f"{name} {value:.4f}" for name, value in run.items() if name != "seed"),
-              flush=True)
+        print(
+            f"  seed {seed}: " + ", ".join(f"{name} {value:.4f}" for name, value in run.items() if name != "seed"),
+            flush=True,
+        )
     ours = [run["ours"] for run in runs if "ours" in run]
     kim = [run["kim_cnn_rand"] for run in runs if "kim_cnn_rand" in run]
-    return {"runs": runs, "epochs": epochs, "kim_epochs": kim_epochs or epochs, "patience": patience,
-            "train_unit": train_examples.unit, "train_examples": len(train_examples), "naive_bayes": bayes,
-            "naive_bayes_by_alpha": {str(a): v for a, v in smoothing.items()},
-            "published": PUBLISHED[config["task"]], "ours_median": _median(ours),
-            "kim_cnn_rand_median": _median(kim),
-            "ours_minus_kim_medians": _median(ours) - _median(kim) if ours and kim else float("nan")}
+    return {
+        "runs": runs,
+        "epochs": epochs,
+        "kim_epochs": kim_epochs or epochs,
+        "patience": patience,
+        "train_unit": train_examples.unit,
+        "train_examples": len(train_examples),
+        "naive_bayes": bayes,
+        "naive_bayes_by_alpha": {str(a): v for a, v in smoothing.items()},
+        "published": PUBLISHED[config["task"]],
+        "ours_median": _median(ours),
+        "kim_cnn_rand_median": _median(kim),
+        "ours_minus_kim_medians": _median(ours) - _median(kim) if ours and kim else float("nan"),
+    }
 
 
 def _median(values):
@@ -214,7 +276,7 @@ def _median(values):
 
 def throughput(serve, texts, batch_size, repeats):
     """Median sentences/s (wall, CPU) of `serve` over `repeats` passes through `texts` in batches."""
-    batches = [tf.constant(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
+    batches = [tf.constant(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size)]
     for batch in batches:  # warm-up: traces every batch shape once
         serve(texts=batch)
     walls, cpus = [], []
@@ -233,21 +295,34 @@ def bench_model(path, data_dir, batch_sizes, repeats, baseline):
     dev_path = os.path.join(data_dir, SST_FILES[config["task"]][1])
     dev = read_examples(dev_path, num_classes=config["num_classes"])
     report = evaluate(model, config, dev)
-    row = {"model": path, "task": config["task"], "dev_file": dev_path,
-           "dev_examples": report["examples"], "dev_accuracy": report["accuracy"],
-           "dev_macro_f1": report["macro_f1"], "model_bytes": os.path.getsize(os.path.join(path, "model.keras")),
-           "throughput": []}
-    print(f"\n{path} ({row['task']}, {row['model_bytes'] / 1e6:.2f} MB): dev accuracy {row['dev_accuracy']:.4f}, "
-          f"macro-F1 {row['dev_macro_f1']:.4f} on {row['dev_examples']} sentences", flush=True)
+    row = {
+        "model": path,
+        "task": config["task"],
+        "dev_file": dev_path,
+        "dev_examples": report["examples"],
+        "dev_accuracy": report["accuracy"],
+        "dev_macro_f1": report["macro_f1"],
+        "model_bytes": os.path.getsize(os.path.join(path, "model.keras")),
+        "throughput": [],
+    }
+    print(
+        f"\n{path} ({row['task']}, {row['model_bytes'] / 1e6:.2f} MB): dev accuracy {row['dev_accuracy']:.4f}, "
+        f"macro-F1 {row['dev_macro_f1']:.4f} on {row['dev_examples']} sentences",
+        flush=True,
+    )
     if baseline and baseline[0]:
-        print(f"{config['task']}: the bundle's recipe trained again vs Kim (2014) CNN-rand and naive Bayes, same "
-              "examples:")
+        print(
+            f"{config['task']}: the bundle's recipe trained again vs Kim (2014) CNN-rand and naive Bayes, same "
+            "examples:"
+        )
         row["baseline"] = found = compare_with_baselines(config, data_dir, *baseline)
-        print(f"  median dev accuracy: ours {found['ours_median']:.4f}, Kim CNN-rand "
-              f"{found['kim_cnn_rand_median']:.4f} ({100 * found['ours_minus_kim_medians']:+.1f} points); naive "
-              f"Bayes {found['naive_bayes']:.4f}; "
-              f"published (test): CNN-rand {found['published']['kim_cnn_rand']:.3f}, BiNB "
-              f"{found['published']['naive_bayes']:.3f}")
+        print(
+            f"  median dev accuracy: ours {found['ours_median']:.4f}, Kim CNN-rand "
+            f"{found['kim_cnn_rand_median']:.4f} ({100 * found['ours_minus_kim_medians']:+.1f} points); naive "
+            f"Bayes {found['naive_bayes']:.4f}; "
+            f"published (test): CNN-rand {found['published']['kim_cnn_rand']:.3f}, BiNB "
+            f"{found['published']['naive_bayes']:.3f}"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         saved = os.path.join(scratch, "saved_model")
         export(model, config, saved)
@@ -255,8 +330,9 @@ def bench_model(path, data_dir, batch_sizes, repeats, baseline):
         for batch_size in batch_sizes:
             texts = dev.texts[:BATCH_ONE_SENTENCES] if batch_size == 1 else dev.texts
             wall, cpu = throughput(serve, texts, batch_size, repeats)
-            row["throughput"].append({"batch_size": batch_size, "sentences": len(texts),
-                                      "sentences_per_s": wall, "sentences_per_cpu_s": cpu})
+            row["throughput"].append(
+                {"batch_size": batch_size, "sentences": len(texts), "sentences_per_s": wall, "sentences_per_cpu_s": cpu}
+            )
     return row
 
 
@@ -266,36 +342,58 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="bundle directories")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32, 256])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline-seeds", nargs="*", type=int, default=[0, 1, 2],
-                        help="seeds of the recipe-vs-Kim comparison (none: skip it)")
+    parser.add_argument(
+        "--baseline-seeds",
+        nargs="*",
+        type=int,
+        default=[0, 1, 2],
+        help="seeds of the recipe-vs-Kim comparison (none: skip it)",
+    )
     parser.add_argument("--epochs", type=int, default=20, help="comparison: most epochs (README: 20)")
-    parser.add_argument("--kim-seeds", nargs="*", type=int,
-                        help="comparison: seeds of Kim's CNN-rand (default: --baseline-seeds)")
+    parser.add_argument(
+        "--kim-seeds", nargs="*", type=int, help="comparison: seeds of Kim's CNN-rand (default: --baseline-seeds)"
+    )
     parser.add_argument("--kim-epochs", type=int, help="comparison: most epochs of the CNN (default: --epochs)")
     parser.add_argument("--patience", type=int, default=4, help="comparison: early-stopping patience (README: 4)")
-    parser.add_argument("--max-train-examples", type=int,
-                        help="comparison: train on this many of the examples, drawn at random (default: all)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a check that everything runs: " + ", ".join(f"--{k.replace('_', '-')} {v}"
-                                                                          for k, v in QUICK.items()))
+    parser.add_argument(
+        "--max-train-examples",
+        type=int,
+        help="comparison: train on this many of the examples, drawn at random (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a check that everything runs: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()),
+    )
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "benchmarks", "results", "sentiment.json"))
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
 
-    results = {"tensorflow": tf.__version__, "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-               "repeats": args.repeats, "quick": args.quick, "models": []}
+    results = {
+        "tensorflow": tf.__version__,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "repeats": args.repeats,
+        "quick": args.quick,
+        "models": [],
+    }
     for path in args.models:
         if not os.path.isdir(path):
             print(f"skipping {path}: no bundle there")
             continue
-        row = bench_model(path, args.data, args.batch_sizes, args.repeats,
-                          (args.baseline_seeds, args.epochs, args.patience, args.max_train_examples,
-                           args.kim_seeds, args.kim_epochs))
+        row = bench_model(
+            path,
+            args.data,
+            args.batch_sizes,
+            args.repeats,
+            (args.baseline_seeds, args.epochs, args.patience, args.max_train_examples, args.kim_seeds, args.kim_epochs),
+        )
         results["models"].append(row)
-        print(f"{'batch':>6s} {'sentences/s':>12s} {'sentences/cpu-s':>16s}   SavedModel serving_default, "
-              f"median of {args.repeats}")
+        print(
+            f"{'batch':>6s} {'sentences/s':>12s} {'sentences/cpu-s':>16s}   SavedModel serving_default, "
+            f"median of {args.repeats}"
+        )
         for item in row["throughput"]:
             print(f"{item['batch_size']:6d} {item['sentences_per_s']:12.1f} {item['sentences_per_cpu_s']:16.1f}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -22,16 +22,19 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def count_statements(folder):
     """The number of `ast.stmt` nodes in the `.py` files under `folder`."""
-    return sum(isinstance(node, ast.stmt)
-               for path in sorted(pathlib.Path(folder).rglob("*.py"))
-               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))))
+    return sum(
+        isinstance(node, ast.stmt)
+        for path in sorted(pathlib.Path(folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    )
 
 
 def count_at(ref, folder):
     """`count_statements` of `folder` as committed at `ref`, after `ruff format` with the repository's settings."""
     with tempfile.TemporaryDirectory() as scratch:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, folder], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, folder], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
         shutil.copy(ROOT / "pyproject.toml", scratch)
         ruff = shutil.which("ruff") or os.path.join(os.path.dirname(sys.executable), "ruff")

@@ -13,5 +13,14 @@
 from layers.gru import GRU, GRUCell, gru_from_torch, gru_weights_from_keras
 from layers.lstm import LSTM, LSTMCell, lstm_from_tf1, lstm_from_torch, lstm_weights_from_keras
 
-__all__ = ["GRU", "LSTM", "GRUCell", "LSTMCell", "gru_from_torch", "gru_weights_from_keras", "lstm_from_tf1",
-           "lstm_from_torch", "lstm_weights_from_keras"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "GRUCell",
+    "LSTMCell",
+    "gru_from_torch",
+    "gru_weights_from_keras",
+    "lstm_from_tf1",
+    "lstm_from_torch",
+    "lstm_weights_from_keras",
+]

@@ -33,8 +33,17 @@ import keras
 from keras import ops
 
 
-def sequence(recurrence, x, initial_states, weights, mask=None, recurrent_mask=None, go_backwards=False,
-             return_sequences=True, zero_output_for_mask=False):
+def sequence(
+    recurrence,
+    x,
+    initial_states,
+    weights,
+    mask=None,
+    recurrent_mask=None,
+    go_backwards=False,
+    return_sequences=True,
+    zero_output_for_mask=False,
+):
     """Runs a recurrence over `x` as one op with its hand-written gradient.
 
     Args:
@@ -72,8 +81,9 @@ def sequence(recurrence, x, initial_states, weights, mask=None, recurrent_mask=N
     n_states = len(initial_states)
     masks = [m for m in (step_mask, recurrent_mask) if m is not None]
     stacked = _sequence_op(recurrence, n_states, step_mask is not None, recurrent_mask is not None)(
-        xt, *masks, *initial_states, *weights)
-    carried = stacked[:-(n_states - 1)] if n_states > 1 else stacked
+        xt, *masks, *initial_states, *weights
+    )
+    carried = stacked[: -(n_states - 1)] if n_states > 1 else stacked
     states = [carried[-1]] + [stacked[i - n_states + 1] for i in range(n_states - 1)]
     outputs = carried
     if step_mask is not None and zero_output_for_mask:
@@ -114,14 +124,12 @@ def _sequence_op(recurrence, n_states, masked, dropped):
             return step, step
 
         projected = cell.project(xt)
-        _, stacked = ops.scan(forward_step, (*initial, no_saved),
-                              (projected, step_mask) if masked else projected)
+        _, stacked = ops.scan(forward_step, (*initial, no_saved), (projected, step_mask) if masked else projected)
         states_all, saved_all = list(stacked[:n_states]), stacked[n_states]
-        previous_all = [ops.concatenate([ops.expand_dims(s0, 0), s[:-1]], axis=0)
-                        for s0, s in zip(initial, states_all)]
+        previous_all = [ops.concatenate([ops.expand_dims(s0, 0), s[:-1]], axis=0) for s0, s in zip(initial, states_all)]
 
         def gradient(d_stacked):
-            d_outputs = d_stacked[:-(n_states - 1)] if n_states > 1 else d_stacked
+            d_outputs = d_stacked[: -(n_states - 1)] if n_states > 1 else d_stacked
             d_final = [d_stacked[i - n_states + 1] for i in range(n_states - 1)]
             # The local derivatives of each step depend only on forward values: computed here for all steps
             # at once, they leave the sequential loop only what needs the carried gradients.
@@ -140,8 +148,11 @@ def _sequence_op(recurrence, n_states, masked, dropped):
                 return step, step
 
             carry, stacked_back = ops.scan(
-                backward_step, (ops.zeros_like(initial[0]), *d_final, no_dz),
-                (d_outputs, *([step_mask] if masked else []), *factors), reverse=True)
+                backward_step,
+                (ops.zeros_like(initial[0]), *d_final, no_dz),
+                (d_outputs, *([step_mask] if masked else []), *factors),
+                reverse=True,
+            )
             d_initial = list(carry[:n_states])
             dx, d_weights = cell.gradients(xt, stacked_back[n_states], states_all, previous_all, saved_all)
             # The masks are constants of the model: their gradients are not computed (zeros).
@@ -174,8 +185,10 @@ def input_projection(xt, kernel, bias):
 
 def input_gradients(xt, kernel, dz_rows, use_bias):
     """[dx, dW, db] (db only with `use_bias`) over all T·batch rows for z = x·W + b: dZ·Wᵀ, Xᵀ·dZ, Σ dZ."""
-    grads = [ops.reshape(ops.matmul(dz_rows, ops.transpose(kernel)), ops.shape(xt)),
-             ops.matmul(ops.transpose(rows(xt)), dz_rows)]
+    grads = [
+        ops.reshape(ops.matmul(dz_rows, ops.transpose(kernel)), ops.shape(xt)),
+        ops.matmul(ops.transpose(rows(xt)), dz_rows),
+    ]
     return grads + [ops.sum(dz_rows, axis=0)] if use_bias else grads
 
 

@@ -12,9 +12,20 @@ from keras import ops
 from layers import _bptt
 
 
-def gru_sequence(x, c0, kernel, recurrent_kernel, bias=None, reset_gate=True, reset_after=False,
-                 go_backwards=False, return_sequences=True, mask=None, recurrent_mask=None,
-                 zero_output_for_mask=False):
+def gru_sequence(
+    x,
+    c0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    reset_gate=True,
+    reset_after=False,
+    go_backwards=False,
+    return_sequences=True,
+    mask=None,
+    recurrent_mask=None,
+    zero_output_for_mask=False,
+):
     """Runs a GRU (tanh activation, sigmoid gates) over `x`, with the gradient of `GRURecurrence`.
 
     Args:
@@ -29,11 +40,20 @@ def gru_sequence(x, c0, kernel, recurrent_kernel, bias=None, reset_gate=True, re
         `(last_output, outputs, [c])` exactly as `keras.src.backend.rnn` returns them.
     """
     weights = [kernel, recurrent_kernel, *([bias] if bias is not None else [])]
-    recurrence = functools.partial(GRURecurrence, use_bias=bias is not None, reset_gate=reset_gate,
-                                   reset_after=reset_after)
-    return _bptt.sequence(recurrence, x, [c0], weights, mask=mask, recurrent_mask=recurrent_mask,
-                          go_backwards=go_backwards, return_sequences=return_sequences,
-                          zero_output_for_mask=zero_output_for_mask)
+    recurrence = functools.partial(
+        GRURecurrence, use_bias=bias is not None, reset_gate=reset_gate, reset_after=reset_after
+    )
+    return _bptt.sequence(
+        recurrence,
+        x,
+        [c0],
+        weights,
+        mask=mask,
+        recurrent_mask=recurrent_mask,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        zero_output_for_mask=zero_output_for_mask,
+    )
 
 
 class GRURecurrence:
@@ -100,17 +120,19 @@ class GRURecurrence:
             saved = [gamma_u, c_tilde, gamma_r, h_c]
         else:
             z_u, z_r = ops.split(
-                projected_t[:, :2 * u] + ops.matmul(dropped, self.recurrent_kernel[:, :2 * u]), 2, axis=-1)
+                projected_t[:, : 2 * u] + ops.matmul(dropped, self.recurrent_kernel[:, : 2 * u]), 2, axis=-1
+            )
             gamma_u, gamma_r = ops.sigmoid(z_u), ops.sigmoid(z_r)
-            c_tilde = ops.tanh(projected_t[:, 2 * u:] + ops.matmul(gamma_r * dropped,
-                                                                   self.recurrent_kernel[:, 2 * u:]))
+            c_tilde = ops.tanh(
+                projected_t[:, 2 * u :] + ops.matmul(gamma_r * dropped, self.recurrent_kernel[:, 2 * u :])
+            )
             saved = [gamma_u, c_tilde, gamma_r]
         return [gamma_u * c_tilde + (1.0 - gamma_u) * c_prev], ops.concatenate(saved, axis=-1)
 
     def factors(self, xt, states_all, previous_all, saved):
         u = self.units
         c_prev_all = previous_all[0]
-        gamma_u, c_tilde = saved[..., :u], saved[..., u:2 * u]
+        gamma_u, c_tilde = saved[..., :u], saved[..., u : 2 * u]
         dz_u_by_dc = (c_tilde - c_prev_all) * gamma_u * (1.0 - gamma_u)
         dz_c_by_dc = gamma_u * (1.0 - c_tilde * c_tilde)
         dc_prev_by_dc = 1.0 - gamma_u
@@ -119,9 +141,9 @@ class GRURecurrence:
         if not self.reset_gate:
             self.dz_x_by_dc = self.dz_h_by_dc = ops.concatenate([dz_u_by_dc, dz_c_by_dc], axis=-1)
             return self.dz_h_by_dc, dc_prev_by_dc
-        gamma_r = saved[..., 2 * u:3 * u]
+        gamma_r = saved[..., 2 * u : 3 * u]
         if self.reset_after:
-            dz_r_by_dc = dz_c_by_dc * saved[..., 3 * u:] * gamma_r * (1.0 - gamma_r)
+            dz_r_by_dc = dz_c_by_dc * saved[..., 3 * u :] * gamma_r * (1.0 - gamma_r)
             self.dz_x_by_dc = ops.concatenate([dz_u_by_dc, dz_r_by_dc, dz_c_by_dc], axis=-1)
             self.dz_h_by_dc = ops.concatenate([dz_u_by_dc, dz_r_by_dc, dz_c_by_dc * gamma_r], axis=-1)
             return self.dz_h_by_dc, dc_prev_by_dc
@@ -138,11 +160,13 @@ class GRURecurrence:
             return [dc * dc_prev_by_dc + _bptt.dropped(d_dropped, self.recurrent_mask)], dc
         dz_uc_by_dc, dc_prev_by_dc, dz_r_by_dq, gamma_r = factors_t
         dz_u, dz_c = ops.split(ops.concatenate([dc, dc], axis=-1) * dz_uc_by_dc, 2, axis=-1)
-        dq = ops.matmul(dz_c, self.recurrent_kernel_t[2 * u:])
+        dq = ops.matmul(dz_c, self.recurrent_kernel_t[2 * u :])
         dz_r = dq * dz_r_by_dq
-        d_dropped = ops.matmul(ops.concatenate([dz_u, dz_r], axis=-1), self.recurrent_kernel_t[:2 * u]) + dq * gamma_r
-        return ([dc * dc_prev_by_dc + _bptt.dropped(d_dropped, self.recurrent_mask)],
-                ops.concatenate([dz_u, dz_r, dz_c], axis=-1))
+        d_dropped = ops.matmul(ops.concatenate([dz_u, dz_r], axis=-1), self.recurrent_kernel_t[: 2 * u]) + dq * gamma_r
+        return (
+            [dc * dc_prev_by_dc + _bptt.dropped(d_dropped, self.recurrent_mask)],
+            ops.concatenate([dz_u, dz_r, dz_c], axis=-1),
+        )
 
     def gradients(self, xt, d_loop, states_all, previous_all, saved):
         use_bias = self.bias is not None
@@ -151,10 +175,14 @@ class GRURecurrence:
             dz_rows = _bptt.rows(d_loop)
             dx, d_kernel, *d_bias = _bptt.input_gradients(xt, self.kernel, dz_rows, use_bias)
             u = self.units
-            reset_dropped = saved[..., 2 * u:3 * u] * _bptt.dropped(c_prev_all, self.recurrent_mask)
-            d_recurrent = ops.concatenate([
-                _bptt.recurrent_kernel_gradient(c_prev_all, self.recurrent_mask, dz_rows[:, :2 * u]),
-                ops.matmul(ops.transpose(_bptt.rows(reset_dropped)), dz_rows[:, 2 * u:])], axis=-1)
+            reset_dropped = saved[..., 2 * u : 3 * u] * _bptt.dropped(c_prev_all, self.recurrent_mask)
+            d_recurrent = ops.concatenate(
+                [
+                    _bptt.recurrent_kernel_gradient(c_prev_all, self.recurrent_mask, dz_rows[:, : 2 * u]),
+                    ops.matmul(ops.transpose(_bptt.rows(reset_dropped)), dz_rows[:, 2 * u :]),
+                ],
+                axis=-1,
+            )
             return dx, [d_kernel, d_recurrent, *d_bias]
         dc_blocks = ops.concatenate([d_loop] * (self.dz_h_by_dc.shape[-1] // self.units), axis=-1)
         dz_x_rows = _bptt.rows(dc_blocks * self.dz_x_by_dc)
@@ -162,5 +190,4 @@ class GRURecurrence:
         dx, d_kernel, *d_bias = _bptt.input_gradients(xt, self.kernel, dz_x_rows, use_bias)
         if use_bias and self.reset_after:
             d_bias = [ops.stack([d_bias[0], ops.sum(dz_h_rows, axis=0)])]
-        return dx, [d_kernel, _bptt.recurrent_kernel_gradient(c_prev_all, self.recurrent_mask, dz_h_rows),
-                    *d_bias]
+        return dx, [d_kernel, _bptt.recurrent_kernel_gradient(c_prev_all, self.recurrent_mask, dz_h_rows), *d_bias]

@@ -12,8 +12,20 @@ from keras import ops
 from layers import _bptt
 
 
-def lstm_sequence(x, a0, c0, kernel, recurrent_kernel, bias=None, peepholes=None, go_backwards=False,
-                  return_sequences=True, mask=None, recurrent_mask=None, zero_output_for_mask=False):
+def lstm_sequence(
+    x,
+    a0,
+    c0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    peepholes=None,
+    go_backwards=False,
+    return_sequences=True,
+    mask=None,
+    recurrent_mask=None,
+    zero_output_for_mask=False,
+):
     """Runs an LSTM (tanh activation, sigmoid gates) over `x`, with the gradient of `LSTMRecurrence`.
 
     Args:
@@ -29,9 +41,17 @@ def lstm_sequence(x, a0, c0, kernel, recurrent_kernel, bias=None, peepholes=None
     """
     weights = [kernel, recurrent_kernel, *([bias] if bias is not None else []), *(peepholes or [])]
     recurrence = functools.partial(LSTMRecurrence, use_bias=bias is not None, peephole=peepholes is not None)
-    return _bptt.sequence(recurrence, x, [a0, c0], weights, mask=mask, recurrent_mask=recurrent_mask,
-                          go_backwards=go_backwards, return_sequences=return_sequences,
-                          zero_output_for_mask=zero_output_for_mask)
+    return _bptt.sequence(
+        recurrence,
+        x,
+        [a0, c0],
+        weights,
+        mask=mask,
+        recurrent_mask=recurrent_mask,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        zero_output_for_mask=zero_output_for_mask,
+    )
 
 
 class LSTMRecurrence:
@@ -103,7 +123,8 @@ class LSTMRecurrence:
         # Uᵀ once for every backward step (`factors` runs just before them).
         self.recurrent_kernel_t = ops.transpose(self.recurrent_kernel)
         dz_by_dc_da = ops.concatenate(
-            [dz_u_by_dc, dz_f_by_dc, gamma_u * (1.0 - c_tilde * c_tilde), dz_o_by_da], axis=-1)
+            [dz_u_by_dc, dz_f_by_dc, gamma_u * (1.0 - c_tilde * c_tilde), dz_o_by_da], axis=-1
+        )
         return dz_by_dc_da, ops.concatenate([dc_by_da, dc_prev_by_dc], axis=-1)
 
     def step_back(self, d_states, factors_t):
@@ -112,17 +133,18 @@ class LSTMRecurrence:
         dc_by_da, dc_prev_by_dc = ops.split(dc_by, 2, axis=-1)
         dc = dc_next + da * dc_by_da
         dz = ops.concatenate([dc, dc, dc, da], axis=-1) * dz_by
-        return [_bptt.dropped(ops.matmul(dz, self.recurrent_kernel_t), self.recurrent_mask),
-                dc * dc_prev_by_dc], dz
+        return [_bptt.dropped(ops.matmul(dz, self.recurrent_kernel_t), self.recurrent_mask), dc * dc_prev_by_dc], dz
 
     def gradients(self, xt, dz_all, states_all, previous_all, gates):
         dz_rows = _bptt.rows(dz_all)
         dx, d_kernel, *d_bias = _bptt.input_gradients(xt, self.kernel, dz_rows, self.bias is not None)
-        grads = [d_kernel, _bptt.recurrent_kernel_gradient(previous_all[0], self.recurrent_mask, dz_rows),
-                 *d_bias]
+        grads = [d_kernel, _bptt.recurrent_kernel_gradient(previous_all[0], self.recurrent_mask, dz_rows), *d_bias]
         if self.peepholes:
             dz_u, dz_f, _, dz_o = ops.split(dz_all, 4, axis=-1)
             c_all, c_prev_all = states_all[1], previous_all[1]
-            grads += [ops.sum(dz_u * c_prev_all, axis=(0, 1)), ops.sum(dz_f * c_prev_all, axis=(0, 1)),
-                      ops.sum(dz_o * c_all, axis=(0, 1))]
+            grads += [
+                ops.sum(dz_u * c_prev_all, axis=(0, 1)),
+                ops.sum(dz_f * c_prev_all, axis=(0, 1)),
+                ops.sum(dz_o * c_all, axis=(0, 1)),
+            ]
         return dx, grads

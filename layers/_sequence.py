@@ -64,14 +64,18 @@ class ProjectedRNN(keras.layers.RNN):
         if sequences.shape[1] is None:
             return "the number of time steps is unknown (None) where it is traced; `keras.ops.scan` needs it"
         if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
-            return (f"its derivatives are those of activation='tanh', recurrent_activation='sigmoid', not "
-                    f"{activations.serialize(cell.activation)!r}, "
-                    f"{activations.serialize(cell.recurrent_activation)!r}")
+            return (
+                f"its derivatives are those of activation='tanh', recurrent_activation='sigmoid', not "
+                f"{activations.serialize(cell.activation)!r}, "
+                f"{activations.serialize(cell.recurrent_activation)!r}"
+            )
         if self.unroll:
             return "unroll=True asks for the unrolled generic loop"
         if cell.compute_dtype != cell.variable_dtype:
-            return (f"the {cell.dtype_policy.name!r} policy computes in {cell.compute_dtype}; the generic loop "
-                    f"keeps its states in {cell.variable_dtype}")
+            return (
+                f"the {cell.dtype_policy.name!r} policy computes in {cell.compute_dtype}; the generic loop "
+                f"keeps its states in {cell.variable_dtype}"
+            )
         if cell.compute_dtype not in ("float32", "float64"):
             return f"it runs in float32 or float64, not {cell.compute_dtype}"
         return None
@@ -87,8 +91,11 @@ class ProjectedRNN(keras.layers.RNN):
                 return self.fused_loop(sequences, initial_state, mask, training=training)
             if not self._declined_fused_bptt:
                 self._declined_fused_bptt = True
-                warnings.warn(f"{self.name}: use_fused_bptt=True, but the fused path is not taken and Keras's "
-                              f"slower generic loop runs instead: {declined}.", stacklevel=2)
+                warnings.warn(
+                    f"{self.name}: use_fused_bptt=True, but the fused path is not taken and Keras's "
+                    f"slower generic loop runs instead: {declined}.",
+                    stacklevel=2,
+                )
         cell = self.cell
         if self.precompute_inputs:
             inputs = cell.project_inputs(sequences, training=training)
@@ -135,8 +142,12 @@ class ProjectedRNN(keras.layers.RNN):
             cell_config.pop(owned_by_layer, None)
         config = super().get_config()
         del config["cell"]
-        return {**config, **cell_config, "precompute_inputs": self.precompute_inputs,
-                "use_fused_bptt": self.use_fused_bptt}
+        return {
+            **config,
+            **cell_config,
+            "precompute_inputs": self.precompute_inputs,
+            "use_fused_bptt": self.use_fused_bptt,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -182,7 +193,8 @@ def check_step_input(input_shape, layer_name):
     if len(input_shape) != 2:
         raise ValueError(
             f"Invalid input to {layer_name}: `inputs` must have rank 2 (batch, features) for one step, "
-            f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)")
+            f"got shape {tuple(input_shape)}; wrap the cell in a sequence layer for (batch, time, features)"
+        )
 
 
 def layer_normalize(v, gamma, beta, epsilon):
@@ -201,7 +213,8 @@ def check_sequence_input(input_shape, layer_name):
     if len(input_shape) != 3:
         raise ValueError(
             f"Invalid input to {layer_name}: `sequences` must have rank 3 (batch, time, features), "
-            f"got shape {tuple(input_shape)}")
+            f"got shape {tuple(input_shape)}"
+        )
 
 
 def drop_inputs(cell, inputs, training=False):
@@ -245,8 +258,10 @@ def layers_from_torch(state_dict, convert):
         base, _, rest = name.rpartition("_l")
         index, _, direction = rest.partition("_")
         if base not in _TORCH_NAMES or not index.isdigit() or direction not in ("", "reverse"):
-            raise ValueError(f"Invalid PyTorch state dict: unexpected key {key!r}; expected those of one nn.LSTM or "
-                             f"nn.GRU ({', '.join(n + '_l0' for n in _TORCH_NAMES)}, ..., `_reverse`)")
+            raise ValueError(
+                f"Invalid PyTorch state dict: unexpected key {key!r}; expected those of one nn.LSTM or "
+                f"nn.GRU ({', '.join(n + '_l0' for n in _TORCH_NAMES)}, ..., `_reverse`)"
+            )
         if (base, int(index), direction) in arrays:
             raise ValueError(f"Invalid PyTorch state dict: {name!r} appears twice (two modules in one dict?)")
         arrays[base, int(index), direction] = np.asarray(value)

@@ -7,8 +7,19 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers import _gru_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_limit, check_rate, check_step_input, check_units,
-    drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
+    DropoutRNNCell,
+    ProjectedRNN,
+    apply_dropout_mask,
+    check_limit,
+    check_rate,
+    check_step_input,
+    check_units,
+    drop_inputs,
+    layer_normalize,
+    layers_from_torch,
+    recurrent_dropout_mask,
+    resolve,
+)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -144,23 +155,35 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         check_step_input(input_shape, self.name)
         width = self._blocks * self.units
         self.kernel = self.add_weight(
-            shape=(input_shape[-1], width), name="kernel", initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+            shape=(input_shape[-1], width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, width), name="recurrent_kernel", initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(2, width) if self.reset_after else (width,), name="bias",
-                initializer=self.bias_initializer, regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint)
+                shape=(2, width) if self.reset_after else (width,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.norms = {}
         if self.layer_norm:
             for part in ("kernel", "recurrent"):
                 self.norms[part] = (
                     self.add_weight(shape=(width,), name=f"{part}_norm_gamma", initializer="ones"),
-                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"))
+                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"),
+                )
 
     def _normalize(self, v, part, first_block=0):
         """Each `units`-wide block of v layer-normalised with its slice of the `part` gain and offset (the
@@ -170,9 +193,13 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         gamma, beta = self.norms[part]
         u = self.units
         blocks = ops.split(v, v.shape[-1] // u, axis=-1)
-        return ops.concatenate([
-            layer_normalize(block, gamma[k * u:(k + 1) * u], beta[k * u:(k + 1) * u], self.layer_norm_epsilon)
-            for k, block in enumerate(blocks, start=first_block)], axis=-1)
+        return ops.concatenate(
+            [
+                layer_normalize(block, gamma[k * u : (k + 1) * u], beta[k * u : (k + 1) * u], self.layer_norm_epsilon)
+                for k, block in enumerate(blocks, start=first_block)
+            ],
+            axis=-1,
+        )
 
     def project_inputs(self, inputs, training=False):
         """x·W + b (the input bias row with `reset_after`; x·W layer-normalised with `layer_norm`) for one step
@@ -213,7 +240,7 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
             gamma_r = self.recurrent_activation(x_r + h_r)
             candidate = self.activation(x_c + gamma_r * h_c)
         else:
-            x_ur, x_c = projected_inputs[..., : 2 * u], projected_inputs[..., 2 * u:]
+            x_ur, x_c = projected_inputs[..., : 2 * u], projected_inputs[..., 2 * u :]
             z_u, z_r = ops.split(x_ur + times_recurrent(c_dropped, slice(None, 2 * u)), 2, axis=-1)
             gamma_u = self.recurrent_activation(z_u)
             gamma_r = self.recurrent_activation(z_r)
@@ -316,15 +343,30 @@ class GRU(ProjectedRNN):
         **kwargs,
     ):
         cell = GRUCell(
-            units, reset_gate=reset_gate, reset_after=reset_after, activation=activation,
-            recurrent_activation=recurrent_activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            layer_norm=layer_norm, layer_norm_epsilon=layer_norm_epsilon,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="gru_cell")
+            units,
+            reset_gate=reset_gate,
+            reset_after=reset_after,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            layer_norm=layer_norm,
+            layer_norm_epsilon=layer_norm_epsilon,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="gru_cell",
+        )
         super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
@@ -348,11 +390,19 @@ class GRU(ProjectedRNN):
         cell = self.cell
         c0 = ops.cast(initial_state[0], cell.variable_dtype)
         return _gru_bptt.gru_sequence(
-            drop_inputs(cell, sequences, training=training), c0, cell.kernel, cell.recurrent_kernel,
-            bias=cell.bias, reset_gate=cell.reset_gate, reset_after=cell.reset_after,
-            go_backwards=self.go_backwards, return_sequences=self.return_sequences, mask=mask,
+            drop_inputs(cell, sequences, training=training),
+            c0,
+            cell.kernel,
+            cell.recurrent_kernel,
+            bias=cell.bias,
+            reset_gate=cell.reset_gate,
+            reset_after=cell.reset_after,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            mask=mask,
             recurrent_mask=recurrent_dropout_mask(cell, c0, training=training),
-            zero_output_for_mask=self.zero_output_for_mask)
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
 
 
 def gru_weights_from_keras(weights):

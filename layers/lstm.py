@@ -7,8 +7,20 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers import _lstm_bptt
 from layers._sequence import (
-    DropoutRNNCell, ProjectedRNN, apply_dropout_mask, check_float, check_limit, check_rate, check_step_input,
-    check_units, drop_inputs, layer_normalize, layers_from_torch, recurrent_dropout_mask, resolve)
+    DropoutRNNCell,
+    ProjectedRNN,
+    apply_dropout_mask,
+    check_float,
+    check_limit,
+    check_rate,
+    check_step_input,
+    check_units,
+    drop_inputs,
+    layer_normalize,
+    layers_from_torch,
+    recurrent_dropout_mask,
+    resolve,
+)
 
 
 @keras.saving.register_keras_serializable(package="sequence_models")
@@ -157,44 +169,60 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     def build(self, input_shape):
         check_step_input(input_shape, self.name)
         self.kernel = self.add_weight(
-            shape=(input_shape[-1], 4 * self.units), name="kernel", initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+            shape=(input_shape[-1], 4 * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.proj_size or self.units, 4 * self.units), name="recurrent_kernel",
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint)
+            shape=(self.proj_size or self.units, 4 * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(4 * self.units,), name="bias", initializer=self._initial_bias,
-                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+                shape=(4 * self.units,),
+                name="bias",
+                initializer=self._initial_bias,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.peephole_weights = None
         if self.peephole:
             self.peephole_weights = [
-                self.add_weight(shape=(self.units,), name=f"{gate}_gate_peephole_weights",
-                                initializer=self.kernel_initializer)
+                self.add_weight(
+                    shape=(self.units,), name=f"{gate}_gate_peephole_weights", initializer=self.kernel_initializer
+                )
                 for gate in ("input", "forget", "output")
             ]
         self.projection_kernel = None
         if self.proj_size:
             self.projection_kernel = self.add_weight(
-                shape=(self.units, self.proj_size), name="projection_kernel", initializer=self.kernel_initializer)
+                shape=(self.units, self.proj_size), name="projection_kernel", initializer=self.kernel_initializer
+            )
         self.norms = {}
         if self.layer_norm:
             for part, width in (("kernel", 4 * self.units), ("recurrent", 4 * self.units), ("cell", self.units)):
                 self.norms[part] = (
                     self.add_weight(shape=(width,), name=f"{part}_norm_gamma", initializer="ones"),
-                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"))
+                    self.add_weight(shape=(width,), name=f"{part}_norm_beta", initializer="zeros"),
+                )
 
     def _initial_bias(self, shape, dtype=None):
         if not self.unit_forget_bias:
             return self.bias_initializer(shape, dtype=dtype)
         u = self.units
-        return ops.concatenate([
-            self.bias_initializer((u,), dtype=dtype),
-            ops.ones((u,), dtype=dtype),
-            self.bias_initializer((2 * u,), dtype=dtype),
-        ])
+        return ops.concatenate(
+            [
+                self.bias_initializer((u,), dtype=dtype),
+                ops.ones((u,), dtype=dtype),
+                self.bias_initializer((2 * u,), dtype=dtype),
+            ]
+        )
 
     def project_inputs(self, inputs, training=False):
         """x·W + b (LN_x(x·W) + b with `layer_norm`) for one step (batch, features) or every step at once
@@ -368,16 +396,34 @@ class LSTM(ProjectedRNN):
         **kwargs,
     ):
         cell = LSTMCell(
-            units, peephole=peephole, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            proj_size=proj_size, proj_clip=proj_clip, cell_clip=cell_clip, forget_bias=forget_bias,
-            layer_norm=layer_norm, layer_norm_epsilon=layer_norm_epsilon,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True), name="lstm_cell")
+            units,
+            peephole=peephole,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            proj_size=proj_size,
+            proj_clip=proj_clip,
+            cell_clip=cell_clip,
+            forget_bias=forget_bias,
+            layer_norm=layer_norm,
+            layer_norm_epsilon=layer_norm_epsilon,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="lstm_cell",
+        )
         super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
@@ -392,8 +438,15 @@ class LSTM(ProjectedRNN):
         """As `ProjectedRNN.fused_bptt_declined`, and the fused LSTM has no projection, clipping or layer
         normalisation (TF1's `forget_bias` it takes, folded into b)."""
         cell = self.cell
-        options = [name for name, on in (("proj_size", cell.proj_size), ("cell_clip", cell.cell_clip is not None),
-                                         ("layer_norm", cell.layer_norm)) if on]
+        options = [
+            name
+            for name, on in (
+                ("proj_size", cell.proj_size),
+                ("cell_clip", cell.cell_clip is not None),
+                ("layer_norm", cell.layer_norm),
+            )
+            if on
+        ]
         if options:
             return f"its equations have no {', '.join(options)}"
         return super().fused_bptt_declined(sequences)
@@ -411,11 +464,19 @@ class LSTM(ProjectedRNN):
             forget_offset = ops.convert_to_tensor(forget_offset, dtype=cell.variable_dtype)
             bias = forget_offset if bias is None else ops.add(bias, forget_offset)
         return _lstm_bptt.lstm_sequence(
-            drop_inputs(cell, sequences, training=training), a0, c0, cell.kernel, cell.recurrent_kernel,
-            bias=bias, peepholes=cell.peephole_weights, go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences, mask=mask,
+            drop_inputs(cell, sequences, training=training),
+            a0,
+            c0,
+            cell.kernel,
+            cell.recurrent_kernel,
+            bias=bias,
+            peepholes=cell.peephole_weights,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            mask=mask,
             recurrent_mask=recurrent_dropout_mask(cell, a0, training=training),
-            zero_output_for_mask=self.zero_output_for_mask)
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
 
 
 def lstm_weights_from_keras(weights, peephole=False):
@@ -458,12 +519,18 @@ def lstm_from_torch(state_dict, **layer_kwargs):
     layer_kwargs.setdefault("return_sequences", True)
 
     def convert(arrays):
-        w_ih, w_hh, b_ih, b_hh, w_hr = (arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                                                    "weight_hr"))
-        weights = [w_ih.T, w_hh.T] + ([b_ih + b_hh] if b_ih is not None else []) + \
-            ([w_hr.T] if w_hr is not None else [])
-        layer = LSTM(w_ih.shape[0] // 4, use_bias=b_ih is not None,
-                     proj_size=None if w_hr is None else w_hr.shape[0], **layer_kwargs)
+        w_ih, w_hh, b_ih, b_hh, w_hr = (
+            arrays[name] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        )
+        weights = (
+            [w_ih.T, w_hh.T] + ([b_ih + b_hh] if b_ih is not None else []) + ([w_hr.T] if w_hr is not None else [])
+        )
+        layer = LSTM(
+            w_ih.shape[0] // 4,
+            use_bias=b_ih is not None,
+            proj_size=None if w_hr is None else w_hr.shape[0],
+            **layer_kwargs,
+        )
         return layer, weights
 
     return layers_from_torch(state_dict, convert)
@@ -504,8 +571,10 @@ def lstm_from_tf1(variables, forget_bias=1.0, cell_clip=None, proj_clip=None, **
         name = key.split(":")[0]
         suffix = next((s for s in _TF1_NAMES if name == s or name.endswith("/" + s)), None)
         if suffix is None or suffix in found:
-            raise ValueError(f"Invalid TF1 LSTMCell variables: {'unexpected' if suffix is None else 'a second'} "
-                             f"{key!r}; expected one cell's {', '.join(_TF1_NAMES)}")
+            raise ValueError(
+                f"Invalid TF1 LSTMCell variables: {'unexpected' if suffix is None else 'a second'} "
+                f"{key!r}; expected one cell's {', '.join(_TF1_NAMES)}"
+            )
         found[suffix] = np.asarray(value)
     if "kernel" not in found or "bias" not in found:
         raise ValueError("Invalid TF1 LSTMCell variables: `kernel` and `bias` are needed")
@@ -528,8 +597,15 @@ def lstm_from_tf1(variables, forget_bias=1.0, cell_clip=None, proj_clip=None, **
     if projection is not None:
         weights.append(projection)
     layer_kwargs.setdefault("return_sequences", True)
-    layer = LSTM(units, peephole=peepholes[0] is not None, proj_size=None if projection is None else recurrent_size,
-                 proj_clip=proj_clip, cell_clip=cell_clip, forget_bias=forget_bias, **layer_kwargs)
+    layer = LSTM(
+        units,
+        peephole=peepholes[0] is not None,
+        proj_size=None if projection is None else recurrent_size,
+        proj_clip=proj_clip,
+        cell_clip=cell_clip,
+        forget_bias=forget_bias,
+        **layer_kwargs,
+    )
     layer.build((None, None, input_dim))
     layer.set_weights(weights)
     return layer

@@ -31,8 +31,15 @@ KINDS = ("rnn", "lstm", "gru")
 # Each kind's options and their defaults; any other keyword is a mistake worth an error.
 _OPTIONS = {
     "rnn": {},
-    "lstm": {"peephole": False, "proj_size": None, "proj_clip": None, "cell_clip": None, "forget_bias": 0.0,
-             "layer_norm": False, "layer_norm_epsilon": 1e-3},
+    "lstm": {
+        "peephole": False,
+        "proj_size": None,
+        "proj_clip": None,
+        "cell_clip": None,
+        "forget_bias": 0.0,
+        "layer_norm": False,
+        "layer_norm_epsilon": 1e-3,
+    },
     "gru": {"reset_gate": True, "reset_after": False, "layer_norm": False, "layer_norm_epsilon": 1e-3},
 }
 
@@ -132,8 +139,10 @@ def init_params(kind, input_dim, units, rng, scale=0.5, **options):
     >>> {k: v.shape for k, v in p.items()}
     {'kernel': (3, 2), 'recurrent_kernel': (2, 2), 'bias': (2,)}
     """
-    return {name: scale * rng.standard_normal(shape)
-            for name, shape in param_shapes(kind, input_dim, units, **options).items()}
+    return {
+        name: scale * rng.standard_normal(shape)
+        for name, shape in param_shapes(kind, input_dim, units, **options).items()
+    }
 
 
 # --- one time step, forward and backward ------------------------------------------------------------------
@@ -150,7 +159,7 @@ def _rnn_step(x_t, states, params, opts):
 def _rnn_step_backward(d_states, step_cache, params, opts, grads):
     (da,) = d_states
     x_t, a_prev, a = step_cache
-    dz = da * (1.0 - a ** 2)
+    dz = da * (1.0 - a**2)
     grads["kernel"] += x_t.T @ dz
     grads["recurrent_kernel"] += a_prev.T @ dz
     grads["bias"] += dz.sum(axis=0)
@@ -179,8 +188,7 @@ def _layer_norm_backward(dy, norm_cache, gamma, grads, prefix, columns):
     split = lambda a: a.reshape(a.shape[:-1] + (blocks, -1))  # noqa: E731
     d_hat, hat = split(dy * gamma), split(v_hat)
     n = hat.shape[-1]
-    dv = inv_std / n * (n * d_hat - d_hat.sum(axis=-1, keepdims=True)
-                        - hat * (d_hat * hat).sum(axis=-1, keepdims=True))
+    dv = inv_std / n * (n * d_hat - d_hat.sum(axis=-1, keepdims=True) - hat * (d_hat * hat).sum(axis=-1, keepdims=True))
     return dv.reshape(dy.shape)
 
 
@@ -227,14 +235,28 @@ def _lstm_step(x_t, states, params, opts):
     a, inside_a = m, None
     if opts["proj_size"]:
         a, inside_a = _clip(m @ params["projection"], opts["proj_clip"])
-    return (a, c), (x_t, a_prev, c_prev, g_u, g_f, c_tilde, c, g_o, tanh_c, m, inside_a, inside_c,
-                    norm_x, norm_h, norm_c)
+    return (a, c), (
+        x_t,
+        a_prev,
+        c_prev,
+        g_u,
+        g_f,
+        c_tilde,
+        c,
+        g_o,
+        tanh_c,
+        m,
+        inside_a,
+        inside_c,
+        norm_x,
+        norm_h,
+        norm_c,
+    )
 
 
 def _lstm_step_backward(d_states, step_cache, params, opts, grads):
     da, dc = d_states
-    (x_t, a_prev, c_prev, g_u, g_f, c_tilde, c, g_o, tanh_c, m, inside_a, inside_c,
-     norm_x, norm_h, norm_c) = step_cache
+    (x_t, a_prev, c_prev, g_u, g_f, c_tilde, c, g_o, tanh_c, m, inside_a, inside_c, norm_x, norm_h, norm_c) = step_cache
     p_u, p_f, p_o = _peepholes(params, opts, c.shape[-1])
     dm = da
     if opts["proj_size"]:
@@ -244,13 +266,13 @@ def _lstm_step_backward(d_states, step_cache, params, opts, grads):
         dm = da @ params["projection"].T
     dz_o = dm * tanh_c * g_o * (1.0 - g_o)
     # c<t> reaches the loss through the next step (dc), through a<t> = Γo*tanh(c<t>) and through Γo's peephole.
-    dc = dc + dm * g_o * (1.0 - tanh_c ** 2) + dz_o * p_o
+    dc = dc + dm * g_o * (1.0 - tanh_c**2) + dz_o * p_o
     dc = _normed_backward(dc, norm_c, params, grads)
     if inside_c is not None:
         dc = dc * inside_c
     dz_u = dc * c_tilde * g_u * (1.0 - g_u)
     dz_f = dc * c_prev * g_f * (1.0 - g_f)
-    dz_c = dc * g_u * (1.0 - c_tilde ** 2)
+    dz_c = dc * g_u * (1.0 - c_tilde**2)
     dc_prev = dc * g_f + dz_u * p_u + dz_f * p_f
     dz = np.concatenate([dz_u, dz_f, dz_c, dz_o], axis=-1)
     grads["bias"] += dz.sum(axis=0)
@@ -283,12 +305,14 @@ def _gru_step(x_t, states, params, opts):
         z_u, z_c = x_u + h_u, x_c + g_r * h_c
     else:
         x_u, x_r, x_c = np.split(xw + bias, 3, axis=-1)
-        ch, norm_h = _normed(c_prev @ recurrent[:, :2 * units], params, opts, "recurrent_norm", 2,
-                             slice(None, 2 * units))
+        ch, norm_h = _normed(
+            c_prev @ recurrent[:, : 2 * units], params, opts, "recurrent_norm", 2, slice(None, 2 * units)
+        )
         h_u, h_r = np.split(ch, 2, axis=-1)
         g_r = sigmoid(x_r + h_r)
-        h_c, norm_hc = _normed((g_r * c_prev) @ recurrent[:, 2 * units:], params, opts, "recurrent_norm", 1,
-                               slice(2 * units, None))
+        h_c, norm_hc = _normed(
+            (g_r * c_prev) @ recurrent[:, 2 * units :], params, opts, "recurrent_norm", 1, slice(2 * units, None)
+        )
         z_u, z_c = x_u + h_u, x_c + h_c
     g_u = sigmoid(z_u)
     c_tilde = np.tanh(z_c)
@@ -302,7 +326,7 @@ def _gru_step_backward(d_states, step_cache, params, opts, grads):
     kernel, recurrent = params["kernel"], params["recurrent_kernel"]
     units = c_prev.shape[-1]
     dz_u = dc * (c_tilde - c_prev) * g_u * (1.0 - g_u)
-    dz_c = dc * g_u * (1.0 - c_tilde ** 2)
+    dz_c = dc * g_u * (1.0 - c_tilde**2)
     dc_prev = dc * (1.0 - g_u)
     if not opts["reset_gate"]:
         dz = np.concatenate([dz_u, dz_c], axis=-1)
@@ -321,7 +345,7 @@ def _gru_step_backward(d_states, step_cache, params, opts, grads):
         grads["recurrent_kernel"] += c_prev.T @ dh
         dc_prev = dc_prev + dh @ recurrent.T
     else:
-        u_ur, u_c = recurrent[:, :2 * units], recurrent[:, 2 * units:]
+        u_ur, u_c = recurrent[:, : 2 * units], recurrent[:, 2 * units :]
         dh_c = _normed_backward(dz_c, norm_hc, params, grads)
         d_reset_c = dh_c @ u_c.T  # gradient w.r.t. Γr*c<t-1>
         dz_r = d_reset_c * c_prev * g_r * (1.0 - g_r)
@@ -377,8 +401,7 @@ def _forward(kind, x, params, mask, initial_state, options):
     else:
         states = tuple(np.asarray(s, dtype=np.float64) for s in initial_state)
         if len(states) != n_states or any(s.shape != (batch, size) for s, size in zip(states, sizes)):
-            raise ValueError(f"initial_state must be {n_states} array(s) of shapes "
-                             f"{[(batch, size) for size in sizes]}")
+            raise ValueError(f"initial_state must be {n_states} array(s) of shapes {[(batch, size) for size in sizes]}")
     initial = states
     outputs = np.zeros((batch, steps, sizes[0]))
     step_caches = []
@@ -388,8 +411,15 @@ def _forward(kind, x, params, mask, initial_state, options):
         states = tuple(np.where(keep, new, old) for new, old in zip(new_states, states))
         outputs[:, t] = np.where(keep, new_states[0], 0.0)
         step_caches.append(step_cache)
-    cache = {"kind": kind, "opts": opts, "params": params, "mask": mask, "x_shape": x.shape,
-             "initial_state": initial, "steps": step_caches}
+    cache = {
+        "kind": kind,
+        "opts": opts,
+        "params": params,
+        "mask": mask,
+        "x_shape": x.shape,
+        "initial_state": initial,
+        "steps": step_caches,
+    }
     return outputs, states, cache
 
 
@@ -407,8 +437,9 @@ def _backward(kind, d_outputs, d_final_states, cache):
         d_final_states = (None,) * n_states
     if len(d_final_states) != n_states:
         raise ValueError(f"d_final_states must hold {n_states} array(s) (or None)")
-    d_states = tuple(np.zeros((batch, size)) if d is None else np.asarray(d, np.float64)
-                     for d, size in zip(d_final_states, sizes))
+    d_states = tuple(
+        np.zeros((batch, size)) if d is None else np.asarray(d, np.float64) for d, size in zip(d_final_states, sizes)
+    )
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dx = np.zeros(cache["x_shape"])
     for t in reversed(range(steps)):
@@ -448,8 +479,19 @@ def rnn_forward(x, params, mask=None, initial_state=None):
     return _forward("rnn", x, params, mask, initial_state, {})
 
 
-def lstm_forward(x, params, peephole=False, mask=None, initial_state=None, proj_size=None, proj_clip=None,
-                 cell_clip=None, forget_bias=0.0, layer_norm=False, layer_norm_epsilon=1e-3):
+def lstm_forward(
+    x,
+    params,
+    peephole=False,
+    mask=None,
+    initial_state=None,
+    proj_size=None,
+    proj_clip=None,
+    cell_clip=None,
+    forget_bias=0.0,
+    layer_norm=False,
+    layer_norm_epsilon=1e-3,
+):
     """Forward pass of the LSTM, optionally with peepholes, projection, clipping and layer normalisation.
 
         z = LN_x(x<t> W) + LN_a(a<t-1> U) + b, split into column blocks z_u, z_f, z_c, z_o (H wide each)
@@ -488,13 +530,34 @@ def lstm_forward(x, params, peephole=False, mask=None, initial_state=None, proj_
     >>> float(c[0, 0])  # c<1> = 0.5*0 + 0.5*1
     0.5
     """
-    return _forward("lstm", x, params, mask, initial_state, {
-        "peephole": peephole, "proj_size": proj_size, "proj_clip": proj_clip, "cell_clip": cell_clip,
-        "forget_bias": forget_bias, "layer_norm": layer_norm, "layer_norm_epsilon": layer_norm_epsilon})
+    return _forward(
+        "lstm",
+        x,
+        params,
+        mask,
+        initial_state,
+        {
+            "peephole": peephole,
+            "proj_size": proj_size,
+            "proj_clip": proj_clip,
+            "cell_clip": cell_clip,
+            "forget_bias": forget_bias,
+            "layer_norm": layer_norm,
+            "layer_norm_epsilon": layer_norm_epsilon,
+        },
+    )
 
 
-def gru_forward(x, params, reset_gate=True, reset_after=False, mask=None, initial_state=None, layer_norm=False,
-                layer_norm_epsilon=1e-3):
+def gru_forward(
+    x,
+    params,
+    reset_gate=True,
+    reset_after=False,
+    mask=None,
+    initial_state=None,
+    layer_norm=False,
+    layer_norm_epsilon=1e-3,
+):
     """Forward pass of the GRU in the course's form (the state is c<t> and a<t> = c<t>).
 
     Full GRU, `reset_after=False` (gate blocks u, r, c; bias (3H,)):
@@ -537,9 +600,19 @@ def gru_forward(x, params, reset_gate=True, reset_after=False, mask=None, initia
     >>> float(c[0, 0])  # Γu = 0.5, c̃ = 0: c<1> = 0.5*0 + 0.5*1
     0.5
     """
-    return _forward("gru", x, params, mask, initial_state, {"reset_gate": reset_gate, "reset_after": reset_after,
-                                                           "layer_norm": layer_norm,
-                                                           "layer_norm_epsilon": layer_norm_epsilon})
+    return _forward(
+        "gru",
+        x,
+        params,
+        mask,
+        initial_state,
+        {
+            "reset_gate": reset_gate,
+            "reset_after": reset_after,
+            "layer_norm": layer_norm,
+            "layer_norm_epsilon": layer_norm_epsilon,
+        },
+    )
 
 
 _BACKWARD_DOC = """Backpropagation through time for `{kind}_forward`.
@@ -587,8 +660,7 @@ _FORWARD = {"rnn": rnn_forward, "lstm": lstm_forward, "gru": gru_forward}
 _BACKWARD = {"rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward}
 
 
-def loss_and_grads(kind, x, params, output_weights, state_weights=None, *, mask=None, initial_state=None,
-                   **options):
+def loss_and_grads(kind, x, params, output_weights, state_weights=None, *, mask=None, initial_state=None, **options):
     """A fixed linear loss of the outputs and final states, and its gradients.
 
         L = Σ_{b,t,h} R[b,t,h]*y[b,t,h] + Σ_k Σ_{b,h} S_k[b,h]*s_k[b,h]

@@ -65,8 +65,11 @@ def load_bundle(path, app=None, compile=False):
         raise UsageError(f"corrupt {config_path}: {error}") from None
     found = bundle_app(config)
     if app is not None and found != app:
-        raise UsageError(f"{path} is a {found} model bundle, not a {app} one" if found else
-                       f"{path} is not a {app} model bundle (its config.json names no app)")
+        raise UsageError(
+            f"{path} is a {found} model bundle, not a {app} one"
+            if found
+            else f"{path} is not a {app} model bundle (its config.json names no app)"
+        )
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.

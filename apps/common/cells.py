@@ -7,8 +7,18 @@ reject bad arguments before paying for that import.
 CELLS = ("lstm", "peephole", "gru", "gru-simple", "rnn")
 
 
-def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, dropout=0.0,
-                    recurrent_dropout=0.0, name=None, use_fused_bptt=False, **kwargs):
+def recurrent_layer(
+    cell,
+    units,
+    *,
+    return_sequences=True,
+    return_state=False,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    name=None,
+    use_fused_bptt=False,
+    **kwargs,
+):
     """Returns a recurrent sequence layer of kind `cell`.
 
     Args:
@@ -25,8 +35,14 @@ def recurrent_layer(cell, units, *, return_sequences=True, return_state=False, d
 
     import layers
 
-    common = dict(return_sequences=return_sequences, return_state=return_state, dropout=dropout,
-                  recurrent_dropout=recurrent_dropout, name=name, **kwargs)
+    common = dict(
+        return_sequences=return_sequences,
+        return_state=return_state,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        name=name,
+        **kwargs,
+    )
     if cell == "lstm":
         return layers.LSTM(units, use_fused_bptt=use_fused_bptt, **common)
     if cell == "peephole":

@@ -110,12 +110,15 @@ def check_argv(argv):
         except UnicodeEncodeError:  # Python decodes such bytes of argv as lone surrogates
             raise UsageError(f"argument {index} is not valid UTF-8 text") from None
         if len(arg) > MAX_ARGUMENT_CHARS:
-            raise UsageError(f"argument {index} is {len(arg):,} characters; the limit is {MAX_ARGUMENT_CHARS:,} "
-                           "(put long texts in a file)")
+            raise UsageError(
+                f"argument {index} is {len(arg):,} characters; the limit is {MAX_ARGUMENT_CHARS:,} "
+                "(put long texts in a file)"
+            )
 
 
 def int_in(low, high):
     """argparse type: an integer in [low, high]."""
+
     def parse(text):
         value = _parse(int, text)
         if not low <= value <= high:
@@ -128,6 +131,7 @@ def int_in(low, high):
 
 def float_in(low, high, low_open=False):
     """argparse type: a number in [low, high] (or (low, high] with `low_open`)."""
+
     def parse(text):
         value = _parse(float, text)
         if not (low < value if low_open else low <= value) or not value <= high:
@@ -170,9 +174,11 @@ def fraction(text):
 def add_force_argument(parser):
     """Adds `--force` to a command that writes a directory with `--out`."""
     parser.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="DELETE whatever is at --out (a file, or a directory with everything in it) and write there; "
-             "without it, --out replaces only an earlier output of the same kind of this app")
+        "without it, --out replaces only an earlier output of the same kind of this app",
+    )
 
 
 def add_distribute_arguments(parser):
@@ -186,15 +192,22 @@ def add_distribute_arguments(parser):
     """
     group = parser.add_argument_group("distribution")
     group.add_argument(
-        "--distribute", choices=STRATEGIES, default="none",
+        "--distribute",
+        choices=STRATEGIES,
+        default="none",
         help="none: one device; mirrored: every local GPU (or logical CPU device); multi-worker: the machines "
-             "listed in the TF_CONFIG environment variable (default: %(default)s)")
+        "listed in the TF_CONFIG environment variable (default: %(default)s)",
+    )
     group.add_argument(
-        "--mixed-precision", action="store_true",
-        help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32")
+        "--mixed-precision",
+        action="store_true",
+        help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32",
+    )
     group.add_argument(
-        "--backup-dir", metavar="DIR",
-        help="back up the training state to DIR after every epoch; rerunning the same command resumes from it")
+        "--backup-dir",
+        metavar="DIR",
+        help="back up the training state to DIR after every epoch; rerunning the same command resumes from it",
+    )
 
 
 def _parse(kind, text):

@@ -32,8 +32,15 @@ def option(default, help, *, type=None, choices=None, flag=None, metavar=None, s
         section: where `record` files it when an app's config.json groups its hyper-parameters.
         key: its name in config.json when it is not the field's (bundles already shipped use that name).
     """
-    metadata = {"help": help, "type": type, "choices": choices, "flag": flag, "metavar": metavar,
-                "section": section, "key": key}
+    metadata = {
+        "help": help,
+        "type": type,
+        "choices": choices,
+        "flag": flag,
+        "metavar": metavar,
+        "section": section,
+        "key": key,
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -62,6 +69,7 @@ def defaults_from(hyperparameters):
     The function takes every field as a keyword-only parameter written without a default, so that a default
     lives in one place (`tests/apps/common/test_config.py` holds every app's `train()` to that).
     """
+
     def decorate(function):
         defaults = {field.name: field.default for field in dataclasses.fields(hyperparameters)}
         function.__kwdefaults__ = {**(function.__kwdefaults__ or {}), **defaults}
@@ -75,5 +83,8 @@ def record(hyperparameters, values, section=None):
 
     `values` is any mapping holding them by field name, such as `train()`'s `locals()`.
     """
-    return {field.metadata["key"] or field.name: values[field.name] for field in dataclasses.fields(hyperparameters)
-            if section is None or field.metadata["section"] == section}
+    return {
+        field.metadata["key"] or field.name: values[field.name]
+        for field in dataclasses.fields(hyperparameters)
+        if section is None or field.metadata["section"] == section
+    }

@@ -29,6 +29,7 @@ import tensorflow as tf
 from apps.common.cli import STRATEGIES
 from apps.common.errors import UsageError
 
+
 def strategy_from_args(args):
     """Sets the dtype policy from `args.mixed_precision` and returns the strategy `args.distribute` names.
 
@@ -79,13 +80,17 @@ def make_strategy(name):
         config = tf_config()
         if not config.get("cluster"):
             # Without a cluster TF silently trains alone, which is never what the user asked for.
-            raise UsageError("--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
-                           "and this worker's task (see the README's TF_CONFIG example)")
+            raise UsageError(
+                "--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
+                "and this worker's task (see the README's TF_CONFIG example)"
+            )
         try:
             return _MultiWorkerMirroredStrategy()
         except RuntimeError as error:  # TF's message does not say what the program should do differently
-            raise RuntimeError(f"{error}: create the multi-worker strategy (distribute.strategy_from_args) "
-                               "before any TensorFlow op runs, e.g. before tf.data or TextVectorization") from None
+            raise RuntimeError(
+                f"{error}: create the multi-worker strategy (distribute.strategy_from_args) "
+                "before any TensorFlow op runs, e.g. before tf.data or TextVectorization"
+            ) from None
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
 
 
@@ -268,8 +273,11 @@ def fit_inputs(x, y, batch_size, validation=None, *, strategy=None, seed=None):
     """
     if strategy is None:
         return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True, "validation_data": validation}
-    return {"x": make_dataset(x, y, batch_size, shuffle=True, seed=seed), "shuffle": False,
-            "validation_data": make_dataset(*validation, batch_size) if validation else None}
+    return {
+        "x": make_dataset(x, y, batch_size, shuffle=True, seed=seed),
+        "shuffle": False,
+        "validation_data": make_dataset(*validation, batch_size) if validation else None,
+    }
 
 
 @contextlib.contextmanager

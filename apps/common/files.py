@@ -123,8 +123,10 @@ def _describe(path):
 
 
 def _refusal(path, app, kind):
-    return (f"{path} exists and is {_describe(path)}, not a {app} {KINDS[kind]}: refusing to replace it "
-            f"(choose another path, or pass --force to delete it)")
+    return (
+        f"{path} exists and is {_describe(path)}, not a {app} {KINDS[kind]}: refusing to replace it "
+        f"(choose another path, or pass --force to delete it)"
+    )
 
 
 def normalise_path(path, what="--out"):
@@ -207,13 +209,12 @@ def check_distinct(paths):
     """
     given = [(name, os.path.realpath(path)) for name, path in paths.items() if path]
     for i, (name_a, a) in enumerate(given):
-        for name_b, b in given[i + 1:]:
+        for name_b, b in given[i + 1 :]:
             if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
                 raise UsageError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
 
 
-BACKUP_FILES = {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp",
-                "training_metadata.json.bkp"}
+BACKUP_FILES = {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp", "training_metadata.json.bkp"}
 """What `keras.callbacks.BackupAndRestore` (Keras 3.15) writes into its directory."""
 
 
@@ -237,8 +238,10 @@ def check_work_dirs(out, backup_dir=None, tensorboard=None):
         if os.path.lexists(path) and not os.path.isdir(path):
             raise UsageError(f"{option} {path} is a file; it must be a directory")
         if option == "--backup-dir" and os.path.isdir(path) and not set(os.listdir(path)) <= BACKUP_FILES:
-            raise UsageError(f"--backup-dir {path} holds files that are not a training backup, and training deletes "
-                           "its backup directory when it ends: choose a new or empty directory")
+            raise UsageError(
+                f"--backup-dir {path} holds files that are not a training backup, and training deletes "
+                "its backup directory when it ends: choose a new or empty directory"
+            )
         _check_parent_writable(os.path.join(path, "x") if os.path.isdir(path) else path)
         named[option] = path
     check_distinct(named)
@@ -466,8 +469,9 @@ def download(entry, out, source=None, sha256=None):
     if members is None:
         targets = [(str(out), [sha256.lower()] if sha256 else [entry["sha256"], *entry.get("also_accepted", {})])]
     else:
-        targets = [(os.path.join(out, item["name"]), [sha256.lower() if sha256 else item["sha256"]])
-                   for item in members]
+        targets = [
+            (os.path.join(out, item["name"]), [sha256.lower() if sha256 else item["sha256"]]) for item in members
+        ]
     kept = [(path, sha256_of(path)) for path, _ in targets if os.path.isfile(path)]
     if len(kept) == len(targets) and all(digest in accepted for (_, digest), (_, accepted) in zip(kept, targets)):
         return kept

@@ -33,12 +33,19 @@ SIGNATURE = "serving_default"
 
 def add_format_arguments(parser):
     """Adds `--format` and `--quantize` to an app's `export` command."""
-    parser.add_argument("--format", choices=FORMATS, default="savedmodel",
-                        help="savedmodel: a directory for TensorFlow; litert: a .tflite file for the LiteRT "
-                             "runtime (phones, Raspberry Pi), files for the host beside it (default: %(default)s)")
-    parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
-                        help="litert only: dynamic stores the weights in 8 bits, about 3.5 times smaller "
-                             "(default: %(default)s)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="savedmodel",
+        help="savedmodel: a directory for TensorFlow; litert: a .tflite file for the LiteRT "
+        "runtime (phones, Raspberry Pi), files for the host beside it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        default="none",
+        help="litert only: dynamic stores the weights in 8 bits, about 3.5 times smaller (default: %(default)s)",
+    )
 
 
 def requested(args):
@@ -66,8 +73,10 @@ def export_command(args, app_module, load):
         check_output_file(path)
     model, config = load(args.model)
     written = module.export(model, config, out, args.quantize)
-    print(f"exported {written[0]} ({os.path.getsize(written[0]):,} bytes, ops: {' '.join(op_names(written[0]))}); "
-          f"beside it {', '.join(written[1:])}")
+    print(
+        f"exported {written[0]} ({os.path.getsize(written[0]):,} bytes, ops: {' '.join(op_names(written[0]))}); "
+        f"beside it {', '.join(written[1:])}"
+    )
 
 
 def convert(function, variables, quantize="none"):
@@ -100,8 +109,11 @@ def convert(function, variables, quantize="none"):
         return converter.convert()
     except Exception as error:  # noqa: BLE001  the converter raises ConverterError with pages of MLIR diagnostics
         ops = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(error))))
-        detail = ("needs ops outside LiteRT's built-in set: " + ", ".join(ops) if ops else
-                  (str(error).strip().splitlines() or [type(error).__name__])[0])
+        detail = (
+            "needs ops outside LiteRT's built-in set: " + ", ".join(ops)
+            if ops
+            else (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
         raise UsageError(f"the model cannot be converted to LiteRT: {detail}") from None
 
 
@@ -145,8 +157,9 @@ def interpreter(model):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise UsageError("running a .tflite file needs the ai-edge-litert package: pip install -e \".[litert]\"") \
-            from None
+        raise UsageError(
+            'running a .tflite file needs the ai-edge-litert package: pip install -e ".[litert]"'
+        ) from None
     try:
         if isinstance(model, (bytes, bytearray)):
             result = Interpreter(model_content=bytes(model))
@@ -154,8 +167,10 @@ def interpreter(model):
             result = Interpreter(model_path=str(model))
         result.allocate_tensors()
     except ValueError as error:
-        raise UsageError(f"{model if isinstance(model, str) else 'model'} is not a LiteRT model: "
-                       f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}") from None
+        raise UsageError(
+            f"{model if isinstance(model, str) else 'model'} is not a LiteRT model: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}"
+        ) from None
     return result
 
 
@@ -188,8 +203,9 @@ class StepRunner:
     def __init__(self, model):
         self.runner = interpreter(model).get_signature_runner(SIGNATURE)
         inputs = self.runner.get_input_details()
-        self.state_names = sorted((name for name in inputs if name.startswith("state_")),
-                                  key=lambda name: int(name.split("_")[1]))
+        self.state_names = sorted(
+            (name for name in inputs if name.startswith("state_")), key=lambda name: int(name.split("_")[1])
+        )
         self.state_shapes = [tuple(inputs[name]["shape"]) for name in self.state_names]
         self.conditioned = "conditions" in inputs
 
@@ -218,8 +234,7 @@ def step_function(step_model, conditions_size=None):
     specs = [tf.TensorSpec([1], tf.int32, name="token")]
     if conditions_size is not None:
         specs.append(tf.TensorSpec([1, conditions_size], tf.float32, name="conditions"))
-    specs += [tf.TensorSpec([1, size], tf.float32, name=f"state_{i}")
-              for i, size in enumerate(step_model.state_sizes)]
+    specs += [tf.TensorSpec([1, size], tf.float32, name=f"state_{i}") for i, size in enumerate(step_model.state_sizes)]
 
     @tf.function(input_signature=specs, autograph=False)
     def step(*inputs):
@@ -229,8 +244,18 @@ def step_function(step_model, conditions_size=None):
     return step
 
 
-def sample(step, prefix, steps, uniforms=None, seed=None, temperature=1.0, top_k=0, end_token=None,
-           conditions=None, durations=None):
+def sample(
+    step,
+    prefix,
+    steps,
+    uniforms=None,
+    seed=None,
+    temperature=1.0,
+    top_k=0,
+    end_token=None,
+    conditions=None,
+    durations=None,
+):
     """Samples one sequence from a one-step model, as `apps.common.sampling.Sampler` does for one row.
 
     The prefix is fed first; then, at step t, the token is the first whose cumulative weight reaches

@@ -68,8 +68,7 @@ def plot_confusion_matrix(matrix, labels, path, title="confusion matrix"):
     threshold = max(max(row) for row in matrix) / 2 if len(matrix) else 0
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
-            axis.text(j, i, str(count), ha="center", va="center",
-                      color="white" if count > threshold else "black")
+            axis.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     figure.colorbar(image, ax=axis)
     axis.set_title(title)
     figure.tight_layout()
@@ -118,10 +117,18 @@ def plot_token_scores(rows, path, title="which words decided"):
             axis.text(0, y, heading, fontsize=9, fontweight="bold", va="center")
         y += 1
         for token, score, column in tokens:
-            axis.text(column, y, token, fontsize=10, family="monospace", va="center",
-                      color="white" if abs(score) > 0.6 * scale else "black",
-                      bbox={"facecolor": colours(0.5 + 0.5 * score / scale), "edgecolor": "none", "pad": 1.5})
+            axis.text(
+                column,
+                y,
+                token,
+                fontsize=10,
+                family="monospace",
+                va="center",
+                color="white" if abs(score) > 0.6 * scale else "black",
+                bbox={"facecolor": colours(0.5 + 0.5 * score / scale), "edgecolor": "none", "pad": 1.5},
+            )
     axis.set_ylim(y + 0.8, -0.2)
-    axis.text(0, 0, f"{title}: green towards the label, red away from it (deepest: ±{scale:.3g})", fontsize=10,
-              va="center")
+    axis.text(
+        0, 0, f"{title}: green towards the label, red away from it (deepest: ±{scale:.3g})", fontsize=10, va="center"
+    )
     return save_figure(figure, path)

@@ -23,7 +23,8 @@ NOISE = re.compile(
     rb"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO lines (oneDNN, cudart_stub, cpu_feature_guard)
     rb"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"  # no GPU: not an error here
     rb"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with AVX-512"  # a fallback
-    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)")
+    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)"
+)
 
 
 def filter_startup_noise(env=os.environ):
@@ -69,4 +70,4 @@ def _copy_lines(read_end, real):
 
 def _write(fd, data):
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]

@@ -79,7 +79,8 @@ class StepModel(keras.Model):
             layer_states, states = states[:count], states[count:]
             if x is None:
                 x, layer_states = layer.cell.recurrent_step(
-                    keras.ops.take(token_table, token, axis=0), layer_states, training=training)
+                    keras.ops.take(token_table, token, axis=0), layer_states, training=training
+                )
             else:
                 x, layer_states = layer.cell(x, layer_states, training=training)
             new_states += list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states]
@@ -122,13 +123,15 @@ class Sampler(tf.Module):
         self.state_sizes = step_model.state_sizes
         self.durations = None
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, None], tf.int32),
-        tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.float32),
-        tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.int32),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ]
+    )
     def __call__(self, prefix, steps, temperature, top_k, seed):
         return self._run(prefix, steps, temperature, top_k, seed)
 
@@ -144,8 +147,7 @@ class Sampler(tf.Module):
             distinct, source = prefix, tf.range(batch)
         rows = tf.range(tf.shape(distinct)[0])
         onset = tf.zeros_like(rows)
-        states = [tf.zeros([tf.shape(distinct)[0], size], self.step_model.compute_dtype)
-                  for size in self.state_sizes]
+        states = [tf.zeros([tf.shape(distinct)[0], size], self.step_model.compute_dtype) for size in self.state_sizes]
         for t in tf.range(tf.shape(prefix)[1] - 1):
             outputs, onset = self._step(distinct[:, t], states, conditions, rows, onset)
             states = list(outputs[1:])
@@ -160,8 +162,18 @@ class Sampler(tf.Module):
         positions, sampled, chosen_log_p = tf.cond(
             plain,
             lambda: self._sample(probs, states, table, batch, steps, seed, lambda probs: probs, conditions, onset),
-            lambda: self._sample(probs, states, table, batch, steps, seed,
-                                 lambda probs: _tempered_top_k(probs, temperature, top_k), conditions, onset))
+            lambda: self._sample(
+                probs,
+                states,
+                table,
+                batch,
+                steps,
+                seed,
+                lambda probs: _tempered_top_k(probs, temperature, top_k),
+                conditions,
+                onset,
+            ),
+        )
         # Every position not written comes after the row's end token (or after the early stop).
         tokens = tf.tensor_scatter_nd_update(tf.fill([batch, steps], self.end_token), positions, sampled)
         log_probs = tf.math.unsorted_segment_sum(chosen_log_p, positions[:, 0], batch)
@@ -188,8 +200,7 @@ class Sampler(tf.Module):
         # Per step, the (row, step) positions written and their tokens and log-probabilities.
         positions = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None, 2])
         sampled = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
-        chosen_log_p = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
-                                      element_shape=[None])
+        chosen_log_p = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None])
         t = tf.constant(0)
         while tf.logical_and(t < steps, tf.size(rows) > 0):
             # One uniform per row of the whole batch, picked by row: a row's draw does not depend on which
@@ -243,14 +254,16 @@ class ConditionedSampler(Sampler):
         super().__init__(step_model, end_token=end_token)
         self.durations = tf.constant(durations, tf.int32)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, None], tf.int32),
-        tf.TensorSpec([None, None, None], tf.float32),
-        tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.float32),
-        tf.TensorSpec([], tf.int32),
-        tf.TensorSpec([], tf.int32),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, None, None], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ]
+    )
     def __call__(self, prefix, conditions, steps, temperature, top_k, seed):
         return self._run(prefix, steps, temperature, top_k, seed, conditions)
 
@@ -263,8 +276,10 @@ def _tempered_top_k(probs, temperature, top_k):
     weights = tf.cond(
         tf.equal(temperature, 1.0),
         lambda: probs,
-        lambda: tf.exp(tf.math.log(probs / tf.reduce_max(probs, axis=1, keepdims=True)) / temperature))
+        lambda: tf.exp(tf.math.log(probs / tf.reduce_max(probs, axis=1, keepdims=True)) / temperature),
+    )
     return tf.cond(
         (top_k > 0) & (top_k < vocab),
         lambda: tf.where(probs < tf.math.top_k(probs, k=top_k).values[:, -1:], 0.0, weights),
-        lambda: weights)
+        lambda: weights,
+    )

@@ -54,8 +54,9 @@ def save_trained(out, model, config, history, *, title, force=False):
             save_bundle(path, model, config, extra_files=extras, force=force)
 
 
-def compile_language_model(model, learning_rate, clipnorm, jit_compile="auto", steps_per_execution=1,
-                           ema_momentum=None):
+def compile_language_model(
+    model, learning_rate, clipnorm, jit_compile="auto", steps_per_execution=1, ema_momentum=None
+):
     """Adam with gradient clipping by global norm (`global_clipnorm`) and sparse cross-entropy in nats/token.
 
     Padding is masked by the model's Embedding, so padded steps add nothing to the loss. `ema_momentum`: the

@@ -11,9 +11,9 @@ import secrets
 
 from apps.common import cli as common
 from apps.common import config as hyperparameters
-from apps.common.commands import export_command, load_app_bundle
 from apps.common import files, litert
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, seed
+from apps.common.commands import export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.dinos.config import Hyperparameters
 from apps.dinos.data import DEFAULT_DATA
@@ -24,17 +24,22 @@ DEFAULT_MODEL = saved_model("dinos")
 def build_parser():
     """The argparse parser of every command."""
     parser, commands = common.make_parser(
-        "python -m apps.dinos", "A character-level language model that invents dinosaur names.")
+        "python -m apps.dinos", "A character-level language model that invents dinosaur names."
+    )
 
-    train = commands.add_parser("train", help="train a model on a newline-separated name list",
-                                description="Train a character-level language model on a name list.")
+    train = commands.add_parser(
+        "train",
+        help="train a model on a newline-separated name list",
+        description="Train a character-level language model on a name list.",
+    )
     train.add_argument("--data", default=DEFAULT_DATA, help="name list, one per line (default: %(default)s)")
     hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
-    train.add_argument("--steps-per-execution", type=positive_int, default=1,
-                       help="batches per compiled call (default: %(default)s)")
+    train.add_argument(
+        "--steps-per-execution", type=positive_int, default=1, help="batches per compiled call (default: %(default)s)"
+    )
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)
     common.add_distribute_arguments(train)
@@ -43,13 +48,25 @@ def build_parser():
         command.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
 
     def add_sampling(command, n_default):
-        command.add_argument("-n", type=int_in(1, MAX_NAMES), default=n_default,
-                             help=f"names, at most {MAX_NAMES:,} (default: %(default)s)")
-        command.add_argument("--temperature", type=TEMPERATURE, default=1.0,
-                             help="below 1: safer names, above 1: wilder; 0.001 to 1000 (default: %(default)s)")
+        command.add_argument(
+            "-n",
+            type=int_in(1, MAX_NAMES),
+            default=n_default,
+            help=f"names, at most {MAX_NAMES:,} (default: %(default)s)",
+        )
+        command.add_argument(
+            "--temperature",
+            type=TEMPERATURE,
+            default=1.0,
+            help="below 1: safer names, above 1: wilder; 0.001 to 1000 (default: %(default)s)",
+        )
         command.add_argument("--top-k", type=positive_int, default=None, help="sample among the k likeliest characters")
-        command.add_argument("--max-len", type=int_in(1, files.MAX_NAME_CHARS), default=None,
-                             help="longest name in characters, at most 100 (default: the longest training name + 4)")
+        command.add_argument(
+            "--max-len",
+            type=int_in(1, files.MAX_NAME_CHARS),
+            default=None,
+            help="longest name in characters, at most 100 (default: the longest training name + 4)",
+        )
         command.add_argument("--seed", type=seed, default=None, help="same seed, same names (default: random)")
 
     sample = commands.add_parser("sample", help="invent names", description="Sample names from a model.")
@@ -59,31 +76,42 @@ def build_parser():
     add_model(sample)
     sample.add_argument("--json", action="store_true", help="print JSON")
 
-    score = commands.add_parser("score", help="log-probability of names",
-                                description="Score names: log-probability (nats) and bits per character.")
+    score = commands.add_parser(
+        "score",
+        help="log-probability of names",
+        description="Score names: log-probability (nats) and bits per character.",
+    )
     score.add_argument("names", nargs="+", metavar="NAME", help=f"at most {MAX_SCORED:,} names")
     add_model(score)
     score.add_argument("--json", action="store_true", help="print JSON")
 
     evaluate = commands.add_parser(
-        "evaluate", help="bits/char on a file, and statistics of a batch of samples",
+        "evaluate",
+        help="bits/char on a file, and statistics of a batch of samples",
         description="Bits per character on a name list (end token counted), and for a batch of samples: "
-                    "novelty rate, duplicate rate, length distribution against the training names.")
+        "novelty rate, duplicate rate, length distribution against the training names.",
+    )
     evaluate.add_argument("--data", help="name list to score (optional)")
     add_sampling(evaluate, 1000)
     add_model(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser("export", help="write a SavedModel with sample and score signatures, or a .tflite",
-                                 description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
-                                             "the one-step model as a .tflite file for the LiteRT runtime.")
+    export = commands.add_parser(
+        "export",
+        help="write a SavedModel with sample and score signatures, or a .tflite",
+        description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
+        "the one-step model as a .tflite file for the LiteRT runtime.",
+    )
     add_model(export)
     export.add_argument("--out", required=True, help="SavedModel directory, or .tflite file")
     common.add_force_argument(export)
     litert.add_format_arguments(export)
 
-    download = commands.add_parser("download", help="fetch the name list",
-                                   description="Fetch the name list named in data/dinos.json and check its sha256.")
+    download = commands.add_parser(
+        "download",
+        help="fetch the name list",
+        description="Fetch the name list named in data/dinos.json and check its sha256.",
+    )
     download.add_argument("--source", help="URL or local path (default: the manifest's URL)")
     download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
     download.add_argument("--out", default=DEFAULT_DATA, help="destination (default: %(default)s)")
@@ -98,8 +126,14 @@ TEMPERATURE = float_in(0.001, 1000)
 
 def main(argv=None):
     """Runs one command; returns the exit code (0 success, 2 bad input)."""
-    handlers = {"train": _train, "sample": _sample, "score": _score, "evaluate": _evaluate,
-                "export": _export, "download": _download}
+    handlers = {
+        "train": _train,
+        "sample": _sample,
+        "score": _score,
+        "evaluate": _evaluate,
+        "export": _export,
+        "download": _download,
+    }
     return common.run(build_parser(), argv, handlers)
 
 
@@ -121,15 +155,26 @@ def _train(args):
 
     strategy = distribute.strategy_from_args(args)
     config = train(
-        names, args.out, **hyperparameters.from_args(Hyperparameters, args), keep_case=args.keep_case,
-        tensorboard=args.tensorboard, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
-        data_path=os.path.abspath(args.data), data_sha256=files.sha256_of(args.data),
-        strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir, force=args.force)
+        names,
+        args.out,
+        **hyperparameters.from_args(Hyperparameters, args),
+        keep_case=args.keep_case,
+        tensorboard=args.tensorboard,
+        jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution,
+        data_path=os.path.abspath(args.data),
+        data_sha256=files.sha256_of(args.data),
+        strategy=None if args.distribute == "none" else strategy,
+        backup_dir=args.backup_dir,
+        force=args.force,
+    )
     metrics = config["metrics"]
     val = metrics["val_bits_per_char"]
-    print(f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"
-          + (f", validation {val:.3f} bits/char" if val is not None else "")
-          + f" (best epoch {config['training']['best_epoch']} of {config['training']['epochs_run']})")
+    print(
+        f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"
+        + (f", validation {val:.3f} bits/char" if val is not None else "")
+        + f" (best epoch {config['training']['best_epoch']} of {config['training']['epochs_run']})"
+    )
 
 
 def _sample(args):
@@ -140,11 +185,23 @@ def _sample(args):
     model, config = load_app_bundle("dinos", args.model)
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     names = NameSampler(model, config).sample(
-        args.n, prefix=args.prefix, max_len=args.max_len, temperature=args.temperature,
-        top_k=args.top_k or 0, seed=seed, novel=args.novel)
+        args.n,
+        prefix=args.prefix,
+        max_len=args.max_len,
+        temperature=args.temperature,
+        top_k=args.top_k or 0,
+        seed=seed,
+        novel=args.novel,
+    )
     if args.json:
-        print_json({"seed": seed, "temperature": args.temperature, "top_k": args.top_k,
-                    "names": [{"name": name, "log_prob": log_prob} for name, log_prob in names]})
+        print_json(
+            {
+                "seed": seed,
+                "temperature": args.temperature,
+                "top_k": args.top_k,
+                "names": [{"name": name, "log_prob": log_prob} for name, log_prob in names],
+            }
+        )
     else:
         for name, _ in names:
             print(name)
@@ -157,16 +214,19 @@ def _score(args):
         raise UsageError(f"{len(args.names):,} names to score; the limit is {MAX_SCORED:,}")
     for name in args.names:
         if len(name.strip()) > files.MAX_NAME_CHARS:
-            raise UsageError(f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is "
-                           f"{files.MAX_NAME_CHARS}")
+            raise UsageError(
+                f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is {files.MAX_NAME_CHARS}"
+            )
     from apps.dinos.evaluate import score_names
 
     model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
     log_probs = score_names(model, vocab, names)
-    rows = [{"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
-            for name, lp in zip(names, log_probs)]
+    rows = [
+        {"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
+        for name, lp in zip(names, log_probs)
+    ]
     if args.json:
         print_json({"names": rows})
         return
@@ -194,32 +254,48 @@ def _evaluate(args):
                 vocab.encode(name)
             except UsageError as error:
                 raise UsageError(f"{args.data}, name {line}: {error}") from None
-        report["data"] = {"path": args.data, "names": len(names),
-                          "characters": sum(len(name) + 1 for name in names),
-                          "bits_per_char": bits_per_char(model, vocab, names)}
+        report["data"] = {
+            "path": args.data,
+            "names": len(names),
+            "characters": sum(len(name) + 1 for name in names),
+            "bits_per_char": bits_per_char(model, vocab, names),
+        }
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     drawn, _, ended = NameSampler(model, config).sample_batch(
-        args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed)
+        args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed
+    )
     finished = [name for name, done in zip(drawn, ended) if done]
     stats = sample_statistics(finished, config.get("seen_digests", ()), config["training_lengths"])
-    report["samples"] = {"drawn": args.n, "seed": seed, "temperature": args.temperature, "top_k": args.top_k,
-                         "unfinished_rate": 1 - len(finished) / args.n, **stats}
+    report["samples"] = {
+        "drawn": args.n,
+        "seed": seed,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "unfinished_rate": 1 - len(finished) / args.n,
+        **stats,
+    }
     if args.json:
         print_json(report)
         return
     if "data" in report:
         d = report["data"]
-        print(f"{d['path']}: {d['names']} names, {d['characters']} characters (end tokens included), "
-              f"{d['bits_per_char']:.4f} bits/char")
+        print(
+            f"{d['path']}: {d['names']} names, {d['characters']} characters (end tokens included), "
+            f"{d['bits_per_char']:.4f} bits/char"
+        )
     s = report["samples"]
-    print(f"{args.n} samples (seed {seed}, temperature {args.temperature}): "
-          f"unfinished {s['unfinished_rate']:.1%}, novel {_percent(s['novelty_rate'])}, "
-          f"duplicates {_percent(s['duplicate_rate'])}")
+    print(
+        f"{args.n} samples (seed {seed}, temperature {args.temperature}): "
+        f"unfinished {s['unfinished_rate']:.1%}, novel {_percent(s['novelty_rate'])}, "
+        f"duplicates {_percent(s['duplicate_rate'])}"
+    )
     print(f"{'length':<9}{'mean':>7}{'std':>7}{'min':>5}{'median':>8}{'max':>5}")
     for label, summary in s["lengths"].items():
         if summary["count"]:
-            print(f"{label:<9}{summary['mean']:>7.2f}{summary['std']:>7.2f}{summary['min']:>5}"
-                  f"{summary['median']:>8.1f}{summary['max']:>5}")
+            print(
+                f"{label:<9}{summary['mean']:>7.2f}{summary['std']:>7.2f}{summary['min']:>5}"
+                f"{summary['median']:>8.1f}{summary['max']:>5}"
+            )
     if s["length_tv_distance"] is not None:
         print(f"total variation distance between the length distributions: {s['length_tv_distance']:.3f}")
 

@@ -22,23 +22,35 @@ class Hyperparameters:
     embedding_dim: int = option(32, "character embedding size", type=positive_int, section="model")
     dropout: float = option(0.1, "dropout rate after every recurrent layer", type=fraction, section="model")
     input_dropout: float = option(
-        0.0, "dropout rate of every recurrent layer's inputs, one mask per name", type=fraction, section="model")
+        0.0, "dropout rate of every recurrent layer's inputs, one mask per name", type=fraction, section="model"
+    )
     recurrent_dropout: float = option(
-        0.0, "variational dropout rate of every recurrent layer's state a<t-1>, one mask per name", type=fraction,
-        section="model")
+        0.0,
+        "variational dropout rate of every recurrent layer's state a<t-1>, one mask per name",
+        type=fraction,
+        section="model",
+    )
     embedding_dropout: float = option(
-        0.0, "rate of whole characters dropped per name: every occurrence of a dropped character embeds to zeros",
-        type=fraction, section="model")
+        0.0,
+        "rate of whole characters dropped per name: every occurrence of a dropped character embeds to zeros",
+        type=fraction,
+        section="model",
+    )
     epochs: int = option(30, "most epochs", type=positive_int, section="training")
-    patience: int = option(5, "early stopping: epochs without a better validation loss", type=positive_int,
-                           section="training")
+    patience: int = option(
+        5, "early stopping: epochs without a better validation loss", type=positive_int, section="training"
+    )
     batch_size: int = option(32, "names per step", type=positive_int, section="training")
     learning_rate: float = option(2e-3, "Adam's step size", type=positive_float, section="training")
     clipnorm: float = option(5.0, "gradient clipping by global norm", type=positive_float, section="training")
     ema_momentum: float = option(
-        None, "validate, checkpoint and keep an exponential moving average of the weights with this momentum "
-        "(e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)", type=fraction,
-        flag="--ema", metavar="MOMENTUM", section="training")
-    val_split: float = option(0.1, "share of distinct names held out for validation", type=fraction,
-                              section="training")
+        None,
+        "validate, checkpoint and keep an exponential moving average of the weights with this momentum "
+        "(e.g. 0.99), not the last weights; needs --val-split above 0 (default: off)",
+        type=fraction,
+        flag="--ema",
+        metavar="MOMENTUM",
+        section="training",
+    )
+    val_split: float = option(0.1, "share of distinct names held out for validation", type=fraction, section="training")
     seed: int = option(0, "seeds the split, the weights and dropout", type=seed_type, section="training")

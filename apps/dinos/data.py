@@ -27,7 +27,6 @@ END_ID = 1
 END_CLASS = END_ID - 1
 
 
-
 def normalise(name, keep_case=False):
     """Strips surrounding white space and lower-cases unless `keep_case`."""
     name = name.strip()
@@ -49,8 +48,9 @@ def read_names(path, keep_case=False):
     names = parse_names(read_text(path, "name list", max_bytes=MAX_NAME_LIST_BYTES), keep_case)
     longest = max(range(len(names)), key=lambda i: len(names[i]), default=None)
     if longest is not None and len(names[longest]) > MAX_NAME_CHARS:
-        raise UsageError(f"name list {path}, name {longest + 1}: {len(names[longest]):,} characters; the limit is "
-                       f"{MAX_NAME_CHARS}")
+        raise UsageError(
+            f"name list {path}, name {longest + 1}: {len(names[longest]):,} characters; the limit is {MAX_NAME_CHARS}"
+        )
     if not names:
         raise UsageError(f"name list {path} holds no names")
     return names
@@ -145,10 +145,10 @@ def make_arrays(names, vocab):
     encoded = [vocab.encode(name) for name in names]
     import keras  # here, so that reading and checking a name list needs no TensorFlow
 
-    x = keras.utils.pad_sequences([[END_ID, *ids] for ids in encoded], padding="post", value=PAD_ID,
-                                  dtype="int32")
-    y = keras.utils.pad_sequences([[i - 1 for i in ids] + [END_CLASS] for ids in encoded], padding="post",
-                                  value=END_CLASS, dtype="int32")
+    x = keras.utils.pad_sequences([[END_ID, *ids] for ids in encoded], padding="post", value=PAD_ID, dtype="int32")
+    y = keras.utils.pad_sequences(
+        [[i - 1 for i in ids] + [END_CLASS] for ids in encoded], padding="post", value=END_CLASS, dtype="int32"
+    )
     return x, y
 
 

@@ -7,7 +7,6 @@ import numpy as np
 
 from apps.dinos import data
 
-
 CHUNK = 4096
 """Names scored per `model.predict` call: the full probability array of 40,000 long names would take 1 GB."""
 
@@ -23,12 +22,12 @@ def token_log_probs(model, vocab, names, batch_size=256):
     log_probs = np.zeros((len(names), width))
     mask = np.zeros((len(names), width), bool)
     for start in range(0, len(names), CHUNK):
-        x, y = data.make_arrays(names[start:start + CHUNK], vocab)
+        x, y = data.make_arrays(names[start : start + CHUNK], vocab)
         probs = model.predict(x, batch_size=batch_size, verbose=0)
         chosen = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0].astype("float64")
         rows = slice(start, start + len(x))
-        mask[rows, :x.shape[1]] = x != data.PAD_ID
-        log_probs[rows, :x.shape[1]] = np.where(mask[rows, :x.shape[1]], np.log(np.maximum(chosen, 1e-300)), 0.0)
+        mask[rows, : x.shape[1]] = x != data.PAD_ID
+        log_probs[rows, : x.shape[1]] = np.where(mask[rows, : x.shape[1]], np.log(np.maximum(chosen, 1e-300)), 0.0)
     return log_probs, mask
 
 
@@ -51,8 +50,14 @@ def length_summary(histogram):
     lengths = np.repeat([int(k) for k in histogram], [histogram[k] for k in histogram])
     if lengths.size == 0:
         return {"count": 0}
-    return {"count": int(lengths.size), "mean": float(lengths.mean()), "std": float(lengths.std()),
-            "min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
+    return {
+        "count": int(lengths.size),
+        "mean": float(lengths.mean()),
+        "std": float(lengths.std()),
+        "min": int(lengths.min()),
+        "median": float(np.median(lengths)),
+        "max": int(lengths.max()),
+    }
 
 
 def sample_statistics(names, seen_digests, training_lengths):

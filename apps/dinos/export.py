@@ -33,14 +33,15 @@ class DinosModule(tf.Module):
         self.max_len = int(config["max_len"])
         chars = vocab.tokens[2:]
         self.char_ids = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(chars, tf.string),
-                                                tf.range(2, len(vocab), dtype=tf.int32)),
-            default_value=-1)
+            tf.lookup.KeyValueTensorInitializer(tf.constant(chars, tf.string), tf.range(2, len(vocab), dtype=tf.int32)),
+            default_value=-1,
+        )
         # Class c is token c + 1; the end class spells "", so joining a row stops the name at its end.
         self.class_strings = tf.constant(["", *chars], tf.string)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
-                                  tf.TensorSpec([], tf.int32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32)]
+    )
     def sample(self, n, temperature, seed):
         out = self.sampler(tf.fill([n, 1], data.END_CLASS), self.max_len + 1, temperature, 0, seed)
         tokens = out["tokens"]

@@ -70,8 +70,15 @@ def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uni
         uniforms = np.random.default_rng(seed).random((n, max_len + 1))
     names = []
     for row in uniforms[:n]:
-        tokens, log_probs = litert.sample(step, [data.END_CLASS], max_len + 1, uniforms=row,
-                                          temperature=temperature, top_k=top_k, end_token=data.END_CLASS)
+        tokens, log_probs = litert.sample(
+            step,
+            [data.END_CLASS],
+            max_len + 1,
+            uniforms=row,
+            temperature=temperature,
+            top_k=top_k,
+            end_token=data.END_CLASS,
+        )
         ended = tokens[-1] == data.END_CLASS
         kept = len(tokens) if ended else max_len
         names.append(("".join(classes[token] for token in tokens[:kept]), float(log_probs[:kept].sum()), ended))

@@ -33,18 +33,26 @@ class CharacterDropoutEmbedding(keras.layers.Embedding):
         outputs = super().call(inputs)
         if not training or self.rate == 0:
             return outputs
-        keep = keras.random.uniform((keras.ops.shape(inputs)[0], self.input_dim),
-                                    seed=self.seed_generator) >= self.rate
-        kept = keras.ops.take_along_axis(keras.ops.cast(keep, outputs.dtype), keras.ops.cast(inputs, "int32"),
-                                         axis=1)
+        keep = keras.random.uniform((keras.ops.shape(inputs)[0], self.input_dim), seed=self.seed_generator) >= self.rate
+        kept = keras.ops.take_along_axis(keras.ops.cast(keep, outputs.dtype), keras.ops.cast(inputs, "int32"), axis=1)
         return outputs * (kept / (1 - self.rate))[..., None]
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embedding_dim=32, seed=None,
-                input_dropout=0.0, recurrent_dropout=0.0, embedding_dropout=0.0):
+def build_model(
+    num_tokens,
+    cell="lstm",
+    units=128,
+    layers=1,
+    dropout=0.1,
+    embedding_dim=32,
+    seed=None,
+    input_dropout=0.0,
+    recurrent_dropout=0.0,
+    embedding_dropout=0.0,
+):
     """The training model: token ids (batch, T) -> class probabilities (batch, T, num_tokens - 1).
 
     Args:
@@ -62,19 +70,25 @@ def build_model(num_tokens, cell="lstm", units=128, layers=1, dropout=0.1, embed
     """
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     if embedding_dropout:
-        embedding = CharacterDropoutEmbedding(num_tokens, embedding_dim, rate=embedding_dropout, seed=seed,
-                                              mask_zero=True, name="embedding")
+        embedding = CharacterDropoutEmbedding(
+            num_tokens, embedding_dim, rate=embedding_dropout, seed=seed, mask_zero=True, name="embedding"
+        )
     else:
         embedding = keras.layers.Embedding(num_tokens, embedding_dim, mask_zero=True, name="embedding")
     x = embedding(tokens)
     for i in range(1, layers + 1):
-        x = recurrent_layer(cell, units, return_sequences=True, dropout=input_dropout,
-                            recurrent_dropout=recurrent_dropout, name=f"recurrent_{i}")(x)
+        x = recurrent_layer(
+            cell,
+            units,
+            return_sequences=True,
+            dropout=input_dropout,
+            recurrent_dropout=recurrent_dropout,
+            name=f"recurrent_{i}",
+        )(x)
         x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
     probs = keras.layers.Dense(num_tokens - 1, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(tokens, probs, name="dinos")
-
 
 
 def recurrent_layers(model):
@@ -96,5 +110,8 @@ class _ClassToToken(keras.layers.Layer):
 def step_model(model):
     """The one-step model `[class (batch,), *states] -> [probs (batch, classes), *states]` sharing `model`'s
     weights, in class space: feed class 0 (the end token) to start a name."""
-    return StepModel(_ClassToToken(model.get_layer("embedding"), name="class_to_token"), recurrent_layers(model),
-                     model.get_layer("head"))
+    return StepModel(
+        _ClassToToken(model.get_layer("embedding"), name="class_to_token"),
+        recurrent_layers(model),
+        model.get_layer("head"),
+    )

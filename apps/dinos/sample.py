@@ -59,8 +59,9 @@ class NameSampler:
         steps = max_len - len(prefix) + 1
         if steps < 1:
             raise UsageError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
-        out = self.sampler(tf.tile(tf.constant([classes], tf.int32), [n, 1]), steps, float(temperature),
-                           int(top_k), int(seed))
+        out = self.sampler(
+            tf.tile(tf.constant([classes], tf.int32), [n, 1]), steps, float(temperature), int(top_k), int(seed)
+        )
         tokens = out["tokens"].numpy()
         # After its end token a row holds only end tokens, so the NUL padding starts at the end of the name.
         names = self.code_points[tokens].view(f"<U{steps}")[:, 0].tolist()
@@ -83,18 +84,21 @@ class NameSampler:
         prefix_log_prob = 0.0
         if prefix:
             log_probs, _ = token_log_probs(self.model, self.vocab, [prefix])
-            prefix_log_prob = float(log_probs[0, :len(prefix)].sum())
+            prefix_log_prob = float(log_probs[0, : len(prefix)].sum())
         accepted = []
         for round_ in range(MAX_ROUNDS):
             needed = n - len(accepted)
             batch = min(max(2 * needed, 64), 8192)
-            names, log_probs, ended = self.sample_batch(batch, prefix, max_len, temperature, top_k,
-                                                        round_seed(seed, round_))
+            names, log_probs, ended = self.sample_batch(
+                batch, prefix, max_len, temperature, top_k, round_seed(seed, round_)
+            )
             for name, log_prob, done in zip(names, log_probs, ended):
                 if done and name and not (novel and data.name_digest(name) in self.seen):
                     accepted.append((name, prefix_log_prob + float(log_prob)))
             if len(accepted) >= n:
                 return accepted[:n]
         wanted = "novel names" if novel else "names"
-        raise UsageError(f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
-                       f"characters after {MAX_ROUNDS} batches; raise --max-len or --temperature")
+        raise UsageError(
+            f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
+            f"characters after {MAX_ROUNDS} batches; raise --max-len or --temperature"
+        )

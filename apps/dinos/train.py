@@ -8,7 +8,12 @@ from apps.common import distribute
 from apps.common.config import defaults_from, record
 from apps.common.seeding import set_seed
 from apps.common.training import (
-    ValidateAverageWeights, compile_language_model, early_stopping, save_trained, strategy_scope)
+    ValidateAverageWeights,
+    compile_language_model,
+    early_stopping,
+    save_trained,
+    strategy_scope,
+)
 from apps.dinos import data
 from apps.dinos.config import Hyperparameters
 from apps.dinos.evaluate import bits_per_char
@@ -19,10 +24,37 @@ MAX_LEN_MARGIN = 4
 
 
 @defaults_from(Hyperparameters)
-def train(names, out, *, cell, units, layers, dropout, embedding_dim, input_dropout, recurrent_dropout,
-          embedding_dropout, epochs, patience, batch_size, learning_rate, clipnorm, ema_momentum, val_split, seed,
-          keep_case=False, tensorboard=None, jit_compile=False, steps_per_execution=1, data_path=None,
-          data_sha256=None, verbose="auto", strategy=None, backup_dir=None, force=False):
+def train(
+    names,
+    out,
+    *,
+    cell,
+    units,
+    layers,
+    dropout,
+    embedding_dim,
+    input_dropout,
+    recurrent_dropout,
+    embedding_dropout,
+    epochs,
+    patience,
+    batch_size,
+    learning_rate,
+    clipnorm,
+    ema_momentum,
+    val_split,
+    seed,
+    keep_case=False,
+    tensorboard=None,
+    jit_compile=False,
+    steps_per_execution=1,
+    data_path=None,
+    data_sha256=None,
+    verbose="auto",
+    strategy=None,
+    backup_dir=None,
+    force=False,
+):
     """Trains a character language model on `names` and saves it as a bundle in `out`.
 
     Repeated names are dropped first, so that no name sits in both splits. The vocabulary is every
@@ -65,9 +97,18 @@ def train(names, out, *, cell, units, layers, dropout, embedding_dim, input_drop
         raise ValueError("a moving average of the weights needs validation names (val_split > 0)")
 
     with strategy_scope(strategy):
-        model = build_model(len(vocab), cell=cell, units=units, layers=layers, dropout=dropout,
-                            embedding_dim=embedding_dim, seed=seed, input_dropout=input_dropout,
-                            recurrent_dropout=recurrent_dropout, embedding_dropout=embedding_dropout)
+        model = build_model(
+            len(vocab),
+            cell=cell,
+            units=units,
+            layers=layers,
+            dropout=dropout,
+            embedding_dim=embedding_dim,
+            seed=seed,
+            input_dropout=input_dropout,
+            recurrent_dropout=recurrent_dropout,
+            embedding_dropout=embedding_dropout,
+        )
         compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution, ema_momentum)
     inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
 
@@ -88,9 +129,15 @@ def train(names, out, *, cell, units, layers, dropout, embedding_dim, input_drop
         "vocabulary": vocab.get_config(),
         "model": {**record(Hyperparameters, locals(), "model"), "parameters": model.count_params()},
         "training": {
-            **record(Hyperparameters, locals(), "training"), "data": data_path, "data_sha256": data_sha256,
-            "names": len(names), "distinct_names": len(distinct), "train_names": len(train_names),
-            "val_names": len(val_names), "epochs_run": len(history[monitor]), "best_epoch": best_epoch,
+            **record(Hyperparameters, locals(), "training"),
+            "data": data_path,
+            "data_sha256": data_sha256,
+            "names": len(names),
+            "distinct_names": len(distinct),
+            "train_names": len(train_names),
+            "val_names": len(val_names),
+            "epochs_run": len(history[monitor]),
+            "best_epoch": best_epoch,
         },
         "metrics": {
             "train_bits_per_char": bits_per_char(model, vocab, train_names),

@@ -37,8 +37,9 @@ def find_renderer(soundfont=None):
     """
     fluidsynth = shutil.which("fluidsynth")
     if fluidsynth is None:
-        raise UsageError("--wav needs FluidSynth, which is not installed (Debian: apt-get install fluidsynth "
-                       "fluid-soundfont-gm)")
+        raise UsageError(
+            "--wav needs FluidSynth, which is not installed (Debian: apt-get install fluidsynth fluid-soundfont-gm)"
+        )
     if soundfont is not None:
         if not os.path.isfile(soundfont):
             raise UsageError(f"--soundfont {soundfont}: file not found")
@@ -51,8 +52,10 @@ def find_renderer(soundfont=None):
     for candidate in SOUNDFONTS:
         if os.path.isfile(candidate):
             return fluidsynth, candidate
-    raise UsageError("--wav needs a General MIDI SoundFont and none is installed (Debian: apt-get install "
-                   "fluid-soundfont-gm), or give one with --soundfont PATH")
+    raise UsageError(
+        "--wav needs a General MIDI SoundFont and none is installed (Debian: apt-get install "
+        "fluid-soundfont-gm), or give one with --soundfont PATH"
+    )
 
 
 def render(midi_path, wav_path, renderer):
@@ -62,8 +65,22 @@ def render(midi_path, wav_path, renderer):
         UsageError: FluidSynth fails (a SoundFont it cannot read) or writes nothing.
     """
     fluidsynth, soundfont = renderer
-    command = [fluidsynth, "-n", "-i", "-q", "-g", str(GAIN), "-r", str(SAMPLE_RATE), "-T", "wav",
-               "-F", wav_path, soundfont, midi_path]
+    command = [
+        fluidsynth,
+        "-n",
+        "-i",
+        "-q",
+        "-g",
+        str(GAIN),
+        "-r",
+        str(SAMPLE_RATE),
+        "-T",
+        "wav",
+        "-F",
+        wav_path,
+        soundfont,
+        midi_path,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
     # FluidSynth exits 0 (having written silence) even when it cannot read the SoundFont or the MIDI file.
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]

@@ -12,7 +12,6 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common.commands import check_model_dir, export_command, load_app_bundle
 from apps.common import files, litert
 from apps.common.cli import (
     UsageError,
@@ -24,6 +23,7 @@ from apps.common.cli import (
     print_json,
     run,
 )
+from apps.common.commands import check_model_dir, export_command, load_app_bundle
 from apps.common.files import read_text
 from apps.common.paths import saved_model
 from apps.jazz.config import MAX_SEED, Hyperparameters
@@ -45,8 +45,9 @@ def build_parser():
     parser, commands = make_parser(PROG, "Generate jazz solos over any chord progression with an RNN.")
 
     train = commands.add_parser("train", help="train a model on MIDI/MusicXML solos")
-    train.add_argument("--midi", nargs="+", required=True, metavar="PATH",
-                       help="MIDI/MusicXML files, directories or glob patterns")
+    train.add_argument(
+        "--midi", nargs="+", required=True, metavar="PATH", help="MIDI/MusicXML files, directories or glob patterns"
+    )
     hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     add_force_argument(train)
@@ -56,48 +57,87 @@ def build_parser():
     generate.add_argument("--model", default=DEFAULT_MODEL)
     chords = generate.add_mutually_exclusive_group()
     chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
-    chords.add_argument("--chords-from", metavar="FILE",
-                        help="a text file holding a progression, or a lead sheet: MusicXML with chord symbols or "
-                             "MIDI with an accompaniment (its form's length and tempo are used unless given)")
-    generate.add_argument("--measures", type=int_in(1, MAX_MEASURES),
-                          help=f"bars to play, cycling the progression, at most {MAX_MEASURES:,} "
-                               "(default: the progression, or the lead sheet's form, once)")
+    chords.add_argument(
+        "--chords-from",
+        metavar="FILE",
+        help="a text file holding a progression, or a lead sheet: MusicXML with chord symbols or "
+        "MIDI with an accompaniment (its form's length and tempo are used unless given)",
+    )
+    generate.add_argument(
+        "--measures",
+        type=int_in(1, MAX_MEASURES),
+        help=f"bars to play, cycling the progression, at most {MAX_MEASURES:,} "
+        "(default: the progression, or the lead sheet's form, once)",
+    )
     generate.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
     generate.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
-    generate.add_argument("--top-k", type=int_in(0, 1_000_000), default=0,
-                          help="sample among the k likeliest tokens only (default: 0, all)")
+    generate.add_argument(
+        "--top-k",
+        type=int_in(0, 1_000_000),
+        default=0,
+        help="sample among the k likeliest tokens only (default: 0, all)",
+    )
     generate.add_argument("--seed", type=seed, default=0, help="take i (from 0) is sampled with seed + i")
-    generate.add_argument("--primer", metavar='FILE|"NOTES"',
-                          help='an opening phrase to continue: a MIDI/MusicXML file or notes such as "C5 E5:1/2 '
-                               f'G5:1/2 R Bb4:2" (quarter notes after the colon, 1 by default), inside '
-                               f'{"-".join(REGISTER_NAMES)} and shorter than the solo')
-    generate.add_argument("--keep-primer", action=argparse.BooleanOptionalAction, default=True,
-                          help="play the primer before its continuation (default: %(default)s)")
-    generate.add_argument("--num-outputs", type=int_in(1, MAX_TAKES), default=1, metavar="N",
-                          help=f"takes to write, numbered out-1.mid, out-2.mid, ... (at most {MAX_TAKES})")
+    generate.add_argument(
+        "--primer",
+        metavar='FILE|"NOTES"',
+        help='an opening phrase to continue: a MIDI/MusicXML file or notes such as "C5 E5:1/2 '
+        f'G5:1/2 R Bb4:2" (quarter notes after the colon, 1 by default), inside '
+        f"{'-'.join(REGISTER_NAMES)} and shorter than the solo",
+    )
+    generate.add_argument(
+        "--keep-primer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="play the primer before its continuation (default: %(default)s)",
+    )
+    generate.add_argument(
+        "--num-outputs",
+        type=int_in(1, MAX_TAKES),
+        default=1,
+        metavar="N",
+        help=f"takes to write, numbered out-1.mid, out-2.mid, ... (at most {MAX_TAKES})",
+    )
     generate.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
     generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
     generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
-    generate.add_argument("--wav", action="store_true",
-                          help="also write audio beside the MIDI, rendered by FluidSynth with a General MIDI "
-                               "SoundFont")
+    generate.add_argument(
+        "--wav",
+        action="store_true",
+        help="also write audio beside the MIDI, rendered by FluidSynth with a General MIDI SoundFont",
+    )
     generate.add_argument("--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)")
-    generate.add_argument("--no-comp", dest="comp", action="store_false",
-                          help="the solo alone, without the chords and bass")
+    generate.add_argument(
+        "--no-comp", dest="comp", action="store_false", help="the solo alone, without the chords and bass"
+    )
 
-    evaluate = commands.add_parser("evaluate", help="perplexity and music statistics of solos, or generated "
-                                                    "solos against real ones on the same changes")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="perplexity and music statistics of solos, or generated solos against real ones on the same changes",
+    )
     solos = evaluate.add_mutually_exclusive_group(required=True)
     solos.add_argument("--midi", nargs="+", metavar="PATH", help="solos to measure (and score with the model)")
-    solos.add_argument("--reference", nargs="+", metavar="PATH",
-                       help="real solos: the model plays over each one's chords, and the feature histograms of "
-                            "what it plays are compared with the real ones (overlaps; ceiling: odd vs even solos)")
-    evaluate.add_argument("--bars", type=int_in(1, MAX_MEASURES), default=32,
-                          help="with --reference: the first bars of each solo compared (default: %(default)s)")
+    solos.add_argument(
+        "--reference",
+        nargs="+",
+        metavar="PATH",
+        help="real solos: the model plays over each one's chords, and the feature histograms of "
+        "what it plays are compared with the real ones (overlaps; ceiling: odd vs even solos)",
+    )
+    evaluate.add_argument(
+        "--bars",
+        type=int_in(1, MAX_MEASURES),
+        default=32,
+        help="with --reference: the first bars of each solo compared (default: %(default)s)",
+    )
     evaluate.add_argument("--seed", type=seed, default=0, help="with --reference: solo i is generated with seed+i")
     evaluate.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
-    evaluate.add_argument("--corpus", nargs="+", metavar="PATH",
-                          help="training solos for the longest copied span (default: the model's training data)")
+    evaluate.add_argument(
+        "--corpus",
+        nargs="+",
+        metavar="PATH",
+        help="training solos for the longest copied span (default: the model's training data)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     export = commands.add_parser("export", help="export the token sampler as a SavedModel")
@@ -112,8 +152,11 @@ def main(argv=None):
     """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
-    return run(build_parser(), argv, {"train": lambda args: _train(args, command), "generate": _generate,
-                                      "evaluate": _evaluate, "export": _export})
+    return run(
+        build_parser(),
+        argv,
+        {"train": lambda args: _train(args, command), "generate": _generate, "evaluate": _evaluate, "export": _export},
+    )
 
 
 def _train(args, command):
@@ -128,12 +171,21 @@ def _train(args, command):
     strategy = distribute.strategy_from_args(args)
     from apps.jazz.train import train
 
-    config = train(args.midi, out, **hyperparameters.from_args(Hyperparameters, args), command=command,
-                   strategy=None if args.distribute == "none" else strategy, backup_dir=args.backup_dir,
-                   force=args.force)
+    config = train(
+        args.midi,
+        out,
+        **hyperparameters.from_args(Hyperparameters, args),
+        command=command,
+        strategy=None if args.distribute == "none" else strategy,
+        backup_dir=args.backup_dir,
+        force=args.force,
+    )
     metrics = config["metrics"]
-    report = f"validation perplexity {metrics['val_perplexity']:.2f}" if "val_perplexity" in metrics else \
-        f"training perplexity {metrics['perplexity']:.2f}"
+    report = (
+        f"validation perplexity {metrics['val_perplexity']:.2f}"
+        if "val_perplexity" in metrics
+        else f"training perplexity {metrics['perplexity']:.2f}"
+    )
     print(f"saved {args.out}: {len(config['vocabulary']) + 1} tokens, {metrics['epochs']} epochs, {report}")
 
 
@@ -156,7 +208,8 @@ def _progression(args):
 def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
-        suffixes=(".mid", ".midi"))
+        suffixes=(".mid", ".midi"),
+    )
     from apps.jazz import generate
 
     takes = generate.take_paths(out, args.num_outputs)
@@ -192,17 +245,31 @@ def _generate(args):
     generator = generate.SoloSampler(model, config)
     solos = []
     for take in range(args.num_outputs):
-        notes, _ = generate.generate_solo(generator, timeline, measures, temperature=args.temperature,
-                                          seed=args.seed + take, bar_quarters=bar_quarters, top_k=args.top_k,
-                                          primer=primer, keep_primer=args.keep_primer)
+        notes, _ = generate.generate_solo(
+            generator,
+            timeline,
+            measures,
+            temperature=args.temperature,
+            seed=args.seed + take,
+            bar_quarters=bar_quarters,
+            top_k=args.top_k,
+            primer=primer,
+            keep_primer=args.keep_primer,
+        )
         solos.append(notes)
     written = []
     for take, (path, notes) in enumerate(zip(takes, solos)):
         score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)
         written += generate.write_score(score, path, musicxml=args.musicxml, renderer=renderer)
         if args.plot:
-            png = plot.piano_roll(notes, timeline, quarters, os.path.splitext(path)[0] + ".png", bar_quarters,
-                                  title=f"seed {args.seed + take}, temperature {args.temperature:g}")
+            png = plot.piano_roll(
+                notes,
+                timeline,
+                quarters,
+                os.path.splitext(path)[0] + ".png",
+                bar_quarters,
+                title=f"seed {args.seed + take}, temperature {args.temperature:g}",
+            )
             if png is None:
                 print("warning: matplotlib is not installed: no plot", file=sys.stderr)
             else:
@@ -246,8 +313,10 @@ def _evaluate(args):
     if args.json:
         print_json({"model": model_path, "solos": results, "summary": summary})
         return
-    header = f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} " \
-             f"{'copied':>6} {'ppl':>7}"
+    header = (
+        f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} "
+        f"{'copied':>6} {'ppl':>7}"
+    )
     print(header)
     # The last row: notes summed, longest copy the maximum, everything else the mean over solos.
     for r in results + [dict(summary, name="all", notes=sum(r["notes"] for r in results))]:
@@ -255,8 +324,10 @@ def _evaluate(args):
         span = r["pitch_range"]["semitones"] if "pitch_range" in r else r["pitch_range_semitones"]
         repeat = r["longest_repeat"]["tokens"] if "longest_repeat" in r else r["longest_repeat_tokens"]
         ppl = f"{r['perplexity']:.2f}" if "perplexity" in r else "-"
-        print(f"{r['name'][:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} {r['scale_tone_share']:>6.1%} "
-              f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}")
+        print(
+            f"{r['name'][:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} {r['scale_tone_share']:>6.1%} "
+            f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}"
+        )
     if corpus is None:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 
@@ -266,15 +337,18 @@ def _evaluate_reference(args, model_path):
 
     solos = data.load_solos(args.reference, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path)
-    result = reference.compare(generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed,
-                               corpus=_corpus(args, config))
+    result = reference.compare(
+        generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed, corpus=_corpus(args, config)
+    )
     result["model"] = model_path
     result["conditioning"] = config.get("conditioning", "none")
     if args.json:
         print_json(result)
         return
-    print(f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
-          f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps")
+    print(
+        f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
+        f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps"
+    )
     print(f"{'feature':14} {'generated vs real':>18} {'real odd vs even':>17}")
     for name in [*reference.FEATURES, "mean"]:
         print(f"{name:14} {result['overlaps'][name]:>18.3f} {result['ceiling'][name]:>17.3f}")

@@ -28,11 +28,18 @@ from apps.jazz import grammar
 MAX_DISTANCE_QUARTERS = 8
 POSITIONS = grammar.MAX_STEPS  # a 4/4 bar; the steps of a longer bar beyond it share the last index
 
-_SIZES = (("ROOT", 12), ("CHORD", 12), ("NEXT_ROOT", 12), ("NEXT_CHORD", 12),
-          ("DISTANCE", MAX_DISTANCE_QUARTERS + 1), ("POSITION", POSITIONS))
+_SIZES = (
+    ("ROOT", 12),
+    ("CHORD", 12),
+    ("NEXT_ROOT", 12),
+    ("NEXT_CHORD", 12),
+    ("DISTANCE", MAX_DISTANCE_QUARTERS + 1),
+    ("POSITION", POSITIONS),
+)
 _starts = np.cumsum([0] + [size for _, size in _SIZES])
 ROOT, CHORD, NEXT_ROOT, NEXT_CHORD, DISTANCE, POSITION = (
-    slice(int(start), int(start) + size) for start, (_, size) in zip(_starts, _SIZES))
+    slice(int(start), int(start) + size) for start, (_, size) in zip(_starts, _SIZES)
+)
 SIZE = int(_starts[-1])
 MODES = ("changes", "none")
 """`--conditioning`: `changes` feeds `features` to the model at every step; `none` is the token-only model."""
@@ -84,7 +91,7 @@ def features(timeline, onset_steps, bar_quarters=4.0):
     next_offset = np.array([offsets[j] if j is not None else np.inf for j in following])[current]
     distance = np.minimum(np.floor(next_offset - quarters + 1e-9), MAX_DISTANCE_QUARTERS).astype("int64")
     result = np.zeros((len(onset_steps), SIZE), "float32")
-    result[:, :POSITION.start] = table[current]
+    result[:, : POSITION.start] = table[current]
     rows = np.arange(len(onset_steps))
     result[rows, DISTANCE.start + np.maximum(distance, 0)] = 1.0
     bar_steps = round(bar_quarters * grammar.GRID)
@@ -97,5 +104,4 @@ def step_table(timeline, quarters, bar_quarters=4.0):
 
     A sampler indexes it by its running onset: row s holds the features of a token starting at step s.
     """
-    return features(timeline, np.arange(int(np.ceil(quarters * grammar.GRID)) + grammar.MAX_STEPS + 1),
-                    bar_quarters)
+    return features(timeline, np.arange(int(np.ceil(quarters * grammar.GRID)) + grammar.MAX_STEPS + 1), bar_quarters)

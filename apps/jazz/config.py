@@ -18,9 +18,14 @@ class Hyperparameters:
 
     encoding: str = option("grammar", "how notes become tokens", choices=ENCODINGS, section="model")
     conditioning_mode: str = option(
-        "changes", "changes: the network sees the sounding and next chord and the bar position at every step; "
-        "none: tokens only (the course's model)", choices=MODES, flag="--conditioning", section="model",
-        key="conditioning")
+        "changes",
+        "changes: the network sees the sounding and next chord and the bar position at every step; "
+        "none: tokens only (the course's model)",
+        choices=MODES,
+        flag="--conditioning",
+        section="model",
+        key="conditioning",
+    )
     cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
     units: int = option(64, "state size", type=positive_int, section="model")
     dropout: float = option(0.1, "rate before the softmax", type=fraction, section="model")
@@ -30,5 +35,6 @@ class Hyperparameters:
     batch_size: int = option(64, "windows per step", type=positive_int, section="training")
     learning_rate: float = option(5e-3, "Adam's step size", type=positive_float, section="training")
     validation_split: float = option(0.1, "fraction of solos held out", type=fraction, section="training")
-    seed: int = option(0, "seeds the split, the weights and the shuffling", type=int_in(0, MAX_SEED),
-                       section="training")
+    seed: int = option(
+        0, "seeds the split, the weights and the shuffling", type=int_in(0, MAX_SEED), section="training"
+    )

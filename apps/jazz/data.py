@@ -22,8 +22,8 @@ import json
 import os
 import sys
 
-from apps.common.errors import UsageError
 from apps.common import paths
+from apps.common.errors import UsageError
 from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, sha256_of
 from apps.jazz.chords import Chord, Timeline
 
@@ -56,14 +56,25 @@ class Solo:
     length: float = 0.0
 
     def to_json(self):
-        return {"name": self.name, "notes": [list(note) for note in self.notes],
-                "chords": self.timeline.to_json(), "tempo": self.tempo,
-                "bar_quarters": self.bar_quarters, "length": self.length}
+        return {
+            "name": self.name,
+            "notes": [list(note) for note in self.notes],
+            "chords": self.timeline.to_json(),
+            "tempo": self.tempo,
+            "bar_quarters": self.bar_quarters,
+            "length": self.length,
+        }
 
     @classmethod
     def from_json(cls, item):
-        return cls(item["name"], [tuple(note) for note in item["notes"]], Timeline.from_json(item["chords"]),
-                   item["tempo"], item["bar_quarters"], item["length"])
+        return cls(
+            item["name"],
+            [tuple(note) for note in item["notes"]],
+            Timeline.from_json(item["chords"]),
+            item["tempo"],
+            item["bar_quarters"],
+            item["length"],
+        )
 
 
 def solo_from_score(score, name="score"):
@@ -78,8 +89,14 @@ def solo_from_score(score, name="score"):
         changes = derive_chords([part for part in parts if part is not melody], score.highestTime)
     if not changes:
         raise UsageError(f"{name}: no chord symbols and no accompaniment to derive chords from")
-    return Solo(name=name, notes=notes, timeline=Timeline(changes), tempo=score_tempo(score) or 120.0,
-                bar_quarters=score_bar_quarters(score), length=float(score.highestTime))
+    return Solo(
+        name=name,
+        notes=notes,
+        timeline=Timeline(changes),
+        tempo=score_tempo(score) or 120.0,
+        bar_quarters=score_bar_quarters(score),
+        length=float(score.highestTime),
+    )
 
 
 def melody_notes(score, name="score"):
@@ -97,8 +114,11 @@ def melody_notes(score, name="score"):
     melody = _melody_part(parts)
     if melody is None:
         raise UsageError(f"{name}: no melody (no part with pitched notes)")
-    notes = [(float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
-             for element in _pitched_notes(melody.stripTies()) if element.quarterLength > 0]
+    notes = [
+        (float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
+        for element in _pitched_notes(melody.stripTies())
+        if element.quarterLength > 0
+    ]
     if not notes:
         raise UsageError(f"{name}: no melody (no pitched notes)")
     return parts, melody, sorted(notes)
@@ -108,9 +128,11 @@ def chord_symbols(score):
     """The `(offset, Chord)` changes of the score's chord symbols (empty without any)."""
     from music21 import harmony
 
-    return [(float(symbol.offset), Chord.from_symbol(symbol))
-            for symbol in score.flatten().getElementsByClass(harmony.ChordSymbol)
-            if not isinstance(symbol, harmony.NoChord) and symbol.pitches]
+    return [
+        (float(symbol.offset), Chord.from_symbol(symbol))
+        for symbol in score.flatten().getElementsByClass(harmony.ChordSymbol)
+        if not isinstance(symbol, harmony.NoChord) and symbol.pitches
+    ]
 
 
 def score_tempo(score):
@@ -163,8 +185,9 @@ def derive_chords(parts, length):
     while offset < length:
         end = offset + DERIVED_CHORD_QUARTERS
         weights, lowest = {}, None
-        for element in chordified.getElementsByOffset(offset, end, includeEndBoundary=False,
-                                                      includeElementsThatEndAtStart=False):
+        for element in chordified.getElementsByOffset(
+            offset, end, includeEndBoundary=False, includeElementsThatEndAtStart=False
+        ):
             overlap = min(end, element.offset + element.quarterLength) - max(offset, element.offset)
             for pitch in element.pitches:
                 weights[pitch.pitchClass] = weights.get(pitch.pitchClass, 0) + float(overlap)
@@ -175,8 +198,9 @@ def derive_chords(parts, length):
             top = sorted(weights, key=weights.get, reverse=True)[:4]
             if lowest.pitchClass not in top:
                 top[-1] = lowest.pitchClass
-            pitches = [lowest.midi] + [lowest.midi + (pc - lowest.pitchClass) % 12 for pc in top
-                                       if pc != lowest.pitchClass]
+            pitches = [lowest.midi] + [
+                lowest.midi + (pc - lowest.pitchClass) % 12 for pc in top if pc != lowest.pitchClass
+            ]
             symbol = harmony.chordSymbolFromChord(chord.Chord(pitches))
             if symbol.pitches and "Cannot" not in symbol.figure:
                 changes.append((offset, Chord.from_symbol(symbol)))
@@ -197,8 +221,11 @@ def expand_paths(paths):
     expanded = []
     for path in paths:
         if os.path.isdir(path):
-            expanded += [(os.path.join(path, name), False) for name in sorted(os.listdir(path))
-                         if name.lower().endswith(MUSIC_EXTENSIONS) and os.path.isfile(os.path.join(path, name))]
+            expanded += [
+                (os.path.join(path, name), False)
+                for name in sorted(os.listdir(path))
+                if name.lower().endswith(MUSIC_EXTENSIONS) and os.path.isfile(os.path.join(path, name))
+            ]
         elif os.path.isfile(path):
             expanded.append((path, True))
         elif glob.has_magic(path):
@@ -276,8 +303,12 @@ def load_solos(paths, cache_dir="auto", progress=True):
     if progress and to_parse:
         import keras
 
-        print(f"Parsing {to_parse} file(s) (cached in {os.path.normpath(cache_dir)})" if cache_dir
-              else f"Parsing {to_parse} file(s)", file=sys.stderr)
+        print(
+            f"Parsing {to_parse} file(s) (cached in {os.path.normpath(cache_dir)})"
+            if cache_dir
+            else f"Parsing {to_parse} file(s)",
+            file=sys.stderr,
+        )
         bar = keras.utils.Progbar(to_parse, unit_name="file")
     solos, skipped = [], 0
     for path, explicit, key in keyed:
@@ -306,8 +337,9 @@ def load_solos(paths, cache_dir="auto", progress=True):
             solo.name = os.path.basename(path)
             solos.append(solo)
     if not solos:
-        raise UsageError(f"no usable MIDI/MusicXML solo in {' '.join(paths)}"
-                       + (f" ({skipped} file(s) skipped)" if skipped else ""))
+        raise UsageError(
+            f"no usable MIDI/MusicXML solo in {' '.join(paths)}" + (f" ({skipped} file(s) skipped)" if skipped else "")
+        )
     return solos
 
 

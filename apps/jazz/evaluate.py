@@ -52,8 +52,9 @@ class CorpusIndex:
 
     def _ngrams(self, n):
         if n not in self._sets:
-            self._sets[n] = np.unique(np.concatenate([_ngram_hashes(p, n) for p in self._prefixes]
-                                                     + [np.zeros(0, dtype=np.uint64)]))
+            self._sets[n] = np.unique(
+                np.concatenate([_ngram_hashes(p, n) for p in self._prefixes] + [np.zeros(0, dtype=np.uint64)])
+            )
         return self._sets[n]
 
     def longest_copy(self, tokens):
@@ -95,7 +96,7 @@ def _longest(limit, found):
 
 
 def _span_bars(tokens, start, length, bar_quarters):
-    steps = sum(grammar.duration_steps(token) for token in tokens[start:start + length])
+    steps = sum(grammar.duration_steps(token) for token in tokens[start : start + length])
     return steps / grammar.GRID / bar_quarters
 
 
@@ -132,9 +133,11 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
         "approach_tone_share": share("A"),
         "other_tone_share": share("X"),
         "chord_or_scale_share": share("C", "S"),
-        "pitch_range": {"lowest": int(pitches.min()) if count else None,
-                        "highest": int(pitches.max()) if count else None,
-                        "semitones": int(pitches.max() - pitches.min()) if count else 0},
+        "pitch_range": {
+            "lowest": int(pitches.min()) if count else None,
+            "highest": int(pitches.max()) if count else None,
+            "semitones": int(pitches.max() - pitches.min()) if count else 0,
+        },
         "interval_histogram": {int(value): int(n) for value, n in zip(values, counts)},
         "longest_repeat": {"tokens": repeat, "bars": _span_bars(tokens, repeat_start, repeat, bar_quarters)},
     }
@@ -146,8 +149,7 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
 
 def summarise(all_stats):
     """Means of the numeric statistics over several solos (for tables of generated vs real solos)."""
-    keys = ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share",
-            "chord_or_scale_share")
+    keys = ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share", "chord_or_scale_share")
     summary = {key: float(np.mean([s[key] for s in all_stats])) for key in keys}
     summary["solos"] = len(all_stats)
     summary["pitch_range_semitones"] = float(np.mean([s["pitch_range"]["semitones"] for s in all_stats]))
@@ -190,10 +192,10 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
     # which `predict_on_batch` stops giving after a few lengths (it retraces with the time axis unknown).
     length = -(-len(ids) // PAD_TOKENS) * PAD_TOKENS
     inputs = np.zeros((1, length), "int32")
-    inputs[0, 1:len(ids)] = ids[:-1]
+    inputs[0, 1 : len(ids)] = ids[:-1]
     if conditions is not None:
         padded = np.zeros((1, length, np.shape(conditions)[-1]), "float32")
-        padded[0, :len(ids)] = conditions
+        padded[0, : len(ids)] = conditions
         inputs = {"tokens": inputs, "conditions": padded}
     probabilities = np.asarray(_forward(model)(inputs))[0]
     picked = probabilities[np.arange(len(ids)), ids]
@@ -226,8 +228,9 @@ def evaluate_solos(solos, model=None, config=None, corpus=None):
         result = {"name": solo.name, **statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
         if model is not None:
             nll, missing = solo_negative_log_likelihood(model, config, solo)
-            result.update(nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll),
-                          unknown_tokens=missing)
+            result.update(
+                nll=float(nll.mean()), perplexity=float(math.exp(nll.mean())), tokens=len(nll), unknown_tokens=missing
+            )
             total, count, unknown = total + float(nll.sum()), count + len(nll), unknown + missing
         results.append(result)
     summary = summarise(results)

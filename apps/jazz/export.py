@@ -19,5 +19,10 @@ def export(model, config, path, force=False):
     tokens = tf.constant(generator.vocabulary.tokens)
     vocabulary = tf.function(lambda: {"tokens": tokens}, input_signature=[])
     generator.sampler.vocabulary = vocabulary
-    export_saved_model(generator.sampler, path, {"sample": generator.sampler.__call__, "vocabulary": vocabulary},
-                       app="jazz", force=force)
+    export_saved_model(
+        generator.sampler,
+        path,
+        {"sample": generator.sampler.__call__, "vocabulary": vocabulary},
+        app="jazz",
+        force=force,
+    )

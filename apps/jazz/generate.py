@@ -77,8 +77,12 @@ class SoloSampler:
         prefix_length = len(ids)
         primer_steps = sum(grammar.duration_steps(token) for token in self.vocabulary.decode(ids[1:]))
         for attempt in range(100):
-            arguments = (tf.constant(chunk, tf.int32), tf.constant(temperature, tf.float32),
-                         tf.constant(top_k, tf.int32), tf.constant(seed + attempt, tf.int32))
+            arguments = (
+                tf.constant(chunk, tf.int32),
+                tf.constant(temperature, tf.float32),
+                tf.constant(top_k, tf.int32),
+                tf.constant(seed + attempt, tf.int32),
+            )
             prefix = tf.constant([ids], tf.int32)
             out = self.sampler(prefix, *arguments) if table is None else self.sampler(prefix, table, *arguments)
             new = out["tokens"][0].numpy().tolist()
@@ -91,8 +95,9 @@ class SoloSampler:
 
 def fit_to_length(notes, quarters):
     """Drops notes starting at or after `quarters` and cuts the last one at `quarters`."""
-    return [(offset, min(duration, quarters - offset), midi) for offset, duration, midi in notes
-            if offset < quarters - 1e-9]
+    return [
+        (offset, min(duration, quarters - offset), midi) for offset, duration, midi in notes if offset < quarters - 1e-9
+    ]
 
 
 def _spans(timeline, quarters):
@@ -201,8 +206,9 @@ def take_paths(path, count):
     return [f"{stem}-{take:0{len(str(count))}d}{suffix}" for take in range(1, count + 1)]
 
 
-def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_quarters=4.0, top_k=0, primer=None,
-                  keep_primer=True):
+def generate_solo(
+    generator, timeline, measures, temperature=1.0, seed=0, bar_quarters=4.0, top_k=0, primer=None, keep_primer=True
+):
     """Samples and realises a solo of `measures` bars over `timeline`.
 
     Args:
@@ -220,8 +226,15 @@ def generate_solo(generator, timeline, measures, temperature=1.0, seed=0, bar_qu
     primer_tokens = grammar.encode(primer, timeline, encoding=encoding) if primer else []
     start = sum(grammar.duration_steps(token) for token in primer_tokens) / grammar.GRID
     previous = grammar.quantise(primer)[-1][2] if primer else None
-    tokens = generator.sample(quarters, temperature=temperature, seed=seed, top_k=top_k, timeline=timeline,
-                              bar_quarters=bar_quarters, primer=primer_tokens)
+    tokens = generator.sample(
+        quarters,
+        temperature=temperature,
+        seed=seed,
+        top_k=top_k,
+        timeline=timeline,
+        bar_quarters=bar_quarters,
+        primer=primer_tokens,
+    )
     notes = grammar.realise(tokens, timeline, encoding=encoding, seed=seed, start=start, previous=previous)
     if primer and keep_primer:
         notes = sorted(primer) + notes

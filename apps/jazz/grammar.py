@@ -202,8 +202,9 @@ class Vocabulary:
 
     def encode(self, tokens):
         """Token strings -> int ids; a token not in the vocabulary becomes its nearest one (`nearest`)."""
-        return np.array([self.ids[token if token in self.ids else self.nearest(token)] for token in tokens],
-                        dtype="int32")
+        return np.array(
+            [self.ids[token if token in self.ids else self.nearest(token)] for token in tokens], dtype="int32"
+        )
 
     def decode(self, ids):
         """Int ids -> token strings."""

@@ -108,5 +108,7 @@ def check_primer(notes, quarters):
         raise UsageError(f"--primer spans {low}-{high}, outside the model's register {'-'.join(REGISTER_NAMES)}")
     end = max(offset + duration for offset, duration, _ in notes)
     if end >= quarters:
-        raise UsageError(f"--primer lasts {end:g} quarter notes; the solo lasts {quarters:g}: the primer must be "
-                       "shorter (see --measures)")
+        raise UsageError(
+            f"--primer lasts {end:g} quarter notes; the solo lasts {quarters:g}: the primer must be "
+            "shorter (see --measures)"
+        )

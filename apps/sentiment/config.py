@@ -25,21 +25,31 @@ class Hyperparameters:
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
     units: int = option(64, "units per direction", type=positive_int)
-    num_layers: int = option(1, "stacked recurrent layers", type=positive_int, flag="--layers", metavar="N",
-                              key="layers")
+    num_layers: int = option(
+        1, "stacked recurrent layers", type=positive_int, flag="--layers", metavar="N", key="layers"
+    )
     bidirectional: bool = option(True, "read the text both ways", type=bool)
-    pooling: str = option("last", "classify from the last state, or the mean or max over the tokens",
-                          choices=POOLINGS)
-    members: int = option(1, "train N networks side by side (own embeddings, same vocabulary) and answer with the "
-                          "mean of their probabilities", type=positive_int, flag="--ensemble", metavar="N")
+    pooling: str = option("last", "classify from the last state, or the mean or max over the tokens", choices=POOLINGS)
+    members: int = option(
+        1,
+        "train N networks side by side (own embeddings, same vocabulary) and answer with the "
+        "mean of their probabilities",
+        type=positive_int,
+        flag="--ensemble",
+        metavar="N",
+    )
     embedding_dim: int = option(
-        None, f"word vector size (default: that of --embeddings, else {DEFAULT_EMBEDDING_DIM})", type=positive_int)
-    freeze_embeddings: bool = option(
-        False, "keep the word vectors as initialised instead of training them", type=bool)
+        None, f"word vector size (default: that of --embeddings, else {DEFAULT_EMBEDDING_DIM})", type=positive_int
+    )
+    freeze_embeddings: bool = option(False, "keep the word vectors as initialised instead of training them", type=bool)
     extra_vocabulary: int = option(
-        0, "with --embeddings: add the N most frequent of its words that the training texts lack to the "
+        0,
+        "with --embeddings: add the N most frequent of its words that the training texts lack to the "
         "vocabulary (beyond --max-tokens), so that words unseen in training keep a meaning at predict time; "
-        "each costs embedding-dim x 4 bytes", type=positive_int, metavar="N")
+        "each costs embedding-dim x 4 bytes",
+        type=positive_int,
+        metavar="N",
+    )
     max_tokens: int = option(10000, "vocabulary size, padding and unknown-word ids included", type=positive_int)
     max_length: int = option(DEFAULT_MAX_LENGTH, "tokens kept per text, the rest is cut off", type=positive_int)
     dropout: float = option(0.5, "dropout rate", type=fraction)

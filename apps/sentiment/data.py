@@ -195,8 +195,11 @@ def read_trees(path):
         UsageError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), no tree.
     """
     text = read_text(path, "treebank file", max_bytes=MAX_LABELLED_BYTES)
-    trees = [parse_tree(line, f"{path}:{line_number}")
-             for line_number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    trees = [
+        parse_tree(line, f"{path}:{line_number}")
+        for line_number, line in enumerate(text.splitlines(), 1)
+        if line.strip()
+    ]
     if not trees:
         raise UsageError(f"{path} holds no trees")
     return trees
@@ -246,8 +249,7 @@ def tree_examples(path, unit, groups=None):
     return Examples([text for _, text in pairs], [label for label, _ in pairs], path, unit)
 
 
-def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=None, text_col="text",
-              label_col="label"):
+def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=None, text_col="text", label_col="label"):
     """Returns `(train, dev_or_None, label_names)` for a training task.
 
     Args:
@@ -269,27 +271,37 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
         raise UsageError(f"--train-labels fine is for --task {', '.join(FINE_GROUPS)}, not --task {task}")
     if task in SST_FILES:
         if not os.path.isdir(data):
-            raise UsageError(f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
-                           f"got {data} (fetch it with `python -m apps.sentiment download`)")
+            raise UsageError(
+                f"--task {task} needs the directory holding {' and '.join(SST_FILES[task])}, "
+                f"got {data} (fetch it with `python -m apps.sentiment download`)"
+            )
         trees = os.path.join(data, TREES_DIR)
         if train_on is None:
             train_on = "phrases" if os.path.isdir(trees) else "sentences"
         if train_on == "phrases":
             if not os.path.isdir(trees):
-                raise UsageError(f"--train-on phrases needs the treebank's {' and '.join(TREE_FILES)} in {trees} "
-                               f"(fetch it with `python -m apps.sentiment download`)")
+                raise UsageError(
+                    f"--train-on phrases needs the treebank's {' and '.join(TREE_FILES)} in {trees} "
+                    f"(fetch it with `python -m apps.sentiment download`)"
+                )
             train_path, dev_path = (os.path.join(trees, name) for name in TREE_FILES)
             groups = FINE_GROUPS.get(task)
-            return (tree_examples(train_path, "phrases", None if fine else groups),
-                    tree_examples(dev_path, "sentences", groups), LABEL_NAMES[task])
+            return (
+                tree_examples(train_path, "phrases", None if fine else groups),
+                tree_examples(dev_path, "sentences", groups),
+                LABEL_NAMES[task],
+            )
         if train_on != "sentences":
             raise UsageError(f"--train-on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
         train_task = "sst5" if fine else task
         train_path = os.path.join(data, SST_FILES[train_task][0])
         dev_path = os.path.join(data, SST_FILES[task][1])
         names = LABEL_NAMES[task]
-        return (read_examples(train_path, num_classes=len(LABEL_NAMES[train_task])),
-                read_examples(dev_path, num_classes=len(names)), names)
+        return (
+            read_examples(train_path, num_classes=len(LABEL_NAMES[train_task])),
+            read_examples(dev_path, num_classes=len(names)),
+            names,
+        )
     if task != "file":
         raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
     if train_on == "phrases":

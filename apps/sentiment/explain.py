@@ -57,20 +57,23 @@ class Explainer:
         vectorizers = [layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization)]
         self.embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
         if len(windows) != 1 or len(vectorizers) != 1 or not self.embeddings:
-            raise ValueError("Invalid `model`: expected a sentiment model (one TextVectorization, one "
-                             "TokenWindow, an Embedding per member)")
+            raise ValueError(
+                "Invalid `model`: expected a sentiment model (one TextVectorization, one "
+                "TokenWindow, an Embedding per member)"
+            )
         window, self.vectorizer = windows[0], vectorizers[0]
         self.max_length = window.max_length
         self.standardize = self.vectorizer.get_config()["standardize"]
         if not callable(self.standardize):  # the tokens shown must be the ones the vectorizer made
-            raise ValueError(f"Invalid `model`: expected its TextVectorization to standardise with a function "
-                             f"(as `standardize_ptb`), got {self.standardize!r}")
+            raise ValueError(
+                f"Invalid `model`: expected its TextVectorization to standardise with a function "
+                f"(as `standardize_ptb`), got {self.standardize!r}"
+            )
         self.model = model
         self.token_ids = keras.Model(model.inputs, window.output)
         # The same layers from the token ids and the members' word vectors on: the mask is computed from the ids
         # inside the graph, so the interpolated vectors keep the text's own mask.
-        self.from_vectors = keras.Model([window.output] + [layer.output for layer in self.embeddings],
-                                        model.outputs)
+        self.from_vectors = keras.Model([window.output] + [layer.output for layer in self.embeddings], model.outputs)
         self.from_ids = keras.Model(window.output, model.outputs)
         nodes, weights = np.polynomial.legendre.leggauss(steps)
         self.steps = steps
@@ -105,8 +108,10 @@ class Explainer:
         # Rows step*batch .. (step+1)*batch - 1 hold node `step`; the last block is the baseline (alpha 0).
         alphas = tf.concat([self.alphas, [0.0]], 0)
         with tf.GradientTape() as tape:
-            points = [tf.reshape(alphas[:, None, None, None] * x[None], tf.concat([[-1], tf.shape(x)[1:]], 0))
-                      for x in vectors]
+            points = [
+                tf.reshape(alphas[:, None, None, None] * x[None], tf.concat([[-1], tf.shape(x)[1:]], 0))
+                for x in vectors
+            ]
             tape.watch(points)
             probs = self.from_vectors([tiled_ids] + points, training=False)
             chosen = tf.gather(probs, tiled_targets, batch_dims=1)
@@ -116,7 +121,7 @@ class Explainer:
             mean_gradient = tf.tensordot(self.weights, gradient, axes=1)
             scores += tf.reduce_sum(x * mean_gradient, axis=-1)
         scores *= tf.cast(ids != 0, scores.dtype)
-        return scores, self.model_probabilities(ids), chosen[steps * batch:]
+        return scores, self.model_probabilities(ids), chosen[steps * batch :]
 
     def model_probabilities(self, ids):
         """The model's class probabilities (batch, classes) for token ids (batch, time)."""
@@ -129,7 +134,7 @@ class Explainer:
         batch, time = ids.shape
         variants = np.zeros((batch, time, time), ids.dtype)
         for position in range(time):
-            variants[:, position, :time - 1] = np.delete(ids, position, axis=1)
+            variants[:, position, : time - 1] = np.delete(ids, position, axis=1)
         probs = self.from_ids(np.concatenate([ids, variants.reshape(-1, time)]), training=False).numpy()
         full = probs[np.arange(batch), targets]
         dropped = probs[batch:].reshape(batch, time, -1)[np.arange(batch), :, targets]
@@ -147,12 +152,27 @@ class Explainer:
         targets = tf.argmax(self.model_probabilities(ids), axis=-1, output_type=tf.int32)
         scores, probs, baseline = self.integrated_gradients(ids, targets)
         words, lengths = self.words(texts)
-        return {"tokens": words, "scores": scores, "label_ids": targets, "probabilities": probs,
-                "baseline": baseline, "truncated": lengths > self.max_length}
+        return {
+            "tokens": words,
+            "scores": scores,
+            "label_ids": targets,
+            "probabilities": probs,
+            "baseline": baseline,
+            "truncated": lengths > self.max_length,
+        }
 
 
-def explain(model, texts, *, labels=None, method="integrated-gradients", target=None, steps=DEFAULT_STEPS,
-            batch_size=EXPLAIN_BATCH, explainer=None):
+def explain(
+    model,
+    texts,
+    *,
+    labels=None,
+    method="integrated-gradients",
+    target=None,
+    steps=DEFAULT_STEPS,
+    batch_size=EXPLAIN_BATCH,
+    explainer=None,
+):
     """Explains the sentiment model's answer for each text: its tokens and a signed score per token.
 
     Args:
@@ -194,21 +214,37 @@ def explain(model, texts, *, labels=None, method="integrated-gradients", target=
         if target in names:
             target = names.index(target)
         elif not (isinstance(target, (int, np.integer)) and 0 <= target < num_classes):
-            raise ValueError(f"Invalid `target`: expected a class name ({', '.join(names)}) or an id from 0 to "
-                             f"{num_classes - 1}, got {target!r}")
+            raise ValueError(
+                f"Invalid `target`: expected a class name ({', '.join(names)}) or an id from 0 to "
+                f"{num_classes - 1}, got {target!r}"
+            )
     judged = [text for text in texts if text.strip()]
-    explained = (result for start in range(0, len(judged), batch_size)
-                 for result in _explain_batch(explainer, judged[start:start + batch_size], method, target))
+    explained = (
+        result
+        for start in range(0, len(judged), batch_size)
+        for result in _explain_batch(explainer, judged[start : start + batch_size], method, target)
+    )
     results = []
     for text in texts:
         if not text.strip():
-            results.append({"text": text, "judged": False, "tokens": [], "scores": [], "unknown": [],
-                            "truncated": False, "words": 0, "label": None, "label_id": None, "probability": None,
-                            "method": method})
+            results.append(
+                {
+                    "text": text,
+                    "judged": False,
+                    "tokens": [],
+                    "scores": [],
+                    "unknown": [],
+                    "truncated": False,
+                    "words": 0,
+                    "label": None,
+                    "label_id": None,
+                    "probability": None,
+                    "method": method,
+                }
+            )
             continue
         result = next(explained)
-        results.append({"text": text, "judged": True, **result, "label": names[result["label_id"]],
-                        "method": method})
+        results.append({"text": text, "judged": True, **result, "label": names[result["label_id"]], "method": method})
         if method == "integrated-gradients":
             results[-1]["steps"] = explainer.steps
     return results
@@ -240,11 +276,15 @@ def _explain_batch(explainer, texts, method, target):
     ids, words, lengths = ids.numpy(), words.numpy(), lengths.numpy()
     for row, label_id in enumerate(targets):
         count = int(min(lengths[row], explainer.max_length))
-        result = {"tokens": [word.decode("utf-8") for word in words[row, :count]],
-                  "scores": [float(score) for score in scores[row, :count]],
-                  "unknown": [bool(token == 1) for token in ids[row, :count]],
-                  "truncated": bool(lengths[row] > explainer.max_length), "words": int(lengths[row]),
-                  "label_id": int(label_id), "probability": float(probs[row, label_id])}
+        result = {
+            "tokens": [word.decode("utf-8") for word in words[row, :count]],
+            "scores": [float(score) for score in scores[row, :count]],
+            "unknown": [bool(token == 1) for token in ids[row, :count]],
+            "truncated": bool(lengths[row] > explainer.max_length),
+            "words": int(lengths[row]),
+            "label_id": int(label_id),
+            "probability": float(probs[row, label_id]),
+        }
         if baseline is not None:
             result["baseline"] = float(baseline[row])
         yield result
@@ -270,8 +310,7 @@ def confident_errors(model, examples, count, *, labels=None, method="integrated-
     predicted = probs.argmax(axis=1)
     wrong = np.flatnonzero(predicted != np.asarray(examples.labels, dtype=int))
     chosen = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")][:count]
-    results = explain(model, [examples.texts[index] for index in chosen], labels=labels, method=method,
-                      steps=steps)
+    results = explain(model, [examples.texts[index] for index in chosen], labels=labels, method=method, steps=steps)
     names = list(labels) if labels is not None else [str(index) for index in range(probs.shape[1])]
     for index, result in zip(chosen, results):
         result["true_label_id"] = int(examples.labels[index])

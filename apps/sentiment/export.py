@@ -46,5 +46,6 @@ def export(model, config, out, force=False):
     An existing SavedModel of this app at `out` is replaced; anything else only with `force`.
     """
     module = SentimentServing(model, config["labels"])
-    export_saved_model(module, out, {"serving_default": module.serve, "explain": module.explain}, app="sentiment",
-                       force=force)
+    export_saved_model(
+        module, out, {"serving_default": module.serve, "explain": module.explain}, app="sentiment", force=force
+    )

@@ -38,7 +38,7 @@ EXAMPLES = [
 _RULES = [
     (r"\(", " -lrb- "),
     (r"\)", " -rrb- "),
-    ("\"", " '' "),
+    ('"', " '' "),
     (r"(\w)(n't)\b", r"\1 \2"),
     (r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2"),
     (r"(\.\.\.|[.,!?;:])", r" \1 "),
@@ -96,12 +96,23 @@ def export(model, config, out, quantize="none"):
     examples = []
     for text in EXAMPLES:
         tokens = token_ids(text, ids)
-        examples.append({"text": text, "standardized": standardize(text), "token_ids": tokens[0].tolist(),
-                         "probabilities": classifier(tokens, training=False).numpy()[0].tolist()})
+        examples.append(
+            {
+                "text": text,
+                "standardized": standardize(text),
+                "token_ids": tokens[0].tolist(),
+                "probabilities": classifier(tokens, training=False).numpy()[0].tolist(),
+            }
+        )
     vocab_path, examples_path = side_paths(out)
     written = {"labels": config["labels"], "max_length": config.get("max_length"), "examples": examples}
-    return litert.write_all({out: content, vocab_path: litert.lines(vocabulary),
-                             examples_path: json.dumps(written, indent=1, ensure_ascii=False)})
+    return litert.write_all(
+        {
+            out: content,
+            vocab_path: litert.lines(vocabulary),
+            examples_path: json.dumps(written, indent=1, ensure_ascii=False),
+        }
+    )
 
 
 def read_vocabulary(path):

@@ -43,7 +43,7 @@ def standardize_ptb(texts):
     texts = tf.strings.lower(texts, encoding="utf-8")
     texts = tf.strings.regex_replace(texts, r"\(", " -lrb- ")
     texts = tf.strings.regex_replace(texts, r"\)", " -rrb- ")
-    texts = tf.strings.regex_replace(texts, "\"", " '' ")
+    texts = tf.strings.regex_replace(texts, '"', " '' ")
     # Clitics are separate tokens in PTB: "isn't" -> "is n't", "it's" -> "it 's".
     texts = tf.strings.regex_replace(texts, r"(\w)(n't)\b", r"\1 \2")
     texts = tf.strings.regex_replace(texts, r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2")
@@ -154,14 +154,15 @@ class GroupClasses(keras.layers.Layer):
         groups = [[int(index) for index in group] for group in groups]
         flat = [index for group in groups for index in group]
         if len(groups) < 2 or not all(groups) or min(flat) < 0 or len(set(flat)) != len(flat):
-            raise ValueError(f"Invalid `groups`: expected at least two non-empty, disjoint lists of class ids, "
-                             f"got {groups!r}")
+            raise ValueError(
+                f"Invalid `groups`: expected at least two non-empty, disjoint lists of class ids, got {groups!r}"
+            )
         self.groups = groups
 
     def call(self, probabilities):
         grouped = keras.ops.stack(
-            [keras.ops.sum(keras.ops.take(probabilities, group, axis=-1), axis=-1) for group in self.groups],
-            axis=-1)
+            [keras.ops.sum(keras.ops.take(probabilities, group, axis=-1), axis=-1) for group in self.groups], axis=-1
+        )
         return grouped / keras.ops.sum(grouped, axis=-1, keepdims=True)
 
     def compute_output_shape(self, input_shape):
@@ -182,8 +183,8 @@ def make_vectorizer(train_texts, max_tokens):
     """Returns a `TextVectorization` whose vocabulary (at most `max_tokens` ids, padding and OOV included)
     is adapted on `train_texts`."""
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, standardize=standardize_ptb, split="whitespace", output_mode="int",
-        name="vectorizer")
+        max_tokens=max_tokens, standardize=standardize_ptb, split="whitespace", output_mode="int", name="vectorizer"
+    )
     vectorizer.adapt(tf.constant(list(train_texts)), batch_size=1024)
     return vectorizer
 
@@ -194,8 +195,12 @@ def extend_vocabulary(vectorizer, words):
     vocabulary = vectorizer.get_vocabulary()
     known = set(vocabulary)
     return keras.layers.TextVectorization(
-        standardize=standardize_ptb, split="whitespace", output_mode="int", name=vectorizer.name,
-        vocabulary=vocabulary[2:] + [word for word in dict.fromkeys(words) if word not in known])
+        standardize=standardize_ptb,
+        split="whitespace",
+        output_mode="int",
+        name=vectorizer.name,
+        vocabulary=vocabulary[2:] + [word for word in dict.fromkeys(words) if word not in known],
+    )
 
 
 def is_one_token(words):
@@ -205,9 +210,22 @@ def is_one_token(words):
     return [text.decode("utf-8").strip() == word for text, word in zip(standardised, words)]
 
 
-def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1, bidirectional=True,
-                embedding_dim=64, dropout=0.5, word_dropout=0.0, pooling="last",
-                max_length=DEFAULT_MAX_LENGTH, members=1, freeze_embeddings=False):
+def build_model(
+    vectorizer,
+    num_classes,
+    *,
+    cell="lstm",
+    units=64,
+    num_layers=1,
+    bidirectional=True,
+    embedding_dim=64,
+    dropout=0.5,
+    word_dropout=0.0,
+    pooling="last",
+    max_length=DEFAULT_MAX_LENGTH,
+    members=1,
+    freeze_embeddings=False,
+):
     """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
 
     Args:
@@ -239,24 +257,56 @@ def build_model(vectorizer, num_classes, *, cell="lstm", units=64, num_layers=1,
     texts = keras.Input(shape=(), dtype="string", name="text")
     tokens = TokenWindow(max_length, name="window")(vectorizer(texts))
     outputs = [
-        _classifier(tokens, vectorizer.vocabulary_size(), num_classes, cell=cell, units=units,
-                    num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
-                    dropout=dropout, word_dropout=word_dropout, pooling=pooling,
-                    freeze_embeddings=freeze_embeddings, prefix=f"member_{index + 1}_" if members > 1 else "")
-        for index in range(members)]
+        _classifier(
+            tokens,
+            vectorizer.vocabulary_size(),
+            num_classes,
+            cell=cell,
+            units=units,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            embedding_dim=embedding_dim,
+            dropout=dropout,
+            word_dropout=word_dropout,
+            pooling=pooling,
+            freeze_embeddings=freeze_embeddings,
+            prefix=f"member_{index + 1}_" if members > 1 else "",
+        )
+        for index in range(members)
+    ]
     return keras.Model(texts, outputs if members > 1 else outputs[0], name="sentiment")
 
 
-def _classifier(tokens, vocabulary_size, num_classes, *, cell, units, num_layers, bidirectional, embedding_dim,
-                dropout, word_dropout, pooling, freeze_embeddings, prefix):
+def _classifier(
+    tokens,
+    vocabulary_size,
+    num_classes,
+    *,
+    cell,
+    units,
+    num_layers,
+    bidirectional,
+    embedding_dim,
+    dropout,
+    word_dropout,
+    pooling,
+    freeze_embeddings,
+    prefix,
+):
     """Token ids -> Embedding -> recurrent layers -> class probabilities, every layer's name after `prefix`."""
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, trainable=not freeze_embeddings,
-                               name=f"{prefix}embedding")(tokens)
+    x = keras.layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, trainable=not freeze_embeddings, name=f"{prefix}embedding"
+    )(tokens)
     x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name=f"{prefix}word_dropout")(x)
     for index in range(num_layers):
         last = index == num_layers - 1
-        layer = recurrent_layer(cell, units, return_sequences=not last or pooling != "last",
-                                dropout=dropout, name=f"{prefix}{cell}_{index + 1}")
+        layer = recurrent_layer(
+            cell,
+            units,
+            return_sequences=not last or pooling != "last",
+            dropout=dropout,
+            name=f"{prefix}{cell}_{index + 1}",
+        )
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{prefix}bi_{cell}_{index + 1}")
         x = layer(x)

@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from apps.common.errors import UsageError
 # Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
 import apps.sentiment.model  # noqa: F401
+from apps.common.errors import UsageError
 
 PREDICT_BATCH = 256
 
@@ -38,14 +38,22 @@ def predict(model, config, texts, batch_size=PREDICT_BATCH):
     results = []
     for text in texts:
         if not text.strip():
-            results.append({"text": text, "label": None, "label_id": None, "stars": None, "probabilities": None,
-                            "judged": False})
+            results.append(
+                {"text": text, "label": None, "label_id": None, "stars": None, "probabilities": None, "judged": False}
+            )
             continue
         row = next(rows)
         label_id = int(np.argmax(row))
-        results.append({"text": text, "label": names[label_id], "label_id": label_id,
-                        "stars": stars(label_id, len(names)),
-                        "probabilities": {name: float(p) for name, p in zip(names, row)}, "judged": True})
+        results.append(
+            {
+                "text": text,
+                "label": names[label_id],
+                "label_id": label_id,
+                "stars": stars(label_id, len(names)),
+                "probabilities": {name: float(p) for name, p in zip(names, row)},
+                "judged": True,
+            }
+        )
     return results
 
 
@@ -63,21 +71,28 @@ def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
     names = config["labels"]
     truth = np.asarray(examples.labels)
     if truth.size and truth.max() >= len(names):
-        raise UsageError(f"{examples.source}: label {truth.max()} is out of range for this "
-                       f"{len(names)}-class model (expected 0..{len(names) - 1})")
+        raise UsageError(
+            f"{examples.source}: label {truth.max()} is out of range for this "
+            f"{len(names)}-class model (expected 0..{len(names) - 1})"
+        )
     predicted = probabilities(model, examples.texts, batch_size).argmax(axis=1)
     confusion = tf.math.confusion_matrix(truth, predicted, num_classes=len(names)).numpy()
     true_positives = np.diag(confusion).astype("float64")
     # A class never predicted (or absent) has precision (recall) 0, not NaN, as in scikit-learn's default.
-    precision = np.divide(true_positives, confusion.sum(axis=0), out=np.zeros(len(names)),
-                          where=confusion.sum(axis=0) > 0)
-    recall = np.divide(true_positives, confusion.sum(axis=1), out=np.zeros(len(names)),
-                       where=confusion.sum(axis=1) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(names)),
-                   where=precision + recall > 0)
-    per_class = [{"label": name, "precision": float(p), "recall": float(r), "f1": float(f),
-                  "support": int(s)}
-                 for name, p, r, f, s in zip(names, precision, recall, f1, confusion.sum(axis=1))]
-    return {"examples": int(truth.size), "accuracy": float(true_positives.sum() / truth.size),
-            "macro_f1": float(f1.mean()), "per_class": per_class, "confusion": confusion.tolist(),
-            "labels": list(names)}
+    precision = np.divide(
+        true_positives, confusion.sum(axis=0), out=np.zeros(len(names)), where=confusion.sum(axis=0) > 0
+    )
+    recall = np.divide(true_positives, confusion.sum(axis=1), out=np.zeros(len(names)), where=confusion.sum(axis=1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(names)), where=precision + recall > 0)
+    per_class = [
+        {"label": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(names, precision, recall, f1, confusion.sum(axis=1))
+    ]
+    return {
+        "examples": int(truth.size),
+        "accuracy": float(true_positives.sum() / truth.size),
+        "macro_f1": float(f1.mean()),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "labels": list(names),
+    }

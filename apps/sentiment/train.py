@@ -21,8 +21,13 @@ from apps.sentiment.config import DEFAULT_EMBEDDING_DIM, Hyperparameters
 from apps.sentiment.data import Examples
 from apps.sentiment.embeddings import embedding_matrix, extra_words
 from apps.sentiment.model import (
-    average_members, build_model, extend_vocabulary, group_classes, is_one_token,
-    make_vectorizer)
+    average_members,
+    build_model,
+    extend_vocabulary,
+    group_classes,
+    is_one_token,
+    make_vectorizer,
+)
 
 # Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
 BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
@@ -31,15 +36,18 @@ BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
 def hold_out(examples, fraction, seed):
     """Splits `examples` into `(train, dev)` at random, `fraction` of them (at least one) going to dev."""
     if len(examples) < 2:
-        raise UsageError(f"{examples.source} has {len(examples)} example; at least 2 are needed to hold out a "
-                       "dev set (or pass --dev)")
+        raise UsageError(
+            f"{examples.source} has {len(examples)} example; at least 2 are needed to hold out a "
+            "dev set (or pass --dev)"
+        )
     order = np.random.default_rng(seed).permutation(len(examples))
     count = min(max(1, round(fraction * len(examples))), len(examples) - 1)
     dev, train = order[:count], order[count:]
 
     def pick(rows, part):
-        return Examples([examples.texts[i] for i in rows], [examples.labels[i] for i in rows],
-                        f"{examples.source} ({part})")
+        return Examples(
+            [examples.texts[i] for i in rows], [examples.labels[i] for i in rows], f"{examples.source} ({part})"
+        )
 
     return pick(train, "train part"), pick(dev, "held-out dev part")
 
@@ -57,16 +65,47 @@ def make_dataset(examples, batch_size, shuffle_seed=None):
         return distribute.sharded(dataset.batch(batch_size))
     dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.bucket_by_sequence_length(
-        lambda text, label: tf.size(tf.strings.split(text)), BUCKET_BOUNDARIES,
-        [batch_size] * (len(BUCKET_BOUNDARIES) + 1))
+        lambda text, label: tf.size(tf.strings.split(text)),
+        BUCKET_BOUNDARIES,
+        [batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+    )
     return distribute.sharded(dataset)
 
 
 @defaults_from(Hyperparameters)
-def train(train_examples, dev_examples, label_names, out, *, cell, units, num_layers, bidirectional, pooling,
-          members, embedding_dim, freeze_embeddings, extra_vocabulary, max_tokens, max_length, dropout,
-          word_dropout, learning_rate, epochs, batch_size, patience, seed, task="file", fine_labels=None,
-          class_groups=None, vectors=None, verbose=1, strategy=None, backup_dir=None, force=False):
+def train(
+    train_examples,
+    dev_examples,
+    label_names,
+    out,
+    *,
+    cell,
+    units,
+    num_layers,
+    bidirectional,
+    pooling,
+    members,
+    embedding_dim,
+    freeze_embeddings,
+    extra_vocabulary,
+    max_tokens,
+    max_length,
+    dropout,
+    word_dropout,
+    learning_rate,
+    epochs,
+    batch_size,
+    patience,
+    seed,
+    task="file",
+    fine_labels=None,
+    class_groups=None,
+    vectors=None,
+    verbose=1,
+    strategy=None,
+    backup_dir=None,
+    force=False,
+):
     """Trains a classifier and saves it as a bundle in `out`.
 
     Args:
@@ -114,21 +153,36 @@ def train(train_examples, dev_examples, label_names, out, *, cell, units, num_la
     steps_per_epoch = math.ceil(len(train_examples) / batch_size)
     vectorizer = make_vectorizer(train_examples.texts, max_tokens)
     if extra_vocabulary:
-        vectorizer = extend_vocabulary(vectorizer, extra_words(vectors, vectorizer.get_vocabulary(),
-                                                               extra_vocabulary, keep=is_one_token))
+        vectorizer = extend_vocabulary(
+            vectorizer, extra_words(vectors, vectorizer.get_vocabulary(), extra_vocabulary, keep=is_one_token)
+        )
     with strategy.scope():
-        model = build_model(vectorizer, len(fine_labels or label_names), cell=cell, units=units,
-                            num_layers=num_layers, bidirectional=bidirectional, embedding_dim=embedding_dim,
-                            dropout=dropout, word_dropout=word_dropout, pooling=pooling, max_length=max_length,
-                            members=members, freeze_embeddings=freeze_embeddings)
+        model = build_model(
+            vectorizer,
+            len(fine_labels or label_names),
+            cell=cell,
+            units=units,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            embedding_dim=embedding_dim,
+            dropout=dropout,
+            word_dropout=word_dropout,
+            pooling=pooling,
+            max_length=max_length,
+            members=members,
+            freeze_embeddings=freeze_embeddings,
+        )
         pretrained = _load_vectors(model, vectorizer, vectors, seed) if vectors is not None else None
         optimizer = keras.optimizers.Adam(learning_rate)
         if members == 1:
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         else:
             # Weighted 1/members, the loss is the members' mean and stays comparable with a single model's.
-            model.compile(optimizer=optimizer, loss=["sparse_categorical_crossentropy"] * members,
-                          loss_weights=[1 / members] * members)
+            model.compile(
+                optimizer=optimizer,
+                loss=["sparse_categorical_crossentropy"] * members,
+                loss_weights=[1 / members] * members,
+            )
         answering = average_members(model)
         if class_groups is not None:
             answering = group_classes(answering, class_groups)
@@ -141,19 +195,33 @@ def train(train_examples, dev_examples, label_names, out, *, cell, units, num_la
     if members > 1:
         train_data = train_data.map(lambda texts, labels: (texts, (labels,) * members))
     stopper = early_stopping("val_accuracy", patience, mode="max")
-    history = model.fit(train_data, steps_per_epoch=steps_per_epoch, validation_data=validation, epochs=epochs,
-                        callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir),
-                        shuffle=False, verbose=verbose).history
+    history = model.fit(
+        train_data,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        epochs=epochs,
+        callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir),
+        shuffle=False,
+        verbose=verbose,
+    ).history
     # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
     inference = distribute.to_float32(keras.Model(answering.inputs, answering.outputs, name=model.name))
     best_epoch = int(np.argmax(history["val_accuracy"]))
     config = {
-        "app": "sentiment", "task": task, "labels": list(label_names), "num_classes": num_classes,
-        **record(Hyperparameters, locals()), "vocabulary_size": vectorizer.vocabulary_size(),
-        "fine_labels": fine_labels, "class_groups": class_groups, "embeddings": pretrained,
-        "epochs_run": len(history["loss"]), "best_epoch": best_epoch + 1,
+        "app": "sentiment",
+        "task": task,
+        "labels": list(label_names),
+        "num_classes": num_classes,
+        **record(Hyperparameters, locals()),
+        "vocabulary_size": vectorizer.vocabulary_size(),
+        "fine_labels": fine_labels,
+        "class_groups": class_groups,
+        "embeddings": pretrained,
+        "epochs_run": len(history["loss"]),
+        "best_epoch": best_epoch + 1,
         "dev_accuracy": float(history["val_accuracy"][best_epoch]),
-        "train_data": _describe(train_examples), "dev_data": _describe(dev_examples),
+        "train_data": _describe(train_examples),
+        "dev_data": _describe(dev_examples),
     }
     save_trained(out, inference, config, history, title=f"sentiment ({task}, {cell})", force=force)
     return inference, config
@@ -194,8 +262,14 @@ def _load_vectors(model, vectorizer, vectors, seed):
         matrix, covered = embedding_matrix(vocabulary, vectors, seed=seed + index)
         layer.embeddings.assign(matrix)
     words = len(vocabulary) - 2
-    described = {"source": os.path.basename(vectors.source), "dim": vectors.dim, "words": len(vectors.words),
-                 "vocabulary_words": words, "covered": covered, "coverage": covered / max(words, 1)}
+    described = {
+        "source": os.path.basename(vectors.source),
+        "dim": vectors.dim,
+        "words": len(vectors.words),
+        "vocabulary_words": words,
+        "covered": covered,
+        "coverage": covered / max(words, 1),
+    }
     if os.path.isfile(vectors.source):
         described["sha256"] = files.sha256_of(vectors.source)
     return described

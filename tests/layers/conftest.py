@@ -75,13 +75,14 @@ def value_and_grads(fn, variables, inputs=(), cotangents=None, seed=1234):
                 return loss_of(fn(*xs))
 
         (_, outputs), (var_grads, input_grads) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
-            [v.value for v in variables], [jnp.asarray(a) for a in inputs])
+            [v.value for v in variables], [jnp.asarray(a) for a in inputs]
+        )
         grads = list(var_grads) + list(input_grads)
     else:
         pytest.skip(f"no gradient helper for the {BACKEND} backend")
     to_numpy = lambda g: None if g is None else np.asarray(ops.convert_to_numpy(g))  # noqa: E731
     grads = [to_numpy(g) for g in grads]
-    return [to_numpy(o) for o in outputs], grads[:len(variables)], grads[len(variables):]
+    return [to_numpy(o) for o in outputs], grads[: len(variables)], grads[len(variables) :]
 
 
 @pytest.fixture
@@ -99,8 +100,11 @@ def _jax_compilation_cache(tmp_path_factory):
         return
     import jax
 
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-             "jax_persistent_cache_min_entry_size_bytes")
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
     saved = {name: getattr(jax.config, name) for name in names}
     jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax_compilation_cache")))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)

@@ -19,8 +19,7 @@ def randomize(layer, seed=1, scale=0.5):
 def keras_and_our_lstm(x, units, precompute_inputs=True, peephole=False, use_fused_bptt=False, **kwargs):
     """A built `keras.layers.LSTM` with random weights and our LSTM holding the same weights."""
     theirs = keras.layers.LSTM(units, **kwargs)
-    ours = LSTM(units, peephole=peephole, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt,
-                **kwargs)
+    ours = LSTM(units, peephole=peephole, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
     theirs.build(x.shape)
     ours.build(x.shape)
     randomize(theirs)
@@ -57,8 +56,9 @@ def count_calls(monkeypatch, module, name):
     return calls
 
 
-def torch_state_dict(kind, input_size, hidden_size, rng, num_layers=1, bidirectional=False, proj_size=0,
-                     bias=True, scale=0.5):
+def torch_state_dict(
+    kind, input_size, hidden_size, rng, num_layers=1, bidirectional=False, proj_size=0, bias=True, scale=0.5
+):
     """Random weights with the keys and shapes of `torch.nn.LSTM`/`nn.GRU(...).state_dict()`."""
     gates = {"lstm": 4, "gru": 3}[kind]
     out_size = proj_size or hidden_size
@@ -86,6 +86,7 @@ def torch_equations(kind, state_dict, x):
     Each layer reads the previous one's output, the `_reverse` direction the sequence backwards, and a
     bidirectional layer outputs [forward, backward] per step.
     """
+
     def sigmoid(z):
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -96,8 +97,10 @@ def torch_equations(kind, state_dict, x):
         for suffix in ("", "_reverse"):
             if f"weight_ih_l{k}{suffix}" not in state_dict:
                 continue
-            w_ih, w_hh, b_ih, b_hh, w_hr = (state_dict.get(f"{n}_l{k}{suffix}") for n in (
-                "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+            w_ih, w_hh, b_ih, b_hh, w_hr = (
+                state_dict.get(f"{n}_l{k}{suffix}")
+                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+            )
             b_ih = 0.0 if b_ih is None else b_ih
             b_hh = 0.0 if b_hh is None else b_hh
             sequence = out[:, ::-1] if suffix else out

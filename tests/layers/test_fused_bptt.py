@@ -11,19 +11,15 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, count_calls, randomize
+from layers import GRU, LSTM, _bptt, gru_weights_from_keras, reference
 
-from layers import GRU, LSTM, _bptt, gru_weights_from_keras
-from layers import reference
+from layer_helpers import call_fn, count_calls, randomize
 
 B, T, D, H = 4, 6, 3, 5
 BACKEND = keras.backend.backend()
 
 # Row by row: holes, an empty sentence, leading masked steps, right padding.
-MASK = np.array([[1, 0, 1, 1, 0, 1],
-                 [0, 0, 0, 0, 0, 0],
-                 [0, 0, 1, 1, 1, 0],
-                 [1, 1, 1, 1, 0, 0]], bool)
+MASK = np.array([[1, 0, 1, 1, 0, 1], [0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0]], bool)
 
 # name -> (layer class, reference kind, options both take)
 KINDS = {
@@ -68,12 +64,17 @@ def repeated_outputs(ref_outputs, mask, output_weights, a0):
 
 
 # (masked, go_backwards, zero_output_for_mask); the unmasked LSTM against the reference: test_lstm_bptt.py.
-REFERENCE_CASES = {"forwards_repeat": (True, False, False), "backwards_zeros": (True, True, True),
-                   "unmasked_backwards": (False, True, False)}
+REFERENCE_CASES = {
+    "forwards_repeat": (True, False, False),
+    "backwards_zeros": (True, True, True),
+    "unmasked_backwards": (False, True, False),
+}
 
 
-@pytest.mark.parametrize("kind, case", [(kind, case) for kind in KINDS for case in REFERENCE_CASES
-                                        if REFERENCE_CASES[case][0] or KINDS[kind][1] == "gru"])
+@pytest.mark.parametrize(
+    "kind, case",
+    [(kind, case) for kind in KINDS for case in REFERENCE_CASES if REFERENCE_CASES[case][0] or KINDS[kind][1] == "gru"],
+)
 def test_fused_path_equals_numpy_reference(kind, case, fused_calls, float64, grads, assert_all_close):
     """Nonzero weights and initial states, gradients of every output and final state, in float64."""
     masked, go_backwards, zero_output_for_mask = REFERENCE_CASES[case]
@@ -89,24 +90,45 @@ def test_fused_path_equals_numpy_reference(kind, case, fused_calls, float64, gra
     # go_backwards processes x (and its mask) from the end and returns the outputs in that order: the
     # reference on the reversed sequence computes the same.
     processed = (lambda a: a[:, ::-1]) if go_backwards else (lambda a: a)
-    ref_outputs, ref_states, _ = FORWARD[ref_kind](processed(x), params, mask=processed(mask),
-                                                   initial_state=initial_state, **options)
+    ref_outputs, ref_states, _ = FORWARD[ref_kind](
+        processed(x), params, mask=processed(mask), initial_state=initial_state, **options
+    )
     cotangents, left_on_a0 = output_weights, 0.0
     if not zero_output_for_mask:
-        ref_outputs, cotangents, left_on_a0 = repeated_outputs(ref_outputs, processed(mask), output_weights,
-                                                              initial_state[0])
-    _, expected = reference.loss_and_grads(ref_kind, processed(x), params, cotangents, state_weights,
-                                           mask=processed(mask), initial_state=initial_state, **options)
+        ref_outputs, cotangents, left_on_a0 = repeated_outputs(
+            ref_outputs, processed(mask), output_weights, initial_state[0]
+        )
+    _, expected = reference.loss_and_grads(
+        ref_kind,
+        processed(x),
+        params,
+        cotangents,
+        state_weights,
+        mask=processed(mask),
+        initial_state=initial_state,
+        **options,
+    )
     expected_initial = list(expected["initial_state"])
     expected_initial[0] = expected_initial[0] + left_on_a0
 
-    layer = layer_class(H, return_sequences=True, return_state=True, go_backwards=go_backwards,
-                        zero_output_for_mask=zero_output_for_mask, dtype="float64", use_fused_bptt=True,
-                        **options)
+    layer = layer_class(
+        H,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask,
+        dtype="float64",
+        use_fused_bptt=True,
+        **options,
+    )
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
-    outputs, var_grads, input_grads = grads(call_fn(layer, mask=mask if masked else None), layer.trainable_variables,
-                                            [x, *initial_state], cotangents=[output_weights, *state_weights])
+    outputs, var_grads, input_grads = grads(
+        call_fn(layer, mask=mask if masked else None),
+        layer.trainable_variables,
+        [x, *initial_state],
+        cotangents=[output_weights, *state_weights],
+    )
 
     assert len(fused_calls) == 1
     assert all(o.dtype == np.float64 for o in outputs)
@@ -116,6 +138,7 @@ def test_fused_path_equals_numpy_reference(kind, case, fused_calls, float64, gra
 
 
 # --- against Keras's generic loop --------------------------------------------------------------------------
+
 
 def fused_and_generic(layer_class, x_shape, **options):
     """Our layer with the fused path and the same layer (same weights, random) running Keras's loop."""
@@ -128,8 +151,7 @@ def fused_and_generic(layer_class, x_shape, **options):
     return fused, generic
 
 
-def assert_same_outputs_and_gradients(fused, generic, inputs, grads, assert_all_close, mask=None,
-                                      training=False):
+def assert_same_outputs_and_gradients(fused, generic, inputs, grads, assert_all_close, mask=None, training=False):
     expected = grads(call_fn(generic, mask=mask, training=training), generic.trainable_variables, inputs)
     actual = grads(call_fn(fused, mask=mask, training=training), fused.trainable_variables, inputs)
     assert_all_close(actual[0], expected[0], atol=1e-5)
@@ -142,19 +164,26 @@ def assert_same_outputs_and_gradients(fused, generic, inputs, grads, assert_all_
 SCENARIOS = {
     "sequences": (dict(return_sequences=True), ["lstm", "gru_reset_after"]),
     "last_output_and_state": (dict(return_state=True), ["peephole", "gru_course"]),
-    "backwards_initial_state": (dict(return_sequences=True, return_state=True, go_backwards=True,
-                                     initial_state=True), ["lstm", "gru_simplified", "gru_reset_after"]),
-    "zero_output_initial_state": (dict(return_sequences=True, zero_output_for_mask=True, initial_state=True),
-                                  ["peephole", "gru_course"]),
-    "backwards_zero_output_last": (dict(go_backwards=True, zero_output_for_mask=True, return_state=True),
-                                   ["gru_simplified", "lstm"]),
-    "length_1": (dict(return_sequences=True, return_state=True, go_backwards=True, initial_state=True, steps=1),
-                 ["gru_reset_after", "peephole", "gru_course", "gru_simplified"]),
+    "backwards_initial_state": (
+        dict(return_sequences=True, return_state=True, go_backwards=True, initial_state=True),
+        ["lstm", "gru_simplified", "gru_reset_after"],
+    ),
+    "zero_output_initial_state": (
+        dict(return_sequences=True, zero_output_for_mask=True, initial_state=True),
+        ["peephole", "gru_course"],
+    ),
+    "backwards_zero_output_last": (
+        dict(go_backwards=True, zero_output_for_mask=True, return_state=True),
+        ["gru_simplified", "lstm"],
+    ),
+    "length_1": (
+        dict(return_sequences=True, return_state=True, go_backwards=True, initial_state=True, steps=1),
+        ["gru_reset_after", "peephole", "gru_course", "gru_simplified"],
+    ),
 }
 
 
-@pytest.mark.parametrize("kind, scenario", [(kind, name) for name, (_, kinds) in SCENARIOS.items()
-                                            for kind in kinds])
+@pytest.mark.parametrize("kind, scenario", [(kind, name) for name, (_, kinds) in SCENARIOS.items() for kind in kinds])
 def test_masked_fused_path_equals_generic_loop(kind, scenario, fused_calls, grads, assert_all_close):
     layer_class, ref_kind, options = KINDS[kind]
     scenario = dict(SCENARIOS[scenario][0])
@@ -173,18 +202,23 @@ def test_masked_fused_path_equals_generic_loop(kind, scenario, fused_calls, grad
     assert all(np.abs(g).max() > 1e-3 for g in actual[1] + actual[2])
 
 
-@pytest.mark.parametrize("kind, return_sequences", [
-    ("lstm", True), ("peephole", False), ("gru_course", True), ("gru_reset_after", False),
-    ("gru_simplified", True)])
-def test_masked_fused_path_inside_bidirectional_equals_generic_loop(kind, return_sequences, fused_calls, grads,
-                                                                    assert_all_close):
+@pytest.mark.parametrize(
+    "kind, return_sequences",
+    [("lstm", True), ("peephole", False), ("gru_course", True), ("gru_reset_after", False), ("gru_simplified", True)],
+)
+def test_masked_fused_path_inside_bidirectional_equals_generic_loop(
+    kind, return_sequences, fused_calls, grads, assert_all_close
+):
     """`Bidirectional` runs a masked `go_backwards` copy (and forces `zero_output_for_mask` with sequences)."""
     layer_class, _, options = KINDS[kind]
     x = make_inputs()
 
     def bidirectional(use_fused_bptt):
-        layer = keras.layers.Bidirectional(layer_class(
-            H, return_sequences=return_sequences, return_state=True, use_fused_bptt=use_fused_bptt, **options))
+        layer = keras.layers.Bidirectional(
+            layer_class(
+                H, return_sequences=return_sequences, return_state=True, use_fused_bptt=use_fused_bptt, **options
+            )
+        )
         layer.build(x.shape)
         return layer
 
@@ -206,8 +240,7 @@ def test_masked_fused_path_stacked_equals_generic_loop(kind, fused_calls, grads,
         inputs = keras.Input((T, D))
         masked = keras.layers.Masking(0.0)(inputs)
         hidden = layer_class(H, return_sequences=True, use_fused_bptt=use_fused_bptt, **options)(masked)
-        outputs = layer_class(H, go_backwards=True, return_state=True, use_fused_bptt=use_fused_bptt,
-                              **options)(hidden)
+        outputs = layer_class(H, go_backwards=True, return_state=True, use_fused_bptt=use_fused_bptt, **options)(hidden)
         return keras.Model(inputs, outputs)
 
     fused, generic = stacked(True), stacked(False)
@@ -222,8 +255,9 @@ def test_masked_fused_path_stacked_equals_generic_loop(kind, fused_calls, grads,
         assert_all_close(a, e, atol=1e-5)
 
 
-@pytest.mark.parametrize("reset_after, go_backwards", [(True, True), (False, False)],
-                         ids=["reset_after_backwards", "course_form"])
+@pytest.mark.parametrize(
+    "reset_after, go_backwards", [(True, True), (False, False)], ids=["reset_after_backwards", "course_form"]
+)
 def test_masked_fused_gru_equals_keras_gru(reset_after, go_backwards, fused_calls, grads, assert_all_close):
     """Keras's own GRU (its update gate negated by `gru_weights_from_keras`), masked, with initial state."""
     x = make_inputs()
@@ -245,27 +279,34 @@ def test_masked_fused_gru_equals_keras_gru(reset_after, go_backwards, fused_call
 
 # --- variational recurrent dropout --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, masked", [(kind, True) for kind in KINDS] + [("lstm", False),
-                                                                           ("gru_course", False)])
-def test_recurrent_dropout_equals_generic_loop_with_the_same_seed(kind, masked, fused_calls, grads,
-                                                                 assert_all_close):
+
+@pytest.mark.parametrize("kind, masked", [(kind, True) for kind in KINDS] + [("lstm", False), ("gru_course", False)])
+def test_recurrent_dropout_equals_generic_loop_with_the_same_seed(kind, masked, fused_calls, grads, assert_all_close):
     """The same seed draws the same dropout masks (one per sequence, as Keras draws them): the fused path and
     the generic loop then give the same outputs and gradients in training."""
     layer_class, _, options = KINDS[kind]
     x = make_inputs()
-    fused, generic = fused_and_generic(layer_class, x.shape, recurrent_dropout=0.4, dropout=0.2, seed=11,
-                                       return_sequences=True, return_state=True, go_backwards=masked, **options)
+    fused, generic = fused_and_generic(
+        layer_class,
+        x.shape,
+        recurrent_dropout=0.4,
+        dropout=0.2,
+        seed=11,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=masked,
+        **options,
+    )
     mask = MASK if masked else None
-    actual = assert_same_outputs_and_gradients(fused, generic, [x], grads, assert_all_close, mask=mask,
-                                               training=True)
+    actual = assert_same_outputs_and_gradients(fused, generic, [x], grads, assert_all_close, mask=mask, training=True)
     assert len(fused_calls) == 1
     # Recurrent dropout really acted: training differs from inference, and the inputs' dropout is the same.
     inference = keras.tree.flatten(fused(x, mask=mask))
     assert np.abs(actual[0][0] - np.asarray(inference[0])).max() > 1e-2
 
 
-
 # --- training as the apps compile it; what the GRU's fused path declines ------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["gru_reset_after", "gru_course"])
 def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused_calls):
@@ -280,8 +321,7 @@ def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused
 
     def model(use_fused_bptt):
         inputs = keras.Input((8, D))
-        layer = layer_class(H, dropout=0.3, recurrent_dropout=0.3, seed=2, use_fused_bptt=use_fused_bptt,
-                            **options)
+        layer = layer_class(H, dropout=0.3, recurrent_dropout=0.3, seed=2, use_fused_bptt=use_fused_bptt, **options)
         return keras.Model(inputs, keras.layers.Dense(1)(layer(keras.layers.Masking(0.0)(inputs))))
 
     fused, generic = model(True), model(False)
@@ -298,9 +338,11 @@ def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused
         np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("options, reason", [(dict(activation="relu"), "'relu'"),
-                                             (dict(unroll=True, reset_gate=False), "unroll=True")],
-                         ids=["activation", "unroll"])
+@pytest.mark.parametrize(
+    "options, reason",
+    [(dict(activation="relu"), "'relu'"), (dict(unroll=True, reset_gate=False), "unroll=True")],
+    ids=["activation", "unroll"],
+)
 def test_gru_falls_back_to_the_generic_loop_and_says_so_once(options, reason, fused_calls):
     layer = GRU(H, use_fused_bptt=True, **options)
     with pytest.warns(UserWarning, match=f"use_fused_bptt=True.*generic loop.*{reason}") as caught:  # noqa: PT031
@@ -315,8 +357,10 @@ def test_unknown_number_of_steps_falls_back_with_a_warning(tensorflow_backend, f
     tf = tensorflow_backend
     layer = LSTM(H, use_fused_bptt=True)
     layer.build((None, None, D))
-    traced = tf.function(lambda x, mask: layer(x, mask=mask),
-                         input_signature=[tf.TensorSpec((None, None, D)), tf.TensorSpec((None, None), tf.bool)])
+    traced = tf.function(
+        lambda x, mask: layer(x, mask=mask),
+        input_signature=[tf.TensorSpec((None, None, D)), tf.TensorSpec((None, None), tf.bool)],
+    )
     with pytest.warns(UserWarning, match="number of time steps is unknown"):
         outputs = traced(make_inputs(), MASK)
     assert outputs.shape == (B, H)

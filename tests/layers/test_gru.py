@@ -5,10 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import assert_imports_torch_modules, call_fn, randomize, run_stack
+from layers import GRU, GRUCell, gru_from_torch, gru_weights_from_keras, reference
 
-from layers import GRU, GRUCell, gru_from_torch, gru_weights_from_keras
-from layers import reference
+from layer_helpers import assert_imports_torch_modules, call_fn, randomize, run_stack
 
 B, T, D, H = 4, 6, 3, 5
 LENGTHS = np.array([6, 4, 1, 3])  # a full row, two padded ones and a single step
@@ -42,9 +41,9 @@ def assert_same_as_keras(theirs, ours, inputs, mask, grads, assert_all_close, n_
     # Keras's z is our 1 - Γu: the same conversion maps the gradients (negated update-gate columns).
     converted = []
     for i in range(n_layers):
-        converted += gru_weights_from_keras(expected[1][3 * i:3 * i + 3])
+        converted += gru_weights_from_keras(expected[1][3 * i : 3 * i + 3])
     assert_all_close(actual[1], converted, atol=1e-5, names=[f"{i}.{n}" for i in range(n_layers) for n in NAMES])
-    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "c0"][:len(inputs)])
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "c0"][: len(inputs)])
     assert all(np.abs(g).max() > 1e-3 for g in actual[1])
     if mask is not None:
         assert np.all(actual[2][0][~mask] == 0.0)
@@ -66,10 +65,10 @@ CASES = [(s, True) for s in SCENARIOS] + [(s, False) for s in ("masked_sequences
 
 
 @RESET_AFTER
-@pytest.mark.parametrize("scenario, precompute_inputs", CASES,
-                         ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES])
-def test_matches_keras_gru_outputs_and_gradients(scenario, precompute_inputs, reset_after, grads,
-                                                 assert_all_close):
+@pytest.mark.parametrize(
+    "scenario, precompute_inputs", CASES, ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES]
+)
+def test_matches_keras_gru_outputs_and_gradients(scenario, precompute_inputs, reset_after, grads, assert_all_close):
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x, mask = make_batch()
@@ -87,8 +86,10 @@ def test_matches_keras_gru_inside_bidirectional(reset_after, grads, assert_all_c
     ours = keras.layers.Bidirectional(GRU(H, reset_after=reset_after, return_sequences=True))
     theirs.build(x.shape)
     ours.build(x.shape)
-    for k_layer, o_layer, seed in [(theirs.forward_layer, ours.forward_layer, 1),
-                                   (theirs.backward_layer, ours.backward_layer, 2)]:
+    for k_layer, o_layer, seed in [
+        (theirs.forward_layer, ours.forward_layer, 1),
+        (theirs.backward_layer, ours.backward_layer, 2),
+    ]:
         assert isinstance(o_layer, GRU) and o_layer.reset_after == reset_after
         randomize(k_layer, seed=seed)
         o_layer.set_weights(gru_weights_from_keras(k_layer.get_weights()))
@@ -111,18 +112,21 @@ def test_matches_keras_gru_stacked_two_layers(reset_after, precompute_inputs, gr
     x[~mask] = 0.0  # padding, found by the Masking layer and propagated from layer to layer
 
     def stacked(layer_class, **extra):
-        return keras.Sequential([
-            keras.Input((T, D)),
-            keras.layers.Masking(0.0),
-            layer_class(H, reset_after=reset_after, return_sequences=True, **extra),
-            layer_class(H + 1, reset_after=reset_after, return_sequences=True, **extra),
-        ])
+        return keras.Sequential(
+            [
+                keras.Input((T, D)),
+                keras.layers.Masking(0.0),
+                layer_class(H, reset_after=reset_after, return_sequences=True, **extra),
+                layer_class(H + 1, reset_after=reset_after, return_sequences=True, **extra),
+            ]
+        )
 
     theirs = stacked(keras.layers.GRU)
     ours = stacked(GRU, precompute_inputs=precompute_inputs)
     randomize(theirs)
-    ours.set_weights(gru_weights_from_keras(theirs.get_weights()[:3]) + gru_weights_from_keras(
-        theirs.get_weights()[3:]))
+    ours.set_weights(
+        gru_weights_from_keras(theirs.get_weights()[:3]) + gru_weights_from_keras(theirs.get_weights()[3:])
+    )
 
     class Model:
         def __init__(self, model):
@@ -202,10 +206,10 @@ def test_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64
     check_against_reference(FORMS[form], precompute_inputs, grads, assert_all_close)
 
 
-@pytest.mark.parametrize("form, precompute_inputs", [("reset_before", True), ("reset_after", False),
-                                                     ("simplified", True)])
-def test_layer_norm_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads,
-                                                           assert_all_close):
+@pytest.mark.parametrize(
+    "form, precompute_inputs", [("reset_before", True), ("reset_after", False), ("simplified", True)]
+)
+def test_layer_norm_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads, assert_all_close):
     check_against_reference({**FORMS[form], "layer_norm": True}, precompute_inputs, grads, assert_all_close)
 
 
@@ -221,18 +225,28 @@ def check_against_reference(options, precompute_inputs, grads, assert_all_close)
     output_weights = rng.standard_normal((B, T, H))
     state_weights = (rng.standard_normal((B, H)),)
     _, expected = reference.loss_and_grads(
-        "gru", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state, **options)
-    ref_outputs, ref_states, _ = reference.gru_forward(x, params, mask=mask, initial_state=initial_state,
-                                                       **options)
+        "gru", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state, **options
+    )
+    ref_outputs, ref_states, _ = reference.gru_forward(x, params, mask=mask, initial_state=initial_state, **options)
 
-    layer = GRU(H, precompute_inputs=precompute_inputs, return_sequences=True, return_state=True,
-                zero_output_for_mask=True, dtype="float64", **options)
+    layer = GRU(
+        H,
+        precompute_inputs=precompute_inputs,
+        return_sequences=True,
+        return_state=True,
+        zero_output_for_mask=True,
+        dtype="float64",
+        **options,
+    )
     layer.build(x.shape)
     assert [tuple(v.shape) for v in layer.trainable_variables] == [params[n].shape for n in names]
     layer.set_weights([params[n] for n in names])
     outputs, var_grads, input_grads = grads(
-        call_fn(layer, mask), layer.trainable_variables, [x, *initial_state],
-        cotangents=[output_weights, *state_weights])
+        call_fn(layer, mask),
+        layer.trainable_variables,
+        [x, *initial_state],
+        cotangents=[output_weights, *state_weights],
+    )
 
     assert all(o.dtype == np.float64 for o in outputs)
     assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "c"])
@@ -262,11 +276,10 @@ def test_padded_batch_equals_each_sequence_alone(form, precompute_inputs):
     randomize(layer)
     outputs, state = (np.asarray(t) for t in layer(x, mask=mask))
     for i, length in enumerate(LENGTHS):
-        alone, state_alone = (np.asarray(t) for t in layer(x[i:i + 1, :length]))
+        alone, state_alone = (np.asarray(t) for t in layer(x[i : i + 1, :length]))
         np.testing.assert_allclose(outputs[i, :length], alone[0], atol=1e-6)
         # Keras's default zero_output_for_mask=False: a padded step repeats the last valid output.
-        np.testing.assert_allclose(outputs[i, length:], np.broadcast_to(alone[0, -1], (T - length, H)),
-                                   atol=1e-6)
+        np.testing.assert_allclose(outputs[i, length:], np.broadcast_to(alone[0, -1], (T - length, H)), atol=1e-6)
         np.testing.assert_allclose(state[i], state_alone[0], atol=1e-6)
 
 
@@ -308,8 +321,9 @@ def test_dropout_is_deterministic_per_seed(rates, reset_after):
     `keras.layers.GRU` (one mask for x); with recurrent dropout Keras draws one mask per gate instead."""
     dropout, recurrent_dropout = rates
     x, mask = make_batch()
-    options = dict(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=11, return_sequences=True,
-                   reset_after=reset_after)
+    options = dict(
+        dropout=dropout, recurrent_dropout=recurrent_dropout, seed=11, return_sequences=True, reset_after=reset_after
+    )
     theirs = keras.layers.GRU(H, **options)
     layers = [GRU(H, precompute_inputs=p, **options) for p in (True, False, True)]
     theirs.build(x.shape)
@@ -332,18 +346,21 @@ def test_dropout_is_deterministic_per_seed(rates, reset_after):
 
 
 @pytest.mark.parametrize("cls", [GRU, GRUCell])
-@pytest.mark.parametrize("kwargs, argument", [
-    (dict(units=0), "units"),
-    (dict(units=-3), "units"),
-    (dict(units=2.5), "units"),
-    (dict(units=4, activation="no_such_activation"), "activation"),
-    (dict(units=4, recurrent_activation="no_such_activation"), "recurrent_activation"),
-    (dict(units=4, bias_initializer="no_such_initializer"), "bias_initializer"),
-    (dict(units=4, dropout=-0.1), "dropout"),
-    (dict(units=4, recurrent_dropout=1.5), "recurrent_dropout"),
-    (dict(units=4, reset_gate=False, reset_after=True), "reset_after"),
-    (dict(units=4, layer_norm_epsilon=-1.0), "layer_norm_epsilon"),
-])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(units=0), "units"),
+        (dict(units=-3), "units"),
+        (dict(units=2.5), "units"),
+        (dict(units=4, activation="no_such_activation"), "activation"),
+        (dict(units=4, recurrent_activation="no_such_activation"), "recurrent_activation"),
+        (dict(units=4, bias_initializer="no_such_initializer"), "bias_initializer"),
+        (dict(units=4, dropout=-0.1), "dropout"),
+        (dict(units=4, recurrent_dropout=1.5), "recurrent_dropout"),
+        (dict(units=4, reset_gate=False, reset_after=True), "reset_after"),
+        (dict(units=4, layer_norm_epsilon=-1.0), "layer_norm_epsilon"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}"):
         cls(**kwargs)

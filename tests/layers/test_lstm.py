@@ -4,10 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import assert_imports_torch_modules, call_fn, keras_and_our_lstm, randomize, run_stack
+from layers import LSTM, LSTMCell, lstm_from_tf1, lstm_from_torch, lstm_weights_from_keras, reference
 
-from layers import LSTM, LSTMCell, lstm_from_tf1, lstm_from_torch, lstm_weights_from_keras
-from layers import reference
+from layer_helpers import assert_imports_torch_modules, call_fn, keras_and_our_lstm, randomize, run_stack
 
 B, T, D, H = 4, 6, 3, 5
 LENGTHS = np.array([6, 4, 1, 3])  # a full row, two padded ones and a single step
@@ -37,8 +36,9 @@ SCENARIOS = {
 CASES = [(s, True) for s in SCENARIOS] + [(s, False) for s in ("masked_sequences", "go_backwards", "initial_state")]
 
 
-@pytest.mark.parametrize("scenario, precompute_inputs", CASES,
-                         ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES])
+@pytest.mark.parametrize(
+    "scenario, precompute_inputs", CASES, ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES]
+)
 def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, grads, assert_all_close):
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
@@ -51,9 +51,9 @@ def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, g
     expected = grads(call_fn(theirs, mask), theirs.trainable_variables, inputs)
     actual = grads(call_fn(ours, mask), ours.trainable_variables, inputs)
     names = ["kernel", "recurrent_kernel", "bias"]
-    assert_all_close(actual[0], expected[0], atol=1e-5, names=["output", "a", "c"][:len(expected[0])])
+    assert_all_close(actual[0], expected[0], atol=1e-5, names=["output", "a", "c"][: len(expected[0])])
     assert_all_close(actual[1], expected[1], atol=1e-5, names=names)
-    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "a0", "c0"][:len(inputs)])
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "a0", "c0"][: len(inputs)])
     # The loss reaches every weight, and the padding really is masked: no gradient flows into padded steps.
     assert all(np.abs(g).max() > 1e-3 for g in actual[1])
     assert np.all(actual[2][0][~mask] == 0.0)
@@ -64,12 +64,13 @@ def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, g
 def test_matches_keras_lstm_inside_bidirectional(return_sequences, precompute_inputs, grads, assert_all_close):
     x, mask = make_batch()
     theirs = keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=return_sequences))
-    ours = keras.layers.Bidirectional(LSTM(H, return_sequences=return_sequences,
-                                           precompute_inputs=precompute_inputs))
+    ours = keras.layers.Bidirectional(LSTM(H, return_sequences=return_sequences, precompute_inputs=precompute_inputs))
     theirs.build(x.shape)
     ours.build(x.shape)
-    for k_layer, o_layer, seed in [(theirs.forward_layer, ours.forward_layer, 1),
-                                   (theirs.backward_layer, ours.backward_layer, 2)]:
+    for k_layer, o_layer, seed in [
+        (theirs.forward_layer, ours.forward_layer, 1),
+        (theirs.backward_layer, ours.backward_layer, 2),
+    ]:
         assert isinstance(o_layer, LSTM)
         randomize(k_layer, seed=seed)
         o_layer.set_weights(k_layer.get_weights())
@@ -77,21 +78,26 @@ def test_matches_keras_lstm_inside_bidirectional(return_sequences, precompute_in
     expected = grads(call_fn(theirs, mask), variables(theirs), [x])
     actual = grads(call_fn(ours, mask), variables(ours), [x])
     assert_all_close(actual[0], expected[0], atol=1e-5)
-    assert_all_close(actual[1], expected[1], atol=1e-5,
-                     names=[f"{d}.{n}" for d in ("forward", "backward")
-                            for n in ("kernel", "recurrent_kernel", "bias")])
+    assert_all_close(
+        actual[1],
+        expected[1],
+        atol=1e-5,
+        names=[f"{d}.{n}" for d in ("forward", "backward") for n in ("kernel", "recurrent_kernel", "bias")],
+    )
     assert_all_close(actual[2], expected[2], atol=1e-5, names=["x"])
     assert np.all(actual[2][0][~mask] == 0.0)
 
 
 def stacked(layer_class, precompute_inputs=None):
     extra = {} if precompute_inputs is None else {"precompute_inputs": precompute_inputs}
-    return keras.Sequential([
-        keras.Input((T, D)),
-        keras.layers.Masking(0.0),
-        layer_class(H, return_sequences=True, **extra),
-        layer_class(H + 1, return_sequences=True, **extra),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((T, D)),
+            keras.layers.Masking(0.0),
+            layer_class(H, return_sequences=True, **extra),
+            layer_class(H + 1, return_sequences=True, **extra),
+        ]
+    )
 
 
 @pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
@@ -105,8 +111,12 @@ def test_matches_keras_lstm_stacked_two_layers(precompute_inputs, grads, assert_
     expected = grads(theirs, theirs.trainable_variables, [x])
     actual = grads(ours, ours.trainable_variables, [x])
     assert_all_close(actual[0], expected[0], atol=1e-5)
-    assert_all_close(actual[1], expected[1], atol=1e-5,
-                     names=[f"{i}.{n}" for i in (1, 2) for n in ("kernel", "recurrent_kernel", "bias")])
+    assert_all_close(
+        actual[1],
+        expected[1],
+        atol=1e-5,
+        names=[f"{i}.{n}" for i in (1, 2) for n in ("kernel", "recurrent_kernel", "bias")],
+    )
     assert_all_close(actual[2], expected[2], atol=1e-5, names=["x"])
     # The mask went through both layers: the loss does not depend on padded inputs.
     assert np.all(actual[2][0][~mask] == 0.0)
@@ -148,8 +158,7 @@ def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts(precomput
 @pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 def test_zero_peepholes_equal_keras_lstm(precompute_inputs, grads, assert_all_close):
     x, mask = make_batch()
-    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs, peephole=True, return_sequences=True,
-                                      return_state=True)
+    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs, peephole=True, return_sequences=True, return_state=True)
     assert len(ours.trainable_weights) == 6
     assert all(np.all(w == 0) for w in ours.get_weights()[3:])
     expected = grads(call_fn(theirs, mask), theirs.trainable_variables, [x])
@@ -178,7 +187,10 @@ def test_peephole_weights_layout():
     shapes = [tuple(w.shape) for w in layer.get_weights()]
     assert shapes == [(D, 4 * H), (H, 4 * H), (4 * H,), (H,), (H,), (H,)]
     assert [w.name for w in layer.cell.peephole_weights] == [
-        "input_gate_peephole_weights", "forget_gate_peephole_weights", "output_gate_peephole_weights"]
+        "input_gate_peephole_weights",
+        "forget_gate_peephole_weights",
+        "output_gate_peephole_weights",
+    ]
     plain = LSTM(H)
     plain(np.zeros((1, 2, D), "float32"))
     assert [tuple(w.shape) for w in plain.get_weights()] == shapes[:3]
@@ -188,8 +200,8 @@ def test_unit_forget_bias_initialises_forget_block_to_one():
     layer = LSTM(H, peephole=True)
     layer(np.zeros((1, 2, D), "float32"))
     bias = layer.get_weights()[2]
-    np.testing.assert_array_equal(bias[H:2 * H], 1.0)
-    np.testing.assert_array_equal(np.delete(bias, np.s_[H:2 * H]), 0.0)
+    np.testing.assert_array_equal(bias[H : 2 * H], 1.0)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[H : 2 * H]), 0.0)
 
 
 def test_lstm_weights_from_keras():
@@ -205,8 +217,7 @@ def test_lstm_weights_from_keras():
 
 @pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])
-def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, float64, grads,
-                                                assert_all_close):
+def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, float64, grads, assert_all_close):
     rng = np.random.default_rng(3)
     x, mask = make_batch(seed=4, dtype="float64")
     mask[1, 2] = False  # a hole inside a sequence too: the state carries over it
@@ -216,27 +227,36 @@ def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, flo
     output_weights = rng.standard_normal((B, T, H))
     state_weights = tuple(rng.standard_normal((B, H)) for _ in range(2))
     loss, expected = reference.loss_and_grads(
-        "lstm", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state,
-        peephole=peephole)
+        "lstm", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state, peephole=peephole
+    )
     ref_outputs, ref_states, _ = reference.lstm_forward(
-        x, params, peephole=peephole, mask=mask, initial_state=initial_state)
+        x, params, peephole=peephole, mask=mask, initial_state=initial_state
+    )
 
-    layer = LSTM(H, peephole=peephole, precompute_inputs=precompute_inputs, return_sequences=True,
-                 return_state=True, zero_output_for_mask=True, dtype="float64")
+    layer = LSTM(
+        H,
+        peephole=peephole,
+        precompute_inputs=precompute_inputs,
+        return_sequences=True,
+        return_state=True,
+        zero_output_for_mask=True,
+        dtype="float64",
+    )
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
     assert [v.dtype for v in layer.trainable_variables] == ["float64"] * len(names)
     outputs, var_grads, input_grads = grads(
-        call_fn(layer, mask), layer.trainable_variables, [x, *initial_state],
-        cotangents=[output_weights, *state_weights])
+        call_fn(layer, mask),
+        layer.trainable_variables,
+        [x, *initial_state],
+        cotangents=[output_weights, *state_weights],
+    )
 
     assert all(o.dtype == np.float64 for o in outputs)
     assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a", "c"])
     assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
-    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10,
-                     names=["x", "a0", "c0"])
-    assert abs(sum(float(np.sum(o * w)) for o, w in zip(outputs, [output_weights, *state_weights])) - loss) \
-        < 1e-9
+    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10, names=["x", "a0", "c0"])
+    assert abs(sum(float(np.sum(o * w)) for o, w in zip(outputs, [output_weights, *state_weights])) - loss) < 1e-9
 
 
 # --- masking: a padded batch is a batch of separate sequences ----------------------------------------
@@ -246,13 +266,19 @@ def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, flo
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_padded_batch_equals_each_sequence_alone(go_backwards, precompute_inputs):
     x, mask = make_batch()
-    layer = LSTM(H, peephole=True, return_sequences=True, return_state=True, go_backwards=go_backwards,
-                 precompute_inputs=precompute_inputs)
+    layer = LSTM(
+        H,
+        peephole=True,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        precompute_inputs=precompute_inputs,
+    )
     layer.build(x.shape)
     randomize(layer)
     outputs, a, c = (np.asarray(t) for t in layer(x, mask=mask))
     for i, length in enumerate(LENGTHS):
-        alone, a_alone, c_alone = (np.asarray(t) for t in layer(x[i:i + 1, :length]))
+        alone, a_alone, c_alone = (np.asarray(t) for t in layer(x[i : i + 1, :length]))
         # go_backwards returns the outputs in processing order, so its padding (the end of the sequence, met
         # first) comes first. Keras's default zero_output_for_mask=False: a padded step repeats the previous
         # output, which before any valid step is the zero initial state.
@@ -330,28 +356,31 @@ def test_dropout_is_deterministic_per_seed(rates):
 
 
 @pytest.mark.parametrize("cls", [LSTM, LSTMCell])
-@pytest.mark.parametrize("kwargs, argument", [
-    (dict(units=0), "units"),
-    (dict(units=-3), "units"),
-    (dict(units=2.5), "units"),
-    (dict(units=True), "units"),
-    (dict(units=4, activation="no_such_activation"), "activation"),
-    (dict(units=4, recurrent_activation="no_such_activation"), "recurrent_activation"),
-    (dict(units=4, kernel_initializer="no_such_initializer"), "kernel_initializer"),
-    (dict(units=4, dropout=-0.1), "dropout"),
-    (dict(units=4, dropout=1.5), "dropout"),
-    (dict(units=4, recurrent_dropout=2.0), "recurrent_dropout"),
-    (dict(units=4, proj_size=0), "proj_size"),
-    (dict(units=4, proj_size=2.0), "proj_size"),
-    (dict(units=4, proj_clip=1.0), "proj_clip"),  # no projection to clip
-    (dict(units=4, proj_size=2, proj_clip=-1.0), "proj_clip"),
-    (dict(units=4, cell_clip=0.0), "cell_clip"),
-    (dict(units=4, cell_clip="3"), "cell_clip"),
-    (dict(units=4, forget_bias=None), "forget_bias"),
-    (dict(units=4, forget_bias=float("nan")), "forget_bias"),
-    (dict(units=4, layer_norm_epsilon=0.0), "layer_norm_epsilon"),
-    (dict(units=4, layer_norm_epsilon=None), "layer_norm_epsilon"),
-])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(units=0), "units"),
+        (dict(units=-3), "units"),
+        (dict(units=2.5), "units"),
+        (dict(units=True), "units"),
+        (dict(units=4, activation="no_such_activation"), "activation"),
+        (dict(units=4, recurrent_activation="no_such_activation"), "recurrent_activation"),
+        (dict(units=4, kernel_initializer="no_such_initializer"), "kernel_initializer"),
+        (dict(units=4, dropout=-0.1), "dropout"),
+        (dict(units=4, dropout=1.5), "dropout"),
+        (dict(units=4, recurrent_dropout=2.0), "recurrent_dropout"),
+        (dict(units=4, proj_size=0), "proj_size"),
+        (dict(units=4, proj_size=2.0), "proj_size"),
+        (dict(units=4, proj_clip=1.0), "proj_clip"),  # no projection to clip
+        (dict(units=4, proj_size=2, proj_clip=-1.0), "proj_clip"),
+        (dict(units=4, cell_clip=0.0), "cell_clip"),
+        (dict(units=4, cell_clip="3"), "cell_clip"),
+        (dict(units=4, forget_bias=None), "forget_bias"),
+        (dict(units=4, forget_bias=float("nan")), "forget_bias"),
+        (dict(units=4, layer_norm_epsilon=0.0), "layer_norm_epsilon"),
+        (dict(units=4, layer_norm_epsilon=None), "layer_norm_epsilon"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(cls, kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         cls(**kwargs)
@@ -401,33 +430,45 @@ def test_options_forward_and_bptt_equal_numpy_reference(case, float64, grads, as
     initial_state = tuple(rng.standard_normal((B, size)) for size in sizes)
     output_weights = rng.standard_normal((B, T, sizes[0]))
     state_weights = tuple(rng.standard_normal((B, size)) for size in sizes)
-    _, expected = reference.loss_and_grads("lstm", x, params, output_weights, state_weights, mask=mask,
-                                           initial_state=initial_state, **options)
-    ref_outputs, ref_states, _ = reference.lstm_forward(x, params, mask=mask, initial_state=initial_state,
-                                                        **options)
+    _, expected = reference.loss_and_grads(
+        "lstm", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state, **options
+    )
+    ref_outputs, ref_states, _ = reference.lstm_forward(x, params, mask=mask, initial_state=initial_state, **options)
 
-    layer = LSTM(H, precompute_inputs=precompute_inputs, return_sequences=True, return_state=True,
-                 zero_output_for_mask=True, dtype="float64", **options)
+    layer = LSTM(
+        H,
+        precompute_inputs=precompute_inputs,
+        return_sequences=True,
+        return_state=True,
+        zero_output_for_mask=True,
+        dtype="float64",
+        **options,
+    )
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
     outputs, var_grads, input_grads = grads(
-        call_fn(layer, mask), layer.trainable_variables, [x, *initial_state],
-        cotangents=[output_weights, *state_weights])
+        call_fn(layer, mask),
+        layer.trainable_variables,
+        [x, *initial_state],
+        cotangents=[output_weights, *state_weights],
+    )
 
     assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a", "c"])
     assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
-    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10,
-                     names=["x", "a0", "c0"])
+    assert_all_close(input_grads, [expected["x"], *expected["initial_state"]], atol=1e-10, names=["x", "a0", "c0"])
 
 
 def test_return_state_with_proj_size_has_p_units_in_a_and_units_in_c():
     x, _ = make_batch()
     outputs, a, c = LSTM(H, proj_size=2, return_sequences=True, return_state=True)(x)
     assert (outputs.shape, a.shape, c.shape) == ((B, T, 2), (B, 2), (B, H))
-    outputs, a_fwd, c_fwd, a_bwd, c_bwd = keras.layers.Bidirectional(
-        LSTM(H, proj_size=2, return_state=True))(x)
+    outputs, a_fwd, c_fwd, a_bwd, c_bwd = keras.layers.Bidirectional(LSTM(H, proj_size=2, return_state=True))(x)
     assert outputs.shape == (B, 4) and (a_fwd.shape, c_fwd.shape, a_bwd.shape, c_bwd.shape) == (
-        (B, 2), (B, H), (B, 2), (B, H))
+        (B, 2),
+        (B, H),
+        (B, 2),
+        (B, H),
+    )
     cell = LSTMCell(H, proj_size=2)
     assert (cell.state_size, cell.output_size) == ([2, H], 2)
 
@@ -505,13 +546,16 @@ def test_lstm_from_tf1_equals_tf1_legacy_cell_outputs_and_gradients(tensorflow_b
 
 def test_lstm_from_tf1_finds_each_variable_by_name_and_refuses_strangers():
     rng = np.random.default_rng(0)
-    variables = {"rnn/lstm_cell/kernel:0": rng.standard_normal((D + H, 4 * H)),
-                 "rnn/lstm_cell/bias:0": rng.standard_normal(4 * H)}
+    variables = {
+        "rnn/lstm_cell/kernel:0": rng.standard_normal((D + H, 4 * H)),
+        "rnn/lstm_cell/bias:0": rng.standard_normal(4 * H),
+    }
     layer = lstm_from_tf1(variables)
     assert (layer.peephole, layer.proj_size, layer.cell.forget_bias) == (False, None, 1.0)
     # TF1's blocks i, j, f, o land in our u, c, f, o: our forget block is TF1's third.
-    np.testing.assert_allclose(np.asarray(layer.cell.bias)[H:2 * H], variables["rnn/lstm_cell/bias:0"][2 * H:3 * H],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(layer.cell.bias)[H : 2 * H], variables["rnn/lstm_cell/bias:0"][2 * H : 3 * H], rtol=1e-6
+    )
     with pytest.raises(ValueError, match="kernel/Adam"):
         lstm_from_tf1({**variables, "rnn/lstm_cell/kernel/Adam": variables["rnn/lstm_cell/kernel:0"]})
     with pytest.raises(ValueError, match="w_i_diag"):

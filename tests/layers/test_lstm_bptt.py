@@ -9,10 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import call_fn, count_calls, keras_and_our_lstm, randomize
+from layers import LSTM, _lstm_bptt, reference
 
-from layers import LSTM, _lstm_bptt
-from layers import reference
+from layer_helpers import call_fn, count_calls, keras_and_our_lstm, randomize
 
 B, T, D, H = 4, 6, 3, 5
 
@@ -42,8 +41,7 @@ SCENARIOS = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_fast_path_matches_keras_lstm_outputs_and_gradients(scenario, fast_path_calls, grads,
-                                                            assert_all_close):
+def test_fast_path_matches_keras_lstm_outputs_and_gradients(scenario, fast_path_calls, grads, assert_all_close):
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x = make_inputs()
@@ -56,18 +54,20 @@ def test_fast_path_matches_keras_lstm_outputs_and_gradients(scenario, fast_path_
     actual = grads(call_fn(ours), ours.trainable_variables, inputs)
     assert len(fast_path_calls) == 1
     n_keras = len(theirs.trainable_variables)
-    assert_all_close(actual[0], expected[0], atol=1e-5, names=["output", "a", "c"][:len(expected[0])])
-    assert_all_close(actual[1][:n_keras], expected[1], atol=1e-5,
-                     names=["kernel", "recurrent_kernel", "bias"][:n_keras])
-    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "a0", "c0"][:len(inputs)])
+    assert_all_close(actual[0], expected[0], atol=1e-5, names=["output", "a", "c"][: len(expected[0])])
+    assert_all_close(
+        actual[1][:n_keras], expected[1], atol=1e-5, names=["kernel", "recurrent_kernel", "bias"][:n_keras]
+    )
+    assert_all_close(actual[2], expected[2], atol=1e-5, names=["x", "a0", "c0"][: len(inputs)])
     # The loss reaches every weight and input (peepholes at p = 0 included).
     assert all(np.abs(g).max() > 1e-3 for g in actual[1] + actual[2])
 
 
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])
-def test_fast_path_forward_and_bptt_equal_numpy_reference(peephole, go_backwards, fast_path_calls, float64,
-                                                           grads, assert_all_close):
+def test_fast_path_forward_and_bptt_equal_numpy_reference(
+    peephole, go_backwards, fast_path_calls, float64, grads, assert_all_close
+):
     """Nonzero peepholes, given initial states, gradients of every output and final state, in float64."""
     rng = np.random.default_rng(3)
     x = make_inputs(seed=4, dtype="float64")
@@ -80,26 +80,33 @@ def test_fast_path_forward_and_bptt_equal_numpy_reference(peephole, go_backwards
     # reversed sequence computes the same.
     processed = x[:, ::-1] if go_backwards else x
     _, expected = reference.loss_and_grads(
-        "lstm", processed, params, output_weights, state_weights, initial_state=initial_state,
-        peephole=peephole)
+        "lstm", processed, params, output_weights, state_weights, initial_state=initial_state, peephole=peephole
+    )
     ref_outputs, ref_states, _ = reference.lstm_forward(
-        processed, params, peephole=peephole, initial_state=initial_state)
+        processed, params, peephole=peephole, initial_state=initial_state
+    )
     expected_dx = expected["x"][:, ::-1] if go_backwards else expected["x"]
 
-    layer = LSTM(H, peephole=peephole, return_sequences=True, return_state=True, go_backwards=go_backwards,
-                 dtype="float64", use_fused_bptt=True)
+    layer = LSTM(
+        H,
+        peephole=peephole,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        dtype="float64",
+        use_fused_bptt=True,
+    )
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
     outputs, var_grads, input_grads = grads(
-        call_fn(layer), layer.trainable_variables, [x, *initial_state],
-        cotangents=[output_weights, *state_weights])
+        call_fn(layer), layer.trainable_variables, [x, *initial_state], cotangents=[output_weights, *state_weights]
+    )
 
     assert len(fast_path_calls) == 1
     assert all(o.dtype == np.float64 for o in outputs)
     assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a", "c"])
     assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
-    assert_all_close(input_grads, [expected_dx, *expected["initial_state"]], atol=1e-10,
-                     names=["x", "a0", "c0"])
+    assert_all_close(input_grads, [expected_dx, *expected["initial_state"]], atol=1e-10, names=["x", "a0", "c0"])
 
 
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])

@@ -3,7 +3,8 @@ hand-derived numbers, masking against running the unmasked steps alone."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from layers import reference as ref
 
@@ -73,10 +74,12 @@ def test_gradients_match_finite_differences(variant, masked, with_initial_state)
 
     assert set(grads) == set(params) | {"x", "initial_state"}
     for name, value in params.items():
+
         def loss(v, name=name):
             return linear_loss(kind, options, x, {**params, name: v}, R, S, mask, initial)
 
         np.testing.assert_allclose(grads[name], numeric_grad(loss, value), rtol=1e-6, atol=1e-8, err_msg=name)
+
     def loss(v):
         return linear_loss(kind, options, v, params, R, S, mask, initial)
 
@@ -85,11 +88,13 @@ def test_gradients_match_finite_differences(variant, masked, with_initial_state)
     initial = initial or tuple(np.zeros((B, H)) for _ in S)
     assert len(grads["initial_state"]) == len(initial)
     for k, state in enumerate(initial):
-        def loss(v, k=k):
-            return linear_loss(kind, options, x, params, R, S, mask, initial[:k] + (v,) + initial[k + 1:])
 
-        np.testing.assert_allclose(grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8,
-                                   err_msg=f"initial_state[{k}]")
+        def loss(v, k=k):
+            return linear_loss(kind, options, x, params, R, S, mask, initial[:k] + (v,) + initial[k + 1 :])
+
+        np.testing.assert_allclose(
+            grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8, err_msg=f"initial_state[{k}]"
+        )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -106,8 +111,9 @@ def test_loss_and_grads_loss_is_the_documented_linear_loss(variant):
 
     assert loss == pytest.approx(np.sum(outputs * R) + sum(np.sum(s * w) for s, w in zip(states, S)), rel=1e-12)
     assert loss_without_states == pytest.approx(np.sum(outputs * R), rel=1e-12)
-    np.testing.assert_array_equal(grads["x"], BACKWARD[kind](R, None, FORWARD[kind](x, params, mask=MASK,
-                                                                                    **options)[2])["x"])
+    np.testing.assert_array_equal(
+        grads["x"], BACKWARD[kind](R, None, FORWARD[kind](x, params, mask=MASK, **options)[2])["x"]
+    )
 
 
 def test_rnn_one_step_by_hand():
@@ -126,8 +132,7 @@ def test_rnn_one_step_by_hand():
 
 def test_lstm_gate_blocks_are_u_f_c_o_by_hand():
     # Zero weights; the bias alone sets each gate to a different value, so any block mix-up changes the answer.
-    params = {"kernel": np.zeros((1, 4)), "recurrent_kernel": np.zeros((1, 4)),
-              "bias": np.array([0.0, LN3, LN2, -LN3])}
+    params = {"kernel": np.zeros((1, 4)), "recurrent_kernel": np.zeros((1, 4)), "bias": np.array([0.0, LN3, LN2, -LN3])}
     (a, c), grads = one_step("lstm", {}, params, x=[5.0], initial_state=([[9.0]], [[0.4]]))
     # Γu = σ(0) = 1/2, Γf = σ(ln 3) = 3/4, c̃ = tanh(ln 2) = 3/5, Γo = σ(-ln 3) = 1/4.
     # c<1> = 1/2*3/5 + 3/4*0.4 = 0.3 + 0.3 = 0.6; a<1> = 1/4*tanh(0.6).
@@ -136,8 +141,9 @@ def test_lstm_gate_blocks_are_u_f_c_o_by_hand():
     # L = a<1>: dc<1> = Γo*(1 - tanh(0.6)^2); dc<0> = dc<1>*Γf.
     # dz_u = dc*c̃*Γu(1-Γu), dz_f = dc*c<0>*Γf(1-Γf), dz_c = dc*Γu*(1-c̃^2), dz_o = tanh(0.6)*Γo(1-Γo).
     dc = 0.25 * (1.0 - np.tanh(0.6) ** 2)
-    np.testing.assert_allclose(grads["bias"], [dc * 0.6 * 0.25, dc * 0.4 * 3 / 16, dc * 0.5 * 0.64,
-                                               np.tanh(0.6) * 3 / 16], rtol=1e-12)
+    np.testing.assert_allclose(
+        grads["bias"], [dc * 0.6 * 0.25, dc * 0.4 * 3 / 16, dc * 0.5 * 0.64, np.tanh(0.6) * 3 / 16], rtol=1e-12
+    )
     assert grads["initial_state"][1][0, 0] == pytest.approx(0.75 * dc, rel=1e-12)
     assert grads["initial_state"][0][0, 0] == 0.0  # U = 0: a<0> does not matter
 
@@ -155,9 +161,14 @@ def test_lstm_zero_weights_halve_the_cell_each_step():
 
 def test_lstm_peepholes_by_hand():
     # p_u, p_f see c<t-1>; p_o sees c<t>. Distinct values, so swapping peepholes or the cell Γo sees shows.
-    params = {"kernel": np.zeros((1, 4)), "recurrent_kernel": np.zeros((1, 4)),
-              "bias": np.array([0.0, 0.0, LN2, 0.0]),
-              "peephole_u": np.array([1.0]), "peephole_f": np.array([-1.0]), "peephole_o": np.array([2.0])}
+    params = {
+        "kernel": np.zeros((1, 4)),
+        "recurrent_kernel": np.zeros((1, 4)),
+        "bias": np.array([0.0, 0.0, LN2, 0.0]),
+        "peephole_u": np.array([1.0]),
+        "peephole_f": np.array([-1.0]),
+        "peephole_o": np.array([2.0]),
+    }
     (a, c), grads = one_step("lstm", {"peephole": True}, params, x=[0.0], initial_state=([[0.0]], [[LN3]]))
     # Γu = σ(1*ln 3) = 3/4, Γf = σ(-ln 3) = 1/4, c̃ = 3/5: c<1> = 3/4*3/5 + 1/4*ln 3 = 0.45 + ln(3)/4.
     # Γo = σ(2*c<1>) (with c<0> it would be σ(2 ln 3) = 9/10); a<1> = Γo*tanh(c<1>).
@@ -170,8 +181,11 @@ def test_lstm_peepholes_by_hand():
 
 
 def test_gru_reset_before_by_hand():
-    params = {"kernel": np.zeros((1, 3)), "recurrent_kernel": np.array([[0.0, 0.0, 2.0]]),
-              "bias": np.array([LN3, -LN3, 0.0])}
+    params = {
+        "kernel": np.zeros((1, 3)),
+        "recurrent_kernel": np.array([[0.0, 0.0, 2.0]]),
+        "bias": np.array([LN3, -LN3, 0.0]),
+    }
     (c,), _ = one_step("gru", {}, params, x=[1.0], initial_state=[[0.5]])
     # Γu = σ(ln 3) = 3/4, Γr = σ(-ln 3) = 1/4, c̃ = tanh((Γr*c<0>) U_c) = tanh(1/4*0.5*2) = tanh(0.25).
     # c<1> = Γu*c̃ + (1-Γu)*c<0> = 3/4*tanh(0.25) + 1/4*0.5 (Keras' GRUCell, Γu on c<0>, would differ).
@@ -180,8 +194,11 @@ def test_gru_reset_before_by_hand():
 
 def test_gru_reset_after_by_hand():
     # Γu's bias sits in the input row, Γr's in the recurrent row, so both rows must reach the gates.
-    params = {"kernel": np.zeros((1, 3)), "recurrent_kernel": np.array([[0.0, 0.0, 2.0]]),
-              "bias": np.array([[LN3, 0.0, 0.1], [0.0, -LN3, 0.4]])}
+    params = {
+        "kernel": np.zeros((1, 3)),
+        "recurrent_kernel": np.array([[0.0, 0.0, 2.0]]),
+        "bias": np.array([[LN3, 0.0, 0.1], [0.0, -LN3, 0.4]]),
+    }
     (c,), grads = one_step("gru", {"reset_after": True}, params, x=[1.0], initial_state=[[0.5]])
     # Γu = 3/4, Γr = 1/4; c̃ = tanh(b_i_c + Γr*(c<0> U_c + b_h_c)) = tanh(0.1 + 1/4*(1 + 0.4)) = tanh(0.45).
     # c<1> = 3/4*tanh(0.45) + 1/4*0.5.
@@ -193,8 +210,11 @@ def test_gru_reset_after_by_hand():
 
 
 def test_gru_without_reset_gate_by_hand():
-    params = {"kernel": np.array([[0.0, 1.0]]), "recurrent_kernel": np.array([[0.0, 1.0]]),
-              "bias": np.array([-LN3, 0.0])}
+    params = {
+        "kernel": np.array([[0.0, 1.0]]),
+        "recurrent_kernel": np.array([[0.0, 1.0]]),
+        "bias": np.array([-LN3, 0.0]),
+    }
     (c,), grads = one_step("gru", {"reset_gate": False}, params, x=[0.2], initial_state=[[0.5]])
     # Γu = σ(-ln 3) = 1/4, c̃ = tanh(x W_c + c<0> U_c) = tanh(0.2 + 0.5) = tanh(0.7).
     # c<1> = 1/4*tanh(0.7) + 3/4*0.5.
@@ -225,8 +245,11 @@ def test_fully_masked_sequence_passes_state_and_gradient_through(variant):
 
 
 @settings(max_examples=30, deadline=None)
-@given(variant=st.sampled_from(sorted(VARIANTS)), mask=st.lists(st.booleans(), min_size=T, max_size=T),
-       seed=st.integers(0, 2 ** 16))
+@given(
+    variant=st.sampled_from(sorted(VARIANTS)),
+    mask=st.lists(st.booleans(), min_size=T, max_size=T),
+    seed=st.integers(0, 2**16),
+)
 def test_masked_run_equals_running_only_the_kept_steps(variant, mask, seed):
     kind, options = VARIANTS[variant]
     rng = np.random.default_rng(seed)
@@ -317,40 +340,52 @@ def test_options_gradients_match_finite_differences(variant):
             unclipped, _, _ = FORWARD[kind](x, params, mask=MASK, initial_state=initial, **{**options, clip: None})
             assert np.abs(unclipped - outputs).max() > 1e-3, clip
     for name, value in params.items():
+
         def loss(v, name=name):
             return linear_loss(kind, options, x, {**params, name: v}, R, S, MASK, initial)
 
         np.testing.assert_allclose(grads[name], numeric_grad(loss, value), rtol=1e-6, atol=1e-8, err_msg=name)
+
     def loss(v):
         return linear_loss(kind, options, v, params, R, S, MASK, initial)
 
     np.testing.assert_allclose(grads["x"], numeric_grad(loss, x), rtol=1e-6, atol=1e-8, err_msg="x")
     for k, state in enumerate(initial):
-        def loss(v, k=k):
-            return linear_loss(kind, options, x, params, R, S, MASK, initial[:k] + (v,) + initial[k + 1:])
 
-        np.testing.assert_allclose(grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8,
-                                   err_msg=f"initial_state[{k}]")
+        def loss(v, k=k):
+            return linear_loss(kind, options, x, params, R, S, MASK, initial[:k] + (v,) + initial[k + 1 :])
+
+        np.testing.assert_allclose(
+            grads["initial_state"][k], numeric_grad(loss, state), rtol=1e-6, atol=1e-8, err_msg=f"initial_state[{k}]"
+        )
 
 
 def test_lstm_options_one_step_by_hand():
     # D = 1, H = 2, P = 1; x = 1, a<0> = 0, c<0> = (1, -1), b = 0. x W = (-3, -1, 1, 3, 0, 0, 0, 0): mean 0,
     # variance 20/8 = 2.5, so LN_x gives x W/√(2.5 + ε); LN_a of the zero a U is its offset β = 0.
     kernel = np.array([[-3.0, -1.0, 1.0, 3.0, 0.0, 0.0, 0.0, 0.0]])
-    params = {"kernel": kernel, "recurrent_kernel": np.zeros((1, 8)), "bias": np.zeros(8),
-              "projection": np.array([[2.0], [-1.0]]),
-              "kernel_norm_gamma": np.ones(8), "kernel_norm_beta": np.zeros(8),
-              "recurrent_norm_gamma": np.ones(8), "recurrent_norm_beta": np.zeros(8),
-              "cell_norm_gamma": np.array([1.0, 2.0]), "cell_norm_beta": np.array([0.5, 0.0])}
+    params = {
+        "kernel": kernel,
+        "recurrent_kernel": np.zeros((1, 8)),
+        "bias": np.zeros(8),
+        "projection": np.array([[2.0], [-1.0]]),
+        "kernel_norm_gamma": np.ones(8),
+        "kernel_norm_beta": np.zeros(8),
+        "recurrent_norm_gamma": np.ones(8),
+        "recurrent_norm_beta": np.zeros(8),
+        "cell_norm_gamma": np.array([1.0, 2.0]),
+        "cell_norm_beta": np.array([0.5, 0.0]),
+    }
     options = dict(proj_size=1, forget_bias=1.0, cell_clip=0.9, layer_norm=True, layer_norm_epsilon=1e-3)
-    _, (a, c), _ = ref.lstm_forward(np.ones((1, 1, 1)), params, initial_state=(np.zeros((1, 1)),
-                                                                              np.array([[1.0, -1.0]])), **options)
+    _, (a, c), _ = ref.lstm_forward(
+        np.ones((1, 1, 1)), params, initial_state=(np.zeros((1, 1)), np.array([[1.0, -1.0]])), **options
+    )
 
     z_u, z_f, z_c, z_o = np.split(kernel[0] / np.sqrt(2.5 + 1e-3), 4)
     cell = np.clip(sigmoid(z_u) * np.tanh(z_c) + sigmoid(z_f + 1.0) * np.array([1.0, -1.0]), -0.9, 0.9)
     # LN over the two units: (c - mean)/√(var + ε) is ±d/√(d² + ε) with d half their difference.
     d = (cell[0] - cell[1]) / 2
-    normed = np.array([d, -d]) / np.sqrt(d ** 2 + 1e-3) * np.array([1.0, 2.0]) + np.array([0.5, 0.0])
+    normed = np.array([d, -d]) / np.sqrt(d**2 + 1e-3) * np.array([1.0, 2.0]) + np.array([0.5, 0.0])
     np.testing.assert_allclose(c[0], normed, rtol=1e-12)
     m = sigmoid(z_o) * np.tanh(normed)
     np.testing.assert_allclose(a[0], [2 * m[0] - m[1]], rtol=1e-12)

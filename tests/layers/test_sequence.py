@@ -5,10 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from layer_helpers import randomize
+from layers import GRU, LSTM, GRUCell, LSTMCell, reference
 
-from layers import GRU, LSTM, GRUCell, LSTMCell
-from layers import reference
+from layer_helpers import randomize
 
 B, T, D, H = 4, 6, 3, 5
 LENGTHS = np.array([6, 4, 1, 3])
@@ -34,18 +33,23 @@ def test_simple_rnn_forward_and_bptt_equal_numpy_reference(float64, grads, asser
     initial_state = (rng.standard_normal((B, H)),)
     output_weights = rng.standard_normal((B, T, H))
     state_weights = (rng.standard_normal((B, H)),)
-    _, expected = reference.loss_and_grads("rnn", x, params, output_weights, state_weights, mask=mask,
-                                           initial_state=initial_state)
+    _, expected = reference.loss_and_grads(
+        "rnn", x, params, output_weights, state_weights, mask=mask, initial_state=initial_state
+    )
     ref_outputs, ref_states, _ = reference.rnn_forward(x, params, mask=mask, initial_state=initial_state)
 
-    layer = keras.layers.SimpleRNN(H, return_sequences=True, return_state=True, zero_output_for_mask=True,
-                                   dtype="float64")
+    layer = keras.layers.SimpleRNN(
+        H, return_sequences=True, return_state=True, zero_output_for_mask=True, dtype="float64"
+    )
     layer.build(x.shape)
     layer.set_weights([params[n] for n in names])
     mask_tensor = keras.ops.convert_to_tensor(mask)
     outputs, var_grads, input_grads = grads(
-        lambda x, s: layer(x, mask=mask_tensor, initial_state=[s]), layer.trainable_variables,
-        [x, *initial_state], cotangents=[output_weights, *state_weights])
+        lambda x, s: layer(x, mask=mask_tensor, initial_state=[s]),
+        layer.trainable_variables,
+        [x, *initial_state],
+        cotangents=[output_weights, *state_weights],
+    )
     assert all(o.dtype == np.float64 for o in outputs)
     assert_all_close(outputs, [ref_outputs, *ref_states], atol=1e-10, names=["outputs", "a"])
     assert_all_close(var_grads, [expected[n] for n in names], atol=1e-10, names=names)
@@ -55,23 +59,60 @@ def test_simple_rnn_forward_and_bptt_equal_numpy_reference(float64, grads, asser
 # --- config round trips ---------------------------------------------------------------------------------
 
 NON_DEFAULT = {
-    "lstm": (LSTM, dict(
-        units=3, peephole=True, activation="relu", recurrent_activation="hard_sigmoid", use_bias=False,
-        kernel_initializer="he_normal", recurrent_initializer="glorot_normal", unit_forget_bias=False,
-        kernel_regularizer=keras.regularizers.L2(0.01), recurrent_constraint=keras.constraints.MaxNorm(2.0),
-        dropout=0.25, recurrent_dropout=0.125, seed=7, precompute_inputs=False, use_fused_bptt=True,
-        return_sequences=True,
-        return_state=True, go_backwards=True, stateful=False, unroll=True, zero_output_for_mask=True,
-        name="my_lstm")),
-    "gru": (GRU, dict(
-        units=3, reset_after=True, activation="softsign", recurrent_activation="hard_sigmoid",
-        bias_initializer="ones", bias_regularizer=keras.regularizers.L1(0.5),
-        kernel_constraint=keras.constraints.NonNeg(), dropout=0.5, seed=3, precompute_inputs=False,
-        return_sequences=True, go_backwards=True, unroll=True, name="my_gru")),
-    "simplified_gru": (GRU, dict(units=2, reset_gate=False, recurrent_dropout=0.3, trainable=False,
-                                 use_fused_bptt=True)),
-    "lstm_cell": (LSTMCell, dict(units=3, peephole=True, activation="relu", unit_forget_bias=False,
-                                 dropout=0.1, seed=5)),
+    "lstm": (
+        LSTM,
+        dict(
+            units=3,
+            peephole=True,
+            activation="relu",
+            recurrent_activation="hard_sigmoid",
+            use_bias=False,
+            kernel_initializer="he_normal",
+            recurrent_initializer="glorot_normal",
+            unit_forget_bias=False,
+            kernel_regularizer=keras.regularizers.L2(0.01),
+            recurrent_constraint=keras.constraints.MaxNorm(2.0),
+            dropout=0.25,
+            recurrent_dropout=0.125,
+            seed=7,
+            precompute_inputs=False,
+            use_fused_bptt=True,
+            return_sequences=True,
+            return_state=True,
+            go_backwards=True,
+            stateful=False,
+            unroll=True,
+            zero_output_for_mask=True,
+            name="my_lstm",
+        ),
+    ),
+    "gru": (
+        GRU,
+        dict(
+            units=3,
+            reset_after=True,
+            activation="softsign",
+            recurrent_activation="hard_sigmoid",
+            bias_initializer="ones",
+            bias_regularizer=keras.regularizers.L1(0.5),
+            kernel_constraint=keras.constraints.NonNeg(),
+            dropout=0.5,
+            seed=3,
+            precompute_inputs=False,
+            return_sequences=True,
+            go_backwards=True,
+            unroll=True,
+            name="my_gru",
+        ),
+    ),
+    "simplified_gru": (
+        GRU,
+        dict(units=2, reset_gate=False, recurrent_dropout=0.3, trainable=False, use_fused_bptt=True),
+    ),
+    "lstm_cell": (
+        LSTMCell,
+        dict(units=3, peephole=True, activation="relu", unit_forget_bias=False, dropout=0.1, seed=5),
+    ),
     "gru_cell": (GRUCell, dict(units=3, reset_gate=False, recurrent_activation="hard_sigmoid")),
 }
 
@@ -162,7 +203,9 @@ def test_keras_file_round_trip_without_custom_objects(tmp_path):
     assert kinds.count(GRU) == 2 and type(loaded.layers[2].forward_layer) is LSTM
     assert loaded.layers[2].forward_layer.peephole and loaded.layers[2].backward_layer.peephole
     assert [(g.reset_gate, g.reset_after) for g in loaded.layers if isinstance(g, GRU)] == [
-        (False, False), (True, True)]
+        (False, False),
+        (True, True),
+    ]
 
 
 def test_encoder_decoder_with_symbolic_initial_state_round_trips(tmp_path):
@@ -319,9 +362,19 @@ def options_model():
     """Every option of the LSTM and the GRU once, with masking and `Bidirectional`."""
     inputs = keras.Input((T, D))
     x = keras.layers.Masking(0.0)(inputs)
-    x = keras.layers.Bidirectional(LSTM(4, peephole=True, proj_size=2, proj_clip=0.5, cell_clip=1.0,
-                                        forget_bias=1.0, layer_norm=True, layer_norm_epsilon=1e-2,
-                                        return_sequences=True))(x)
+    x = keras.layers.Bidirectional(
+        LSTM(
+            4,
+            peephole=True,
+            proj_size=2,
+            proj_clip=0.5,
+            cell_clip=1.0,
+            forget_bias=1.0,
+            layer_norm=True,
+            layer_norm_epsilon=1e-2,
+            return_sequences=True,
+        )
+    )(x)
     x = GRU(3, layer_norm=True, return_sequences=True)(x)
     x = LSTM(4, proj_size=3, forget_bias=0.5, cell_clip=0.8)(x)
     model = keras.Model(inputs, keras.layers.Dense(2)(x))
@@ -331,8 +384,15 @@ def options_model():
 
 
 def test_options_survive_the_config_round_trip():
-    options = dict(peephole=True, proj_size=2, proj_clip=0.5, cell_clip=1.0, forget_bias=1.0, layer_norm=True,
-                   layer_norm_epsilon=1e-2)
+    options = dict(
+        peephole=True,
+        proj_size=2,
+        proj_clip=0.5,
+        cell_clip=1.0,
+        forget_bias=1.0,
+        layer_norm=True,
+        layer_norm_epsilon=1e-2,
+    )
     cell = LSTM.from_config(LSTM(4, **options).get_config()).cell
     assert {name: getattr(cell, name) for name in options} == options
     gru = GRU.from_config(GRU(3, layer_norm=True, layer_norm_epsilon=1e-4).get_config()).cell

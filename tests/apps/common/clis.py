@@ -46,11 +46,13 @@ def run_without_tensorflow(cases):
         "        code = mains[app](argv)\n"
         "    results.append([code, err.getvalue()])\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
-        "print(json.dumps({'results': results, 'heavy': heavy[:5]}))\n")
+        "print(json.dumps({'results': results, 'heavy': heavy[:5]}))\n"
+    )
     import json
 
-    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(cases), capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(cases), capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["heavy"] == [], f"imported before the check: {report['heavy']}"

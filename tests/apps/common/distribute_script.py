@@ -48,8 +48,9 @@ def build_model(seed=0):
 
 def fit(model, epochs=EPOCHS, callbacks=()):
     x, y = data()
-    return model.fit(distribute.make_dataset(x, y, GLOBAL_BATCH), epochs=epochs, callbacks=list(callbacks),
-                     shuffle=False, verbose=0)
+    return model.fit(
+        distribute.make_dataset(x, y, GLOBAL_BATCH), epochs=epochs, callbacks=list(callbacks), shuffle=False, verbose=0
+    )
 
 
 def mirrored(out):
@@ -69,8 +70,11 @@ def mirrored(out):
     replicated.set_weights(initial)
     fit(replicated)
     arrays = {"replicas": np.array(strategy.num_replicas_in_sync)}
-    for name, weights in (("initial", initial), ("single", single.get_weights()),
-                          ("mirrored", replicated.get_weights())):
+    for name, weights in (
+        ("initial", initial),
+        ("single", single.get_weights()),
+        ("mirrored", replicated.get_weights()),
+    ):
         arrays.update({f"{name}_{i}": w for i, w in enumerate(weights)})
     np.savez(out, **arrays)
 
@@ -87,8 +91,10 @@ def worker(out, backup_dir):
         np.savez(os.path.join(path, "weights.npz"), *model.get_weights())
     # Synchronous training keeps every worker's copy identical: the test compares these digests.
     digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
-    print(f"replicas={strategy.num_replicas_in_sync} chief={distribute.is_chief()} "
-          f"epochs={len(history.history['loss'])} weights={digest}")
+    print(
+        f"replicas={strategy.num_replicas_in_sync} chief={distribute.is_chief()} "
+        f"epochs={len(history.history['loss'])} weights={digest}"
+    )
 
 
 if __name__ == "__main__":

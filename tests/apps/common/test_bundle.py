@@ -20,21 +20,26 @@ from clis import SHIPPED
 SENTENCES = ["a gorgeous , witty , moving film .", "a dull , boring mess ."]
 EXPECTED = {
     # P(next character | "tyrannosaurus"[:t]) at steps 0, 5 and 13 (the end), the first five classes.
-    "dinos": [[0.003513665, 0.1160358, 0.04604087, 0.07697811, 0.05427739],
-              [0.001242888, 0.002817463, 0.002043757, 0.01028589, 0.00628521],
-              [0.9998425, 7.707648e-06, 4.765245e-07, 6.875313e-06, 1.7564e-06]],
+    "dinos": [
+        [0.003513665, 0.1160358, 0.04604087, 0.07697811, 0.05427739],
+        [0.001242888, 0.002817463, 0.002043757, 0.01028589, 0.00628521],
+        [0.9998425, 7.707648e-06, 4.765245e-07, 6.875313e-06, 1.7564e-06],
+    ],
     # P(next token) after tokens 0 5 and 0 5 17 42 3 99, the first five ids.
-    "jazz": [[2.480764e-07, 0.07757056, 0.0001178334, 0.0004063242, 0.03550539],
-             [1.276696e-07, 0.01754159, 0.01136113, 0.03579196, 0.02667451]],
-    "sentiment": [[7.453997e-05, 0.0001719635, 0.002329505, 0.2189009, 0.7785231],
-                  [0.78975, 0.1989706, 0.01010269, 0.0008827441, 0.0002939044]],
+    "jazz": [
+        [2.480764e-07, 0.07757056, 0.0001178334, 0.0004063242, 0.03550539],
+        [1.276696e-07, 0.01754159, 0.01136113, 0.03579196, 0.02667451],
+    ],
+    "sentiment": [
+        [7.453997e-05, 0.0001719635, 0.002329505, 0.2189009, 0.7785231],
+        [0.78975, 0.1989706, 0.01010269, 0.0008827441, 0.0002939044],
+    ],
     "sentiment-sst2": [[0.0002105822, 0.9997894], [0.9975086, 0.002491406]],
 }
 
 
 def answers(name):
-    model, config = load_bundle(os.path.join(os.path.dirname(SHIPPED["dinos"]), name),
-                                app=name.split("-")[0])
+    model, config = load_bundle(os.path.join(os.path.dirname(SHIPPED["dinos"]), name), app=name.split("-")[0])
     if name == "dinos":
         x, _ = dinos_data.make_arrays(["tyrannosaurus"], dinos_data.Vocabulary.from_config(config["vocabulary"]))
         return model.predict(x, verbose=0)[0, [0, 5, 13], :5]

@@ -43,9 +43,11 @@ def user_dir(root):
 
 def writers(app, inputs, out):
     """The argv of every command of `app` that writes a directory with `--out`."""
-    train = {"dinos": ["train", "--data", str(inputs / "names.txt")],
-             "jazz": ["train", "--midi", str(inputs / "solo.mid")],
-             "sentiment": ["train", "--task", "file", "--data", str(inputs / "labelled.txt")]}[app]
+    train = {
+        "dinos": ["train", "--data", str(inputs / "names.txt")],
+        "jazz": ["train", "--midi", str(inputs / "solo.mid")],
+        "sentiment": ["train", "--task", "file", "--data", str(inputs / "labelled.txt")],
+    }[app]
     return [train + ["--out", str(out)], ["export", "--model", SHIPPED[app], "--out", str(out)]]
 
 
@@ -82,7 +84,9 @@ def test_export_replaces_its_own_output_and_force_deletes_the_rest(tmp_path, cap
     assert not (work / "variables" / "marker").exists() and (work / files.SAVED_MODEL_FILE).is_file()
     assert sorted(os.listdir(tmp_path)) == ["mywork"]
     # ... but a dinos export may not.
-    assert_usage_error(capsys, "dinos", ["export", "--model", SHIPPED["dinos"], "--out", str(work)], "a jazz SavedModel")
+    assert_usage_error(
+        capsys, "dinos", ["export", "--model", SHIPPED["dinos"], "--out", str(work)], "a jazz SavedModel"
+    )
 
 
 # --- 2. limits, at limit + 1, before TensorFlow -------------------------------------------------------------
@@ -151,12 +155,15 @@ def test_another_apps_bundle_is_refused_in_one_line(capsys, app):
 
 
 @SEVERAL
-@pytest.mark.parametrize("argv, fragment", [
-    (["--help-me", "caf\udce9"], "not valid UTF-8"),
-    (["train", "--seed", "1180591620717411303424"], "--seed"),
-    (["train", "--seed", "4294967297"], "from 0 to"),
-    (["train", "--seed", "-1"], "--seed"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--help-me", "caf\udce9"], "not valid UTF-8"),
+        (["train", "--seed", "1180591620717411303424"], "--seed"),
+        (["train", "--seed", "4294967297"], "from 0 to"),
+        (["train", "--seed", "-1"], "--seed"),
+    ],
+)
 def test_arguments_are_checked_in_one_line(capsys, app, argv, fragment):
     assert_usage_error(capsys, app, argv, fragment)
 
@@ -167,10 +174,12 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
     cases = []
     for app in sorted(APPS):
         train = writers(app, inputs, tmp_path / "model")[0]
-        cases += [(app, train + ["--backup-dir", str(a_file)], "is a file"),
-                  (app, train + ["--backup-dir", str(user_dir(tmp_path))], "not a training backup"),
-                  (app, train[:-1] + [str(a_file / "model")], "is a file, not a directory"),
-                  (app, train + ["--backup-dir", str(tmp_path / "model" / "backup")], "overlap")]
+        cases += [
+            (app, train + ["--backup-dir", str(a_file)], "is a file"),
+            (app, train + ["--backup-dir", str(user_dir(tmp_path))], "not a training backup"),
+            (app, train[:-1] + [str(a_file / "model")], "is a file, not a directory"),
+            (app, train + ["--backup-dir", str(tmp_path / "model" / "backup")], "overlap"),
+        ]
     results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
     for (app, argv, fragment), (code, err) in zip(cases, results):
         assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
@@ -178,20 +187,23 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
     assert os.listdir(tmp_path / "mywork") == ["thesis.tex"]
 
 
-@pytest.mark.parametrize("app, argv, fragment", [
-    ("jazz", ["generate", "--out", "{dir}"], "is a directory"),
-    ("jazz", ["generate", "--out", "{dir}/solo.mid/"], "names a directory"),
-    ("jazz", ["generate", "--out", "{dir}/thesis.tex"], "must end in .mid or .midi"),
-    ("jazz", ["generate", "--out", "{dir}/x.mid", "--plot", "--musicxml"], "x.png is a directory"),
-    ("jazz", ["generate", "--tempo", "3"], "[20, 400]"),
-    ("jazz", ["generate", "--tempo", "1e-9"], "[20, 400]"),
-    ("jazz", ["generate", "--tempo", "nan"], "[20, 400]"),
-    ("jazz", ["generate", "--chords", "H" * 5000, "--out", "{dir}/x.mid"], "unknown chord symbol"),
-    ("sentiment", ["evaluate", "--data", "{labelled}", "--plot", "{dir}"], "is a directory"),
-    ("sentiment", ["download", "--out", "{file}"], "is a file"),
-    ("dinos", ["download", "--out", "{dir}"], "is a directory"),
-    ("dinos", ["sample", "--temperature", "inf"], "--temperature"),
-])
+@pytest.mark.parametrize(
+    "app, argv, fragment",
+    [
+        ("jazz", ["generate", "--out", "{dir}"], "is a directory"),
+        ("jazz", ["generate", "--out", "{dir}/solo.mid/"], "names a directory"),
+        ("jazz", ["generate", "--out", "{dir}/thesis.tex"], "must end in .mid or .midi"),
+        ("jazz", ["generate", "--out", "{dir}/x.mid", "--plot", "--musicxml"], "x.png is a directory"),
+        ("jazz", ["generate", "--tempo", "3"], "[20, 400]"),
+        ("jazz", ["generate", "--tempo", "1e-9"], "[20, 400]"),
+        ("jazz", ["generate", "--tempo", "nan"], "[20, 400]"),
+        ("jazz", ["generate", "--chords", "H" * 5000, "--out", "{dir}/x.mid"], "unknown chord symbol"),
+        ("sentiment", ["evaluate", "--data", "{labelled}", "--plot", "{dir}"], "is a directory"),
+        ("sentiment", ["download", "--out", "{file}"], "is a file"),
+        ("dinos", ["download", "--out", "{dir}"], "is a directory"),
+        ("dinos", ["sample", "--temperature", "inf"], "--temperature"),
+    ],
+)
 def test_paths_and_values_in_one_short_line(inputs, tmp_path, capsys, app, argv, fragment):
     (tmp_path / "file").write_text("x")
     (tmp_path / "x.png").mkdir()
@@ -216,8 +228,9 @@ def test_an_empty_text_is_not_judged(capsys):
 # --- 6. signals -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raised, code, word", [(KeyboardInterrupt, 130, "interrupted"),
-                                                (cli.Terminated, 143, "terminated")])
+@pytest.mark.parametrize(
+    "raised, code, word", [(KeyboardInterrupt, 130, "interrupted"), (cli.Terminated, 143, "terminated")]
+)
 def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word):
     parser, commands = cli.make_parser("prog", "test")
     commands.add_parser("go")
@@ -230,8 +243,13 @@ def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word
 
 
 def test_ctrl_c_while_tensorflow_is_imported_is_one_line_and_130():
-    process = subprocess.Popen([sys.executable, "-m", "apps.sentiment", "predict", "x"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apps.sentiment", "predict", "x"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     # The shared library appears in the process's memory map as soon as `import tensorflow` starts loading it.
     while "tensorflow" not in open(f"/proc/{process.pid}/maps").read() and time.monotonic() < deadline:

@@ -63,13 +63,21 @@ def test_record_files_values_by_section_under_their_config_json_names():
     model = config.record(hyperparameters("jazz"), values, "model")
     assert model["conditioning"] == values["conditioning_mode"] and "conditioning_mode" not in model
     assert "epochs" not in model and "epochs" in config.record(hyperparameters("jazz"), values, "training")
-    assert config.record(hyperparameters("sentiment"), {field.name: 1 for field in
-                                                       dataclasses.fields(hyperparameters("sentiment"))})["layers"] == 1
+    assert (
+        config.record(
+            hyperparameters("sentiment"), {field.name: 1 for field in dataclasses.fields(hyperparameters("sentiment"))}
+        )["layers"]
+        == 1
+    )
 
 
 def test_a_bad_value_is_refused_by_the_declared_type_before_tensorflow(tmp_path):
-    cases = [("dinos", ["train", "--units", "0"]), ("jazz", ["train", "--midi", "x.mid", "--dropout", "1.5"]),
-             ("sentiment", ["train", "--ensemble", "-1"]), ("sentiment", ["train", "--pooling", "sum"])]
+    cases = [
+        ("dinos", ["train", "--units", "0"]),
+        ("jazz", ["train", "--midi", "x.mid", "--dropout", "1.5"]),
+        ("sentiment", ["train", "--ensemble", "-1"]),
+        ("sentiment", ["train", "--pooling", "sum"]),
+    ]
     for code, err in run_without_tensorflow(cases):
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 

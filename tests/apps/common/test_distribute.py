@@ -49,26 +49,37 @@ def _restore_keras_globals():
 @pytest.fixture
 def tf_config(monkeypatch):
     """Sets TF_CONFIG for one test: `tf_config(cluster, task_type, index)`."""
+
     def set_config(cluster, task_type, index):
-        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task_type,
-                                                                                 "index": index}}))
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}}))
+
     monkeypatch.delenv("TF_CONFIG", raising=False)
     return set_config
 
 
 def _env(tf_config=None):
     env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    env.update(PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               # Two processes share few cores in CI: one thread per kernel keeps them from starving each other.
-               TF_NUM_INTRAOP_THREADS="1")
+    env.update(
+        PYTHONPATH=ROOT,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        CUDA_VISIBLE_DEVICES="",
+        # Two processes share few cores in CI: one thread per kernel keeps them from starving each other.
+        TF_NUM_INTRAOP_THREADS="1",
+    )
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
     return env
 
 
 def _run_script(*args):
-    result = subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=ROOT, env=_env(), capture_output=True,
-                            text=True, timeout=TIMEOUT_S)
+    result = subprocess.run(
+        [sys.executable, SCRIPT, *map(str, args)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -93,6 +104,7 @@ def _assert_same_weights(actual, expected, atol, moved_from=None):
 
 
 # --- arguments, TF_CONFIG, policies: fast, in-process ---------------------------------------------------
+
 
 def test_arguments_defaults_and_choices():
     parser = argparse.ArgumentParser()
@@ -161,8 +173,10 @@ def test_to_float32_keeps_the_vocabulary_of_a_text_vectorization():
     full = distribute.to_float32(mixed)
     assert full is not mixed and full.get_layer("words").get_vocabulary() == vectorizer.get_vocabulary()
     sentences = np.array([["good film"], ["bad plot"]])
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(full.get_layer("words")(sentences)),
-                                  keras.ops.convert_to_numpy(vectorizer(sentences)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(full.get_layer("words")(sentences)),
+        keras.ops.convert_to_numpy(vectorizer(sentences)),
+    )
 
 
 def test_chief_is_worker_0_or_the_chief_task(tf_config):
@@ -210,6 +224,7 @@ def test_dataset_batches_globally_and_shards_by_data():
 
 # --- the issue's "Must show" ----------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     out = tmp_path / "weights.npz"
@@ -226,10 +241,17 @@ def test_two_workers_on_localhost_train_and_the_chief_saves(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     out, backup = tmp_path / "out", tmp_path / "backup"
-    workers = [subprocess.Popen([sys.executable, SCRIPT, "worker", str(out), str(backup)], cwd=ROOT,
-                                env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, SCRIPT, "worker", str(out), str(backup)],
+            cwd=ROOT,
+            env=_env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     try:
         outputs = [worker.communicate(timeout=TIMEOUT_S) for worker in workers]
     finally:
@@ -278,8 +300,9 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     backup = str(tmp_path / "backup")
     killed_after = 1  # zero-based: the second epoch ends, is backed up, and the run dies
     with pytest.raises(_Killed):
-        script.fit(script.build_model(), callbacks=[*distribute.backup_callbacks(backup),
-                                                    _KillAfterEpoch(killed_after)])
+        script.fit(
+            script.build_model(), callbacks=[*distribute.backup_callbacks(backup), _KillAfterEpoch(killed_after)]
+        )
     with open(os.path.join(backup, "training_metadata.json"), encoding="utf-8") as handle:
         assert json.load(handle)["epoch"] == killed_after + 1
 
@@ -301,14 +324,18 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
 def test_mixed_bfloat16_savedmodel_runs_on_cpu_without_cudnn_ops(tmp_path):
     distribute.set_mixed_precision(True)
     model = script.build_model()
-    assert model.get_layer("lstm").compute_dtype == "bfloat16" and model.get_layer("lstm").cell.kernel.dtype == "float32"
+    assert (
+        model.get_layer("lstm").compute_dtype == "bfloat16" and model.get_layer("lstm").cell.kernel.dtype == "float32"
+    )
     losses = script.fit(model, epochs=2).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
 
     module = tf.Module()
     module.model = model
-    serve = tf.function(lambda x: {"probabilities": model(x, training=False)},
-                        input_signature=[tf.TensorSpec((None, script.STEPS, script.FEATURES), tf.float32)])
+    serve = tf.function(
+        lambda x: {"probabilities": model(x, training=False)},
+        input_signature=[tf.TensorSpec((None, script.STEPS, script.FEATURES), tf.float32)],
+    )
     path = str(tmp_path / "savedmodel")
     export_saved_model(module, path, {"serving_default": serve}, app="dinos")
 

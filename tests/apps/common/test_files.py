@@ -38,13 +38,16 @@ def test_output_dir_may_be_new_empty_or_ours(tmp_path):
     assert not (tmp_path / "new").exists()  # a check creates nothing
 
 
-@pytest.mark.parametrize("make, fragment", [
-    (lambda p: make_bundle(p, "jazz"), "a jazz model bundle"),
-    (lambda p: make_saved_model(p, "dinos"), "a dinos SavedModel"),
-    (lambda p: (p.mkdir(), (p / "thesis.tex").write_text("precious")), "not empty"),
-    (lambda p: p.write_text("precious"), "a file"),
-    (lambda p: (p.mkdir(), (p / files.SAVED_MODEL_FILE).write_bytes(b"x")), "not empty"),  # no owner marker
-])
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda p: make_bundle(p, "jazz"), "a jazz model bundle"),
+        (lambda p: make_saved_model(p, "dinos"), "a dinos SavedModel"),
+        (lambda p: (p.mkdir(), (p / "thesis.tex").write_text("precious")), "not empty"),
+        (lambda p: p.write_text("precious"), "a file"),
+        (lambda p: (p.mkdir(), (p / files.SAVED_MODEL_FILE).write_bytes(b"x")), "not empty"),  # no owner marker
+    ],
+)
 def test_anything_else_is_refused_unless_forced(tmp_path, make, fragment):
     target = tmp_path / "target"
     make(target)
@@ -169,8 +172,13 @@ WRITER = textwrap.dedent("""
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_write_leaves_the_old_output_and_no_litter(tmp_path, signum, code):
     target = make_saved_model(tmp_path / "export", "dinos")
-    process = subprocess.Popen([sys.executable, "-c", WRITER, "write", str(target), "--wait"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, "write", str(target), "--wait"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "writing"
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -182,8 +190,15 @@ def test_a_signal_mid_write_leaves_the_old_output_and_no_litter(tmp_path, signum
 
 def test_concurrent_writers_each_end_with_a_complete_output(tmp_path):
     target = str(tmp_path / "export")
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, "write", target, "--rounds", "150"], cwd=REPO,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "write", target, "--rounds", "150"],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for writer in writers:
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0 and err == ""
@@ -222,9 +237,14 @@ def test_every_manifest_has_the_one_format(app):
             assert "sha256" not in item or len(item["sha256"]) == 64
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "cannot read the manifest"), ("{not json", "cannot read the manifest"),
-    ('{"url": "https://example.com/x", "sha256": "00"}', "has no list of files")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read the manifest"),
+        ("{not json", "cannot read the manifest"),
+        ('{"url": "https://example.com/x", "sha256": "00"}', "has no list of files"),
+    ],
+)
 def test_read_manifest_refuses_what_is_not_one(tmp_path, content, message):
     path = tmp_path / "manifest.json"
     if content is not None:
@@ -239,8 +259,12 @@ def test_download_accepts_an_also_accepted_copy_and_keeps_an_intact_one(tmp_path
     source = tmp_path / "copy.txt"
     source.write_bytes(b"a copy\n")
     digest = hashlib.sha256(b"a copy\n").hexdigest()
-    entry = {"name": "list.txt", "url": "https://example.invalid/list.txt", "sha256": "0" * 64,
-             "also_accepted": {digest: "a copy"}}
+    entry = {
+        "name": "list.txt",
+        "url": "https://example.invalid/list.txt",
+        "sha256": "0" * 64,
+        "also_accepted": {digest: "a copy"},
+    }
     out = tmp_path / "out" / "list.txt"
     assert files.download(entry, out, source=str(source)) == [(str(out), digest)]
     assert out.read_bytes() == b"a copy\n"

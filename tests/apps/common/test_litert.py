@@ -12,8 +12,9 @@ from apps.common.errors import UsageError
 def test_an_op_outside_the_built_in_set_is_one_line_naming_it():
     import tensorflow as tf
 
-    function = tf.function(lambda x: {"y": tf.math.cumprod(x, axis=1)},
-                           input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+    function = tf.function(
+        lambda x: {"y": tf.math.cumprod(x, axis=1)}, input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")]
+    )
     with pytest.raises(UsageError) as error:
         litert.convert(function, [])
     assert "\n" not in str(error.value) and "tf.Cumprod" in str(error.value)

@@ -35,7 +35,13 @@ def test_each_default_manifest_is_found_by_an_absolute_path():
 
 def test_jazz_generate_finds_its_default_model_from_another_directory(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--measures", "2", "--out", "solo.mid"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.jazz", "generate", "--measures", "2", "--out", "solo.mid"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "solo.mid").stat().st_size > 0

@@ -9,15 +9,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 # Lines TensorFlow 2.21 writes from C++ on a CPU machine, as they came from `python -m apps.jazz generate`.
 TF_STARTUP = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-    ("I0000 00:00:1796173116.038732   14057 port.cc:153] oneDNN custom operations are on. You may see slightly "
-     "different numerical results due to floating-point round-off errors from different computation orders. To "
-     "turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`."),
-    ("I0000 00:00:1796173116.039095   14057 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
-     "will not be used."),
-    ("To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild "
-     "TensorFlow with the appropriate compiler flags."),
-    ("E0000 00:00:1796173133.954151   14057 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
-     "call to cuInit: UNKNOWN ERROR (303)"),
+    (
+        "I0000 00:00:1796173116.038732   14057 port.cc:153] oneDNN custom operations are on. You may see slightly "
+        "different numerical results due to floating-point round-off errors from different computation orders. To "
+        "turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`."
+    ),
+    (
+        "I0000 00:00:1796173116.039095   14057 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
+        "will not be used."
+    ),
+    (
+        "To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild "
+        "TensorFlow with the appropriate compiler flags."
+    ),
+    (
+        "E0000 00:00:1796173133.954151   14057 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
+        "call to cuInit: UNKNOWN ERROR (303)"
+    ),
 ]
 REAL_ERROR = "E0000 00:00:1796173133.954151   14057 op_kernel.cc:1857] OP_REQUIRES failed: out of memory"
 
@@ -35,8 +43,13 @@ raise SystemExit("the end")
 
 def run_script(**env):
     # Bytes, not text: universal newlines would turn the progress bar's "\r" into "\n".
-    return subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": REPO, **env}).stderr.decode()
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": REPO, **env},
+    ).stderr.decode()
 
 
 def test_startup_lines_are_dropped_and_everything_else_passes():
@@ -46,14 +59,19 @@ def test_startup_lines_are_dropped_and_everything_else_passes():
 
 def test_environment_variable_keeps_every_line():
     stderr = run_script(SEQUENCE_MODELS_TF_LOGS="1")
-    assert stderr.splitlines()[:len(TF_STARTUP)] == TF_STARTUP
+    assert stderr.splitlines()[: len(TF_STARTUP)] == TF_STARTUP
 
 
 def test_generate_leaves_stderr_empty(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "SEQUENCE_MODELS_TF_LOGS"}
-    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--chords", "Dm7 G7",
-                             "--out", str(tmp_path / "solo.mid")], cwd=REPO, capture_output=True, text=True,
-                            timeout=300, env={**env, "PYTHONPATH": REPO})
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.jazz", "generate", "--chords", "Dm7 G7", "--out", str(tmp_path / "solo.mid")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "PYTHONPATH": REPO},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert (tmp_path / "solo.mid").is_file()

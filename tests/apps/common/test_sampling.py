@@ -22,8 +22,9 @@ RECURRENT_LAYERS = {
 def step(request):
     keras.utils.set_random_seed(3)
     embedding, recurrent = keras.layers.Embedding(VOCAB, 4), RECURRENT_LAYERS[request.param]()
-    head = keras.layers.Dense(VOCAB, activation="softmax",
-                              kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=3))
+    head = keras.layers.Dense(
+        VOCAB, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=3)
+    )
     tokens = keras.Input((None,), dtype="int32")
     keras.Model(tokens, head(recurrent(embedding(tokens))))  # builds the layers, as training would
     return StepModel(embedding, [recurrent], head)
@@ -53,8 +54,7 @@ def first_step_probs(step, prefix):
 
 
 # One prefix for all rows runs the prefix on one row; different prefixes run on every row.
-@pytest.mark.parametrize("prefixes", [[[END, 3, 5]] * 40,
-                                      [[END, 3, 5], [END, 2, 2], [END, 6, 1], [END, 3, 4]] * 10])
+@pytest.mark.parametrize("prefixes", [[[END, 3, 5]] * 40, [[END, 3, 5], [END, 2, 2], [END, 6, 1], [END, 3, 4]] * 10])
 def test_log_probs_are_the_model_softmax_up_to_the_end_token(step, sampler, prefixes):
     tokens, log_probs = sample(sampler, prefixes, 40, steps=6, temperature=0.8, top_k=4, seed=11)
     ended = 0
@@ -94,8 +94,10 @@ def test_same_seed_same_tokens(sampler):
 
 @pytest.mark.parametrize("top_k", [VOCAB, VOCAB + 3, -1])
 def test_top_k_off_is_the_same_as_top_k_0(sampler, top_k):
-    np.testing.assert_array_equal(sample(sampler, [END], 64, temperature=0.7, top_k=top_k, seed=2)[0],
-                                  sample(sampler, [END], 64, temperature=0.7, top_k=0, seed=2)[0])
+    np.testing.assert_array_equal(
+        sample(sampler, [END], 64, temperature=0.7, top_k=top_k, seed=2)[0],
+        sample(sampler, [END], 64, temperature=0.7, top_k=0, seed=2)[0],
+    )
 
 
 @pytest.mark.parametrize("temperature, top_k", [(1.0, 0), (0.5, 0), (2.0, 0), (1.0, 3), (0.7, 2)])

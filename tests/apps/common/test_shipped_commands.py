@@ -27,11 +27,13 @@ def run_json(app, *argv):
 def test_dinos_samples_and_scores_as_before():
     sampled = run_json("dinos", "sample", "-n", "3", "--seed", "3")["names"]
     assert [row["name"] for row in sampled] == ["siberonchosaurus", "alltasaurus", "komerosaurus"]
-    np.testing.assert_allclose([row["log_prob"] for row in sampled], [-25.26052474975586, -14.230915069580078,
-                                                                      -13.740842819213867], rtol=1e-5)
+    np.testing.assert_allclose(
+        [row["log_prob"] for row in sampled], [-25.26052474975586, -14.230915069580078, -13.740842819213867], rtol=1e-5
+    )
     scored = run_json("dinos", "score", "tyrannosaurus")["names"][0]
-    np.testing.assert_allclose([scored["log_prob"], scored["bits_per_char"]], [-8.326606996105049,
-                                                                             0.8580539014794359], rtol=1e-5)
+    np.testing.assert_allclose(
+        [scored["log_prob"], scored["bits_per_char"]], [-8.326606996105049, 0.8580539014794359], rtol=1e-5
+    )
 
 
 def test_sentiment_predicts_as_before():
@@ -43,6 +45,17 @@ def test_sentiment_predicts_as_before():
 
 def test_jazz_samples_the_same_tokens_as_before():
     tokens = SoloSampler(*load_app_bundle("jazz", SHIPPED["jazz"])).sample(4, seed=5)
-    assert tokens[:12] == ["S,7/12,<+0,+4>", "C,1/2,<+0,+4>", "S,3/4,<+0,+4>", "C,1/2,<-6,-2>", "C,7/6,<+2,+6>",
-                           "C,1/2,<-6,-2>", "A,1/2,<-6,-2>", "A,3/4,<+2,+6>", "A,1/2,<-2,+2>", "A,1/2,<-2,+2>",
-                           "C,1/4,<-2,+2>", "R,1/2"]
+    assert tokens[:12] == [
+        "S,7/12,<+0,+4>",
+        "C,1/2,<+0,+4>",
+        "S,3/4,<+0,+4>",
+        "C,1/2,<-6,-2>",
+        "C,7/6,<+2,+6>",
+        "C,1/2,<-6,-2>",
+        "A,1/2,<-6,-2>",
+        "A,3/4,<+2,+6>",
+        "A,1/2,<-2,+2>",
+        "A,1/2,<-2,+2>",
+        "C,1/4,<-2,+2>",
+        "R,1/2",
+    ]

@@ -5,7 +5,9 @@ import os
 import pytest
 
 from apps.dinos.cli import main
+
 from dinos_names import NAMES, TRAIN_ARGS
+
 
 @pytest.fixture(scope="session")
 def names_file(tmp_path_factory):

@@ -19,12 +19,15 @@ def assert_usage_error(capsys, argv, *fragments):
         assert fragment in err
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b"", "no names"),
-    (b"\n  \n", "no names"),
-    (b"Aard\x00onyx\n", "binary"),
-    (b"Aard\xffonyx\n", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "no names"),
+        (b"\n  \n", "no names"),
+        (b"Aard\x00onyx\n", "binary"),
+        (b"Aard\xffonyx\n", "UTF-8"),
+    ],
+)
 def test_bad_data_file(tmp_path, capsys, content, fragment):
     data_file, out = tmp_path / "names.txt", tmp_path / "model"
     data_file.write_bytes(content)
@@ -33,22 +36,28 @@ def test_bad_data_file(tmp_path, capsys, content, fragment):
 
 
 def test_missing_data_file_says_how_to_get_it(tmp_path, capsys):
-    assert_usage_error(capsys, ["train", "--data", str(tmp_path / "none.txt"), "--out", str(tmp_path / "m")],
-                       "python -m apps.dinos download")
+    assert_usage_error(
+        capsys,
+        ["train", "--data", str(tmp_path / "none.txt"), "--out", str(tmp_path / "m")],
+        "python -m apps.dinos download",
+    )
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["sample", "--prefix", "Ab9"], "'9'"),
-    (["score", "aardonyx", "Tyrannosaurus!"], "'!'"),
-    (["sample", "-n", "0"], "-n"),
-    (["sample", "-n", "-3"], "-n"),
-    (["sample", "--temperature", "0"], "--temperature"),
-    (["sample", "--temperature", "-1"], "--temperature"),
-    (["sample", "--top-k", "0"], "--top-k"),
-    (["evaluate", "-n", "0"], "-n"),
-    (["sample", "--prefix", "abcde", "--max-len", "3"], "--max-len"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["sample", "--prefix", "Ab9"], "'9'"),
+        (["score", "aardonyx", "Tyrannosaurus!"], "'!'"),
+        (["sample", "-n", "0"], "-n"),
+        (["sample", "-n", "-3"], "-n"),
+        (["sample", "--temperature", "0"], "--temperature"),
+        (["sample", "--temperature", "-1"], "--temperature"),
+        (["sample", "--top-k", "0"], "--top-k"),
+        (["evaluate", "-n", "0"], "-n"),
+        (["sample", "--prefix", "abcde", "--max-len", "3"], "--max-len"),
+    ],
+)
 def test_bad_sampling_and_scoring_arguments(bundle, capsys, argv, fragment):
     assert_usage_error(capsys, [*argv, "--model", bundle], fragment)
 
@@ -81,6 +90,5 @@ def test_failed_training_leaves_the_old_bundle_alone(tmp_path, names_file, bundl
     (out / "keep.txt").write_text("old")
     before = sorted(os.listdir(out))
     # A validation split too large for the list fails after parsing, before any file is written.
-    assert_usage_error(capsys, ["train", "--data", names_file, "--val-split", "0.99", "--out", str(out)],
-                       "--val-split")
+    assert_usage_error(capsys, ["train", "--data", names_file, "--val-split", "0.99", "--out", str(out)], "--val-split")
     assert sorted(os.listdir(out)) == before and sorted(os.listdir(tmp_path)) == ["model"]

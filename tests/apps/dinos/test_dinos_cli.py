@@ -42,8 +42,9 @@ def test_sampling_is_reproducible(bundle, capsys):
 
 
 def test_sample_respects_prefix_and_max_len(bundle, capsys):
-    rows = run_json(capsys, ["sample", "--model", bundle, "-n", "20", "--seed", "1", "--prefix", "Ste",
-                             "--max-len", "6"])["names"]
+    rows = run_json(
+        capsys, ["sample", "--model", bundle, "-n", "20", "--seed", "1", "--prefix", "Ste", "--max-len", "6"]
+    )["names"]
     assert all(row["name"].startswith("ste") and len(row["name"]) <= 6 for row in rows)
     assert len({row["name"] for row in rows}) > 1
 
@@ -60,8 +61,8 @@ def test_sample_novel_rejects_training_names(loaded):
 
 def test_sample_statistics_by_hand():
     stats = sample_statistics(["ab", "ab", "abc", "x"], [data.name_digest("ab")], {"2": 1, "3": 1})
-    assert stats["novelty_rate"] == 0.5       # "abc" and "x" are new
-    assert stats["duplicate_rate"] == 0.25    # the second "ab"
+    assert stats["novelty_rate"] == 0.5  # "abc" and "x" are new
+    assert stats["duplicate_rate"] == 0.25  # the second "ab"
     assert stats["lengths"]["samples"]["mean"] == 2.0
     assert stats["length_tv_distance"] == pytest.approx(0.25)  # (1/4, 2/4, 1/4) against (0, 1/2, 1/2)
 
@@ -71,8 +72,7 @@ def test_sampled_log_probs_are_the_scores(loaded):
     sampler = NameSampler(model, config)
     names = sampler.sample(16, seed=2, prefix="a")
     vocab = data.Vocabulary.from_config(config["vocabulary"])
-    np.testing.assert_allclose([lp for _, lp in names], score_names(model, vocab, [n for n, _ in names]),
-                               rtol=1e-4)
+    np.testing.assert_allclose([lp for _, lp in names], score_names(model, vocab, [n for n, _ in names]), rtol=1e-4)
 
 
 def test_scores_agree_with_the_softmax(bundle, loaded, capsys):
@@ -125,8 +125,18 @@ def test_keep_case(names_file, tmp_path, capsys):
 
 def test_tensorboard_logs(names_file, tmp_path, capsys):
     logs = tmp_path / "logs"
-    argv = ["train", "--data", names_file, *TRAIN_ARGS, "--epochs", "1", "--tensorboard", str(logs),
-            "--out", str(tmp_path / "model")]
+    argv = [
+        "train",
+        "--data",
+        names_file,
+        *TRAIN_ARGS,
+        "--epochs",
+        "1",
+        "--tensorboard",
+        str(logs),
+        "--out",
+        str(tmp_path / "model"),
+    ]
     if importlib.util.find_spec("tensorboard") is None:
         assert main(argv) == 2
         assert "pip install tensorboard" in capsys.readouterr().err

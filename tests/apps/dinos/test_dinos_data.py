@@ -36,9 +36,9 @@ def test_arrays_are_padded_masked_and_never_truncated():
     vocab = data.Vocabulary.from_names(["a", "abcabcabc"])
     x, y = data.make_arrays(["a", "abcabcabc"], vocab)
     assert x.shape == y.shape == (2, 10)
-    np.testing.assert_array_equal(x[0], [1, 2] + [0] * 8)           # start token, 'a', padding
-    np.testing.assert_array_equal(y[0, :2], [1, 0])                 # class of 'a', end class
-    np.testing.assert_array_equal(x[1, 1:] - 1, y[1, :-1])          # y is x shifted by one, in class space
+    np.testing.assert_array_equal(x[0], [1, 2] + [0] * 8)  # start token, 'a', padding
+    np.testing.assert_array_equal(y[0, :2], [1, 0])  # class of 'a', end class
+    np.testing.assert_array_equal(x[1, 1:] - 1, y[1, :-1])  # y is x shifted by one, in class space
     assert y[1, -1] == data.END_CLASS
 
 

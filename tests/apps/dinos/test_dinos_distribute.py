@@ -43,8 +43,9 @@ def test_mirrored_trains_and_saves_a_bundle(names_file, tmp_path, float32_policy
 
 def test_mixed_precision_saves_a_float32_model(names_file, tmp_path, float32_policy_after):
     out = tmp_path / "dinos"
-    loaded_in_process, config = train_and_load(names_file, out, "--distribute", "mirrored", "--mixed-precision",
-                                               "--backup-dir", str(tmp_path / "backup"))
+    loaded_in_process, config = train_and_load(
+        names_file, out, "--distribute", "mirrored", "--mixed-precision", "--backup-dir", str(tmp_path / "backup")
+    )
     assert keras.config.dtype_policy().name.startswith("mixed_")  # the flag took effect for training
     assert np.isfinite(config["metrics"]["train_bits_per_char"])
     assert not os.path.exists(tmp_path / "backup")  # BackupAndRestore deletes its backup once training ends

@@ -36,18 +36,27 @@ def test_validation_and_the_epoch_end_see_the_average_and_training_the_trained_w
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x, y = rng.integers(1, 7, (24, 5)), rng.integers(0, 6, (24, 5))
-    model = compile_language_model(build_model(7, units=4, embedding_dim=3, dropout=0.0), learning_rate=0.05,
-                                   clipnorm=5.0, ema_momentum=0.5)
+    model = compile_language_model(
+        build_model(7, units=4, embedding_dim=3, dropout=0.0), learning_rate=0.05, clipnorm=5.0, ema_momentum=0.5
+    )
     before, after = _Snapshot(), _Snapshot()
-    history = model.fit(x, y, validation_data=(x[:8], y[:8]), batch_size=4, epochs=2, verbose=0,
-                        callbacks=[before, ValidateAverageWeights(), after]).history
+    history = model.fit(
+        x,
+        y,
+        validation_data=(x[:8], y[:8]),
+        batch_size=4,
+        epochs=2,
+        verbose=0,
+        callbacks=[before, ValidateAverageWeights(), after],
+    ).history
 
     for epoch in range(2):
         assert _same(before.weights[epoch], before.averages[epoch])
         assert not _same(after.weights[epoch], after.averages[epoch])
         model.set_weights(before.weights[epoch])
-        assert math.isclose(model.evaluate(x[:8], y[:8], batch_size=4, verbose=0), history["val_loss"][epoch],
-                            rel_tol=1e-5)
+        assert math.isclose(
+            model.evaluate(x[:8], y[:8], batch_size=4, verbose=0), history["val_loss"][epoch], rel_tol=1e-5
+        )
 
 
 def test_the_bundle_holds_the_average_it_was_validated_on(tmp_path, names_file, bundle):
@@ -57,8 +66,7 @@ def test_the_bundle_holds_the_average_it_was_validated_on(tmp_path, names_file, 
     config = json.load(open(os.path.join(out, "config.json")))
     history = json.load(open(os.path.join(out, "history.json")))
     assert config["training"]["ema_momentum"] == 0.9
-    assert math.isclose(config["metrics"]["val_bits_per_char"], min(history["val_loss"]) / math.log(2),
-                        rel_tol=1e-4)
+    assert math.isclose(config["metrics"]["val_bits_per_char"], min(history["val_loss"]) / math.log(2), rel_tol=1e-4)
     plain = json.load(open(os.path.join(bundle, "config.json")))
     assert plain["training"]["ema_momentum"] is None
     averaged, trained = load_bundle(out)[0], load_bundle(bundle)[0]

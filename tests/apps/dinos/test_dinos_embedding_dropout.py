@@ -40,8 +40,25 @@ def test_default_is_a_plain_embedding():
 
 def test_the_option_reaches_the_bundle_which_samples_scores_and_exports(tmp_path, names_file, capsys):
     out = str(tmp_path / "model")
-    assert main(["train", "--data", names_file, *TRAIN_ARGS, "--embedding-dropout", "0.2", "--input-dropout", "0.2",
-                 "--recurrent-dropout", "0.2", "--out", out]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                names_file,
+                *TRAIN_ARGS,
+                "--embedding-dropout",
+                "0.2",
+                "--input-dropout",
+                "0.2",
+                "--recurrent-dropout",
+                "0.2",
+                "--out",
+                out,
+            ]
+        )
+        == 0
+    )
     model, config = load_bundle(out)
     embedding = model.get_layer("embedding")
     assert isinstance(embedding, CharacterDropoutEmbedding) and embedding.rate == 0.2

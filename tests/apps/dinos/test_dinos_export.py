@@ -56,7 +56,13 @@ def test_exported_model_loads_without_this_package(exported, loaded):
               ["names"].shape[0])
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                            cwd=os.path.dirname(exported), check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=os.path.dirname(exported),
+        check=True,
+    )
     score, count = result.stdout.split()
     assert float(score) == pytest.approx(expected, rel=1e-5) and count == "3"

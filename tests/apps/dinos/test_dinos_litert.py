@@ -14,6 +14,7 @@ from apps.dinos import data
 from apps.dinos import litert as dinos_litert
 from apps.dinos.cli import main
 from apps.dinos.model import build_model, step_model
+
 from dinos_names import NAMES
 
 VOCAB = data.Vocabulary.from_names([name.lower() for name in NAMES])
@@ -36,8 +37,9 @@ def save(model, directory):
 def exported(tmp_path_factory):
     model = tiny_model()
     out = str(tmp_path_factory.mktemp("litert") / "dinos.tflite")
-    assert main(["export", "--format", "litert", "--model", save(model, tmp_path_factory.mktemp("b")),
-                 "--out", out]) == 0
+    assert (
+        main(["export", "--format", "litert", "--model", save(model, tmp_path_factory.mktemp("b")), "--out", out]) == 0
+    )
     return model, out
 
 
@@ -73,9 +75,16 @@ def test_fed_the_compiled_samplers_draws_the_numpy_sampler_picks_the_same_names(
         expected = compiled["tokens"][0].numpy()
         # The compiled sampler's draw at step t: one stateless uniform per batch row, seeded by (seed, t).
         draws = [tf.random.stateless_uniform([1], seed=[seed, t])[0].numpy() for t in range(steps)]
-        tokens, log_probs = litert.sample(litert.StepRunner(out), [data.END_CLASS], steps, uniforms=draws,
-                                          temperature=temperature, top_k=top_k, end_token=data.END_CLASS)
-        assert tokens == expected[:len(tokens)].tolist()
+        tokens, log_probs = litert.sample(
+            litert.StepRunner(out),
+            [data.END_CLASS],
+            steps,
+            uniforms=draws,
+            temperature=temperature,
+            top_k=top_k,
+            end_token=data.END_CLASS,
+        )
+        assert tokens == expected[: len(tokens)].tolist()
         assert log_probs.sum() == pytest.approx(compiled["log_probs"][0].numpy(), abs=1e-4)
         assert len(tokens) == steps or tokens[-1] == data.END_CLASS
 
@@ -127,10 +136,12 @@ class CumprodHead(keras.layers.Dense):
 def test_bad_requests_are_one_line_and_exit_2_writing_nothing(tmp_path, capsys, exported, problem):
     out = str(tmp_path / "out.tflite")
     bundle = os.path.dirname(exported[1])  # any existing directory that is not a bundle
-    args = {"suffix": ["--out", str(tmp_path / "out.tfl")],
-            "directory": ["--out", str(tmp_path)],
-            "missing model": ["--model", str(tmp_path / "nope")],
-            "savedmodel quantize": ["--format", "savedmodel", "--quantize", "dynamic"]}.get(problem, [])
+    args = {
+        "suffix": ["--out", str(tmp_path / "out.tfl")],
+        "directory": ["--out", str(tmp_path)],
+        "missing model": ["--model", str(tmp_path / "nope")],
+        "savedmodel quantize": ["--format", "savedmodel", "--quantize", "dynamic"],
+    }.get(problem, [])
     if problem == "cannot convert":
         tokens = keras.Input((None,), dtype="int32")
         x = keras.layers.Embedding(len(VOCAB), 4, name="embedding")(tokens)

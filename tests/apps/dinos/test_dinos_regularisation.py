@@ -23,8 +23,20 @@ def names_path(tmp_path):
 
 def test_options_reach_every_recurrent_layer_and_the_config(tmp_path, names_path):
     out = str(tmp_path / "model")
-    argv = ["train", "--data", names_path, *TRAIN_ARGS, "--layers", "2", "--input-dropout", "0.25",
-            "--recurrent-dropout", "0.3", "--out", out]
+    argv = [
+        "train",
+        "--data",
+        names_path,
+        *TRAIN_ARGS,
+        "--layers",
+        "2",
+        "--input-dropout",
+        "0.25",
+        "--recurrent-dropout",
+        "0.3",
+        "--out",
+        out,
+    ]
     assert main(argv) == 0
 
     model, config = load_bundle(out)
@@ -40,12 +52,13 @@ def test_options_reach_every_recurrent_layer_and_the_config(tmp_path, names_path
 
 
 def test_default_recurrent_layers_have_no_dropout():
-    layer, = recurrent_layers(build_model(10, units=4, embedding_dim=3))
+    (layer,) = recurrent_layers(build_model(10, units=4, embedding_dim=3))
     assert (layer.dropout, layer.recurrent_dropout) == (0.0, 0.0)
 
 
-@pytest.mark.parametrize("option, value", [("--input-dropout", "1"), ("--input-dropout", "nan"),
-                                           ("--recurrent-dropout", "-0.1")])
+@pytest.mark.parametrize(
+    "option, value", [("--input-dropout", "1"), ("--input-dropout", "nan"), ("--recurrent-dropout", "-0.1")]
+)
 def test_bad_rates_are_usage_errors(tmp_path, names_path, capsys, option, value):
     out = tmp_path / "model"
     assert main(["train", "--data", names_path, *TRAIN_ARGS, option, value, "--out", str(out)]) == 2

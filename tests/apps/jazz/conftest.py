@@ -1,4 +1,5 @@
 import pytest
+
 from jazz_scores import CHORDS, MELODY, make_score
 
 

@@ -5,32 +5,50 @@ from apps.common.errors import UsageError
 from apps.jazz import chords
 
 
-@pytest.mark.parametrize("figure, quality, scale", [
-    ("Cmaj7", "maj7", "ionian"),
-    ("C6", "6", "ionian"),
-    ("Cmaj7#11", "maj7#11", "lydian"),
-    ("Dm7", "m7", "dorian"),
-    ("Cm6", "m6", "dorian"),
-    ("G7", "7", "mixolydian"),
-    ("G13", "7", "mixolydian"),
-    ("G7#11", "7#11", "lydian dominant"),
-    ("G7b9", "7b9", "half-whole diminished"),
-    ("C+7", "7#5", "whole tone"),
-    ("F#m7b5", "m7b5", "locrian"),  # music21's chordKind says "minor-seventh"; the pitches say otherwise
-    ("Bdim7", "dim7", "whole-half diminished"),
-    ("C7sus4", "7sus4", "mixolydian"),
-])
+@pytest.mark.parametrize(
+    "figure, quality, scale",
+    [
+        ("Cmaj7", "maj7", "ionian"),
+        ("C6", "6", "ionian"),
+        ("Cmaj7#11", "maj7#11", "lydian"),
+        ("Dm7", "m7", "dorian"),
+        ("Cm6", "m6", "dorian"),
+        ("G7", "7", "mixolydian"),
+        ("G13", "7", "mixolydian"),
+        ("G7#11", "7#11", "lydian dominant"),
+        ("G7b9", "7b9", "half-whole diminished"),
+        ("C+7", "7#5", "whole tone"),
+        ("F#m7b5", "m7b5", "locrian"),  # music21's chordKind says "minor-seventh"; the pitches say otherwise
+        ("Bdim7", "dim7", "whole-half diminished"),
+        ("C7sus4", "7sus4", "mixolydian"),
+    ],
+)
 def test_chord_scale_choices(figure, quality, scale):
     chord = chords.parse_chord(figure)
     assert chord.quality == quality
     assert chord.scale_name == scale
 
 
-JAZZ_KINDS = [kind for kind in harmony.CHORD_TYPES if kind not in (
-    # classical colour chords, and extensions no chord scale of seven or eight notes holds
-    "Neapolitan", "Italian", "French", "German", "Tristan", "diminished-minor-ninth", "augmented-11th",
-    "augmented-major-11th", "half-diminished-11th", "augmented-major-13th", "augmented-dominant-13th",
-    "half-diminished-13th")]
+JAZZ_KINDS = [
+    kind
+    for kind in harmony.CHORD_TYPES
+    if kind
+    not in (
+        # classical colour chords, and extensions no chord scale of seven or eight notes holds
+        "Neapolitan",
+        "Italian",
+        "French",
+        "German",
+        "Tristan",
+        "diminished-minor-ninth",
+        "augmented-11th",
+        "augmented-major-11th",
+        "half-diminished-11th",
+        "augmented-major-13th",
+        "augmented-dominant-13th",
+        "half-diminished-13th",
+    )
+]
 
 
 @pytest.mark.parametrize("kind", JAZZ_KINDS)

@@ -9,11 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
 from music21 import converter, harmony, tempo
 
 from apps.jazz import chords, conditioning, data
 from apps.jazz.cli import main
+
+from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -21,8 +22,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 @pytest.fixture(scope="module")
 def trained(solos_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "jazz"
-    assert main(["train", "--midi", str(solos_dir), "--seq-len", "8", "--epochs", "3", "--units", "8",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["train", "--midi", str(solos_dir), "--seq-len", "8", "--epochs", "3", "--units", "8", "--out", str(out)])
+        == 0
+    )
     return out
 
 
@@ -37,16 +40,52 @@ def test_train_saves_a_bundle(trained):
 
 def test_train_with_the_pitch_encoding_and_a_gru(solos_dir, tmp_path):
     out = tmp_path / "pitch"
-    assert main(["train", "--midi", str(solos_dir / "solo0.musicxml"), "--encoding", "pitch", "--cell", "gru",
-                 "--seq-len", "8", "--epochs", "1", "--units", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--midi",
+                str(solos_dir / "solo0.musicxml"),
+                "--encoding",
+                "pitch",
+                "--cell",
+                "gru",
+                "--seq-len",
+                "8",
+                "--epochs",
+                "1",
+                "--units",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["encoding"] == "pitch" and "62,1/2" in config["vocabulary"]
     assert main(["generate", "--model", str(out), "--measures", "2", "--out", str(tmp_path / "p.mid")]) == 0
 
 
 def generate(trained, out, *extra):
-    return main(["generate", "--model", str(trained), "--chords", "Dm7 G7 | Cmaj7 | Bbmaj7", "--measures", "6",
-                 "--tempo", "90", "--seed", "3", "--out", str(out), *extra])
+    return main(
+        [
+            "generate",
+            "--model",
+            str(trained),
+            "--chords",
+            "Dm7 G7 | Cmaj7 | Bbmaj7",
+            "--measures",
+            "6",
+            "--tempo",
+            "90",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_generate_writes_what_was_asked(trained, tmp_path):
@@ -83,23 +122,38 @@ def test_generate_with_defaults_plays_the_default_progression(trained, tmp_path,
 
 def test_chords_from_a_file(trained, tmp_path):
     (tmp_path / "tune.txt").write_text("Am7 D7 | Gmaj7\n")
-    assert main(["generate", "--model", str(trained), "--chords-from", str(tmp_path / "tune.txt"),
-                 "--out", str(tmp_path / "tune.mid")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(trained),
+                "--chords-from",
+                str(tmp_path / "tune.txt"),
+                "--out",
+                str(tmp_path / "tune.mid"),
+            ]
+        )
+        == 0
+    )
     assert converter.parse(str(tmp_path / "tune.mid")).highestTime == 8
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--chords", "Dm7 Xyz7 Cmaj7"], "Xyz7"),
-    (["--measures", "0"], "--measures"),
-    (["--measures", "-3"], "--measures"),
-    (["--tempo", "0"], "--tempo"),
-    (["--tempo", "-120"], "--tempo"),
-    (["--temperature", "0"], "--temperature"),
-    (["--seed", "99999999999"], "--seed"),
-    (["--chords-from", "no-such-file.txt"], "no-such-file.txt"),
-    (["--out", "{tmp}/a-file/solo.mid"], "cannot write"),
-    (["--model", "{tmp}/no-model"], "no-model"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--chords", "Dm7 Xyz7 Cmaj7"], "Xyz7"),
+        (["--measures", "0"], "--measures"),
+        (["--measures", "-3"], "--measures"),
+        (["--tempo", "0"], "--tempo"),
+        (["--tempo", "-120"], "--tempo"),
+        (["--temperature", "0"], "--temperature"),
+        (["--seed", "99999999999"], "--seed"),
+        (["--chords-from", "no-such-file.txt"], "no-such-file.txt"),
+        (["--out", "{tmp}/a-file/solo.mid"], "cannot write"),
+        (["--model", "{tmp}/no-model"], "no-model"),
+    ],
+)
 def test_bad_generate_input_is_one_line_and_exit_2(trained, tmp_path, capsys, arguments, message):
     (tmp_path / "a-file").write_text("a file where a directory is needed")
     arguments = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
@@ -158,33 +212,48 @@ def test_export_writes_a_savedmodel_that_samples(trained, tmp_path):
     # The default model is conditioned: the signature takes the features of every grid step of the changes.
     timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7")
     conditions = tf.constant(np.stack([conditioning.step_table(timeline, 8.0)] * 2))
-    out = loaded.signatures["sample"](prefix=tf.zeros([2, 1], tf.int32), conditions=conditions,
-                                      steps=tf.constant(5), temperature=tf.constant(1.0), top_k=tf.constant(0),
-                                      seed=tf.constant(1))
+    out = loaded.signatures["sample"](
+        prefix=tf.zeros([2, 1], tf.int32),
+        conditions=conditions,
+        steps=tf.constant(5),
+        temperature=tf.constant(1.0),
+        top_k=tf.constant(0),
+        seed=tf.constant(1),
+    )
     assert out["tokens"].shape == (2, 5)
     vocabulary = loaded.signatures["vocabulary"]()["tokens"].numpy()
     assert vocabulary[0] == b"<start>"
     assert int(tf.reduce_max(out["tokens"])) < len(vocabulary)
 
 
-@pytest.mark.parametrize("arguments, line", [
-    (["--chords", "Cmaj7 Q7"], "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"),
-    (["--measures", "0"], ("python -m apps.jazz generate: error: argument --measures: must be an integer from 1 to "
-                           "1,000, got 0")),
-    (["--model", "no/such/model"], "python -m apps.jazz generate: error: model directory not found: no/such/model"),
-])
+@pytest.mark.parametrize(
+    "arguments, line",
+    [
+        (["--chords", "Cmaj7 Q7"], "python -m apps.jazz generate: error: unknown chord symbol 'Q7'"),
+        (
+            ["--measures", "0"],
+            ("python -m apps.jazz generate: error: argument --measures: must be an integer from 1 to 1,000, got 0"),
+        ),
+        (["--model", "no/such/model"], "python -m apps.jazz generate: error: model directory not found: no/such/model"),
+    ],
+)
 def test_module_entry_point_reports_bad_input_as_its_only_line(arguments, line):
     # Checked before TensorFlow is imported, so its start-up messages do not come along.
-    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", *arguments], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.jazz", "generate", *arguments], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [line]
 
 
 def test_module_entry_point_generates_in_a_fresh_process(trained, tmp_path):
     out = tmp_path / "fresh.mid"
-    result = subprocess.run([sys.executable, "-m", "apps.jazz", "generate", "--model", str(trained), "--measures",
-                             "3", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.jazz", "generate", "--model", str(trained), "--measures", "3", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert converter.parse(str(out)).highestTime == 12
 
@@ -200,13 +269,45 @@ def test_the_default_model_is_conditioned_on_the_changes(trained):
 def test_an_unconditioned_bundle_without_the_conditioning_key_still_generates(solos_dir, tmp_path):
     # A bundle from before conditioning existed: token-only model, no `conditioning` in its config.
     out = tmp_path / "old"
-    assert main(["train", "--midi", str(solos_dir), "--conditioning", "none", "--seq-len", "8", "--epochs", "1",
-                 "--units", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--midi",
+                str(solos_dir),
+                "--conditioning",
+                "none",
+                "--seq-len",
+                "8",
+                "--epochs",
+                "1",
+                "--units",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config.pop("conditioning") == "none"
     (out / "config.json").write_text(json.dumps(config))
-    assert main(["generate", "--model", str(out), "--measures", "2", "--primer", "C5 D5", "--out",
-                 str(tmp_path / "old.mid")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(out),
+                "--measures",
+                "2",
+                "--primer",
+                "C5 D5",
+                "--out",
+                str(tmp_path / "old.mid"),
+            ]
+        )
+        == 0
+    )
     assert converter.parse(str(tmp_path / "old.mid")).highestTime == 8
     assert [(o, m) for o, _, m in data.read_solo(str(tmp_path / "old.mid")).notes[:2]] == [(0, 72), (1, 74)]
     assert main(["evaluate", "--midi", str(solos_dir / "solo0.musicxml"), "--model", str(out)]) == 0
@@ -215,8 +316,13 @@ def test_an_unconditioned_bundle_without_the_conditioning_key_still_generates(so
     assert main(["export", "--model", str(out), "--out", str(tmp_path / "sampler")]) == 0
     sample = tf.saved_model.load(str(tmp_path / "sampler")).signatures["sample"]
     assert "conditions" not in sample.structured_input_signature[1]
-    drawn = sample(prefix=tf.zeros([2, 1], tf.int32), steps=tf.constant(5), temperature=tf.constant(1.0),
-                   top_k=tf.constant(0), seed=tf.constant(1))
+    drawn = sample(
+        prefix=tf.zeros([2, 1], tf.int32),
+        steps=tf.constant(5),
+        temperature=tf.constant(1.0),
+        top_k=tf.constant(0),
+        seed=tf.constant(1),
+    )
     assert drawn["tokens"].shape == (2, 5)
 
 
@@ -226,8 +332,15 @@ def test_evaluate_against_reference_solos_on_their_own_changes(trained, solos_di
     report = json.loads(capsys.readouterr().out)
     assert report["solos"] == 3 and report["bars"] == 8 and report["conditioning"] == "changes"
     for key in ("overlaps", "ceiling"):
-        assert set(report[key]) == {"pitch_class", "tone_type", "interval", "duration", "onset", "notes_per_bar",
-                                    "mean"}
+        assert set(report[key]) == {
+            "pitch_class",
+            "tone_type",
+            "interval",
+            "duration",
+            "onset",
+            "notes_per_bar",
+            "mean",
+        }
         assert all(0.0 <= value <= 1.0 + 1e-9 for value in report[key].values())
     # Each solo is 6 bars long (two phrases 13 quarters apart): all its notes are compared.
     assert report["notes"]["real"] == 3 * 2 * len(MELODY) and report["notes"]["generated"] > 0
@@ -248,12 +361,12 @@ def test_evaluate_needs_midi_or_reference_not_both(solos_dir, capsys):
 def test_generate_over_a_lead_sheet_plays_its_chords_for_its_length_at_its_tempo(trained, tmp_path):
     sheet = tmp_path / "tune.musicxml"
     make_score(SHEET_MELODY, SHEET_CHORDS, bpm=150).write("musicxml", fp=str(sheet))
-    wanted = chords.Timeline([(offset + 12 * chorus, chords.parse_chord(figure)) for chorus in (0, 1)
-                              for offset, figure in SHEET_CHORDS])
+    wanted = chords.Timeline(
+        [(offset + 12 * chorus, chords.parse_chord(figure)) for chorus in (0, 1) for offset, figure in SHEET_CHORDS]
+    )
     for extra, quarters, bpm in (([], 12, 150), (["--measures", "5", "--tempo", "90"], 20, 90)):
         out = tmp_path / f"over-{bpm}.mid"
-        assert main(["generate", "--model", str(trained), "--chords-from", str(sheet), "--out", str(out),
-                     *extra]) == 0
+        assert main(["generate", "--model", str(trained), "--chords-from", str(sheet), "--out", str(out), *extra]) == 0
         score = converter.parse(str(out))
         assert score.highestTime == quarters
         assert score.flatten().getElementsByClass(tempo.MetronomeMark)[0].number == pytest.approx(bpm, abs=0.5)
@@ -279,22 +392,26 @@ def test_takes_continue_the_primer_each_with_its_own_seed(trained, tmp_path):
     assert unkept and unkept == [note for note in kept if note[0] >= 2]  # the same continuation, in its place
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--chords-from", "{in}/head.musicxml"], "no chord symbols"),
-    (["--chords-from", "{in}/empty.mid"], "empty file"),
-    (["--chords-from", "{in}/broken.musicxml"], "not a readable MIDI/MusicXML file"),
-    (["--primer", "{in}/empty.mid"], "empty file"),
-    (["--primer", "C5 E2"], "outside the model's register F3-D6"),
-    (["--primer", "C5:20 D5:5"], "lasts 25 quarter notes; the solo lasts 24"),
-    (["--primer", "C5 do"], "cannot read 'do' as a note"),
-    (["--wav", "--soundfont", "{in}/no-such.sf2"], "no-such.sf2: file not found"),
-    (["--soundfont", "{in}/head.musicxml"], "--soundfont is for --wav"),
-    (["--num-outputs", "0"], "--num-outputs: must be an integer from 1 to 100"),
-    (["--num-outputs", "101"], "--num-outputs: must be an integer from 1 to 100"),
-    (["--top-k", "-1"], "--top-k"),
-])
-def test_bad_lead_sheets_primers_soundfonts_and_takes_are_one_line_and_exit_2(trained, tmp_path, capsys,
-                                                                             arguments, message):
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--chords-from", "{in}/head.musicxml"], "no chord symbols"),
+        (["--chords-from", "{in}/empty.mid"], "empty file"),
+        (["--chords-from", "{in}/broken.musicxml"], "not a readable MIDI/MusicXML file"),
+        (["--primer", "{in}/empty.mid"], "empty file"),
+        (["--primer", "C5 E2"], "outside the model's register F3-D6"),
+        (["--primer", "C5:20 D5:5"], "lasts 25 quarter notes; the solo lasts 24"),
+        (["--primer", "C5 do"], "cannot read 'do' as a note"),
+        (["--wav", "--soundfont", "{in}/no-such.sf2"], "no-such.sf2: file not found"),
+        (["--soundfont", "{in}/head.musicxml"], "--soundfont is for --wav"),
+        (["--num-outputs", "0"], "--num-outputs: must be an integer from 1 to 100"),
+        (["--num-outputs", "101"], "--num-outputs: must be an integer from 1 to 100"),
+        (["--top-k", "-1"], "--top-k"),
+    ],
+)
+def test_bad_lead_sheets_primers_soundfonts_and_takes_are_one_line_and_exit_2(
+    trained, tmp_path, capsys, arguments, message
+):
     inputs = tmp_path / "in"
     inputs.mkdir()
     make_score(MELODY, []).write("musicxml", fp=str(inputs / "head.musicxml"))

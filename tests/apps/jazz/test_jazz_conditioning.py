@@ -16,16 +16,19 @@ def hot(row, part):
     return set(np.flatnonzero(row[part]).tolist())
 
 
-@pytest.mark.parametrize("quarters, root, chord, next_root, next_chord, distance, position", [
-    (0.0, D, MINOR_SEVENTH, 5, DOMINANT, 2, 0),  # Dm7 -> G7 (up a fourth) in two beats
-    (1.5, D, MINOR_SEVENTH, 5, DOMINANT, 0, 18),  # half a beat before the change: floor(0.5) = 0
-    (2.0, G, DOMINANT, 5, MAJOR_SEVENTH, 2, 24),  # on the change, the new chord sounds
-    (3 + 2 / 3, G, DOMINANT, 5, MAJOR_SEVENTH, 0, 44),  # the last triplet eighth of bar 1
-    (4.5, C, MAJOR_SEVENTH, 5, DOMINANT, 7, 6),  # the repeated Cmaj7 is no change: F7 in 7.5 beats
-    (8.0, C, MAJOR_SEVENTH, 5, DOMINANT, 4, 0),
-    (13.25, F, DOMINANT, 0, DOMINANT, 8, 15),  # after the last change: no next chord
-    (40.0, F, DOMINANT, 0, DOMINANT, 8, 0),  # far beyond the progression the last chord sounds on
-])
+@pytest.mark.parametrize(
+    "quarters, root, chord, next_root, next_chord, distance, position",
+    [
+        (0.0, D, MINOR_SEVENTH, 5, DOMINANT, 2, 0),  # Dm7 -> G7 (up a fourth) in two beats
+        (1.5, D, MINOR_SEVENTH, 5, DOMINANT, 0, 18),  # half a beat before the change: floor(0.5) = 0
+        (2.0, G, DOMINANT, 5, MAJOR_SEVENTH, 2, 24),  # on the change, the new chord sounds
+        (3 + 2 / 3, G, DOMINANT, 5, MAJOR_SEVENTH, 0, 44),  # the last triplet eighth of bar 1
+        (4.5, C, MAJOR_SEVENTH, 5, DOMINANT, 7, 6),  # the repeated Cmaj7 is no change: F7 in 7.5 beats
+        (8.0, C, MAJOR_SEVENTH, 5, DOMINANT, 4, 0),
+        (13.25, F, DOMINANT, 0, DOMINANT, 8, 15),  # after the last change: no next chord
+        (40.0, F, DOMINANT, 0, DOMINANT, 8, 0),  # far beyond the progression the last chord sounds on
+    ],
+)
 def test_features_of_a_hand_made_progression(quarters, root, chord, next_root, next_chord, distance, position):
     timeline, _ = chords.parse_progression(PROGRESSION)
     step = round(quarters * grammar.GRID)

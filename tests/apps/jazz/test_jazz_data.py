@@ -2,10 +2,11 @@ import os
 
 import pytest
 from music21 import note
-from jazz_scores import CHORDS, MELODY, make_score
 
 from apps.common.errors import UsageError
 from apps.jazz import data
+
+from jazz_scores import CHORDS, MELODY, make_score
 
 
 @pytest.fixture

@@ -54,8 +54,9 @@ def test_mirrored_trains_and_saves_a_bundle_that_generates(solos_dir, tmp_path, 
 
 def test_mixed_precision_saves_a_float32_model(solos_dir, tmp_path, float32_policy_after):
     out = tmp_path / "mixed"
-    loaded_in_process = train_and_load(solos_dir, out, "--distribute", "mirrored", "--mixed-precision",
-                                       "--backup-dir", str(tmp_path / "backup"))
+    loaded_in_process = train_and_load(
+        solos_dir, out, "--distribute", "mirrored", "--mixed-precision", "--backup-dir", str(tmp_path / "backup")
+    )
     assert keras.config.dtype_policy().name.startswith("mixed_")  # the flag took effect for training
     assert not os.path.exists(tmp_path / "backup")  # BackupAndRestore deletes its backup once training ends
     keras.config.set_dtype_policy("float32")  # as in a fresh process that loads the bundle

@@ -10,8 +10,7 @@ import tensorflow as tf
 from apps.jazz import chords, conditioning, evaluate, generate, grammar
 from apps.jazz import model as jazz_model
 
-TOKENS = ["R,1/2", "C,1/2,<*>", "C,1/3,<+0,+4>", "S,1,<-4,+0>", "A,1/6,<-2,+2>", "C,2,<+2,+6>", "R,4",
-          "X,3/2,<-6,-2>"]
+TOKENS = ["R,1/2", "C,1/2,<*>", "C,1/3,<+0,+4>", "S,1,<-4,+0>", "A,1/6,<-2,+2>", "C,2,<+2,+6>", "R,4", "X,3/2,<-6,-2>"]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +20,9 @@ def model():
 
 @pytest.fixture(scope="module")
 def generator(model):
-    return generate.SoloSampler(model, {"vocabulary": TOKENS, "encoding": "grammar", "conditioning": "changes",
-                                      "mean_token_quarters": 1.0})
+    return generate.SoloSampler(
+        model, {"vocabulary": TOKENS, "encoding": "grammar", "conditioning": "changes", "mean_token_quarters": 1.0}
+    )
 
 
 @pytest.mark.parametrize("prefix", [[], ["C,1/2,<*>", "R,4", "A,1/6,<-2,+2>"]])
@@ -30,13 +30,19 @@ def test_sampled_log_probs_are_the_training_models_with_the_solos_features(model
     timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F7 Bb7 | Ebmaj7")
     table = conditioning.step_table(timeline, 16.0)
     ids = [0] + generator.vocabulary.encode(prefix).tolist()
-    out = generator.sampler(tf.constant([ids, ids]), tf.constant(table[None].repeat(2, 0)),
-                                               tf.constant(12), tf.constant(1.0), tf.constant(0), tf.constant(5))
+    out = generator.sampler(
+        tf.constant([ids, ids]),
+        tf.constant(table[None].repeat(2, 0)),
+        tf.constant(12),
+        tf.constant(1.0),
+        tf.constant(0),
+        tf.constant(5),
+    )
     for row in range(2):
         tokens = prefix + generator.vocabulary.decode(out["tokens"][row].numpy())
         features = conditioning.features(timeline, conditioning.onsets(tokens))
         nll, _ = evaluate.negative_log_likelihood(model, generator.vocabulary, tokens, features)
-        assert -nll[len(prefix):].sum() == pytest.approx(float(out["log_probs"][row]), rel=1e-4, abs=1e-4)
+        assert -nll[len(prefix) :].sum() == pytest.approx(float(out["log_probs"][row]), rel=1e-4, abs=1e-4)
 
 
 def test_generate_solo_over_a_progression_fills_its_bars(generator):
@@ -60,10 +66,13 @@ def test_the_bass_walks_from_each_chords_root_to_the_next():
     for offset, item in timeline:
         assert starts[offset] % 12 == item.root  # each chord's root on its first beat
     # One note a beat and one at each change (bar 3's three chords), in the bass register, the line unbroken.
-    assert [offset for offset, _, _ in bass] == pytest.approx([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8 + 4 / 3, 10, 8 + 8 / 3,
-                                                               11, 12, 13, 14, 15])
-    assert all(abs(offset + duration - following) < 1e-9 for (offset, duration, _), (following, _, _)
-               in itertools.pairwise(bass))
+    assert [offset for offset, _, _ in bass] == pytest.approx(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8 + 4 / 3, 10, 8 + 8 / 3, 11, 12, 13, 14, 15]
+    )
+    assert all(
+        abs(offset + duration - following) < 1e-9
+        for (offset, duration, _), (following, _, _) in itertools.pairwise(bass)
+    )
     assert all(generate.BASS_ROOT <= midi < generate.BASS_ROOT + 24 for _, _, midi in bass)
     # Between the roots, Cmaj7's bar climbs its chord tones and its last beat leads a semitone into F#m7b5's root.
     assert [midi % 12 for _, _, midi in bass[4:8]] == [0, 4, 7, 5]
@@ -94,8 +103,9 @@ def test_a_primer_is_fed_to_the_model_and_continued_from_its_last_note(generator
     prefix = [[0, *generator.vocabulary.encode(primer_tokens)]]
     table = tf.constant(conditioning.step_table(timeline, 16.0)[None])
     steps = int(np.ceil(1.3 * 16)) + 8  # the first draw of `SoloSampler.sample`, long enough here
-    drawn = generator.sampler(tf.constant(prefix), table, tf.constant(steps), tf.constant(1.0), tf.constant(0),
-                              tf.constant(5))
+    drawn = generator.sampler(
+        tf.constant(prefix), table, tf.constant(steps), tf.constant(1.0), tf.constant(0), tf.constant(5)
+    )
     assert [t for t in generator.vocabulary.decode(drawn["tokens"][0].numpy()) if t != grammar.START] == tokens[3:]
     continuation = grammar.realise(tokens[3:], timeline, seed=5, start=2.5, previous=72)
     assert notes == (primer if keep else []) + generate.fit_to_length(continuation, 16.0)

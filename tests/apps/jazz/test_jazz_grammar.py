@@ -4,10 +4,11 @@ import json
 import hypothesis
 import hypothesis.strategies as st
 import pytest
-from jazz_scores import CHORDS, MELODY
 
 from apps.jazz import chords, grammar
 from apps.jazz.data import solo_from_score
+
+from jazz_scores import CHORDS, MELODY
 
 
 @pytest.fixture
@@ -30,8 +31,9 @@ def test_grammar_round_trip_keeps_durations_and_tone_types(solo):
     notes = grammar.realise(tokens, solo.timeline, seed=3)
     original = grammar.quantise(solo.notes)
     realised = grammar.quantise(notes)
-    assert [(start, min(length, grammar.MAX_STEPS)) for start, length, _ in original] == \
-           [(start, length) for start, length, _ in realised]
+    assert [(start, min(length, grammar.MAX_STEPS)) for start, length, _ in original] == [
+        (start, length) for start, length, _ in realised
+    ]
     for (start, _, before), (_, _, after) in zip(original, realised):
         chord = solo.timeline.chord_at(start / grammar.GRID)
         assert chord.tone_type(after) == chord.tone_type(before)
@@ -58,7 +60,7 @@ def test_realisation_over_another_progression_keeps_chord_and_scale_tones(solo):
 def test_a_type_the_chord_lacks_falls_back():
     # Over a major seventh chord every note outside ionian is a semitone from a chord tone: no "X" exists.
     timeline, _ = chords.parse_progression("Cmaj7")
-    (_, _, midi), = grammar.realise(["X,1,<*>"], timeline)
+    ((_, _, midi),) = grammar.realise(["X,1,<*>"], timeline)
     assert timeline.chord_at(0).tone_type(midi) == "A"
 
 
@@ -128,8 +130,9 @@ def test_any_melody_keeps_its_rhythm_and_tone_types_over_any_progression(notes, 
     tokens = grammar.encode(melody, source_timeline)
     realised = grammar.realise(tokens, target_timeline, seed=seed)
     expected = grammar.quantise(melody)
-    assert [(start, length) for start, length, _ in grammar.quantise(realised)] == \
-           [(start, length) for start, length, _ in expected]
+    assert [(start, length) for start, length, _ in grammar.quantise(realised)] == [
+        (start, length) for start, length, _ in expected
+    ]
     for (start, _, before), (_, _, after) in zip(expected, grammar.quantise(realised)):
         kind = source_timeline.chord_at(start / grammar.GRID).tone_type(before)
         target_chord = target_timeline.chord_at(start / grammar.GRID)

@@ -27,8 +27,7 @@ def exported(request, tmp_path_factory):
     keras.utils.set_random_seed(3)
     model = build_model(len(TOKENS) + 1, units=6, embedding_dim=5, conditioning=request.param, condition_dim=4)
     directory = tmp_path_factory.mktemp("jazz")
-    save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS,
-                                                   "conditioning": request.param})
+    save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS, "conditioning": request.param})
     out = str(directory / "jazz.tflite")
     assert main(["export", "--format", "litert", "--model", str(directory / "bundle"), "--out", out]) == 0
     return model, out, request.param == "changes"
@@ -66,11 +65,15 @@ def test_fed_the_compiled_samplers_draws_the_numpy_sampler_picks_the_same_tokens
     for seed in range(3):
         arguments = (tf.constant(steps), tf.constant(0.8), tf.constant(0), tf.constant(seed))
         prefix = tf.constant([[0]], tf.int32)
-        compiled = generator.sampler(prefix, *arguments) if not conditioned else \
-            generator.sampler(prefix, tf.constant(table[None]), *arguments)
+        compiled = (
+            generator.sampler(prefix, *arguments)
+            if not conditioned
+            else generator.sampler(prefix, tf.constant(table[None]), *arguments)
+        )
         draws = [tf.random.stateless_uniform([1], seed=[seed, t])[0].numpy() for t in range(steps)]
-        sampled = jazz_litert.sample_tokens(out, steps, timeline=TIMELINE, quarters=quarters, temperature=0.8,
-                                            uniforms=draws)
+        sampled = jazz_litert.sample_tokens(
+            out, steps, timeline=TIMELINE, quarters=quarters, temperature=0.8, uniforms=draws
+        )
         assert sampled == grammar.Vocabulary(TOKENS).decode(compiled["tokens"][0].numpy())
 
 

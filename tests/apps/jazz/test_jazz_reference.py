@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from jazz_scores import CHORDS, MELODY
 
 from apps.jazz import chords, reference
 from apps.jazz.chords import Timeline, parse_chord
 from apps.jazz.data import Solo
+
+from jazz_scores import CHORDS, MELODY
 
 C_MAJOR, _ = chords.parse_progression("C")
 

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from jazz_scores import make_score
 
 from apps.jazz import train
+
+from jazz_scores import make_score
 
 
 def test_windows_overlap_by_half_and_start_from_the_start_token():
@@ -55,9 +56,19 @@ def changes_corpus(tmp_path_factory):
 def test_the_conditioned_model_learns_what_the_changes_tell(changes_corpus, tmp_path):
     perplexity = {}
     for mode in ("changes", "none"):
-        config = train.train([str(changes_corpus)], str(tmp_path / mode), seq_len=8, epochs=12, batch_size=8,
-                             units=8, embedding_dim=4, learning_rate=0.03, dropout=0.0, verbose=0,
-                             conditioning_mode=mode)
+        config = train.train(
+            [str(changes_corpus)],
+            str(tmp_path / mode),
+            seq_len=8,
+            epochs=12,
+            batch_size=8,
+            units=8,
+            embedding_dim=4,
+            learning_rate=0.03,
+            dropout=0.0,
+            verbose=0,
+            conditioning_mode=mode,
+        )
         assert config["conditioning"] == mode and config["training"]["validation_solos"] == 1
         perplexity[mode] = config["metrics"]["val_perplexity"]
     # Four equally likely durations: a token-only model cannot go below a perplexity of about 4.

@@ -9,8 +9,13 @@ NEGATIVE = ["bad", "awful", "terrible", "boring", "dreadful", "dull"]
 FILLER = ["the", "movie", "film", "was", "is", "plot", "acting", "really", "quite", "story", "and", "a"]
 
 
-FINE = [["awful", "dreadful", "abysmal"], ["dull", "boring", "flat"], ["ordinary", "average", "okay"],
-        ["good", "nice", "pleasant"], ["superb", "wonderful", "brilliant"]]
+FINE = [
+    ["awful", "dreadful", "abysmal"],
+    ["dull", "boring", "flat"],
+    ["ordinary", "average", "okay"],
+    ["good", "nice", "pleasant"],
+    ["superb", "wonderful", "brilliant"],
+]
 """Sentiment words of the five SST-5 classes, very negative to very positive."""
 
 

@@ -60,15 +60,15 @@ def test_predict_gives_stars_for_a_five_class_model(tmp_path, capsys):
 
 def test_evaluate_reports_and_plots(trained_bundle, corpus_files, tmp_path, capsys):
     plot = tmp_path / "confusion.png"
-    code, out, err = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", corpus_files[1],
-                             "--plot", plot, "--json")
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", trained_bundle, "--data", corpus_files[1], "--plot", plot, "--json"
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["examples"] == 60 and report["accuracy"] >= 0.95 and report["macro_f1"] >= 0.95
     assert np.sum(report["confusion"]) == 60 and [row["support"] for row in report["per_class"]] == [30, 30]
     assert plot.stat().st_size > 0
-    code, out, _ = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", corpus_files[1],
-                           "--plot", plot)
+    code, out, _ = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", corpus_files[1], "--plot", plot)
     assert code == 0 and "macro-F1" in out and "confusion matrix" in out
 
 
@@ -92,8 +92,9 @@ def test_export_serves_strings_without_this_package(bundle_fixture, request, tmp
                            "label_ids": out["label_ids"].numpy().tolist()}}))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.splitlines()[-1])
     np.testing.assert_allclose(served["probabilities"], expected, rtol=1e-5, atol=1e-7)
@@ -104,21 +105,39 @@ def test_export_serves_strings_without_this_package(bundle_fixture, request, tmp
 def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):
     rows = make_corpus(80, seed=3)
     csv_path = tmp_path / "reviews.csv"
-    csv_path.write_text("id,stars,review\n" + "".join(f'{i},{label},"{text},\nyes"\n'
-                                                      for i, (label, text) in enumerate(rows)),
-                        encoding="utf-8")
+    csv_path.write_text(
+        "id,stars,review\n" + "".join(f'{i},{label},"{text},\nyes"\n' for i, (label, text) in enumerate(rows)),
+        encoding="utf-8",
+    )
     tsv_path = tmp_path / "reviews.tsv"
-    tsv_path.write_text("review\tstars\n" + "".join(f"{text}\t{label}\n" for label, text in rows),
-                        encoding="utf-8")
+    tsv_path.write_text("review\tstars\n" + "".join(f"{text}\t{label}\n" for label, text in rows), encoding="utf-8")
     from_csv = read_examples(str(csv_path), text_col="review", label_col="stars")
     from_tsv = read_examples(str(tsv_path), text_col="review", label_col="stars")
     assert from_csv.labels == from_tsv.labels == [label for label, _ in rows]
     assert from_csv.texts == [f"{text},\nyes" for _, text in rows]  # quoted commas and line breaks
     assert from_tsv.texts == [text for _, text in rows]
-    code, _out, err = run_cli(capsys, "train", "--task", "file", "--data", tsv_path, "--text-col", "review",
-                              "--label-col", "stars", "--units", "4", "--embedding-dim", "4", "--epochs", "1",
-                              "--no-bidirectional",
-                              "--out", tmp_path / "bundle", "--quiet")
+    code, _out, err = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "file",
+        "--data",
+        tsv_path,
+        "--text-col",
+        "review",
+        "--label-col",
+        "stars",
+        "--units",
+        "4",
+        "--embedding-dim",
+        "4",
+        "--epochs",
+        "1",
+        "--no-bidirectional",
+        "--out",
+        tmp_path / "bundle",
+        "--quiet",
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "bundle" / "config.json").read_text())["dev_data"]["examples"] == 8
 
@@ -153,8 +172,9 @@ def test_labels_out_of_range_for_the_task_or_model(trained_bundle, tmp_path, cap
     write_lines(sst / "stsa.binary.dev", [(0, "bad")])
     code, _, err = run_cli(capsys, "train", "--task", "sst2", "--data", sst, "--out", tmp_path / "b")
     assert code == 2 and "stsa.binary.train:2: label 2 is out of range (expected 0..1)" in err
-    code, _, err = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", sst / "stsa.binary.train",
-                           "--plot", tmp_path / "c.png")
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", trained_bundle, "--data", sst / "stsa.binary.train", "--plot", tmp_path / "c.png"
+    )
     assert code == 2 and "label 2 is out of range" in err and not (tmp_path / "c.png").exists()
 
 

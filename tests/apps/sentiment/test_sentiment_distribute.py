@@ -11,8 +11,25 @@ import tensorflow as tf
 from apps.common.bundle import load_bundle
 from apps.sentiment.cli import main
 
-TINY = ["--units", "4", "--embedding-dim", "4", "--max-tokens", "50", "--dropout", "0.1", "--word-dropout", "0",
-        "--epochs", "2", "--batch-size", "16", "--learning-rate", "0.01", "--quiet"]
+TINY = [
+    "--units",
+    "4",
+    "--embedding-dim",
+    "4",
+    "--max-tokens",
+    "50",
+    "--dropout",
+    "0.1",
+    "--word-dropout",
+    "0",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--learning-rate",
+    "0.01",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -24,8 +41,10 @@ def float32_policy():
 
 def _train(corpus_files, out, *options):
     train_path, dev_path = corpus_files
-    assert main(["train", "--task", "file", "--data", train_path, "--dev", dev_path, "--out", str(out),
-                 *TINY, *options]) == 0
+    assert (
+        main(["train", "--task", "file", "--data", train_path, "--dev", dev_path, "--out", str(out), *TINY, *options])
+        == 0
+    )
 
 
 def _all_layers(model):

@@ -8,13 +8,13 @@ import types
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from apps.common.bundle import load_bundle
 from apps.common.errors import UsageError
 from apps.sentiment import embeddings
 from apps.sentiment.embeddings import embedding_matrix, load_vectors, read_vectors
 
-from conftest import TINY
 from sentiment_corpus import FILLER, NEGATIVE, POSITIVE, run_cli
 
 DIM = 6
@@ -69,9 +69,30 @@ def vectors_file(tmp_path_factory):
 def train_with_vectors(tmp_path, capsys, corpus_files, vectors_file, *extra):
     train_path, dev_path = corpus_files
     out = tmp_path / "bundle"
-    code, stdout, err = run_cli(capsys, "train", "--task", "file", "--data", train_path, "--dev", dev_path,
-                                "--embeddings", vectors_file, "--units", 8, "--max-tokens", 50, "--epochs", 3,
-                                "--patience", 3, *TINY, "--out", out, *extra)
+    code, stdout, err = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "file",
+        "--data",
+        train_path,
+        "--dev",
+        dev_path,
+        "--embeddings",
+        vectors_file,
+        "--units",
+        8,
+        "--max-tokens",
+        50,
+        "--epochs",
+        3,
+        "--patience",
+        3,
+        *TINY,
+        "--out",
+        out,
+        *extra,
+    )
     assert code == 0, err
     model, config = load_bundle(str(out))
     vocabulary = model.get_layer("vectorizer").get_vocabulary()
@@ -80,16 +101,21 @@ def train_with_vectors(tmp_path, capsys, corpus_files, vectors_file, *extra):
 
 
 @pytest.mark.parametrize("freeze", [True, False])
-def test_vectors_fill_the_rows_they_cover_frozen_or_fine_tuned(freeze, corpus_files, vectors_file, tmp_path,
-                                                               capsys):
+def test_vectors_fill_the_rows_they_cover_frozen_or_fine_tuned(freeze, corpus_files, vectors_file, tmp_path, capsys):
     stdout, config, vocabulary, table = train_with_vectors(
-        tmp_path, capsys, corpus_files, vectors_file, "--freeze-embeddings" if freeze else "--no-freeze-embeddings")
+        tmp_path, capsys, corpus_files, vectors_file, "--freeze-embeddings" if freeze else "--no-freeze-embeddings"
+    )
     vectors = dict(zip(VECTOR_WORDS, tiny_vectors()))
     covered = [word for word in vocabulary[2:] if word in vectors]
     assert sorted(covered) == sorted(set(VECTOR_WORDS) & set(FILLER + POSITIVE + NEGATIVE)) and len(covered) == 6
     assert table.shape == (len(vocabulary), DIM) and config["embedding_dim"] == DIM
-    assert config["embeddings"] == {**config["embeddings"], "source": "tiny.vec", "dim": DIM, "covered": 6,
-                                    "vocabulary_words": len(vocabulary) - 2}
+    assert config["embeddings"] == {
+        **config["embeddings"],
+        "source": "tiny.vec",
+        "dim": DIM,
+        "covered": 6,
+        "vocabulary_words": len(vocabulary) - 2,
+    }
     assert f"vectors for 6 of the {len(vocabulary) - 2} vocabulary words" in stdout
     assert config["freeze_embeddings"] is freeze and config["epochs_run"] == 3
     same = [np.array_equal(table[vocabulary.index(word)], vectors[word]) for word in covered]
@@ -101,7 +127,8 @@ def test_vectors_fill_the_rows_they_cover_frozen_or_fine_tuned(freeze, corpus_fi
 
 def test_extra_vocabulary_adds_the_most_frequent_missing_words(corpus_files, vectors_file, tmp_path, capsys):
     _, config, vocabulary, table = train_with_vectors(
-        tmp_path, capsys, corpus_files, vectors_file, "--freeze-embeddings", "--extra-vocabulary", 2)
+        tmp_path, capsys, corpus_files, vectors_file, "--freeze-embeddings", "--extra-vocabulary", 2
+    )
     # "U.S." comes first but standardises to "u . s .": never a token, so it is skipped.
     assert vocabulary[-2:] == ["zebra", "quokka"] and config["extra_vocabulary"] == 2
     assert config["vocabulary_size"] == len(vocabulary) and config["embeddings"]["covered"] == 8
@@ -112,15 +139,24 @@ def test_extra_vocabulary_adds_the_most_frequent_missing_words(corpus_files, vec
 def test_packaged_glove_is_read_through_its_package_root(tmp_path, monkeypatch):
     import pyarrow
     import pyarrow.parquet
+
     vectors = np.asfortranarray(tiny_vectors())  # the package's .npy is Fortran-ordered
     np.save(tmp_path / "emb.npy", vectors)
     pyarrow.parquet.write_table(pyarrow.table({"index": VECTOR_WORDS}), tmp_path / "words.parquet")
     package = types.ModuleType("fake_glove")
     package.ROOT = str(tmp_path)
     monkeypatch.setitem(sys.modules, "fake_glove", package)
-    monkeypatch.setitem(embeddings.PACKAGED, "fake-6d", {
-        "distribution": "fake-glove", "module": "fake_glove", "vectors": "emb.npy", "words": "words.parquet",
-        "column": "index"})
+    monkeypatch.setitem(
+        embeddings.PACKAGED,
+        "fake-6d",
+        {
+            "distribution": "fake-glove",
+            "module": "fake_glove",
+            "vectors": "emb.npy",
+            "words": "words.parquet",
+            "column": "index",
+        },
+    )
     read = load_vectors("fake-6d")
     assert read.words == VECTOR_WORDS and read.source == "fake-6d" and read.vectors.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(read.vectors, vectors)
@@ -133,8 +169,11 @@ BAD_VECTORS = {
     "letters.vec": ("the 0.1 0.2 0.3\n\ngood 0.1 high 0.3\n", [], ":3: value 'high' is not a number"),
     "nan.vec": ("the 0.1 nan 0.3\n", [], ":1: value 'nan' is not a finite number"),
     "dim.vec": ("the 0.1 0.2 0.3\n", ["--embedding-dim", "4"], ":1: a vector of 3 values; --embedding-dim says 4"),
-    "header.vec": ("2 4\nthe 0.1 0.2 0.3 0.4\n", ["--embedding-dim", "3"],
-                   ":1: the header gives vectors of 4 values; --embedding-dim says 3"),
+    "header.vec": (
+        "2 4\nthe 0.1 0.2 0.3 0.4\n",
+        ["--embedding-dim", "3"],
+        ":1: the header gives vectors of 4 values; --embedding-dim says 3",
+    ),
     "header_rows.vec": ("2 4\nthe 0.1 0.2 0.3\n", [], ":2: a vector of 3 values; the header says 4"),
     "empty.vec": ("\n\n", [], " holds no word vectors"),
     "latin1.vec": (b"caf\xe9 0.1 0.2\n", [], ":1: not valid UTF-8"),
@@ -143,14 +182,26 @@ BAD_VECTORS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_VECTORS))
-def test_bad_vectors_file_is_one_line_naming_file_and_line_exit_2_nothing_written(name, corpus_files, tmp_path,
-                                                                                   capsys):
+def test_bad_vectors_file_is_one_line_naming_file_and_line_exit_2_nothing_written(name, corpus_files, tmp_path, capsys):
     content, options, message = BAD_VECTORS[name]
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     train_path, dev_path = corpus_files
-    code, _, err = run_cli(capsys, "train", "--task", "file", "--data", train_path, "--dev", dev_path,
-                           "--embeddings", path, *options, "--out", tmp_path / "bundle")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--task",
+        "file",
+        "--data",
+        train_path,
+        "--dev",
+        dev_path,
+        "--embeddings",
+        path,
+        *options,
+        "--out",
+        tmp_path / "bundle",
+    )
     assert code == 2 and err.count("\n") == 1 and f"{path}{message}" in err, err
     assert os.listdir(tmp_path) == [name]
 

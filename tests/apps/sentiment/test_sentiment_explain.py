@@ -14,13 +14,17 @@ import tensorflow as tf
 from apps.common.bundle import load_bundle
 from apps.sentiment.cli import _explanation_line
 from apps.sentiment.explain import explain
-from apps.sentiment.model import build_model, make_vectorizer
 from apps.sentiment.export import export
+from apps.sentiment.model import build_model, make_vectorizer
 
 from sentiment_corpus import run_cli, write_lines
 
-DECIDED = ["the movie was awful and the plot", "a really wonderful film and story", "the acting is dull",
-           "quite a superb plot"]
+DECIDED = [
+    "the movie was awful and the plot",
+    "a really wonderful film and story",
+    "the acting is dull",
+    "quite a superb plot",
+]
 """Toy-corpus texts (label 0 for a negative word, 1 for a positive one) and, below, the word that decides each."""
 DECIDING = ["awful", "wonderful", "dull", "superb"]
 
@@ -65,8 +69,9 @@ def _tiny_rnn(e_good, e_bad, w, u, b, v, c):
     table = np.zeros((len(vocabulary), 1), "float32")
     table[vocabulary.index("good")], table[vocabulary.index("bad")] = e_good, e_bad
     model.get_layer("embedding").set_weights([table])
-    model.get_layer("rnn_1").set_weights([np.array([[w]], "float32"), np.array([[u]], "float32"),
-                                          np.array([b], "float32")])
+    model.get_layer("rnn_1").set_weights(
+        [np.array([[w]], "float32"), np.array([[u]], "float32"), np.array([b], "float32")]
+    )
     model.get_layer("classes").set_weights([np.array([v], "float32"), np.array(c, "float32")])
     return model
 
@@ -79,8 +84,8 @@ def test_a_two_token_text_through_a_tiny_model_matches_the_hand_computation():
         a1 = np.tanh(w * x1 + b)
         a2 = np.tanh(w * x2 + u * a1 + b)
         p = 1 / (1 + np.exp(-((v[1] - v[0]) * a2 + c[1] - c[0])))
-        dp_da2 = p * (1 - p) * (v[1] - v[0]) * (1 - a2 ** 2)
-        return p, dp_da2 * u * (1 - a1 ** 2) * w, dp_da2 * w
+        dp_da2 = p * (1 - p) * (v[1] - v[0]) * (1 - a2**2)
+        return p, dp_da2 * u * (1 - a1**2) * w, dp_da2 * w
 
     def one_token(x):
         return 1 / (1 + np.exp(-((v[1] - v[0]) * np.tanh(w * x + b) + c[1] - c[0])))
@@ -95,11 +100,11 @@ def test_a_two_token_text_through_a_tiny_model_matches_the_hand_computation():
     _, f1, f2 = forward(fine * e1, fine * e2)
     np.testing.assert_allclose(ig, [e1 * np.trapezoid(f1, fine), e2 * np.trapezoid(f2, fine)], atol=1e-9)
 
-    result, = explain(model, ["good bad"], target=1)
+    (result,) = explain(model, ["good bad"], target=1)
     assert result["tokens"] == ["good", "bad"] and result["probability"] == pytest.approx(p, abs=1e-6)
     assert result["baseline"] == pytest.approx(forward(0.0, 0.0)[0], abs=1e-6)
     np.testing.assert_allclose(result["scores"], ig, atol=1e-6)
-    result, = explain(model, ["good bad"], target=1, method="occlusion")
+    (result,) = explain(model, ["good bad"], target=1, method="occlusion")
     np.testing.assert_allclose(result["scores"], [p - one_token(e2), p - one_token(e1)], atol=1e-6)
 
 
@@ -134,8 +139,9 @@ def test_the_exported_explain_signature_gives_the_same_scores_without_this_packa
         print(json.dumps({{key: value.numpy().tolist() for key, value in out.items()}}, default=bytes.decode))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     served = {key: np.asarray(value) for key, value in json.loads(run.stdout.splitlines()[-1]).items()}
     for row, result in enumerate(explain(model, texts, labels=config["labels"])):
@@ -152,16 +158,26 @@ def test_the_exported_explain_signature_gives_the_same_scores_without_this_packa
 
 def test_predict_explain_in_the_terminal_in_json_and_in_a_picture(trained_bundle, trained, tmp_path, capsys):
     plot = tmp_path / "why.png"
-    code, out, err = run_cli(capsys, "predict", "--model", trained_bundle, "--explain", "--explain-plot", plot,
-                             "the acting is dull", "")
+    code, out, err = run_cli(
+        capsys, "predict", "--model", trained_bundle, "--explain", "--explain-plot", plot, "the acting is dull", ""
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("0\t") and lines[1].startswith("    why 0: the ") and "dull +0." in lines[1]
     assert "integrated gradients" in lines[1] and "\033[" not in out  # not a terminal: no colours
     assert lines[2].startswith("(no text to judge)") and lines[3] == f"explanation plot: {plot}"
     assert plot.stat().st_size > 0
-    code, out, _ = run_cli(capsys, "predict", "--model", trained_bundle, "--explain", "--explain-method",
-                           "occlusion", "--json", "the acting is dull")
+    code, out, _ = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_bundle,
+        "--explain",
+        "--explain-method",
+        "occlusion",
+        "--json",
+        "the acting is dull",
+    )
     explanation = json.loads(out)[0]["explanation"]
     assert code == 0 and explanation["method"] == "occlusion" and explanation["tokens"][3] == "dull"
     model, config = trained
@@ -173,8 +189,13 @@ def test_predict_explain_in_the_terminal_in_json_and_in_a_picture(trained_bundle
 
 def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_path, capsys):
     # Three of these labels are wrong on purpose: those are the errors, the surest first.
-    examples = [(1, "the acting is dull"), (0, "a superb story"), (0, "a boring plot"), (1, "quite a lovely film"),
-                (1, "the film was awful")]
+    examples = [
+        (1, "the acting is dull"),
+        (0, "a superb story"),
+        (0, "a boring plot"),
+        (1, "quite a lovely film"),
+        (1, "the film was awful"),
+    ]
     data = write_lines(tmp_path / "labelled.txt", examples)
     model, _ = trained
     probs = model(tf.constant([text for _, text in examples])).numpy()
@@ -182,8 +203,21 @@ def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_p
     assert len(wrong) == 3
     surest = sorted(wrong, key=lambda index: -probs[index].max())
     # Occlusion here: `predict --explain` runs integrated gradients through the same code.
-    code, out, err = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", data, "--plot",
-                             tmp_path / "c.png", "--explain", 2, "--explain-method", "occlusion", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "evaluate",
+        "--model",
+        trained_bundle,
+        "--data",
+        data,
+        "--plot",
+        tmp_path / "c.png",
+        "--explain",
+        2,
+        "--explain-method",
+        "occlusion",
+        "--json",
+    )
     assert code == 0, err
     errors = json.loads(out)["errors"]
     assert [e["text"] for e in errors] == [examples[index][1] for index in surest[:2]]
@@ -192,18 +226,35 @@ def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_p
         assert error["true_label_id"] == examples[index][0] != error["label_id"]
         assert error["probability"] == pytest.approx(probs[index].max(), abs=1e-6)
         np.testing.assert_allclose(error["scores"], explanation["scores"], atol=1e-6)
-    code, out, _ = run_cli(capsys, "evaluate", "--model", trained_bundle, "--data", data, "--plot",
-                           tmp_path / "c.png", "--explain", 5, "--explain-method", "occlusion")
+    code, out, _ = run_cli(
+        capsys,
+        "evaluate",
+        "--model",
+        trained_bundle,
+        "--data",
+        data,
+        "--plot",
+        tmp_path / "c.png",
+        "--explain",
+        5,
+        "--explain-method",
+        "occlusion",
+    )
     assert code == 0 and "the 3 wrong answers the model is surest of (of 5 asked for)" in out
     assert out.count("    why ") == 3 and "occlusion" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["predict", "--explain-plot", "why.png", "good"], "go with --explain"),
-    (["predict", "--explain", "--explain-plot", "why.txt", "good"], "must end in .png"),
-    (["evaluate", "--data", "data.txt", "--explain", "1", "--plot", "same.png", "--explain-plot", "same.png"],
-     "must be separate paths"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "--explain-plot", "why.png", "good"], "go with --explain"),
+        (["predict", "--explain", "--explain-plot", "why.txt", "good"], "must end in .png"),
+        (
+            ["evaluate", "--data", "data.txt", "--explain", "1", "--plot", "same.png", "--explain-plot", "same.png"],
+            "must be separate paths",
+        ),
+    ],
+)
 def test_bad_explain_options_are_one_line_and_exit_2(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, *argv)

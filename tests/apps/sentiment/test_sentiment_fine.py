@@ -27,8 +27,7 @@ def read_config(bundle):
 def test_group_classes_sums_and_renormalises():
     fine = np.array([[0.1, 0.2, 0.4, 0.2, 0.1], [0.0, 0.0, 0.5, 0.0, 0.5]], "float32")
     np.testing.assert_allclose(GroupClasses([[0, 1], [3, 4]])(fine), [[0.5, 0.5], [0.0, 1.0]], rtol=1e-6)
-    np.testing.assert_allclose(GroupClasses([[4], [0, 2]])(fine), [[0.1 / 0.6, 0.5 / 0.6], [0.5, 0.5]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(GroupClasses([[4], [0, 2]])(fine), [[0.1 / 0.6, 0.5 / 0.6], [0.5, 0.5]], rtol=1e-6)
 
 
 @pytest.mark.parametrize("groups", [[[0, 1]], [[0, 1], []], [[0, 1], [1, 2]], [[-1], [2]]])
@@ -66,8 +65,9 @@ def test_fine_trained_dev_accuracy_is_that_of_the_saved_model(fine_trained_bundl
 
 @pytest.mark.parametrize("task", ["sst5", "file"])
 def test_fine_labels_only_for_sst2(task, fine_sst_dir, tmp_path, capsys):
-    code, _, err = run_cli(capsys, "train", "--task", task, "--train-labels", "fine", "--data", fine_sst_dir,
-                           "--out", tmp_path / "bundle")
+    code, _, err = run_cli(
+        capsys, "train", "--task", task, "--train-labels", "fine", "--data", fine_sst_dir, "--out", tmp_path / "bundle"
+    )
     assert code == 2 and err.count("\n") == 1
     assert f"--train-labels fine is for --task sst2, not --task {task}" in err
     assert not (tmp_path / "bundle").exists()

@@ -12,11 +12,25 @@ pytest.importorskip("ai_edge_litert")
 from apps.sentiment import litert as sentiment_litert
 from apps.sentiment.cli import main
 
-TRAIN = ["a good film , is n't it ?", "a bad movie -lrb- really -rrb- ...", "the cast 's work is superb !",
-         "it 's awful ; they 'll hate it", "café zoë : naïve über-déjà vu", "do n't miss it"]
+TRAIN = [
+    "a good film , is n't it ?",
+    "a bad movie -lrb- really -rrb- ...",
+    "the cast 's work is superb !",
+    "it 's awful ; they 'll hate it",
+    "café zoë : naïve über-déjà vu",
+    "do n't miss it",
+]
 HARD = [  # beyond the module's own examples: what RE2's ASCII classes and TensorFlow's split treat specially
-    "İSTANBUL ΣΟΦΟΣ ǅ ẞ", "a\vb\u00a0c\u2003d", "O'Neill's can't WON'T isn't", "ÉTÉ n't", "x(y)z\"q\"",
-    "e\u0301t\u00e9's", "  \t\n ", "...!?;:,.", "word_with_underscore's", "it'S",
+    "İSTANBUL ΣΟΦΟΣ ǅ ẞ",
+    "a\vb\u00a0c\u2003d",
+    "O'Neill's can't WON'T isn't",
+    "ÉTÉ n't",
+    'x(y)z"q"',
+    "e\u0301t\u00e9's",
+    "  \t\n ",
+    "...!?;:,.",
+    "word_with_underscore's",
+    "it'S",
 ]
 
 
@@ -31,8 +45,9 @@ def exported(tmp_path_factory):
     vectorizer = make_vectorizer(TRAIN, max_tokens=30)
     model = build_model(vectorizer, 3, units=4, embedding_dim=4, max_length=8)
     directory = tmp_path_factory.mktemp("sentiment")
-    save_bundle(str(directory / "bundle"), model, {"app": "sentiment", "labels": ["neg", "neu", "pos"],
-                                                   "max_length": 8})
+    save_bundle(
+        str(directory / "bundle"), model, {"app": "sentiment", "labels": ["neg", "neu", "pos"], "max_length": 8}
+    )
     out = str(directory / "sentiment.tflite")
     assert main(["export", "--format", "litert", "--model", str(directory / "bundle"), "--out", out]) == 0
     return model, out
@@ -68,8 +83,9 @@ def test_the_examples_file_holds_ids_and_probabilities_a_host_can_test_against(e
     ids = sentiment_litert.read_vocabulary(out)
     for example in written["examples"]:
         assert example["token_ids"] == sentiment_litert.token_ids(example["text"], ids)[0].tolist()
-        np.testing.assert_allclose(sentiment_litert.predict(out, [example["text"]])[0], example["probabilities"],
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            sentiment_litert.predict(out, [example["text"]])[0], example["probabilities"], atol=1e-5
+        )
 
 
 def test_a_side_file_that_is_a_directory_is_refused_before_anything_is_written(exported, tmp_path, capsys):

@@ -16,14 +16,17 @@ def standardized(text):
 
 
 def test_standardize_leaves_sst_text_as_it_is():
-    sst = ("they presume their audience wo n't sit still for a sociology lesson , however entertainingly "
-           "presented -lrb- it 's a crème brûlée ... -rrb- : `` bug-eyed '' monsters !")
+    sst = (
+        "they presume their audience wo n't sit still for a sociology lesson , however entertainingly "
+        "presented -lrb- it 's a crème brûlée ... -rrb- : `` bug-eyed '' monsters !"
+    )
     assert standardized(sst) == sst.split()
 
 
 def test_standardize_turns_raw_text_into_sst_tokens():
     assert standardized("It isn't good (at all)... I'd say \"Meh\", OK?") == (
-        "it is n't good -lrb- at all -rrb- ... i 'd say '' meh '' , ok ?".split())
+        "it is n't good -lrb- at all -rrb- ... i 'd say '' meh '' , ok ?".split()
+    )
 
 
 def test_long_text_is_truncated_and_empty_text_gives_one_padding_step():

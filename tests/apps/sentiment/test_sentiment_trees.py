@@ -5,12 +5,12 @@ import json
 
 import pytest
 import tensorflow as tf
+from conftest import train_tiny
 
 from apps.common.errors import UsageError
 from apps.sentiment.data import FINE_GROUPS, load_task, merge_labels, parse_tree, read_trees, tree_examples
 from apps.sentiment.model import standardize_ptb
 
-from conftest import train_tiny
 from sentiment_corpus import make_trees, run_cli, write_lines
 
 NBSP = "\xa0"
@@ -20,9 +20,18 @@ TREE = f"(1 (2 It) (1 (2 is) (0 (2 n't) (3 (2 -LRB-8{NBSP}1\\/2-RRB-) (4 (2 ``) 
 
 def test_every_node_has_its_phrase_and_label_children_first():
     assert parse_tree(TREE, "t:1") == [
-        (2, "it"), (2, "is"), (2, "n't"), (2, f"-lrb-8{NBSP}1\\/2-rrb-"), (2, "``"), (4, "fun"), (4, "`` fun"),
-        (3, f"-lrb-8{NBSP}1\\/2-rrb- `` fun"), (0, f"n't -lrb-8{NBSP}1\\/2-rrb- `` fun"),
-        (1, f"is n't -lrb-8{NBSP}1\\/2-rrb- `` fun"), (1, f"it is n't -lrb-8{NBSP}1\\/2-rrb- `` fun")]
+        (2, "it"),
+        (2, "is"),
+        (2, "n't"),
+        (2, f"-lrb-8{NBSP}1\\/2-rrb-"),
+        (2, "``"),
+        (4, "fun"),
+        (4, "`` fun"),
+        (3, f"-lrb-8{NBSP}1\\/2-rrb- `` fun"),
+        (0, f"n't -lrb-8{NBSP}1\\/2-rrb- `` fun"),
+        (1, f"is n't -lrb-8{NBSP}1\\/2-rrb- `` fun"),
+        (1, f"it is n't -lrb-8{NBSP}1\\/2-rrb- `` fun"),
+    ]
 
 
 def test_phrases_are_in_the_form_the_model_standardises_to():
@@ -64,8 +73,16 @@ def test_a_duplicate_phrase_gets_its_majority_label_then_the_milder_one(tmp_path
     assert merge_labels(collections.Counter({1: 2, 2: 2})) == 2
     assert merge_labels(collections.Counter({1: 1, 3: 1})) == 1
     assert merge_labels(collections.Counter({0: 3, 4: 2, 2: 2})) == 0
-    path = write_trees(tmp_path, ["(1 (1 Not) (2 bad))", "(2 (2 not) (3 good))", "(1 (2 not) (1 bad))",
-                                  "(3 (4 Fun) (2 stuff))", "(3 (3 fun) (2 stuff))"])
+    path = write_trees(
+        tmp_path,
+        [
+            "(1 (1 Not) (2 bad))",
+            "(2 (2 not) (3 good))",
+            "(1 (2 not) (1 bad))",
+            "(3 (4 Fun) (2 stuff))",
+            "(3 (3 fun) (2 stuff))",
+        ],
+    )
     phrases = tree_examples(path, "phrases")
     pairs = dict(zip(phrases.texts, phrases.labels))
     # "not": 2 in two trees, 1 in one (written "Not"); "fun": 4 once, 3 once; "bad": 2 once, 1 once.
@@ -77,7 +94,14 @@ def test_sst2_keeps_the_polar_phrases_grouped(tmp_path):
     path = write_trees(tmp_path, ["(4 (2 a) (4 (3 fine) (4 film)))", "(0 (1 dull) (0 mess))", "(2 (2 so) (2 so))"])
     phrases = tree_examples(path, "phrases", FINE_GROUPS["sst2"])
     assert dict(zip(phrases.texts, phrases.labels)) == {
-        "fine": 1, "film": 1, "fine film": 1, "a fine film": 1, "dull": 0, "mess": 0, "dull mess": 0}
+        "fine": 1,
+        "film": 1,
+        "fine film": 1,
+        "a fine film": 1,
+        "dull": 0,
+        "mess": 0,
+        "dull mess": 0,
+    }
     assert tree_examples(path, "sentences", FINE_GROUPS["sst2"]).labels == [1, 0]
 
 
@@ -140,20 +164,40 @@ def treebank_dir(tmp_path_factory):
 
 def test_train_learns_a_toy_treebank_from_its_phrases(treebank_dir, tmp_path_factory):
     directory, phrases = treebank_dir
-    bundle = train_tiny(tmp_path_factory, "--task", "sst5", "--data", directory, "--units", 8, "--embedding-dim",
-                        8, "--max-tokens", 60, "--epochs", 4, "--patience", 4)
+    bundle = train_tiny(
+        tmp_path_factory,
+        "--task",
+        "sst5",
+        "--data",
+        directory,
+        "--units",
+        8,
+        "--embedding-dim",
+        8,
+        "--max-tokens",
+        60,
+        "--epochs",
+        4,
+        "--patience",
+        4,
+    )
     with open(f"{bundle}/config.json", encoding="utf-8") as handle:
         config = json.load(handle)
-    assert config["train_data"] == {**config["train_data"], "source": "train.txt", "unit": "phrases",
-                                    "examples": len(phrases)}
+    assert config["train_data"] == {
+        **config["train_data"],
+        "source": "train.txt",
+        "unit": "phrases",
+        "examples": len(phrases),
+    }
     assert config["dev_data"] == {**config["dev_data"], "source": "dev.txt", "unit": "sentences", "examples": 75}
     assert config["dev_accuracy"] >= 0.95
 
 
 def test_train_on_needs_a_treebank_and_a_task(treebank_dir, tmp_path, capsys):
     directory, _ = treebank_dir
-    code, _, err = run_cli(capsys, "train", "--task", "sst5", "--data", directory, "--train-on", "sentences",
-                           "--out", tmp_path / "bundle")
+    code, _, err = run_cli(
+        capsys, "train", "--task", "sst5", "--data", directory, "--train-on", "sentences", "--out", tmp_path / "bundle"
+    )
     assert code == 2 and err.count("\n") == 1 and "stsa.fine.train" in err
     bad = tmp_path / "bad"
     (bad / "trees").mkdir(parents=True)
