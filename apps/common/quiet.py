@@ -2,9 +2,10 @@
 
 On a machine without a GPU, TensorFlow 2.21 prints five or more lines to the process's stderr while it loads
 (the absl preamble, oneDNN and cudart_stub notices, the CPU-feature notice, and `E0000 ... failed call to
-cuInit: ... CUDA error`, which reads like a failure), and `predict` adds oneDNN's `E0000 ... DT_BOOL` fallback
-notice. `TF_CPP_MIN_LOG_LEVEL=3` does not silence them all, and
-they are written by C++ straight to file descriptor 2, so no Python logging setting reaches them.
+cuInit: ... CUDA error`, which reads like a failure); `predict` adds oneDNN's `E0000 ... DT_BOOL` fallback
+notice, and the LiteRT converter a `W0000 ... Ignored drop_control_dependency.` `TF_CPP_MIN_LOG_LEVEL=3` does
+not silence them all, and they are written by C++ straight to file descriptor 2, out of reach of Python's
+logging.
 
 `filter_startup_noise()` puts a pipe in front of descriptor 2 and a thread that copies every line to the real
 stderr except those (`NOISE`): Python's own output, warnings and tracebacks, and TensorFlow's warnings and
@@ -23,6 +24,8 @@ NOISE = re.compile(
     rb"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO lines (oneDNN, cudart_stub, cpu_feature_guard)
     rb"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"  # no GPU: not an error here
     rb"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with AVX-512"  # a fallback
+    # `export --format litert`: the converter's note on an option it does not use
+    rb"|W\d{4} [\d:.]+ +\d+ tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored drop_control_dependency\."
     rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)"
 )
 
