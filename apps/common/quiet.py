@@ -3,7 +3,7 @@
 On a machine without a GPU, TensorFlow 2.21 prints five or more lines to the process's stderr while it loads
 (the absl preamble, oneDNN and cudart_stub notices, the CPU-feature notice, and `E0000 ... failed call to
 cuInit: ... CUDA error`, which reads like a failure); `predict` adds oneDNN's `E0000 ... DT_BOOL` fallback
-notice, and the LiteRT converter a `W0000 ... Ignored drop_control_dependency.` `TF_CPP_MIN_LOG_LEVEL=3` does
+notice, and the LiteRT converter `W0000 ... Ignored output_format.` and the like. `TF_CPP_MIN_LOG_LEVEL=3` does
 not silence them all, and they are written by C++ straight to file descriptor 2, out of reach of Python's
 logging.
 
@@ -24,8 +24,8 @@ NOISE = re.compile(
     rb"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO lines (oneDNN, cudart_stub, cpu_feature_guard)
     rb"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"  # no GPU: not an error here
     rb"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with AVX-512"  # a fallback
-    # `export --format litert`: the converter's note on an option it does not use
-    rb"|W\d{4} [\d:.]+ +\d+ tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored drop_control_dependency\."
+    # `export --format litert`: the converter's notes on options it does not use
+    rb"|W\d{4} [\d:.]+ +\d+ tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored \w+\."
     rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)"
 )
 

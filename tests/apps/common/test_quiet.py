@@ -27,6 +27,7 @@ TF_STARTUP = [
         "call to cuInit: UNKNOWN ERROR (303)"
     ),
     # From `export --format litert`.
+    "W0000 00:00:1796180290.966343   23318 tf_tfl_flatbuffer_helpers.cc:364] Ignored output_format.",
     "W0000 00:00:1796180290.966343   23318 tf_tfl_flatbuffer_helpers.cc:367] Ignored drop_control_dependency.",
 ]
 REAL_ERROR = "E0000 00:00:1796173133.954151   14057 op_kernel.cc:1857] OP_REQUIRES failed: out of memory"
