@@ -54,8 +54,3 @@ def recurrent_layer(
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, **common)
     raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
-
-
-def state_count(cell):
-    """Number of state tensors a layer of kind `cell` carries: 2 for LSTMs (a, c), 1 otherwise."""
-    return 2 if cell in ("lstm", "peephole") else 1

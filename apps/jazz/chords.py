@@ -85,8 +85,6 @@ CHORD_SCALES = {
     "pedal": ("ionian", IONIAN),
 }
 
-TONE_TYPES = ("C", "S", "A", "X")
-
 
 def quality(intervals):
     """Names the quality of a chord from its intervals above the root (a set of semitones 0..11).
