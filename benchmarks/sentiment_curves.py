@@ -1,0 +1,101 @@
+"""One training run of the five-class phrase recipe, scored on SST-5 and SST-2 dev after every epoch.
+
+The SST-2 bundle is the five-class phrase network with its classes grouped (`--train-labels fine`), so one run
+per seed shows both tasks' learning curves: dev accuracy of the weights as trained and of the optimizer's
+exponential moving average of them (Keras's `use_ema`; it only watches, the run itself is unchanged), for
+recipes that `apps.sentiment.train` does not offer (a decaying step, larger layers, max pooling) before they
+are worth an option. GloVe 6B 50-d, 20,000 ids, word dropout 0.3 and dropout 0.5 as the shipped commands.
+
+    python benchmarks/sentiment_curves.py --seed 1 --out benchmarks/results/sentiment-curves-seed1.json
+    python benchmarks/sentiment_curves.py --seed 1 --units 128 --pooling max --decay 0.85 \
+        --out benchmarks/results/sentiment-curves-seed1-128-max-decay.json
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.common.seeding import set_seed
+from apps.sentiment.data import load_task
+from apps.sentiment.embeddings import load_vectors
+from apps.sentiment.model import build_model, make_vectorizer
+from apps.sentiment.train import _load_vectors, make_dataset
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/sentiment/sst", help="directory holding trees/")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--ema", type=float, default=0.999, help="momentum of the watched average (0: none)")
+    parser.add_argument("--pooling", default="last", choices=("last", "mean", "max"))
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--decay", type=float, default=1.0, help="step size multiplier per epoch")
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", required=True, help="JSON file, rewritten after every epoch")
+    args = parser.parse_args(argv)
+
+    train, dev5, _ = load_task("sst5", args.data)
+    _, dev2, _ = load_task("sst2", args.data, fine=True)
+    vectors = load_vectors("glove-6b-50d")
+    set_seed(args.seed)
+    vectorizer = make_vectorizer(train.texts, 20000)
+    model = build_model(
+        vectorizer, 5, units=args.units, embedding_dim=50, dropout=0.5, word_dropout=0.3, pooling=args.pooling
+    )
+    _load_vectors(model, vectorizer, vectors, args.seed)
+    steps = math.ceil(len(train) / args.batch_size)
+    step_size = args.learning_rate
+    if args.decay != 1.0:
+        step_size = keras.optimizers.schedules.ExponentialDecay(args.learning_rate, steps, args.decay)
+    optimizer = keras.optimizers.Adam(step_size, use_ema=args.ema > 0, ema_momentum=args.ema or 0.99)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    texts5, labels5 = tf.constant(dev5.texts), np.asarray(dev5.labels)
+    texts2, labels2 = tf.constant(dev2.texts), np.asarray(dev2.labels)
+
+    def score(tag):
+        p5 = model.predict(texts5, batch_size=256, verbose=0)
+        p2 = model.predict(texts2, batch_size=256, verbose=0)
+        positive = (p2[:, 3] + p2[:, 4]) > (p2[:, 0] + p2[:, 1])
+        return {f"{tag}5": float(np.mean(p5.argmax(-1) == labels5)), f"{tag}2": float(np.mean(positive == labels2))}
+
+    rows = []
+
+    class Score(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, "s": round(time.time() - self.start), "loss": logs["loss"], **score("raw")}
+            if args.ema > 0:
+                trained = [variable.numpy() for variable in model.trainable_variables]
+                optimizer.finalize_variable_values(model.trainable_variables)
+                row.update(score("ema"))
+                for variable, value in zip(model.trainable_variables, trained):
+                    variable.assign(value)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            with open(args.out, "w", encoding="utf-8") as handle:
+                json.dump({"args": vars(args), "rows": rows}, handle, indent=1)
+
+    model.fit(
+        make_dataset(train, args.batch_size, shuffle_seed=args.seed),
+        steps_per_epoch=steps,
+        epochs=args.epochs,
+        callbacks=[Score()],
+        verbose=0,
+    )
+    best = {key: max(row[key] for row in rows) for key in rows[0] if key[-1] in "52"}
+    print("best epoch: " + ", ".join(f"{key} {value:.4f}" for key, value in best.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
