@@ -132,7 +132,7 @@ def main(argv=None):
         "sample": _sample,
         "score": _score,
         "evaluate": _evaluate,
-        "export": functools.partial(export_command, app="dinos", signatures="sample, score"),
+        "export": _export,
         "download": _download,
     }
     return common.run(build_parser(), argv, handlers)
@@ -301,3 +301,6 @@ def _download(args):
     out = files.check_output_file(args.out)
     path, digest = data.download(out, source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
+
+
+_export = functools.partial(export_command, app="dinos", signatures="sample, score")

@@ -162,7 +162,7 @@ def main(argv=None):
             "train": lambda args: _train(args, command),
             "generate": _generate,
             "evaluate": _evaluate,
-            "export": functools.partial(export_command, app="jazz", signatures="sample, vocabulary"),
+            "export": _export,
         },
     )
 
@@ -345,3 +345,6 @@ def _evaluate_reference(args, model_path):
         print(f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars")
     else:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
+
+
+_export = functools.partial(export_command, app="jazz", signatures="sample, vocabulary")

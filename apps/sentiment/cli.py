@@ -146,7 +146,7 @@ def main(argv=None):
             "train": _train,
             "evaluate": _evaluate,
             "predict": _predict,
-            "export": functools.partial(export_command, app="sentiment", signatures="serving_default, explain"),
+            "export": _export,
             "download": _download,
         },
     )
@@ -405,3 +405,6 @@ def _download(args):
         raise UsageError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out):
         print(path)
+
+
+_export = functools.partial(export_command, app="sentiment", signatures="serving_default, explain")
