@@ -88,7 +88,8 @@ def bundle_app(config):
     return None
 
 
-def _read_json(path):
+def read_json(path):
+    """The JSON value in the file `path`, or `None` where it cannot be read or parsed."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -101,12 +102,12 @@ def owner(path):
     if os.path.islink(path) or not os.path.isdir(path):
         return None
     if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-        marker = _read_json(os.path.join(path, OWNER_FILE))
+        marker = read_json(os.path.join(path, OWNER_FILE))
         if isinstance(marker, dict) and isinstance(marker.get("app"), str):
             return marker["app"], SAVED_MODEL
         return None
     if os.path.isfile(os.path.join(path, MODEL_FILE)):
-        app = bundle_app(_read_json(os.path.join(path, CONFIG_FILE)))
+        app = bundle_app(read_json(os.path.join(path, CONFIG_FILE)))
         return (app, BUNDLE) if app else None
     return None
 

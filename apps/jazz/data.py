@@ -24,7 +24,7 @@ import sys
 
 from apps.common import paths
 from apps.common.errors import UsageError
-from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, sha256_of
+from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, read_json, sha256_of
 from apps.jazz.chords import Chord, Timeline
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
@@ -297,7 +297,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
         cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
     files = expand_paths(paths)
     keyed = [(path, explicit, sha256_of(path)) for path, explicit in files]
-    cached = {key: _read_cache(cache_dir, key) for _, _, key in keyed} if cache_dir else {}
+    cached = {key: read_json(_cache_path(cache_dir, key)) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
     bar = None
     if progress and to_parse:
@@ -315,24 +315,21 @@ def load_solos(paths, cache_dir="auto", progress=True):
         item = cached.get(key)
         if item is None:
             try:
-                solo = read_solo(path)
-                item = solo.to_json()
+                item = read_solo(path).to_json()
             except UsageError as error:
                 if explicit:
                     raise
-                print(f"warning: skipping {error}", file=sys.stderr)
-                skipped += 1
                 item = {"error": str(error)}
             if cache_dir:
                 _write_cache(cache_dir, key, item)
             if bar is not None:
                 bar.add(1)
-        elif "error" in item:
+        if "error" in item:
             if explicit:
                 raise UsageError(item["error"])
             print(f"warning: skipping {item['error']}", file=sys.stderr)
             skipped += 1
-        if "error" not in item:
+        else:
             solo = Solo.from_json(item)
             solo.name = os.path.basename(path)
             solos.append(solo)
@@ -345,14 +342,6 @@ def load_solos(paths, cache_dir="auto", progress=True):
 
 def _cache_path(cache_dir, key):
     return os.path.join(cache_dir, f"{key}-v{CACHE_VERSION}.json")
-
-
-def _read_cache(cache_dir, key):
-    try:
-        with open(_cache_path(cache_dir, key), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def _write_cache(cache_dir, key, item):

@@ -10,6 +10,7 @@ longest token span also found in the training corpus. Spans are measured on the 
 (`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -161,16 +162,14 @@ def summarise(all_stats):
 
 
 PAD_TOKENS = 256
-_FORWARDS = {}
 
 
+@functools.cache
 def _forward(model):
     """`model` in inference mode as a `tf.function` that traces each input shape once (kept per model)."""
     import tensorflow as tf
 
-    if id(model) not in _FORWARDS or _FORWARDS[id(model)][0] is not model:
-        _FORWARDS[id(model)] = (model, tf.function(lambda inputs: model(inputs, training=False)))
-    return _FORWARDS[id(model)][1]
+    return tf.function(lambda inputs: model(inputs, training=False))
 
 
 def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
