@@ -12,14 +12,15 @@ import secrets
 
 from apps.common import cli as common
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, seed
-from apps.common.commands import export_command, load_app_bundle
+from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.dinos import data, evaluate
 from apps.dinos.config import Hyperparameters
 
 DEFAULT_MODEL = saved_model("dinos")
+MODEL_HELP = "bundle directory (default: %(default)s)"
 
 
 def build_parser():
@@ -44,9 +45,6 @@ def build_parser():
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)
     common.add_distribute_arguments(train)
-
-    def add_model(command):
-        command.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
 
     def add_sampling(command, n_default):
         command.add_argument(
@@ -74,7 +72,7 @@ def build_parser():
     add_sampling(sample, 10)
     sample.add_argument("--prefix", default="", help="every name starts with this")
     sample.add_argument("--novel", action="store_true", help="reject names of the training list")
-    add_model(sample)
+    sample.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     sample.add_argument("--json", action="store_true", help="print JSON")
 
     score = commands.add_parser(
@@ -83,7 +81,7 @@ def build_parser():
         description="Score names: log-probability (nats) and bits per character.",
     )
     score.add_argument("names", nargs="+", metavar="NAME", help=f"at most {MAX_SCORED:,} names")
-    add_model(score)
+    score.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     score.add_argument("--json", action="store_true", help="print JSON")
 
     evaluate_cmd = commands.add_parser(
@@ -94,19 +92,18 @@ def build_parser():
     )
     evaluate_cmd.add_argument("--data", help="name list to score (optional)")
     add_sampling(evaluate_cmd, 1000)
-    add_model(evaluate_cmd)
+    evaluate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser(
-        "export",
+    add_export_parser(
+        commands,
+        DEFAULT_MODEL,
+        MODEL_HELP,
+        "SavedModel directory, or .tflite file",
         help="write a SavedModel with sample and score signatures, or a .tflite",
         description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
         "the one-step model as a .tflite file for the LiteRT runtime.",
     )
-    add_model(export)
-    export.add_argument("--out", required=True, help="SavedModel directory, or .tflite file")
-    common.add_force_argument(export)
-    litert.add_format_arguments(export)
 
     download = commands.add_parser(
         "download",

@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files
 from apps.common.cli import (
     UsageError,
     add_distribute_arguments,
@@ -24,7 +24,7 @@ from apps.common.cli import (
     print_json,
     run,
 )
-from apps.common.commands import check_model_dir, export_command, load_app_bundle
+from apps.common.commands import add_export_parser, check_model_dir, export_command, load_app_bundle
 from apps.common.files import read_text
 from apps.common.paths import saved_model
 from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
@@ -143,11 +143,7 @@ def build_parser():
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser("export", help="export the token sampler as a SavedModel")
-    export.add_argument("--model", default=DEFAULT_MODEL)
-    export.add_argument("--out", required=True)
-    add_force_argument(export)
-    litert.add_format_arguments(export)
+    add_export_parser(commands, DEFAULT_MODEL, help="export the token sampler as a SavedModel")
     return parser
 
 

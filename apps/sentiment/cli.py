@@ -15,7 +15,7 @@ import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert, plots
+from apps.common import files, plots
 from apps.common.cli import (
     UsageError,
     add_distribute_arguments,
@@ -27,13 +27,14 @@ from apps.common.cli import (
     run,
     shorten,
 )
-from apps.common.commands import export_command, load_app_bundle
+from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
 from apps.sentiment import embeddings
 from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
 
 DEFAULT_MODEL = saved_model("sentiment")
+MODEL_HELP = "bundle directory (default saved_models/sentiment)"
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
 MAX_TEXTS = 100_000
 """Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""
@@ -100,7 +101,7 @@ def build_parser():
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
     _add_column_options(evaluate_cmd)
-    _add_model_option(evaluate_cmd)
+    evaluate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     evaluate_cmd.add_argument(
         "--plot", default=DEFAULT_CONFUSION_PLOT, help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})"
     )
@@ -116,7 +117,7 @@ def build_parser():
     predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
     predict_cmd.add_argument("texts", nargs="*", help="texts to classify (default: one per line of --file or stdin)")
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
-    _add_model_option(predict_cmd)
+    predict_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
     predict_cmd.add_argument(
         "--explain",
@@ -125,11 +126,13 @@ def build_parser():
     )
     _add_explain_options(predict_cmd)
 
-    export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
-    _add_model_option(export_cmd)
-    export_cmd.add_argument("--out", required=True, help="SavedModel directory")
-    add_force_argument(export_cmd)
-    litert.add_format_arguments(export_cmd)
+    add_export_parser(
+        commands,
+        DEFAULT_MODEL,
+        MODEL_HELP,
+        "SavedModel directory",
+        help="SavedModel: batch of strings -> probabilities and labels",
+    )
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
@@ -181,10 +184,6 @@ def _check_explain_options(args, explain):
     if args.explain_plot is None:
         return None
     return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
-
-
-def _add_model_option(parser):
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
 
 
 def _train(args):

@@ -22,6 +22,8 @@ negative one away from it. `Explainer` holds the TensorFlow functions the export
 signature also calls, so a server answers with the same numbers.
 """
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -250,15 +252,11 @@ def explain(
     return results
 
 
-_LAST = {}
-"""The last model explained and its `Explainer`: explaining it again reuses the traced functions, and no more
-than one model is kept alive for it."""
-
-
+@functools.lru_cache(maxsize=1)
 def _explainer(model, steps):
-    if _LAST.get("key") != (id(model), steps) or _LAST["model"] is not model:
-        _LAST.update(key=(id(model), steps), model=model, explainer=Explainer(model, steps))
-    return _LAST["explainer"]
+    """The `Explainer` of the last model explained: explaining it again reuses the traced functions, and no
+    more than one model is kept alive for it."""
+    return Explainer(model, steps)
 
 
 def _explain_batch(explainer, texts, method, target):
