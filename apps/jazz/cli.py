@@ -216,9 +216,7 @@ def _generate(args):
                 files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag)
     if args.soundfont and not args.wav:
         raise UsageError("--soundfont is for --wav")
-    renderer = None
-    if args.wav:
-        renderer = audio.find_renderer(args.soundfont)
+    renderer = audio.find_renderer(args.soundfont) if args.wav else None
     check_model_dir(args.model)
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
@@ -290,9 +288,7 @@ def _evaluate(args):
     solos = data.load_solos(args.midi, progress=not args.json)
     if model_path:
         check_model_dir(model_path)
-    model = config = None
-    if model_path:
-        model, config = load_app_bundle("jazz", model_path)
+    model, config = load_app_bundle("jazz", model_path) if model_path else (None, None)
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
