@@ -294,11 +294,10 @@ def _evaluate(args):
     if args.json:
         print_json({"model": model_path, "solos": results, "summary": summary})
         return
-    header = (
+    print(
         f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} "
         f"{'copied':>6} {'ppl':>7}"
     )
-    print(header)
     # The last row: notes summed, longest copy the maximum, everything else the mean over solos.
     for r in results + [dict(summary, name="all", notes=sum(r["notes"] for r in results))]:
         copied = r.get("longest_copy", {}).get("tokens", r.get("longest_copy_tokens_max", "-"))

@@ -167,9 +167,7 @@ def _melody_part(parts):
         high_enough = sum(pitches) / len(pitches) >= MIN_MELODY_PITCH or len(parts) == 1
         singles = sum(1 for n in notes if len(n.pitches) == 1)
         candidates.append(((named, high_enough, singles), part))
-    if not candidates:
-        return None
-    return max(candidates, key=lambda candidate: candidate[0])[1]
+    return max(candidates, key=lambda candidate: candidate[0], default=(None, None))[1]
 
 
 def derive_chords(parts, length):

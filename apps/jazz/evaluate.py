@@ -205,9 +205,10 @@ def solo_negative_log_likelihood(model, config, solo):
     """`negative_log_likelihood` of a whole `apps.jazz.data.Solo` under a bundle's model, in the bundle's
     encoding, with the solo's own conditioning features when the bundle's model is conditioned."""
     tokens = grammar.encode(solo.notes, solo.timeline, config["encoding"])
-    features = None
-    if config.get("conditioning", "none") == "changes":
-        features = conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
+    conditioned = config.get("conditioning", "none") == "changes"
+    features = (
+        conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters) if conditioned else None
+    )
     return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features)
 
 

@@ -181,9 +181,8 @@ def _check_explain_options(args, explain):
     """The checked `--explain-plot` path (or `None`); refuses explain options given without `--explain`."""
     if not explain and (args.explain_plot or args.explain_method != EXPLAIN_METHODS[0]):
         raise UsageError("--explain-method and --explain-plot go with --explain")
-    if args.explain_plot is None:
-        return None
-    return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
+    if args.explain_plot is not None:
+        return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
 
 
 def _train(args):

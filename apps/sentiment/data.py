@@ -311,9 +311,9 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
     train = read_examples(data, num_classes=num_classes, text_col=text_col, label_col=label_col)
     if num_classes is None:
         num_classes = max(max(train.labels) + 1, 2)
-    validation = None
-    if dev is not None:
-        validation = read_examples(dev, num_classes=num_classes, text_col=text_col, label_col=label_col)
+    validation = (
+        read_examples(dev, num_classes=num_classes, text_col=text_col, label_col=label_col) if dev is not None else None
+    )
     return train, validation, [str(label) for label in range(num_classes)]
 
 
