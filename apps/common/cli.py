@@ -31,8 +31,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def make_parser(prog, description):
     """Returns the app's top-level parser and the subparsers action to add commands to."""
     parser = ArgumentParser(prog=prog, description=description)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    commands.required = True
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser, required=True)
     return parser, commands
 
 

@@ -230,9 +230,8 @@ def _generate(args):
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
     generator = generate.SoloSampler(model, config)
-    solos = []
-    for take in range(args.num_outputs):
-        notes, _ = generate.generate_solo(
+    solos = [
+        generate.generate_solo(
             generator,
             timeline,
             measures,
@@ -242,8 +241,9 @@ def _generate(args):
             top_k=args.top_k,
             primer=primer,
             keep_primer=args.keep_primer,
-        )
-        solos.append(notes)
+        )[0]  # the notes; not the tokens
+        for take in range(args.num_outputs)
+    ]
     written = []
     for take, (path, notes) in enumerate(zip(takes, solos)):
         score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)

@@ -330,8 +330,6 @@ def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     members it lists are checked against their own sha256 and written under their `name`s, the rest of the
     archive (the held-back test trees) is not; nothing is written unless every listed member matches.
     """
-    placed = []
-    for entry in read_manifest(manifest_path)["files"]:
-        out = out_dir if "members" in entry else os.path.join(out_dir, entry["name"])
-        placed.extend(path for path, _ in files.download(entry, out))
-    return placed
+    entries = read_manifest(manifest_path)["files"]
+    outs = [out_dir if "members" in entry else os.path.join(out_dir, entry["name"]) for entry in entries]
+    return [path for entry, out in zip(entries, outs) for path, _ in files.download(entry, out)]
