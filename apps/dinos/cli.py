@@ -221,8 +221,7 @@ def _score(args):
         for name, lp in zip(names, log_probs)
     ]
     if args.json:
-        print_json({"names": rows})
-        return
+        return print_json({"names": rows})
     width = max(len("name"), *(len(row["name"]) for row in rows))
     print(f"{'name':<{width}}  {'log P (nats)':>12}  {'bits/char':>9}")
     for row in rows:
@@ -265,8 +264,7 @@ def _evaluate(args):
         **stats,
     }
     if args.json:
-        print_json(report)
-        return
+        return print_json(report)
     if "data" in report:
         d = report["data"]
         print(

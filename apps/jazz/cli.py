@@ -292,8 +292,7 @@ def _evaluate(args):
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
-        print_json({"model": model_path, "solos": results, "summary": summary})
-        return
+        return print_json({"model": model_path, "solos": results, "summary": summary})
     print(
         f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} "
         f"{'copied':>6} {'ppl':>7}"
@@ -321,8 +320,7 @@ def _evaluate_reference(args, model_path):
     result["model"] = model_path
     result["conditioning"] = config.get("conditioning", "none")
     if args.json:
-        print_json(result)
-        return
+        return print_json(result)
     print(
         f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
         f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps"

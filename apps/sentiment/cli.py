@@ -266,8 +266,7 @@ def _evaluate(args):
         )
         report["explain_plot"] = _plot_explanations(report["errors"], explain_plot, "the surest errors")
     if args.json:
-        print_json(report)
-        return
+        return print_json(report)
     print(f"{report['examples']} examples  accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     width = max(len(name) for name in report["labels"]) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
@@ -320,8 +319,7 @@ def _predict(args):
             [{**r["explanation"], "text": r["text"]} for r in results], explain_plot, "which words decided"
         )
     if args.json:
-        print_json(results)
-        return
+        return print_json(results)
     colour = _colour_terminal()
     for result in results:
         if result["label"] is None:

@@ -84,17 +84,16 @@ def export(model, config, out, quantize="none"):
     content = litert.convert(classify, model.variables, quantize)
     vocabulary = vectorizer.get_vocabulary()
     ids = {token: index for index, token in enumerate(vocabulary)}
-    examples = []
-    for text in EXAMPLES:
-        tokens = token_ids(text, ids)
-        examples.append(
-            {
-                "text": text,
-                "standardized": standardize(text),
-                "token_ids": tokens[0].tolist(),
-                "probabilities": classifier(tokens, training=False).numpy()[0].tolist(),
-            }
-        )
+    inputs = [token_ids(text, ids) for text in EXAMPLES]
+    examples = [
+        {
+            "text": text,
+            "standardized": standardize(text),
+            "token_ids": tokens[0].tolist(),
+            "probabilities": classifier(tokens, training=False).numpy()[0].tolist(),
+        }
+        for text, tokens in zip(EXAMPLES, inputs)
+    ]
     vocab_path, examples_path = side_paths(out)
     written = {"labels": config["labels"], "max_length": config.get("max_length"), "examples": examples}
     return litert.write_all(
