@@ -200,8 +200,7 @@ def _parse(kind, text):
 
 def print_json(obj):
     """Prints `obj` as JSON on stdout (the `--json` output of every command)."""
-    json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=_to_builtin)
-    sys.stdout.write("\n")
+    print(json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin))
 
 
 def _to_builtin(value):

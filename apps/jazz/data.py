@@ -84,9 +84,7 @@ def solo_from_score(score, name="score"):
         UsageError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
     """
     parts, melody, notes = melody_notes(score, name)
-    changes = chord_symbols(score)
-    if not changes:
-        changes = derive_chords([part for part in parts if part is not melody], score.highestTime)
+    changes = chord_symbols(score) or derive_chords([part for part in parts if part is not melody], score.highestTime)
     if not changes:
         raise UsageError(f"{name}: no chord symbols and no accompaniment to derive chords from")
     return Solo(

@@ -221,35 +221,29 @@ def explain(
                 f"{num_classes - 1}, got {target!r}"
             )
     judged = [text for text in texts if text.strip()]
+    integral = {"steps": explainer.steps} if method == "integrated-gradients" else {}
     explained = (
-        result
+        {"judged": True, **result, "label": names[result["label_id"]], "method": method, **integral}
         for start in range(0, len(judged), batch_size)
         for result in _explain_batch(explainer, judged[start : start + batch_size], method, target)
     )
-    results = []
-    for text in texts:
-        if not text.strip():
-            results.append(
-                {
-                    "text": text,
-                    "judged": False,
-                    "tokens": [],
-                    "scores": [],
-                    "unknown": [],
-                    "truncated": False,
-                    "words": 0,
-                    "label": None,
-                    "label_id": None,
-                    "probability": None,
-                    "method": method,
-                }
-            )
-            continue
-        result = next(explained)
-        results.append({"text": text, "judged": True, **result, "label": names[result["label_id"]], "method": method})
-        if method == "integrated-gradients":
-            results[-1]["steps"] = explainer.steps
-    return results
+    return [{"text": text, **next(explained)} if text.strip() else _unjudged(text, method) for text in texts]
+
+
+def _unjudged(text, method):
+    return {
+        "text": text,
+        "judged": False,
+        "tokens": [],
+        "scores": [],
+        "unknown": [],
+        "truncated": False,
+        "words": 0,
+        "label": None,
+        "label_id": None,
+        "probability": None,
+        "method": method,
+    }
 
 
 @functools.lru_cache(maxsize=1)
