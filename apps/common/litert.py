@@ -159,8 +159,11 @@ def interpreter(model):
             'running a .tflite file needs the ai-edge-litert package: pip install -e ".[litert]"'
         ) from None
     try:
-        is_bytes = isinstance(model, (bytes, bytearray))
-        result = Interpreter(model_content=bytes(model)) if is_bytes else Interpreter(model_path=str(model))
+        result = (
+            Interpreter(model_content=bytes(model))
+            if isinstance(model, (bytes, bytearray))
+            else Interpreter(model_path=str(model))
+        )
         result.allocate_tensors()
     except ValueError as error:
         raise UsageError(

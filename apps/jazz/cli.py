@@ -317,8 +317,7 @@ def _evaluate_reference(args, model_path):
     result = reference.compare(
         generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed, corpus=_corpus(args, config)
     )
-    result["model"] = model_path
-    result["conditioning"] = config.get("conditioning", "none")
+    result.update(model=model_path, conditioning=config.get("conditioning", "none"))
     if args.json:
         return print_json(result)
     print(

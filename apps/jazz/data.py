@@ -291,8 +291,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
     """
     if cache_dir == "auto":
         cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
-    files = expand_paths(paths)
-    keyed = [(path, explicit, sha256_of(path)) for path, explicit in files]
+    keyed = [(path, explicit, sha256_of(path)) for path, explicit in expand_paths(paths)]
     cached = {key: read_json(_cache_path(cache_dir, key)) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
     bar = None

@@ -151,10 +151,12 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
 def summarise(all_stats):
     """Means of the numeric statistics over several solos (for tables of generated vs real solos)."""
     keys = ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share", "chord_or_scale_share")
-    summary = {key: float(np.mean([s[key] for s in all_stats])) for key in keys}
-    summary["solos"] = len(all_stats)
-    summary["pitch_range_semitones"] = float(np.mean([s["pitch_range"]["semitones"] for s in all_stats]))
-    summary["longest_repeat_tokens"] = float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats]))
+    summary = {
+        **{key: float(np.mean([s[key] for s in all_stats])) for key in keys},
+        "solos": len(all_stats),
+        "pitch_range_semitones": float(np.mean([s["pitch_range"]["semitones"] for s in all_stats])),
+        "longest_repeat_tokens": float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats])),
+    }
     if all("longest_copy" in s for s in all_stats):
         summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
         summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)

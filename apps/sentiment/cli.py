@@ -288,7 +288,8 @@ def _evaluate(args):
         for error in report["errors"]:
             print(f"true {error['true_label']}, said {error['label']} ({error['probability']:.3f})\t{error['text']}")
             print(_explanation_line(error, colour))
-        _print_plot(report["explain_plot"])
+        if report["explain_plot"]:
+            print(f"explanation plot: {report['explain_plot']}")
 
 
 def _predict(args):
@@ -330,8 +331,8 @@ def _predict(args):
         print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
         if args.explain:
             print(_explanation_line(result["explanation"], colour))
-    if args.explain:
-        _print_plot(plot)
+    if plot:  # only drawn with --explain
+        print(f"explanation plot: {plot}")
 
 
 def _colour_terminal():
@@ -376,11 +377,6 @@ def _plot_explanations(explanations, path, title):
         if e["judged"]
     ]
     return plots.plot_token_scores(rows, path, title)
-
-
-def _print_plot(plot):
-    if plot:
-        print(f"explanation plot: {plot}")
 
 
 def _read_stdin():

@@ -32,8 +32,7 @@ def predict(model, config, texts, batch_size=PREDICT_BATCH):
         `judged` is false and `label`, `label_id`, `stars` and `probabilities` are `None` (the model would
         answer with its prior, which reads like a confident opinion about nothing).
     """
-    judged = [text for text in texts if text.strip()]
-    rows = iter(probabilities(model, judged, batch_size))
+    rows = iter(probabilities(model, [text for text in texts if text.strip()], batch_size))
     unjudged = {"label": None, "label_id": None, "stars": None, "probabilities": None, "judged": False}
     return [
         _answer(text, next(rows), config["labels"]) if text.strip() else {"text": text, **unjudged} for text in texts
