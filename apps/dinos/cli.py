@@ -293,8 +293,7 @@ def _percent(value):
 
 
 def _download(args):
-    out = files.check_output_file(args.out)
-    path, digest = data.download(out, source=args.source, sha256=args.sha256)
+    path, digest = data.download(files.check_output_file(args.out), source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
 
 

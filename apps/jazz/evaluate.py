@@ -63,8 +63,7 @@ class CorpusIndex:
         prefix = _prefix_hashes(self.ids(tokens))
 
         def found(n):
-            hashes = _ngram_hashes(prefix, n)
-            hits = np.flatnonzero(np.isin(hashes, self._ngrams(n)))
+            hits = np.flatnonzero(np.isin(_ngram_hashes(prefix, n), self._ngrams(n)))
             return int(hits[0]) if len(hits) else None
 
         return _longest(len(tokens), found)
@@ -75,8 +74,7 @@ def longest_repeat(tokens):
     prefix = _prefix_hashes(CorpusIndex([]).ids(tokens))
 
     def found(n):
-        hashes = _ngram_hashes(prefix, n)
-        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        _, first, counts = np.unique(_ngram_hashes(prefix, n), return_index=True, return_counts=True)
         repeated = first[counts > 1]
         return int(repeated.min()) if len(repeated) else None
 
@@ -97,8 +95,7 @@ def _longest(limit, found):
 
 
 def _span_bars(tokens, start, length, bar_quarters):
-    steps = sum(grammar.duration_steps(token) for token in tokens[start : start + length])
-    return steps / grammar.GRID / bar_quarters
+    return sum(grammar.duration_steps(token) for token in tokens[start : start + length]) / grammar.GRID / bar_quarters
 
 
 def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
