@@ -11,6 +11,7 @@ Saving is atomic: the bundle is written to a temporary directory and swapped in 
 
 import json
 import os
+import pathlib
 import shutil
 
 import keras
@@ -35,8 +36,7 @@ def save_bundle(path, model, config, extra_files=(), force=False):
         raise ValueError("a bundle's config needs the app's name as 'app'")
     with atomic_dir(path, app=config["app"], kind=BUNDLE, force=force) as tmp:
         model.save(os.path.join(tmp, MODEL_FILE))
-        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as handle:
-            json.dump(config, handle, indent=2, sort_keys=True)
+        pathlib.Path(tmp, CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
         for extra in extra_files:
             shutil.copy(extra, os.path.join(tmp, os.path.basename(extra)))
 
@@ -59,8 +59,7 @@ def load_bundle(path, app=None, compile=False):
     if not (os.path.isfile(model_path) and os.path.isfile(config_path)):
         raise UsageError(f"{path} is not a model bundle (needs {MODEL_FILE} and {CONFIG_FILE})")
     try:
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
+        config = json.loads(pathlib.Path(config_path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"corrupt {config_path}: {error}") from None
     found = bundle_app(config)

@@ -43,14 +43,14 @@ def recurrent_layer(
         name=name,
         **kwargs,
     )
-    if cell == "lstm":
-        return layers.LSTM(units, use_fused_bptt=use_fused_bptt, **common)
-    if cell == "peephole":
-        return layers.LSTM(units, peephole=True, use_fused_bptt=use_fused_bptt, **common)
-    if cell == "gru":
-        return layers.GRU(units, reset_after=True, **common)
-    if cell == "gru-simple":
-        return layers.GRU(units, reset_gate=False, **common)
-    if cell == "rnn":
-        return keras.layers.SimpleRNN(units, **common)
-    raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+    kinds = {
+        "lstm": (layers.LSTM, {"use_fused_bptt": use_fused_bptt}),
+        "peephole": (layers.LSTM, {"peephole": True, "use_fused_bptt": use_fused_bptt}),
+        "gru": (layers.GRU, {"reset_after": True}),
+        "gru-simple": (layers.GRU, {"reset_gate": False}),
+        "rnn": (keras.layers.SimpleRNN, {}),
+    }
+    if cell not in kinds:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+    layer, options = kinds[cell]
+    return layer(units, **options, **common)

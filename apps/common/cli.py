@@ -31,8 +31,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def make_parser(prog, description):
     """Returns the app's top-level parser and the subparsers action to add commands to."""
     parser = ArgumentParser(prog=prog, description=description)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    commands.required = True
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser, required=True)
     return parser, commands
 
 
@@ -116,59 +115,41 @@ def check_argv(argv):
             )
 
 
-def int_in(low, high):
-    """argparse type: an integer in [low, high]."""
+def checked(kind, accept, expected):
+    """argparse type: `kind(text)` where `accept(value)` holds, else "must be `expected`, got <text>"."""
 
     def parse(text):
-        value = _parse(int, text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low:,} to {high:,}, got {shorten(text, 40)}")
+        value = _parse(kind, text)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {shorten(text, 40)}")
         return value
 
-    parse.__name__ = "int"
+    parse.__name__ = kind.__name__
     return parse
+
+
+def int_in(low, high):
+    """argparse type: an integer in [low, high]."""
+    return checked(int, lambda value: low <= value <= high, f"an integer from {low:,} to {high:,}")
 
 
 def float_in(low, high, low_open=False):
     """argparse type: a number in [low, high] (or (low, high] with `low_open`)."""
-
-    def parse(text):
-        value = _parse(float, text)
-        if not (low < value if low_open else low <= value) or not value <= high:
-            bracket = "(" if low_open else "["
-            raise argparse.ArgumentTypeError(f"must be in {bracket}{low:g}, {high:g}], got {shorten(text, 40)}")
-        return value
-
-    parse.__name__ = "float"
-    return parse
+    return checked(
+        float,
+        lambda value: (low < value if low_open else low <= value) and value <= high,
+        f"in {'(' if low_open else '['}{low:g}, {high:g}]",
+    )
 
 
 seed = int_in(0, MAX_SEED)
 """argparse type: a random seed, 0 to 2**31 - 1 (TensorFlow's seeds are int32; larger ones would wrap)."""
-
-
-def positive_int(text):
-    """argparse type: an integer > 0."""
-    value = _parse(int, text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shorten(text, 40)}")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a finite float > 0."""
-    value = _parse(float, text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {shorten(text, 40)}")
-    return value
-
-
-def fraction(text):
-    """argparse type: a float in [0, 1)."""
-    value = _parse(float, text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {shorten(text, 40)}")
-    return value
+positive_int = checked(int, lambda value: value > 0, "a positive integer")
+"""argparse type: an integer > 0."""
+positive_float = checked(float, lambda value: 0 < value < float("inf"), "a positive number")
+"""argparse type: a finite float > 0."""
+fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
+"""argparse type: a float in [0, 1)."""
 
 
 def add_force_argument(parser):
@@ -219,8 +200,7 @@ def _parse(kind, text):
 
 def print_json(obj):
     """Prints `obj` as JSON on stdout (the `--json` output of every command)."""
-    json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=_to_builtin)
-    sys.stdout.write("\n")
+    print(json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin))
 
 
 def _to_builtin(value):

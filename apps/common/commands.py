@@ -10,6 +10,7 @@ import importlib
 import os
 
 from apps.common import files, litert
+from apps.common.cli import add_force_argument
 from apps.common.errors import UsageError
 
 
@@ -28,6 +29,22 @@ def load_app_bundle(app, path):
     from apps.common.bundle import load_bundle
 
     return load_bundle(path, app=app)
+
+
+def add_export_parser(commands, model, model_help=None, out_help=None, **kwargs):
+    """Adds an app's `export` command (which `export_command` runs) to the subparsers action `commands`.
+
+    Args:
+        commands: the app's subparsers action (`apps.common.cli.make_parser`).
+        model: the default of `--model`, the app's shipped bundle.
+        model_help, out_help: the help of `--model` and of `--out`.
+        **kwargs: for `commands.add_parser` (`help`, `description`).
+    """
+    parser = commands.add_parser("export", **kwargs)
+    parser.add_argument("--model", default=model, help=model_help)
+    parser.add_argument("--out", required=True, help=out_help)
+    add_force_argument(parser)
+    litert.add_format_arguments(parser)
 
 
 def export_command(args, app, signatures):

@@ -205,17 +205,13 @@ def to_float32(model):
 
 def _replace_mixed_policies(config):
     """Rewrites every serialised mixed dtype policy in `config` (in place) to float32; whether any was found."""
-    found = False
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy" and config["config"]["name"].startswith("mixed_"):
             config["config"]["name"] = "float32"
             return True
-        for value in config.values():
-            found = _replace_mixed_policies(value) or found
-    elif isinstance(config, list):
-        for value in config:
-            found = _replace_mixed_policies(value) or found
-    return found
+        config = list(config.values())
+    # sum, not any: every policy must be rewritten, not only the first.
+    return isinstance(config, list) and sum(map(_replace_mixed_policies, config)) > 0
 
 
 def make_dataset(x, y=None, global_batch_size=32, *, shuffle=False, seed=None, sample_weight=None):

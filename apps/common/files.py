@@ -88,10 +88,10 @@ def bundle_app(config):
     return None
 
 
-def _read_json(path):
+def read_json(path):
+    """The JSON value in the file `path`, or `None` where it cannot be read or parsed."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -101,12 +101,12 @@ def owner(path):
     if os.path.islink(path) or not os.path.isdir(path):
         return None
     if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-        marker = _read_json(os.path.join(path, OWNER_FILE))
+        marker = read_json(os.path.join(path, OWNER_FILE))
         if isinstance(marker, dict) and isinstance(marker.get("app"), str):
             return marker["app"], SAVED_MODEL
         return None
     if os.path.isfile(os.path.join(path, MODEL_FILE)):
-        app = bundle_app(_read_json(os.path.join(path, CONFIG_FILE)))
+        app = bundle_app(read_json(os.path.join(path, CONFIG_FILE)))
         return (app, BUNDLE) if app else None
     return None
 
@@ -376,8 +376,7 @@ def _remove(path):
 
 def write_owner(directory, app, kind=SAVED_MODEL):
     """Marks `directory` (a SavedModel being written) as `app`'s, so that a later `--out` may replace it."""
-    with open(os.path.join(directory, OWNER_FILE), "w", encoding="utf-8") as handle:
-        json.dump({"app": app, "kind": kind}, handle)
+    pathlib.Path(directory, OWNER_FILE).write_text(json.dumps({"app": app, "kind": kind}), encoding="utf-8")
 
 
 def read_text(path, what="file", max_bytes=MAX_TEXT_FILE_BYTES, max_line_chars=MAX_LINE_CHARS):
@@ -441,8 +440,7 @@ def read_manifest(path):
         UsageError: the manifest is missing, not JSON, or has no `files` list.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
+        manifest = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot read the manifest {path}: {error}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
@@ -506,8 +504,7 @@ def _fetch(origin, cache):
         fetched = keras.utils.get_file(fname="download", origin=origin, cache_dir=cache, cache_subdir=".")
     except Exception as error:  # noqa: BLE001  get_file wraps HTTP and URL errors in a bare Exception
         raise UsageError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
-    with open(fetched, "rb") as handle:
-        return handle.read()
+    return pathlib.Path(fetched).read_bytes()
 
 
 def _unzip(origin, payload, members):

@@ -50,11 +50,9 @@ def add_format_arguments(parser):
 
 def requested(args):
     """Whether an `export` command asks for LiteRT; `--quantize` without it is a mistake (`UsageError`)."""
-    if args.format == "litert":
-        return True
-    if args.quantize != "none":
+    if args.format != "litert" and args.quantize != "none":
         raise UsageError("--quantize applies to --format litert only")
-    return False
+    return args.format == "litert"
 
 
 def export_command(args, app_module, load):
@@ -161,10 +159,11 @@ def interpreter(model):
             'running a .tflite file needs the ai-edge-litert package: pip install -e ".[litert]"'
         ) from None
     try:
-        if isinstance(model, (bytes, bytearray)):
-            result = Interpreter(model_content=bytes(model))
-        else:
-            result = Interpreter(model_path=str(model))
+        result = (
+            Interpreter(model_content=bytes(model))
+            if isinstance(model, (bytes, bytearray))
+            else Interpreter(model_path=str(model))
+        )
         result.allocate_tensors()
     except ValueError as error:
         raise UsageError(

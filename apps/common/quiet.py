@@ -13,6 +13,7 @@ errors other than the missing-CUDA one, still show. `SEQUENCE_MODELS_TF_LOGS=1` 
 """
 
 import atexit
+import importlib
 import os
 import re
 import sys
@@ -55,6 +56,15 @@ def filter_startup_noise(env=os.environ):
 
     atexit.register(restore)
     return True
+
+
+def run_app(app):
+    """`python -m apps.<app>`: turns the filter on, then runs `apps.<app>.cli.main` and exits with its code.
+
+    The app is imported only once the filter is on, so that TensorFlow's start-up lines, printed when a
+    command imports it, meet the filter."""
+    filter_startup_noise()
+    sys.exit(importlib.import_module(f"apps.{app}.cli").main(sys.argv[1:]))
 
 
 def _copy_lines(read_end, real):

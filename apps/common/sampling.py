@@ -45,10 +45,9 @@ class StepModel(keras.Model):
         self.recurrent_layers = list(recurrent_layers)
         self.head = head
         self.condition_encoder = condition_encoder
-        self.state_sizes = []
-        for layer in self.recurrent_layers:
-            size = layer.cell.state_size
-            self.state_sizes += list(size) if isinstance(size, (list, tuple)) else [size]
+        self.state_sizes = [
+            size for layer in self.recurrent_layers for size in keras.tree.flatten(layer.cell.state_size)
+        ]
 
     def token_table(self, vocab_size):
         """x·W + b of the first recurrent layer for each of the `vocab_size` tokens, (vocab_size, ...).
@@ -75,7 +74,7 @@ class StepModel(keras.Model):
             x = keras.ops.concatenate([x, keras.ops.cast(context, x.dtype)], axis=-1)
         new_states = []
         for layer in self.recurrent_layers:
-            count = len(layer.cell.state_size) if isinstance(layer.cell.state_size, (list, tuple)) else 1
+            count = len(keras.tree.flatten(layer.cell.state_size))
             layer_states, states = states[:count], states[count:]
             if x is None:
                 x, layer_states = layer.cell.recurrent_step(
@@ -83,7 +82,7 @@ class StepModel(keras.Model):
                 )
             else:
                 x, layer_states = layer.cell(x, layer_states, training=training)
-            new_states += list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states]
+            new_states += keras.tree.flatten(layer_states)
         if context is not None:
             x = keras.ops.concatenate([x, keras.ops.cast(context, x.dtype)], axis=-1)
         return [self.head(x), *new_states]

@@ -4,6 +4,7 @@ Every command is a thin wrapper: it parses, calls the functions in `train`, `sam
 `export` and `data`, and prints. User mistakes raise `UsageError`: one line on stderr, exit code 2.
 """
 
+import functools
 import importlib.util
 import math
 import os
@@ -11,14 +12,15 @@ import secrets
 
 from apps.common import cli as common
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, seed
-from apps.common.commands import export_command, load_app_bundle
+from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
+from apps.dinos import data, evaluate
 from apps.dinos.config import Hyperparameters
-from apps.dinos.data import DEFAULT_DATA
 
 DEFAULT_MODEL = saved_model("dinos")
+MODEL_HELP = "bundle directory (default: %(default)s)"
 
 
 def build_parser():
@@ -32,7 +34,7 @@ def build_parser():
         help="train a model on a newline-separated name list",
         description="Train a character-level language model on a name list.",
     )
-    train.add_argument("--data", default=DEFAULT_DATA, help="name list, one per line (default: %(default)s)")
+    train.add_argument("--data", default=data.DEFAULT_DATA, help="name list, one per line (default: %(default)s)")
     hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
@@ -43,9 +45,6 @@ def build_parser():
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)
     common.add_distribute_arguments(train)
-
-    def add_model(command):
-        command.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
 
     def add_sampling(command, n_default):
         command.add_argument(
@@ -73,7 +72,7 @@ def build_parser():
     add_sampling(sample, 10)
     sample.add_argument("--prefix", default="", help="every name starts with this")
     sample.add_argument("--novel", action="store_true", help="reject names of the training list")
-    add_model(sample)
+    sample.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     sample.add_argument("--json", action="store_true", help="print JSON")
 
     score = commands.add_parser(
@@ -82,30 +81,29 @@ def build_parser():
         description="Score names: log-probability (nats) and bits per character.",
     )
     score.add_argument("names", nargs="+", metavar="NAME", help=f"at most {MAX_SCORED:,} names")
-    add_model(score)
+    score.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     score.add_argument("--json", action="store_true", help="print JSON")
 
-    evaluate = commands.add_parser(
+    evaluate_cmd = commands.add_parser(
         "evaluate",
         help="bits/char on a file, and statistics of a batch of samples",
         description="Bits per character on a name list (end token counted), and for a batch of samples: "
         "novelty rate, duplicate rate, length distribution against the training names.",
     )
-    evaluate.add_argument("--data", help="name list to score (optional)")
-    add_sampling(evaluate, 1000)
-    add_model(evaluate)
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate_cmd.add_argument("--data", help="name list to score (optional)")
+    add_sampling(evaluate_cmd, 1000)
+    evaluate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser(
-        "export",
+    add_export_parser(
+        commands,
+        DEFAULT_MODEL,
+        MODEL_HELP,
+        "SavedModel directory, or .tflite file",
         help="write a SavedModel with sample and score signatures, or a .tflite",
         description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
         "the one-step model as a .tflite file for the LiteRT runtime.",
     )
-    add_model(export)
-    export.add_argument("--out", required=True, help="SavedModel directory, or .tflite file")
-    common.add_force_argument(export)
-    litert.add_format_arguments(export)
 
     download = commands.add_parser(
         "download",
@@ -114,7 +112,7 @@ def build_parser():
     )
     download.add_argument("--source", help="URL or local path (default: the manifest's URL)")
     download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
-    download.add_argument("--out", default=DEFAULT_DATA, help="destination (default: %(default)s)")
+    download.add_argument("--out", default=data.DEFAULT_DATA, help="destination (default: %(default)s)")
     return parser
 
 
@@ -138,8 +136,7 @@ def main(argv=None):
 
 
 def _train(args):
-    from apps.dinos import data  # no TensorFlow: everything below is checked before it loads
-
+    # No TensorFlow until the strategy below: everything before it is checked first.
     if not os.path.exists(args.data):
         raise UsageError(f"name list not found: {args.data} (fetch it with `python -m apps.dinos download`)")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -208,8 +205,6 @@ def _sample(args):
 
 
 def _score(args):
-    from apps.dinos import data
-
     if len(args.names) > MAX_SCORED:
         raise UsageError(f"{len(args.names):,} names to score; the limit is {MAX_SCORED:,}")
     for name in args.names:
@@ -217,19 +212,16 @@ def _score(args):
             raise UsageError(
                 f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is {files.MAX_NAME_CHARS}"
             )
-    from apps.dinos.evaluate import score_names
-
     model, config = load_app_bundle("dinos", args.model)
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
-    log_probs = score_names(model, vocab, names)
+    log_probs = evaluate.score_names(model, vocab, names)
     rows = [
         {"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
         for name, lp in zip(names, log_probs)
     ]
     if args.json:
-        print_json({"names": rows})
-        return
+        return print_json({"names": rows})
     width = max(len("name"), *(len(row["name"]) for row in rows))
     print(f"{'name':<{width}}  {'log P (nats)':>12}  {'bits/char':>9}")
     for row in rows:
@@ -237,11 +229,8 @@ def _score(args):
 
 
 def _evaluate(args):
-    from apps.dinos import data
-
     # Read before TensorFlow loads: a file over the limits is refused at once. Case is settled below.
     names = data.read_names(args.data, keep_case=True) if args.data else None
-    from apps.dinos.evaluate import bits_per_char, sample_statistics
     from apps.dinos.sample import NameSampler
 
     model, config = load_app_bundle("dinos", args.model)
@@ -258,14 +247,14 @@ def _evaluate(args):
             "path": args.data,
             "names": len(names),
             "characters": sum(len(name) + 1 for name in names),
-            "bits_per_char": bits_per_char(model, vocab, names),
+            "bits_per_char": evaluate.bits_per_char(model, vocab, names),
         }
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
     drawn, _, ended = NameSampler(model, config).sample_batch(
         args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed
     )
     finished = [name for name, done in zip(drawn, ended) if done]
-    stats = sample_statistics(finished, config.get("seen_digests", ()), config["training_lengths"])
+    stats = evaluate.sample_statistics(finished, config.get("seen_digests", ()), config["training_lengths"])
     report["samples"] = {
         "drawn": args.n,
         "seed": seed,
@@ -275,8 +264,7 @@ def _evaluate(args):
         **stats,
     }
     if args.json:
-        print_json(report)
-        return
+        return print_json(report)
     if "data" in report:
         d = report["data"]
         print(
@@ -305,12 +293,8 @@ def _percent(value):
 
 
 def _download(args):
-    out = files.check_output_file(args.out)
-    from apps.dinos.data import download
-
-    path, digest = download(out, source=args.source, sha256=args.sha256)
+    path, digest = data.download(files.check_output_file(args.out), source=args.source, sha256=args.sha256)
     print(f"{path} (sha256 {digest})")
 
 
-def _export(args):
-    export_command(args, "dinos", "sample, score")
+_export = functools.partial(export_command, app="dinos", signatures="sample, score")

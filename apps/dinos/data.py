@@ -11,6 +11,7 @@ sampler works in class space throughout (see `model.step_model`).
 """
 
 import hashlib
+import itertools
 
 import numpy as np
 
@@ -120,12 +121,8 @@ class Vocabulary:
 
     def decode_classes(self, classes):
         """Name from a row of sampled classes, cut at the first end token; `(name, ended)`."""
-        chars = []
-        for c in classes:
-            if c == END_CLASS:
-                return "".join(chars), True
-            chars.append(self.tokens[c + 1])
-        return "".join(chars), False
+        chars = [self.tokens[c + 1] for c in itertools.takewhile(lambda c: c != END_CLASS, classes)]
+        return "".join(chars), len(chars) < len(classes)
 
     def get_config(self):
         return {"characters": self.characters, "keep_case": self.keep_case}

@@ -15,9 +15,7 @@ MAX_ROUNDS = 20
 def round_seed(seed, round_):
     """Seed of sampling round `round_`: `seed` itself first (so one round matches the export's `sample`),
     then seeds drawn from (seed, round) so that nearby user seeds do not share later rounds."""
-    if round_ == 0:
-        return int(seed)
-    return int(np.random.default_rng([seed, round_]).integers(2**31 - 1))
+    return int(seed) if round_ == 0 else int(np.random.default_rng([seed, round_]).integers(2**31 - 1))
 
 
 class NameSampler:

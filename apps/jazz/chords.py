@@ -152,17 +152,10 @@ class Chord:
     @functools.cached_property
     def tone_types(self):
         """The tone type (`C`, `S`, `A` or `X`) of each of the 12 pitch classes over this chord."""
-        types = []
-        for pc in range(12):
-            if pc in self.pitch_classes:
-                types.append("C")
-            elif pc in self.scale:
-                types.append("S")
-            elif (pc - 1) % 12 in self.pitch_classes or (pc + 1) % 12 in self.pitch_classes:
-                types.append("A")
-            else:
-                types.append("X")
-        return tuple(types)
+        approach = {(pc + step) % 12 for pc in self.pitch_classes for step in (-1, 1)}
+        # The first kind that holds names a pitch class: a chord tone is a scale tone too, and so on.
+        kinds = (("C", self.pitch_classes), ("S", self.scale), ("A", approach))
+        return tuple(next((kind for kind, members in kinds if pc in members), "X") for pc in range(12))
 
     def tone_type(self, midi):
         """Returns the tone type of MIDI pitch `midi` over this chord."""
@@ -265,20 +258,18 @@ def parse_progression(text, bar_quarters=4.0, max_bars=None):
         raise UsageError("empty chord progression")
     if max_bars is not None and len(bars) > max_bars:
         raise UsageError(f"the progression has {len(bars):,} bars; the limit is {max_bars:,}")
-    changes = []
-    for index, bar in enumerate(bars):
-        for position, symbol in enumerate(bar):
-            changes.append((index * bar_quarters + position * bar_quarters / len(bar), parse_chord(symbol)))
+    changes = [
+        (index * bar_quarters + position * bar_quarters / len(bar), parse_chord(symbol))
+        for index, bar in enumerate(bars)
+        for position, symbol in enumerate(bar)
+    ]
     return Timeline(changes), len(bars)
 
 
 def repeat(timeline, bars, total_bars, bar_quarters=4.0):
     """Cycles a `bars`-bar progression (the choruses of a tune) until it fills `total_bars` bars."""
     length = bars * bar_quarters
-    changes = []
-    for chorus in range(-(-total_bars // bars)):
-        for offset, chord in timeline:
-            start = chorus * length + offset
-            if start < total_bars * bar_quarters:
-                changes.append((start, chord))
-    return Timeline(changes)
+    changes = [
+        (chorus * length + offset, chord) for chorus in range(-(-total_bars // bars)) for offset, chord in timeline
+    ]
+    return Timeline([(start, chord) for start, chord in changes if start < total_bars * bar_quarters])

@@ -7,12 +7,13 @@ TensorFlow prints its own start-up lines there, which a user error should not co
 
 import argparse
 import datetime
+import functools
 import os
 import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files
 from apps.common.cli import (
     UsageError,
     add_distribute_arguments,
@@ -23,11 +24,11 @@ from apps.common.cli import (
     print_json,
     run,
 )
-from apps.common.commands import check_model_dir, export_command, load_app_bundle
+from apps.common.commands import add_export_parser, check_model_dir, export_command, load_app_bundle
 from apps.common.files import read_text
 from apps.common.paths import saved_model
+from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
 from apps.jazz.config import MAX_SEED, Hyperparameters
-from apps.jazz.data import MUSIC_EXTENSIONS
 from apps.jazz.grammar import REGISTER_NAMES
 
 DEFAULT_MODEL = saved_model("jazz")
@@ -53,69 +54,71 @@ def build_parser():
     add_force_argument(train)
     add_distribute_arguments(train)
 
-    generate = commands.add_parser("generate", help="write a new solo as MIDI")
-    generate.add_argument("--model", default=DEFAULT_MODEL)
-    chords = generate.add_mutually_exclusive_group()
-    chords.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
-    chords.add_argument(
+    generate_cmd = commands.add_parser("generate", help="write a new solo as MIDI")
+    generate_cmd.add_argument("--model", default=DEFAULT_MODEL)
+    progression = generate_cmd.add_mutually_exclusive_group()
+    progression.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
+    progression.add_argument(
         "--chords-from",
         metavar="FILE",
         help="a text file holding a progression, or a lead sheet: MusicXML with chord symbols or "
         "MIDI with an accompaniment (its form's length and tempo are used unless given)",
     )
-    generate.add_argument(
+    generate_cmd.add_argument(
         "--measures",
         type=int_in(1, MAX_MEASURES),
         help=f"bars to play, cycling the progression, at most {MAX_MEASURES:,} "
         "(default: the progression, or the lead sheet's form, once)",
     )
-    generate.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
-    generate.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
-    generate.add_argument(
+    generate_cmd.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
+    generate_cmd.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
+    generate_cmd.add_argument(
         "--top-k",
         type=int_in(0, 1_000_000),
         default=0,
         help="sample among the k likeliest tokens only (default: 0, all)",
     )
-    generate.add_argument("--seed", type=seed, default=0, help="take i (from 0) is sampled with seed + i")
-    generate.add_argument(
+    generate_cmd.add_argument("--seed", type=seed, default=0, help="take i (from 0) is sampled with seed + i")
+    generate_cmd.add_argument(
         "--primer",
         metavar='FILE|"NOTES"',
         help='an opening phrase to continue: a MIDI/MusicXML file or notes such as "C5 E5:1/2 '
         f'G5:1/2 R Bb4:2" (quarter notes after the colon, 1 by default), inside '
         f"{'-'.join(REGISTER_NAMES)} and shorter than the solo",
     )
-    generate.add_argument(
+    generate_cmd.add_argument(
         "--keep-primer",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="play the primer before its continuation (default: %(default)s)",
     )
-    generate.add_argument(
+    generate_cmd.add_argument(
         "--num-outputs",
         type=int_in(1, MAX_TAKES),
         default=1,
         metavar="N",
         help=f"takes to write, numbered out-1.mid, out-2.mid, ... (at most {MAX_TAKES})",
     )
-    generate.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
-    generate.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
-    generate.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
-    generate.add_argument(
+    generate_cmd.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
+    generate_cmd.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
+    generate_cmd.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
+    generate_cmd.add_argument(
         "--wav",
         action="store_true",
         help="also write audio beside the MIDI, rendered by FluidSynth with a General MIDI SoundFont",
     )
-    generate.add_argument("--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)")
-    generate.add_argument(
+    generate_cmd.add_argument(
+        "--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)"
+    )
+    generate_cmd.add_argument(
         "--no-comp", dest="comp", action="store_false", help="the solo alone, without the chords and bass"
     )
 
-    evaluate = commands.add_parser(
+    evaluate_cmd = commands.add_parser(
         "evaluate",
         help="perplexity and music statistics of solos, or generated solos against real ones on the same changes",
     )
-    solos = evaluate.add_mutually_exclusive_group(required=True)
+    solos = evaluate_cmd.add_mutually_exclusive_group(required=True)
     solos.add_argument("--midi", nargs="+", metavar="PATH", help="solos to measure (and score with the model)")
     solos.add_argument(
         "--reference",
@@ -124,27 +127,23 @@ def build_parser():
         help="real solos: the model plays over each one's chords, and the feature histograms of "
         "what it plays are compared with the real ones (overlaps; ceiling: odd vs even solos)",
     )
-    evaluate.add_argument(
+    evaluate_cmd.add_argument(
         "--bars",
         type=int_in(1, MAX_MEASURES),
         default=32,
         help="with --reference: the first bars of each solo compared (default: %(default)s)",
     )
-    evaluate.add_argument("--seed", type=seed, default=0, help="with --reference: solo i is generated with seed+i")
-    evaluate.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
-    evaluate.add_argument(
+    evaluate_cmd.add_argument("--seed", type=seed, default=0, help="with --reference: solo i is generated with seed+i")
+    evaluate_cmd.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
+    evaluate_cmd.add_argument(
         "--corpus",
         nargs="+",
         metavar="PATH",
         help="training solos for the longest copied span (default: the model's training data)",
     )
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
-    export = commands.add_parser("export", help="export the token sampler as a SavedModel")
-    export.add_argument("--model", default=DEFAULT_MODEL)
-    export.add_argument("--out", required=True)
-    add_force_argument(export)
-    litert.add_format_arguments(export)
+    add_export_parser(commands, DEFAULT_MODEL, help="export the token sampler as a SavedModel")
     return parser
 
 
@@ -155,16 +154,19 @@ def main(argv=None):
     return run(
         build_parser(),
         argv,
-        {"train": lambda args: _train(args, command), "generate": _generate, "evaluate": _evaluate, "export": _export},
+        {
+            "train": lambda args: _train(args, command),
+            "generate": _generate,
+            "evaluate": _evaluate,
+            "export": _export,
+        },
     )
 
 
 def _train(args, command):
     out = files.check_output_dir(args.out, "jazz", force=args.force)
     files.check_work_dirs(out, backup_dir=args.backup_dir)
-    from apps.jazz.data import expand_paths
-
-    expand_paths(args.midi)  # file count and sizes, before TensorFlow loads
+    data.expand_paths(args.midi)  # file count and sizes, before TensorFlow loads
     from apps.common import distribute
 
     # Before any TensorFlow op: the multi-worker strategy can only configure a runtime that has not started.
@@ -191,18 +193,13 @@ def _train(args, command):
 
 def _progression(args):
     """`(timeline, bars, tempo, bar_quarters)` of the chords asked for; tempo None where none comes with them."""
-    from apps.jazz.chords import parse_progression
-    from apps.jazz.generate import DEFAULT_PROGRESSION
-
-    if args.chords_from and args.chords_from.lower().endswith(MUSIC_EXTENSIONS):
-        from apps.jazz.leadsheet import read_lead_sheet
-
-        return read_lead_sheet(args.chords_from, max_bars=MAX_MEASURES)
+    if args.chords_from and args.chords_from.lower().endswith(data.MUSIC_EXTENSIONS):
+        return leadsheet.read_lead_sheet(args.chords_from, max_bars=MAX_MEASURES)
     if args.chords_from:
         text = read_text(args.chords_from, "chord file", max_bytes=MAX_CHORD_FILE_BYTES)
     else:
-        text = args.chords if args.chords is not None else DEFAULT_PROGRESSION
-    return (*parse_progression(text, max_bars=MAX_MEASURES), None, 4.0)
+        text = args.chords if args.chords is not None else generate.DEFAULT_PROGRESSION
+    return (*chords.parse_progression(text, max_bars=MAX_MEASURES), None, 4.0)
 
 
 def _generate(args):
@@ -210,8 +207,6 @@ def _generate(args):
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
         suffixes=(".mid", ".midi"),
     )
-    from apps.jazz import generate
-
     takes = generate.take_paths(out, args.num_outputs)
     # The files written beside each MIDI are checked now too: none may fail once a MIDI is written.
     for path in takes:
@@ -221,31 +216,22 @@ def _generate(args):
                 files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag)
     if args.soundfont and not args.wav:
         raise UsageError("--soundfont is for --wav")
-    renderer = None
-    if args.wav:
-        from apps.jazz import audio
-
-        renderer = audio.find_renderer(args.soundfont)
+    renderer = audio.find_renderer(args.soundfont) if args.wav else None
     check_model_dir(args.model)
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
     primer = None
     if args.primer:
-        from apps.jazz import leadsheet
-
         primer = leadsheet.read_primer(args.primer)
         leadsheet.check_primer(primer, measures * bar_quarters)
-
-    from apps.jazz import chords, plot
 
     model, config = load_app_bundle("jazz", args.model)
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
     generator = generate.SoloSampler(model, config)
-    solos = []
-    for take in range(args.num_outputs):
-        notes, _ = generate.generate_solo(
+    solos = [
+        generate.generate_solo(
             generator,
             timeline,
             measures,
@@ -255,8 +241,9 @@ def _generate(args):
             top_k=args.top_k,
             primer=primer,
             keep_primer=args.keep_primer,
-        )
-        solos.append(notes)
+        )[0]  # the notes; not the tokens
+        for take in range(args.num_outputs)
+    ]
     written = []
     for take, (path, notes) in enumerate(zip(takes, solos)):
         score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)
@@ -280,7 +267,7 @@ def _generate(args):
 
 def _corpus(args, config):
     """The `CorpusIndex` of `--corpus`, else of the model's own data less its validation solos; or None."""
-    from apps.jazz import data, evaluate, train
+    from apps.jazz import train
 
     training = (config or {}).get("training", {})
     corpus_paths = args.corpus or training.get("paths")
@@ -292,32 +279,24 @@ def _corpus(args, config):
 
 
 def _evaluate(args):
-    from apps.jazz import data
-
     for paths in (args.midi or args.reference, args.corpus or ()):
         data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
     if args.reference:
         check_model_dir(args.model or DEFAULT_MODEL)
         return _evaluate_reference(args, args.model or DEFAULT_MODEL)
-    from apps.jazz import evaluate
-
     solos = data.load_solos(args.midi, progress=not args.json)
     if model_path:
         check_model_dir(model_path)
-    model = config = None
-    if model_path:
-        model, config = load_app_bundle("jazz", model_path)
+    model, config = load_app_bundle("jazz", model_path) if model_path else (None, None)
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
-        print_json({"model": model_path, "solos": results, "summary": summary})
-        return
-    header = (
+        return print_json({"model": model_path, "solos": results, "summary": summary})
+    print(
         f"{'solo':32} {'notes':>5} {'chord':>6} {'scale':>6} {'appr':>6} {'range':>5} {'repeat':>6} "
         f"{'copied':>6} {'ppl':>7}"
     )
-    print(header)
     # The last row: notes summed, longest copy the maximum, everything else the mean over solos.
     for r in results + [dict(summary, name="all", notes=sum(r["notes"] for r in results))]:
         copied = r.get("longest_copy", {}).get("tokens", r.get("longest_copy_tokens_max", "-"))
@@ -333,18 +312,14 @@ def _evaluate(args):
 
 
 def _evaluate_reference(args, model_path):
-    from apps.jazz import data, generate, reference
-
     solos = data.load_solos(args.reference, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path)
     result = reference.compare(
         generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed, corpus=_corpus(args, config)
     )
-    result["model"] = model_path
-    result["conditioning"] = config.get("conditioning", "none")
+    result.update(model=model_path, conditioning=config.get("conditioning", "none"))
     if args.json:
-        print_json(result)
-        return
+        return print_json(result)
     print(
         f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
         f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps"
@@ -360,5 +335,4 @@ def _evaluate_reference(args, model_path):
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 
 
-def _export(args):
-    export_command(args, "jazz", "sample, vocabulary")
+_export = functools.partial(export_command, app="jazz", signatures="sample, vocabulary")

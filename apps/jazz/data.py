@@ -24,7 +24,7 @@ import sys
 
 from apps.common import paths
 from apps.common.errors import UsageError
-from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, sha256_of
+from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, read_json, sha256_of
 from apps.jazz.chords import Chord, Timeline
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
@@ -84,9 +84,7 @@ def solo_from_score(score, name="score"):
         UsageError: the score has no melody, or neither chord symbols nor other parts to derive chords from.
     """
     parts, melody, notes = melody_notes(score, name)
-    changes = chord_symbols(score)
-    if not changes:
-        changes = derive_chords([part for part in parts if part is not melody], score.highestTime)
+    changes = chord_symbols(score) or derive_chords([part for part in parts if part is not melody], score.highestTime)
     if not changes:
         raise UsageError(f"{name}: no chord symbols and no accompaniment to derive chords from")
     return Solo(
@@ -167,9 +165,7 @@ def _melody_part(parts):
         high_enough = sum(pitches) / len(pitches) >= MIN_MELODY_PITCH or len(parts) == 1
         singles = sum(1 for n in notes if len(n.pitches) == 1)
         candidates.append(((named, high_enough, singles), part))
-    if not candidates:
-        return None
-    return max(candidates, key=lambda candidate: candidate[0])[1]
+    return max(candidates, key=lambda candidate: candidate[0], default=(None, None))[1]
 
 
 def derive_chords(parts, length):
@@ -295,9 +291,8 @@ def load_solos(paths, cache_dir="auto", progress=True):
     """
     if cache_dir == "auto":
         cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
-    files = expand_paths(paths)
-    keyed = [(path, explicit, sha256_of(path)) for path, explicit in files]
-    cached = {key: _read_cache(cache_dir, key) for _, _, key in keyed} if cache_dir else {}
+    keyed = [(path, explicit, sha256_of(path)) for path, explicit in expand_paths(paths)]
+    cached = {key: read_json(_cache_path(cache_dir, key)) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
     bar = None
     if progress and to_parse:
@@ -315,24 +310,21 @@ def load_solos(paths, cache_dir="auto", progress=True):
         item = cached.get(key)
         if item is None:
             try:
-                solo = read_solo(path)
-                item = solo.to_json()
+                item = read_solo(path).to_json()
             except UsageError as error:
                 if explicit:
                     raise
-                print(f"warning: skipping {error}", file=sys.stderr)
-                skipped += 1
                 item = {"error": str(error)}
             if cache_dir:
                 _write_cache(cache_dir, key, item)
             if bar is not None:
                 bar.add(1)
-        elif "error" in item:
+        if "error" in item:
             if explicit:
                 raise UsageError(item["error"])
             print(f"warning: skipping {item['error']}", file=sys.stderr)
             skipped += 1
-        if "error" not in item:
+        else:
             solo = Solo.from_json(item)
             solo.name = os.path.basename(path)
             solos.append(solo)
@@ -345,14 +337,6 @@ def load_solos(paths, cache_dir="auto", progress=True):
 
 def _cache_path(cache_dir, key):
     return os.path.join(cache_dir, f"{key}-v{CACHE_VERSION}.json")
-
-
-def _read_cache(cache_dir, key):
-    try:
-        with open(_cache_path(cache_dir, key), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def _write_cache(cache_dir, key, item):

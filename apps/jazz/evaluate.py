@@ -10,6 +10,7 @@ longest token span also found in the training corpus. Spans are measured on the 
 (`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -62,8 +63,7 @@ class CorpusIndex:
         prefix = _prefix_hashes(self.ids(tokens))
 
         def found(n):
-            hashes = _ngram_hashes(prefix, n)
-            hits = np.flatnonzero(np.isin(hashes, self._ngrams(n)))
+            hits = np.flatnonzero(np.isin(_ngram_hashes(prefix, n), self._ngrams(n)))
             return int(hits[0]) if len(hits) else None
 
         return _longest(len(tokens), found)
@@ -74,8 +74,7 @@ def longest_repeat(tokens):
     prefix = _prefix_hashes(CorpusIndex([]).ids(tokens))
 
     def found(n):
-        hashes = _ngram_hashes(prefix, n)
-        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        _, first, counts = np.unique(_ngram_hashes(prefix, n), return_index=True, return_counts=True)
         repeated = first[counts > 1]
         return int(repeated.min()) if len(repeated) else None
 
@@ -96,8 +95,7 @@ def _longest(limit, found):
 
 
 def _span_bars(tokens, start, length, bar_quarters):
-    steps = sum(grammar.duration_steps(token) for token in tokens[start : start + length])
-    return steps / grammar.GRID / bar_quarters
+    return sum(grammar.duration_steps(token) for token in tokens[start : start + length]) / grammar.GRID / bar_quarters
 
 
 def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
@@ -150,10 +148,12 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
 def summarise(all_stats):
     """Means of the numeric statistics over several solos (for tables of generated vs real solos)."""
     keys = ("chord_tone_share", "scale_tone_share", "approach_tone_share", "other_tone_share", "chord_or_scale_share")
-    summary = {key: float(np.mean([s[key] for s in all_stats])) for key in keys}
-    summary["solos"] = len(all_stats)
-    summary["pitch_range_semitones"] = float(np.mean([s["pitch_range"]["semitones"] for s in all_stats]))
-    summary["longest_repeat_tokens"] = float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats]))
+    summary = {
+        **{key: float(np.mean([s[key] for s in all_stats])) for key in keys},
+        "solos": len(all_stats),
+        "pitch_range_semitones": float(np.mean([s["pitch_range"]["semitones"] for s in all_stats])),
+        "longest_repeat_tokens": float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats])),
+    }
     if all("longest_copy" in s for s in all_stats):
         summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
         summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)
@@ -161,16 +161,14 @@ def summarise(all_stats):
 
 
 PAD_TOKENS = 256
-_FORWARDS = {}
 
 
+@functools.cache
 def _forward(model):
     """`model` in inference mode as a `tf.function` that traces each input shape once (kept per model)."""
     import tensorflow as tf
 
-    if id(model) not in _FORWARDS or _FORWARDS[id(model)][0] is not model:
-        _FORWARDS[id(model)] = (model, tf.function(lambda inputs: model(inputs, training=False)))
-    return _FORWARDS[id(model)][1]
+    return tf.function(lambda inputs: model(inputs, training=False))
 
 
 def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
@@ -206,9 +204,10 @@ def solo_negative_log_likelihood(model, config, solo):
     """`negative_log_likelihood` of a whole `apps.jazz.data.Solo` under a bundle's model, in the bundle's
     encoding, with the solo's own conditioning features when the bundle's model is conditioned."""
     tokens = grammar.encode(solo.notes, solo.timeline, config["encoding"])
-    features = None
-    if config.get("conditioning", "none") == "changes":
-        features = conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters)
+    conditioned = config.get("conditioning", "none") == "changes"
+    features = (
+        conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters) if conditioned else None
+    )
     return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features)
 
 

@@ -30,6 +30,7 @@ the window holds no such pitch the nearest one is taken; when the chord has no p
 `X -> A -> S -> C`.
 """
 
+import collections
 import fractions
 import json
 
@@ -187,10 +188,7 @@ class Vocabulary:
     @classmethod
     def build(cls, sequences, min_count=1):
         """Builds the vocabulary of the tokens in `sequences` seen at least `min_count` times, most common first."""
-        counts = {}
-        for sequence in sequences:
-            for token in sequence:
-                counts[token] = counts.get(token, 0) + 1
+        counts = collections.Counter(token for sequence in sequences for token in sequence)
         kept = [token for token, count in counts.items() if count >= min_count]
         return cls(sorted(kept, key=lambda token: (-counts[token], token)))
 

@@ -164,14 +164,13 @@ def train(
         # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
         compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
     monitor = "val_loss" if has_validation else "loss"
-    callbacks = [early_stopping(monitor, PATIENCE)]
     history = model.fit(
         **distribute.fit_inputs(
             x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy, seed=seed
         ),
         epochs=epochs,
         verbose=verbose,
-        callbacks=callbacks + distribute.backup_callbacks(backup_dir),
+        callbacks=[early_stopping(monitor, PATIENCE)] + distribute.backup_callbacks(backup_dir),
     ).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     best = int(np.argmin(history[monitor]))

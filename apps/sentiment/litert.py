@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from apps.common import litert
+from apps.sentiment.config import PTB_RULES
 
 PADDING_ID, OOV_ID = 0, 1
 EXAMPLES = [
@@ -33,18 +34,8 @@ EXAMPLES = [
 ]
 """Sentences that exercise every rule of `standardize` (the last one has no tokens)."""
 
-# TensorFlow's regular expressions are RE2's, whose \w, \b and \s are ASCII (\s without \v): re.ASCII and an
-# explicit class give Python the same.
-_RULES = [
-    (r"\(", " -lrb- "),
-    (r"\)", " -rrb- "),
-    ('"', " '' "),
-    (r"(\w)(n't)\b", r"\1 \2"),
-    (r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2"),
-    (r"(\.\.\.|[.,!?;:])", r" \1 "),
-    (r"[\t\n\f\r ]+", " "),
-]
-_RULES = [(re.compile(pattern, re.ASCII), replacement) for pattern, replacement in _RULES]
+# TensorFlow's regular expressions are RE2's, whose \w and \b are ASCII: re.ASCII gives Python the same.
+_RULES = [(re.compile(pattern, re.ASCII), replacement) for pattern, replacement in PTB_RULES]
 _SPLIT = re.compile(r"[ \t\n\v\f\r]+")  # TextVectorization's "whitespace" split: tf.strings.split's ASCII set
 
 
@@ -93,17 +84,16 @@ def export(model, config, out, quantize="none"):
     content = litert.convert(classify, model.variables, quantize)
     vocabulary = vectorizer.get_vocabulary()
     ids = {token: index for index, token in enumerate(vocabulary)}
-    examples = []
-    for text in EXAMPLES:
-        tokens = token_ids(text, ids)
-        examples.append(
-            {
-                "text": text,
-                "standardized": standardize(text),
-                "token_ids": tokens[0].tolist(),
-                "probabilities": classifier(tokens, training=False).numpy()[0].tolist(),
-            }
-        )
+    inputs = [token_ids(text, ids) for text in EXAMPLES]
+    examples = [
+        {
+            "text": text,
+            "standardized": standardize(text),
+            "token_ids": tokens[0].tolist(),
+            "probabilities": classifier(tokens, training=False).numpy()[0].tolist(),
+        }
+        for text, tokens in zip(EXAMPLES, inputs)
+    ]
     vocab_path, examples_path = side_paths(out)
     written = {"labels": config["labels"], "max_length": config.get("max_length"), "examples": examples}
     return litert.write_all(

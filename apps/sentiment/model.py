@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from apps.common.cells import recurrent_layer
-from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS  # noqa: F401  (re-exported for scripts)
+from apps.sentiment.config import DEFAULT_MAX_LENGTH, POOLINGS, PTB_RULES  # noqa: F401  (re-exported for scripts)
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
@@ -41,15 +41,9 @@ def standardize_ptb(texts):
         A string tensor of the same shape, tokens separated by spaces.
     """
     texts = tf.strings.lower(texts, encoding="utf-8")
-    texts = tf.strings.regex_replace(texts, r"\(", " -lrb- ")
-    texts = tf.strings.regex_replace(texts, r"\)", " -rrb- ")
-    texts = tf.strings.regex_replace(texts, '"', " '' ")
-    # Clitics are separate tokens in PTB: "isn't" -> "is n't", "it's" -> "it 's".
-    texts = tf.strings.regex_replace(texts, r"(\w)(n't)\b", r"\1 \2")
-    texts = tf.strings.regex_replace(texts, r"(\w)('s|'re|'ve|'ll|'d|'m)\b", r"\1 \2")
-    # Sentence punctuation stands alone, but an ellipsis stays one token as in SST.
-    texts = tf.strings.regex_replace(texts, r"(\.\.\.|[.,!?;:])", r" \1 ")
-    return tf.strings.regex_replace(texts, r"\s+", " ")
+    for pattern, replacement in PTB_RULES:
+        texts = tf.strings.regex_replace(texts, pattern, replacement)
+    return texts
 
 
 @keras.saving.register_keras_serializable(package="sentiment")

@@ -32,29 +32,23 @@ def predict(model, config, texts, batch_size=PREDICT_BATCH):
         `judged` is false and `label`, `label_id`, `stars` and `probabilities` are `None` (the model would
         answer with its prior, which reads like a confident opinion about nothing).
     """
-    names = config["labels"]
-    judged = [text for text in texts if text.strip()]
-    rows = iter(probabilities(model, judged, batch_size))
-    results = []
-    for text in texts:
-        if not text.strip():
-            results.append(
-                {"text": text, "label": None, "label_id": None, "stars": None, "probabilities": None, "judged": False}
-            )
-            continue
-        row = next(rows)
-        label_id = int(np.argmax(row))
-        results.append(
-            {
-                "text": text,
-                "label": names[label_id],
-                "label_id": label_id,
-                "stars": stars(label_id, len(names)),
-                "probabilities": {name: float(p) for name, p in zip(names, row)},
-                "judged": True,
-            }
-        )
-    return results
+    rows = iter(probabilities(model, [text for text in texts if text.strip()], batch_size))
+    unjudged = {"label": None, "label_id": None, "stars": None, "probabilities": None, "judged": False}
+    return [
+        _answer(text, next(rows), config["labels"]) if text.strip() else {"text": text, **unjudged} for text in texts
+    ]
+
+
+def _answer(text, row, names):
+    label_id = int(np.argmax(row))
+    return {
+        "text": text,
+        "label": names[label_id],
+        "label_id": label_id,
+        "stars": stars(label_id, len(names)),
+        "probabilities": {name: float(p) for name, p in zip(names, row)},
+        "judged": True,
+    }
 
 
 def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
