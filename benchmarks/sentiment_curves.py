@@ -9,6 +9,7 @@ are worth an option. GloVe 6B 50-d, 20,000 ids, word dropout 0.3 and dropout 0.5
     python benchmarks/sentiment_curves.py --seed 1 --out benchmarks/results/sentiment-curves-seed1.json
     python benchmarks/sentiment_curves.py --seed 1 --units 128 --pooling max --decay 0.85 \
         --out benchmarks/results/sentiment-curves-seed1-128-max-decay.json
+    python benchmarks/sentiment_curves.py --seed 1 --members 3 --out benchmarks/results/sentiment-curves-seed1-shared3.json
 """
 
 import argparse
@@ -21,11 +22,27 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.common.cells import recurrent_layer
 from apps.common.seeding import set_seed
 from apps.sentiment.data import load_task
 from apps.sentiment.embeddings import load_vectors
-from apps.sentiment.model import build_model, make_vectorizer
+from apps.sentiment.model import TokenWindow, build_model, make_vectorizer
 from apps.sentiment.train import _load_vectors, make_dataset
+
+
+def shared_embedding_ensemble(vectorizer, members, units):
+    """`members` classifiers of the shipped shape (word dropout, BiLSTM, dropout, softmax) over one Embedding,
+    so that the ensemble costs the bundle one embedding; outputs one probability vector per member."""
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    tokens = TokenWindow(name="window")(vectorizer(texts))
+    vectors = keras.layers.Embedding(vectorizer.vocabulary_size(), 50, mask_zero=True, name="embedding")(tokens)
+    outputs = []
+    for index in range(members):
+        x = keras.layers.Dropout(0.3, noise_shape=(None, None, 1))(vectors)
+        x = keras.layers.Bidirectional(recurrent_layer("lstm", units, return_sequences=False, dropout=0.5))(x)
+        x = keras.layers.Dropout(0.5)(x)
+        outputs.append(keras.layers.Dense(5, activation="softmax", name=f"member_{index + 1}_classes")(x))
+    return keras.Model(texts, outputs)
 
 
 def main(argv=None):
@@ -39,6 +56,9 @@ def main(argv=None):
     parser.add_argument("--decay", type=float, default=1.0, help="step size multiplier per epoch")
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--members", type=int, default=1, help="networks over one shared embedding, answering with their mean"
+    )
     parser.add_argument("--out", required=True, help="JSON file, rewritten after every epoch")
     args = parser.parse_args(argv)
 
@@ -47,22 +67,36 @@ def main(argv=None):
     vectors = load_vectors("glove-6b-50d")
     set_seed(args.seed)
     vectorizer = make_vectorizer(train.texts, 20000)
-    model = build_model(
-        vectorizer, 5, units=args.units, embedding_dim=50, dropout=0.5, word_dropout=0.3, pooling=args.pooling
-    )
+    if args.members == 1:
+        model = build_model(
+            vectorizer, 5, units=args.units, embedding_dim=50, dropout=0.5, word_dropout=0.3, pooling=args.pooling
+        )
+    else:
+        model = shared_embedding_ensemble(vectorizer, args.members, args.units)
     _load_vectors(model, vectorizer, vectors, args.seed)
     steps = math.ceil(len(train) / args.batch_size)
     step_size = args.learning_rate
     if args.decay != 1.0:
         step_size = keras.optimizers.schedules.ExponentialDecay(args.learning_rate, steps, args.decay)
     optimizer = keras.optimizers.Adam(step_size, use_ema=args.ema > 0, ema_momentum=args.ema or 0.99)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    # Each member learns from its own loss; weighted 1/members, their sum stays a single model's scale.
+    losses = {
+        "loss": ["sparse_categorical_crossentropy"] * args.members,
+        "loss_weights": [1 / args.members] * args.members,
+    }
+    if args.members == 1:
+        losses = {"loss": "sparse_categorical_crossentropy"}
+    model.compile(optimizer=optimizer, **losses)
+    train_data = make_dataset(train, args.batch_size, shuffle_seed=args.seed)
+    if args.members > 1:
+        train_data = train_data.map(lambda texts, labels: (texts, (labels,) * args.members))
     texts5, labels5 = tf.constant(dev5.texts), np.asarray(dev5.labels)
     texts2, labels2 = tf.constant(dev2.texts), np.asarray(dev2.labels)
 
     def score(tag):
-        p5 = model.predict(texts5, batch_size=256, verbose=0)
-        p2 = model.predict(texts2, batch_size=256, verbose=0)
+        p5, p2 = (model.predict(texts, batch_size=256, verbose=0) for texts in (texts5, texts2))
+        if args.members > 1:
+            p5, p2 = np.mean(p5, axis=0), np.mean(p2, axis=0)
         positive = (p2[:, 3] + p2[:, 4]) > (p2[:, 0] + p2[:, 1])
         return {f"{tag}5": float(np.mean(p5.argmax(-1) == labels5)), f"{tag}2": float(np.mean(positive == labels2))}
 
@@ -86,7 +120,7 @@ def main(argv=None):
                 json.dump({"args": vars(args), "rows": rows}, handle, indent=1)
 
     model.fit(
-        make_dataset(train, args.batch_size, shuffle_seed=args.seed),
+        train_data,
         steps_per_epoch=steps,
         epochs=args.epochs,
         callbacks=[Score()],
