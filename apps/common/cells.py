@@ -27,8 +27,8 @@ def recurrent_layer(
             a reset gate), `rnn` (`keras.layers.SimpleRNN`, the course's basic RNN).
         units: size of the hidden state a.
         return_sequences, return_state, dropout, recurrent_dropout, name: as in `keras.layers.RNN`/`LSTM`.
-        use_fused_bptt: for `lstm` and `peephole`, as in `layers.LSTM`: `True` for a model compiled with
-            `jit_compile=True`; ignored by the other cells.
+        use_fused_bptt: for our LSTM and GRU cells, as in `layers.LSTM`/`layers.GRU`: `True` for a model
+            compiled with `jit_compile=True`; ignored by `rnn`.
         **kwargs: passed to the layer (e.g. `stateful`, `go_backwards`).
     """
     import keras
@@ -48,9 +48,9 @@ def recurrent_layer(
     if cell == "peephole":
         return layers.LSTM(units, peephole=True, use_fused_bptt=use_fused_bptt, **common)
     if cell == "gru":
-        return layers.GRU(units, reset_after=True, **common)
+        return layers.GRU(units, reset_after=True, use_fused_bptt=use_fused_bptt, **common)
     if cell == "gru-simple":
-        return layers.GRU(units, reset_gate=False, **common)
+        return layers.GRU(units, reset_gate=False, use_fused_bptt=use_fused_bptt, **common)
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, **common)
     raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")

@@ -105,6 +105,8 @@ def train(
     strategy=None,
     backup_dir=None,
     force=False,
+    jit_compile=True,
+    steps_per_execution=10,
 ):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
@@ -124,6 +126,8 @@ def train(
             being the global batch. `None`: one device. Mixed precision follows Keras's global dtype policy
             (`distribute.set_mixed_precision`); the bundle is saved in float32 either way, by the chief only.
         backup_dir: back up the training state there every epoch (`BackupAndRestore`), or `None`.
+        jit_compile, steps_per_execution: passed to `model.compile`; XLA and several steps per call are how the
+            apps compile recurrent models (`benchmarks/apps.py`).
 
     Returns:
         The bundle's config dict.
@@ -161,8 +165,9 @@ def train(
             seed=seed,
             conditioning=conditioning_mode,
         )
-        # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
-        compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
+        compile_language_model(
+            model, learning_rate, clipnorm=1.0, jit_compile=jit_compile, steps_per_execution=steps_per_execution
+        )
     monitor = "val_loss" if has_validation else "loss"
     callbacks = [early_stopping(monitor, PATIENCE)]
     history = model.fit(
