@@ -42,6 +42,7 @@ import keras  # noqa: E402
 
 # How the apps may compile a recurrent model: XLA, and several steps per call to cut `fit`'s per-call overhead.
 XLA = {"jit_compile": True, "steps_per_execution": 10}
+NO_XLA = {"jit_compile": False, "steps_per_execution": 1}
 # SST sentences (train and dev): about 19 tokens on average, the longest 52.
 SST_MEAN_TOKENS, SST_MAX_TOKENS = 19, 52
 
@@ -109,7 +110,9 @@ def dinos_setup(cell, layer_kind, compile_args, steps):
     vocab = data.Vocabulary(config["vocabulary"]["characters"])
     x, y = data.make_arrays(names, vocab)
     with _layer_maker(dinos_model, layer_kind):
-        model = dinos_model.build_model(len(vocab), seed=0, **hyper)
+        model = dinos_model.build_model(
+            len(vocab), seed=0, use_fused_bptt=_default(dinos_train.train, "use_fused_bptt"), **hyper
+        )
     if compile_args is None:  # as `train` compiles by default
         compile_args = {name: _default(dinos_train.train, name) for name in ("jit_compile", "steps_per_execution")}
     if compile_args == "keras":
@@ -152,6 +155,7 @@ def jazz_setup(cell, layer_kind, compile_args, steps):
             dropout=defaults.dropout,
             seed=0,
             conditioning=defaults.conditioning_mode,
+            use_fused_bptt=_default(jazz_train.train, "use_fused_bptt"),
         )
     if compile_args == "keras":
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -214,6 +218,9 @@ APPS = {"dinos": dinos_setup, "jazz": jazz_setup, "sentiment": sentiment_setup}
 APP_VARIANTS = {
     "keras": ("keras", "keras"),
     "app train": ("app", None),
+    "ours loop": ("loop", NO_XLA),
+    "ours loop spe10": ("loop", {"jit_compile": False, "steps_per_execution": 10}),
+    "ours fused": ("fused", NO_XLA),
     "keras XLA": ("keras", XLA),
     "ours loop XLA": ("loop", XLA),
     "ours fused XLA": ("fused", XLA),
@@ -252,11 +259,13 @@ def paired(setups, rounds, steps, baseline):
     ]
 
 
-def run_apps(apps, cells, rounds, steps):
+def run_apps(apps, cells, variants, rounds, steps):
     tables = []
     for app in apps:
         for cell in cells:
-            names = SENTIMENT_VARIANTS if app == "sentiment" else list(APP_VARIANTS)
+            names = ["keras"] + [name for name in variants if name != "keras"]
+            if app == "sentiment":
+                names = [name for name in names if name in SENTIMENT_VARIANTS]
             setups = {}
             for name in names:
                 kind, compile_args = APP_VARIANTS[name]
@@ -370,6 +379,13 @@ def main(argv=None):
     parser.add_argument("--part", choices=["apps", "cases", "all"], default="all")
     parser.add_argument("--apps", nargs="+", choices=list(APPS), default=list(APPS))
     parser.add_argument("--cells", nargs="+", choices=["lstm", "gru"], default=["lstm", "gru"])
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(APP_VARIANTS),
+        default=list(APP_VARIANTS),
+        help="apps table ('keras' always)",
+    )
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--modes", nargs="+", choices=["TF", "TF XLA", "JAX"], default=["TF", "TF XLA", "JAX"])
     parser.add_argument("--rounds", type=int, default=5)
@@ -396,7 +412,7 @@ def main(argv=None):
         "steps": args.steps,
     }
     if args.part in ("apps", "all"):
-        results["apps"] = run_apps(args.apps, args.cells, args.rounds, args.steps)
+        results["apps"] = run_apps(args.apps, args.cells, args.variants, args.rounds, args.steps)
     if args.part in ("cases", "all"):
         print(f"\ncases: {CASE_SHAPE}, fused path against Keras's loop, same compile")
         results["cases"] = run_cases(args.cases, args.modes, args.rounds, args.steps)
