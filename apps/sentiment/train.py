@@ -218,18 +218,19 @@ def train(
     return inference, config
 
 
-def compile_model(model, learning_rate, members=1):
+def compile_model(model, learning_rate, members=1, **options):
     """Compiles a model of `build_model` as `train` does: Adam, cross-entropy, and accuracy for a single model;
     an ensemble learns each member from its own loss, weighted 1/members so that the loss is their mean and
-    stays comparable with a single model's."""
+    stays comparable with a single model's. `options`: more `model.compile` arguments (`jit_compile`, ...)."""
     optimizer = keras.optimizers.Adam(learning_rate)
     if members == 1:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
     else:
         model.compile(
             optimizer=optimizer,
             loss=["sparse_categorical_crossentropy"] * members,
             loss_weights=[1 / members] * members,
+            **options,
         )
     return model
 
