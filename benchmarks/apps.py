@@ -9,13 +9,14 @@ second and per CPU second of the process):
   its `train` defaults to ("app train"), against the same model with `keras.layers.LSTM`/`GRU` in place of our
   layer and Keras's default compile ("keras"), and against other compile options the app could take. The data
   are synthetic, of the app's shapes: names padded to the longest (masked), jazz windows, sentences of SST's
-  length distribution bucketed by `apps.sentiment.train.make_dataset`.
+  length distribution bucketed by `apps.sentiment.train.make_dataset` (its variants other than "app train"
+  vectorise in the pipeline and train from ids padded to 52, XLA's and the fused path's way in).
 - cases: our layer with the fused path (`use_fused_bptt=True`) against Keras's generic loop (the same layer with
   `use_fused_bptt=False`) under the same compile, for each masked case: TensorFlow without XLA, TensorFlow with
   XLA (`jit_compile=True, steps_per_execution=10`) and JAX (`KERAS_BACKEND=jax`, in a subprocess).
 
     python benchmarks/apps.py                    # both tables, both cells; JSON in benchmarks/results/apps.json
-    python benchmarks/apps.py --quick            # a few minutes: LSTM apps' train against Keras, two cases
+    python benchmarks/apps.py --quick            # LSTM apps' train against Keras, two cases: 4 min at load 9
     python benchmarks/apps.py --part apps --apps dinos --cells gru --rounds 5
 """
 

@@ -77,3 +77,16 @@ def test_case_models_differ_only_in_the_path():
     x = bench.case_data(1)["x"]
     loop.set_weights(fused.get_weights())
     np.testing.assert_allclose(fused.predict(x, verbose=0), loop.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_sentiment_trains_from_strings_as_the_app_and_from_padded_ids_under_xla():
+    app, _ = bench.APPS["sentiment"]("lstm", "app", None, 2)
+    assert app.inputs[0].dtype == "string" and not app.jit_compile
+    model, fit_args = bench.APPS["sentiment"]("lstm", "fused", bench.XLA, 2)
+    # One number of steps where Keras traces the training step: XLA compiles once and the fused path is taken.
+    assert model.jit_compile and tuple(fit_args["x"].element_spec[0].shape) == (None, bench.SST_MAX_TOKENS)
+    (wrapper,) = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert wrapper.forward_layer.use_fused_bptt and wrapper.backward_layer.use_fused_bptt
+    ids, _ = next(iter(fit_args["x"]))
+    assert ids.shape[1] == bench.SST_MAX_TOKENS and (ids.numpy() == 0).any()
+    assert app.count_params() == model.count_params()
