@@ -321,8 +321,8 @@ class LSTM(ProjectedRNN):
     and `unroll` behave as in Keras, and it works inside `keras.layers.Bidirectional` and stacked.
     With `use_fused_bptt`, float32/float64 sequences with the default activations run as one op with a
     hand-written backpropagation through time (`layers._lstm_bptt`), masked or not, with or without recurrent
-    dropout, which trains faster than Keras's generic loop when XLA compiles it (see `benchmarks/layers.py`);
-    every other case runs Keras's loop, with a warning. The numbers are the same either way.
+    dropout, which can train faster than Keras's generic loop (see `use_fused_bptt`); every other case runs
+    Keras's loop, with a warning. The numbers are the same either way.
 
     Args:
         units, peephole, activation, recurrent_activation, use_bias, kernel_initializer,
@@ -334,10 +334,12 @@ class LSTM(ProjectedRNN):
             it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
             `fused_loop`) has its own schedule and ignores it.
         use_fused_bptt: run the hand-written backpropagation through time where it computes exactly this
-            layer (see `fused_bptt_declined`; default `False`; where it does not, a warning says so once). Set
-            it when TensorFlow compiles the model with XLA (`model.compile(jit_compile=True)`): measured faster
-            there, but slower without XLA (on a CPU TensorFlow then runs each of its extra small ops
-            separately) and no faster on JAX's CPU backend. Same numbers either way.
+            layer (see `fused_bptt_declined`; default `False`; where it does not, a warning says so once).
+            Whether it pays depends on the model, the backend and the compile, so measure yours: unmasked
+            under XLA it trained 1.4-1.5x as fast as Keras's loop (`benchmarks/layers.py`); masked, it
+            measured 0.97-1.7x per wall second across TensorFlow with and without XLA and JAX
+            (`benchmarks/apps.py`), and 1.3x in `apps.dinos`'s model without XLA. It needs a number of time
+            steps known where the model is traced. Same numbers either way.
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).

@@ -27,8 +27,8 @@ def recurrent_layer(
             a reset gate), `rnn` (`keras.layers.SimpleRNN`, the course's basic RNN).
         units: size of the hidden state a.
         return_sequences, return_state, dropout, recurrent_dropout, name: as in `keras.layers.RNN`/`LSTM`.
-        use_fused_bptt: for `lstm` and `peephole`, as in `layers.LSTM`: `True` for a model compiled with
-            `jit_compile=True`; ignored by the other cells.
+        use_fused_bptt: for our LSTM and GRU cells, as in `layers.LSTM`/`layers.GRU`: `True` for a model
+            compiled with `jit_compile=True`; ignored by `rnn`.
         **kwargs: passed to the layer (e.g. `stateful`, `go_backwards`).
     """
     import keras
@@ -43,11 +43,12 @@ def recurrent_layer(
         name=name,
         **kwargs,
     )
+    fused = {"use_fused_bptt": use_fused_bptt}
     kinds = {
-        "lstm": (layers.LSTM, {"use_fused_bptt": use_fused_bptt}),
-        "peephole": (layers.LSTM, {"peephole": True, "use_fused_bptt": use_fused_bptt}),
-        "gru": (layers.GRU, {"reset_after": True}),
-        "gru-simple": (layers.GRU, {"reset_gate": False}),
+        "lstm": (layers.LSTM, fused),
+        "peephole": (layers.LSTM, {"peephole": True, **fused}),
+        "gru": (layers.GRU, {"reset_after": True, **fused}),
+        "gru-simple": (layers.GRU, {"reset_gate": False, **fused}),
         "rnn": (keras.layers.SimpleRNN, {}),
     }
     if cell not in kinds:

@@ -40,7 +40,7 @@ def build_parser():
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
     train.add_argument(
-        "--steps-per-execution", type=positive_int, default=1, help="batches per compiled call (default: %(default)s)"
+        "--steps-per-execution", type=positive_int, default=10, help="batches per compiled call (default: %(default)s)"
     )
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)

@@ -52,6 +52,7 @@ def build_model(
     input_dropout=0.0,
     recurrent_dropout=0.0,
     embedding_dropout=0.0,
+    use_fused_bptt=False,
 ):
     """The training model: token ids (batch, T) -> class probabilities (batch, T, num_tokens - 1).
 
@@ -67,6 +68,9 @@ def build_model(
         recurrent_dropout: rate of every recurrent layer's variational dropout on a⟨t-1⟩, one mask per sequence.
         embedding_dropout: rate of whole characters dropped per name (`CharacterDropoutEmbedding`); 0 builds
             a plain Embedding.
+        use_fused_bptt: our LSTM and GRU cells run the hand-written backpropagation through time, as `train`
+            asks: on padded, masked names with recurrent dropout it trained faster than Keras's loop, with or
+            without XLA (`benchmarks/apps.py`). It needs a fixed number of steps per batch.
     """
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     if embedding_dropout:
@@ -84,6 +88,7 @@ def build_model(
             dropout=input_dropout,
             recurrent_dropout=recurrent_dropout,
             name=f"recurrent_{i}",
+            use_fused_bptt=use_fused_bptt,
         )(x)
         x = keras.layers.Dropout(dropout, seed=seed, name=f"dropout_{i}")(x)
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.

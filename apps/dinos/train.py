@@ -17,7 +17,7 @@ from apps.common.training import (
 from apps.dinos import data
 from apps.dinos.config import Hyperparameters
 from apps.dinos.evaluate import bits_per_char
-from apps.dinos.model import build_model
+from apps.dinos.model import build_model, recurrent_layers
 
 APP = "dinos"
 MAX_LEN_MARGIN = 4
@@ -47,7 +47,8 @@ def train(
     keep_case=False,
     tensorboard=None,
     jit_compile=False,
-    steps_per_execution=1,
+    steps_per_execution=10,
+    use_fused_bptt=True,
     data_path=None,
     data_sha256=None,
     verbose="auto",
@@ -70,8 +71,12 @@ def train(
             `val_split` 0 trains on all the names and monitors the training loss instead.
         keep_case: recorded in the vocabulary, so that sampling and scoring normalise alike.
         tensorboard: directory for TensorBoard logs, or `None`.
-        jit_compile, steps_per_execution: passed to `model.compile`. XLA pays off on a GPU; on a CPU
-            it made an epoch slower in our measurements, hence off by default.
+        jit_compile, steps_per_execution: passed to `model.compile`. XLA pays off on a GPU; on a CPU it
+            made training slower in our measurements, hence off by default, while several steps per call cut
+            `fit`'s overhead per step (`benchmarks/apps.py`).
+        use_fused_bptt: train the recurrent layers with the hand-written backpropagation through time, faster
+            than Keras's loop on masked names with recurrent dropout (`apps.dinos.model.build_model`); the
+            saved model runs Keras's loop, for names of any length.
         data_path, data_sha256: recorded in the config, for provenance.
         verbose: `model.fit`'s verbosity ("auto": a progress bar when interactive).
         strategy: a `tf.distribute` strategy (`distribute.strategy_from_args`, created before any TensorFlow
@@ -108,6 +113,7 @@ def train(
             input_dropout=input_dropout,
             recurrent_dropout=recurrent_dropout,
             embedding_dropout=embedding_dropout,
+            use_fused_bptt=use_fused_bptt,
         )
         compile_language_model(model, learning_rate, clipnorm, jit_compile, steps_per_execution, ema_momentum)
     inputs = distribute.fit_inputs(x, y, batch_size, validation, strategy=strategy, seed=seed)
@@ -121,6 +127,11 @@ def train(
     callbacks += distribute.backup_callbacks(backup_dir)
     history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
+    # The fused path pays in training; scoring and sampling names of any length need Keras's loop, which takes
+    # an unknown number of steps (the fused path would decline it, with a warning).
+    for layer in recurrent_layers(model):
+        if hasattr(layer, "use_fused_bptt"):
+            layer.use_fused_bptt = False
 
     best_epoch = min(range(len(history[monitor])), key=history[monitor].__getitem__) + 1
     lengths = collections.Counter(len(name) for name in train_names)

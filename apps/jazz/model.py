@@ -35,6 +35,7 @@ def build_model(
     seed=None,
     conditioning="none",
     condition_dim=CONDITION_DIM,
+    use_fused_bptt=False,
 ):
     """The training model: token ids (batch, Tx) -> next-token probabilities (batch, Tx, num_tokens).
 
@@ -49,6 +50,9 @@ def build_model(
         seed: seed of the dropout (weight initialisation follows `keras.utils.set_random_seed`).
         conditioning: one of `apps.jazz.conditioning.MODES`: `changes` adds the `conditions` input.
         condition_dim: size of c⟨t⟩, the features' projection (conditioned models only).
+        use_fused_bptt: our LSTM and GRU cells run the hand-written backpropagation through time; `train`
+            compiles without XLA, where it trained no faster than Keras's loop on jazz windows
+            (`benchmarks/apps.py`), hence off.
     """
     if conditioning not in MODES:
         raise ValueError(f"conditioning must be one of {MODES}; got {conditioning!r}")
@@ -60,8 +64,7 @@ def build_model(
         context = keras.layers.Dense(condition_dim, activation="relu", name="conditions_projection")(conditions)
         x = keras.layers.Concatenate(name="step_input")([x, context])
         inputs = {"tokens": tokens, "conditions": conditions}
-    # `train` compiles with XLA, where our LSTM's hand-written backpropagation through time pays.
-    x = recurrent_layer(cell, units, return_sequences=True, name="recurrent", use_fused_bptt=True)(x)
+    x = recurrent_layer(cell, units, return_sequences=True, name="recurrent", use_fused_bptt=use_fused_bptt)(x)
     x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
     if conditioning == "changes":
         x = keras.layers.Concatenate(name="head_input")([x, context])

@@ -105,6 +105,9 @@ def train(
     strategy=None,
     backup_dir=None,
     force=False,
+    jit_compile=False,
+    steps_per_execution=10,
+    use_fused_bptt=False,
 ):
     """Trains a jazz model on the solos in `paths` and saves it as a bundle in `out`.
 
@@ -124,6 +127,9 @@ def train(
             being the global batch. `None`: one device. Mixed precision follows Keras's global dtype policy
             (`distribute.set_mixed_precision`); the bundle is saved in float32 either way, by the chief only.
         backup_dir: back up the training state there every epoch (`BackupAndRestore`), or `None`.
+        jit_compile, steps_per_execution: passed to `model.compile`. On a CPU, XLA made training 2-4x slower
+            (`benchmarks/apps.py`), hence off; several steps per call cut `fit`'s overhead per step.
+        use_fused_bptt: as in `apps.jazz.model.build_model`.
 
     Returns:
         The bundle's config dict.
@@ -160,9 +166,11 @@ def train(
             dropout=dropout,
             seed=seed,
             conditioning=conditioning_mode,
+            use_fused_bptt=use_fused_bptt,
         )
-        # XLA and several steps per call are how the apps compile recurrent models (`benchmarks/layers.py`).
-        compile_language_model(model, learning_rate, clipnorm=1.0, jit_compile=True, steps_per_execution=10)
+        compile_language_model(
+            model, learning_rate, clipnorm=1.0, jit_compile=jit_compile, steps_per_execution=steps_per_execution
+        )
     monitor = "val_loss" if has_validation else "loss"
     history = model.fit(
         **distribute.fit_inputs(

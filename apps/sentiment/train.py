@@ -173,16 +173,7 @@ def train(
             freeze_embeddings=freeze_embeddings,
         )
         pretrained = _load_vectors(model, vectorizer, vectors, seed) if vectors is not None else None
-        optimizer = keras.optimizers.Adam(learning_rate)
-        if members == 1:
-            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        else:
-            # Weighted 1/members, the loss is the members' mean and stays comparable with a single model's.
-            model.compile(
-                optimizer=optimizer,
-                loss=["sparse_categorical_crossentropy"] * members,
-                loss_weights=[1 / members] * members,
-            )
+        compile_model(model, learning_rate, members)
         answering = average_members(model)
         if class_groups is not None:
             answering = group_classes(answering, class_groups)
@@ -225,6 +216,23 @@ def train(
     }
     save_trained(out, inference, config, history, title=f"sentiment ({task}, {cell})", force=force)
     return inference, config
+
+
+def compile_model(model, learning_rate, members=1, **options):
+    """Compiles a model of `build_model` as `train` does: Adam, cross-entropy, and accuracy for a single model;
+    an ensemble learns each member from its own loss, weighted 1/members so that the loss is their mean and
+    stays comparable with a single model's. `options`: more `model.compile` arguments (`jit_compile`, ...)."""
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if members == 1:
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
+    else:
+        model.compile(
+            optimizer=optimizer,
+            loss=["sparse_categorical_crossentropy"] * members,
+            loss_weights=[1 / members] * members,
+            **options,
+        )
+    return model
 
 
 class DevScore(keras.callbacks.Callback):

@@ -1,0 +1,92 @@
+"""`benchmarks/apps.py` times each app's model as the app's `train` builds and compiles it, against the same
+model with Keras's layers: these tests check that it does (no timing is asserted)."""
+
+import importlib.util
+import inspect
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import layers
+from apps.dinos import train as dinos_train
+from apps.jazz import train as jazz_train
+
+_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "apps.py")
+_SPEC = importlib.util.spec_from_file_location("benchmark_apps", _PATH)
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
+
+TRAINS = {"dinos": dinos_train.train, "jazz": jazz_train.train}
+
+
+def _recurrent(model):
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+
+
+@pytest.mark.parametrize("app", sorted(TRAINS))
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_app_train_is_built_and_compiled_as_the_apps_train_defaults(app, cell):
+    defaults = inspect.signature(TRAINS[app]).parameters
+    model, fit_args = bench.APPS[app](cell, "app", None, 2)
+    assert model.jit_compile == defaults["jit_compile"].default
+    assert model.steps_per_execution == defaults["steps_per_execution"].default
+    (layer,) = _recurrent(model)
+    assert isinstance(layer, layers.LSTM if cell == "lstm" else layers.GRU)
+    assert layer.use_fused_bptt == defaults["use_fused_bptt"].default
+    assert len(fit_args["y"]) == 2 * fit_args["batch_size"]
+
+
+def test_dinos_names_are_padded_to_the_longest_and_masked():
+    model, fit_args = bench.APPS["dinos"]("lstm", "app", None, 4)
+    x = fit_args["x"]
+    assert (x == 0).any() and (x[:, -1] != 0).any()  # padded, and one name as long as the batch
+    assert model.get_layer("embedding").mask_zero
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_baseline_is_the_same_model_with_keras_layers_and_keras_default_compile(cell):
+    ours, _ = bench.APPS["dinos"](cell, "app", None, 2)
+    theirs, _ = bench.APPS["dinos"](cell, "keras", "keras", 2)
+    (layer,) = _recurrent(theirs)
+    assert type(layer) is (keras.layers.LSTM if cell == "lstm" else keras.layers.GRU)
+    assert layer.recurrent_dropout == _recurrent(ours)[0].recurrent_dropout > 0
+    assert theirs.count_params() == ours.count_params()
+    assert not theirs.jit_compile and theirs.steps_per_execution == 1
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_and_loop_variants_force_the_path(fused):
+    model, _ = bench.APPS["jazz"]("gru", "fused" if fused else "loop", bench.XLA, 2)
+    assert _recurrent(model)[0].use_fused_bptt is fused and model.jit_compile
+
+
+def test_sentence_lengths_follow_sst():
+    lengths = bench.sentence_lengths(np.random.default_rng(0), 20000)
+    assert lengths.min() >= 1 and lengths.max() <= bench.SST_MAX_TOKENS
+    assert abs(lengths.mean() - bench.SST_MEAN_TOKENS) < 1
+
+
+def test_case_models_differ_only_in_the_path():
+    fused = bench.case_model("GRU masked, Bidirectional", True, {})
+    loop = bench.case_model("GRU masked, Bidirectional", False, {})
+    wrapper = next(layer for layer in fused.layers if isinstance(layer, keras.layers.Bidirectional))
+    assert wrapper.forward_layer.use_fused_bptt and wrapper.backward_layer.use_fused_bptt
+    assert fused.count_params() == loop.count_params()
+    x = bench.case_data(1)["x"]
+    loop.set_weights(fused.get_weights())
+    np.testing.assert_allclose(fused.predict(x, verbose=0), loop.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_sentiment_trains_from_strings_as_the_app_and_from_padded_ids_under_xla():
+    app, _ = bench.APPS["sentiment"]("lstm", "app", None, 2)
+    assert app.inputs[0].dtype == "string" and not app.jit_compile
+    model, fit_args = bench.APPS["sentiment"]("lstm", "fused", bench.XLA, 2)
+    # One number of steps where Keras traces the training step: XLA compiles once and the fused path is taken.
+    assert model.jit_compile and tuple(fit_args["x"].element_spec[0].shape) == (None, bench.SST_MAX_TOKENS)
+    (wrapper,) = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert wrapper.forward_layer.use_fused_bptt and wrapper.backward_layer.use_fused_bptt
+    ids, _ = next(iter(fit_args["x"]))
+    assert ids.shape[1] == bench.SST_MAX_TOKENS and (ids.numpy() == 0).any()
+    assert app.count_params() == model.count_params()
