@@ -152,6 +152,16 @@ fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
 """argparse type: a float in [0, 1)."""
 
 
+def add_compile_arguments(parser):
+    """Adds `--jit-compile` and `--steps-per-execution` to a `train` command: how its steps are compiled.
+
+    The defaults are what trained fastest on a CPU (`benchmarks/apps.py`): no XLA, 10 batches per call."""
+    parser.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
+    parser.add_argument(
+        "--steps-per-execution", type=positive_int, default=10, help="batches per compiled call (default: %(default)s)"
+    )
+
+
 def add_force_argument(parser):
     """Adds `--force` to a command that writes a directory with `--out`."""
     parser.add_argument(

@@ -38,10 +38,7 @@ def build_parser():
     hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--keep-case", action="store_true", help="keep upper case instead of lower-casing")
     train.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
-    train.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
-    train.add_argument(
-        "--steps-per-execution", type=positive_int, default=10, help="batches per compiled call (default: %(default)s)"
-    )
+    common.add_compile_arguments(train)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
     common.add_force_argument(train)
     common.add_distribute_arguments(train)

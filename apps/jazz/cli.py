@@ -16,6 +16,7 @@ from apps.common import config as hyperparameters
 from apps.common import files
 from apps.common.cli import (
     UsageError,
+    add_compile_arguments,
     add_distribute_arguments,
     add_force_argument,
     float_in,
@@ -51,6 +52,7 @@ def build_parser():
     )
     hyperparameters.add_arguments(train, Hyperparameters)
     train.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
+    add_compile_arguments(train)
     add_force_argument(train)
     add_distribute_arguments(train)
 
@@ -178,6 +180,8 @@ def _train(args, command):
         out,
         **hyperparameters.from_args(Hyperparameters, args),
         command=command,
+        jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution,
         strategy=None if args.distribute == "none" else strategy,
         backup_dir=args.backup_dir,
         force=args.force,
