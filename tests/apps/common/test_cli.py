@@ -4,6 +4,7 @@ A mistake is one line on stderr and exit code 2; `--out` never deletes what is n
 size a user controls has a limit that is checked before TensorFlow is imported.
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -258,3 +259,29 @@ def test_ctrl_c_while_tensorflow_is_imported_is_one_line_and_130():
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err.splitlines()[-1] == "python -m apps.sentiment predict: interrupted" and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "app, extra, expected",
+    [
+        ("dinos", [], {"jit_compile": False, "steps_per_execution": 10}),
+        ("jazz", ["--jit-compile", "--steps-per-execution", "3"], {"jit_compile": True, "steps_per_execution": 3}),
+    ],
+)
+def test_train_compiles_as_its_flags_say(inputs, tmp_path, monkeypatch, app, extra, expected):
+    """`--jit-compile` and `--steps-per-execution` (`cli.add_compile_arguments`) reach `train`, with the
+    defaults `benchmarks/apps.py` measured fastest on a CPU."""
+    asked = {}
+
+    class Stop(Exception):
+        pass
+
+    def record(*args, **kwargs):
+        asked.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(importlib.import_module(f"apps.{app}.train"), "train", record)
+    argv = writers(app, inputs, tmp_path / "out")[0]
+    with pytest.raises(Stop):
+        APPS[app](argv + extra)
+    assert {key: asked[key] for key in expected} == expected
