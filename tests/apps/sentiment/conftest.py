@@ -163,7 +163,7 @@ def served(request, tmp_path_factory):
         text=True,
         cwd=directory,
         env=env,
-        timeout=360,  # the three tests it replaces allowed 120 s each
+        timeout=360,  # three SavedModels; generous because CI machines are shared
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.splitlines()[-1])
