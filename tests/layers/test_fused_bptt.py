@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import GRU, LSTM, _bptt, gru_weights_from_keras, reference
+from layers import GRU, LSTM, _bptt, _gru_bptt, gru_weights_from_keras, reference
 
 from layer_helpers import call_fn, count_calls, randomize
 
@@ -308,11 +308,12 @@ def test_recurrent_dropout_equals_generic_loop_with_the_same_seed(kind, masked, 
 # --- training as the apps compile it; what the GRU's fused path declines ------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["gru_reset_after", "gru_course"])
-def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused_calls):
+def test_jit_compiled_training_on_padded_batches_equals_generic_loop(fused_calls, monkeypatch):
     """`fit` under XLA with several steps per execution, on zero-padded sequences behind a Masking layer (holes
-    and an empty row), with input and recurrent dropout: the same weights after training as the generic loop."""
-    layer_class, _, options = KINDS[kind]
+    and an empty row), with input and recurrent dropout: the same weights after training as the generic loop.
+    Both GRU forms side by side in one model: XLA compiles one training step (seconds) per model, not per form."""
+    kinds = ["gru_reset_after", "gru_course"]
+    gru_calls = count_calls(monkeypatch, _gru_bptt, "gru_sequence")
     rng = np.random.default_rng(5)
     x = np.concatenate([make_inputs(steps=8), make_inputs(seed=1, steps=8)])
     x[:, 5:] = 0.0
@@ -321,17 +322,23 @@ def test_jit_compiled_training_on_padded_batches_equals_generic_loop(kind, fused
 
     def model(use_fused_bptt):
         inputs = keras.Input((8, D))
-        layer = layer_class(H, dropout=0.3, recurrent_dropout=0.3, seed=2, use_fused_bptt=use_fused_bptt, **options)
-        return keras.Model(inputs, keras.layers.Dense(1)(layer(keras.layers.Masking(0.0)(inputs))))
+        masked = keras.layers.Masking(0.0)(inputs)
+        branches = [
+            layer_class(H, dropout=0.3, recurrent_dropout=0.3, seed=2, use_fused_bptt=use_fused_bptt, **options)(masked)
+            for layer_class, _, options in (KINDS[kind] for kind in kinds)
+        ]
+        return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Concatenate()(branches)))
 
     fused, generic = model(True), model(False)
     randomize(fused)
     generic.set_weights(fused.get_weights())
     initial = fused.get_weights()
+    gru_calls.clear()  # what building the models traced: only training counts
     for m in (fused, generic):
         m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=True, steps_per_execution=2)
         m.fit(x, y, batch_size=B, epochs=3, shuffle=False, verbose=0)
     assert fused_calls
+    assert {call["reset_after"] for call in gru_calls} == {True, False}  # each form took the fused path
     trained = fused.get_weights()
     assert all(np.abs(w - w0).max() > 1e-4 for w, w0 in zip(trained, initial))  # every weight trained
     for actual, expected in zip(trained, generic.get_weights()):

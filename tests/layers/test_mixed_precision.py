@@ -23,7 +23,7 @@ def mixed_bfloat16():
 
 def _integrating_lstm(layer):
     inputs = np.ones((1, STEPS, 1), "float32")
-    layer(inputs)
+    layer.build(inputs.shape)  # not a call: 400 eager steps that set_weights overwrites
     weights = [np.zeros_like(w) for w in layer.get_weights()]
     weights[2] = LSTM_BIAS
     layer.set_weights(weights)
@@ -50,7 +50,7 @@ def test_gru_state_integrates_small_updates_under_bfloat16(mixed_bfloat16, reset
     # the bfloat16 spacing below 1 (2^-9), a 16-bit state stalls near 0.89; a float32 one goes on to 0.995.
     layer = GRU(1, reset_after=reset_after, return_state=True)
     inputs = np.ones((1, STEPS, 1), "float32")
-    layer(inputs)
+    layer.build(inputs.shape)
     weights = [np.zeros_like(w) for w in layer.get_weights()]
     bias = np.array([-4.0, 0.0, 3.0], "float32")
     weights[2] = np.stack([bias, np.zeros(3, "float32")]) if reset_after else bias

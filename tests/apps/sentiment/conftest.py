@@ -1,13 +1,17 @@
 """Tiny learnable corpora made here (one sentiment word among neutral ones) and models trained on them once per
 session through the real CLI."""
 
+import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from apps.sentiment.cli import main
 
-from sentiment_corpus import FINE, make_corpus, to_binary, write_lines
+from sentiment_corpus import EXPLAINED, FINE, TEXTS, make_corpus, to_binary, write_lines
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +118,52 @@ def ensemble_bundle(corpus_files, tmp_path_factory):
         "--patience",
         3,
     )
+
+
+# Each call: bundle fixture -> {signature: texts}. One interpreter serves them all (a TensorFlow start-up each
+# costs seconds), and `explain` of the good/bad bundle only (each signature is traced at export either way).
+SERVED_CALLS = {
+    "trained_bundle": {"serving_default": TEXTS, "explain": EXPLAINED},
+    "fine_trained_bundle": {"serving_default": TEXTS},
+    "ensemble_bundle": {"serving_default": TEXTS},
+}
+
+SERVE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    for blocked in ("apps", "layers", "keras"):
+        sys.modules[blocked] = None
+    import tensorflow as tf
+    answers = {}
+    for name, (directory, calls) in json.loads(sys.stdin.read()).items():
+        signatures = tf.saved_model.load(directory).signatures
+        answers[name] = {}
+        for signature, texts in calls.items():
+            out = signatures[signature](texts=tf.constant(texts))
+            answers[name][signature] = {key: value.numpy().tolist() for key, value in out.items()}
+    print(json.dumps(answers, default=bytes.decode))
+""")
+
+
+@pytest.fixture(scope="session")
+def served(request, tmp_path_factory):
+    """Each bundle of `SERVED_CALLS` exported by `python -m apps.sentiment export`, its signatures then called
+    in a fresh interpreter in which importing this package (or Keras) fails, a server's: bundle fixture ->
+    signature -> output name -> nested lists (strings decoded)."""
+    directory = tmp_path_factory.mktemp("exported")
+    requests = {}
+    for name, calls in SERVED_CALLS.items():
+        out = str(directory / name)
+        assert main(["export", "--model", request.getfixturevalue(name), "--out", out]) == 0
+        requests[name] = (out, calls)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT],
+        input=json.dumps(requests),
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        env=env,
+        timeout=360,  # three SavedModels; generous because CI machines are shared
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.splitlines()[-1])

@@ -19,6 +19,21 @@ FINE = [
 """Sentiment words of the five SST-5 classes, very negative to very positive."""
 
 
+TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)", "dull " * 3000]
+"""Texts the command line predicts and the exported SavedModels serve: empty, blank, shouting, past any window."""
+
+DECIDED = [
+    "the movie was awful and the plot",
+    "a really wonderful film and story",
+    "the acting is dull",
+    "quite a superb plot",
+]
+"""Toy-corpus texts (label 0 for a negative word, 1 for a positive one) and, below, the word that decides each."""
+DECIDING = ["awful", "wonderful", "dull", "superb"]
+EXPLAINED = DECIDED + ["", "a boring film"]
+"""Texts the exported `explain` signature explains."""
+
+
 def make_corpus(count, seed, classes=(NEGATIVE, POSITIVE)):
     """`count` (label, text) pairs: label `i` if the one sentiment word is from `classes[i]` (by default 1 for
     a positive word, 0 for a negative one)."""

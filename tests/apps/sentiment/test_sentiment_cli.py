@@ -3,9 +3,7 @@
 import io
 import json
 import os
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -15,9 +13,7 @@ from apps.common.bundle import load_bundle, save_bundle
 from apps.sentiment.data import read_examples
 from apps.sentiment.model import build_model, make_vectorizer
 
-from sentiment_corpus import make_corpus, run_cli, write_lines
-
-TEXTS = ["a wonderful film", "the plot was dreadful and dull", "", "   ", "GOOD!!! (really)", "dull " * 3000]
+from sentiment_corpus import TEXTS, make_corpus, run_cli, write_lines
 
 
 def test_predict_json_agrees_with_the_model(trained_bundle, capsys):
@@ -73,33 +69,15 @@ def test_evaluate_reports_and_plots(trained_bundle, corpus_files, tmp_path, caps
 
 
 @pytest.mark.parametrize("bundle_fixture", ["trained_bundle", "fine_trained_bundle", "ensemble_bundle"])
-def test_export_serves_strings_without_this_package(bundle_fixture, request, tmp_path, capsys):
-    bundle = request.getfixturevalue(bundle_fixture)
-    out_dir = tmp_path / "saved"
-    assert run_cli(capsys, "export", "--model", bundle, "--out", out_dir)[0] == 0
-    model, config = load_bundle(bundle)
+def test_export_serves_strings_without_this_package(bundle_fixture, request, served):
+    """The `serving_default` signature of the bundle that `export` wrote, called in a fresh interpreter
+    (conftest.py)."""
+    model, config = load_bundle(request.getfixturevalue(bundle_fixture))
     expected = model(tf.constant(TEXTS)).numpy()
-    # A fresh interpreter in which importing this package (or Keras) fails.
-    script = textwrap.dedent(f"""
-        import json, sys
-        for blocked in ("apps", "layers", "keras"):
-            sys.modules[blocked] = None
-        import tensorflow as tf
-        serve = tf.saved_model.load({str(out_dir)!r}).signatures["serving_default"]
-        out = serve(texts=tf.constant({TEXTS!r}))
-        print(json.dumps({{"probabilities": out["probabilities"].numpy().tolist(),
-                           "labels": [label.decode() for label in out["labels"].numpy()],
-                           "label_ids": out["label_ids"].numpy().tolist()}}))
-    """)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.splitlines()[-1])
-    np.testing.assert_allclose(served["probabilities"], expected, rtol=1e-5, atol=1e-7)
-    assert served["label_ids"] == list(expected.argmax(axis=1))
-    assert served["labels"] == [config["labels"][i] for i in expected.argmax(axis=1)]
+    out = served[bundle_fixture]["serving_default"]
+    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5, atol=1e-7)
+    assert out["label_ids"] == list(expected.argmax(axis=1))
+    assert out["labels"] == [config["labels"][i] for i in expected.argmax(axis=1)]
 
 
 def test_train_reads_csv_and_tsv_columns(tmp_path, capsys):

@@ -2,10 +2,6 @@
 exported `explain` signature, and the CLI's `--explain` paths."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -14,19 +10,9 @@ import tensorflow as tf
 from apps.common.bundle import load_bundle
 from apps.sentiment.cli import _explanation_line
 from apps.sentiment.explain import explain
-from apps.sentiment.export import export
 from apps.sentiment.model import build_model, make_vectorizer
 
-from sentiment_corpus import run_cli, write_lines
-
-DECIDED = [
-    "the movie was awful and the plot",
-    "a really wonderful film and story",
-    "the acting is dull",
-    "quite a superb plot",
-]
-"""Toy-corpus texts (label 0 for a negative word, 1 for a positive one) and, below, the word that decides each."""
-DECIDING = ["awful", "wonderful", "dull", "superb"]
+from sentiment_corpus import DECIDED, DECIDING, EXPLAINED, run_cli, write_lines
 
 
 @pytest.fixture(scope="module")
@@ -125,25 +111,11 @@ def test_empty_and_long_texts_are_explained_as_predict_reads_them():
         explain(model, ["good"], target="positive")
 
 
-def test_the_exported_explain_signature_gives_the_same_scores_without_this_package(trained, tmp_path):
+def test_the_exported_explain_signature_gives_the_same_scores_without_this_package(trained, served):
+    """The `explain` signature of the bundle that `export` wrote, called in a fresh interpreter (conftest.py)."""
     model, config = trained
-    texts = DECIDED + ["", "a boring film"]
-    export(model, config, str(tmp_path / "saved"))
-    # A fresh interpreter in which importing this package (or Keras) fails: a server's.
-    script = textwrap.dedent(f"""
-        import json, sys
-        for blocked in ("apps", "layers", "keras"):
-            sys.modules[blocked] = None
-        import tensorflow as tf
-        out = tf.saved_model.load({str(tmp_path / "saved")!r}).signatures["explain"](texts=tf.constant({texts!r}))
-        print(json.dumps({{key: value.numpy().tolist() for key, value in out.items()}}, default=bytes.decode))
-    """)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    served = {key: np.asarray(value) for key, value in json.loads(run.stdout.splitlines()[-1]).items()}
+    texts = EXPLAINED
+    served = {key: np.asarray(value) for key, value in served["trained_bundle"]["explain"].items()}
     for row, result in enumerate(explain(model, texts, labels=config["labels"])):
         if not result["judged"]:
             assert not served["tokens"][row].any() and not served["scores"][row].any()
