@@ -4,7 +4,9 @@
 exit code 2 and exactly one line on stderr, never a traceback.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -57,3 +59,17 @@ def run_without_tensorflow(cases):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["heavy"] == [], f"imported before the check: {report['heavy']}"
     return [tuple(result) for result in report["results"]]
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Children started inside it get Ctrl-C as a terminal delivers it.
+
+    pytest-xdist's workers ignore SIGINT, and an ignored signal stays ignored across `exec`, so a child Python
+    would never see Ctrl-C as KeyboardInterrupt; a handled one is reset to the default instead.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -19,7 +19,7 @@ from apps.common import cli, files
 from apps.jazz.cli import MAX_MEASURES
 from apps.sentiment.cli import MAX_TEXTS
 
-from clis import APPS, REPO, SHIPPED, assert_usage_error, run_without_tensorflow
+from clis import APPS, REPO, SHIPPED, assert_usage_error, interruptible, run_without_tensorflow
 
 SEVERAL = pytest.mark.parametrize("app", sorted(APPS))
 
@@ -244,13 +244,14 @@ def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word
 
 
 def test_ctrl_c_while_tensorflow_is_imported_is_one_line_and_130():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "apps.sentiment", "predict", "x"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with interruptible():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "apps.sentiment", "predict", "x"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     deadline = time.monotonic() + 60
     # The shared library appears in the process's memory map as soon as `import tensorflow` starts loading it.
     while "tensorflow" not in open(f"/proc/{process.pid}/maps").read() and time.monotonic() < deadline:

@@ -12,7 +12,7 @@ import pytest
 from apps.common import files
 from apps.common.errors import UsageError
 
-from clis import REPO
+from clis import REPO, interruptible
 
 
 def make_bundle(path, app):
@@ -172,13 +172,14 @@ WRITER = textwrap.dedent("""
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_write_leaves_the_old_output_and_no_litter(tmp_path, signum, code):
     target = make_saved_model(tmp_path / "export", "dinos")
-    process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, "write", str(target), "--wait"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with interruptible():
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, "write", str(target), "--wait"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     assert process.stdout.readline().strip() == "writing"
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
