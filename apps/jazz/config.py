@@ -8,6 +8,9 @@ from apps.common.config import option
 from apps.jazz.conditioning import MODES
 from apps.jazz.grammar import ENCODINGS
 
+HEADS = ("joint", "factored")
+"""`--head`: `joint`, one logit per token (a `Dense` softmax); `factored`, shared out per part
+(`apps.jazz.model.FactoredSoftmax`)."""
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 
 
@@ -25,6 +28,13 @@ class Hyperparameters:
         flag="--conditioning",
         section="model",
         key="conditioning",
+    )
+    head: str = option(
+        "joint",
+        "joint: one softmax weight per token; factored: the token's logit shared out over its type, duration "
+        "and interval window",
+        choices=HEADS,
+        section="model",
     )
     cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
     units: int = option(64, "state size", type=positive_int, section="model")
