@@ -30,7 +30,7 @@ class Hyperparameters:
         key="conditioning",
     )
     head: str = option(
-        "joint",
+        "factored",
         "joint: one softmax weight per token; factored: the token's logit shared out over its type, duration "
         "and interval window",
         choices=HEADS,
