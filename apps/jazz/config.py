@@ -23,7 +23,7 @@ class Hyperparameters:
     conditioning_mode: str = option(
         "changes",
         "changes: the network sees the sounding and next chord and the bar position at every step; "
-        "none: tokens only (the course's model)",
+        "none: tokens only (with --head joint, the course's model)",
         choices=MODES,
         flag="--conditioning",
         section="model",
