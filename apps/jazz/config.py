@@ -8,6 +8,9 @@ from apps.common.config import option
 from apps.jazz.conditioning import MODES
 from apps.jazz.grammar import ENCODINGS
 
+HEADS = ("joint", "factored")
+"""`--head`: `joint`, one logit per token (a `Dense` softmax); `factored`, shared out per part
+(`apps.jazz.model.FactoredSoftmax`)."""
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 
 
@@ -20,11 +23,18 @@ class Hyperparameters:
     conditioning_mode: str = option(
         "changes",
         "changes: the network sees the sounding and next chord and the bar position at every step; "
-        "none: tokens only (the course's model)",
+        "none: tokens only (with --head joint, the course's model)",
         choices=MODES,
         flag="--conditioning",
         section="model",
         key="conditioning",
+    )
+    head: str = option(
+        "factored",
+        "joint: one softmax weight per token; factored: the token's logit shared out over its type, duration "
+        "and interval window",
+        choices=HEADS,
+        section="model",
     )
     cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
     units: int = option(64, "state size", type=positive_int, section="model")

@@ -15,6 +15,12 @@ With `conditioning="changes"` the model has a second input, the features of each
 
 c⟨t⟩ goes to the head as well as to the recurrent layer: what is sounding *now* shapes the token directly,
 without having to pass through the state first.
+
+With `head="factored"` the softmax's logits are shared out over the token's parts (`FactoredSoftmax`): a
+grammar token is a tone type, a duration and an interval window, and the logit of, say, `A,1/6,<-2,+2>`
+gains what the head has learnt of approach tones, of sixteenth triplets and of steps down, so a combination
+seldom seen in training borrows from the common ones. It is still one softmax over the joint tokens, so its
+perplexity is the joint token's, and the sampler sees the same `(batch, V)` probabilities.
 """
 
 import keras
@@ -22,8 +28,80 @@ import keras
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
 from apps.jazz.conditioning import MODES, SIZE
+from apps.jazz.config import HEADS
 
 CONDITION_DIM = 32
+
+
+def token_parts(tokens):
+    """For each comma-separated part of the tokens (type, duration, window; `pitch` tokens: pitch, duration), the
+    class of each token, ids in order of first appearance; the start token (id 0) is a class of its own in each.
+
+    Args:
+        tokens: the vocabulary's token strings after the start token, in id order.
+
+    Returns:
+        A list, one per part, of `len(tokens) + 1` int class ids.
+    """
+    split = [token.split(",", 2) for token in tokens]
+    parts = []
+    for index in range(max(len(fields) for fields in split)):
+        names = {None: 0}
+        parts.append(
+            [0] + [names.setdefault(fields[index] if index < len(fields) else "", len(names)) for fields in split]
+        )
+    return parts
+
+
+@keras.saving.register_keras_serializable(package="apps.jazz")
+class FactoredSoftmax(keras.layers.Layer):
+    """A softmax over joint tokens whose logits add a term per token part:
+
+        z_v = a·W_v + b_v + Σ_k (a·W^k_{p_k(v)} + b^k_{p_k(v)}),   ŷ = softmax(z)
+
+    where p_k(v) is the class of token v's k-th part (`token_parts`). The summed kernel is gathered once per
+    call, so it costs one (units, V) matmul, as a `Dense` head does.
+
+    Args:
+        parts: `token_parts(vocabulary tokens)`: per part, each token's class id.
+
+    Example:
+
+    >>> head = FactoredSoftmax(token_parts(["C,1/2,<*>", "C,1,<+0,+4>", "R,1/2"]))
+    >>> head(np.zeros((2, 8), "float32")).shape
+    (2, 4)
+    """
+
+    def __init__(self, parts, **kwargs):
+        super().__init__(**kwargs)
+        self.parts = [[int(c) for c in part] for part in parts]
+        if not self.parts or len({len(part) for part in self.parts}) != 1:
+            raise ValueError("parts must be one or more class lists of the same length (one class per token)")
+
+    def build(self, input_shape):
+        dim, vocab = input_shape[-1], len(self.parts[0])
+        self.kernel = self.add_weight((dim, vocab), initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight((vocab,), initializer="zeros", name="bias")
+        self.part_kernels, self.part_biases = [], []
+        for index, part in enumerate(self.parts):
+            classes = max(part) + 1
+            self.part_kernels.append(
+                self.add_weight((dim, classes), initializer="glorot_uniform", name=f"kernel_{index}")
+            )
+            self.part_biases.append(self.add_weight((classes,), initializer="zeros", name=f"bias_{index}"))
+
+    def call(self, inputs):
+        kernel, bias = self.kernel, self.bias
+        for part, part_kernel, part_bias in zip(self.parts, self.part_kernels, self.part_biases):
+            kernel = kernel + keras.ops.take(part_kernel, part, axis=1)
+            bias = bias + keras.ops.take(part_bias, part, axis=0)
+        return keras.ops.softmax(keras.ops.matmul(inputs, kernel) + bias, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.parts[0]))
+
+    def get_config(self):
+        return {**super().get_config(), "parts": self.parts}
 
 
 def build_model(
@@ -36,6 +114,8 @@ def build_model(
     conditioning="none",
     condition_dim=CONDITION_DIM,
     use_fused_bptt=False,
+    head="joint",
+    token_strings=None,
 ):
     """The training model: token ids (batch, Tx) -> next-token probabilities (batch, Tx, num_tokens).
 
@@ -53,9 +133,15 @@ def build_model(
         use_fused_bptt: our LSTM and GRU cells run the hand-written backpropagation through time; `train`
             compiles without XLA, where it trained no faster than Keras's loop on jazz windows
             (`benchmarks/apps.py`), hence off.
+        head: one of `HEADS`.
+        token_strings: the vocabulary's tokens after the start token (a `factored` head needs them).
     """
     if conditioning not in MODES:
         raise ValueError(f"conditioning must be one of {MODES}; got {conditioning!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}; got {head!r}")
+    if head == "factored" and (token_strings is None or len(token_strings) + 1 != num_tokens):
+        raise ValueError("a factored head needs the vocabulary's tokens, num_tokens - 1 of them")
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(num_tokens, embedding_dim, name="embedding")(tokens)
     inputs = tokens
@@ -69,7 +155,10 @@ def build_model(
     if conditioning == "changes":
         x = keras.layers.Concatenate(name="head_input")([x, context])
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
-    probabilities = keras.layers.Dense(num_tokens, activation="softmax", dtype="float32", name="head")(x)
+    if head == "factored":
+        probabilities = FactoredSoftmax(token_parts(token_strings), dtype="float32", name="head")(x)
+    else:
+        probabilities = keras.layers.Dense(num_tokens, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(inputs, probabilities, name="jazz")
 
 

@@ -89,6 +89,7 @@ def train(
     *,
     encoding,
     conditioning_mode,
+    head,
     cell,
     units,
     dropout,
@@ -167,6 +168,8 @@ def train(
             seed=seed,
             conditioning=conditioning_mode,
             use_fused_bptt=use_fused_bptt,
+            head=head,
+            token_strings=vocabulary.tokens[1:],
         )
         compile_language_model(
             model, learning_rate, clipnorm=1.0, jit_compile=jit_compile, steps_per_execution=steps_per_execution

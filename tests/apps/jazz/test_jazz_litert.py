@@ -18,14 +18,24 @@ MODES = ["none", "changes"]
 
 @pytest.fixture(scope="module", params=MODES)
 def exported(request, tmp_path_factory):
-    """A tiny model of each kind, saved as a bundle and exported through the CLI."""
+    """A tiny model of each kind, saved as a bundle and exported through the CLI (the conditioned one with the
+    factored head, `train`'s defaults)."""
     import keras
 
     from apps.common.bundle import save_bundle
     from apps.jazz.model import build_model
 
     keras.utils.set_random_seed(3)
-    model = build_model(len(TOKENS) + 1, units=6, embedding_dim=5, conditioning=request.param, condition_dim=4)
+    head = "factored" if request.param == "changes" else "joint"
+    model = build_model(
+        len(TOKENS) + 1,
+        units=6,
+        embedding_dim=5,
+        conditioning=request.param,
+        condition_dim=4,
+        head=head,
+        token_strings=TOKENS,
+    )
     directory = tmp_path_factory.mktemp("jazz")
     save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS, "conditioning": request.param})
     out = str(directory / "jazz.tflite")

@@ -58,3 +58,65 @@ def test_the_conditions_change_the_prediction():
     first = model.predict_on_batch({"tokens": tokens, "conditions": random_conditions(rng, 3)})
     second = model.predict_on_batch({"tokens": tokens, "conditions": random_conditions(rng, 3)})
     assert np.abs(first - second).max() > 1e-4
+
+
+TOKENS = ["C,1/2,<+0,+4>", "R,1/2", "A,1/3,<-2,+2>", "C,1/3,<*>", "R,1"]
+
+
+def test_token_parts_class_each_tokens_type_duration_and_window():
+    types, durations, windows = jazz_model.token_parts(TOKENS)
+    # Class 0 is the start token's; the others in order of first appearance.
+    assert types == [0, 1, 2, 3, 1, 2]
+    assert durations == [0, 1, 1, 2, 2, 3]
+    assert windows == [0, 1, 2, 3, 4, 2]  # a rest has no window: the empty one, shared by both rests
+
+
+def test_factored_softmax_adds_each_parts_logit_to_the_tokens():
+    rng = np.random.default_rng(0)
+    head = jazz_model.FactoredSoftmax(jazz_model.token_parts(TOKENS))
+    inputs = rng.normal(size=(3, 4)).astype("float32")
+    head.build(inputs.shape)
+    for weight in head.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    logits = inputs @ head.kernel.numpy() + head.bias.numpy()
+    for part, kernel, bias in zip(head.parts, head.part_kernels, head.part_biases):
+        logits += (inputs @ kernel.numpy() + bias.numpy())[:, part]
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(head(inputs)), expected / expected.sum(-1, keepdims=True), rtol=1e-5)
+
+
+@pytest.mark.parametrize("conditioning", ["none", "changes"])
+def test_factored_model_loads_in_safe_mode_and_steps_as_it_trains(conditioning, tmp_path):
+    import keras
+
+    rng = np.random.default_rng(2)
+    model = jazz_model.build_model(
+        len(TOKENS) + 1,
+        units=6,
+        embedding_dim=5,
+        conditioning=conditioning,
+        condition_dim=4,
+        head="factored",
+        token_strings=TOKENS,
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert isinstance(loaded.get_layer("head"), jazz_model.FactoredSoftmax)
+    tokens = np.array([[0, 3, 5, 1, 2]], "int32")
+    conditions = random_conditions(rng, tokens.shape[1])
+    inputs = tokens if conditioning == "none" else {"tokens": tokens, "conditions": conditions}
+    expected = model.predict_on_batch(inputs)[0]
+    np.testing.assert_allclose(loaded.predict_on_batch(inputs)[0], expected, rtol=1e-6)
+    step = jazz_model.step_model(loaded)
+    states = [np.zeros((1, size), "float32") for size in step.state_sizes]
+    for t in range(tokens.shape[1]):
+        features = [] if conditioning == "none" else [conditions[:, t]]
+        probabilities, *states = step([tokens[:, t], *features, *states])
+        np.testing.assert_allclose(np.asarray(probabilities)[0], expected[t], rtol=1e-4, atol=1e-6)
+
+
+def test_a_factored_head_needs_the_vocabulary():
+    with pytest.raises(ValueError, match="vocabulary"):
+        jazz_model.build_model(len(TOKENS) + 1, head="factored")
+    with pytest.raises(ValueError, match="head"):
+        jazz_model.build_model(len(TOKENS) + 1, head="tree")
