@@ -4,8 +4,8 @@ Two tables, each measured side by side in one run (variants take turns round aft
 machine slows them alike; throughputs are medians over rounds, ratios the median of each round's ratio, per wall
 second and per CPU second of the process):
 
-- apps: for dinos, jazz and sentiment, the shipped configuration (`saved_models/<app>/config.json`, jazz: its
-  `train` defaults) built by the app's own `build_model` and compiled by its own helper with the compile options
+- apps: for dinos, jazz and sentiment, the shipped configuration (`saved_models/<app>/config.json`; jazz: its
+  windows, vocabulary and head, the `train` defaults otherwise) built by the app's own `build_model` and compiled by its own helper with the compile options
   its `train` defaults to ("app train"), against the same model with `keras.layers.LSTM`/`GRU` in place of our
   layer and Keras's default compile ("keras"), and against other compile options the app could take. The data
   are synthetic, of the app's shapes: names padded to the longest (masked), jazz windows, sentences of SST's
@@ -137,9 +137,9 @@ def jazz_setup(cell, layer_kind, compile_args, steps):
     from apps.jazz import model as jazz_model
     from apps.jazz import train as jazz_train
 
-    defaults = jazz_config.Hyperparameters()
-    num_tokens = len(_config("jazz")["vocabulary"]) + 1
-    batch, seq_len = defaults.batch_size, defaults.seq_len
+    defaults, shipped = jazz_config.Hyperparameters(), _config("jazz")
+    num_tokens = len(shipped["vocabulary"]) + 1
+    batch, seq_len = defaults.batch_size, shipped["seq_len"]
     rng = np.random.default_rng(0)
     y = rng.integers(1, num_tokens, size=(steps * batch, seq_len)).astype("int32")
     tokens = np.concatenate([np.zeros_like(y[:, :1]), y[:, :-1]], axis=1)
@@ -157,6 +157,8 @@ def jazz_setup(cell, layer_kind, compile_args, steps):
             seed=0,
             conditioning=defaults.conditioning_mode,
             use_fused_bptt=_default(jazz_train.train, "use_fused_bptt"),
+            head=shipped.get("head", "joint"),
+            token_strings=shipped["vocabulary"],
         )
     if compile_args == "keras":
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

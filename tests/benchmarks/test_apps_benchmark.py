@@ -90,3 +90,11 @@ def test_sentiment_trains_from_strings_as_the_app_and_from_padded_ids_under_xla(
     ids, _ = next(iter(fit_args["x"]))
     assert ids.shape[1] == bench.SST_MAX_TOKENS and (ids.numpy() == 0).any()
     assert app.count_params() == model.count_params()
+
+
+def test_jazz_has_the_shipped_windows_and_head():
+    model, fit_args = bench.APPS["jazz"]("lstm", "app", None, 2)
+    shipped = bench._config("jazz")
+    assert fit_args["y"].shape[1] == shipped["seq_len"]
+    head = "FactoredSoftmax" if shipped.get("head") == "factored" else "Dense"
+    assert type(model.get_layer("head")).__name__ == head
