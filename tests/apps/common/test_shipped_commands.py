@@ -49,16 +49,16 @@ def test_jazz_samples_the_same_tokens_as_before():
     timeline, _ = parse_progression(DEFAULT_PROGRESSION)
     tokens = SoloSampler(*load_app_bundle("jazz", SHIPPED["jazz"])).sample(4, seed=5, timeline=timeline)
     assert tokens[:12] == [
-        "C,3/2,<+6,+10>",
-        "C,1/6,<-6,-2>",
-        "S,3/2,<+0,+4>",
+        "C,1/2,<*>",
+        "A,1/3,<-2,+2>",
+        "C,7/12,<-2,+2>",
         "A,1/2,<-2,+2>",
-        "S,1/6,<-8,-4>",
+        "A,5/12,<-10,-6>",
+        "R,1/2",
+        "A,1/6,<+2,+6>",
+        "A,5/12,<+0,+4>",
+        "S,1/4,<-2,+2>",
         "R,1/3",
-        "S,1/3,<+2,+6>",
-        "C,1,<+0,+4>",
-        "C,1/3,<-6,-2>",
-        "C,1/3,<+2,+6>",
-        "C,1/6,<-4,+0>",
-        "C,1/3,<-6,-2>",
+        "A,1/4,<-2,+2>",
+        "R,1/2",
     ]
