@@ -9,6 +9,7 @@ Layout::
 Saving is atomic: the bundle is written to a temporary directory and swapped in whole.
 """
 
+import importlib
 import json
 import os
 import pathlib
@@ -19,6 +20,9 @@ import keras
 import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
 from apps.common.errors import UsageError
 from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app
+
+APPS = ("dinos", "jazz", "sentiment")
+"""The apps whose `apps.<app>.model` `load_bundle` imports before loading one of their bundles."""
 
 
 def save_bundle(path, model, config, extra_files=(), force=False):
@@ -69,6 +73,9 @@ def load_bundle(path, app=None, compile=False):
             if found
             else f"{path} is not a {app} model bundle (its config.json names no app)"
         )
+    if found in APPS:
+        # Registers the app's custom layers, which safe mode looks up by name (jazz's `FactoredSoftmax`, ...).
+        importlib.import_module(f"apps.{found}.model")
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.

@@ -21,11 +21,8 @@ def check_model_dir(path):
 
 
 def load_app_bundle(app, path):
-    """`(model, config)` of the `app` bundle at `path`, in safe mode.
-
-    `apps.<app>.model` is imported first: it registers the app's custom layers, which safe mode looks up.
-    """
-    importlib.import_module(f"apps.{app}.model")
+    """`(model, config)` of the `app` bundle at `path`, in safe mode (`apps.common.bundle.load_bundle`, which
+    imports `apps.<app>.model` first: it registers the app's custom layers)."""
     from apps.common.bundle import load_bundle
 
     return load_bundle(path, app=app)

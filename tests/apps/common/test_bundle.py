@@ -6,14 +6,13 @@ bundle is retrained; any other change (a layer's code, a fused path, the loader)
 """
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import apps.dinos.model
-import apps.jazz.model
-import apps.sentiment.model  # noqa: F401
 from apps.common.bundle import load_bundle
 from apps.dinos import data as dinos_data
 from apps.jazz import conditioning
@@ -60,3 +59,16 @@ def answers(name):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_bundle_answers_as_recorded(name):
     np.testing.assert_allclose(answers(name), EXPECTED[name], rtol=1e-4, atol=1e-6)
+
+
+def test_a_fresh_process_loads_a_bundle_whose_app_registers_layers():
+    # Nothing imported but the loader: it imports the app's model module, whose layers safe mode looks up.
+    code = "from apps.common.bundle import load_bundle; print(type(load_bundle(%r)[0].get_layer('head')).__name__)"
+    result = subprocess.run(
+        [sys.executable, "-c", code % SHIPPED["jazz"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        cwd=os.path.dirname(os.path.dirname(SHIPPED["jazz"])),
+    )
+    assert result.stdout.strip() == "FactoredSoftmax", result.stderr[-2000:]
