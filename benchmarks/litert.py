@@ -70,26 +70,29 @@ def export_all(app, export_saved_model, export_litert, directory):
     return model, config, saved, files
 
 
-def step_figures(files, vocab_size, repeats):
-    """Size, per-step latency and ops of each one-step `.tflite` file."""
+def step_figures(files, vocab_size, repeats, conditions=None):
+    """Size, per-step latency and ops of each one-step `.tflite` file (`conditions`: a conditioned model's
+    features, one row per step, cycled)."""
     return {
         kind: {
             "bytes": os.path.getsize(path),
-            "latency_s": step_latency(path, vocab_size, repeats),
+            "latency_s": step_latency(path, vocab_size, repeats, conditions),
             "ops": litert.op_names(path),
         }
         for kind, path in files.items()
     }
 
 
-def step_latency(path, vocab_size, repeats):
-    """Median seconds of one interpreter step, fed random tokens and its own states."""
+def step_latency(path, vocab_size, repeats, conditions=None):
+    """Median seconds of one interpreter step, fed random tokens, its own states and, for a conditioned model,
+    the rows of `conditions` in turn."""
     step = litert.StepRunner(path)
     tokens = np.random.default_rng(0).integers(0, vocab_size, repeats + 1)
     states = [step.initial_states()]
 
     def call(i):
-        _, states[0] = step(tokens[i], states[0])
+        features = conditions[i % len(conditions)] if step.conditioned else None
+        _, states[0] = step(tokens[i], states[0], features)
 
     return median_time(call, repeats)
 
@@ -147,8 +150,11 @@ def bench_dinos(directory, args):
 def bench_jazz(directory, args):
     import tensorflow as tf
 
+    from apps.jazz import conditioning
     from apps.jazz import litert as jazz_litert
+    from apps.jazz.chords import parse_progression
     from apps.jazz.export import export as export_sampler
+    from apps.jazz.generate import DEFAULT_PROGRESSION
 
     _, config, saved, files = export_all("jazz", export_sampler, jazz_litert.export, directory)
     sample = tf.saved_model.load(saved).signatures["sample"]
@@ -159,10 +165,16 @@ def bench_jazz(directory, args):
         temperature=tf.constant(1.0),
         top_k=tf.constant(0),
     )
+    table = None
+    if config.get("conditioning", "none") == "changes":
+        # The default blues, long enough for 32 tokens of any length.
+        timeline, _ = parse_progression(DEFAULT_PROGRESSION)
+        table = conditioning.step_table(timeline, steps * 4.0)
+        arguments["conditions"] = tf.constant(table[None])
     saved_per_step = median_time(lambda i: sample(seed=tf.constant(i), **arguments), args.repeats // 10) / steps
     return {
         "savedmodel": {"bytes": directory_size(saved), "latency_s": saved_per_step},
-        **step_figures(files, len(config["vocabulary"]) + 1, args.repeats),
+        **step_figures(files, len(config["vocabulary"]) + 1, args.repeats, table),
     }
 
 
