@@ -5,9 +5,10 @@ machine slows them alike; throughputs are medians over rounds, ratios the median
 second and per CPU second of the process):
 
 - apps: for dinos, jazz and sentiment, the shipped configuration (`saved_models/<app>/config.json`; jazz: its
-  windows, vocabulary and head, the `train` defaults otherwise) built by the app's own `build_model` and compiled by its own helper with the compile options
-  its `train` defaults to ("app train"), against the same model with `keras.layers.LSTM`/`GRU` in place of our
-  layer and Keras's default compile ("keras"), and against other compile options the app could take. The data
+  windows, vocabulary and head, the `train` defaults otherwise) built by the app's own `build_model` and
+  compiled by its own helper with the compile options its `train` defaults to ("app train"), against the same
+  model with `keras.layers.LSTM`/`GRU` in place of our layer and Keras's default compile ("keras"), and against
+  other compile options the app could take. The data
   are synthetic, of the app's shapes: names padded to the longest (masked), jazz windows, sentences of SST's
   length distribution bucketed by `apps.sentiment.train.make_dataset` (its variants other than "app train"
   vectorise in the pipeline and train from ids padded to 52, XLA's and the fused path's way in).

@@ -46,9 +46,9 @@ def token_parts(tokens):
     split = [token.split(",", 2) for token in tokens]
     parts = []
     for index in range(max(len(fields) for fields in split)):
-        names = {None: 0}
+        names = {}  # part -> class; class 0 is the start token's
         parts.append(
-            [0] + [names.setdefault(fields[index] if index < len(fields) else "", len(names)) for fields in split]
+            [0] + [names.setdefault(fields[index] if index < len(fields) else "", len(names) + 1) for fields in split]
         )
     return parts
 
