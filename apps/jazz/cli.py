@@ -334,7 +334,10 @@ def _evaluate_reference(args, model_path):
     print(f"notes: {result['notes']['generated']} generated, {result['notes']['real']} real")
     if "longest_copy" in result:
         copy = result["longest_copy"]
-        print(f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars")
+        print(
+            f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars; "
+            f"from a note's onset to a note's end: {copy['sounding_bars']:.2f} bars"
+        )
     else:
         print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 

@@ -68,6 +68,35 @@ class CorpusIndex:
 
         return _longest(len(tokens), found)
 
+    def copied_lengths(self, tokens):
+        """For each position of `tokens`, the length of the longest span starting there that occurs in the corpus."""
+        prefix = _prefix_hashes(self.ids(tokens))
+        lengths = np.zeros(len(tokens), dtype=int)
+        alive = np.ones(len(tokens), dtype=bool)
+        for n in range(1, len(tokens) + 1):
+            # A span found in the corpus implies its prefixes are: each start's length grows until it misses.
+            hits = np.zeros(len(tokens), dtype=bool)
+            hits[: len(tokens) - n + 1] = np.isin(_ngram_hashes(prefix, n), self._ngrams(n))
+            alive &= hits
+            if not alive.any():
+                break
+            lengths[alive] = n
+        return lengths
+
+
+def longest_sounding_copy(corpus, tokens, bar_quarters=4.0):
+    """The longest stretch of `tokens` from a note's onset to a note's end inside a span copied from `corpus`.
+
+    In bars. Rests at either end of a copied span do not count: silence matches any solo's silence, so a span of
+    rests alone is no replayed music (it is 0 here, however long).
+    """
+    longest = 0
+    for start, length in enumerate(corpus.copied_lengths(tokens)):
+        sounding = [i for i in range(start, start + length) if not tokens[i].startswith("R")]
+        if sounding:
+            longest = max(longest, sum(grammar.duration_steps(t) for t in tokens[sounding[0] : sounding[-1] + 1]))
+    return longest / grammar.GRID / bar_quarters
+
 
 def longest_repeat(tokens):
     """Returns `(length, start)` of the longest n-gram of `tokens` that occurs at least twice."""
@@ -111,7 +140,8 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
         A JSON-serialisable dict: `notes`, `chord_tone_share`, `scale_tone_share`, `approach_tone_share`,
         `other_tone_share`, `chord_or_scale_share`, `pitch_range` (`lowest`, `highest`, `semitones`),
         `interval_histogram` (semitones -> count, leaps beyond an octave counted at +-12), `longest_repeat`
-        and `longest_copy` (`tokens`, `bars`; the latter only with a corpus).
+        and `longest_copy` (only with a corpus: `tokens` and `bars` of the longest span also in the corpus, and
+        `sounding_bars`, `longest_sounding_copy`).
     """
     kinds = [timeline.chord_at(offset).tone_type(midi) for offset, _, midi in notes]
     count = len(kinds)
@@ -141,7 +171,11 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
     }
     if corpus is not None:
         copy, copy_start = corpus.longest_copy(tokens)
-        stats["longest_copy"] = {"tokens": copy, "bars": _span_bars(tokens, copy_start, copy, bar_quarters)}
+        stats["longest_copy"] = {
+            "tokens": copy,
+            "bars": _span_bars(tokens, copy_start, copy, bar_quarters),
+            "sounding_bars": longest_sounding_copy(corpus, tokens, bar_quarters),
+        }
     return stats
 
 
@@ -157,6 +191,7 @@ def summarise(all_stats):
     if all("longest_copy" in s for s in all_stats):
         summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
         summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)
+        summary["longest_copy_sounding_bars_max"] = max(s["longest_copy"]["sounding_bars"] for s in all_stats)
     return summary
 
 

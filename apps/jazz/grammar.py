@@ -24,8 +24,11 @@ id 0) is the input before the first token, the course's x⟨1⟩ = 0.
 
 Realisation (`realise`) turns tokens back into notes over any chord progression: each note takes a pitch
 of its tone type over the chord sounding at its onset, inside its window from the previous pitch and inside
-`REGISTER`, so every `C` token becomes a chord tone and every `S` token a scale tone of its chord. When
-the window holds no such pitch the nearest one is taken; when the chord has no pitch of that type at all
+`REGISTER`, so every `C` token becomes a chord tone and every `S` token a scale tone of its chord. Windows
+overlap, but `encode` gives each interval one of them (the nearest even centre: `<+0,+4>` means +2, `<+2,+6>`
++3 to +5), and realisation prefers the pitches whose interval would encode to the token's window, so that
+realising over a solo's own changes gives back its intervals as far as the tone types allow; failing those,
+any pitch of the type in the window, and when the window holds none, the nearest one; when the chord has no pitch of that type at all
 (over a major seventh chord every note outside the ionian scale is an approach tone) the type falls back
 `X -> A -> S -> C`.
 """
@@ -164,6 +167,11 @@ def _choose(chord, kind, window, previous, rng, start_pitch):
         return int(candidates[np.argmin(np.abs(candidates - target))])
     low, high = (int(bound) for bound in window.strip("<>").split(","))
     inside = candidates[(candidates >= previous + low) & (candidates <= previous + high)]
+    # Windows overlap, but `encode` gives each interval one window (the nearest even centre): prefer the
+    # pitches whose interval `encode` would give this very window, so realising undoes encoding.
+    exact = inside[[_window(int(m) - previous) == (low, high) for m in inside]]
+    if len(exact):
+        return int(rng.choice(exact))
     if len(inside):
         return int(rng.choice(inside))
     # Outside the register the window is mirrored (a leap up becomes a leap down), else the nearest pitch.

@@ -143,7 +143,8 @@ def compare(generator, solos, bars=32, seed=0, corpus=None):
 
     Returns:
         A JSON-serialisable dict: `overlaps` (generated vs real), `ceiling` (real odd vs even), `solos`,
-        `bars`, `notes` (generated, real), and with a corpus `longest_copy` (`tokens`, `bars`, the maximum).
+        `bars`, `notes` (generated, real), and with a corpus `longest_copy` (`tokens`, `bars`, `sounding_bars`: the
+        maxima over the solos; `apps.jazz.evaluate.statistics`).
     """
     from apps.jazz import evaluate, generate
 
@@ -166,5 +167,5 @@ def compare(generator, solos, bars=32, seed=0, corpus=None):
         "notes": {"generated": int(generated_pool["tone_type"].sum()), "real": int(real_pool["tone_type"].sum())},
     }
     if copies:
-        result["longest_copy"] = {"tokens": max(c["tokens"] for c in copies), "bars": max(c["bars"] for c in copies)}
+        result["longest_copy"] = {key: max(c[key] for c in copies) for key in ("tokens", "bars", "sounding_bars")}
     return result

@@ -42,6 +42,23 @@ def test_spans_are_measured_in_bars():
     stats = evaluate.statistics(notes, timeline, corpus=evaluate.CorpusIndex([]))
     # Tokens: C<*>, C+, C+, C-, C-, C+, C+, C-, C+ (windows <+2,+6>, <-6,-2>): "C+ C+ C-" occurs twice.
     assert stats["longest_repeat"] == {"tokens": 3, "bars": 0.75}
-    assert stats["longest_copy"] == {"tokens": 0, "bars": 0.0}
+    assert stats["longest_copy"] == {"tokens": 0, "bars": 0.0, "sounding_bars": 0.0}
     copied = evaluate.statistics(notes, timeline, corpus=evaluate.CorpusIndex([grammar.encode(notes, timeline)]))
-    assert copied["longest_copy"] == {"tokens": 9, "bars": 2.25}
+    assert copied["longest_copy"] == {"tokens": 9, "bars": 2.25, "sounding_bars": 2.25}
+
+
+def test_copied_lengths_per_position():
+    corpus = evaluate.CorpusIndex([list("xabcd"), list("qqq")])
+    assert corpus.copied_lengths(list("zbcdq")).tolist() == [0, 3, 2, 1, 1]
+    assert corpus.copied_lengths(list("qqqq")).tolist() == [3, 3, 2, 1]
+
+
+def test_a_copied_span_sounds_from_its_first_note_to_its_last():
+    rest, note = "R,4", "C,1,<-2,+2>"
+    corpus = evaluate.CorpusIndex([[rest, rest, rest, note, note, rest, rest, note]])
+    # Four bars of silence match the corpus's three only in part, and silence alone is no copied music.
+    assert evaluate.longest_sounding_copy(corpus, [rest] * 4) == 0.0
+    assert corpus.longest_copy([rest] * 4)[0] == 3
+    # Rests at the edges of a copied span are trimmed; a rest between two copied notes counts.
+    assert evaluate.longest_sounding_copy(corpus, [rest, rest, note, note, rest, "R,2"]) == 0.5
+    assert evaluate.longest_sounding_copy(corpus, [note, rest, rest, note, rest]) == 2.5

@@ -139,3 +139,12 @@ def test_any_melody_keeps_its_rhythm_and_tone_types_over_any_progression(notes, 
         if kind in target_chord.tone_types:  # else the documented fallback X -> A -> S -> C
             assert target_chord.tone_type(after) == kind
         assert grammar.REGISTER[0] <= after <= grammar.REGISTER[1]
+
+
+def test_realisation_takes_the_intervals_encode_gives_the_window():
+    # Windows overlap: -2 lies in <-2,+2> but encodes as <-4,+0>. Over C7 from C, the chord tones in <-2,+2> are
+    # Bb (-2) and C (0); only C encodes back to the window, so every seed must take it.
+    timeline, _ = chords.parse_progression("C7")
+    for seed in range(20):
+        ((_, _, midi),) = grammar.realise(["C,1,<-2,+2>"], timeline, seed=seed, previous=60)
+        assert midi == 60
