@@ -13,7 +13,7 @@ real ones.
    (the unconditioned model of the same size): whole-solo perplexity (`evaluate`), and the histogram
    overlaps of what each model plays over those solos' own changes (first `--bars` bars; temperature 1, no
    top-k, seeds 0, 1, ...) with what was played there, beside the real-vs-real ceiling
-   (`apps.jazz.reference`), averaged over the sets of seeds `--seeds` (default 0, 100, 200). Targets (issue
+   (`apps.jazz.reference`), averaged over the sets of seeds `--seeds` (default 0, 100, ..., 400). Targets (issue
    15): perplexity at least 20% below the baseline's; every overlap at least the baseline's; the mean overlap
    within 0.03 of the ceiling.
 
@@ -190,7 +190,7 @@ def main(argv=None):
         "--seeds",
         type=int,
         nargs="+",
-        default=[0, 100, 200],
+        default=[0, 100, 200, 300, 400],
         help="first seeds of the sets of draws over the validation solos; the overlaps are their mean",
     )
     parser.add_argument("--json", default=os.path.join(REPO, "benchmarks", "results", "jazz.json"))

@@ -8,9 +8,10 @@ from apps.common.config import option
 from apps.jazz.conditioning import MODES
 from apps.jazz.grammar import ENCODINGS
 
-HEADS = ("joint", "factored")
+HEADS = ("joint", "factored", "chain")
 """`--head`: `joint`, one logit per token (a `Dense` softmax); `factored`, shared out per part
-(`apps.jazz.model.FactoredSoftmax`)."""
+(`apps.jazz.model.FactoredSoftmax`); `chain`, one head per part conditioned on the parts before it
+(`apps.jazz.model.ChainSoftmax`)."""
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
 
 
@@ -32,7 +33,8 @@ class Hyperparameters:
     head: str = option(
         "factored",
         "joint: one softmax weight per token; factored: the token's logit shared out over its type, duration "
-        "and interval window",
+        "and interval window; chain: a head per part (type, then duration, then window), each conditioned on "
+        "the parts before it",
         choices=HEADS,
         section="model",
     )

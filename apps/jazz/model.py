@@ -104,6 +104,99 @@ class FactoredSoftmax(keras.layers.Layer):
         return {**super().get_config(), "parts": self.parts}
 
 
+@keras.saving.register_keras_serializable(package="apps.jazz")
+class ChainSoftmax(keras.layers.Layer):
+    """A chain of heads, one per token part, each conditioned on the parts before it, renormalised over the
+    vocabulary: for a grammar token v = (type, duration, window),
+
+        P(v) ∝ P(type_v | a) · P(duration_v | a, type_v) · P(window_v | a, type_v, duration_v)
+
+    The first head is a softmax over the first part's classes; head k > 1 is a softmax over part k's classes
+    of a relu layer of `hidden` units fed a and the classes of the parts before it (their embeddings in the
+    hidden space):
+
+        P(p_k | a, p_<k) = softmax(V_k relu(W_k a + b_k + Σ_{j<k} E_kj[p_j]) + c_k)
+
+    The product gives some probability to part combinations that are no token of the vocabulary; dividing by
+    the vocabulary's total makes the output a softmax over the joint tokens again (`(..., V)`, as a `Dense`
+    head's), so its perplexity is the joint token's, and the sampler, `evaluate` and the LiteRT export are
+    unchanged. Each head k > 1 is computed for every prefix p_<k the vocabulary holds (grammar: 135 (type,
+    duration) pairs for the window).
+
+    Args:
+        parts: `token_parts(vocabulary tokens)`: per part, each token's class id.
+        hidden: units of the relu layer of each head after the first.
+
+    Example:
+
+    >>> head = ChainSoftmax(token_parts(["C,1/2,<*>", "C,1,<+0,+4>", "R,1/2"]), hidden=4)
+    >>> head(np.zeros((2, 8), "float32")).shape
+    (2, 4)
+    """
+
+    def __init__(self, parts, hidden=64, **kwargs):
+        super().__init__(**kwargs)
+        self.parts = [[int(c) for c in part] for part in parts]
+        if not self.parts or len({len(part) for part in self.parts}) != 1:
+            raise ValueError("parts must be one or more class lists of the same length (one class per token)")
+        if int(hidden) < 1:
+            raise ValueError(f"hidden must be a positive number of units; got {hidden!r}")
+        self.hidden = int(hidden)
+        self.classes = [max(part) + 1 for part in self.parts]
+        # For each head k > 0: the distinct prefixes (classes of parts < k) in order of first appearance, and
+        # each token's index among them.
+        self.prefixes, self.prefix_index = [None], [None]
+        for k in range(1, len(self.parts)):
+            index = {}
+            tokens = [index.setdefault(prefix, len(index)) for prefix in zip(*self.parts[:k])]
+            self.prefixes.append(list(index))
+            self.prefix_index.append(tokens)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.first_kernel = self.add_weight((dim, self.classes[0]), initializer="glorot_uniform", name="kernel_0")
+        self.first_bias = self.add_weight((self.classes[0],), initializer="zeros", name="bias_0")
+        self.heads = []
+        for k in range(1, len(self.parts)):
+            self.heads.append(
+                {
+                    "kernel": self.add_weight((dim, self.hidden), initializer="glorot_uniform", name=f"kernel_{k}"),
+                    "bias": self.add_weight((self.hidden,), initializer="zeros", name=f"bias_{k}"),
+                    "embeddings": [
+                        self.add_weight(
+                            (self.classes[j], self.hidden), initializer="glorot_uniform", name=f"embedding_{k}_{j}"
+                        )
+                        for j in range(k)
+                    ],
+                    "output_kernel": self.add_weight(
+                        (self.hidden, self.classes[k]), initializer="glorot_uniform", name=f"output_kernel_{k}"
+                    ),
+                    "output_bias": self.add_weight((self.classes[k],), initializer="zeros", name=f"output_bias_{k}"),
+                }
+            )
+
+    def call(self, inputs):
+        ops = keras.ops
+        first = ops.log_softmax(ops.matmul(inputs, self.first_kernel) + self.first_bias, axis=-1)
+        total = ops.take(first, self.parts[0], axis=-1)
+        for k, head in enumerate(self.heads, start=1):
+            prefixes = self.prefixes[k]
+            shift = sum(ops.take(table, [p[j] for p in prefixes], axis=0) for j, table in enumerate(head["embeddings"]))
+            hidden = ops.relu(ops.expand_dims(ops.matmul(inputs, head["kernel"]) + head["bias"], -2) + shift)
+            log_probs = ops.log_softmax(ops.matmul(hidden, head["output_kernel"]) + head["output_bias"], axis=-1)
+            # (..., prefixes, classes) -> (..., prefixes * classes), then each token's (prefix, class) entry.
+            flat = ops.reshape(log_probs, (-1, len(prefixes) * self.classes[k]))
+            chosen = ops.take(flat, [i * self.classes[k] + c for i, c in zip(self.prefix_index[k], self.parts[k])], 1)
+            total = total + ops.reshape(chosen, ops.shape(total))
+        return ops.softmax(total, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.parts[0]))
+
+    def get_config(self):
+        return {**super().get_config(), "parts": self.parts, "hidden": self.hidden}
+
+
 def build_model(
     num_tokens,
     cell="lstm",
@@ -140,8 +233,8 @@ def build_model(
         raise ValueError(f"conditioning must be one of {MODES}; got {conditioning!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}; got {head!r}")
-    if head == "factored" and (token_strings is None or len(token_strings) + 1 != num_tokens):
-        raise ValueError("a factored head needs the vocabulary's tokens, num_tokens - 1 of them")
+    if head in ("factored", "chain") and (token_strings is None or len(token_strings) + 1 != num_tokens):
+        raise ValueError(f"a {head} head needs the vocabulary's tokens, num_tokens - 1 of them")
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(num_tokens, embedding_dim, name="embedding")(tokens)
     inputs = tokens
@@ -157,6 +250,8 @@ def build_model(
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
     if head == "factored":
         probabilities = FactoredSoftmax(token_parts(token_strings), dtype="float32", name="head")(x)
+    elif head == "chain":
+        probabilities = ChainSoftmax(token_parts(token_strings), dtype="float32", name="head")(x)
     else:
         probabilities = keras.layers.Dense(num_tokens, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(inputs, probabilities, name="jazz")

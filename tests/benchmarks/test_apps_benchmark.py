@@ -96,5 +96,5 @@ def test_jazz_has_the_shipped_windows_and_head():
     model, fit_args = bench.APPS["jazz"]("lstm", "app", None, 2)
     shipped = bench._config("jazz")
     assert fit_args["y"].shape[1] == shipped["seq_len"]
-    head = "FactoredSoftmax" if shipped.get("head") == "factored" else "Dense"
+    head = {"factored": "FactoredSoftmax", "chain": "ChainSoftmax"}.get(shipped.get("head"), "Dense")
     assert type(model.get_layer("head")).__name__ == head

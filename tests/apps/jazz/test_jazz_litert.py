@@ -13,34 +13,33 @@ from apps.jazz.chords import parse_progression
 from apps.jazz.cli import main
 
 TOKENS = ["C,1/2,<-2,+2>", "R,1/4", "S,1/4,<-2,+2>", "A,1/3,<+2,+6>", "C,1,<-6,-2>", "X,1/2,<-2,+2>", "R,1/2"]
-MODES = ["none", "changes"]
 
 
-@pytest.fixture(scope="module", params=MODES)
+@pytest.fixture(scope="module", params=[("none", "joint"), ("changes", "factored"), ("changes", "chain")])
 def exported(request, tmp_path_factory):
-    """A tiny model of each kind, saved as a bundle and exported through the CLI (the conditioned one with the
-    factored head, `train`'s defaults)."""
+    """A tiny model of each kind, saved as a bundle and exported through the CLI: token-only with the course's
+    head, conditioned with each per-part head (the factored one is `train`'s default)."""
     import keras
 
     from apps.common.bundle import save_bundle
     from apps.jazz.model import build_model
 
     keras.utils.set_random_seed(3)
-    head = "factored" if request.param == "changes" else "joint"
+    mode, head = request.param
     model = build_model(
         len(TOKENS) + 1,
         units=6,
         embedding_dim=5,
-        conditioning=request.param,
+        conditioning=mode,
         condition_dim=4,
         head=head,
         token_strings=TOKENS,
     )
     directory = tmp_path_factory.mktemp("jazz")
-    save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS, "conditioning": request.param})
+    save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS, "conditioning": mode})
     out = str(directory / "jazz.tflite")
     assert main(["export", "--format", "litert", "--model", str(directory / "bundle"), "--out", out]) == 0
-    return model, out, request.param == "changes"
+    return model, out, mode == "changes"
 
 
 TIMELINE, _ = parse_progression("Dm7 G7 | Cmaj7 | A7")

@@ -85,8 +85,49 @@ def test_factored_softmax_adds_each_parts_logit_to_the_tokens():
     np.testing.assert_allclose(np.asarray(head(inputs)), expected / expected.sum(-1, keepdims=True), rtol=1e-5)
 
 
+def test_chain_softmax_multiplies_each_parts_conditional_and_renormalises():
+    rng = np.random.default_rng(1)
+    parts = jazz_model.token_parts(TOKENS)
+    head = jazz_model.ChainSoftmax(parts, hidden=3)
+    inputs = rng.normal(size=(2, 4)).astype("float32")
+    head.build(inputs.shape)
+    for weight in head.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    weights = {weight.path.split("/")[-1]: weight.numpy() for weight in head.weights}
+
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    expected = np.zeros((2, len(TOKENS) + 1))
+    for v in range(len(TOKENS) + 1):
+        classes = [part[v] for part in parts]
+        log_p = log_softmax(inputs @ weights["kernel_0"] + weights["bias_0"])[:, classes[0]]
+        for k in (1, 2):
+            shift = sum(weights[f"embedding_{k}_{j}"][classes[j]] for j in range(k))
+            hidden = np.maximum(inputs @ weights[f"kernel_{k}"] + weights[f"bias_{k}"] + shift, 0)
+            logits = hidden @ weights[f"output_kernel_{k}"] + weights[f"output_bias_{k}"]
+            log_p = log_p + log_softmax(logits)[:, classes[k]]
+        expected[:, v] = np.exp(log_p)
+    # The product leaves out the part combinations that are no token; the head divides by what is left.
+    assert (expected.sum(-1) < 1 - 1e-3).all()
+    np.testing.assert_allclose(np.asarray(head(inputs)), expected / expected.sum(-1, keepdims=True), rtol=1e-5)
+    # Any leading axes: (batch, time, units) as in training.
+    np.testing.assert_allclose(np.asarray(head(inputs[:, None]))[:, 0], np.asarray(head(inputs)), rtol=1e-6)
+
+
+def test_chain_softmax_validates_and_serialises():
+    with pytest.raises(ValueError, match="hidden"):
+        jazz_model.ChainSoftmax(jazz_model.token_parts(TOKENS), hidden=0)
+    with pytest.raises(ValueError, match="parts"):
+        jazz_model.ChainSoftmax([[0, 1], [0, 1, 2]])
+    config = jazz_model.ChainSoftmax(jazz_model.token_parts(TOKENS), hidden=5).get_config()
+    assert config["hidden"] == 5 and config["parts"] == jazz_model.token_parts(TOKENS)
+
+
+@pytest.mark.parametrize("head", ["factored", "chain"])
 @pytest.mark.parametrize("conditioning", ["none", "changes"])
-def test_factored_model_loads_in_safe_mode_and_steps_as_it_trains(conditioning, tmp_path):
+def test_per_part_head_model_loads_in_safe_mode_and_steps_as_it_trains(conditioning, head, tmp_path):
     import keras
 
     rng = np.random.default_rng(2)
@@ -96,12 +137,13 @@ def test_factored_model_loads_in_safe_mode_and_steps_as_it_trains(conditioning, 
         embedding_dim=5,
         conditioning=conditioning,
         condition_dim=4,
-        head="factored",
+        head=head,
         token_strings=TOKENS,
     )
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    assert isinstance(loaded.get_layer("head"), jazz_model.FactoredSoftmax)
+    kind = {"factored": jazz_model.FactoredSoftmax, "chain": jazz_model.ChainSoftmax}[head]
+    assert isinstance(loaded.get_layer("head"), kind)
     tokens = np.array([[0, 3, 5, 1, 2]], "int32")
     conditions = random_conditions(rng, tokens.shape[1])
     inputs = tokens if conditioning == "none" else {"tokens": tokens, "conditions": conditions}
@@ -115,8 +157,9 @@ def test_factored_model_loads_in_safe_mode_and_steps_as_it_trains(conditioning, 
         np.testing.assert_allclose(np.asarray(probabilities)[0], expected[t], rtol=1e-4, atol=1e-6)
 
 
-def test_a_factored_head_needs_the_vocabulary():
+@pytest.mark.parametrize("head", ["factored", "chain"])
+def test_a_per_part_head_needs_the_vocabulary(head):
     with pytest.raises(ValueError, match="vocabulary"):
-        jazz_model.build_model(len(TOKENS) + 1, head="factored")
+        jazz_model.build_model(len(TOKENS) + 1, head=head)
     with pytest.raises(ValueError, match="head"):
         jazz_model.build_model(len(TOKENS) + 1, head="tree")
