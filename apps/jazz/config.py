@@ -31,7 +31,7 @@ class Hyperparameters:
         key="conditioning",
     )
     head: str = option(
-        "factored",
+        "chain",
         "joint: one softmax weight per token; factored: the token's logit shared out over its type, duration "
         "and interval window; chain: a head per part (type, then duration, then window), each conditioned on "
         "the parts before it",
@@ -42,7 +42,7 @@ class Hyperparameters:
     units: int = option(64, "state size", type=positive_int, section="model")
     dropout: float = option(0.1, "rate before the softmax", type=fraction, section="model")
     embedding_dim: int = option(32, "token embedding size", type=positive_int, section="model")
-    seq_len: int = option(120, "Tx, tokens per training window", type=positive_int, section="model")
+    seq_len: int = option(90, "Tx, tokens per training window", type=positive_int, section="model")
     epochs: int = option(30, "most epochs", type=positive_int, section="training")
     batch_size: int = option(64, "windows per step", type=positive_int, section="training")
     learning_rate: float = option(5e-3, "Adam's step size", type=positive_float, section="training")
