@@ -21,6 +21,10 @@ grammar token is a tone type, a duration and an interval window, and the logit o
 gains what the head has learnt of approach tones, of sixteenth triplets and of steps down, so a combination
 seldom seen in training borrows from the common ones. It is still one softmax over the joint tokens, so its
 perplexity is the joint token's, and the sampler sees the same `(batch, V)` probabilities.
+
+With `head="chain"` (`train`'s default) the parts are predicted one after another, each given those before it
+(`ChainSoftmax`: the tone type, then the duration, then the window), and their product is renormalised over the
+vocabulary: again a `(batch, V)` softmax over the joint tokens.
 """
 
 import keras
