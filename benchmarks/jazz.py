@@ -146,7 +146,7 @@ def held_out_figures(model_dir, validation, bars, corpus, seeds=(0,)):
     """Whole-solo perplexity of the validation solos and the overlaps over their changes, for one bundle.
 
     The overlaps are the mean over the seed sets `seeds` (solo i drawn with seed + i): one set of 40 draws moves
-    a single overlap by up to 0.06, more than the models differ by. Each set's own figures are under `by_seed`;
+    a single overlap by up to 0.09, more than the models differ by. Each set's own figures are under `by_seed`;
     the longest copy is the maximum over the sets.
     """
     import layers  # noqa: F401  (registers the recurrent layers for loading)

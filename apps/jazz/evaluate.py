@@ -59,14 +59,9 @@ class CorpusIndex:
         return self._sets[n]
 
     def longest_copy(self, tokens):
-        """Returns `(length, start)` of the longest span of `tokens` that occurs in the corpus."""
-        prefix = _prefix_hashes(self.ids(tokens))
-
-        def found(n):
-            hits = np.flatnonzero(np.isin(_ngram_hashes(prefix, n), self._ngrams(n)))
-            return int(hits[0]) if len(hits) else None
-
-        return _longest(len(tokens), found)
+        """Returns `(length, start)` of the longest span of `tokens` that occurs in the corpus (the first one)."""
+        lengths = self.copied_lengths(tokens)
+        return (int(lengths.max()), int(lengths.argmax())) if len(lengths) else (0, 0)
 
     def copied_lengths(self, tokens):
         """For each position of `tokens`, the length of the longest span starting there that occurs in the corpus."""

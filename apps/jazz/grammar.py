@@ -28,9 +28,9 @@ of its tone type over the chord sounding at its onset, inside its window from th
 overlap, but `encode` gives each interval one of them (the nearest even centre: `<+0,+4>` means +2, `<+2,+6>`
 +3 to +5), and realisation prefers the pitches whose interval would encode to the token's window, so that
 realising over a solo's own changes gives back its intervals as far as the tone types allow; failing those,
-any pitch of the type in the window, and when the window holds none, the nearest one; when the chord has no pitch of that type at all
-(over a major seventh chord every note outside the ionian scale is an approach tone) the type falls back
-`X -> A -> S -> C`.
+any pitch of the type in the window, and when the window holds none, the nearest one. When the chord has no
+pitch of that type at all (over a major seventh chord every note outside the ionian scale is an approach
+tone) the type falls back `X -> A -> S -> C`.
 """
 
 import collections

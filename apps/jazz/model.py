@@ -147,14 +147,14 @@ class ChainSoftmax(keras.layers.Layer):
             raise ValueError(f"hidden must be a positive number of units; got {hidden!r}")
         self.hidden = int(hidden)
         self.classes = [max(part) + 1 for part in self.parts]
-        # For each head k > 0: the distinct prefixes (classes of parts < k) in order of first appearance, and
-        # each token's index among them.
-        self.prefixes, self.prefix_index = [None], [None]
+        # For each head after the first: the distinct prefixes (classes of the parts before it) in order of first
+        # appearance, and each token's entry in the head's (prefixes × classes) log-probabilities, flattened.
+        self.prefixes, self.entries = [], []
         for k in range(1, len(self.parts)):
             index = {}
-            tokens = [index.setdefault(prefix, len(index)) for prefix in zip(*self.parts[:k])]
+            rows = [index.setdefault(prefix, len(index)) for prefix in zip(*self.parts[:k])]
             self.prefixes.append(list(index))
-            self.prefix_index.append(tokens)
+            self.entries.append([row * self.classes[k] + c for row, c in zip(rows, self.parts[k])])
 
     def build(self, input_shape):
         dim = input_shape[-1]
@@ -183,15 +183,13 @@ class ChainSoftmax(keras.layers.Layer):
         ops = keras.ops
         first = ops.log_softmax(ops.matmul(inputs, self.first_kernel) + self.first_bias, axis=-1)
         total = ops.take(first, self.parts[0], axis=-1)
-        for k, head in enumerate(self.heads, start=1):
-            prefixes = self.prefixes[k]
+        for head, prefixes, entries in zip(self.heads, self.prefixes, self.entries):
             shift = sum(ops.take(table, [p[j] for p in prefixes], axis=0) for j, table in enumerate(head["embeddings"]))
             hidden = ops.relu(ops.expand_dims(ops.matmul(inputs, head["kernel"]) + head["bias"], -2) + shift)
             log_probs = ops.log_softmax(ops.matmul(hidden, head["output_kernel"]) + head["output_bias"], axis=-1)
-            # (..., prefixes, classes) -> (..., prefixes * classes), then each token's (prefix, class) entry.
-            flat = ops.reshape(log_probs, (-1, len(prefixes) * self.classes[k]))
-            chosen = ops.take(flat, [i * self.classes[k] + c for i, c in zip(self.prefix_index[k], self.parts[k])], 1)
-            total = total + ops.reshape(chosen, ops.shape(total))
+            # (..., prefixes, classes) -> (rows, prefixes * classes): each token's (prefix, class) entry.
+            flat = ops.reshape(log_probs, (-1, log_probs.shape[-2] * log_probs.shape[-1]))
+            total = total + ops.reshape(ops.take(flat, entries, axis=1), ops.shape(total))
         return ops.softmax(total, axis=-1)
 
     def compute_output_shape(self, input_shape):

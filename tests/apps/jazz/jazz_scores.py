@@ -1,4 +1,4 @@
-"""Tiny scores built with music21 for the jazz tests (no shared data needed)."""
+"""Tiny scores built with music21, and a tiny model, for the jazz tests (no shared data needed)."""
 
 from music21 import chord, harmony, meter, note, stream, tempo
 
@@ -53,3 +53,19 @@ CHORDS = [(0.0, "Dm7"), (2.0, "G7"), (4.0, "Cmaj7")]
 # A three-bar lead sheet: the ii-V-I above, the head resting in bar 2, then a bar of A7.
 SHEET_CHORDS = CHORDS + [(8.0, "A7")]
 SHEET_MELODY = MELODY[:8] + [(8.0, 4.0, 69)]
+
+
+def tiny_model(tokens, conditioning="none", head="joint"):
+    """A jazz training model small enough for a test: vocabulary `tokens` (after the start token), 6 units,
+    5-dimensional token vectors, 4-dimensional conditions."""
+    from apps.jazz.model import build_model
+
+    return build_model(
+        len(tokens) + 1,
+        units=6,
+        embedding_dim=5,
+        conditioning=conditioning,
+        condition_dim=4,
+        head=head,
+        token_strings=tokens,
+    )

@@ -12,6 +12,8 @@ from apps.jazz import litert as jazz_litert
 from apps.jazz.chords import parse_progression
 from apps.jazz.cli import main
 
+from jazz_scores import tiny_model
+
 TOKENS = ["C,1/2,<-2,+2>", "R,1/4", "S,1/4,<-2,+2>", "A,1/3,<+2,+6>", "C,1,<-6,-2>", "X,1/2,<-2,+2>", "R,1/2"]
 
 
@@ -22,19 +24,10 @@ def exported(request, tmp_path_factory):
     import keras
 
     from apps.common.bundle import save_bundle
-    from apps.jazz.model import build_model
 
     keras.utils.set_random_seed(3)
     mode, head = request.param
-    model = build_model(
-        len(TOKENS) + 1,
-        units=6,
-        embedding_dim=5,
-        conditioning=mode,
-        condition_dim=4,
-        head=head,
-        token_strings=TOKENS,
-    )
+    model = tiny_model(TOKENS, mode, head)
     directory = tmp_path_factory.mktemp("jazz")
     save_bundle(str(directory / "bundle"), model, {"app": "jazz", "vocabulary": TOKENS, "conditioning": mode})
     out = str(directory / "jazz.tflite")

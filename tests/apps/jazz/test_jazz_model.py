@@ -3,6 +3,8 @@ import pytest
 
 from apps.jazz import model as jazz_model
 
+from jazz_scores import tiny_model
+
 
 @pytest.mark.parametrize("cell", ["lstm", "peephole", "gru", "gru-simple"])
 def test_step_model_shares_the_training_models_weights(cell):
@@ -131,15 +133,7 @@ def test_per_part_head_model_loads_in_safe_mode_and_steps_as_it_trains(condition
     import keras
 
     rng = np.random.default_rng(2)
-    model = jazz_model.build_model(
-        len(TOKENS) + 1,
-        units=6,
-        embedding_dim=5,
-        conditioning=conditioning,
-        condition_dim=4,
-        head=head,
-        token_strings=TOKENS,
-    )
+    model = tiny_model(TOKENS, conditioning, head)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     kind = {"factored": jazz_model.FactoredSoftmax, "chain": jazz_model.ChainSoftmax}[head]
