@@ -13,6 +13,10 @@ The rules every command follows (docs/cli.md is the user's version):
   kind* stands (recognised by its `config.json`'s `app` or by `OWNER_FILE`). Anything else (a file, a folder of
   the user's, another app's bundle, a SavedModel where a bundle goes) is refused unless the user passed
   `--force`. The check runs before any work, and again at the moment of the swap.
+- **Replacing our output keeps the user's files in it.** When the directory replaced is a bundle or SavedModel
+  of ours, whatever in it that no such output writes (`OWNED`: a README, notes, a licence) is carried into the
+  new directory before the swap, so retraining into `saved_models/jazz` keeps its README. What `OWNED` names
+  (the old model, history, curve) is replaced or, if the new run does not write it, dropped.
 - **Downloads are checked.** Each app's `download` fetches what its manifest `data/<app>.json` lists
   (`read_manifest`, one format for every app) with `keras.utils.get_file`, checks each file's sha256 and writes
   it atomically; a URL or a local path works as the source.
@@ -67,6 +71,12 @@ OWNER_FILE = "sequence-models.json"
 BUNDLE = "bundle"
 SAVED_MODEL = "savedmodel"
 KINDS = {BUNDLE: "model bundle", SAVED_MODEL: "SavedModel"}
+OWNED = {
+    BUNDLE: frozenset({MODEL_FILE, CONFIG_FILE, "history.json", "training.png"}),
+    SAVED_MODEL: frozenset({SAVED_MODEL_FILE, OWNER_FILE, "variables", "assets", "fingerprint.pb"}),
+}
+"""What a bundle or a SavedModel of ours may hold that the next one written over it replaces or drops; anything
+else in it is the user's, and is carried into the new one."""
 
 
 def _current_umask():
@@ -326,6 +336,8 @@ def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
         if os.path.islink(path) or not os.path.isdir(path):
             _remove(path)  # only reached with force (or no app): a file or link where the directory goes
             continue
+        if app is not None and owner(path) == (app, kind):
+            _carry_users_files(path, tmp_dir, kind)
         exchanged = _exchange(tmp_dir, path)
         if exchanged is None:
             _replace_in_two_steps(tmp_dir, path)
@@ -334,6 +346,35 @@ def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
             shutil.rmtree(tmp_dir, ignore_errors=True)  # it now holds what `path` held
             return
     raise UsageError(f"cannot write {path}: other processes keep changing it")
+
+
+def _carry_users_files(old_dir, new_dir, kind):
+    """Copies (hard-links where it can) what `old_dir` holds beyond `OWNED[kind]` into `new_dir`."""
+    try:
+        names = os.listdir(old_dir)
+    except FileNotFoundError:
+        return  # gone meanwhile: nothing left to keep
+    for name in names:
+        if name in OWNED[kind] or os.path.lexists(os.path.join(new_dir, name)):
+            continue
+        source, target = os.path.join(old_dir, name), os.path.join(new_dir, name)
+        try:
+            if os.path.isdir(source) and not os.path.islink(source):
+                shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(source, target)
+        except OSError as error:
+            raise UsageError(f"cannot keep {source} in the new {KINDS[kind]}: {error.strerror or error}") from None
+
+
+def _link_or_copy(source, target):
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 _RENAME_EXCHANGE = 2

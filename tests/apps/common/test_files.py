@@ -137,6 +137,35 @@ def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["b"]  # no temporary or old directories left
 
 
+def test_replacing_our_output_keeps_the_users_files_in_it(tmp_path):
+    target = make_bundle(tmp_path / "b", "jazz")
+    (target / "README.md").write_text("how this bundle was trained")
+    (target / "notes").mkdir()
+    (target / "notes" / "a.txt").write_text("mine")
+    (target / "history.json").write_text("the old run's")  # ours: the new run writes none, so it goes
+    with files.atomic_dir(str(target), app="jazz") as tmp:
+        with open(os.path.join(tmp, files.MODEL_FILE), "w") as handle:
+            handle.write("new")
+        with open(os.path.join(tmp, files.CONFIG_FILE), "w") as handle:
+            handle.write(json.dumps({"app": "jazz"}))
+    assert sorted(os.listdir(target)) == sorted([files.CONFIG_FILE, "README.md", files.MODEL_FILE, "notes"])
+    assert (target / files.MODEL_FILE).read_text() == "new"
+    assert (target / "README.md").read_text() == "how this bundle was trained"
+    assert (target / "notes" / "a.txt").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["b"]
+
+    export = make_saved_model(tmp_path / "export", "jazz")
+    (export / "README.md").write_text("serving notes")
+    (export / "variables").mkdir()
+    (export / "variables" / "old.index").write_text("old")
+    with files.atomic_dir(str(export), app="jazz", kind=files.SAVED_MODEL) as tmp:
+        with open(os.path.join(tmp, files.SAVED_MODEL_FILE), "w") as handle:
+            handle.write("new graph")
+        files.write_owner(tmp, "jazz")
+    assert sorted(os.listdir(export)) == sorted(["README.md", files.SAVED_MODEL_FILE, files.OWNER_FILE])
+    assert (export / "README.md").read_text() == "serving notes"
+
+
 def test_atomic_dir_rechecks_at_the_swap(tmp_path):
     target = tmp_path / "b"
     with pytest.raises(UsageError, match="refusing"), files.atomic_dir(str(target), app="dinos"):
