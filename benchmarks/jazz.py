@@ -12,10 +12,11 @@ real ones.
 3. On the model's validation solos (held out by its training), for `--model` and, given, a `--baseline`
    (the unconditioned model of the same size): whole-solo perplexity (`evaluate`), and the histogram
    overlaps of what each model plays over those solos' own changes (first `--bars` bars; temperature 1, no
-   top-k, seeds 0, 1, ...) with what was played there, beside the real-vs-real ceiling
-   (`apps.jazz.reference`), averaged over the sets of seeds `--seeds` (default 0, 100, ..., 400). Targets (issue
-   15): perplexity at least 20% below the baseline's; every overlap at least the baseline's; the mean overlap
-   within 0.03 of the ceiling.
+   top-k) with what was played there, beside the real-vs-real ceiling (`apps.jazz.reference`): `--draws`
+   solos over each real one (default 5; seeds 0, 100, ..., 400 plus the solo's index), their histograms pooled,
+   and beside it the mean of each draw's own overlaps. With a baseline, a bootstrap over the validation solos
+   gives the 5th-95th percentile of each overlap's difference. Targets (issue 15): perplexity at least 20% below
+   the baseline's; every (pooled) overlap at least the baseline's; the mean overlap within 0.03 of the ceiling.
 
     python benchmarks/jazz.py                       # saved_models/jazz, its training data, writes JSON
     python benchmarks/jazz.py --baseline /tmp/jazz-unconditioned    # with the figures of another model
@@ -142,12 +143,12 @@ def generated_statistics(model_dir, count, measures, temperature, corpus):
     return results
 
 
-def held_out_figures(model_dir, validation, bars, corpus, seeds=(0,)):
+def held_out_figures(model_dir, validation, bars, corpus, draws=5):
     """Whole-solo perplexity of the validation solos and the overlaps over their changes, for one bundle.
 
-    The overlaps are the mean over the seed sets `seeds` (solo i drawn with seed + i): one set of 40 draws moves
-    a single overlap by up to 0.09, more than the models differ by. Each set's own figures are under `by_seed`;
-    the longest copy is the maximum over the sets.
+    The overlaps pool `draws` solos over each validation solo (`apps.jazz.reference.compare`): one set of 40
+    draws moves a single overlap by up to 0.09, more than the models differ by. Each draw's own figures are under
+    `by_draw`, their mean under `mean_over_draws`; the per-solo histograms (for the bootstrap) under `per_solo`.
     """
     import layers  # noqa: F401  (registers the recurrent layers for loading)
     from apps.common.bundle import load_bundle
@@ -160,18 +161,13 @@ def held_out_figures(model_dir, validation, bars, corpus, seeds=(0,)):
         total, count = total + float(nll.sum()), count + len(nll)
     start = time.perf_counter()
     sampler = generate.SoloSampler(model, config)
-    by_seed = {seed: reference.compare(sampler, validation, bars=bars, seed=seed, corpus=corpus) for seed in seeds}
-    runs = list(by_seed.values())
+    compared = reference.compare(sampler, validation, bars=bars, corpus=corpus, draws=draws, per_solo=True)
     return {
         "model": os.path.relpath(model_dir, REPO),
         "conditioning": config.get("conditioning", "none"),
         "perplexity": math.exp(total / count),
         "tokens": count,
-        "seeds": list(seeds),
-        "overlaps": {name: stats.mean(run["overlaps"][name] for run in runs) for name in runs[0]["overlaps"]},
-        "ceiling": runs[0]["ceiling"],
-        "longest_copy": {key: max(run["longest_copy"][key] for run in runs) for key in runs[0]["longest_copy"]},
-        "by_seed": {str(seed): run for seed, run in by_seed.items()},
+        **compared,
         "compare_s": time.perf_counter() - start,
     }
 
@@ -187,11 +183,7 @@ def main(argv=None):
     parser.add_argument("--baseline", help="a second bundle (the unconditioned model) for the held-out figures")
     parser.add_argument("--bars", type=int, default=32, help="bars of each validation solo compared")
     parser.add_argument(
-        "--seeds",
-        type=int,
-        nargs="+",
-        default=[0, 100, 200, 300, 400],
-        help="first seeds of the sets of draws over the validation solos; the overlaps are their mean",
+        "--draws", type=int, default=5, help="solos generated over each validation solo, their histograms pooled"
     )
     parser.add_argument("--json", default=os.path.join(REPO, "benchmarks", "results", "jazz.json"))
     parser.add_argument(
@@ -223,9 +215,10 @@ def main(argv=None):
     training_corpus = evaluate.CorpusIndex(
         train.token_sequences([s for s in solos if s.name not in held_out], "grammar")
     )
-    figures = [held_out_figures(args.model, validation, args.bars, training_corpus, args.seeds)]
+    figures = [held_out_figures(args.model, validation, args.bars, training_corpus, args.draws)]
     if args.baseline:
-        figures.append(held_out_figures(args.baseline, validation, args.bars, training_corpus, args.seeds))
+        figures.append(held_out_figures(args.baseline, validation, args.bars, training_corpus, args.draws))
+    per_solo = [figure.pop("per_solo") for figure in figures]
     result = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "model": os.path.relpath(args.model, REPO),
@@ -259,6 +252,9 @@ def main(argv=None):
         targets["every_overlap_at_least_the_baselines"] = all(
             model_figures["overlaps"][name] >= baseline["overlaps"][name] for name in reference.FEATURES
         )
+        result["bootstrap_difference"] = reference.bootstrap_difference(
+            per_solo[0]["generated"], per_solo[1]["generated"], per_solo[0]["real"]
+        )
     print(f"{'':28} {'real':>8} {'generated':>10}")
     for key in (
         "chord_tone_share",
@@ -278,8 +274,8 @@ def main(argv=None):
     )
     print(
         f"\n{len(validation)} validation solos: whole-solo perplexity; overlaps with the real solos over their "
-        f"own changes (first {args.bars} bars, temperature 1, no top-k; mean over the sets of seeds "
-        f"{', '.join(f'{seed}..{seed + len(validation) - 1}' for seed in args.seeds)})"
+        f"own changes (first {args.bars} bars, temperature 1, no top-k; {args.draws} draws over each solo, "
+        "pooled; in brackets the mean of each draw's own overlaps)"
     )
     print(
         f"{'':16}"
@@ -290,9 +286,15 @@ def main(argv=None):
     for name in names:
         print(
             f"{name:16}"
-            + "".join(f"{f['overlaps'][name]:>24.3f}" for f in figures)
+            + "".join(
+                f"{f['overlaps'][name]:>16.3f} ({f.get('mean_over_draws', f['overlaps'])[name]:.3f})" for f in figures
+            )
             + f"{model_figures['ceiling'][name]:>18.3f}"
         )
+    if "bootstrap_difference" in result:
+        print("model minus baseline, resampling the validation solos: 5th..95th percentile, share of resamples >= 0")
+        for name, spread in result["bootstrap_difference"].items():
+            print(f"  {name:14} {spread['low']:+.3f}..{spread['high']:+.3f}  {spread['share_at_least']:.0%}")
     print(f"{'longest copy':16}" + "".join(f"{f['longest_copy']['bars']:>19.2f} bars" for f in figures))
     print(f"{'  of it sounding':16}" + "".join(f"{f['longest_copy']['sounding_bars']:>19.2f} bars" for f in figures))
     print(

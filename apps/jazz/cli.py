@@ -38,6 +38,7 @@ MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
 MAX_CHORD_FILE_BYTES = 1 << 20
 MAX_TAKES = 100
+MAX_DRAWS = 100
 seed = int_in(0, MAX_SEED)
 TEMPO = float_in(20, 400)
 """Quarter notes a minute: MIDI stores 60e6 / bpm microseconds in 24 bits, so below ~3.6 bpm it wraps."""
@@ -135,7 +136,15 @@ def build_parser():
         default=32,
         help="with --reference: the first bars of each solo compared (default: %(default)s)",
     )
-    evaluate_cmd.add_argument("--seed", type=seed, default=0, help="with --reference: solo i is generated with seed+i")
+    evaluate_cmd.add_argument(
+        "--seed", type=seed, default=0, help="with --reference: draw d of solo i is generated with seed + 100 d + i"
+    )
+    evaluate_cmd.add_argument(
+        "--draws",
+        type=int_in(1, MAX_DRAWS),
+        default=1,
+        help="with --reference: solos generated over each real one, their histograms pooled (default: %(default)s)",
+    )
     evaluate_cmd.add_argument("--model", help=f"model for the per-token NLL (default: {DEFAULT_MODEL} if present)")
     evaluate_cmd.add_argument(
         "--corpus",
@@ -319,19 +328,32 @@ def _evaluate_reference(args, model_path):
     solos = data.load_solos(args.reference, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path)
     result = reference.compare(
-        generate.SoloSampler(model, config), solos, bars=args.bars, seed=args.seed, corpus=_corpus(args, config)
+        generate.SoloSampler(model, config),
+        solos,
+        bars=args.bars,
+        seed=args.seed,
+        corpus=_corpus(args, config),
+        draws=args.draws,
     )
     result.update(model=model_path, conditioning=config.get("conditioning", "none"))
     if args.json:
         return print_json(result)
     print(
         f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
-        f"solo(s), first {args.bars} bars, seeds {args.seed}.., temperature 1, no top-k: histogram overlaps"
+        f"solo(s), first {args.bars} bars, {args.draws} draw(s) from seed {args.seed}, temperature 1, no top-k: "
+        "histogram overlaps"
     )
-    print(f"{'feature':14} {'generated vs real':>18} {'real odd vs even':>17}")
+    several = "mean_over_draws" in result
+    print(
+        f"{'feature':14} {'generated vs real':>18} {'real odd vs even':>17}"
+        + (f" {'mean of the draws':>18}" if several else "")
+    )
     for name in [*reference.FEATURES, "mean"]:
-        print(f"{name:14} {result['overlaps'][name]:>18.3f} {result['ceiling'][name]:>17.3f}")
-    print(f"notes: {result['notes']['generated']} generated, {result['notes']['real']} real")
+        print(
+            f"{name:14} {result['overlaps'][name]:>18.3f} {result['ceiling'][name]:>17.3f}"
+            + (f" {result['mean_over_draws'][name]:>18.3f}" if several else "")
+        )
+    print(f"notes: {result['notes']['generated']:.0f} generated (per draw), {result['notes']['real']} real")
     if "longest_copy" in result:
         copy = result["longest_copy"]
         print(

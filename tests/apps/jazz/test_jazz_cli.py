@@ -349,6 +349,11 @@ def test_evaluate_against_reference_solos_on_their_own_changes(trained, solos_di
     assert json.loads(capsys.readouterr().out) == report  # fixed seeds
     assert main(arguments[:-1]) == 0
     assert "real odd vs even" in capsys.readouterr().out
+    assert main([*arguments, "--draws", "2"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    assert pooled["draws"] == 2 and pooled["by_draw"][0] == report["overlaps"]  # draw 0 is the run above
+    assert main([*arguments[:-1], "--draws", "2"]) == 0
+    assert "mean of the draws" in capsys.readouterr().out
 
 
 def test_evaluate_needs_midi_or_reference_not_both(solos_dir, capsys):

@@ -66,3 +66,37 @@ def test_overlap_of_empty_histograms():
 def test_notes_beyond_the_bars_are_left_out_and_the_last_is_cut():
     counts = reference.histograms([(0.0, 8.0, 60), (4.0, 1.0, 62)], C_MAJOR, bars=1)
     assert counts["tone_type"].sum() == 1 and counts["duration"][-1] == 1  # 8 quarters cut to 4: still >= 3.2
+
+
+def test_several_draws_are_pooled_before_the_overlap(monkeypatch):
+    from apps.jazz import generate
+
+    # Draw 0 (seed 0) plays A's notes, draw 1 (seed 100) B's; the real solo is A.
+    played = {0: A.notes, reference.DRAW_SEED_STRIDE: B.notes}
+    monkeypatch.setattr(generate, "generate_solo", lambda generator, timeline, bars, seed, **kw: (played[seed], []))
+    result = reference.compare(None, [A], bars=1, draws=2, per_solo=True)
+    assert result["by_draw"][0] == {name: pytest.approx(1.0) for name in [*reference.FEATURES, "mean"]}
+    assert result["by_draw"][1]["duration"] == 0.0  # A: 1 and 0.5 quarters; B: 2 and 2
+    assert result["mean_over_draws"]["duration"] == pytest.approx(0.5)
+    # Pooled: 0.5 twice, 1 once, 2 twice (2/5, 1/5, 2/5) against A's (2/3, 1/3, 0).
+    assert result["overlaps"]["duration"] == pytest.approx(2 / 5 + 1 / 5)
+    assert result["notes"] == {"generated": 2.5, "real": 3}
+    assert (
+        result["per_solo"]["generated"][0]["duration"]
+        == (
+            reference.histograms(A.notes, C_MAJOR, 1)["duration"]
+            + reference.histograms(B.notes, C_MAJOR, 1)["duration"]
+        ).tolist()
+    )
+
+
+def test_bootstrap_difference_of_a_model_with_itself_and_with_the_real_solos():
+    solos = [A, B, A, B]
+    real = [{k: v.tolist() for k, v in reference.histograms(s.notes, s.timeline, 1).items()} for s in solos]
+    swapped = real[1::-1] + real[:1:-1]  # each solo gets another's notes
+    same = reference.bootstrap_difference(swapped, swapped, real, rounds=200)
+    assert all(spread == {"low": 0.0, "high": 0.0, "share_at_least": 1.0} for spread in same.values())
+    better = reference.bootstrap_difference(real, swapped, real, rounds=200)
+    assert better["duration"]["share_at_least"] == 1.0 and better["duration"]["high"] > 0
+    with pytest.raises(ValueError, match="same solos"):
+        reference.bootstrap_difference(real, swapped[:2], real)
