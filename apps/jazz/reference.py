@@ -140,8 +140,8 @@ def compare(generator, solos, bars=32, seed=0, corpus=None, draws=1, per_solo=Fa
     With several draws per solo the generated histograms are pooled over all of them before the overlaps are
     taken: the estimate of how far the model's distribution lies from the real one. The mean of each draw's own
     overlaps (`mean_over_draws`) is lower, and more so for a model whose solos vary more: a set of 40 solos that
-    happens to hold several in double time moves the duration histogram by up to 0.08, and any such noise can
-    only lower an overlap with a fixed histogram.
+    happens to hold several in double time moves the duration histogram by up to 0.08, and on average such
+    noise can only lower an overlap with a fixed histogram (the overlap is concave).
 
     Args:
         generator: an `apps.jazz.generate.SoloSampler`.
