@@ -230,10 +230,9 @@ def bootstrap_difference(model, baseline, real, rounds=2000, seed=0):
     weights = np.random.default_rng(seed).multinomial(len(real), np.full(len(real), 1 / len(real)), size=rounds)
 
     def resampled_overlaps(generated, target, name):
-        a = weights @ np.asarray([h[name] for h in generated], "float64")
-        b = weights @ np.asarray([h[name] for h in target], "float64")
-        totals_a, totals_b = a.sum(1, keepdims=True), b.sum(1, keepdims=True)
-        return np.minimum(a / np.maximum(totals_a, 1), b / np.maximum(totals_b, 1)).sum(1)
+        pooled_generated = weights @ np.asarray([h[name] for h in generated], "float64")
+        pooled_target = weights @ np.asarray([h[name] for h in target], "float64")
+        return np.array([overlap(a, b) for a, b in zip(pooled_generated, pooled_target)])
 
     differences = {}
     for name in FEATURES:
