@@ -30,6 +30,7 @@ Only `keras.ops`: it runs on TensorFlow and JAX alike.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -124,7 +125,7 @@ def _sequence_op(recurrence, n_states, masked, dropped):
             return step, step
 
         projected = cell.project(xt)
-        _, stacked = ops.scan(forward_step, (*initial, no_saved), (projected, step_mask) if masked else projected)
+        _, stacked = _scan(forward_step, (*initial, no_saved), (projected, step_mask) if masked else projected)
         states_all, saved_all = list(stacked[:n_states]), stacked[n_states]
         previous_all = [ops.concatenate([ops.expand_dims(s0, 0), s[:-1]], axis=0) for s0, s in zip(initial, states_all)]
 
@@ -147,7 +148,7 @@ def _sequence_op(recurrence, n_states, masked, dropped):
                 step = (*d_previous, dz)  # dz leaves through the carry too, as the forward values do
                 return step, step
 
-            carry, stacked_back = ops.scan(
+            carry, stacked_back = _scan(
                 backward_step,
                 (ops.zeros_like(initial[0]), *d_final, no_dz),
                 (d_outputs, *([step_mask] if masked else []), *factors),
@@ -162,6 +163,21 @@ def _sequence_op(recurrence, n_states, masked, dropped):
         return ops.concatenate([states_all[0], *(s[-1:] for s in states_all[1:])], axis=0), gradient
 
     return run
+
+
+def _scan(f, init, xs, reverse=False):
+    """`keras.ops.scan` over one time-major tensor or a tuple of them, which may have a time axis of unknown
+    length: Keras 3.15's TensorFlow `scan` compares the lengths of several inputs with a method that an
+    unknown length (None) lacks, so there the tuple travels packed into one tensor along its last axis and
+    is split again inside `f`. A known length scans the tuple as it is."""
+    if not isinstance(xs, tuple) or xs[0].shape[0] is not None:
+        return ops.scan(f, init, xs, reverse=reverse)
+    ends = np.cumsum([x.shape[-1] for x in xs])
+
+    def unpacked(carry, packed_t):
+        return f(carry, tuple(ops.split(packed_t, ends[:-1].tolist(), axis=-1)))
+
+    return ops.scan(unpacked, init, ops.concatenate(xs, axis=-1), reverse=reverse)
 
 
 def dropped(state, recurrent_mask):

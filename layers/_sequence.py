@@ -56,13 +56,10 @@ class ProjectedRNN(keras.layers.RNN):
         """Why the fused path would not run `sequences` through exactly this layer (a sentence), or None.
 
         Its hand-coded derivatives assume tanh and sigmoid, a time loop (not unrolled), and states in the
-        compute dtype, float32 or float64 (mixed policies keep their float32 states in the generic loop). And
-        Keras 3.15's TensorFlow `ops.scan` fails on a time axis of unknown length (a graph traced for
-        `Input((None, features))`), which Keras's own loop handles.
+        compute dtype, float32 or float64 (mixed policies keep their float32 states in the generic loop). A
+        time axis of unknown length (a graph traced for `Input((None, features))`) is fine.
         """
         cell = self.cell
-        if sequences.shape[1] is None:
-            return "the number of time steps is unknown (None) where it is traced; `keras.ops.scan` needs it"
         if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
             return (
                 f"its derivatives are those of activation='tanh', recurrent_activation='sigmoid', not "

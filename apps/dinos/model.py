@@ -70,7 +70,7 @@ def build_model(
             a plain Embedding.
         use_fused_bptt: our LSTM and GRU cells run the hand-written backpropagation through time, as `train`
             asks: on padded, masked names with recurrent dropout it trained faster than Keras's loop, with or
-            without XLA (`benchmarks/apps.py`). It needs a fixed number of steps per batch.
+            without XLA (`benchmarks/apps.py`).
     """
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     if embedding_dropout:

@@ -127,8 +127,8 @@ def train(
     callbacks += distribute.backup_callbacks(backup_dir)
     history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
-    # The fused path pays in training; scoring and sampling names of any length need Keras's loop, which takes
-    # an unknown number of steps (the fused path would decline it, with a warning).
+    # The fused path pays in training only: its forward pass keeps what the backward pass needs, which scoring
+    # and sampling never use.
     for layer in recurrent_layers(model):
         if hasattr(layer, "use_fused_bptt"):
             layer.use_fused_bptt = False

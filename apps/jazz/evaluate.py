@@ -216,8 +216,7 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
     """
     ids = vocabulary.encode(tokens)
     # Padded at the end to a multiple of PAD_TOKENS (the model is causal: padding changes no earlier output),
-    # and run by a function traced once per padded length: the fused LSTM needs a static number of steps,
-    # which `predict_on_batch` stops giving after a few lengths (it retraces with the time axis unknown).
+    # and run by a function traced once per padded length: few lengths, few traces.
     length = -(-len(ids) // PAD_TOKENS) * PAD_TOKENS
     inputs = np.zeros((1, length), "int32")
     inputs[0, 1 : len(ids)] = ids[:-1]

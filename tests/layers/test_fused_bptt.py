@@ -359,18 +359,36 @@ def test_gru_falls_back_to_the_generic_loop_and_says_so_once(options, reason, fu
     assert not fused_calls
 
 
-def test_unknown_number_of_steps_falls_back_with_a_warning(tensorflow_backend, fused_calls):
-    """Keras 3.15's TensorFlow `ops.scan` fails on a time axis of unknown length; Keras's loop handles it."""
+@pytest.mark.parametrize(
+    "kind, options",
+    [
+        ("lstm", dict(go_backwards=True, return_sequences=True)),
+        ("gru_reset_after", dict(return_state=True)),
+        ("gru_course", dict(return_sequences=True, zero_output_for_mask=True)),
+    ],
+)
+def test_unknown_number_of_steps_takes_the_fused_path(kind, options, tensorflow_backend, fused_calls, assert_all_close):
+    """A graph traced for any length (as Keras traces a training step from the second batch length on, with
+    `reduce_retracing`): the fused path runs, and equals Keras's loop. Keras 3.15's TensorFlow `ops.scan`
+    fails there on several inputs (`_bptt._scan` packs them into one)."""
     tf = tensorflow_backend
-    layer = LSTM(H, use_fused_bptt=True)
-    layer.build((None, None, D))
-    traced = tf.function(
-        lambda x, mask: layer(x, mask=mask),
-        input_signature=[tf.TensorSpec((None, None, D)), tf.TensorSpec((None, None), tf.bool)],
-    )
-    with pytest.warns(UserWarning, match="number of time steps is unknown"):
-        outputs = traced(make_inputs(), MASK)
-    assert outputs.shape == (B, H)
-    assert not fused_calls
-    layer(make_inputs(), mask=MASK)  # known again: the fused path
-    assert len(fused_calls) == 1
+    layer_class, _, layer_options = KINDS[kind]
+    fused, generic = fused_and_generic(layer_class, (None, None, D), **layer_options, **options)
+
+    def traced(layer):
+        def run(x, mask):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs = tf.nest.flatten(layer(x, mask=mask, training=True))
+                loss = sum(tf.reduce_sum(o * tf.cos(o)) for o in outputs)
+            return outputs, tape.gradient(loss, [x, *layer.trainable_variables])
+
+        return tf.function(run, input_signature=[tf.TensorSpec((None, None, D)), tf.TensorSpec((None, None), tf.bool)])
+
+    fused_run, generic_run = traced(fused), traced(generic)
+    for steps in (T, 2):  # one trace, two lengths
+        x, mask = make_inputs(steps=steps), MASK[:, -steps:]
+        actual, expected = fused_run(x, mask), generic_run(x, mask)
+        assert_all_close([a.numpy() for a in actual[0]], [e.numpy() for e in expected[0]], atol=1e-5)
+        assert_all_close([a.numpy() for a in actual[1]], [e.numpy() for e in expected[1]], atol=1e-5)
+    assert fused_calls
