@@ -78,14 +78,60 @@ def _fused(fused):
     return make
 
 
+@keras.saving.register_keras_serializable(package="benchmarks")
+class NoRecurrence(keras.layers.Layer):
+    """A per-step Dense(units, tanh) where the app has a recurrent layer: the model's training step without any
+    recurrence, so its speed is the most that any recurrent layer, however fast, could give the app (Amdahl)."""
+
+    def __init__(self, units, return_sequences=True, go_backwards=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units, activation="tanh")
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards  # `Bidirectional` copies the layer with it flipped
+        self.return_state = self.stateful = False
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x, mask=None, initial_state=None, training=None):
+        del initial_state, training
+        y = self.dense(x)
+        return y if self.return_sequences else y[:, 0 if self.go_backwards else -1]
+
+    def compute_mask(self, x, mask=None):
+        return mask if self.return_sequences else None
+
+    def compute_output_shape(self, input_shape):
+        steps = (input_shape[1],) if self.return_sequences else ()
+        return (input_shape[0], *steps, self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "go_backwards": self.go_backwards,
+        }
+
+
+def _no_recurrence(cell, units, *, return_sequences=True, name=None, **kwargs):
+    del cell, kwargs
+    return NoRecurrence(units, return_sequences, name=name)
+
+
 @contextlib.contextmanager
 def _layer_maker(module, kind):
-    """Builds the app's model with its own recurrent layers (`kind` "app"), Keras's ("keras"), or ours with the
-    fused path forced on ("fused") or off ("loop")."""
+    """Builds the app's model with its own recurrent layers (`kind` "app"), Keras's ("keras"), ours with the
+    fused path forced on ("fused") or off ("loop"), or none at all ("none": `NoRecurrence`)."""
     if kind == "app":
         yield
         return
-    maker = _keras_recurrent_layer if kind == "keras" else _fused(kind == "fused")
+    if kind == "none":
+        maker = _no_recurrence
+    else:
+        maker = _keras_recurrent_layer if kind == "keras" else _fused(kind == "fused")
     with mock.patch.object(module, "recurrent_layer", maker):
         yield
 
@@ -241,6 +287,8 @@ APP_VARIANTS = {
     "keras XLA": ("keras", XLA),
     "ours loop XLA": ("loop", XLA),
     "ours fused XLA": ("fused", XLA),
+    # The ceiling: the app's model and compile without a recurrence.
+    "no recurrence": ("none", None),
 }
 # Sentiment's model turns strings into ids inside the model, which XLA cannot compile: the variants with a
 # compile of their own train from ids padded to one length (`sentiment_setup`); those compiled as the app
@@ -251,6 +299,7 @@ SENTIMENT_VARIANTS = [
     "ours loop",
     "ours fused",
     "ours fused, app compile",
+    "no recurrence",
     "ours loop XLA",
     "ours fused XLA",
 ]

@@ -98,3 +98,31 @@ def test_jazz_has_the_shipped_windows_and_head():
     assert fit_args["y"].shape[1] == shipped["seq_len"]
     head = {"factored": "FactoredSoftmax", "chain": "ChainSoftmax"}.get(shipped.get("head"), "Dense")
     assert type(model.get_layer("head")).__name__ == head
+
+
+@pytest.mark.parametrize("app", ["jazz", "sentiment"])
+def test_no_recurrence_removes_only_the_recurrence(app):
+    """The ceiling's model: the app's, every recurrent layer (both directions of a `Bidirectional`) a per-step
+    Dense, compiled as the app compiles."""
+    model, _ = bench.APPS[app]("lstm", "none", None, 2)
+    app_model, _ = bench.APPS[app]("lstm", "app", None, 2)
+    replaced = [layer for layer in model.layers if isinstance(layer, bench.NoRecurrence)]
+    replaced += [layer.forward_layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert replaced and all(isinstance(layer, bench.NoRecurrence) for layer in replaced)
+    assert not _recurrent(model)
+    kept = [
+        layer.name for layer in model.layers if not isinstance(layer, (bench.NoRecurrence, keras.layers.Bidirectional))
+    ]
+    assert kept == [
+        layer.name
+        for layer in app_model.layers
+        if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+    ]
+    assert model.jit_compile == app_model.jit_compile
+
+
+def test_sentiment_fused_app_compile_trains_from_strings_with_the_fused_path():
+    model, _ = bench.APPS["sentiment"]("lstm", "fused", None, 2)
+    assert model.inputs[0].dtype == "string"
+    wrapper = next(layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional))
+    assert wrapper.forward_layer.use_fused_bptt and wrapper.backward_layer.use_fused_bptt
