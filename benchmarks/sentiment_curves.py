@@ -4,12 +4,15 @@ The SST-2 bundle is the five-class phrase network with its classes grouped (`--t
 per seed shows both tasks' learning curves: dev accuracy of the weights as trained and of the optimizer's
 exponential moving average of them (Keras's `use_ema`; it only watches, the run itself is unchanged), for
 recipes that `apps.sentiment.train` does not offer (a decaying step, larger layers, max pooling) before they
-are worth an option. GloVe 6B 50-d, 20,000 ids, word dropout 0.3 and dropout 0.5 as the shipped commands.
+are worth an option (also a loss that adds the SST-2 groups' own, `--polarity-weight`). GloVe 6B 50-d, 20,000
+ids, word dropout 0.3 and dropout 0.5 as the shipped commands.
 
     python benchmarks/sentiment_curves.py --seed 1 --out benchmarks/results/sentiment-curves-seed1.json
     python benchmarks/sentiment_curves.py --seed 1 --units 128 --pooling max --decay 0.85 \
         --out benchmarks/results/sentiment-curves-seed1-128-max-decay.json
     python benchmarks/sentiment_curves.py --seed 1 --members 3 --out benchmarks/results/sentiment-curves-seed1-shared3.json
+    python benchmarks/sentiment_curves.py --seed 1 --units 128 --polarity-weight 1 \
+        --out benchmarks/results/sentiment-curves-seed1-128-polarity.json
 """
 
 import argparse
