@@ -55,7 +55,8 @@ def shared_embedding_ensemble(vectorizer, members, units):
 def polarity_loss(groups, weight):
     """Cross-entropy of the five classes plus `weight` x that of their SST-2 groups (-log of the summed
     probabilities of the right group) for the phrases in a group: the five-class network pressed harder on the
-    boundary the SST-2 bundle answers with, neutral phrases still teaching it."""
+    boundary the SST-2 bundle answers with, neutral phrases still teaching it. The group's own mass, not
+    `GroupClasses`'s renormalised answer: it also draws probability away from the neutral class."""
     membership = np.zeros((5, len(groups)), "float32")
     group_of = np.full(5, -1, "int32")
     for index, labels in enumerate(groups):

@@ -121,8 +121,20 @@ def test_no_recurrence_removes_only_the_recurrence(app):
     assert model.jit_compile == app_model.jit_compile
 
 
-def test_sentiment_fused_app_compile_trains_from_strings_with_the_fused_path():
-    model, _ = bench.APPS["sentiment"]("lstm", "fused", None, 2)
+def test_sentiment_fused_app_compile_trains_from_strings_with_the_fused_path(monkeypatch):
+    """Strings in buckets of changing length, as the app trains: Keras traces the step with the time axis
+    unknown from the second length on, and the fused path must still run there (both directions)."""
+    from layers import _bptt
+
+    lengths = []
+    real = _bptt.sequence
+
+    def spy(recurrence, x, *args, **kwargs):
+        lengths.append(x.shape[1])
+        return real(recurrence, x, *args, **kwargs)
+
+    monkeypatch.setattr(_bptt, "sequence", spy)
+    model, fit_args = bench.APPS["sentiment"]("lstm", "fused", None, 4)
     assert model.inputs[0].dtype == "string"
-    wrapper = next(layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional))
-    assert wrapper.forward_layer.use_fused_bptt and wrapper.backward_layer.use_fused_bptt
+    model.fit(**{**fit_args, "steps_per_epoch": 4}, epochs=1, verbose=0)
+    assert lengths and None in lengths

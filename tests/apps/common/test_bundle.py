@@ -1,9 +1,9 @@
 """The shipped bundles load in safe mode and answer exactly as when they were made.
 
 The expected probabilities were read from the bundles themselves (2026-12-01; jazz's again on 2026-12-02, when it
-was retrained conditioned on the changes, and again that day with a head per token part; sentiment's on
-2026-12-02, retrained with 128 units, and sentiment-sst2's the same way) and must be read again whenever a bundle is retrained; any other change
-(a layer's code, a fused path, the loader) must leave them as they are.
+was retrained conditioned on the changes, and again that day with a head per token part; sentiment's and
+sentiment-sst2's on 2026-12-02, each retrained with 128 units) and must be read again whenever a bundle is
+retrained; any other change (a layer's code, a fused path, the loader) must leave them as they are.
 """
 
 import os
