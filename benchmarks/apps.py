@@ -10,8 +10,8 @@ second and per CPU second of the process):
   model with `keras.layers.LSTM`/`GRU` in place of our layer and Keras's default compile ("keras"), and against
   other compile options the app could take. The data
   are synthetic, of the app's shapes: names padded to the longest (masked), jazz windows, sentences of SST's
-  length distribution bucketed by `apps.sentiment.train.make_dataset` (its variants other than "app train"
-  vectorise in the pipeline and train from ids padded to 52, XLA's and the fused path's way in).
+  length distribution bucketed by `apps.sentiment.train.make_dataset` (its variants under XLA train as `train
+  --jit-compile` does, from ids made in the pipeline in a few fixed lengths: `apps.sentiment.train.IdsInPipeline`).
 - cases: our layer with the fused path (`use_fused_bptt=True`) against Keras's generic loop (the same layer with
   `use_fused_bptt=False`) under the same compile, for each masked case: TensorFlow without XLA, TensorFlow with
   XLA (`jit_compile=True, steps_per_execution=10`) and JAX (`KERAS_BACKEND=jax`, in a subprocess).
@@ -254,24 +254,19 @@ def sentiment_setup(cell, layer_kind, compile_args, steps):
             max_length=config["max_length"],
             members=config["members"],
         )
-    dataset = sentiment_train.make_dataset(examples, config["batch_size"], shuffle_seed=0)
-    if isinstance(compile_args, dict):
-        # XLA cannot compile TextVectorization: vectorise in the pipeline, pad every sentence to SST's longest,
-        # and train the model from the window's ids on.
-        vectorizer = model.get_layer("vectorizer")
-        model = keras.Model(model.get_layer("window").output, model.output)
-        dataset = dataset.map(lambda texts, labels: (_padded_ids(vectorizer(texts)), labels))
+    if compile_args is None:
+        compile_args = {name: _default(sentiment_train.train, name) for name in ("jit_compile", "steps_per_execution")}
+    to_ids = None
+    if compile_args != "keras" and compile_args["jit_compile"]:
+        # As `train` does under XLA: ids made in the pipeline, padded to a few fixed lengths.
+        to_ids = sentiment_train.IdsInPipeline(model)
+        model = to_ids.model
+    dataset = sentiment_train.make_dataset(examples, config["batch_size"], shuffle_seed=0, to_ids=to_ids)
     if compile_args == "keras":
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     else:
-        sentiment_train.compile_model(model, config["learning_rate"], config["members"], **(compile_args or {}))
+        sentiment_train.compile_model(model, config["learning_rate"], config["members"], **compile_args)
     return model, {"x": dataset, "steps_per_epoch": steps}
-
-
-def _padded_ids(ids):
-    ids = ids[:, :SST_MAX_TOKENS]
-    ids = keras.ops.pad(ids, [[0, 0], [0, SST_MAX_TOKENS - keras.ops.shape(ids)[1]]])
-    return keras.ops.reshape(ids, (-1, SST_MAX_TOKENS))
 
 
 APPS = {"dinos": dinos_setup, "jazz": jazz_setup, "sentiment": sentiment_setup}
@@ -290,19 +285,6 @@ APP_VARIANTS = {
     # The ceiling: the app's model and compile without a recurrence.
     "no recurrence": ("none", None),
 }
-# Sentiment's model turns strings into ids inside the model, which XLA cannot compile: the variants with a
-# compile of their own train from ids padded to one length (`sentiment_setup`); those compiled as the app
-# compiles, from the app's strings in buckets of similar length.
-SENTIMENT_VARIANTS = [
-    "keras",
-    "app train",
-    "ours loop",
-    "ours fused",
-    "ours fused, app compile",
-    "no recurrence",
-    "ours loop XLA",
-    "ours fused XLA",
-]
 
 
 def steps_per_second(model, fit_args, steps):
@@ -340,8 +322,6 @@ def run_apps(apps, cells, variants, rounds, steps):
     for app in apps:
         for cell in cells:
             names = ["keras"] + [name for name in variants if name != "keras"]
-            if app == "sentiment":
-                names = [name for name in names if name in SENTIMENT_VARIANTS]
             setups = {}
             for name in names:
                 kind, compile_args = APP_VARIANTS[name]

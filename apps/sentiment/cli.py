@@ -18,6 +18,7 @@ from apps.common import config as hyperparameters
 from apps.common import files, plots
 from apps.common.cli import (
     UsageError,
+    add_compile_arguments,
     add_distribute_arguments,
     add_force_argument,
     fraction,
@@ -97,6 +98,7 @@ def build_parser():
     add_force_argument(train_cmd)
     train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     add_distribute_arguments(train_cmd)
+    add_compile_arguments(train_cmd, steps_per_execution=1)
 
     evaluate_cmd = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
     evaluate_cmd.add_argument("--data", required=True, help="labelled file: `<label> <text>` lines or CSV/TSV")
@@ -228,6 +230,8 @@ def _train(args):
         strategy=strategy,
         backup_dir=args.backup_dir,
         force=args.force,
+        jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution,
     )
     if vectors:
         used = config["embeddings"]

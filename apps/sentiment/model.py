@@ -77,6 +77,11 @@ class TokenWindow(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
 
+    def compute_output_spec(self, tokens):
+        # The ids keep their integer dtype (Keras's default spec would say float32), so that a model built
+        # from this layer's output on takes int64 ids (`apps.sentiment.train.IdsInPipeline`).
+        return keras.KerasTensor(self.compute_output_shape(tokens.shape), dtype=tokens.dtype)
+
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length}
 

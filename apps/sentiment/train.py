@@ -52,24 +52,61 @@ def hold_out(examples, fraction, seed):
     return pick(train, "train part"), pick(dev, "held-out dev part")
 
 
-def make_dataset(examples, batch_size, shuffle_seed=None):
+def make_dataset(examples, batch_size, shuffle_seed=None, to_ids=None):
     """A `tf.data` pipeline of (strings, labels) batches.
 
     For training (`shuffle_seed` given) the examples are reshuffled every pass, grouped into batches of
     similar length, and repeated without end: an epoch is then `ceil(len(examples) / batch_size)` steps.
     `batch_size` is the global batch (split across the replicas of a `tf.distribute` strategy); across
-    workers the batches are sharded by element (`AutoShardPolicy.DATA`).
+    workers the batches are sharded by element (`AutoShardPolicy.DATA`). `to_ids` (`IdsInPipeline`): each
+    batch of strings becomes the model's token ids in the pipeline, (ids, labels) batches.
     """
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(examples.texts), np.asarray(examples.labels)))
     if shuffle_seed is None:
-        return distribute.sharded(dataset.batch(batch_size))
-    dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.bucket_by_sequence_length(
-        lambda text, label: tf.size(tf.strings.split(text)),
-        BUCKET_BOUNDARIES,
-        [batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-    )
+        dataset = dataset.batch(batch_size)
+    else:
+        dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+        dataset = dataset.bucket_by_sequence_length(
+            lambda text, label: tf.size(tf.strings.split(text)),
+            BUCKET_BOUNDARIES,
+            [batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+        )
+    if to_ids is not None:
+        dataset = dataset.map(lambda texts, labels: (to_ids(texts), labels), num_parallel_calls=tf.data.AUTOTUNE)
     return distribute.sharded(dataset)
+
+
+class IdsInPipeline:
+    """The part of a `build_model` model that XLA cannot compile, strings to token ids, run in `tf.data`.
+
+    XLA has no kernels for string ops (`TextVectorization`, the regex of `standardize_ptb`) and compiles one
+    program per input shape. So under `jit_compile` the strings become ids in the pipeline, each batch padded
+    to the next of a few fixed lengths (`lengths`: the bucket boundaries below `max_length`, then
+    `max_length`), and `model` (the same layers from the ids on) is what trains; the saved model keeps taking
+    strings. Padding is id 0, which the Embedding masks, so the numbers are those of the strings model.
+
+    Args:
+        strings_model: a model of `build_model`.
+
+    Attributes:
+        model: the model from the token window's output (ids) on, sharing `strings_model`'s layers.
+        lengths: the lengths the batches are padded to.
+    """
+
+    def __init__(self, strings_model):
+        self.vectorizer = strings_model.get_layer("vectorizer")
+        self.window = strings_model.get_layer("window")
+        outputs = strings_model.outputs if len(strings_model.outputs) > 1 else strings_model.output
+        self.model = keras.Model(self.window.output, outputs, name=strings_model.name)
+        max_length = self.window.max_length
+        self.lengths = [length for length in BUCKET_BOUNDARIES if length < max_length] + [max_length]
+
+    def __call__(self, texts):
+        ids = self.window(self.vectorizer(texts))
+        lengths = tf.constant(self.lengths, dtype="int32")
+        length = tf.shape(ids)[1]
+        target = tf.gather(lengths, tf.searchsorted(lengths, tf.reshape(length, (1,)))[0])
+        return tf.pad(ids, [[0, 0], [0, target - length]])
 
 
 @defaults_from(Hyperparameters)
@@ -105,6 +142,8 @@ def train(
     strategy=None,
     backup_dir=None,
     force=False,
+    jit_compile=False,
+    steps_per_execution=1,
 ):
     """Trains a classifier and saves it as a bundle in `out`.
 
@@ -135,6 +174,10 @@ def train(
             policy in force (mixed precision) applies to the model; the saved model computes in float32.
         backup_dir: back up the training state there every epoch, so that rerunning resumes
             (`distribute.backup_callbacks`).
+        jit_compile: compile the training steps with XLA: the strings become ids in the `tf.data` pipeline
+            and the model trains from the ids on, in a few fixed lengths (`IdsInPipeline`); the saved model
+            takes strings as ever. On a CPU it trains no faster (`benchmarks/apps.py`).
+        steps_per_execution: batches per compiled call (`model.compile`).
 
     Returns:
         `(model, config)`: the saved inference model and its config dict.
@@ -173,20 +216,21 @@ def train(
             freeze_embeddings=freeze_embeddings,
         )
         pretrained = _load_vectors(model, vectorizer, vectors, seed) if vectors is not None else None
-        compile_model(model, learning_rate, members)
+        to_ids = IdsInPipeline(model) if jit_compile else None
+        trained = to_ids.model if jit_compile else model
+        compile_model(trained, learning_rate, members, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
         answering = average_members(model)
         if class_groups is not None:
             answering = group_classes(answering, class_groups)
-        dev_data = make_dataset(dev_examples, 256)
         if answering is model:
-            validation, scorers = dev_data, []
+            validation, scorers = make_dataset(dev_examples, 256, to_ids=to_ids), []
         else:
-            validation, scorers = None, [DevScore(answering, dev_data)]
-    train_data = make_dataset(train_examples, batch_size, shuffle_seed=seed)
+            validation, scorers = None, [DevScore(answering, make_dataset(dev_examples, 256))]
+    train_data = make_dataset(train_examples, batch_size, shuffle_seed=seed, to_ids=to_ids)
     if members > 1:
         train_data = train_data.map(lambda texts, labels: (texts, (labels,) * members))
     stopper = early_stopping("val_accuracy", patience, mode="max")
-    history = model.fit(
+    history = trained.fit(
         train_data,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
