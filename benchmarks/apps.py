@@ -1,6 +1,6 @@
 """Training throughput of each app's model as its `train` builds and compiles it, against Keras's own layers.
 
-Two tables, each measured side by side in one run (variants take turns round after round, so a noisy shared
+Tables, each measured side by side in one run (variants take turns round after round, so a noisy shared
 machine slows them alike; throughputs are medians over rounds, ratios the median of each round's ratio, per wall
 second and per CPU second of the process):
 
@@ -15,10 +15,14 @@ second and per CPU second of the process):
 - cases: our layer with the fused path (`use_fused_bptt=True`) against Keras's generic loop (the same layer with
   `use_fused_bptt=False`) under the same compile, for each masked case: TensorFlow without XLA, TensorFlow with
   XLA (`jit_compile=True, steps_per_execution=10`) and JAX (`KERAS_BACKEND=jax`, in a subprocess).
+- floor (TensorFlow only, not part of "all"): for sentiment, Keras's layer against the matrix products that
+  training any exact layer of its shapes must do (`matmul_floor`), and with the recurrence's share of the app's
+  step, the most any recurrent layer could speed the app up (`speedup_bound`).
 
     python benchmarks/apps.py                    # both tables, both cells; JSON in benchmarks/results/apps.json
     python benchmarks/apps.py --quick            # LSTM apps' train against Keras, two cases: 4 min at load 9
     python benchmarks/apps.py --part apps --apps dinos --cells gru --rounds 5
+    python benchmarks/apps.py --part floor       # sentiment: the most any exact recurrent layer could give it
 """
 
 import argparse
@@ -415,6 +419,145 @@ def run_cases(cases, modes, rounds, steps):
     return results
 
 
+# --- the floor: how fast could an exact recurrent layer be at all? --------------------------------------------
+
+# A batch of the bucket that holds SST's mean sentence (`apps.sentiment.train.BUCKET_BOUNDARIES`): 14 to 19 tokens.
+FLOOR_LENGTHS = (14, 19)
+GATES = {"lstm": 4, "gru": 3}
+
+
+def matmul_floor(batch, steps, features, units, gates, directions):
+    """A `tf.function` doing only the matrix products that training any exact recurrent layer of these shapes
+    must do, and nothing else (no element-wise work, no masks): per direction, x·W for all steps at once, `steps`
+    products a·U one after the other (each needs the previous state), `steps` products dz·Uᵀ one after the other
+    backwards, then dU, dW and dx as one large product each. Its time is a floor for the layer's forward and
+    backward pass: a layer that reached it would run as fast as this CPU multiplies such matrices."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(batch * steps, features)).astype("float32"))
+    weights = [
+        (
+            tf.constant(rng.normal(size=(features, gates * units)).astype("float32")),
+            # Scaled so that the state neither dies out nor blows up over the steps: products of zeros or of
+            # subnormal numbers would time something else.
+            tf.constant((rng.normal(size=(units, gates * units)) / np.sqrt(gates * units)).astype("float32")),
+        )
+        for _ in range(directions)
+    ]
+    start = tf.constant(rng.normal(size=(batch, units)).astype("float32"))
+
+    def one_direction(kernel, recurrent_kernel):
+        projected = tf.matmul(x, kernel)
+
+        def forward(t, a, zs):
+            z = tf.matmul(a, recurrent_kernel)
+            return t + 1, z[:, :units], zs.write(t, z)
+
+        _, _, zs = tf.while_loop(lambda t, *_: t < steps, forward, (0, start, tf.TensorArray(tf.float32, steps)))
+        states = tf.reshape(zs.stack()[..., :units], (-1, units))
+
+        def backward(t, da, dzs):
+            dz = tf.concat([da] * gates, axis=-1)
+            return t + 1, tf.matmul(dz, recurrent_kernel, transpose_b=True), dzs.write(t, dz)
+
+        _, _, dzs = tf.while_loop(lambda t, *_: t < steps, backward, (0, start, tf.TensorArray(tf.float32, steps)))
+        dz_rows = tf.reshape(dzs.stack(), (-1, gates * units))
+        d_recurrent = tf.matmul(states, dz_rows, transpose_a=True)
+        d_kernel = tf.matmul(x, dz_rows, transpose_a=True)
+        dx = tf.matmul(dz_rows, kernel, transpose_b=True)
+        return projected, d_recurrent, d_kernel, dx
+
+    @tf.function(jit_compile=False)
+    def run():
+        return [one_direction(*pair) for pair in weights]  # the directions are independent: TF may overlap them
+
+    return run
+
+
+def keras_layer_step(cell, batch, steps, features, units, directions):
+    """A `tf.function`: forward and backward of Keras's own layer (its weights and the inputs), on right-padded,
+    masked sequences of `FLOOR_LENGTHS` tokens, without XLA (TensorFlow's generic loop, as Keras runs on a CPU)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(batch, steps, features)).astype("float32"))
+    lengths = rng.integers(FLOOR_LENGTHS[0], FLOOR_LENGTHS[1] + 1, size=batch)
+    mask = tf.constant(np.arange(steps)[None, :] < lengths[:, None])
+    layer = keras.layers.LSTM(units) if cell == "lstm" else keras.layers.GRU(units)
+    if directions == 2:
+        layer = keras.layers.Bidirectional(layer)
+    layer.build((batch, steps, features))
+    probe = tf.constant(rng.normal(size=(batch, directions * units)).astype("float32"))
+
+    @tf.function(jit_compile=False)
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, mask=mask, training=True) * probe)
+        return tape.gradient(loss, [x, *layer.trainable_variables])
+
+    return run
+
+
+def speedup_bound(recurrent_share, layer_speedup):
+    """Amdahl: the most a step whose recurrent layer takes `recurrent_share` of its time can gain when that
+    layer runs `layer_speedup` times as fast."""
+    return 1.0 / (1.0 - recurrent_share + recurrent_share / layer_speedup)
+
+
+def run_floor(cells, rounds, steps):
+    """For sentiment: Keras's layer against the matmul floor (how much faster any exact layer could be), the
+    recurrent layer's share of the app's step (Keras's layers against "no recurrence"), and so the most any
+    recurrent layer could give the app, in one run."""
+    config = _config("sentiment")
+    batch, units, features = config["batch_size"], config["units"], config["embedding_dim"]
+    directions, length = 1 + bool(config["bidirectional"]), FLOOR_LENGTHS[1]
+    results = []
+    for cell in cells:
+        timed = {
+            "keras layer": keras_layer_step(cell, batch, length, features, units, directions),
+            "matmul floor": matmul_floor(batch, length, features, units, GATES[cell], directions),
+        }
+        samples = {name: [] for name in timed}
+        for run in timed.values():
+            run()
+        for index in range(rounds):
+            for name in timed if index % 2 == 0 else reversed(list(timed)):
+                wall = time.perf_counter()
+                for _ in range(steps):
+                    timed[name]()
+                samples[name].append((time.perf_counter() - wall) / steps)
+        layer_speedup = statistics.median(a / b for a, b in zip(samples["keras layer"], samples["matmul floor"]))
+        setups = {}
+        for name in ("keras", "no recurrence"):
+            kind, compile_args = APP_VARIANTS[name]
+            keras.utils.set_random_seed(0)
+            setups[name] = sentiment_setup(cell, kind, compile_args, steps)
+        rows = paired(setups, rounds, steps, "keras")
+        share = 1.0 - 1.0 / rows[1]["ratio"]  # of Keras's step, the part the recurrence takes
+        bound = speedup_bound(share, layer_speedup)
+        result = {
+            "cell": cell,
+            "shape": {"batch": batch, "steps": length, "features": features, "units": units, "directions": directions},
+            "keras_layer_ms": 1000 * statistics.median(samples["keras layer"]),
+            "matmul_floor_ms": 1000 * statistics.median(samples["matmul floor"]),
+            "layer_speedup_at_most": layer_speedup,
+            "recurrent_share_of_step": share,
+            "app_speedup_at_most": bound,
+            "apps_rows": rows,
+        }
+        results.append(result)
+        print(
+            f"\nsentiment --cell {cell}: Keras's layer {result['keras_layer_ms']:.2f} ms, matmul floor "
+            f"{result['matmul_floor_ms']:.2f} ms: an exact layer at most {layer_speedup:.2f}x as fast\n"
+            f"  the recurrence takes {share:.0%} of Keras's step (no recurrence: {rows[1]['ratio']:.2f}x), so any "
+            f"recurrent layer gives the app at most {bound:.2f}x",
+            flush=True,
+        )
+    return results
+
+
 # --- output -----------------------------------------------------------------------------------------------------
 
 
@@ -432,7 +575,12 @@ def _print_table(title, rows, compiled):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["apps", "cases", "all"], default="all")
+    parser.add_argument(
+        "--part",
+        choices=["apps", "cases", "floor", "all"],
+        default="all",
+        help="floor (not in all): sentiment's bound from the matmul floor",
+    )
     parser.add_argument("--apps", nargs="+", choices=list(APPS), default=list(APPS))
     parser.add_argument("--cells", nargs="+", choices=["lstm", "gru"], default=["lstm", "gru"])
     parser.add_argument(
@@ -474,6 +622,8 @@ def main(argv=None):
     if args.part in ("cases", "all"):
         print(f"\ncases: {CASE_SHAPE}, fused path against Keras's loop, same compile")
         results["cases"] = run_cases(args.cases, args.modes, args.rounds, args.steps)
+    if args.part == "floor":
+        results["floor"] = run_floor(args.cells, args.rounds, args.steps)
     results["load_average_end"] = os.getloadavg()
     print(f"\nload average at the end {results['load_average_end'][0]:.1f}")
     from apps.common.files import atomic_file

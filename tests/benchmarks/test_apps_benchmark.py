@@ -143,3 +143,26 @@ def test_sentiment_fused_app_compile_trains_from_strings_with_the_fused_path(mon
     assert model.inputs[0].dtype == "string"
     model.fit(**{**fit_args, "steps_per_epoch": 4}, epochs=1, verbose=0)
     assert lengths and None in lengths
+
+
+def test_speedup_bound_is_amdahls_law():
+    assert bench.speedup_bound(0.5, 2.0) == pytest.approx(4 / 3)
+    assert bench.speedup_bound(0.75, 1.0) == pytest.approx(1.0)
+    assert bench.speedup_bound(0.6, 1e9) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_matmul_floor_makes_the_products_of_each_directions_gradient(cell):
+    """The floor computes, per direction, x·W, dU, dW and dx of the layer's shapes (the sequential products
+    feed dU and dW), so it cannot skip any product that training the layer needs."""
+    batch, steps, features, units, gates = 3, 5, 4, 6, bench.GATES[cell]
+    directions = bench.matmul_floor(batch, steps, features, units, gates, 2)()
+    assert len(directions) == 2
+    for projected, d_recurrent, d_kernel, dx in directions:
+        assert tuple(projected.shape) == (batch * steps, gates * units)
+        assert tuple(d_recurrent.shape) == (units, gates * units)
+        assert tuple(d_kernel.shape) == (features, gates * units)
+        assert tuple(dx.shape) == (batch * steps, features)
+        assert np.abs(d_recurrent.numpy()).sum() > 0
+    keras_grads = bench.keras_layer_step(cell, batch, steps, features, units, 2)()
+    assert [tuple(g.shape) for g in keras_grads[1:3]] == [(features, gates * units), (units, gates * units)]
