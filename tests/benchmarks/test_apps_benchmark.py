@@ -166,3 +166,12 @@ def test_matmul_floor_makes_the_products_of_each_directions_gradient(cell):
         assert np.abs(d_recurrent.numpy()).sum() > 0
     keras_grads = bench.keras_layer_step(cell, batch, steps, features, units, 2)()
     assert [tuple(g.shape) for g in keras_grads[1:3]] == [(features, gates * units), (units, gates * units)]
+
+
+def test_padded_row_share_comes_from_the_apps_buckets(monkeypatch):
+    from apps.sentiment import train as sentiment_train
+
+    bucketed = bench.padded_row_share(batches=40)
+    assert 0.0 < bucketed < 0.3
+    monkeypatch.setattr(sentiment_train, "BUCKET_BOUNDARIES", [1000])  # one bucket: padded to each batch's longest
+    assert bench.padded_row_share(batches=40) > bucketed + 0.2
