@@ -12,8 +12,10 @@ import signal
 import sys
 import textwrap
 
+from apps.common import interrupts
 from apps.common.errors import UsageError
 from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED
+from apps.common.interrupts import Terminated
 
 USAGE_ERROR = 2
 # `tf.distribute` strategies a `train` command offers (apps.common.distribute.make_strategy builds them).
@@ -40,60 +42,54 @@ TERMINATED = 143  # 128 + SIGTERM, what `timeout` and job schedulers send
 MAX_MESSAGE_CHARS = 400
 
 
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so that every `finally` and atomic write cleans up as on Ctrl-C.
-
-    A `BaseException`, like `KeyboardInterrupt`: library code's `except Exception` must not swallow it.
-    """
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 def run(parser, argv, handlers):
     """Parses `argv`, calls `handlers[command](args)` and returns the process exit code.
 
     A handler returns an int (or None for 0). A `UsageError` becomes one line on stderr and exit code 2 (so do
     argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with one line, after the atomic writers have
-    removed their temporary files.
+    removed their temporary files. A signal counts even where a library swallowed its exception or raised
+    another in its place (`apps.common.interrupts`): no output is renamed into place after it, and the exit code
+    is still 130 or 143.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    previous = _install(signal.SIGTERM, _terminate)
     command = None
-    try:
-        check_argv(argv)
+    with interrupts.handled():
         try:
-            args = parser.parse_args(argv)
-        except SystemExit as exit_:
-            return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
-        command = args.command
-        return handlers[command](args) or 0
-    except UsageError as error:
-        print(f"{_prefix(parser, command)}: error: {shorten(str(error))}", file=sys.stderr)
-        return USAGE_ERROR
-    except KeyboardInterrupt:
-        print(f"{_prefix(parser, command)}: interrupted", file=sys.stderr)
-        return INTERRUPTED
-    except Terminated:
+            check_argv(argv)
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exit_:
+                return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+            command = args.command
+            code = handlers[command](args) or 0
+            interrupts.check()
+            return code
+        except UsageError as error:
+            if interrupts.received() is None:
+                print(f"{_prefix(parser, command)}: error: {shorten(str(error))}", file=sys.stderr)
+                return USAGE_ERROR
+            return _interrupted(parser, command)
+        except KeyboardInterrupt:
+            return _interrupted(parser, command, signal.SIGINT)
+        except Terminated:
+            return _interrupted(parser, command, signal.SIGTERM)
+        except Exception:
+            if interrupts.received() is None:
+                raise
+            return _interrupted(parser, command)  # a library's error in place of the signal's exception
+
+
+def _interrupted(parser, command, raised=None):
+    """The line and exit code of the signal received (or of the exception `raised`, where none was recorded)."""
+    if (interrupts.received() or raised) == signal.SIGTERM:
         print(f"{_prefix(parser, command)}: terminated", file=sys.stderr)
         return TERMINATED
-    finally:
-        _install(signal.SIGTERM, previous)
+    print(f"{_prefix(parser, command)}: interrupted", file=sys.stderr)
+    return INTERRUPTED
 
 
 def _prefix(parser, command):
     return f"{parser.prog} {command}" if command else parser.prog
-
-
-def _install(signum, handler):
-    """`signal.signal`, where a handler can be installed (the main thread) and one is given."""
-    if handler is None:
-        return None
-    try:
-        return signal.signal(signum, handler)
-    except ValueError:  # not the main thread (a test runner's worker, a library caller's thread)
-        return None
 
 
 def shorten(text, limit=MAX_MESSAGE_CHARS):
@@ -173,6 +169,16 @@ def add_force_argument(parser):
         action="store_true",
         help="DELETE whatever is at --out (a file, or a directory with everything in it) and write there; "
         "without it, --out replaces only an earlier output of the same kind of this app",
+    )
+
+
+def add_overwrite_argument(parser):
+    """Adds `--force` to a command that writes files (a solo, a plot, a download): see `files.check_output_file`."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a file at an output path even if this program did not write it; without it, only "
+        "files this program wrote are replaced",
     )
 
 

@@ -13,6 +13,12 @@ The rules every command follows (docs/cli.md is the user's version):
   kind* stands (recognised by its `config.json`'s `app` or by `OWNER_FILE`). Anything else (a file, a folder of
   the user's, another app's bundle, a SavedModel where a bundle goes) is refused unless the user passed
   `--force`. The check runs before any work, and again at the moment of the swap.
+- **A file replaces only a file of ours.** Every file a command writes carries `MARKER`; `check_output_file`
+  lets a command write a file (a main output, or one written beside it) where nothing is, over a file carrying
+  the marker, or over one the caller knows as ours (a download whose sha256 the manifest lists); anything else
+  only with `--force`. The home folder and the folders above it, like the current directory, are never an output.
+- **A signal stops every rename.** Once Ctrl-C or SIGTERM has come (`apps.common.interrupts`), no temporary file
+  or directory is renamed into place, even where a library swallowed the exception.
 - **Replacing our output keeps the user's files in it.** When the directory replaced is a bundle or SavedModel
   of ours, whatever in it that no such output writes (`OWNED`: a README, notes, a licence) is carried into the
   new directory before the swap, so retraining into `saved_models/jazz` keeps its README. What `OWNED` names
@@ -40,6 +46,7 @@ import tempfile
 import urllib.parse
 import zipfile
 
+from apps.common import interrupts
 from apps.common.errors import UsageError
 
 # Inputs: every size a user controls. docs/cli.md lists them with the peak memory measured at each.
@@ -86,15 +93,9 @@ def _current_umask():
 
 
 def bundle_app(config):
-    """The app a bundle's config belongs to: its `app` key, or for bundles written before it, its shape."""
-    if not isinstance(config, dict):
-        return None
-    if isinstance(config.get("app"), str):
+    """The app a bundle's config belongs to: its `app` key, which every bundle of ours has, or `None`."""
+    if isinstance(config, dict) and isinstance(config.get("app"), str):
         return config["app"]
-    if "labels" in config and "num_classes" in config:
-        return "sentiment"
-    if "encoding" in config and "vocabulary" in config:
-        return "jazz"
     return None
 
 
@@ -140,17 +141,25 @@ def _refusal(path, app, kind):
 
 
 def normalise_path(path, what="--out"):
-    """`path` as the OS will resolve it (`dir/` and `dir/.` are `dir`); refuses the current directory and above."""
+    """`path` as the OS will resolve it (`dir/` and `dir/.` are `dir`); refuses the current directory, the home
+    folder and the folders that hold either, whatever `--force` says."""
     if not path or not path.strip():
         raise UsageError(f"{what}: empty path")
     if "\x00" in path:
         raise UsageError(f"{what}: a path cannot hold a NUL character")
     normal = os.path.normpath(path)
-    here = os.path.realpath(os.getcwd())
     target = os.path.realpath(normal)
-    if target == here or here.startswith(target.rstrip(os.sep) + os.sep) or target == os.sep:
+    if _holds(target, os.path.realpath(os.getcwd())):
         raise UsageError(f"{what} {path} is the current directory or one above it: name a new directory")
+    home = os.path.expanduser("~")
+    if home != "~" and _holds(target, os.path.realpath(home)):
+        raise UsageError(f"{what} {path} is your home folder or one above it: name a new directory")
     return normal
+
+
+def _holds(directory, inner):
+    """Whether `directory` is `inner`, one of its ancestors, or the root (both real paths)."""
+    return directory in (inner, os.sep) or inner.startswith(directory.rstrip(os.sep) + os.sep)
 
 
 def _check_parent_writable(path):
@@ -194,11 +203,21 @@ def _replaceable(path, app, kind):
     return not os.listdir(path) or owner(path) == (app, kind)
 
 
-def check_output_file(path, suffixes=None, what="--out"):
+def check_output_file(path, suffixes=None, what="--out", force=False, ours=None):
     """Checks, before any work, that a command may write the file `path`; returns it normalised.
 
-    An existing file is overwritten (as by any Unix tool), but a directory is never taken for a file, and a
-    path must end in one of `suffixes` (when given), so that a solo is not written over `thesis.tex`.
+    A file is written where nothing is, or over a file of ours: one that carries `MARKER` (every file our
+    commands write carries it, `is_ours`), or that `ours(path)` accepts (a downloaded file whose sha256 the
+    manifest lists, a file written beside a `.tflite` file of ours). Anything else is refused unless `force`. A
+    directory is never taken for a file, and a path must end in one of `suffixes` (when given), so that a solo
+    is not written over `thesis.tex`.
+
+    Args:
+        path: the file to write (a main output, or a side output named after it, such as `solo.png`).
+        suffixes: the file name must end in one of these (any case).
+        what: the option's name, for messages.
+        force: the user's `--force`: whatever file is at `path` may be overwritten.
+        ours: `ours(path) -> bool`, another way than `MARKER` to know a file as ours.
     """
     if path.endswith((os.sep, os.sep + ".")):
         raise UsageError(f"{what} {path} names a directory; give a file name")
@@ -207,8 +226,32 @@ def check_output_file(path, suffixes=None, what="--out"):
         raise UsageError(f"{what} {path} is a directory; give a file name")
     if suffixes and not path.lower().endswith(tuple(suffixes)):
         raise UsageError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
+    if os.path.lexists(path) and not force and (os.path.islink(path) or not (is_ours(path) or (ours and ours(path)))):
+        raise UsageError(
+            f"{what}: {path} exists and was not written by this program: refusing to replace it "
+            "(choose another path, or pass --force to overwrite it)"
+        )
     _check_parent_writable(path)
     return path
+
+
+MARKER = "written by sequence-models"
+"""What every file our commands write carries, so that a later command knows it may replace it: a PNG's
+`Software` text, a MIDI file's first text event, a MusicXML file's `<software>`, a WAV file's `ISFT` tag, a
+`.tflite` file's description. A file without it is the user's."""
+MAX_MARKED_BYTES = 64 * MIB
+"""A file larger than this is not searched for `MARKER` (none of ours is): it is taken for the user's."""
+
+
+def is_ours(path):
+    """Whether the regular file `path` carries `MARKER` (it was written by one of our commands)."""
+    try:
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > MAX_MARKED_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            return MARKER.encode() in handle.read(MAX_MARKED_BYTES)
+    except OSError:
+        return False
 
 
 def check_distinct(paths):
@@ -252,9 +295,26 @@ def check_work_dirs(out, backup_dir=None, tensorboard=None):
                 f"--backup-dir {path} holds files that are not a training backup, and training deletes "
                 "its backup directory when it ends: choose a new or empty directory"
             )
+        if option == "--tensorboard" and os.path.isdir(path) and not _tensorboard_logs_only(path):
+            raise UsageError(
+                f"--tensorboard {path} holds files that are not TensorBoard logs: choose a new or empty directory, "
+                "or one an earlier --tensorboard wrote"
+            )
         _check_parent_writable(os.path.join(path, "x") if os.path.isdir(path) else path)
         named[option] = path
     check_distinct(named)
+
+
+def _tensorboard_logs_only(path):
+    """Whether the directory `path` holds nothing but what `keras.callbacks.TensorBoard` writes: event files
+    (`events.out.tfevents.*`, in `train/` and `validation/`) and its `plugins/` folders."""
+    for root, dirs, names in os.walk(path):
+        if any(os.path.islink(os.path.join(root, name)) for name in dirs):
+            return False
+        inside_plugins = "plugins" in os.path.relpath(root, path).split(os.sep)
+        if not inside_plugins and not all(name.startswith("events.out.tfevents.") for name in names):
+            return False
+    return True
 
 
 @contextlib.contextmanager
@@ -282,6 +342,7 @@ def atomic_path(path):
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
     try:
         yield tmp_path
+        interrupts.check()
         os.replace(tmp_path, path)
     except IsADirectoryError:
         _remove(tmp_path)
@@ -313,6 +374,7 @@ def atomic_dir(path, app=None, kind=BUNDLE, force=False):
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
     try:
         yield tmp_dir
+        interrupts.check()
         _swap_in(tmp_dir, path, app, kind, force)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -489,7 +551,7 @@ def read_manifest(path):
     return manifest
 
 
-def download(entry, out, source=None, sha256=None):
+def download(entry, out, source=None, sha256=None, force=False):
     """Fetches one manifest entry and writes it, checked, to `out`; what is already there and intact is kept.
 
     Args:
@@ -497,6 +559,8 @@ def download(entry, out, source=None, sha256=None):
         out: the file to write; for a zip archive's entry, the directory its members go into under their names.
         source: a URL or a local path to fetch instead of the entry's `url` (a local path works offline).
         sha256: the one hash to accept instead of the entry's `sha256` and `also_accepted`.
+        force: overwrite a file at a target that is not the one the manifest lists (by default such a file is
+            the user's, and is refused before anything is fetched).
 
     Returns:
         `[(path, sha256), ...]` of the files at their places, in the entry's order.
@@ -514,6 +578,12 @@ def download(entry, out, source=None, sha256=None):
     kept = [(path, sha256_of(path)) for path, _ in targets if os.path.isfile(path)]
     if len(kept) == len(targets) and all(digest in accepted for (_, digest), (_, accepted) in zip(kept, targets)):
         return kept
+    for path, accepted in targets:
+        if os.path.lexists(path) and not force and (os.path.islink(path) or sha256_of(path) not in accepted):
+            raise UsageError(
+                f"{path} exists and is not the file the manifest lists: refusing to replace it "
+                "(choose another --out, or pass --force to overwrite it)"
+            )
     origin = source or entry["url"]
     with tempfile.TemporaryDirectory() as cache:
         payload = _fetch(origin, cache)

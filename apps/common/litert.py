@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from apps.common.errors import UsageError
-from apps.common.files import atomic_path, check_output_file
+from apps.common.files import MARKER, atomic_path, check_output_file, is_ours
 
 SUFFIX = ".tflite"
 FORMATS = ("savedmodel", "litert")
@@ -65,10 +65,11 @@ def export_command(args, app_module, load):
             written beside the `.tflite` file) and `export(model, config, out, quantize)`.
         load: the app's bundle loader.
     """
-    out = check_output_file(args.out, [SUFFIX])
+    out = check_output_file(args.out, [SUFFIX], force=args.force)
     module = importlib.import_module(app_module)
     for path in module.side_paths(out):
-        check_output_file(path)
+        # The files beside a `.tflite` file of ours were written with it: they go with it.
+        check_output_file(path, force=args.force, ours=lambda _: is_ours(out))
     model, config = load(args.model)
     written = module.export(model, config, out, args.quantize)
     print(
@@ -104,7 +105,7 @@ def convert(function, variables, quantize="none"):
     if quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
-        return converter.convert()
+        content = converter.convert()
     except Exception as error:  # noqa: BLE001  the converter raises ConverterError with pages of MLIR diagnostics
         ops = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(error))))
         detail = (
@@ -113,6 +114,16 @@ def convert(function, variables, quantize="none"):
             else (str(error).strip().splitlines() or [type(error).__name__])[0]
         )
         raise UsageError(f"the model cannot be converted to LiteRT: {detail}") from None
+    return _marked(content)
+
+
+def _marked(content):
+    """The flatbuffer `content` with `MARKER` as the model's description (the converter writes "MLIR Converted.")."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    model.description = MARKER.encode()
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 VOCABULARY = ".vocab.txt"

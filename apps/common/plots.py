@@ -5,7 +5,7 @@ matplotlib is the optional extra `plot`; without it these functions warn once an
 
 import warnings
 
-from apps.common.files import atomic_path
+from apps.common.files import MARKER, atomic_path
 
 
 def _pyplot():
@@ -25,7 +25,7 @@ def save_figure(figure, path):
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
+        figure.savefig(tmp, dpi=100, format="png", metadata={"Software": MARKER})
     plt.close(figure)
     return path
 

@@ -64,7 +64,11 @@ def run_app(app):
     The app is imported only once the filter is on, so that TensorFlow's start-up lines, printed when a
     command imports it, meet the filter."""
     filter_startup_noise()
-    sys.exit(importlib.import_module(f"apps.{app}.cli").main(sys.argv[1:]))
+    try:
+        sys.exit(importlib.import_module(f"apps.{app}.cli").main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C before `main` installed its handlers: still one line and 130
+        print(f"python -m apps.{app}: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 def _copy_lines(read_end, real):

@@ -110,6 +110,7 @@ def build_parser():
     download.add_argument("--source", help="URL or local path (default: the manifest's URL)")
     download.add_argument("--sha256", help="expected hash (default: any the manifest accepts)")
     download.add_argument("--out", default=data.DEFAULT_DATA, help="destination (default: %(default)s)")
+    common.add_overwrite_argument(download)
     return parser
 
 
@@ -290,7 +291,8 @@ def _percent(value):
 
 
 def _download(args):
-    path, digest = data.download(files.check_output_file(args.out), source=args.source, sha256=args.sha256)
+    out = files.check_output_file(args.out, force=True)  # whether the file there may go: `download` decides
+    path, digest = data.download(out, source=args.source, sha256=args.sha256, force=args.force)
     print(f"{path} (sha256 {digest})")
 
 

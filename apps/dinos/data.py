@@ -149,7 +149,7 @@ def make_arrays(names, vocab):
     return x, y
 
 
-def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
+def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST, force=False):
     """Fetches the name list of the manifest `data/dinos.json` and places it at `out` once its hash checks out.
 
     Args:
@@ -157,6 +157,7 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
         source: URL or local path to fetch from; default the manifest's URL. A local path works offline.
         sha256: the hash the file must have; default any hash the manifest accepts.
         manifest: the manifest file.
+        force: overwrite a file at `out` that is not the list (by default it is refused as the user's).
 
     Returns:
         `(path, sha256)` of the placed file.
@@ -165,5 +166,5 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST):
         UsageError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
     """
     [entry] = files.read_manifest(manifest)["files"]
-    [placed] = files.download(entry, out, source=source, sha256=sha256)
+    [placed] = files.download(entry, out, source=source, sha256=sha256, force=force)
     return placed

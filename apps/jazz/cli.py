@@ -19,6 +19,7 @@ from apps.common.cli import (
     add_compile_arguments,
     add_distribute_arguments,
     add_force_argument,
+    add_overwrite_argument,
     float_in,
     int_in,
     make_parser,
@@ -113,6 +114,7 @@ def build_parser():
     generate_cmd.add_argument(
         "--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)"
     )
+    add_overwrite_argument(generate_cmd)
     generate_cmd.add_argument(
         "--no-comp", dest="comp", action="store_false", help="the solo alone, without the chords and bass"
     )
@@ -219,14 +221,15 @@ def _generate(args):
     out = files.check_output_file(
         args.out or os.path.join("output", f"jazz-{datetime.datetime.now():%Y%m%d-%H%M%S}.mid"),
         suffixes=(".mid", ".midi"),
+        force=args.force,
     )
     takes = generate.take_paths(out, args.num_outputs)
     # The files written beside each MIDI are checked now too: none may fail once a MIDI is written.
     for path in takes:
-        files.check_output_file(path)
+        files.check_output_file(path, force=args.force)
         for flag, suffix in (("--musicxml", ".musicxml"), ("--plot", ".png"), ("--wav", ".wav")):
             if getattr(args, flag[2:]):
-                files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag)
+                files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag, force=args.force)
     if args.soundfont and not args.wav:
         raise UsageError("--soundfont is for --wav")
     renderer = audio.find_renderer(args.soundfont) if args.wav else None

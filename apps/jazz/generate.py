@@ -15,8 +15,9 @@ import contextlib
 import copy
 import math
 import os
+import struct
 
-from apps.common.files import atomic_path
+from apps.common.files import MARKER, atomic_path
 from apps.jazz import conditioning, grammar
 
 # A jazz blues in F: dominant, diminished, minor and ii-V changes, so the bare command shows them all.
@@ -191,11 +192,53 @@ def write_score(score, midi_path, musicxml=False, renderer=None):
     with contextlib.ExitStack() as stack:
         midi_tmp, *others = [stack.enter_context(atomic_path(path)) for path in paths]
         midi_score.write("midi", fp=midi_tmp)
+        _mark_midi(midi_tmp)
         if musicxml:
-            score.write("musicxml", fp=others.pop(0))
+            score.write("musicxml", fp=others[0])
+            _mark_musicxml(others.pop(0))
         if renderer:
-            audio.render(midi_tmp, others.pop(0), renderer)
+            audio.render(midi_tmp, others[0], renderer)
+            _mark_wav(others.pop(0))
     return paths
+
+
+# Each file carries `MARKER`, so that the next `generate` may replace it and no other file (`check_output_file`).
+def _mark_midi(path):
+    """Puts `MARKER` in a text event at the start of the MIDI file's first track."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    start = 14 + 8  # the header chunk, then the first track's `MTrk` and length
+    if data[:4] != b"MThd" or data[14:18] != b"MTrk":
+        raise ValueError(f"{path} is not a MIDI file as music21 writes one")
+    text = MARKER.encode()
+    event = b"\x00\xff\x01" + bytes([len(text)]) + text  # delta time 0, meta event "text", a length under 128
+    (length,) = struct.unpack(">I", data[18:start])
+    with open(path, "wb") as handle:
+        handle.write(data[:18] + struct.pack(">I", length + len(event)) + event + data[start:])
+
+
+def _mark_musicxml(path):
+    """Names `MARKER` as the software that encoded the MusicXML file (beside music21)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("<encoding>", f"<encoding>\n      <software>{MARKER}</software>", 1))
+
+
+def _mark_wav(path):
+    """Appends a RIFF `LIST`/`INFO` chunk whose `ISFT` (software) is `MARKER` to the WAV file."""
+    text = MARKER.encode() + b"\x00"
+    text += b"\x00" * (len(text) % 2)
+    chunk = b"LIST" + struct.pack("<I", 4 + 8 + len(text)) + b"INFO" + b"ISFT" + struct.pack("<I", len(text)) + text
+    with open(path, "r+b") as handle:
+        if handle.read(4) != b"RIFF":
+            raise ValueError(f"{path} is not a WAV file")
+        (size,) = struct.unpack("<I", handle.read(4))
+        if handle.seek(0, os.SEEK_END) % 2:
+            chunk = b"\x00" + chunk  # the pad byte after an odd-sized chunk: RIFF chunks start on even offsets
+        handle.write(chunk)
+        handle.seek(4)
+        handle.write(struct.pack("<I", size + len(chunk)))
 
 
 def take_paths(path, count):

@@ -21,6 +21,7 @@ from apps.common.cli import (
     add_compile_arguments,
     add_distribute_arguments,
     add_force_argument,
+    add_overwrite_argument,
     fraction,
     make_parser,
     positive_int,
@@ -108,6 +109,7 @@ def build_parser():
         "--plot", default=DEFAULT_CONFUSION_PLOT, help=f"confusion-matrix PNG (default {DEFAULT_CONFUSION_PLOT})"
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    add_overwrite_argument(evaluate_cmd)
     evaluate_cmd.add_argument(
         "--explain",
         type=positive_int,
@@ -121,6 +123,7 @@ def build_parser():
     predict_cmd.add_argument("--file", help="UTF-8 file, one text per line")
     predict_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     predict_cmd.add_argument("--json", action="store_true", help="print JSON")
+    add_overwrite_argument(predict_cmd)
     predict_cmd.add_argument(
         "--explain",
         action="store_true",
@@ -138,6 +141,7 @@ def build_parser():
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
     download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
+    add_overwrite_argument(download_cmd)
 
     return parser
 
@@ -184,7 +188,7 @@ def _check_explain_options(args, explain):
     if not explain and (args.explain_plot or args.explain_method != EXPLAIN_METHODS[0]):
         raise UsageError("--explain-method and --explain-plot go with --explain")
     if args.explain_plot is not None:
-        return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot")
+        return files.check_output_file(args.explain_plot, suffixes=(".png",), what="--explain-plot", force=args.force)
 
 
 def _train(args):
@@ -246,7 +250,7 @@ def _train(args):
 
 
 def _evaluate(args):
-    plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot")
+    plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot", force=args.force)
     explain_plot = _check_explain_options(args, args.explain)
     files.check_distinct({"--plot": plot_path, "--explain-plot": explain_plot})
     # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
@@ -399,7 +403,7 @@ def _download(args):
     out = args.out  # a directory the files are written into one by one: "." is fine here
     if os.path.lexists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file; it must be a directory")
-    for path in data_lib.download(out):
+    for path in data_lib.download(out, force=args.force):
         print(path)
 
 

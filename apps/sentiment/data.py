@@ -322,9 +322,10 @@ def read_manifest(path=MANIFEST):
     return files.read_manifest(path)
 
 
-def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
+def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST, force=False):
     """Fetches every file of the manifest into `out_dir`, checking its sha256; files already there and
-    intact are kept. Returns the paths. A file whose checksum does not match is not written.
+    intact are kept. Returns the paths. A file whose checksum does not match is not written, and a file in the
+    way that is not the manifest's is refused unless `force`.
 
     An entry with `members` is a zip archive (the treebank's official `trainDevTestTrees_PTB.zip`): the
     members it lists are checked against their own sha256 and written under their `name`s, the rest of the
@@ -332,4 +333,4 @@ def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST):
     """
     entries = read_manifest(manifest_path)["files"]
     outs = [out_dir if "members" in entry else os.path.join(out_dir, entry["name"]) for entry in entries]
-    return [path for entry, out in zip(entries, outs) for path, _ in files.download(entry, out)]
+    return [path for entry, out in zip(entries, outs) for path, _ in files.download(entry, out, force=force)]

@@ -4,6 +4,7 @@ A mistake is one line on stderr and exit code 2; `--out` never deletes what is n
 size a user controls has a limit that is checked before TensorFlow is imported.
 """
 
+import hashlib
 import importlib
 import json
 import os
@@ -53,6 +54,71 @@ def writers(app, inputs, out):
 
 
 # --- 1. --out never deletes what is not ours --------------------------------------------------------------
+
+
+def test_no_output_main_or_side_replaces_a_users_file_before_tensorflow(inputs, tmp_path):
+    """Each file a command writes, named by the user or beside what they named, replaces only a file of ours."""
+    mine = {}
+
+    def users(name, content="mine"):
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(content)
+        mine[path] = content
+        return str(path)
+
+    for name in ("notes/keep.txt", "a.png", "b.musicxml", "c-2.png", "d.vocab.txt", "s.examples.json"):
+        users(name)  # beside an output: `generate --plot` writes a.png beside a.mid, and so on
+    source = users("fetched.txt", "a list\n")
+    digest = hashlib.sha256(b"a list\n").hexdigest()
+    legacy = tmp_path / "keras-folder"
+    legacy.mkdir()
+    users("keras-folder/model.keras")
+    users("keras-folder/config.json", json.dumps({"labels": ["a", "b"], "num_classes": 2}))
+    generate = ["generate", "--measures", "1", "--out"]
+    labelled = str(inputs / "labelled.txt")
+    cases = [
+        ("jazz", generate + [users("solo.mid")]),
+        ("jazz", generate + [str(tmp_path / "a.mid"), "--plot"]),
+        ("jazz", generate + [str(tmp_path / "b.mid"), "--musicxml"]),
+        ("jazz", generate + [str(tmp_path / "c.mid"), "--num-outputs", "2", "--plot"]),
+        ("dinos", ["export", "--format", "litert", "--out", str(tmp_path / "d.tflite")]),
+        ("jazz", ["export", "--format", "litert", "--out", users("j.tflite")]),
+        ("sentiment", ["export", "--format", "litert", "--out", str(tmp_path / "s.tflite")]),
+        ("sentiment", ["predict", "--explain", "--explain-plot", users("why.png"), "ok"]),
+        ("sentiment", ["evaluate", "--data", labelled, "--plot", users("confusion.png")]),
+        ("dinos", ["download", "--source", source, "--sha256", digest, "--out", users("mine.txt")]),
+        (
+            "dinos",
+            ["train", "--data", str(inputs / "names.txt"), "--out", "t", "--tensorboard", str(tmp_path / "notes")],
+        ),
+        ("sentiment", ["train", "--task", "file", "--data", labelled, "--out", str(legacy)]),
+    ]
+    results = run_without_tensorflow(cases)
+    for (app, argv), (code, err) in zip(cases, results):
+        assert code == 2 and err.count("\n") == 1, (argv, err)
+        assert "--force" in err or "TensorBoard" in err, (argv, err)
+    for path, content in mine.items():
+        assert path.read_text() == content
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp")]
+
+
+def test_the_home_folder_is_never_an_output_even_with_force(tmp_path):
+    home = tmp_path / "users" / "me"
+    home.mkdir(parents=True)
+    (home / ".bashrc").write_text("mine")
+    (tmp_path / "elsewhere").mkdir()
+    for argv in (["export", "--out", str(home), "--force"], ["export", "--out", str(home.parent), "--force"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "apps.dinos", *argv],
+            cwd=tmp_path / "elsewhere",
+            env={**os.environ, "HOME": str(home), "PYTHONPATH": REPO},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2 and "home folder" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert os.listdir(home) == [".bashrc"] and (home / ".bashrc").read_text() == "mine"
 
 
 def test_out_refuses_what_is_not_the_apps_own_before_tensorflow(inputs, tmp_path):
@@ -241,6 +307,74 @@ def test_interrupts_exit_with_their_codes_in_one_line(capsys, raised, code, word
 
     assert cli.run(parser, ["go"], {"go": handler}) == code
     assert capsys.readouterr().err == f"prog go: {word}\n"
+
+
+def _swallowing(write, replacement=None):
+    """A command that gets Ctrl-C inside a library that swallows it (or raises `replacement` in its place), as
+    TensorFlow's and Keras's `try` blocks and finalizers do, and then goes on to write its output."""
+
+    def handler(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises in this thread long before
+        except KeyboardInterrupt:
+            if replacement:
+                raise replacement from None
+        write()
+
+    return handler
+
+
+@pytest.mark.parametrize("replacement", [None, RuntimeError("Exiting device scope without proper scope nesting")])
+def test_ctrl_c_that_a_library_swallowed_still_stops_the_write_and_exits_130(tmp_path, capsys, replacement):
+    target = tmp_path / "solo.mid"
+    target.write_text("earlier output")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / files.MODEL_FILE).write_text("earlier model")
+    (bundle / files.CONFIG_FILE).write_text(json.dumps({"app": "dinos"}))
+
+    def write():
+        with files.atomic_file(str(target)) as handle:
+            handle.write("new output")
+        with files.atomic_dir(str(bundle), app="dinos") as tmp:
+            for name in (files.MODEL_FILE, files.CONFIG_FILE):
+                open(os.path.join(tmp, name), "w").write("new")
+
+    parser, commands = cli.make_parser("prog", "test")
+    commands.add_parser("go")
+    with interruptible():
+        assert cli.run(parser, ["go"], {"go": _swallowing(write, replacement)}) == 130
+    assert capsys.readouterr().err == "prog go: interrupted\n"
+    assert target.read_text() == "earlier output"
+    assert (bundle / files.MODEL_FILE).read_text() == "earlier model"
+    assert sorted(os.listdir(tmp_path)) == ["bundle", "solo.mid"]  # no temporary file or directory left
+
+
+def test_ctrl_c_swallowed_after_the_last_write_still_exits_130(capsys):
+    parser, commands = cli.make_parser("prog", "test")
+    commands.add_parser("go")
+    with interruptible():
+        assert cli.run(parser, ["go"], {"go": _swallowing(lambda: None)}) == 130
+    assert capsys.readouterr().err == "prog go: interrupted\n"
+
+
+def test_ctrl_c_before_the_command_line_is_read_is_one_line_and_130(monkeypatch, capsys):
+    from apps.common import quiet
+
+    def interrupted_import(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv(quiet.ENV, "1")  # no stderr filter in the test process
+    monkeypatch.setattr(quiet.importlib, "import_module", interrupted_import)
+    try:
+        quiet.run_app("dinos")
+    except SystemExit as exit_:
+        code = exit_.code
+    except KeyboardInterrupt:  # caught here, or it would stop the test run itself
+        code = "KeyboardInterrupt escaped"
+    assert code == 130
+    assert capsys.readouterr().err == "python -m apps.dinos: interrupted\n"
 
 
 def test_ctrl_c_while_tensorflow_is_imported_is_one_line_and_130():

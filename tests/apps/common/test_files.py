@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -57,14 +58,32 @@ def test_anything_else_is_refused_unless_forced(tmp_path, make, fragment):
     files.check_output_dir(str(target), "dinos", force=True)
 
 
-def test_legacy_sentiment_bundle_is_recognised_by_its_config(tmp_path):
-    target = tmp_path / "old"
+def test_a_users_keras_folder_is_not_taken_for_an_old_bundle(tmp_path):
+    # Bundles are known by the `app` their config names; a config merely shaped like an old sentiment one is
+    # the user's (it used to be taken for a sentiment bundle and replaced).
+    target = tmp_path / "mine"
     target.mkdir()
-    (target / files.MODEL_FILE).write_bytes(b"model")
+    (target / files.MODEL_FILE).write_bytes(b"my model")
     (target / files.CONFIG_FILE).write_text(json.dumps({"labels": ["neg", "pos"], "num_classes": 2}))
-    assert files.owner(str(target)) == ("sentiment", files.BUNDLE)
-    with pytest.raises(UsageError):
-        files.check_output_dir(str(target), "dinos")
+    assert files.owner(str(target)) is None
+    with pytest.raises(UsageError, match="--force"):
+        files.check_output_dir(str(target), "sentiment")
+    with pytest.raises(UsageError, match="--force"), files.atomic_dir(str(target), app="sentiment") as tmp:
+        (pathlib.Path(tmp) / files.MODEL_FILE).write_bytes(b"new")
+    assert (target / files.MODEL_FILE).read_bytes() == b"my model"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_the_home_folder_and_above_are_never_an_output(tmp_path, monkeypatch, force):
+    home = tmp_path / "home" / "me"
+    (home / "thesis").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for path in (home, home.parent, str(home) + "/", home / "thesis" / ".."):
+        with pytest.raises(UsageError, match="home folder"):
+            files.check_output_dir(str(path), "dinos", files.SAVED_MODEL, force=force)
+    assert files.check_output_dir(str(home / "new"), "dinos", force=force) == str(home / "new")
 
 
 @pytest.mark.parametrize("path", [".", "..", "/", "./"])
@@ -120,6 +139,38 @@ def test_output_file_is_a_file_with_the_right_suffix(tmp_path):
     with pytest.raises(UsageError, match=r"\.mid"):
         files.check_output_file(str(tmp_path / "thesis.tex"), suffixes=(".mid", ".midi"))
     assert files.check_output_file(str(tmp_path / "a.MID"), suffixes=(".mid",)).endswith("a.MID")
+
+
+def test_an_output_file_replaces_only_a_file_of_ours(tmp_path):
+    users = tmp_path / "solo.png"
+    users.write_bytes(b"\x89PNG my drawing")
+    with pytest.raises(UsageError, match=r"--plot: .*solo\.png exists and was not written by this program.*--force"):
+        files.check_output_file(str(users), suffixes=(".png",), what="--plot")
+    assert files.check_output_file(str(users), force=True) == str(users)
+    assert files.check_output_file(str(users), ours=lambda path: path == str(users)) == str(users)
+    users.write_bytes(b"\x89PNG ... Software\x00" + files.MARKER.encode() + b" ...")
+    assert files.is_ours(str(users))
+    assert files.check_output_file(str(users)) == str(users)
+    link = tmp_path / "link.png"
+    link.symlink_to(users)  # a link to a file of ours is still the user's link
+    with pytest.raises(UsageError, match="not written by this program"):
+        files.check_output_file(str(link))
+    assert users.read_bytes().startswith(b"\x89PNG ... Software")
+
+
+def test_a_tensorboard_dir_is_new_empty_or_tensorboards(tmp_path):
+    out = str(tmp_path / "bundle")
+    logs = tmp_path / "tb"
+    files.check_work_dirs(out, tensorboard=str(logs))
+    (logs / "train" / "plugins" / "profile").mkdir(parents=True)
+    (logs / "train" / "events.out.tfevents.1.host.1.v2").write_bytes(b"e")
+    (logs / "train" / "plugins" / "profile" / "host.xplane.pb").write_bytes(b"p")
+    (logs / "validation").mkdir()
+    (logs / "validation" / "events.out.tfevents.2.host.1.v2").write_bytes(b"e")
+    files.check_work_dirs(out, tensorboard=str(logs))
+    (logs / "validation" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not TensorBoard logs"):
+        files.check_work_dirs(out, tensorboard=str(logs))
 
 
 def test_atomic_dir_replaces_ours_whole_and_keeps_it_on_failure(tmp_path):
@@ -302,3 +353,23 @@ def test_download_accepts_an_also_accepted_copy_and_keeps_an_intact_one(tmp_path
     assert files.download(entry, out) == [(str(out), digest)]  # intact: the unreachable URL is not fetched
     with pytest.raises(UsageError, match="source not found"):
         files.download(entry, tmp_path / "other.txt", source=str(source))
+
+
+def test_download_never_replaces_a_file_the_manifest_does_not_list(tmp_path):
+    import hashlib
+
+    source = tmp_path / "list.txt"
+    source.write_bytes(b"the list\n")
+    entry = {
+        "name": "list.txt",
+        "url": "https://example.invalid/list.txt",
+        "sha256": hashlib.sha256(b"the list\n").hexdigest(),
+    }
+    mine = tmp_path / "mine.txt"
+    mine.write_text("my notes")
+    with pytest.raises(UsageError, match="mine.txt exists and is not the file the manifest lists.*--force"):
+        files.download(entry, mine, source=str(source))
+    assert mine.read_text() == "my notes"
+    assert files.download(entry, mine, source=str(source), force=True) == [(str(mine), entry["sha256"])]
+    assert mine.read_bytes() == b"the list\n"
+    assert files.download(entry, mine, source=str(source)) == [(str(mine), entry["sha256"])]  # ours now: kept

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from apps.common import litert
+from apps.common import files, litert
 from apps.dinos import data
 from apps.dinos import litert as dinos_litert
 from apps.dinos.cli import main
@@ -117,6 +117,15 @@ def test_dynamic_quantisation_shrinks_the_file_and_stays_within_its_tolerance(tm
         # Stated tolerance: 8-bit weights move no probability by more than 0.01.
         assert np.abs(p - q).max() < 1e-2
         assert not np.array_equal(p, q)
+
+
+def test_export_replaces_its_own_files_beside_it(tmp_path):
+    bundle = save(tiny_model(), tmp_path)
+    out = str(tmp_path / "dinos.tflite")
+    for _ in range(2):  # the second export replaces the first one's .tflite and vocabulary
+        assert main(["export", "--format", "litert", "--model", bundle, "--out", out]) == 0
+    assert files.is_ours(out)
+    assert litert.read_lines(litert.beside(out, litert.VOCABULARY)) == ["", *VOCAB.tokens[2:]]
 
 
 def test_the_ops_are_built_in(exported):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from music21 import converter, harmony, tempo
 
+from apps.common import files
 from apps.jazz import chords, conditioning, data
 from apps.jazz.cli import main
 
@@ -104,6 +105,24 @@ def test_generate_writes_what_was_asked(trained, tmp_path):
         assert heard.chord_at(offset).root == wanted.chord_at(offset).root
     symbols = converter.parse(str(tmp_path / "solo.musicxml")).flatten().getElementsByClass(harmony.ChordSymbol)
     assert [s.figure for s in symbols][:4] == ["Dm7", "G7", "Cmaj7", "B-maj7"]
+
+
+def test_generate_replaces_its_own_files_and_no_one_elses(trained, tmp_path, capsys):
+    out = tmp_path / "solo.mid"
+    assert generate(trained, out, "--musicxml", "--plot") == 0
+    written = [tmp_path / name for name in ("solo.mid", "solo.musicxml", "solo.png")]
+    assert all(files.is_ours(str(path)) for path in written)
+    assert converter.parse(str(tmp_path / "solo.musicxml")).highestTime == 24  # the marked files still read
+    before = out.read_bytes()
+    assert generate(trained, out, "--musicxml", "--plot", "--seed", "4") == 0  # over its own files
+    assert out.read_bytes() != before
+    (tmp_path / "solo.png").write_bytes(b"my drawing")
+    capsys.readouterr()
+    assert generate(trained, out, "--plot", "--seed", "5") == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "solo.png").read_bytes() == b"my drawing"
+    assert generate(trained, out, "--plot", "--force") == 0
+    assert files.is_ours(str(tmp_path / "solo.png"))
 
 
 def test_generate_is_reproducible_for_a_seed(trained, tmp_path):
