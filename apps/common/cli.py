@@ -3,11 +3,14 @@
 Every app's `main(argv) -> int` builds its parser with `make_parser`, dispatches with `run`, and raises
 `UsageError` for anything the user got wrong. `run` turns that into one line on stderr and exit code 2, never a
 traceback; Ctrl-C exits 130 and SIGTERM 143. Output paths, atomic writes and input limits live in
-`apps.common.files`. Nothing here imports TensorFlow, so arguments are checked before it loads.
+`apps.common.files`. Text from the user or a file reaches the terminal through `printable` (`shorten` uses it),
+so that it cannot recolour or retitle the terminal. Nothing here imports TensorFlow, so arguments are checked
+before it loads.
 """
 
 import argparse
 import json
+import re
 import signal
 import sys
 import textwrap
@@ -26,7 +29,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """An `argparse.ArgumentParser` whose errors are one line (no usage dump) and exit code 2."""
 
     def error(self, message):
-        # shorten: argparse quotes arguments as given ("unrecognized arguments: a\nb"), newlines and all.
+        # shorten: argparse quotes arguments as given ("unrecognized arguments: a\nb"), newlines, ESC and all.
         self.exit(USAGE_ERROR, f"{self.prog}: error: {shorten(message)}\n")
 
 
@@ -45,11 +48,11 @@ MAX_MESSAGE_CHARS = 400
 def run(parser, argv, handlers):
     """Parses `argv`, calls `handlers[command](args)` and returns the process exit code.
 
-    A handler returns an int (or None for 0). A `UsageError` becomes one line on stderr and exit code 2 (so do
-    argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with one line, after the atomic writers have
-    removed their temporary files. A signal counts even where a library swallowed its exception or raised
-    another in its place (`apps.common.interrupts`): no output is renamed into place after it, and the exit code
-    is still 130 or 143.
+    A handler returns an int (or None for 0). A `UsageError` becomes one line on stderr, its control characters
+    escaped (`shorten`), and exit code 2 (so do argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with
+    one line, after the atomic writers have removed their temporary files. A signal counts even where a library
+    swallowed its exception or raised another in its place (`apps.common.interrupts`): no output is renamed into
+    place after it, and the exit code is still 130 or 143.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     command = None
@@ -93,8 +96,29 @@ def _prefix(parser, command):
 
 
 def shorten(text, limit=MAX_MESSAGE_CHARS):
-    """`text` on one line of at most `limit` characters, so that an error quoting a 50 MB input stays readable."""
-    return textwrap.shorten(text, limit, placeholder=" …")
+    """`text` on one line of at most `limit` characters, so that an error quoting a 50 MB input stays readable.
+
+    White space runs become one space, as in `textwrap.shorten`; other control characters are escaped
+    (`printable`) before the text is cut, so the escapes count towards `limit`.
+    """
+    return textwrap.shorten(printable(" ".join(text.split())), limit, placeholder=" …")
+
+
+# What a terminal acts on instead of showing: C0 controls, DEL and C1 controls (ESC and CSI U+009B start colour,
+# cursor and title sequences), the line and paragraph separators, lone surrogates (which UTF-8 cannot encode),
+# and the bidi embeddings, overrides and isolates, which reorder the rest of the line. Emoji joiners, variation
+# selectors and tag characters are format characters too, but are kept: emoji sequences are made of them.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
+
+
+def printable(text):
+    """`text` with every character a terminal would act on written as its Python escape, the rest unchanged.
+
+    `"\\x1b]0;title\\x07"` becomes the characters `\\x1b]0;title\\x07`, a newline `\\n`, a tab `\\t`, U+202E
+    `\\u202e`; accents, CJK and emoji are kept. A backslash is kept as it is, so that the parts of a message
+    that quote a value with `repr` are not escaped twice.
+    """
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def check_argv(argv):

@@ -10,7 +10,7 @@ import importlib
 import os
 
 from apps.common import files, litert
-from apps.common.cli import add_force_argument
+from apps.common.cli import add_force_argument, printable
 from apps.common.errors import UsageError
 
 
@@ -59,4 +59,4 @@ def export_command(args, app, signatures):
     out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)
     model, config = load_app_bundle(app, args.model)
     importlib.import_module(f"apps.{app}.export").export(model, config, out, force=args.force)
-    print(f"exported {args.model} to {args.out} (signatures: {signatures})")
+    print(f"exported {printable(args.model)} to {printable(args.out)} (signatures: {signatures})")

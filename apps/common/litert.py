@@ -21,6 +21,7 @@ import re
 
 import numpy as np
 
+from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import MARKER, atomic_path, check_output_file, is_ours
 
@@ -73,8 +74,8 @@ def export_command(args, app_module, load):
     model, config = load(args.model)
     written = module.export(model, config, out, args.quantize)
     print(
-        f"exported {written[0]} ({os.path.getsize(written[0]):,} bytes, ops: {' '.join(op_names(written[0]))}); "
-        f"beside it {', '.join(written[1:])}"
+        f"exported {printable(written[0])} ({os.path.getsize(written[0]):,} bytes, ops: "
+        f"{' '.join(op_names(written[0]))}); beside it {printable(', '.join(written[1:]))}"
     )
 
 

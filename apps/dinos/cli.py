@@ -13,7 +13,7 @@ import secrets
 from apps.common import cli as common
 from apps.common import config as hyperparameters
 from apps.common import files
-from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, seed
+from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, printable, seed
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
 from apps.dinos import data, evaluate
@@ -166,7 +166,7 @@ def _train(args):
     metrics = config["metrics"]
     val = metrics["val_bits_per_char"]
     print(
-        f"saved {args.out}: train {metrics['train_bits_per_char']:.3f} bits/char"
+        f"saved {printable(args.out)}: train {metrics['train_bits_per_char']:.3f} bits/char"
         + (f", validation {val:.3f} bits/char" if val is not None else "")
         + f" (best epoch {config['training']['best_epoch']} of {config['training']['epochs_run']})"
     )
@@ -199,7 +199,7 @@ def _sample(args):
         )
     else:
         for name, _ in names:
-            print(name)
+            print(printable(name))
 
 
 def _score(args):
@@ -220,10 +220,11 @@ def _score(args):
     ]
     if args.json:
         return print_json({"names": rows})
-    width = max(len("name"), *(len(row["name"]) for row in rows))
+    shown = [printable(row["name"]) for row in rows]
+    width = max(len("name"), *map(len, shown))
     print(f"{'name':<{width}}  {'log P (nats)':>12}  {'bits/char':>9}")
-    for row in rows:
-        print(f"{row['name']:<{width}}  {row['log_prob']:>12.3f}  {row['bits_per_char']:>9.3f}")
+    for name, row in zip(shown, rows):
+        print(f"{name:<{width}}  {row['log_prob']:>12.3f}  {row['bits_per_char']:>9.3f}")
 
 
 def _evaluate(args):
@@ -266,7 +267,7 @@ def _evaluate(args):
     if "data" in report:
         d = report["data"]
         print(
-            f"{d['path']}: {d['names']} names, {d['characters']} characters (end tokens included), "
+            f"{printable(d['path'])}: {d['names']} names, {d['characters']} characters (end tokens included), "
             f"{d['bits_per_char']:.4f} bits/char"
         )
     s = report["samples"]
@@ -293,7 +294,7 @@ def _percent(value):
 def _download(args):
     out = files.check_output_file(args.out, force=True)  # whether the file there may go: `download` decides
     path, digest = data.download(out, source=args.source, sha256=args.sha256, force=args.force)
-    print(f"{path} (sha256 {digest})")
+    print(f"{printable(path)} (sha256 {digest})")
 
 
 _export = functools.partial(export_command, app="dinos", signatures="sample, score")

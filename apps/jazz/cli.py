@@ -24,6 +24,7 @@ from apps.common.cli import (
     int_in,
     make_parser,
     print_json,
+    printable,
     run,
 )
 from apps.common.commands import add_export_parser, check_model_dir, export_command, load_app_bundle
@@ -203,7 +204,7 @@ def _train(args, command):
         if "val_perplexity" in metrics
         else f"training perplexity {metrics['perplexity']:.2f}"
     )
-    print(f"saved {args.out}: {len(config['vocabulary']) + 1} tokens, {metrics['epochs']} epochs, {report}")
+    print(f"saved {printable(args.out)}: {len(config['vocabulary']) + 1} tokens, {metrics['epochs']} epochs, {report}")
 
 
 def _progression(args):
@@ -278,7 +279,7 @@ def _generate(args):
             else:
                 written.append(png)
     counts = "/".join(str(len(notes)) for notes in solos)
-    print(f"wrote {', '.join(written)}: {measures} bars, {counts} notes at {tempo:g} bpm")
+    print(f"wrote {printable(', '.join(written))}: {measures} bars, {counts} notes at {tempo:g} bpm")
 
 
 def _corpus(args, config):
@@ -320,7 +321,8 @@ def _evaluate(args):
         repeat = r["longest_repeat"]["tokens"] if "longest_repeat" in r else r["longest_repeat_tokens"]
         ppl = f"{r['perplexity']:.2f}" if "perplexity" in r else "-"
         print(
-            f"{r['name'][:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} {r['scale_tone_share']:>6.1%} "
+            f"{printable(r['name'])[:32]:32} {r['notes']:>5} {r['chord_tone_share']:>6.1%} "
+            f"{r['scale_tone_share']:>6.1%} "
             f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}"
         )
     if corpus is None:
@@ -342,7 +344,7 @@ def _evaluate_reference(args, model_path):
     if args.json:
         return print_json(result)
     print(
-        f"{model_path} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
+        f"{printable(model_path)} ({result['conditioning']} conditioning) over the changes of {result['solos']} real "
         f"solo(s), first {args.bars} bars, {args.draws} draw(s) from seed {args.seed}, temperature 1, no top-k: "
         "histogram overlaps"
     )

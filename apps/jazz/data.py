@@ -23,6 +23,7 @@ import os
 import sys
 
 from apps.common import paths
+from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, read_json, sha256_of
 from apps.jazz.chords import Chord, Timeline
@@ -299,7 +300,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
         import keras
 
         print(
-            f"Parsing {to_parse} file(s) (cached in {os.path.normpath(cache_dir)})"
+            f"Parsing {to_parse} file(s) (cached in {printable(os.path.normpath(cache_dir))})"
             if cache_dir
             else f"Parsing {to_parse} file(s)",
             file=sys.stderr,
@@ -322,7 +323,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
         if "error" in item:
             if explicit:
                 raise UsageError(item["error"])
-            print(f"warning: skipping {item['error']}", file=sys.stderr)
+            print(f"warning: skipping {printable(item['error'])}", file=sys.stderr)
             skipped += 1
         else:
             solo = Solo.from_json(item)

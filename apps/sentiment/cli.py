@@ -26,6 +26,7 @@ from apps.common.cli import (
     make_parser,
     positive_int,
     print_json,
+    printable,
     run,
     shorten,
 )
@@ -240,11 +241,11 @@ def _train(args):
     if vectors:
         used = config["embeddings"]
         print(
-            f"{args.embeddings}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} vocabulary "
-            f"words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}"
+            f"{printable(args.embeddings)}: vectors for {used['covered']:,} of the {used['vocabulary_words']:,} "
+            f"vocabulary words ({used['coverage']:.1%}), {'frozen' if args.freeze_embeddings else 'fine-tuned'}"
         )
     print(
-        f"saved {args.out}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
+        f"saved {printable(args.out)}: dev accuracy {config['dev_accuracy']:.4f} (epoch {config['best_epoch']} of "
         f"{config['epochs_run']})"
     )
 
@@ -275,29 +276,30 @@ def _evaluate(args):
         report["explain_plot"] = _plot_explanations(report["errors"], explain_plot, "the surest errors")
     if args.json:
         return print_json(report)
+    labels = [printable(label) for label in report["labels"]]
     print(f"{report['examples']} examples  accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}")
-    width = max(len(name) for name in report["labels"]) + 2
+    width = max(map(len, labels)) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
-    for row in report["per_class"]:
-        print(
-            f"{row['label']:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}"
-            f"{row['support']:>10}"
-        )
+    for label, row in zip(labels, report["per_class"]):
+        print(f"{label:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>10}")
     print("confusion matrix (rows: true, columns: predicted)")
     cell = max(7, max(len(str(count)) for line in report["confusion"] for count in line) + 2)
-    print(" " * width + "".join(f"{index:>{cell}}" for index in range(len(report["labels"]))))
-    for index, (name, line) in enumerate(zip(report["labels"], report["confusion"])):
+    print(" " * width + "".join(f"{index:>{cell}}" for index in range(len(labels))))
+    for index, (name, line) in enumerate(zip(labels, report["confusion"])):
         print(f"{index} {name:<{width - 2}}" + "".join(f"{count:>{cell}}" for count in line))
     if plot:
-        print(f"confusion matrix plot: {plot}")
+        print(f"confusion matrix plot: {printable(plot)}")
     if args.explain:
         print(f"the {len(report['errors'])} wrong answers the model is surest of (of {args.explain} asked for):")
         colour = _colour_terminal()
         for error in report["errors"]:
-            print(f"true {error['true_label']}, said {error['label']} ({error['probability']:.3f})\t{error['text']}")
+            print(
+                f"true {printable(error['true_label'])}, said {printable(error['label'])} "
+                f"({error['probability']:.3f})\t{printable(error['text'])}"
+            )
             print(_explanation_line(error, colour))
         if report["explain_plot"]:
-            print(f"explanation plot: {report['explain_plot']}")
+            print(f"explanation plot: {printable(report['explain_plot'])}")
 
 
 def _predict(args):
@@ -332,15 +334,15 @@ def _predict(args):
     colour = _colour_terminal()
     for result in results:
         if result["label"] is None:
-            print(f"(no text to judge)\t\t{result['text']}")
+            print(f"(no text to judge)\t\t{printable(result['text'])}")
             continue
         stars = f" {result['stars']}/5 stars" if result["stars"] is not None else ""
         probs = " ".join(f"{p:.3f}" for p in result["probabilities"].values())
-        print(f"{result['label']}{stars}\t[{probs}]\t{result['text']}")
+        print(f"{printable(result['label'])}{stars}\t[{probs}]\t{printable(result['text'])}")
         if args.explain:
             print(_explanation_line(result["explanation"], colour))
     if plot:  # only drawn with --explain
-        print(f"explanation plot: {plot}")
+        print(f"explanation plot: {printable(plot)}")
 
 
 def _colour_terminal():
@@ -352,27 +354,28 @@ def _explanation_line(explanation, colour):
     """One indented line: each token with its score, green (bold when large) if it pushed towards the label,
     red if away, then how the scores add up."""
     scores = explanation["scores"]
+    label = printable(explanation["label"])
     largest = max(map(abs, scores), default=0.0)
     words = []
     for token, score, unknown in zip(explanation["tokens"], scores, explanation["unknown"]):
-        word = f"{token}{'*' if unknown else ''} {score:+.3f}"
+        word = f"{printable(token)}{'*' if unknown else ''} {score:+.3f}"
         if colour and score:
             bold = "1;" if abs(score) >= largest / 2 else ""
             word = f"\033[{bold}{32 if score > 0 else 31}m{word}\033[0m"
         words.append(word)
     if explanation["method"] == "integrated-gradients":
         how = (
-            f"integrated gradients: they add up to P({explanation['label']}) {explanation['probability']:.3f} "
+            f"integrated gradients: they add up to P({label}) {explanation['probability']:.3f} "
             f"here - {explanation['baseline']:.3f} for blank words"
         )
     else:
-        how = f"occlusion: how far P({explanation['label']}) {explanation['probability']:.3f} falls without the word"
+        how = f"occlusion: how far P({label}) {explanation['probability']:.3f} falls without the word"
     notes = [how]
     if any(explanation["unknown"]):
         notes.append("* not in the vocabulary")
     if explanation["truncated"]:
         notes.append(f"cut: the model reads only the first {len(scores)} of the {explanation['words']} words")
-    return f"    why {explanation['label']}: {'  '.join(words)}  ({'; '.join(notes)})"
+    return f"    why {label}: {'  '.join(words)}  ({'; '.join(notes)})"
 
 
 def _plot_explanations(explanations, path, title):
@@ -404,7 +407,7 @@ def _download(args):
     if os.path.lexists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file; it must be a directory")
     for path in data_lib.download(out, force=args.force):
-        print(path)
+        print(printable(path))
 
 
 _export = functools.partial(export_command, app="sentiment", signatures="serving_default, explain")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 
 import pytest
 
@@ -420,3 +421,48 @@ def test_train_compiles_as_its_flags_say(inputs, tmp_path, monkeypatch, app, ext
     with pytest.raises(Stop):
         APPS[app](argv + extra)
     assert {key: asked[key] for key in expected} == expected
+
+
+# --- 7. text from the user or a file cannot drive the terminal ----------------------------------------------
+
+RED = "\x1b[31m"
+TITLE = "\x1b]0;pwned\x07"
+TITLE_ESCAPED = "\\x1b]0;pwned\\x07"
+# Bidi classes of the embeddings, overrides and isolates, which reorder the rest of a line.
+BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def test_printable_escapes_what_a_terminal_acts_on_and_keeps_the_rest():
+    acted_on, rest = [], []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        control = unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp")
+        (acted_on if control or unicodedata.bidirectional(char) in BIDI_CONTROLS else rest).append(char)
+    acted_on, rest = "".join(acted_on), "".join(rest)
+    assert cli.printable(acted_on) == acted_on.encode("unicode_escape").decode("ascii")
+    assert cli.printable(rest) == rest  # accents, CJK, emoji with their joiners and tags, backslashes
+    assert cli.printable(f"{TITLE}a\tb\nc\u202ed\x9b") == "\\x1b]0;pwned\\x07a\\tb\\nc\\u202ed\\x9b"
+    kept = "café 東京 👩‍👩‍👧 \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f C:\\x1b"
+    assert cli.printable(kept) == kept
+
+
+def test_shorten_escapes_before_it_cuts():
+    line = cli.shorten(f"{RED}word\n\tnext " * 100, 60)
+    assert "\x1b" not in line and len(line) <= 60 and line.startswith("\\x1b[31mword next")
+
+
+def test_error_lines_escape_control_characters(tmp_path, capsys):
+    header = tmp_path / "header.csv"
+    header.write_text(f"text{RED},label\ngood,1\n", encoding="utf-8")
+    cases = [
+        ("dinos", ["train", "--data", f"{tmp_path}/names{RED}.txt"], "names\\x1b[31m.txt"),
+        ("dinos", ["sample", f"--bogus{TITLE}"], f"--bogus{TITLE_ESCAPED}"),  # argparse's own line
+        ("jazz", ["generate", "--chords", f"Dm7 {RED}G7", "--out", f"{tmp_path}/x.mid"], "\\x1b[31mG7"),
+        ("jazz", ["generate", "--chords-from", f"{tmp_path}/{TITLE}.txt", "--out", f"{tmp_path}/x.mid"], TITLE_ESCAPED),
+        ("sentiment", ["predict", "--file", f"{tmp_path}/\x9b2J.txt"], "\\x9b2J.txt"),
+        ("sentiment", ["evaluate", "--data", str(header), "--plot", f"{tmp_path}/c.png"], "text\\x1b[31m, label"),
+    ]
+    for app, argv, escaped in cases:
+        err = assert_usage_error(capsys, app, argv, escaped)
+        assert not {"\x1b", "\x07", "\x9b"} & set(err), (app, ascii(err))
+    assert os.listdir(tmp_path) == ["header.csv"]

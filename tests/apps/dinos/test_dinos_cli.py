@@ -4,10 +4,12 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
 
+from apps.common.paths import saved_model
 from apps.dinos import data
 from apps.dinos.cli import main
 from apps.dinos.evaluate import sample_statistics, score_names
@@ -144,3 +146,20 @@ def test_tensorboard_logs(names_file, tmp_path, capsys):
     else:
         assert main(argv) == 0
         assert any(files for _, _, files in os.walk(logs))
+
+
+def test_names_are_printed_with_their_control_characters_escaped(tmp_path, capsys):
+    # The shipped model with ESC, "[", "3" and "1" in place of four letters: as if trained on names holding them.
+    bundle = tmp_path / "dinos"
+    shutil.copytree(saved_model("dinos"), bundle)
+    config = json.loads((bundle / "config.json").read_text())
+    config["vocabulary"]["characters"][-4:] = ["\x1b", "[", "3", "1"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    red = "\x1b[31m"
+    assert main(["score", "--model", str(bundle), f"{red}raptor"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.splitlines()[1].startswith("\\x1b[31mraptor ")
+    assert run_json(capsys, ["score", "--model", str(bundle), f"{red}raptor"])["names"][0]["name"] == f"{red}raptor"
+    assert main(["sample", "--model", str(bundle), "-n", "3", "--seed", "0", "--prefix", red, "--max-len", "9"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and [line[:8] for line in out.splitlines()] == ["\\x1b[31m"] * 3

@@ -449,3 +449,15 @@ def test_bad_lead_sheets_primers_soundfonts_and_takes_are_one_line_and_exit_2(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["in"]  # nothing written, not even the output directory
+
+
+def test_paths_and_solo_names_are_printed_with_their_control_characters_escaped(trained, solos_dir, tmp_path, capsys):
+    red = "\x1b[31m"
+    assert generate(trained, tmp_path / f"solo{red}.mid") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.startswith(f"wrote {tmp_path}/solo\\x1b[31m.mid: 6 bars")
+    shutil.copy(solos_dir / "solo1.musicxml", tmp_path / f"take{red}.musicxml")
+    assert main(["evaluate", "--midi", str(tmp_path / f"take{red}.musicxml"), "--model", str(trained)]) == 0
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert any(line.startswith("take\\x1b[31m.musicxml ") for line in captured.out.splitlines()), captured.out

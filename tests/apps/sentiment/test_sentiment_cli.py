@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from apps.common.bundle import load_bundle, save_bundle
+from apps.common.paths import saved_model
 from apps.sentiment.data import read_examples
 from apps.sentiment.model import build_model, make_vectorizer
 
@@ -166,3 +167,34 @@ def test_bad_predict_inputs(trained_bundle, tmp_path, capsys, monkeypatch):
     assert code == 2 and "standard input is not valid UTF-8" in err
     code, _, err = run_cli(capsys, "predict", "--model", tmp_path / "nowhere", "good")
     assert code == 2 and "model directory not found" in err
+
+
+# OSC (retitles the terminal), a tab inside the text, CSI in its one-character C1 form, and a bidi override.
+CONTROLS = "\x1b]0;pwned\x07a great film\twith \x9b2J a \u202etab"
+CONTROLS_ESCAPED = "\\x1b]0;pwned\\x07a great film\\twith \\x9b2J a \\u202etab"
+RAW = {"\x1b", "\x07", "\x9b", "\u202e"}
+
+
+def test_predict_echoes_texts_with_their_control_characters_escaped(tmp_path, capsys, monkeypatch):
+    shipped = saved_model("sentiment")
+    path = tmp_path / "texts.txt"
+    path.write_text(CONTROLS + "\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    for source in ([CONTROLS], ["--file", path], []):
+        code, out, err = run_cli(capsys, "predict", "--model", shipped, *source)
+        assert code == 0 and not RAW & set(out + err), ascii(out + err)
+        assert out.count("\t") == 2 and out.endswith(f"\t{CONTROLS_ESCAPED}\n")  # the TSV's own tabs only
+    code, out, err = run_cli(capsys, "predict", "--model", shipped, "--explain", CONTROLS)
+    assert code == 0 and not RAW & set(out + err), ascii(out + err)
+    assert "\\x1b]0" in out.splitlines()[1]  # the words that decided, each escaped as well
+    code, out, _ = run_cli(capsys, "predict", "--model", shipped, "--json", CONTROLS)
+    assert code == 0 and not RAW & set(out) and json.loads(out)[0]["text"] == CONTROLS
+
+
+def test_evaluate_echoes_the_files_texts_with_their_control_characters_escaped(tmp_path, capsys):
+    labelled = tmp_path / "labelled.txt"
+    labelled.write_text(f"0 {CONTROLS}, wonderful and moving\n", encoding="utf-8")  # a wrong label, to explain
+    argv = ["evaluate", "--model", saved_model("sentiment"), "--data", labelled, "--plot", tmp_path / "c.png"]
+    code, out, err = run_cli(capsys, *argv, "--explain", "1")
+    assert code == 0 and not RAW & set(out + err), ascii(out + err)
+    assert f"\t{CONTROLS_ESCAPED}, wonderful and moving\n    why " in out
