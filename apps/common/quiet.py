@@ -7,17 +7,24 @@ notice, and the LiteRT converter `W0000 ... Ignored output_format.` and the like
 not silence them all, and they are written by C++ straight to file descriptor 2, out of reach of Python's
 logging.
 
-`filter_startup_noise()` puts a pipe in front of descriptor 2 and a thread that copies every line to the real
-stderr except those (`NOISE`): Python's own output, warnings and tracebacks, and TensorFlow's warnings and
+`filter_startup_noise()` puts a pipe in front of descriptor 2 and a child process that copies every line to the
+real stderr except those (`NOISE`): Python's own output, warnings and tracebacks, and TensorFlow's warnings and
 errors other than the missing-CUDA one, still show. `SEQUENCE_MODELS_TF_LOGS=1` turns the filter off.
+
+The filter is a process of its own, not a thread, so that it outlives the command: when the command dies (an
+`os.abort()` after a C++ `Check failed`, a segfault reported by `faulthandler`, SIGKILL), the pipe closes and the
+filter passes on every line still in it before it exits. It ignores SIGINT and SIGTERM, which a terminal's Ctrl-C
+and a process-group kill send to it too, so that the command's own `interrupted` line still reaches the user.
 """
 
 import atexit
+import contextlib
 import importlib
 import os
 import re
+import signal
 import sys
-import threading
+import time
 
 ENV = "SEQUENCE_MODELS_TF_LOGS"
 NOISE = re.compile(
@@ -41,21 +48,47 @@ def filter_startup_noise(env=os.environ):
         sys.stderr.flush()
         real = os.dup(2)
         read_end, write_end = os.pipe()
-        os.dup2(write_end, 2)
-        os.close(write_end)
-    except OSError:  # no descriptor 2 to filter (a daemon, a closed stderr): leave things as they are
+        child = os.fork()
+    except OSError:  # no descriptor 2 to filter (a daemon, a closed stderr), or no process to spare
         return False
-    copier = threading.Thread(target=_copy_lines, args=(read_end, real), name="stderr-filter", daemon=True)
-    copier.start()
+    if child == 0:
+        _filter_process(read_end, write_end, real)
+    os.close(read_end)
+    os.dup2(write_end, 2)
+    os.close(write_end)
 
     def restore():
-        # Closing the pipe's last write end ends the copier once it has passed on what is left.
+        # Putting the real stderr back closes the pipe's last write end: the filter passes on what is left and
+        # exits. Waiting for it keeps those lines before the shell's prompt.
         sys.stderr.flush()
         os.dup2(real, 2)
-        copier.join(timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(child, os.WNOHANG)[0]:
+                    return
+            time.sleep(0.005)
 
     atexit.register(restore)
     return True
+
+
+def _filter_process(read_end, write_end, real):
+    """The forked filter: copies the pipe to the real stderr until every writer has closed it, then exits."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.close(write_end)
+        # Hold none of the command's other ends: a reader of its stdout (`| head`) must see it close with it.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        _copy_lines(read_end, real)
+    except BaseException:  # noqa: BLE001  nothing to report to: the real stderr is what failed
+        code = 1
+    finally:
+        os._exit(code)  # never the parent's atexit handlers or buffered files
 
 
 def run_app(app):

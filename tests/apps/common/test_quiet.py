@@ -1,8 +1,11 @@
 """TensorFlow's start-up lines stay off a CLI user's stderr; everything else still shows (apps/common/quiet.py)."""
 
 import os
+import signal
 import subprocess
 import sys
+
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -78,3 +81,66 @@ def test_generate_leaves_stderr_empty(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert (tmp_path / "solo.mid").is_file()
+
+
+DYING = """
+import ctypes, faulthandler, os, sys
+from apps.common.quiet import filter_startup_noise
+filter_startup_noise()
+os.write(2, {startup!r} + b"\\n")
+print("python's last words", file=sys.stderr, flush=True)
+os.write(2, b"F0000 check_op.cc:12] Check failed: a == b\\n")
+{death}
+"""
+
+
+@pytest.mark.parametrize(
+    "death, last",
+    [
+        ("os.abort()", "Check failed: a == b"),
+        ("faulthandler.enable()\nctypes.string_at(0)", "Fatal Python error: Segmentation fault"),
+    ],
+)
+def test_a_dying_process_loses_no_line_to_the_filter(death, last):
+    script = DYING.format(startup=TF_STARTUP[0].encode(), death=death)
+    for _ in range(5):  # the thread it replaced lost them every time
+        stderr = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": REPO},
+        ).stderr.decode()
+        assert "python's last words" in stderr and last in stderr, stderr
+        assert TF_STARTUP[0] not in stderr
+
+
+def test_ctrl_c_to_the_whole_process_group_still_shows_the_interrupted_line():
+    # A terminal's Ctrl-C reaches every process of the foreground group: the filter too.
+    script = (
+        "import sys, time\n"
+        "from apps.common import quiet\n"
+        "sys.argv = ['x', 'wait']\n"
+        "import apps.common.cli as cli\n"
+        "quiet.filter_startup_noise()\n"
+        "parser, commands = cli.make_parser('python -m apps.test', 'test')\n"
+        "commands.add_parser('wait')\n"
+        "def wait(args):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "sys.exit(cli.run(parser, ['wait'], {'wait': wait}))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
+    assert process.stdout.readline() == "ready\n"
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err == "python -m apps.test wait: interrupted\n"
