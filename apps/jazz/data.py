@@ -8,7 +8,8 @@ Everything is read by music21 (`converter.parse`). From a score we keep:
 - the chords: the score's `ChordSymbol`s (the Weimar Jazz Database files have them); a score without any
   (the course's MIDI file) gets them from its other pitched parts, chordified and named with
   `harmony.chordSymbolFromChord` every `DERIVED_CHORD_QUARTERS` quarter notes (half a 4/4 bar);
-- the tempo (first metronome mark, else 120) and the bar length (first time signature, else 4/4).
+- the tempo (first metronome mark, else 120) and the bar length (first time signature, else 4/4), a whole
+  number of the grid's steps (`apps.jazz.grammar.GRID` a quarter note) and at most `MAX_BAR_QUARTERS`.
 
 Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir` (by default
 `$JAZZ_CACHE_DIR`, else `data/cache/jazz/` in the checkout), keyed by the sha256 of the file's bytes (and
@@ -16,6 +17,7 @@ Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `c
 """
 
 import dataclasses
+import fractions
 import glob
 import hashlib
 import json
@@ -27,6 +29,7 @@ from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, read_json, sha256_of
 from apps.jazz.chords import Chord, Timeline
+from apps.jazz.grammar import GRID
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
 DEFAULT_CACHE = paths.data("cache", "jazz")
@@ -34,6 +37,8 @@ CACHE_VERSION = 1
 MIN_MELODY_PITCH = 55
 DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
+MAX_BAR_QUARTERS = 16
+"""The longest bar (16/4): what generating a solo allocates grows with the length of its bars."""
 
 
 @dataclasses.dataclass
@@ -93,7 +98,7 @@ def solo_from_score(score, name="score"):
         notes=notes,
         timeline=Timeline(changes),
         tempo=score_tempo(score) or 120.0,
-        bar_quarters=score_bar_quarters(score),
+        bar_quarters=score_bar_quarters(score, name),
         length=float(score.highestTime),
     )
 
@@ -142,10 +147,25 @@ def score_tempo(score):
     return float(marks[0].getQuarterBPM()) if marks and marks[0].number else None
 
 
-def score_bar_quarters(score):
-    """The length of a bar of the first time signature (4/4 without one), in quarter notes."""
+def score_bar_quarters(score, name="score"):
+    """The length of a bar of the first time signature (4/4 without one), in quarter notes.
+
+    Raises:
+        UsageError: the bar is not a whole number of grid steps (1/64 time: 3/4 of a step), or is longer than
+            `MAX_BAR_QUARTERS`.
+    """
     signatures = score.flatten().getElementsByClass("TimeSignature")
-    return float(signatures[0].barDuration.quarterLength) if signatures else 4.0
+    if not signatures:
+        return 4.0
+    signature = signatures[0]
+    quarters = fractions.Fraction(signature.barDuration.quarterLength).limit_denominator(1 << 20)
+    steps = quarters * GRID
+    if steps > MAX_BAR_QUARTERS * GRID or steps < 1 or steps.denominator != 1:
+        raise UsageError(
+            f"{name}: a bar of {signature.ratioString} lasts {quarters} quarter notes; the model's grid needs a "
+            f"whole number of 1/{GRID} quarter notes, at most {MAX_BAR_QUARTERS} ({MAX_BAR_QUARTERS}/4)"
+        )
+    return float(quarters)
 
 
 def _pitched_notes(part):
@@ -172,6 +192,7 @@ def _melody_part(parts):
 def derive_chords(parts, length):
     """Names the harmony of `parts` every DERIVED_CHORD_QUARTERS quarters (pitch classes weighted by time)."""
     from music21 import chord, harmony, stream
+    from music21.exceptions21 import Music21Exception
 
     pitched = [part for part in parts if _pitched_notes(part)]
     if not pitched:
@@ -198,8 +219,13 @@ def derive_chords(parts, length):
             pitches = [lowest.midi] + [
                 lowest.midi + (pc - lowest.pitchClass) % 12 for pc in top if pc != lowest.pitchClass
             ]
-            symbol = harmony.chordSymbolFromChord(chord.Chord(pitches))
-            if symbol.pitches and "Cannot" not in symbol.figure:
+            try:
+                symbol = harmony.chordSymbolFromChord(chord.Chord(pitches))
+            except (ValueError, Music21Exception):
+                # music21 names some chords with no root (D G C: "susaddc") that its own parser then refuses:
+                # the chord before sounds on, as where it says "Cannot be identified".
+                symbol = None
+            if symbol is not None and symbol.pitches and "Cannot" not in symbol.figure:
                 changes.append((offset, Chord.from_symbol(symbol)))
         offset = end
     return changes

@@ -13,6 +13,7 @@ prefix its sampling continues from; the continuation is realised from the primer
 
 import contextlib
 import copy
+import fractions
 import math
 import os
 import struct
@@ -153,7 +154,7 @@ def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.
     bass.insert(0, instrument.AcousticBass())
     parts = (solo, accompaniment, bass) if comp else (solo,)
     for part in parts:
-        part.insert(0, meter.TimeSignature(f"{int(round(bar_quarters))}/4"))
+        part.insert(0, meter.TimeSignature(time_signature(bar_quarters)))
     solo.insert(0, tempo_module.MetronomeMark(number=tempo))
     for offset, duration, midi in notes:
         solo.insert(offset, note.Note(midi, quarterLength=duration))
@@ -167,6 +168,16 @@ def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.
     for part in parts:
         score.insert(0, part)
     return score
+
+
+def time_signature(bar_quarters):
+    """A time signature whose bar lasts `bar_quarters` quarter notes: in quarters where the bar is a whole
+    number or half of them (`4/4`, `2/4`, `16/4`), else in the eighths, sixteenths, ... it needs (`3/8`, `7/16`)."""
+    whole_notes = fractions.Fraction(bar_quarters).limit_denominator(1 << 20) / 4
+    numerator, denominator = whole_notes.numerator, whole_notes.denominator
+    if 4 % denominator == 0:
+        numerator, denominator = numerator * 4 // denominator, 4
+    return f"{numerator}/{denominator}"
 
 
 def write_score(score, midi_path, musicxml=False, renderer=None):

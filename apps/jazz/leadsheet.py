@@ -6,8 +6,12 @@ have; the head's melody is ignored) or a MIDI file whose chords are named from i
 (whole bars up to the last note or chord) and its tempo (first metronome mark) come with it.
 
 A primer (`read_primer`) is a MIDI/MusicXML file, whose melody (`apps.jazz.data.melody_notes`) is taken at
-its own offsets, or a note list: names with an octave and an optional duration in quarter notes after a
-colon, `R` for a rest, one quarter note each by default, e.g. `"C5 E5:1/2 G5:0.5 R Bb4:2"`.
+its own offsets, or a note list: names with an octave (0 to 9) and an optional duration in quarter notes
+after a colon, `R` for a rest, one quarter note each by default, e.g. `"C5 E5:1/2 G5:0.5 R Bb4:2"`. A name
+has sharps (`#`, `##`) or flats (`b` or music21's `-`, up to two), not both. A duration is a number of at
+most six digits, with at most six decimals, over an optional divisor of at most six digits, and lasts at
+least one step of the model's grid (`MIN_DURATION`, 1/12 of a quarter note): the model plays nothing
+shorter, and a primer of such notes only would be empty.
 """
 
 import fractions
@@ -18,10 +22,13 @@ import re
 from apps.common.errors import UsageError
 from apps.jazz import data
 from apps.jazz.chords import Timeline
-from apps.jazz.grammar import REGISTER, REGISTER_NAMES
+from apps.jazz.grammar import GRID, REGISTER, REGISTER_NAMES, quantise
 
 MIDI_EXTENSIONS = (".mid", ".midi")
-_PRIMER_NOTE = re.compile(r"^(?:([A-G])([#b-]{0,2})(-?\d)|R)(?::(\d+(?:\.\d+)?(?:/\d+)?))?$", re.IGNORECASE)
+MIN_DURATION = fractions.Fraction(1, GRID)
+_PRIMER_NOTE = re.compile(
+    r"^(?:([A-G])(#{0,2}|[b-]{0,2})([0-9])|R)(?::([0-9]{1,6}(?:\.[0-9]{1,6})?)(?:/([0-9]{1,6}))?)?$", re.IGNORECASE
+)
 
 
 def read_lead_sheet(path, max_bars):
@@ -35,11 +42,12 @@ def read_lead_sheet(path, max_bars):
         `(timeline, bars, tempo, bar_quarters)`; `tempo` is None without a metronome mark.
 
     Raises:
-        UsageError: the file is unreadable or empty, a MusicXML file has no chord symbols, a MIDI file has no
-            accompaniment, or the form is longer than `max_bars`.
+        UsageError: the file is unreadable or empty, its time signature's bar is one `data.score_bar_quarters`
+            refuses, a MusicXML file has no chord symbols, a MIDI file has no accompaniment, or the form is
+            longer than `max_bars`.
     """
     score = data.parse_music(path)
-    bar_quarters = data.score_bar_quarters(score)
+    bar_quarters = data.score_bar_quarters(score, path)
     changes = data.chord_symbols(score)
     if not changes:
         if not path.lower().endswith(MIDI_EXTENSIONS):
@@ -73,10 +81,16 @@ def read_primer(text):
         `(offset, duration, midi)` triples in quarter notes, sorted.
 
     Raises:
-        UsageError: an unreadable file, a note that cannot be read, or no note at all.
+        UsageError: an unreadable file, a note that cannot be read, a note or rest shorter than
+            `MIN_DURATION`, or no note that lasts that long.
     """
     if os.path.isfile(text) or text.lower().endswith(data.MUSIC_EXTENSIONS):
-        return data.melody_notes(data.parse_music(text), text)[2]
+        notes = data.melody_notes(data.parse_music(text), text)[2]
+        if not quantise(notes):
+            raise UsageError(
+                f"--primer {text}: no note lasts {MIN_DURATION} of a quarter note, the shortest the model plays"
+            )
+        return notes
     from music21 import pitch
 
     notes, cursor = [], fractions.Fraction(0)
@@ -84,14 +98,21 @@ def read_primer(text):
         match = _PRIMER_NOTE.match(word)
         if not match:
             raise UsageError(f"--primer: cannot read {word!r} as a note (e.g. C5, Bb4:1/2, R:1)")
-        letter, accidental, octave, length = match.groups()
-        duration = fractions.Fraction(length or 1)
-        if duration <= 0:
+        letter, accidental, octave, length, divisor = match.groups()
+        if divisor is not None and int(divisor) == 0:
+            raise UsageError(f"--primer: {word!r} divides by zero")
+        duration = fractions.Fraction(length or 1) / int(divisor or 1)
+        if duration == 0:
             raise UsageError(f"--primer: {word!r} has no duration")
+        if duration < MIN_DURATION:
+            raise UsageError(
+                f"--primer: {word!r} lasts {duration} of a quarter note; the shortest note or rest is {MIN_DURATION}"
+            )
         if letter:
             # As for chord symbols, "b" is a flat; music21's flat is "-".
-            midi = pitch.Pitch(letter.upper() + accidental.replace("b", "-") + octave).midi
-            notes.append((float(cursor), float(duration), midi))
+            name = letter.upper() + accidental.replace("b", "-")
+            # `ps`, not `midi`: music21 folds a `midi` above 127 down by octaves, and check_primer must see it.
+            notes.append((float(cursor), float(duration), int(pitch.Pitch(name, octave=int(octave)).ps)))
         cursor += duration
     if not notes:
         raise UsageError("--primer: no notes given")
@@ -104,7 +125,7 @@ def check_primer(notes, quarters):
     if low < REGISTER[0] or high > REGISTER[1]:
         from music21 import pitch
 
-        low, high = (pitch.Pitch(midi=m).nameWithOctave.replace("-", "b") for m in (low, high))
+        low, high = (pitch.Pitch(ps=m).nameWithOctave.replace("-", "b") for m in (low, high))
         raise UsageError(f"--primer spans {low}-{high}, outside the model's register {'-'.join(REGISTER_NAMES)}")
     end = max(offset + duration for offset, duration, _ in notes)
     if end >= quarters:

@@ -55,6 +55,21 @@ SHEET_CHORDS = CHORDS + [(8.0, "A7")]
 SHEET_MELODY = MELODY[:8] + [(8.0, 4.0, 69)]
 
 
+def lead_sheet_xml(beats, beat_type):
+    """A MusicXML lead sheet of one bar in `beats`/`beat_type` time, a C chord and a whole note, written as text so
+    that the file holds exactly the time signature asked for, whatever music21 makes of it."""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<score-partwise version="4.0">
+  <part-list><score-part id="P1"><part-name>Solo</part-name></score-part></part-list>
+  <part id="P1"><measure number="1">
+    <attributes><divisions>1</divisions><time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time></attributes>
+    <harmony><root><root-step>C</root-step></root><kind>major</kind></harmony>
+    <note><pitch><step>C</step><octave>5</octave></pitch><duration>4</duration><type>whole</type></note>
+  </measure></part>
+</score-partwise>
+"""
+
+
 def tiny_model(tokens, conditioning="none", head="joint"):
     """A jazz training model small enough for a test: vocabulary `tokens` (after the start token), 6 units,
     5-dimensional token vectors, 4-dimensional conditions."""

@@ -15,7 +15,7 @@ from apps.common import files
 from apps.jazz import chords, conditioning, data
 from apps.jazz.cli import main
 
-from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
+from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, lead_sheet_xml, make_score
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -426,6 +426,10 @@ def test_takes_continue_the_primer_each_with_its_own_seed(trained, tmp_path):
         (["--primer", "C5 E2"], "outside the model's register F3-D6"),
         (["--primer", "C5:20 D5:5"], "lasts 25 quarter notes; the solo lasts 24"),
         (["--primer", "C5 do"], "cannot read 'do' as a note"),
+        (["--primer", "C5:1/0"], "'C5:1/0' divides by zero"),
+        (["--primer", "C5 E#-5"], "cannot read 'E#-5' as a note"),
+        (["--primer", "C5:1/1000"], "the shortest note or rest is 1/12"),
+        (["--chords-from", "{in}/1-64.musicxml"], "a bar of 1/64 lasts 1/16 quarter notes"),
         (["--wav", "--soundfont", "{in}/no-such.sf2"], "no-such.sf2: file not found"),
         (["--soundfont", "{in}/head.musicxml"], "--soundfont is for --wav"),
         (["--num-outputs", "0"], "--num-outputs: must be an integer from 1 to 100"),
@@ -441,6 +445,7 @@ def test_bad_lead_sheets_primers_soundfonts_and_takes_are_one_line_and_exit_2(
     make_score(MELODY, []).write("musicxml", fp=str(inputs / "head.musicxml"))
     (inputs / "empty.mid").write_bytes(b"")
     (inputs / "broken.musicxml").write_text("<score-partwise>")
+    (inputs / "1-64.musicxml").write_text(lead_sheet_xml(1, 64))
     arguments = [argument.replace("{in}", str(inputs)) for argument in arguments]
     if "--wav" in arguments and not shutil.which("fluidsynth"):
         pytest.skip("FluidSynth is not installed: --wav stops at that")

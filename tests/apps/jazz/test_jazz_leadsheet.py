@@ -1,12 +1,12 @@
 """Lead sheets (chords, length, tempo) and primers (files and note lists), from tiny scores built here."""
 
 import pytest
-from music21 import note, stream
+from music21 import chord, note, stream
 
 from apps.common.errors import UsageError
-from apps.jazz import chords, leadsheet
+from apps.jazz import chords, data, generate, leadsheet
 
-from jazz_scores import CHORDS, MELODY, SHEET_CHORDS, SHEET_MELODY, make_score
+from jazz_scores import CHORDS, MELODY, SHEET_CHORDS, SHEET_MELODY, lead_sheet_xml, make_score
 
 
 def expected_changes():
@@ -58,6 +58,43 @@ def test_a_lead_sheet_without_chords_or_music_is_refused(tmp_path, name, write, 
         leadsheet.read_lead_sheet(path, max_bars=100)
 
 
+def test_a_midi_lead_sheet_skips_a_chord_that_music21_cannot_name(tmp_path):
+    # music21 names D G C (a C sus2 over D) "susaddc" and then cannot read that name back.
+    score, solo, piano = stream.Score(), stream.Part(), stream.Part()
+    solo.partName, piano.partName = "Solo", "Piano"
+    for offset in range(4):
+        solo.insert(offset, note.Note(72))
+    piano.insert(0, chord.Chord([50, 55, 60], quarterLength=2))
+    piano.insert(2, chord.Chord([48, 52, 55], quarterLength=2))
+    score.insert(0, solo)
+    score.insert(0, piano)
+    path = str(tmp_path / "truncated.mid")
+    score.write("midi", fp=path)
+    timeline = leadsheet.read_lead_sheet(path, max_bars=100)[0]
+    assert [(offset, item.root, item.pitch_classes) for offset, item in timeline] == [(2.0, 0, {0, 4, 7})]
+    assert data.read_solo(path).timeline.offsets == [2.0]  # the same chords for training
+
+
+@pytest.mark.parametrize("beats, beat_type, message", [(1, 64, "1/16 quarter notes"), (17, 4, "17 quarter notes")])
+def test_a_lead_sheet_whose_bar_the_grid_cannot_hold_is_refused(tmp_path, beats, beat_type, message):
+    path = tmp_path / "odd.musicxml"
+    path.write_text(lead_sheet_xml(beats, beat_type))
+    with pytest.raises(UsageError, match=f"a bar of {beats}/{beat_type} lasts {message}; the model's grid needs"):
+        leadsheet.read_lead_sheet(str(path), max_bars=1000)
+
+
+@pytest.mark.parametrize("beats, beat_type", [(3, 8), (1, 8), (1, 16), (16, 4), (7, 16)])
+def test_a_lead_sheet_is_played_in_its_own_time(tmp_path, beats, beat_type):
+    path = tmp_path / "odd.musicxml"
+    path.write_text(lead_sheet_xml(beats, beat_type))
+    timeline, bars, _, bar_quarters = leadsheet.read_lead_sheet(str(path), max_bars=1000)
+    assert bar_quarters == 4 * beats / beat_type
+    score = generate.build_score([(0.0, 1 / 12, 72)], timeline, bars * bar_quarters, 120, bar_quarters)
+    assert {part.flatten().getElementsByClass("TimeSignature")[0].ratioString for part in score.parts} == {
+        f"{beats}/{beat_type}"
+    }
+
+
 def test_a_primer_note_list():
     assert leadsheet.read_primer("C5 E5:1/2 Bb4:0.5 R g#4:3/2 C-5") == [
         (0.0, 1.0, 72),
@@ -69,11 +106,32 @@ def test_a_primer_note_list():
 
 
 @pytest.mark.parametrize(
-    "text, message", [("C5 H5", "'H5'"), ("C5:0", "no duration"), ("R R:2", "no notes"), ("C5 E", "'E'")]
+    "text, message",
+    [
+        ("C5 H5", "'H5'"),
+        ("C5:0", "no duration"),
+        ("R R:2", "no notes"),
+        ("C5 E", "'E'"),
+        ("C5:1/0", "'C5:1/0' divides by zero"),
+        ("E#-5", "cannot read 'E#-5'"),  # a sharp and a flat
+        ("C5:1/1000", "'C5:1/1000' lasts 1/1000 of a quarter note; the shortest note or rest is 1/12"),
+        ("C5:1234567", "cannot read 'C5:1234567'"),
+    ],
 )
 def test_a_primer_that_cannot_be_read_is_refused(text, message):
     with pytest.raises(UsageError, match=message):
         leadsheet.read_primer(text)
+
+
+def test_a_primer_duration_may_be_a_decimal_over_a_divisor():
+    assert leadsheet.read_primer("C5:1.5/2 D5:1/12") == [(0.0, 0.75, 72), (0.75, 1 / 12, 74)]
+
+
+def test_a_primer_file_of_notes_too_short_for_the_grid_is_refused(tmp_path):
+    path = str(tmp_path / "grace.musicxml")
+    make_score([(0.0, 1 / 32, 72), (1.0, 1 / 32, 74)], CHORDS[:1]).write("musicxml", fp=path)
+    with pytest.raises(UsageError, match="no note lasts 1/12 of a quarter note"):
+        leadsheet.read_primer(path)
 
 
 def test_a_primer_file_gives_its_melody(tmp_path):
