@@ -41,6 +41,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 import urllib.parse
@@ -537,18 +538,101 @@ def read_manifest(path):
       that are fine too) and notes (`records`, `corroborated_by`, ...);
     - a zip archive: `{"name", "url", "members": [{"member", "name", "sha256"}]}`: only the listed members are
       extracted, each checked against its own sha256;
-    - a source with no `sha256` (a folder of files to point a command at) is documentation only.
+    - a folder of files to point a command at (`files`, their count, and no `sha256` or `members`) is
+      documentation only: `fetched` leaves it out.
+
+    Every entry is checked here, before anything is fetched or written: a file's or archive's `name` is a plain
+    file name (no `/`, `\\`, `..`), a member's `name` a relative path of such names, and each sha256 is 64
+    lower-case hex digits.
 
     Raises:
-        UsageError: the manifest is missing, not JSON, or has no `files` list.
+        UsageError: the manifest is missing, not JSON, has no `files` list, or holds an entry that is none of
+            the above (the message names the manifest and the entry).
     """
     try:
         manifest = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: lists nested a thousand deep
         raise UsageError(f"cannot read the manifest {path}: {error}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise UsageError(f"the manifest {path} has no list of files")
+    for number, entry in enumerate(manifest["files"], 1):
+        _check_entry(entry, f"the manifest {path}, entry {number}")
     return manifest
+
+
+def fetched(manifest):
+    """The entries of a manifest (`read_manifest`) that `download` fetches: all but the folders, which are
+    described only."""
+    return [entry for entry in manifest["files"] if not _is_folder(entry)]
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_folder(entry):
+    return "sha256" not in entry and "members" not in entry and type(entry.get("files")) is int
+
+
+def _check_entry(entry, where):
+    """Refuses a manifest entry that `download` could not use or that would write outside its folder."""
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where} is {_json_kind(entry)}, not an object")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{where} has no name")
+    if _is_folder(entry):
+        return
+    _check_file_name(name, where)
+    where = f"{where} ({_quoted(name)})"
+    if not isinstance(entry.get("url"), str) or not entry["url"]:
+        raise UsageError(f"{where} has no url")
+    if "members" not in entry:
+        _check_sha256(entry.get("sha256"), where)
+        also_accepted = entry.get("also_accepted", {})
+        if not isinstance(also_accepted, dict):
+            raise UsageError(f"{where}: also_accepted is {_json_kind(also_accepted)}, not an object")
+        for digest in also_accepted:
+            _check_sha256(digest, f"{where}, also_accepted")
+        return
+    members = entry["members"]
+    if not isinstance(members, list) or not members:
+        raise UsageError(f"{where}: members is {_json_kind(members)}, not a list of members")
+    for number, item in enumerate(members, 1):
+        member = f"{where}, member {number}"
+        if not isinstance(item, dict):
+            raise UsageError(f"{member} is {_json_kind(item)}, not an object")
+        for key in ("member", "name"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise UsageError(f"{member} has no {key}")
+        for part in item["name"].split("/"):
+            _check_file_name(part, f"{member}, name {_quoted(item['name'])}")
+        _check_sha256(item.get("sha256"), member)
+
+
+def _check_file_name(name, where):
+    if name in ("", ".", "..") or any(char in name for char in "/\\\0"):
+        raise UsageError(f"{where}: {_quoted(name)} is not a plain file name (no '/', '\\', NUL, '.' or '..')")
+
+
+def _check_sha256(digest, where):
+    if digest is None:
+        raise UsageError(f"{where} has no sha256")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        what = _quoted(digest) if isinstance(digest, str) else _json_kind(digest)
+        raise UsageError(f"{where}: sha256 {what} is not 64 lower-case hex digits")
+
+
+def _quoted(text, limit=60):
+    """`text` quoted, cut to `limit` characters: a message must still show why after a long name."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _json_kind(value):
+    """What a JSON value is, for a message: "a string", "a number", "null", ..."""
+    if value is None:
+        return "null"
+    kinds = ((bool, "true/false"), (str, "a string"), ((int, float), "a number"), (list, "a list"), (dict, "an object"))
+    return next(kind for types, kind in kinds if isinstance(value, types))
 
 
 def download(entry, out, source=None, sha256=None, force=False):

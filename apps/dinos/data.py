@@ -163,8 +163,14 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST, forc
         `(path, sha256)` of the placed file.
 
     Raises:
-        UsageError: the source cannot be fetched or its hash is not an accepted one; `out` is left untouched.
+        UsageError: the manifest does not list one file to fetch, the source cannot be fetched, or its hash is
+            not an accepted one; `out` is left untouched.
     """
-    [entry] = files.read_manifest(manifest)["files"]
+    entries = files.fetched(files.read_manifest(manifest))
+    if len(entries) != 1:
+        raise UsageError(f"the manifest {manifest} lists {len(entries)} files to fetch; the name list is one file")
+    [entry] = entries
+    if "members" in entry:
+        raise UsageError(f"the manifest {manifest}, entry 1 is a zip archive; the name list is one file")
     [placed] = files.download(entry, out, source=source, sha256=sha256, force=force)
     return placed

@@ -331,6 +331,6 @@ def download(out_dir=DEFAULT_DATA_DIR, manifest_path=MANIFEST, force=False):
     members it lists are checked against their own sha256 and written under their `name`s, the rest of the
     archive (the held-back test trees) is not; nothing is written unless every listed member matches.
     """
-    entries = read_manifest(manifest_path)["files"]
+    entries = files.fetched(read_manifest(manifest_path))
     outs = [out_dir if "members" in entry else os.path.join(out_dir, entry["name"]) for entry in entries]
     return [path for entry, out in zip(entries, outs) for path, _ in files.download(entry, out, force=force)]

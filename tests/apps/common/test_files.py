@@ -318,20 +318,41 @@ def test_every_manifest_has_the_one_format(app):
             assert "sha256" not in item or len(item["sha256"]) == 64
 
 
+FILE = {"name": "a.txt", "url": "https://example.invalid/a.txt", "sha256": "0" * 64}
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
         (None, "cannot read the manifest"),
         ("{not json", "cannot read the manifest"),
         ('{"url": "https://example.com/x", "sha256": "00"}', "has no list of files"),
+        ("[" * 5000, "cannot read the manifest"),
+        ({"files": ["dinos.txt"]}, "entry 1 is a string, not an object"),
+        ({"files": [{"name": "a.txt", "url": "https://example.invalid/a.txt"}]}, r"entry 1 \('a.txt'\) has no sha256"),
+        ({"files": [dict(FILE, name="../a.txt")]}, "entry 1: '../a.txt' is not a plain file name"),
+        ({"files": [FILE, dict(FILE, name="sub/a.txt")]}, "entry 2: 'sub/a.txt' is not a plain file name"),
+        ({"files": [dict(FILE, sha256="00")]}, "sha256 '00' is not 64 lower-case hex digits"),
+        ({"files": [dict(FILE, also_accepted=["a copy"])]}, "also_accepted is a list, not an object"),
+        (
+            {"files": [dict(FILE, members=[dict(FILE, member="trees/x.txt", name="trees/../../x.txt")])]},
+            r"entry 1 \('a.txt'\), member 1, name 'trees/../../x.txt': '..' is not a plain file name",
+        ),
     ],
 )
 def test_read_manifest_refuses_what_is_not_one(tmp_path, content, message):
     path = tmp_path / "manifest.json"
     if content is not None:
-        path.write_text(content)
-    with pytest.raises(UsageError, match=message):
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(UsageError, match=message) as refusal:
         files.read_manifest(path)
+    assert str(path) in str(refusal.value)
+
+
+def test_a_folder_in_a_manifest_is_described_not_fetched():
+    manifest = files.read_manifest(os.path.join(REPO, "data", "jazz.json"))
+    assert [entry["name"] for entry in manifest["files"]] == ["wjazzd/mxl", "original_metheny.mid"]
+    assert [entry["name"] for entry in files.fetched(manifest)] == ["original_metheny.mid"]
 
 
 def test_download_accepts_an_also_accepted_copy_and_keeps_an_intact_one(tmp_path):

@@ -1,6 +1,7 @@
 """Names -> ids: vocabulary layout, padding without truncation, the split, the manifest-checked download."""
 
 import hashlib
+import json
 import os
 
 import numpy as np
@@ -70,6 +71,18 @@ def test_download_from_local_path(tmp_path, capsys):
     assert main(["download", "--source", str(source), "--sha256", "0" * 64, "--out", str(other)]) == 2
     assert "sha256" in capsys.readouterr().err
     assert not other.exists() and os.listdir(tmp_path / "data") == ["dinos.txt"]
+
+
+def test_download_refuses_a_manifest_of_two_files_before_fetching(tmp_path):
+    source = tmp_path / "list.txt"
+    source.write_bytes(b"Aardonyx\n")
+    entry = {"name": "dinos.txt", "url": source.as_uri(), "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    manifest = tmp_path / "two.json"
+    manifest.write_text(json.dumps({"files": [entry, dict(entry, name="more.txt")]}))
+    out = tmp_path / "data" / "dinos.txt"
+    with pytest.raises(UsageError, match=f"the manifest {manifest} lists 2 files to fetch; the name list is one file"):
+        data.download(str(out), manifest=str(manifest))
+    assert not out.parent.exists()
 
 
 @pytest.mark.skipif(not os.path.isfile(SHARED_LIST), reason="the project's shared data folder is absent")

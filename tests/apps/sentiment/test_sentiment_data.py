@@ -71,6 +71,26 @@ def test_download_checks_the_sha256(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize(
+    "second, message",
+    [
+        ({"name": "../escaped.txt"}, "entry 2: '../escaped.txt' is not a plain file name"),
+        ({"name": "stsa.fine.dev", "sha256": None}, r"entry 2 \('stsa.fine.dev'\) has no sha256"),
+    ],
+)
+def test_download_checks_every_entry_before_writing_any(tmp_path, second, message):
+    payload = b"3 a fine film\n"
+    manifest = make_manifest(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    content = json.loads(open(manifest).read())
+    entry = {key: value for key, value in {**content["files"][0], **second}.items() if value is not None}
+    content["files"].append(entry)
+    with open(manifest, "w") as handle:
+        json.dump(content, handle)
+    with pytest.raises(UsageError, match=message):
+        download(str(tmp_path / "out" / "sst"), manifest)
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "upstream.train"]  # nothing fetched, nothing written
+
+
 def test_manifest_lists_the_shared_checksums():
     files = {entry["name"]: entry for entry in read_manifest()["files"]}
     assert sorted(files) == [
