@@ -104,20 +104,23 @@ def _line_rows(content):
 
 def _table_rows(content, path, delimiter, text_col, label_col):
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise UsageError(f"{path} holds no labelled examples")
-    header = [name.strip() for name in header]
-    for option, column in (("--text-col", text_col), ("--label-col", label_col)):
-        if column not in header:
-            raise UsageError(f"{path} has no column {column!r} ({option}); its columns are {', '.join(header)}")
-    text_index, label_index = header.index(text_col), header.index(label_col)
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) <= max(text_index, label_index):
-            raise UsageError(f"{path}:{reader.line_num}: {len(row)} columns, the header has {len(header)}")
-        yield reader.line_num, row[label_index].strip(), row[text_index]
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise UsageError(f"{path} holds no labelled examples")
+        header = [name.strip() for name in header]
+        for option, column in (("--text-col", text_col), ("--label-col", label_col)):
+            if column not in header:
+                raise UsageError(f"{path} has no column {column!r} ({option}); its columns are {', '.join(header)}")
+        text_index, label_index = header.index(text_col), header.index(label_col)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(text_index, label_index):
+                raise UsageError(f"{path}:{reader.line_num}: {len(row)} columns, the header has {len(header)}")
+            yield reader.line_num, row[label_index].strip(), row[text_index]
+    except csv.Error as error:  # a quoted field over csv.field_size_limit() characters, across lines
+        raise UsageError(f"{path}:{reader.line_num}: cannot read the table: {error}") from None
 
 
 def parse_label(token, num_classes, where):

@@ -91,8 +91,9 @@ def read_vectors(path, dim=None):
         `WordVectors`, rows in file order.
 
     Raises:
-        UsageError: unreadable file, not UTF-8, rows of different lengths, a value that is not a finite number, a
-            size other than `dim` (or than the header's), no vectors; naming the file and line.
+        UsageError: unreadable file, not UTF-8, a word without a vector, rows of different lengths, a value that is
+            not a finite number (in float32), a size other than `dim` (or than the header's), no vectors; naming
+            the file and line.
     """
     words, rows = [], []
     expected, why = dim, "--embedding-dim"
@@ -101,19 +102,23 @@ def read_vectors(path, dim=None):
         if fields == [""]:
             continue
         where = f"{path}:{line_number}"
-        if not words and why != "the header" and len(fields) == 2 and all(f.isdigit() for f in fields):
+        # isdecimal() holds for other scripts' digits too, which int() reads; isdigit() also for "²", which it cannot.
+        if not words and why != "the header" and len(fields) == 2 and all(f.isdecimal() for f in fields):
             size = int(fields[1])
             if expected is not None and size != expected:
                 raise UsageError(f"{where}: the header gives vectors of {size} values; {why} says {expected}")
             expected, why = size, "the header"
             continue
         values = fields[1:]
+        if not values:
+            raise UsageError(f"{where}: a word without a vector")
         if expected is None:
             expected, why = len(values), f"line {line_number}"
         if len(values) != expected:
             raise UsageError(f"{where}: a vector of {len(values)} values; {why} says {expected}")
         try:
-            vector = np.asarray(values, dtype="float32")
+            with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+                vector = np.asarray(values, dtype="float32")
         except ValueError:
             bad = next(value for value in values if not _is_float(value))
             raise UsageError(f"{where}: value {bad!r} is not a number") from None

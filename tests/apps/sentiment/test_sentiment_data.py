@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from apps.common.errors import UsageError
-from apps.sentiment.data import Examples, download, read_manifest
+from apps.sentiment.data import Examples, download, read_examples, read_manifest
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import hold_out
 
@@ -46,6 +46,14 @@ def test_hold_out_splits_without_overlap():
     assert sorted(train.texts + dev.texts) == sorted(examples.texts)
     with pytest.raises(UsageError, match="at least 2"):
         hold_out(Examples(["one"], [0], "tiny"), 0.1, seed=0)
+
+
+def test_a_table_field_over_the_csv_limit_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "long.csv"
+    # A quoted text across lines, each under the line limit, the whole over csv's limit on a field.
+    path.write_text('text,label\n"' + ("x" * 19_000 + "\n") * 8 + '",1\n')
+    with pytest.raises(UsageError, match=f"{path}:8: cannot read the table: field larger than field limit"):
+        read_examples(str(path))
 
 
 def make_manifest(tmp_path, payload, sha256):

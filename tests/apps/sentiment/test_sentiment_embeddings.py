@@ -5,6 +5,7 @@ import gzip
 import os
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -176,9 +177,20 @@ BAD_VECTORS = {
     ),
     "header_rows.vec": ("2 4\nthe 0.1 0.2 0.3\n", [], ":2: a vector of 3 values; the header says 4"),
     "empty.vec": ("\n\n", [], " holds no word vectors"),
+    "superscript.vec": ("1 \u00b2\nthe 0.1\n", [], ":1: value '\u00b2' is not a number"),  # "²" passes isdigit()
+    "words.vec": ("the\ngood\n", [], ":1: a word without a vector"),
     "latin1.vec": (b"caf\xe9 0.1 0.2\n", [], ":1: not valid UTF-8"),
     "broken.vec.gz": (b"\x1f\x8bnot really gzip", [], ":1: cannot read gzipped embeddings"),
 }
+
+
+def test_a_value_beyond_float32_is_refused_without_a_warning(tmp_path):
+    path = tmp_path / "huge.vec"
+    path.write_text("the 0.1 1e40 0.3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning is a second line on stderr
+        with pytest.raises(UsageError, match=":1: value '1e40' is not a finite number"):
+            read_vectors(str(path))
 
 
 @pytest.mark.parametrize("name", sorted(BAD_VECTORS))
