@@ -1,6 +1,8 @@
 """Lead sheets (chords, length, tempo) and primers (files and note lists), from tiny scores built here."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from music21 import chord, note, stream
 
 from apps.common.errors import UsageError
@@ -93,6 +95,23 @@ def test_a_lead_sheet_is_played_in_its_own_time(tmp_path, beats, beat_type):
     assert {part.flatten().getElementsByClass("TimeSignature")[0].ratioString for part in score.parts} == {
         f"{beats}/{beat_type}"
     }
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    beats=st.one_of(st.integers(-2, 40).map(str), st.sampled_from(["", "x", "3+2", "1.5", "\u0663", "1e5"])),
+    beat_type=st.sampled_from(["0", "1", "2", "3", "4", "5", "8", "16", "32", "64", "128", "1024", "", "x", "-4"]),
+)
+def test_any_time_signature_is_played_or_refused_in_one_line(tmp_path_factory, beats, beat_type):
+    path = tmp_path_factory.mktemp("sheet") / "sheet.musicxml"
+    path.write_text(lead_sheet_xml(beats, beat_type))
+    try:
+        timeline, bars, _, bar_quarters = leadsheet.read_lead_sheet(str(path), max_bars=1000)
+    except UsageError as error:
+        assert "\n" not in str(error)
+        return
+    assert 1 / 12 <= bar_quarters <= data.MAX_BAR_QUARTERS
+    generate.build_score([(0.0, 1 / 12, 72)], timeline, bars * bar_quarters, 120, bar_quarters)
 
 
 def test_a_primer_note_list():
