@@ -111,7 +111,8 @@ def _table_rows(content, path, delimiter, text_col, label_col):
         header = [name.strip() for name in header]
         for option, column in (("--text-col", text_col), ("--label-col", label_col)):
             if column not in header:
-                raise UsageError(f"{path} has no column {column!r} ({option}); its columns are {', '.join(header)}")
+                columns = ", ".join(repr(name) for name in header)  # a quoted name may hold a line break
+                raise UsageError(f"{path} has no column {column!r} ({option}); its columns are {columns}")
         text_index, label_index = header.index(text_col), header.index(label_col)
         for row in reader:
             if not any(cell.strip() for cell in row):

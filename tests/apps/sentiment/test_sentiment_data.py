@@ -56,6 +56,14 @@ def test_a_table_field_over_the_csv_limit_is_one_line_naming_the_file(tmp_path):
         read_examples(str(path))
 
 
+def test_a_table_without_the_column_names_its_columns_on_one_line(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text('"te\nxt",label\n"a fine film",1\n')
+    with pytest.raises(UsageError) as refusal:
+        read_examples(str(path))
+    assert str(refusal.value).endswith("has no column 'text' (--text-col); its columns are 'te\\nxt', 'label'")
+
+
 def make_manifest(tmp_path, payload, sha256):
     source = tmp_path / "upstream.train"
     source.write_bytes(payload)
