@@ -33,7 +33,9 @@ from apps.jazz.grammar import GRID
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
 DEFAULT_CACHE = paths.data("cache", "jazz")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Part of each cache file's name: raised whenever reading a file may give another `Solo` or refusal, so that no
+result of older rules is used."""
 MIN_MELODY_PITCH = 55
 DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
