@@ -19,7 +19,7 @@ import keras
 
 import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
 from apps.common.errors import UsageError
-from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app
+from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app, check_readable
 
 APPS = ("dinos", "jazz", "sentiment")
 """The apps whose `apps.<app>.model` `load_bundle` imports before loading one of their bundles."""
@@ -54,7 +54,8 @@ def load_bundle(path, app=None, compile=False):
         compile: restore the training configuration too.
 
     Raises:
-        UsageError: the directory is missing, incomplete, corrupt or another app's (one line, for the CLI).
+        UsageError: the directory is missing, incomplete, unreadable, corrupt or another app's (one line, for the
+            CLI).
     """
     model_path = os.path.join(path, MODEL_FILE)
     config_path = os.path.join(path, CONFIG_FILE)
@@ -62,6 +63,8 @@ def load_bundle(path, app=None, compile=False):
         raise UsageError(f"model directory not found: {path}")
     if not (os.path.isfile(model_path) and os.path.isfile(config_path)):
         raise UsageError(f"{path} is not a model bundle (needs {MODEL_FILE} and {CONFIG_FILE})")
+    check_readable(config_path, "model config")
+    check_readable(model_path, "model")  # Keras calls a file it may not read "not found"
     try:
         config = json.loads(pathlib.Path(config_path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

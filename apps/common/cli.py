@@ -2,22 +2,27 @@
 
 Every app's `main(argv) -> int` builds its parser with `make_parser`, dispatches with `run`, and raises
 `UsageError` for anything the user got wrong. `run` turns that into one line on stderr and exit code 2, never a
-traceback; Ctrl-C exits 130 and SIGTERM 143. Output paths, atomic writes and input limits live in
+traceback, and so the machine's refusals (a full disk, a file it may not read, a deleted current directory);
+Ctrl-C exits 130 and SIGTERM 143; a reader that closed our standard output early (`| head`) means exit 0,
+quietly. Output paths, atomic writes and input limits live in
 `apps.common.files`. Text from the user or a file reaches the terminal through `printable` (`shorten` uses it),
 so that it cannot recolour or retitle the terminal. Nothing here imports TensorFlow, so arguments are checked
 before it loads.
 """
 
 import argparse
+import contextlib
 import json
+import os
 import re
+import select
 import signal
 import sys
 import textwrap
 
 from apps.common import interrupts
 from apps.common.errors import UsageError
-from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED
+from apps.common.files import MAX_ARGUMENT_CHARS, MAX_SEED, describe_os_error
 from apps.common.interrupts import Terminated
 
 USAGE_ERROR = 2
@@ -49,14 +54,15 @@ def run(parser, argv, handlers):
     """Parses `argv`, calls `handlers[command](args)` and returns the process exit code.
 
     A handler returns an int (or None for 0). A `UsageError` becomes one line on stderr, its control characters
-    escaped (`shorten`), and exit code 2 (so do argparse's errors); Ctrl-C exits 130 and SIGTERM 143, each with
-    one line, after the atomic writers have removed their temporary files. A signal counts even where a library
-    swallowed its exception or raised another in its place (`apps.common.interrupts`): no output is renamed into
-    place after it, and the exit code is still 130 or 143.
+    escaped (`shorten`), and exit code 2 (so do argparse's errors, an `OSError` of `files.USER_ENVIRONMENT` and a
+    deleted current directory); Ctrl-C exits 130 and SIGTERM 143, each with one line, after the atomic writers
+    have removed their temporary files. A signal counts even where a library swallowed its exception or raised
+    another in its place (`apps.common.interrupts`): no output is renamed into place after it, and the exit code
+    is still 130 or 143. Standard output closed by its reader exits 0 with nothing on stderr, as `head` expects.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     command = None
-    with interrupts.handled():
+    with interrupts.handled(), _stdout_named():
         try:
             check_argv(argv)
             try:
@@ -65,6 +71,7 @@ def run(parser, argv, handlers):
                 return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
             command = args.command
             code = handlers[command](args) or 0
+            sys.stdout.flush()  # a full or closed standard output fails here, not in the interpreter's exit
             interrupts.check()
             return code
         except UsageError as error:
@@ -76,10 +83,13 @@ def run(parser, argv, handlers):
             return _interrupted(parser, command, signal.SIGINT)
         except Terminated:
             return _interrupted(parser, command, signal.SIGTERM)
-        except Exception:
-            if interrupts.received() is None:
-                raise
-            return _interrupted(parser, command)  # a library's error in place of the signal's exception
+        except Exception as error:
+            if interrupts.received() is not None:
+                return _interrupted(parser, command)  # a library's error in place of the signal's exception
+            code = _environment_error(parser, command, error)
+            if code is None:
+                raise  # a bug: its traceback is what to report
+            return code
 
 
 def _interrupted(parser, command, raised=None):
@@ -89,6 +99,100 @@ def _interrupted(parser, command, raised=None):
         return TERMINATED
     print(f"{_prefix(parser, command)}: interrupted", file=sys.stderr)
     return INTERRUPTED
+
+
+def _environment_error(parser, command, error):
+    """The exit code of an `Exception` that reached `run`: for one of the user's environment, 2 and one line;
+    for a closed standard output, 0; for anything else (a bug) None."""
+    if isinstance(error, BrokenPipeError) and _stdout_closed():
+        _discard_stdout()
+        return 0
+    message = _environment_message(error)
+    if message is None:
+        return None
+    if getattr(error, "filename", None) == STANDARD_OUTPUT:
+        _discard_stdout()
+    print(f"{_prefix(parser, command)}: error: {shorten(message)}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _environment_message(error):
+    """The line for an error of the user's machine rather than of our code (see `files.describe_os_error`)."""
+    if isinstance(error, FileNotFoundError) and error.filename is None and _cwd_deleted():
+        return "the current directory no longer exists: change to one that does and run the command again"
+    return describe_os_error(error)
+
+
+def _cwd_deleted():
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
+STANDARD_OUTPUT = "standard output"
+
+
+@contextlib.contextmanager
+def _stdout_named():
+    """Within it, `sys.stdout` is a `_StandardOutput`, whose errors name it."""
+    stdout, sys.stdout = sys.stdout, _StandardOutput(sys.stdout)
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
+
+
+class _StandardOutput:
+    """`sys.stdout` while a command runs, whose errors name it (`print`'s `OSError` names no file)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._named(self._stream.write, text)
+
+    def writelines(self, lines):
+        return self._named(self._stream.writelines, lines)
+
+    def flush(self):
+        return self._named(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _named(call, *args):
+        try:
+            return call(*args)
+        except OSError as error:
+            if error.filename is None:
+                error.filename = STANDARD_OUTPUT
+            raise
+
+
+def _discard_stdout():
+    """Points standard output at /dev/null (the Python docs' recipe for a closed pipe): the interpreter flushes
+    what is left in its buffer at exit, which must not fail a second time."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced sys.stdout (a test's capture) has no descriptor
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _stdout_closed():
+    """Whether standard output is a pipe whose reader has gone (the kernel reports POLLERR on its write end)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced sys.stdout (a test's capture) has no descriptor
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def _prefix(parser, command):

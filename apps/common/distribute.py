@@ -26,6 +26,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from apps.common import files
 from apps.common.cli import STRATEGIES
 from apps.common.errors import UsageError
 
@@ -318,4 +319,52 @@ def backup_callbacks(backup_dir):
     if not is_chief():
         task_type, task_index = task()
         backup_dir = f"{os.path.normpath(backup_dir)}-{task_type}-{task_index}"
-    return [keras.callbacks.BackupAndRestore(backup_dir)]
+    return [BackupAndRestore(backup_dir)]
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's callback, whose failure to resume (a damaged backup, or one of a model of another shape) is
+    a `UsageError` naming the directory, not a traceback (`files.check_work_dirs` finds most such backups
+    before TensorFlow loads; this catches what only loading the weights reveals), and whose backup is
+    replaced only by a complete one.
+
+    h5py reports a write that failed for want of space only as ignored errors while it frees its objects
+    (the process may crash later), and Keras writes the backup in place: so the free space is checked
+    before each backup (a full disk is a `UsageError`), and each file is written beside its name and renamed
+    onto it. (`_save_model` is Keras 3.15's hook; its `double_checkpoint`, which the apps do not use, is
+    left out.)
+    """
+
+    def _save_model(self):
+        needed = _backup_bytes(self.model, self._weights_path)
+        existing = self.backup_dir
+        while not os.path.isdir(existing):  # nothing is made until the backup fits
+            existing = os.path.dirname(os.path.abspath(existing))
+        free = shutil.disk_usage(existing).free
+        if free < needed:
+            raise UsageError(
+                f"no space left on device writing {self._weights_path} ({needed:,} bytes needed, {free:,} free)"
+            )
+        with files.atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+        with files.atomic_file(self._training_metadata_path, encoding="utf-8") as handle:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UsageError(
+                f"--backup-dir {self.backup_dir}: training cannot resume from it ({reason[:200]}): delete the "
+                "directory to start afresh, or choose another"
+            ) from None
+
+
+def _backup_bytes(model, path):
+    """Bytes the backup of `model` at `path` takes: the last one's size, else its variables' with room for
+    HDF5's bookkeeping (about 1.2 KiB a variable)."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    variables = [*model.weights, *(model.optimizer.variables if model.optimizer else ())]
+    return sum(variable.numpy().nbytes + 4096 for variable in variables) + 65536

@@ -29,6 +29,10 @@ The rules every command follows (docs/cli.md is the user's version):
 - **Inputs are bounded.** `read_text` refuses a file larger than its byte limit before reading it, and a line
   longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
   killed process. The limits themselves are the constants below.
+- **The machine's refusals are one line.** A full disk or quota, a file we may not read or write, a read-only
+  mount (`USER_ENVIRONMENT`) are the user's environment, not a bug: `describe_os_error` words them, the
+  atomic writers name the output a full disk stopped, and `apps.common.cli.run` prints the line. A failed
+  write leaves no `.tmp-*` behind, nor the directories made for it.
 
 Everything here raises `UsageError` for a mistake of the user's; nothing imports TensorFlow.
 """
@@ -43,6 +47,7 @@ import os
 import pathlib
 import re
 import shutil
+import sys
 import tempfile
 import urllib.parse
 import zipfile
@@ -85,6 +90,52 @@ OWNED = {
 }
 """What a bundle or a SavedModel of ours may hold that the next one written over it replaces or drops; anything
 else in it is the user's, and is carried into the new one."""
+
+
+USER_ENVIRONMENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+"""`OSError` kinds the user's machine causes (a full disk or quota, no permission, a read-only mount): the CLI
+reports them in one line. Any other `OSError` is a bug and keeps its traceback."""
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def os_error_cause(error):
+    """`(errno, path or None)` of an `OSError` of `USER_ENVIRONMENT`, or of TensorFlow's error for one; else None.
+
+    TensorFlow reports a failed write as an `OpError` (`ResourceExhaustedError` for a full disk) whose message
+    is `"PATH; <strerror>"`; its other `ResourceExhaustedError`s (a GPU out of memory) are not recognised.
+    """
+    if isinstance(error, OSError):
+        return (error.errno, error.filename) if error.errno in USER_ENVIRONMENT else None
+    tf_errors = sys.modules.get("tensorflow.python.framework.errors_impl")  # loaded only if TensorFlow is
+    if tf_errors is not None and isinstance(error, tf_errors.OpError):
+        path, _, reason = str(error.message).rpartition("; ")
+        for code in USER_ENVIRONMENT:
+            if reason == os.strerror(code):
+                return code, path or None
+    return None
+
+
+def describe_os_error(error, path=None):
+    """One line for an error `os_error_cause` recognises, naming `path` (else the error's own file); else None."""
+    cause = os_error_cause(error)
+    if cause is None:
+        return None
+    code, where = cause[0], path or cause[1]
+    if code in DISK_FULL:
+        return f"{os.strerror(code).lower()} writing {where}" if where else os.strerror(code).lower()
+    return f"{where}: {os.strerror(code)}" if where else os.strerror(code)
+
+
+def check_readable(path, what="file"):
+    """Refuses a file this process may not open for reading, before a library that would misreport it reads it.
+
+    (Keras says "File not found" of a `.keras` file it may not read; music21 and `get_file` wrap the error.)
+    """
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
 def _current_umask():
@@ -291,11 +342,8 @@ def check_work_dirs(out, backup_dir=None, tensorboard=None):
         path = normalise_path(path, option)
         if os.path.lexists(path) and not os.path.isdir(path):
             raise UsageError(f"{option} {path} is a file; it must be a directory")
-        if option == "--backup-dir" and os.path.isdir(path) and not set(os.listdir(path)) <= BACKUP_FILES:
-            raise UsageError(
-                f"--backup-dir {path} holds files that are not a training backup, and training deletes "
-                "its backup directory when it ends: choose a new or empty directory"
-            )
+        if option == "--backup-dir":
+            _check_backup(path)
         if option == "--tensorboard" and os.path.isdir(path) and not _tensorboard_logs_only(path):
             raise UsageError(
                 f"--tensorboard {path} holds files that are not TensorBoard logs: choose a new or empty directory, "
@@ -318,39 +366,129 @@ def _tensorboard_logs_only(path):
     return True
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MAX_BACKUP_METADATA_BYTES = 1 << 16
+
+
+def _check_backup(path):
+    """Refuses a `--backup-dir` that `BackupAndRestore` could not resume from, or would write or delete through.
+
+    It deletes its directory when training ends (which fails on a symbolic link, after all the epochs), writes
+    into `latest.weights.h5` (through a symbolic link, onto whatever it points at), and reads the epoch
+    from `training_metadata.json`.
+    """
+    if os.path.islink(path):
+        raise UsageError(
+            f"--backup-dir {path} is a symbolic link; training deletes its backup directory when it ends, "
+            "which it cannot do through a link: give a directory"
+        )
+    if not os.path.isdir(path):
+        return
+    names = sorted(os.listdir(path))
+    if not set(names) <= BACKUP_FILES:
+        raise UsageError(
+            f"--backup-dir {path} holds files that are not a training backup, and training deletes "
+            "its backup directory when it ends: choose a new or empty directory"
+        )
+    for name in names:
+        problem = _backup_file_problem(os.path.join(path, name), name)
+        if problem:
+            raise UsageError(
+                f"--backup-dir {path}: {name} {problem}, so training cannot resume from it: delete the "
+                "directory to start afresh, or choose another"
+            )
+
+
+def _backup_file_problem(path, name):
+    """What is wrong with the file `name` of a training backup at `path`, or None."""
+    if os.path.islink(path):
+        return "is a symbolic link"
+    if not os.path.isfile(path):
+        return "is not a file"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MAX_BACKUP_METADATA_BYTES + 1)
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if name.startswith("latest.weights.h5"):
+        return None if head.startswith(HDF5_SIGNATURE) else "is not an HDF5 file"
+    try:
+        epoch = json.loads(head.decode("utf-8"))["epoch"]
+    except (ValueError, TypeError, KeyError, IndexError):
+        epoch = None
+    return None if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else "names no epoch"
+
+
 @contextlib.contextmanager
 def atomic_file(path, mode="w", **open_kwargs):
     """Opens a temporary file beside `path` and renames it onto `path` only if the block succeeds.
 
-    Yields the open file object. Raises `UsageError` if the directory cannot be written.
+    Yields the open file object. Raises `UsageError` if the directory cannot be written or the disk is full.
     """
     with atomic_path(path) as tmp_path, open(tmp_path, mode, **open_kwargs) as handle:
         yield handle
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path beside `path` (for writers that want a file name) and renames it on success."""
+def atomic_path(path, suffix=None):
+    """Yields a temporary path beside `path` (for writers that want a file name) and renames it on success.
+
+    The temporary name ends in `suffix` (default: `path`'s extension), for writers that go by it. On any failure
+    (Ctrl-C included) the temporary file and the directories made for it are removed; a full disk becomes
+    `UsageError("no space left on device writing PATH")`.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
+    made = _make_parents(path, directory)
+    tmp_path = None
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-        os.close(fd)
-        # mkstemp makes the file private (0600); the output should get the permissions open() would give.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
-    try:
+        try:
+            suffix = os.path.splitext(path)[1] if suffix is None else suffix
+            fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+            os.close(fd)
+            # mkstemp makes the file private (0600); the output should get the permissions open() would give.
+            os.chmod(tmp_path, 0o666 & ~_current_umask())
+        except OSError as error:
+            raise UsageError(f"cannot write {path}: {error.strerror}") from None
         yield tmp_path
         interrupts.check()
-        os.replace(tmp_path, path)
-    except IsADirectoryError:
-        _remove(tmp_path)
-        raise UsageError(f"cannot write {path}: it is a directory") from None
-    except BaseException:
-        _remove(tmp_path)
+        try:
+            os.replace(tmp_path, path)
+        except IsADirectoryError:
+            raise UsageError(f"cannot write {path}: it is a directory") from None
+    except BaseException as error:
+        if tmp_path is not None:
+            _remove(tmp_path)
+        _remove_made(made)
+        _raise_if_disk_full(error, path)
         raise
+
+
+def _make_parents(path, directory):
+    """Makes `directory` (where `path` goes) and its missing parents; returns those it made, deepest first."""
+    made = []
+    missing = directory
+    while not os.path.lexists(missing) and os.path.dirname(missing) != missing:
+        made.append(missing)
+        missing = os.path.dirname(missing)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        _remove_made(made)
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    return made
+
+
+def _remove_made(made):
+    """Removes the directories `_make_parents` made, deepest first, where they are still empty."""
+    for directory in made:
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+def _raise_if_disk_full(error, path):
+    cause = os_error_cause(error)
+    if cause is not None and cause[0] in DISK_FULL:
+        raise UsageError(describe_os_error(error, path)) from None
 
 
 @contextlib.contextmanager
@@ -363,22 +501,28 @@ def atomic_dir(path, app=None, kind=BUNDLE, force=False):
             something there since); `app=None` skips the check (for scratch directories of our own).
 
     Two writers racing for one `path` each end with a complete directory there (the last one's), or with
-    the refusal of `check_output_dir` if something else took the path meanwhile.
+    the refusal of `check_output_dir` if something else took the path meanwhile. On any failure, as for
+    `atomic_path`, the temporary directory and the directories made for it are removed, and a full disk
+    (an `OSError` or TensorFlow's error) becomes `UsageError("no space left on device writing PATH")`.
     """
     path = os.path.normpath(path)
     parent = os.path.dirname(os.path.abspath(path))
+    made = _make_parents(path, parent)
+    tmp_dir = None
     try:
-        os.makedirs(parent, exist_ok=True)
-        tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-        os.chmod(tmp_dir, 0o777 & ~_current_umask())
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
-    try:
+        try:
+            tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+            os.chmod(tmp_dir, 0o777 & ~_current_umask())
+        except OSError as error:
+            raise UsageError(f"cannot write {path}: {error.strerror}") from None
         yield tmp_dir
         interrupts.check()
         _swap_in(tmp_dir, path, app, kind, force)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    except BaseException as error:
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        _remove_made(made)
+        _raise_if_disk_full(error, path)
         raise
 
 
@@ -463,9 +607,14 @@ def _exchange(a, b):
 def _replace_in_two_steps(tmp_dir, path):
     parent = os.path.dirname(os.path.abspath(path))
     old = tempfile.mkdtemp(prefix=".tmp-old-", dir=parent)
+    previous = os.path.join(old, "previous")
     try:
-        os.rename(path, os.path.join(old, "previous"))
-        os.rename(tmp_dir, path)
+        os.rename(path, previous)
+        try:
+            os.rename(tmp_dir, path)
+        except BaseException:
+            os.rename(previous, path)  # the old output back in its place before `old` is removed
+            raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -551,7 +700,9 @@ def read_manifest(path):
     """
     try:
         manifest = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:  # RecursionError: lists nested a thousand deep
+    except OSError as error:
+        raise UsageError(f"cannot read the manifest {path}: {error.strerror}") from None
+    except (ValueError, RecursionError) as error:  # RecursionError: lists nested a thousand deep
         raise UsageError(f"cannot read the manifest {path}: {error}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise UsageError(f"the manifest {path} has no list of files")
@@ -692,6 +843,7 @@ def _fetch(origin, cache):
     if "://" not in origin:
         if not os.path.isfile(origin):
             raise UsageError(f"source not found: {origin}")
+        check_readable(origin, "source")
         origin = pathlib.Path(origin).resolve().as_uri()
     import keras  # here, not at the top: checking arguments and paths needs no TensorFlow
 

@@ -13,21 +13,33 @@ Everything is read by music21 (`converter.parse`). From a score we keep:
 
 Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir` (by default
 `$JAZZ_CACHE_DIR`, else `data/cache/jazz/` in the checkout), keyed by the sha256 of the file's bytes (and
-`CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses.
+`CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses. music21's own cache of parsed files
+(pickles in its scratch directory, `/tmp/music21/` by default) is not used: `parse_music` parses from the
+source, with music21's scratch directory pointed at a temporary directory removed when it returns.
 """
 
+import contextlib
 import dataclasses
 import fractions
 import glob
 import hashlib
 import json
 import os
+import pathlib
 import sys
+import tempfile
 
 from apps.common import paths
 from apps.common.cli import printable
 from apps.common.errors import UsageError
-from apps.common.files import MAX_MUSIC_FILE_BYTES, MAX_MUSIC_FILES, atomic_file, read_json, sha256_of
+from apps.common.files import (
+    MAX_MUSIC_FILE_BYTES,
+    MAX_MUSIC_FILES,
+    atomic_file,
+    check_readable,
+    read_json,
+    sha256_of,
+)
 from apps.jazz.chords import Chord, Timeline
 from apps.jazz.grammar import GRID
 
@@ -282,7 +294,7 @@ def parse_music(path):
     """Parses a MIDI/MusicXML file with music21.
 
     Raises:
-        UsageError: the file is missing, empty, not music or corrupt.
+        UsageError: the file is missing, unreadable, empty, not music or corrupt.
     """
     from music21 import converter
 
@@ -293,12 +305,31 @@ def parse_music(path):
         raise UsageError(f"{path}: empty file")
     if size > MAX_MUSIC_FILE_BYTES:
         raise UsageError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
+    check_readable(path, "MIDI/MusicXML file")
     try:
-        score = converter.parse(path)
+        # forceSource: music21 would otherwise read and write a pickle of every file in its scratch directory.
+        with music21_scratch():
+            score = converter.parse(path, forceSource=True)
     except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
     return score
+
+
+@contextlib.contextmanager
+def music21_scratch():
+    """Points music21's scratch directory (`environment.getRootTempDir`, which it creates as `/tmp/music21`
+    on first use) at a new temporary directory for the block, and removes that directory on the way out."""
+    from music21 import environment
+
+    settings = environment.Environment()
+    previous = settings["directoryScratch"]
+    with tempfile.TemporaryDirectory(prefix="music21-") as scratch:
+        settings["directoryScratch"] = pathlib.Path(scratch)  # a str would be XML-escaped
+        try:
+            yield scratch
+        finally:
+            settings["directoryScratch"] = previous
 
 
 def load_solos(paths, cache_dir="auto", progress=True):

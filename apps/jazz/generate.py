@@ -200,16 +200,20 @@ def write_score(score, midi_path, musicxml=False, renderer=None):
     midi_score = copy.deepcopy(score)
     for part in midi_score.parts:
         part.removeByClass(harmony.ChordSymbol)
+    # Each file's temporary path is made as it is written (a full disk names the file it stopped), and all
+    # are renamed into place together when the block ends.
     with contextlib.ExitStack() as stack:
-        midi_tmp, *others = [stack.enter_context(atomic_path(path)) for path in paths]
+        midi_tmp = stack.enter_context(atomic_path(midi_path))
         midi_score.write("midi", fp=midi_tmp)
         _mark_midi(midi_tmp)
         if musicxml:
-            score.write("musicxml", fp=others[0])
-            _mark_musicxml(others.pop(0))
+            xml_tmp = stack.enter_context(atomic_path(stem + ".musicxml"))
+            score.write("musicxml", fp=xml_tmp)
+            _mark_musicxml(xml_tmp)
         if renderer:
-            audio.render(midi_tmp, others[0], renderer)
-            _mark_wav(others.pop(0))
+            wav_tmp = stack.enter_context(atomic_path(stem + ".wav"))
+            audio.render(midi_tmp, wav_tmp, renderer)
+            _mark_wav(wav_tmp)
     return paths
 
 

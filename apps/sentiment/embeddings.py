@@ -150,6 +150,8 @@ def _lines(path):
         raise UsageError(f"embeddings file not found: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"embeddings file is a directory, expected a file: {path}") from None
+    except PermissionError as error:
+        raise UsageError(f"cannot read embeddings file {path}: {error.strerror}") from None
     except (OSError, EOFError, zlib.error) as error:
         raise UsageError(
             f"{path}:{line_number + 1}: cannot read {'gzipped ' if zipped else ''}embeddings: {error}"

@@ -122,8 +122,8 @@ def test_a_backup_dir_is_new_empty_or_an_earlier_backup(tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir()
     files.check_work_dirs(out, backup_dir=str(backup))
-    (backup / "latest.weights.h5").write_bytes(b"w")
-    (backup / "training_metadata.json").write_text("{}")
+    (backup / "latest.weights.h5").write_bytes(files.HDF5_SIGNATURE + b"weights")
+    (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     files.check_work_dirs(out, backup_dir=str(backup))
     (backup / "thesis.tex").write_text("precious")
     with pytest.raises(UsageError, match="not a training backup"):

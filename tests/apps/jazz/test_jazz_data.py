@@ -92,3 +92,33 @@ def test_corpus_checksum_depends_on_content_only(corpus_dir, tmp_path):
     assert data.corpus_checksum([str(corpus_dir)]) == before
     (corpus_dir / "empty.mxl").write_bytes(b"now something")
     assert data.corpus_checksum([str(corpus_dir)]) != before
+
+
+def test_reading_music_leaves_nothing_in_music21s_scratch_directory(tmp_path, tiny_score, monkeypatch):
+    """music21 would keep a pickle of every file it parses in its scratch directory (`/tmp/music21/`), and
+    create that directory; ours is a temporary one, removed on the way out, Ctrl-C included."""
+    import tempfile
+
+    from music21 import converter, environment
+
+    path = tmp_path / "solo.musicxml"
+    tiny_score.write("musicxml", fp=str(path))
+    music21s_pickle = converter.PickleFilter(str(path)).getPickleFp(zipType="gz")  # in music21's scratch
+    ours = tmp_path / "tmp"
+    ours.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(ours))
+    data.parse_music(str(path))
+    assert not music21s_pickle.exists()
+    assert os.listdir(ours) == []
+
+    scratches = []
+
+    def interrupted(*args, **kwargs):
+        scratches.append(environment.Environment().getRootTempDir())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(converter, "parse", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.parse_music(str(path))
+    assert scratches[0].parent == ours and os.listdir(ours) == []
+    assert environment.Environment()["directoryScratch"] is None
