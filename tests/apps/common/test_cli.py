@@ -460,7 +460,7 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
         ("jazz", ["generate", "--chords", f"Dm7 {RED}G7", "--out", f"{tmp_path}/x.mid"], "\\x1b[31mG7"),
         ("jazz", ["generate", "--chords-from", f"{tmp_path}/{TITLE}.txt", "--out", f"{tmp_path}/x.mid"], TITLE_ESCAPED),
         ("sentiment", ["predict", "--file", f"{tmp_path}/\x9b2J.txt"], "\\x9b2J.txt"),
-        ("sentiment", ["evaluate", "--data", str(header), "--plot", f"{tmp_path}/c.png"], "text\\x1b[31m, label"),
+        ("sentiment", ["evaluate", "--data", str(header), "--plot", f"{tmp_path}/c.png"], "'text\\x1b[31m', 'label'"),
     ]
     for app, argv, escaped in cases:
         err = assert_usage_error(capsys, app, argv, escaped)
