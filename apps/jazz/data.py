@@ -45,9 +45,9 @@ from apps.jazz.grammar import GRID
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
 DEFAULT_CACHE = paths.data("cache", "jazz")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Part of each cache file's name: raised whenever reading a file may give another `Solo` or refusal, so that no
-result of older rules is used."""
+result of older rules is used (3: MIDI read unquantised)."""
 MIN_MELODY_PITCH = 55
 DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
@@ -308,8 +308,11 @@ def parse_music(path):
     check_readable(path, "MIDI/MusicXML file")
     try:
         # forceSource: music21 would otherwise read and write a pickle of every file in its scratch directory.
+        # quantizePost off: music21 would snap MIDI onsets and lengths to its own grid, moving or merging the
+        # sixteenth triplets `generate` writes; `grammar.quantise` rounds to the app's grid instead.
+        unquantised = {"quantizePost": False} if path.lower().endswith((".mid", ".midi")) else {}
         with music21_scratch():
-            score = converter.parse(path, forceSource=True)
+            score = converter.parse(path, forceSource=True, **unquantised)
     except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None

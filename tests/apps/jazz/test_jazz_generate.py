@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.jazz import chords, conditioning, evaluate, generate, grammar
+from apps.jazz import chords, conditioning, data, evaluate, generate, grammar, leadsheet
 from apps.jazz import model as jazz_model
 
 TOKENS = ["R,1/2", "C,1/2,<*>", "C,1/3,<+0,+4>", "S,1,<-4,+0>", "A,1/6,<-2,+2>", "C,2,<+2,+6>", "R,4", "X,3/2,<-6,-2>"]
@@ -132,3 +132,17 @@ def test_a_marked_wav_file_reads_as_before_and_is_known_as_ours(tmp_path, frames
     with wave.open(path, "rb") as handle:
         assert (handle.getnchannels(), handle.getframerate()) == (1, 8000)
         assert handle.readframes(handle.getnframes()) == frames
+
+
+def test_a_written_solo_reads_back_note_for_note(tmp_path):
+    # Sixteenth triplets and twelfths, on the app's grid but not on music21's default MIDI quantisation grid.
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F7 Bb7 | Ebmaj7")
+    tokens = ["C,1/3,<+0,+4>", "A,1/6,<-2,+2>", "C,1/12,<+2,+6>", "X,1/4,<-6,-2>", "S,1/12,<+1,+3>", "R,1/6"] * 4
+    notes = grammar.realise(tokens, timeline, seed=1)
+    path = str(tmp_path / "solo.mid")
+    generate.write_score(generate.build_score(notes, timeline, 16.0, 120), path)
+    (solo,) = data.load_solos([path], progress=False)  # what `evaluate` and `train` read
+    assert solo.notes == notes
+    assert leadsheet.read_primer(path) == notes
+    (result,), _ = evaluate.evaluate_solos([solo])
+    assert result["notes"] == len(notes)
