@@ -6,7 +6,8 @@ Layout::
     <dir>/config.json     everything else an app needs to rebuild inputs and outputs (vocabulary, cell, ...)
     <dir>/*               extras the app adds (history.json, training.png, ...)
 
-Saving is atomic: the bundle is written to a temporary directory and swapped in whole.
+Saving is atomic: the bundle is written to a temporary directory and swapped in whole. `read_config` needs no
+TensorFlow: a command checks its arguments against the config before the model (and TensorFlow) loads.
 """
 
 import importlib
@@ -15,9 +16,6 @@ import os
 import pathlib
 import shutil
 
-import keras
-
-import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
 from apps.common.errors import UsageError
 from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app, check_readable
 
@@ -57,6 +55,34 @@ def load_bundle(path, app=None, compile=False):
         UsageError: the directory is missing, incomplete, unreadable, corrupt or another app's (one line, for the
             CLI).
     """
+    config = read_config(path, app)
+    model_path = os.path.join(path, MODEL_FILE)
+    found = bundle_app(config)
+    import keras
+
+    import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
+
+    if found in APPS:
+        # Registers the app's custom layers, which safe mode looks up by name (jazz's `FactoredSoftmax`, ...).
+        importlib.import_module(f"apps.{found}.model")
+    try:
+        model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
+    except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"corrupt model {model_path}: {first_line}") from None
+    return model, config
+
+
+def read_config(path, app=None):
+    """The config of the bundle directory `path`, read without TensorFlow.
+
+    Args:
+        path: the bundle directory.
+        app: the app that will use it: another app's bundle is refused.
+
+    Raises:
+        UsageError: the directory is missing, incomplete, its config corrupt, or it is another app's (one line).
+    """
     model_path = os.path.join(path, MODEL_FILE)
     config_path = os.path.join(path, CONFIG_FILE)
     if not os.path.isdir(path):
@@ -76,12 +102,4 @@ def load_bundle(path, app=None, compile=False):
             if found
             else f"{path} is not a {app} model bundle (its config.json names no app)"
         )
-    if found in APPS:
-        # Registers the app's custom layers, which safe mode looks up by name (jazz's `FactoredSoftmax`, ...).
-        importlib.import_module(f"apps.{found}.model")
-    try:
-        model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
-    except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"corrupt model {model_path}: {first_line}") from None
-    return model, config
+    return config

@@ -346,9 +346,10 @@ def _parse(kind, text):
         raise argparse.ArgumentTypeError(f"not a valid {kind.__name__}: {shorten(repr(text), 40)}") from None
 
 
-def print_json(obj):
-    """Prints `obj` as JSON on stdout (the `--json` output of every command)."""
-    print(json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin))
+def print_json(obj, sort_keys=True):
+    """Prints `obj` as JSON on stdout (the `--json` output of every command); `sort_keys=False` keeps the
+    dicts' own order where it means something (a model's classes)."""
+    print(json.dumps(obj, indent=2, sort_keys=sort_keys, default=_to_builtin))
 
 
 def _to_builtin(value):

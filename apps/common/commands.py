@@ -7,24 +7,15 @@ TensorFlow-free plumbing: arguments and paths are checked before TensorFlow load
 
 import functools
 import importlib
-import os
 
 from apps.common import files, litert
+from apps.common.bundle import load_bundle, read_config
 from apps.common.cli import add_force_argument, printable
-from apps.common.errors import UsageError
-
-
-def check_model_dir(path):
-    """Refuses a `--model` that is not a directory, before TensorFlow loads (`load_bundle` checks the rest)."""
-    if not os.path.isdir(path):
-        raise UsageError(f"model directory not found: {path}")
 
 
 def load_app_bundle(app, path):
     """`(model, config)` of the `app` bundle at `path`, in safe mode (`apps.common.bundle.load_bundle`, which
     imports `apps.<app>.model` first: it registers the app's custom layers)."""
-    from apps.common.bundle import load_bundle
-
     return load_bundle(path, app=app)
 
 
@@ -53,7 +44,7 @@ def export_command(args, app, signatures):
         app: the app's name.
         signatures: the SavedModel's signatures, for the report.
     """
-    check_model_dir(args.model)
+    read_config(args.model, app)  # a missing or another app's bundle is refused before TensorFlow loads
     if litert.requested(args):
         return litert.export_command(args, f"apps.{app}.litert", functools.partial(load_app_bundle, app))
     out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)

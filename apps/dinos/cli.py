@@ -13,6 +13,7 @@ import secrets
 from apps.common import cli as common
 from apps.common import config as hyperparameters
 from apps.common import files
+from apps.common.bundle import read_config
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, printable, seed
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import saved_model
@@ -96,7 +97,7 @@ def build_parser():
         commands,
         DEFAULT_MODEL,
         MODEL_HELP,
-        "SavedModel directory, or .tflite file",
+        "SavedModel directory, or .tflite file (--format litert)",
         help="write a SavedModel with sample and score signatures, or a .tflite",
         description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
         "the one-step model as a .tflite file for the LiteRT runtime.",
@@ -175,6 +176,8 @@ def _train(args):
 def _sample(args):
     if len(args.prefix) > files.MAX_NAME_CHARS:
         raise UsageError(f"--prefix is {len(args.prefix):,} characters; the limit is {files.MAX_NAME_CHARS}")
+    config = read_config(args.model, "dinos")
+    data.Vocabulary.from_config(config["vocabulary"]).encode_prefix(args.prefix, args.max_len or config["max_len"])
     from apps.dinos.sample import NameSampler
 
     model, config = load_app_bundle("dinos", args.model)
@@ -210,9 +213,11 @@ def _score(args):
             raise UsageError(
                 f"name {name[:40]!r}... is {len(name.strip()):,} characters; the limit is {files.MAX_NAME_CHARS}"
             )
-    model, config = load_app_bundle("dinos", args.model)
-    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    vocab = data.Vocabulary.from_config(read_config(args.model, "dinos")["vocabulary"])
     names = [data.normalise(name, vocab.keep_case) for name in args.names]
+    for name in names:
+        vocab.encode(name)  # unknown characters are refused before TensorFlow loads
+    model, _ = load_app_bundle("dinos", args.model)
     log_probs = evaluate.score_names(model, vocab, names)
     rows = [
         {"name": name, "log_prob": float(lp), "bits_per_char": float(-lp / math.log(2) / (len(name) + 1))}
@@ -228,20 +233,19 @@ def _score(args):
 
 
 def _evaluate(args):
-    # Read before TensorFlow loads: a file over the limits is refused at once. Case is settled below.
-    names = data.read_names(args.data, keep_case=True) if args.data else None
+    # Read and checked against the vocabulary before TensorFlow loads: a bad file is refused at once.
+    vocab = data.Vocabulary.from_config(read_config(args.model, "dinos")["vocabulary"])
+    names = data.read_names(args.data, keep_case=vocab.keep_case) if args.data else None
+    for line, name in enumerate(names or (), 1):
+        try:
+            vocab.encode(name)
+        except UsageError as error:
+            raise UsageError(f"{args.data}, name {line}: {error}") from None
     from apps.dinos.sample import NameSampler
 
     model, config = load_app_bundle("dinos", args.model)
-    vocab = data.Vocabulary.from_config(config["vocabulary"])
     report = {}
     if args.data:
-        names = [data.normalise(name, vocab.keep_case) for name in names]
-        for line, name in enumerate(names, 1):
-            try:
-                vocab.encode(name)
-            except UsageError as error:
-                raise UsageError(f"{args.data}, name {line}: {error}") from None
         report["data"] = {
             "path": args.data,
             "names": len(names),

@@ -119,6 +119,18 @@ class Vocabulary:
             raise UsageError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}")
         return [self._ids[char] for char in name]
 
+    def encode_prefix(self, prefix, max_len):
+        """`(prefix, ids)`: the normalised `prefix` and its token ids, for names of at most `max_len` characters.
+
+        Raises:
+            UsageError: `prefix` holds a character the model never saw, or is longer than `max_len`.
+        """
+        prefix = normalise(prefix, self.keep_case)
+        ids = self.encode(prefix)
+        if len(prefix) > max_len:
+            raise UsageError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
+        return prefix, ids
+
     def decode_classes(self, classes):
         """Name from a row of sampled classes, cut at the first end token; `(name, ended)`."""
         chars = [self.tokens[c + 1] for c in itertools.takewhile(lambda c: c != END_CLASS, classes)]

@@ -51,12 +51,10 @@ class NameSampler:
             within `max_len` characters.
         """
         max_len = max_len or self.config["max_len"]
-        prefix = data.normalise(prefix, self.vocab.keep_case)
-        classes = [data.END_CLASS] + [i - 1 for i in self.vocab.encode(prefix)]
+        prefix, ids = self.vocab.encode_prefix(prefix, max_len)
+        classes = [data.END_CLASS] + [i - 1 for i in ids]
         # The name may use all max_len characters and still needs one step to emit its end token.
         steps = max_len - len(prefix) + 1
-        if steps < 1:
-            raise UsageError(f"--prefix {prefix!r} is longer than --max-len {max_len}")
         out = self.sampler(
             tf.tile(tf.constant([classes], tf.int32), [n, 1]), steps, float(temperature), int(top_k), int(seed)
         )

@@ -14,6 +14,7 @@ import sys
 
 from apps.common import config as hyperparameters
 from apps.common import files
+from apps.common.bundle import read_config
 from apps.common.cli import (
     UsageError,
     add_compile_arguments,
@@ -27,7 +28,7 @@ from apps.common.cli import (
     printable,
     run,
 )
-from apps.common.commands import add_export_parser, check_model_dir, export_command, load_app_bundle
+from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.files import read_text
 from apps.common.paths import saved_model
 from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
@@ -35,6 +36,7 @@ from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.grammar import REGISTER_NAMES
 
 DEFAULT_MODEL = saved_model("jazz")
+MODEL_HELP = "bundle directory (default: %(default)s)"
 PROG = "python -m apps.jazz"
 MAX_MEASURES = 1_000
 """Bars one `generate` plays (about 33 minutes at 120 bpm); a progression may not be longer either."""
@@ -60,7 +62,7 @@ def build_parser():
     add_distribute_arguments(train)
 
     generate_cmd = commands.add_parser("generate", help="write a new solo as MIDI")
-    generate_cmd.add_argument("--model", default=DEFAULT_MODEL)
+    generate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     progression = generate_cmd.add_mutually_exclusive_group()
     progression.add_argument("--chords", help='e.g. "Dm7 G7 Cmaj7" (a bar each) or "Dm7 G7 | Cmaj7" (bars split by |)')
     progression.add_argument(
@@ -76,7 +78,12 @@ def build_parser():
         "(default: the progression, or the lead sheet's form, once)",
     )
     generate_cmd.add_argument("--tempo", type=TEMPO, help="quarter notes a minute, 20 to 400 (default: the model's)")
-    generate_cmd.add_argument("--temperature", type=float_in(0.001, 1000), default=1.0)
+    generate_cmd.add_argument(
+        "--temperature",
+        type=float_in(0.001, 1000),
+        default=1.0,
+        help="below 1: safer, more predictable notes; above 1: wilder; 0.001 to 1000 (default: %(default)s)",
+    )
     generate_cmd.add_argument(
         "--top-k",
         type=int_in(0, 1_000_000),
@@ -157,7 +164,13 @@ def build_parser():
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
-    add_export_parser(commands, DEFAULT_MODEL, help="export the token sampler as a SavedModel")
+    add_export_parser(
+        commands,
+        DEFAULT_MODEL,
+        MODEL_HELP,
+        "SavedModel directory, or .tflite file (--format litert)",
+        help="export the token sampler as a SavedModel, or (--format litert) as a .tflite file",
+    )
     return parser
 
 
@@ -234,7 +247,7 @@ def _generate(args):
     if args.soundfont and not args.wav:
         raise UsageError("--soundfont is for --wav")
     renderer = audio.find_renderer(args.soundfont) if args.wav else None
-    check_model_dir(args.model)
+    read_config(args.model, "jazz")
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
     primer = None
@@ -300,11 +313,11 @@ def _evaluate(args):
         data.expand_paths(paths)  # file count and sizes, before TensorFlow loads
     model_path = args.model or (DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL) else None)
     if args.reference:
-        check_model_dir(args.model or DEFAULT_MODEL)
+        read_config(args.model or DEFAULT_MODEL, "jazz")
         return _evaluate_reference(args, args.model or DEFAULT_MODEL)
-    solos = data.load_solos(args.midi, progress=not args.json)
     if model_path:
-        check_model_dir(model_path)
+        read_config(model_path, "jazz")
+    solos = data.load_solos(args.midi, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path) if model_path else (None, None)
     corpus = _corpus(args, config)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)

@@ -16,6 +16,7 @@ import sys
 
 from apps.common import config as hyperparameters
 from apps.common import files, plots
+from apps.common.bundle import read_config
 from apps.common.cli import (
     UsageError,
     add_compile_arguments,
@@ -136,8 +137,8 @@ def build_parser():
         commands,
         DEFAULT_MODEL,
         MODEL_HELP,
-        "SavedModel directory",
-        help="SavedModel: batch of strings -> probabilities and labels",
+        "SavedModel directory, or .tflite file (--format litert)",
+        help="SavedModel (batch of strings -> probabilities and labels), or (--format litert) a .tflite file",
     )
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
@@ -254,8 +255,11 @@ def _evaluate(args):
     plot_path = files.check_output_file(args.plot, suffixes=(".png",), what="--plot", force=args.force)
     explain_plot = _check_explain_options(args, args.explain)
     files.check_distinct({"--plot": plot_path, "--explain-plot": explain_plot})
-    # Read before TensorFlow loads; labels beyond the model's classes are caught by `evaluate`.
-    examples = data_lib.read_examples(args.data, text_col=args.text_col, label_col=args.label_col)
+    # Read and checked against the model's classes before TensorFlow loads.
+    labels = read_config(args.model, "sentiment")["labels"]
+    examples = data_lib.read_examples(
+        args.data, num_classes=len(labels), text_col=args.text_col, label_col=args.label_col
+    )
     from apps.sentiment.predict import evaluate
 
     model, config = load_app_bundle("sentiment", args.model)
@@ -293,10 +297,7 @@ def _evaluate(args):
         print(f"the {len(report['errors'])} wrong answers the model is surest of (of {args.explain} asked for):")
         colour = _colour_terminal()
         for error in report["errors"]:
-            print(
-                f"true {printable(error['true_label'])}, said {printable(error['label'])} "
-                f"({error['probability']:.3f})\t{printable(error['text'])}"
-            )
+            print(f"{printable(_verdict(error))}\t{printable(error['text'])}")
             print(_explanation_line(error, colour))
         if report["explain_plot"]:
             print(f"explanation plot: {printable(report['explain_plot'])}")
@@ -305,6 +306,7 @@ def _evaluate(args):
 def _predict(args):
     if args.texts and args.file:
         raise UsageError("give texts or --file, not both")
+    read_config(args.model, "sentiment")  # another app's bundle is refused before any text is read
     if args.texts:
         texts = args.texts
     elif args.file:
@@ -330,7 +332,7 @@ def _predict(args):
             [{**r["explanation"], "text": r["text"]} for r in results], explain_plot, "which words decided"
         )
     if args.json:
-        return print_json(results)
+        return print_json(results, sort_keys=False)  # the probabilities in class order
     colour = _colour_terminal()
     for result in results:
         if result["label"] is None:
@@ -383,11 +385,15 @@ def _plot_explanations(explanations, path, title):
     if path is None:
         return None
     rows = [
-        (shorten(f"{e['label']} ({e['probability']:.3f}): {e['text']}", 110), e["tokens"], e["scores"])
-        for e in explanations
-        if e["judged"]
+        (shorten(f"{_verdict(e)}: {e['text']}", 110), e["tokens"], e["scores"]) for e in explanations if e["judged"]
     ]
     return plots.plot_token_scores(rows, path, title)
+
+
+def _verdict(explanation):
+    """`label (probability)`, after the true label where there is one (`evaluate --explain`'s errors)."""
+    said = f"{explanation['label']} ({explanation['probability']:.3f})"
+    return f"true {explanation['true_label']}, said {said}" if "true_label" in explanation else said
 
 
 def _read_stdin():

@@ -4,10 +4,12 @@ A mistake is one line on stderr and exit code 2; `--out` never deletes what is n
 size a user controls has a limit that is checked before TensorFlow is imported.
 """
 
+import argparse
 import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -222,6 +224,32 @@ def test_another_apps_bundle_is_refused_in_one_line(capsys, app):
     assert not os.path.exists("never.mid")
 
 
+def test_what_the_bundles_config_decides_is_refused_before_tensorflow(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("abelisaurus\nt-rex\n")
+    labelled = tmp_path / "labelled.txt"
+    labelled.write_text("1 good film\n7 bad film\n")
+    solo = tmp_path / "solo.mid"
+    solo.write_bytes(b"MThd")  # never parsed: the bundle is refused first
+    out = str(tmp_path / "never-written")
+    cases = [
+        ("sentiment", ["predict", "--model", SHIPPED["jazz"], "hi"], "is a jazz model bundle, not a sentiment one"),
+        ("sentiment", ["evaluate", "--data", str(labelled), "--plot", out + ".png"], ":2: label 7 is out of range"),
+        ("sentiment", ["export", "--model", SHIPPED["dinos"], "--out", out + ".tflite", "--format", "litert"], "dinos"),
+        ("dinos", ["score", "abelisaurus", "T-rex"], "'t-rex' has characters outside the model's vocabulary: '-'"),
+        ("dinos", ["sample", "--prefix", "t-"], "'t-' has characters outside the model's vocabulary"),
+        ("dinos", ["sample", "--prefix", "abelisaurus", "--max-len", "5"], "longer than --max-len 5"),
+        ("dinos", ["evaluate", "--data", str(names)], "names.txt, name 2: 't-rex' has characters outside"),
+        ("dinos", ["export", "--model", SHIPPED["jazz"], "--out", out], "is a jazz model bundle, not a dinos one"),
+        ("jazz", ["generate", "--model", SHIPPED["dinos"], "--out", out + ".mid"], "is a dinos model bundle"),
+        ("jazz", ["evaluate", "--midi", str(solo), "--model", SHIPPED["sentiment"]], "is a sentiment model bundle"),
+    ]
+    results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
+    for (app, argv, fragment), (code, err) in zip(cases, results):
+        assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
+    assert sorted(os.listdir(tmp_path)) == ["labelled.txt", "names.txt", "solo.mid"]
+
+
 @SEVERAL
 @pytest.mark.parametrize(
     "argv, fragment",
@@ -253,6 +281,20 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
         assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
     assert sorted(os.listdir(tmp_path)) == ["a-file", "mywork"]
     assert os.listdir(tmp_path / "mywork") == ["thesis.tex"]
+
+
+@SEVERAL
+def test_every_option_has_help_and_export_names_both_formats(app):
+    parser = importlib.import_module(f"apps.{app}.cli").build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    for name, command in commands.choices.items():
+        bare = [action.option_strings or action.dest for action in command._actions if not action.help]
+        assert not bare, (name, bare)
+    export = commands.choices["export"]
+    helps = [action.help for action in commands._choices_actions if action.dest == "export"]
+    helps += [action.help for action in export._actions if action.dest == "out"]
+    for text in helps:
+        assert "SavedModel" in text and ".tflite" in text, text
 
 
 @pytest.mark.parametrize(
@@ -466,3 +508,11 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
         err = assert_usage_error(capsys, app, argv, escaped)
         assert not {"\x1b", "\x07", "\x9b"} & set(err), (app, ascii(err))
     assert os.listdir(tmp_path) == ["header.csv"]
+
+
+def test_the_readmes_export_paths_are_ignored_by_git():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
+        outs = re.findall(r"export --out (\S+)", readme.read())
+    assert outs
+    done = subprocess.run(["git", "check-ignore", *outs], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert sorted(done.stdout.split()) == sorted(outs), done.stderr

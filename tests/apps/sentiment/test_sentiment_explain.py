@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from apps.common import plots
 from apps.common.bundle import load_bundle
 from apps.sentiment.cli import _explanation_line
 from apps.sentiment.explain import explain
@@ -159,7 +160,7 @@ def test_predict_explain_in_the_terminal_in_json_and_in_a_picture(trained_bundle
     assert "\033[1;32mdull +0." in coloured and coloured.count("\033[0m") == len(expected["tokens"])
 
 
-def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_path, capsys):
+def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_path, capsys, monkeypatch):
     # Three of these labels are wrong on purpose: those are the errors, the surest first.
     examples = [
         (1, "the acting is dull"),
@@ -174,6 +175,14 @@ def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_p
     wrong = [index for index, (label, _) in enumerate(examples) if probs[index].argmax() != label]
     assert len(wrong) == 3
     surest = sorted(wrong, key=lambda index: -probs[index].max())
+    drawn = []  # the headings of the explanation plot's rows
+
+    def plot_token_scores(rows, path, title):
+        drawn.extend(heading for heading, _, _ in rows)
+        return real(rows, path, title)
+
+    real = plots.plot_token_scores
+    monkeypatch.setattr(plots, "plot_token_scores", plot_token_scores)
     # Occlusion here: `predict --explain` runs integrated gradients through the same code.
     code, out, err = run_cli(
         capsys,
@@ -211,8 +220,15 @@ def test_evaluate_explain_shows_the_surest_errors(trained_bundle, trained, tmp_p
         5,
         "--explain-method",
         "occlusion",
+        "--explain-plot",
+        tmp_path / "why.png",
     )
     assert code == 0 and "the 3 wrong answers the model is surest of (of 5 asked for)" in out
+    # The picture heads each error as the report does: its true label, then what the model said.
+    printed = [line.split("\t")[0] for line in out.splitlines() if line.startswith("true ")]
+    assert len(drawn) == len(printed) == 3 and (tmp_path / "why.png").exists()
+    for heading, line in zip(drawn, printed):
+        assert heading.startswith(f"{line}: "), (heading, line)
     assert out.count("    why ") == 3 and "occlusion" in out
 
 

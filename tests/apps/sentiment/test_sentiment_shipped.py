@@ -1,5 +1,6 @@
 """The pretrained bundles in saved_models/ load in safe mode and answer sensibly (no training here)."""
 
+import json
 import os
 
 import numpy as np
@@ -7,9 +8,11 @@ import pytest
 import tensorflow as tf
 
 import apps.sentiment.model  # noqa: F401  (registers the layers safe-mode loading looks up)
-from apps.common.bundle import load_bundle
+from apps.common.bundle import load_bundle, read_config
 from apps.common.paths import saved_model
 from apps.sentiment.data import SST_FILES, TREE_FILES
+
+from sentiment_corpus import run_cli
 
 SHIPPED = {"sentiment": "sst5", "sentiment-sst2": "sst2"}
 
@@ -31,3 +34,13 @@ def test_shipped_bundle(name):
     # Expected star ratings: the positive sentence scores above the negative one.
     expected_class = probs @ np.arange(config["num_classes"])
     assert expected_class[0] > expected_class[1]
+
+
+def test_predict_json_lists_the_probabilities_in_class_order(capsys):
+    # The shipped classes run from "very negative" to "very positive": not their alphabetical order.
+    labels = read_config(saved_model("sentiment"), "sentiment")["labels"]
+    assert labels != sorted(labels)
+    code, out, err = run_cli(capsys, "predict", "--json", "a gorgeous film", "a dull mess")
+    assert code == 0, err
+    for result in json.loads(out):
+        assert list(result["probabilities"]) == labels
