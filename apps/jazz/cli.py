@@ -113,7 +113,11 @@ def build_parser():
     )
     generate_cmd.add_argument("--out", help="MIDI file, .mid or .midi (default: output/jazz-<timestamp>.mid)")
     generate_cmd.add_argument("--musicxml", action="store_true", help="also write MusicXML beside the MIDI")
-    generate_cmd.add_argument("--plot", action="store_true", help="also write a piano-roll PNG beside the MIDI")
+    generate_cmd.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write a piano-roll PNG beside the MIDI: 8 bars a row, note names, the primer's end marked",
+    )
     generate_cmd.add_argument(
         "--wav",
         action="store_true",
@@ -286,6 +290,7 @@ def _generate(args):
                 os.path.splitext(path)[0] + ".png",
                 bar_quarters,
                 title=f"seed {args.seed + take}, temperature {args.temperature:g}",
+                primer_end=max(offset + duration for offset, duration, _ in primer) if primer else None,
             )
             if png is None:
                 print("warning: matplotlib is not installed: no plot", file=sys.stderr)
