@@ -1,6 +1,7 @@
 """Solos from MIDI and MusicXML files: the melody and the chord sounding under each note, cached.
 
-Everything is read by music21 (`converter.parse`). From a score we keep:
+Everything is read by music21 (`converter.parse`; MIDI as written, without music21's quantisation, so a solo
+that `generate` wrote reads back note for note). From a score we keep:
 
 - the melody: the part named like a solo/melody/lead if there is one, else the pitched part (mean pitch at
   least `MIN_MELODY_PITCH`, so not the bass) with the most single-note onsets; chords in it are reduced to
