@@ -81,7 +81,7 @@ def read_config(path, app=None):
         app: the app that will use it: another app's bundle is refused.
 
     Raises:
-        UsageError: the directory is missing, incomplete, its config corrupt, or it is another app's (one line).
+        UsageError: the directory is missing, incomplete, unreadable, its config corrupt, or another app's (one line).
     """
     model_path = os.path.join(path, MODEL_FILE)
     config_path = os.path.join(path, CONFIG_FILE)
