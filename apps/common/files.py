@@ -85,7 +85,8 @@ BUNDLE = "bundle"
 SAVED_MODEL = "savedmodel"
 KINDS = {BUNDLE: "model bundle", SAVED_MODEL: "SavedModel"}
 OWNED = {
-    BUNDLE: frozenset({MODEL_FILE, CONFIG_FILE, "history.json", "training.png"}),
+    # training_tokens.npz: jazz's copy check (`apps.jazz.evaluate.TRAINING_TOKENS_FILE`).
+    BUNDLE: frozenset({MODEL_FILE, CONFIG_FILE, "history.json", "training.png", "training_tokens.npz"}),
     SAVED_MODEL: frozenset({SAVED_MODEL_FILE, OWNER_FILE, "variables", "assets", "fingerprint.pb"}),
 }
 """What a bundle or a SavedModel of ours may hold that the next one written over it replaces or drops; anything

@@ -28,7 +28,7 @@ def early_stopping(monitor, patience, mode="min"):
     return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True)
 
 
-def save_trained(out, model, config, history, *, title, force=False):
+def save_trained(out, model, config, history, *, title, force=False, write_extras=None):
     """Saves the bundle of a finished run: `model`, `config`, `history.json` and the training curve `training.png`.
 
     Every worker of a multi-worker run calls it; only the chief's bundle lands at `out` (`distribute.chief_path`)
@@ -40,12 +40,14 @@ def save_trained(out, model, config, history, *, title, force=False):
         history: `model.fit(...).history`.
         title: the curve's title.
         force: replace whatever is at `out`, not only an earlier bundle of the same app.
+        write_extras: called with a scratch directory, writes the app's own files into it and returns their
+            paths, which the bundle holds too (each name in `apps.common.files.OWNED`); or `None`.
     """
     with tempfile.TemporaryDirectory() as scratch:
         history_path = os.path.join(scratch, "history.json")
         with open(history_path, "w", encoding="utf-8") as handle:
             json.dump({name: [float(v) for v in values] for name, values in history.items()}, handle, indent=1)
-        extras = [history_path]
+        extras = [history_path] + (list(write_extras(scratch)) if write_extras else [])
         if distribute.is_chief():
             plot = plot_history(history, os.path.join(scratch, "training.png"), title=title)
             if plot:

@@ -16,7 +16,7 @@ from apps.common import files
 from apps.common.bundle import read_config
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, printable, seed
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
-from apps.common.paths import saved_model
+from apps.common.paths import recorded, saved_model
 from apps.dinos import data, evaluate
 from apps.dinos.config import Hyperparameters
 
@@ -158,7 +158,7 @@ def _train(args):
         tensorboard=args.tensorboard,
         jit_compile=args.jit_compile,
         steps_per_execution=args.steps_per_execution,
-        data_path=os.path.abspath(args.data),
+        data_path=recorded(args.data),
         data_sha256=files.sha256_of(args.data),
         strategy=None if args.distribute == "none" else strategy,
         backup_dir=args.backup_dir,

@@ -30,7 +30,7 @@ from apps.common.cli import (
 )
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.files import read_text
-from apps.common.paths import saved_model
+from apps.common.paths import recorded, saved_model
 from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
 from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.grammar import REGISTER_NAMES
@@ -164,7 +164,7 @@ def build_parser():
         "--corpus",
         nargs="+",
         metavar="PATH",
-        help="training solos for the longest copied span (default: the model's training data)",
+        help="training solos for the longest copied span (default: the training solos' tokens in the model's bundle)",
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
@@ -181,7 +181,8 @@ def build_parser():
 def main(argv=None):
     """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = " ".join([PROG] + [shlex.quote(arg) for arg in argv])
+    # Recorded in a bundle's config: an absolute path of this machine is recorded as `paths.recorded` has it.
+    command = " ".join([PROG] + [shlex.quote(recorded(arg) if os.path.isabs(arg) else arg) for arg in argv])
     return run(
         build_parser(),
         argv,
@@ -300,17 +301,24 @@ def _generate(args):
     print(f"wrote {printable(', '.join(written))}: {measures} bars, {counts} notes at {tempo:g} bpm")
 
 
-def _corpus(args, config):
-    """The `CorpusIndex` of `--corpus`, else of the model's own data less its validation solos; or None."""
-    from apps.jazz import train
+def _corpus(args, model_path):
+    """`(CorpusIndex or None, why not)` for the longest copied span: of `--corpus`, else of the training solos'
+    tokens the bundle carries. The data a bundle was trained on is never parsed: it may be anywhere, or nowhere."""
+    if args.corpus:
+        from apps.jazz import train
 
-    training = (config or {}).get("training", {})
-    corpus_paths = args.corpus or training.get("paths")
-    if not (corpus_paths and all(os.path.exists(path) for path in corpus_paths)):
-        return None
-    held_out = set() if args.corpus else set(training.get("validation_files", ()))
-    corpus_solos = [s for s in data.load_solos(corpus_paths, progress=False) if s.name not in held_out]
-    return evaluate.CorpusIndex(train.token_sequences(corpus_solos, "grammar"))
+        solos = data.load_solos(args.corpus, progress=not args.json)
+        return evaluate.CorpusIndex(train.token_sequences(solos, "grammar")), None
+    if not model_path:
+        return None, "no model and no --corpus"
+    sequences = evaluate.load_training_tokens(model_path)
+    if sequences is None:
+        return None, f"{printable(model_path)} holds no {evaluate.TRAINING_TOKENS_FILE} (its training solos' tokens)"
+    return evaluate.CorpusIndex(sequences), None
+
+
+def _no_copy_check(why):
+    print(f"({why}: longest copied span not measured; see --corpus)", file=sys.stderr)
 
 
 def _evaluate(args):
@@ -324,7 +332,9 @@ def _evaluate(args):
         read_config(model_path, "jazz")
     solos = data.load_solos(args.midi, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path) if model_path else (None, None)
-    corpus = _corpus(args, config)
+    corpus, why = _corpus(args, model_path)
+    if corpus is None:
+        _no_copy_check(why)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
         return print_json({"model": model_path, "solos": results, "summary": summary})
@@ -343,19 +353,20 @@ def _evaluate(args):
             f"{r['scale_tone_share']:>6.1%} "
             f"{r['approach_tone_share']:>6.1%} {span:>5.0f} {repeat:>6.0f} {copied!s:>6} {ppl:>7}"
         )
-    if corpus is None:
-        print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 
 
 def _evaluate_reference(args, model_path):
     solos = data.load_solos(args.reference, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path)
+    corpus, why = _corpus(args, model_path)
+    if corpus is None:
+        _no_copy_check(why)
     result = reference.compare(
         generate.SoloSampler(model, config),
         solos,
         bars=args.bars,
         seed=args.seed,
-        corpus=_corpus(args, config),
+        corpus=corpus,
         draws=args.draws,
     )
     result.update(model=model_path, conditioning=config.get("conditioning", "none"))
@@ -383,8 +394,6 @@ def _evaluate_reference(args, model_path):
             f"longest span copied from the training corpus: {copy['tokens']} tokens = {copy['bars']:.2f} bars; "
             f"from a note's onset to a note's end: {copy['sounding_bars']:.2f} bars"
         )
-    else:
-        print("(no training corpus available: longest copied span not measured; see --corpus)", file=sys.stderr)
 
 
 _export = functools.partial(export_command, app="jazz", signatures="sample, vocabulary")

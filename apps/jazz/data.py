@@ -13,10 +13,11 @@ that `generate` wrote reads back note for note). From a score we keep:
   number of the grid's steps (`apps.jazz.grammar.GRID` a quarter note) and at most `MAX_BAR_QUARTERS`.
 
 Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir` (by default
-`$JAZZ_CACHE_DIR`, else `data/cache/jazz/` in the checkout), keyed by the sha256 of the file's bytes (and
-`CACHE_VERSION`), and shows a `keras.utils.Progbar` while it parses. music21's own cache of parsed files
-(pickles in its scratch directory, `/tmp/music21/` by default) is not used: `parse_music` parses from the
-source, with music21's scratch directory pointed at a temporary directory removed when it returns.
+`$JAZZ_CACHE_DIR`, else the user's cache folder, `apps.common.paths.user_cache("jazz")`), keyed by the sha256 of
+the file's bytes (and `CACHE_VERSION`), and counts the files it parses on stderr when stderr is a terminal.
+music21's own cache of parsed files (pickles in its scratch directory, `/tmp/music21/` by default) is not used:
+`parse_music` parses from the source, with music21's scratch directory pointed at a temporary directory removed
+when it returns.
 """
 
 import contextlib
@@ -30,7 +31,6 @@ import pathlib
 import sys
 import tempfile
 
-from apps.common import paths
 from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import (
@@ -41,11 +41,11 @@ from apps.common.files import (
     read_json,
     sha256_of,
 )
+from apps.common.paths import user_cache
 from apps.jazz.chords import Chord, Timeline
 from apps.jazz.grammar import GRID
 
 MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
-DEFAULT_CACHE = paths.data("cache", "jazz")
 CACHE_VERSION = 3
 """Part of each cache file's name: raised whenever reading a file may give another `Solo` or refusal, so that no
 result of older rules is used (3: MIDI read unquantised)."""
@@ -343,9 +343,9 @@ def load_solos(paths, cache_dir="auto", progress=True):
 
     Args:
         paths: a list of paths or patterns.
-        cache_dir: where parsed solos are kept as JSON ("auto": `$JAZZ_CACHE_DIR` or `DEFAULT_CACHE`;
-            None: no cache).
-        progress: show a progress bar while parsing files that are not cached.
+        cache_dir: where parsed solos are kept as JSON ("auto": `$JAZZ_CACHE_DIR`, else the user's cache
+            folder; None: no cache).
+        progress: say on stderr how many files are parsed (those not cached), and count them there.
 
     Returns:
         A list of `Solo`s in file order.
@@ -354,21 +354,19 @@ def load_solos(paths, cache_dir="auto", progress=True):
         UsageError: a file named directly is unusable, or no usable solo is left.
     """
     if cache_dir == "auto":
-        cache_dir = os.environ.get("JAZZ_CACHE_DIR", DEFAULT_CACHE)
+        cache_dir = os.environ.get("JAZZ_CACHE_DIR") or user_cache("jazz")
     keyed = [(path, explicit, sha256_of(path)) for path, explicit in expand_paths(paths)]
     cached = {key: read_json(_cache_path(cache_dir, key)) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
     bar = None
     if progress and to_parse:
-        import keras
-
         print(
             f"Parsing {to_parse} file(s) (cached in {printable(os.path.normpath(cache_dir))})"
             if cache_dir
             else f"Parsing {to_parse} file(s)",
             file=sys.stderr,
         )
-        bar = keras.utils.Progbar(to_parse, unit_name="file")
+        bar = _FileCount(to_parse)
     solos, skipped = [], 0
     for path, explicit, key in keyed:
         item = cached.get(key)
@@ -382,7 +380,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
             if cache_dir:
                 _write_cache(cache_dir, key, item)
             if bar is not None:
-                bar.add(1)
+                bar.add()
         if "error" in item:
             if explicit:
                 raise UsageError(item["error"])
@@ -397,6 +395,21 @@ def load_solos(paths, cache_dir="auto", progress=True):
             f"no usable MIDI/MusicXML solo in {' '.join(paths)}" + (f" ({skipped} file(s) skipped)" if skipped else "")
         )
     return solos
+
+
+class _FileCount:
+    """Files parsed so far, redrawn on one line of stderr, and only when stderr is a terminal: a redirected
+    run's files hold no progress lines."""
+
+    def __init__(self, total):
+        self.total, self.done = total, 0
+        self.drawn = sys.stderr.isatty()
+
+    def add(self):
+        self.done += 1
+        if self.drawn:
+            end = "\n" if self.done == self.total else ""
+            print(f"\rparsed {self.done}/{self.total} files", end=end, file=sys.stderr, flush=True)
 
 
 def _cache_path(cache_dir, key):

@@ -8,14 +8,23 @@ the chord sounding at their onset (`apps.jazz.chords`), the pitch range, the his
 successive notes, the longest token n-gram that occurs twice in the solo and, given a `CorpusIndex`, the
 longest token span also found in the training corpus. Spans are measured on the grammar tokens
 (`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
+
+The training corpus travels in the bundle as its grammar tokens (`TRAINING_TOKENS_FILE`, written by `train`), so
+the copy check needs neither the corpus nor parsing it.
 """
 
 import functools
 import math
+import os
+import zipfile
 
 import numpy as np
 
+from apps.common.errors import UsageError
 from apps.jazz import conditioning, grammar
+
+TRAINING_TOKENS_FILE = "training_tokens.npz"
+"""In a bundle: the grammar tokens of each training solo (validation solos left out), for the copy check."""
 
 MAX_INTERVAL = 12
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: n-gram hashes wrap around 2**64
@@ -77,6 +86,44 @@ class CorpusIndex:
                 break
             lengths[alive] = n
         return lengths
+
+
+def save_training_tokens(path, sequences):
+    """Writes token sequences (lists of strings) exactly, compactly: each distinct token once, and ids.
+
+    The file (`.npz`, no pickles) holds `tokens` (the distinct tokens), `ids` (every sequence's token ids, one
+    after another) and `lengths` (each sequence's length).
+    """
+    distinct = sorted({token for sequence in sequences for token in sequence})
+    index = {token: i for i, token in enumerate(distinct)}
+    ids = [index[token] for sequence in sequences for token in sequence]
+    np.savez_compressed(
+        path,
+        tokens=np.array(distinct, dtype=str),
+        ids=np.array(ids, dtype=np.uint16 if len(distinct) <= 1 << 16 else np.uint32),
+        lengths=np.array([len(sequence) for sequence in sequences], dtype=np.int64),
+    )
+
+
+def load_training_tokens(bundle):
+    """The token sequences a bundle carries (`TRAINING_TOKENS_FILE`), or None for a bundle without them.
+
+    Raises:
+        UsageError: the file is there but damaged.
+    """
+    path = os.path.join(bundle, TRAINING_TOKENS_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path) as stored:
+            distinct, ids, lengths = stored["tokens"].tolist(), stored["ids"], stored["lengths"]
+        if ids.ndim != 1 or lengths.ndim != 1 or lengths.min(initial=0) < 0 or lengths.sum() != len(ids):
+            raise ValueError("its ids and lengths disagree")
+        flat = [distinct[i] for i in ids.tolist()]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as error:
+        raise UsageError(f"corrupt {path}: {error}") from None
+    ends = np.cumsum(lengths).tolist()
+    return [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
 
 
 def longest_sounding_copy(corpus, tokens, bar_quarters=4.0):

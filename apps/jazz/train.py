@@ -2,6 +2,8 @@
 
 The validation set is a tenth of the solos (whole solos, so its perplexity is that of unseen music); with a
 single solo it is the last tenth of its windows instead (`validation_split` sets the fraction; 0: none).
+The bundle also carries the training solos' grammar tokens (`apps.jazz.evaluate.TRAINING_TOKENS_FILE`), for
+`evaluate`'s copy check, and records the data by checksum and by `apps.common.paths.recorded` paths.
 Windows are `seq_len` tokens long, overlap by half, and start from the start token as the course's
 x⟨1⟩ = 0. A conditioned model's windows also carry, for each target token, the features of its onset in the
 solo (`apps.jazz.conditioning`), cut at the same places.
@@ -15,8 +17,9 @@ import numpy as np
 from apps.common import distribute, seeding
 from apps.common.config import defaults_from, record
 from apps.common.errors import UsageError
+from apps.common.paths import recorded
 from apps.common.training import compile_language_model, early_stopping, save_trained, strategy_scope
-from apps.jazz import conditioning, data, grammar
+from apps.jazz import conditioning, data, evaluate, grammar
 from apps.jazz import model as jazz_model
 from apps.jazz.config import Hyperparameters
 
@@ -195,7 +198,7 @@ def train(
         "mean_token_quarters": float(np.mean(steps)) / grammar.GRID,
         "training": {
             **record(Hyperparameters, locals(), "training"),
-            "paths": [os.path.abspath(path) for path in paths],
+            "paths": [recorded(path) for path in paths],
             "corpus_sha256": data.corpus_checksum(paths),
             "solos": len(training),
             "validation_solos": len(validation),
@@ -214,5 +217,15 @@ def train(
     if has_validation:
         config["metrics"]["val_loss"] = float(history["val_loss"][best])
         config["metrics"]["val_perplexity"] = float(np.exp(history["val_loss"][best]))
-    save_trained(out, model, config, history, title=f"jazz ({cell}, {encoding})", force=force)
+    # The copy check of `evaluate` measures spans in grammar tokens, whatever the model's encoding.
+    copy_tokens = train_tokens if encoding == "grammar" else token_sequences(training, "grammar")
+
+    def write_training_tokens(scratch):
+        path = os.path.join(scratch, evaluate.TRAINING_TOKENS_FILE)
+        evaluate.save_training_tokens(path, copy_tokens)
+        return [path]
+
+    save_trained(
+        out, model, config, history, title=f"jazz ({cell}, {encoding})", force=force, write_extras=write_training_tokens
+    )
     return config
