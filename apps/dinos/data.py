@@ -19,7 +19,7 @@ from apps.common import files, paths
 from apps.common.errors import UsageError
 from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, read_text
 
-DEFAULT_DATA = paths.data("dinos.txt")
+DEFAULT_DATA = paths.user_data("dinos.txt")
 MANIFEST = paths.data("dinos.json")
 
 PAD_ID = 0
@@ -165,7 +165,7 @@ def download(out=DEFAULT_DATA, source=None, sha256=None, manifest=MANIFEST, forc
     """Fetches the name list of the manifest `data/dinos.json` and places it at `out` once its hash checks out.
 
     Args:
-        out: where the list goes (default `data/dinos.txt`).
+        out: where the list goes (default `dinos.txt` in the user's data folder, `paths.user_data`).
         source: URL or local path to fetch from; default the manifest's URL. A local path works offline.
         sha256: the hash the file must have; default any hash the manifest accepts.
         manifest: the manifest file.

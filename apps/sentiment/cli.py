@@ -1,9 +1,9 @@
 """`python -m apps.sentiment train|evaluate|predict|export|download`: the command line of the sentiment app.
 
-    python -m apps.sentiment download                       # SST splits -> data/sentiment/
-    python -m apps.sentiment train --task sst5 --data data/sentiment --out saved_models/sentiment
-    python -m apps.sentiment train --task sst2 --train-labels fine --data data/sentiment --out my-sst2 --ensemble 3
-    python -m apps.sentiment evaluate --data data/sentiment/stsa.fine.dev
+    python -m apps.sentiment download       # SST splits -> ~/.local/share/sequence-models/sentiment/
+    python -m apps.sentiment train --task sst5 --out saved_models/sentiment
+    python -m apps.sentiment train --task sst2 --train-labels fine --out my-sst2 --ensemble 3
+    python -m apps.sentiment evaluate --data ~/.local/share/sequence-models/sentiment/stsa.fine.dev
     python -m apps.sentiment predict "There is nothing to like in this movie."
     python -m apps.sentiment export --out output/sentiment-savedmodel
 
@@ -54,7 +54,7 @@ def build_parser():
     train_cmd.add_argument(
         "--data",
         default=data_lib.DEFAULT_DATA_DIR,
-        help="SST directory (sst5, sst2) or training file (file); default: data/sentiment",
+        help="SST directory (sst5, sst2) or training file (file); default: %(default)s",
     )
     train_cmd.add_argument(
         "--task",
@@ -142,7 +142,7 @@ def build_parser():
     )
 
     download_cmd = commands.add_parser("download", help="fetch the SST splits listed in data/sentiment.json")
-    download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default data/sentiment")
+    download_cmd.add_argument("--out", default=data_lib.DEFAULT_DATA_DIR, help="default: %(default)s")
     add_overwrite_argument(download_cmd)
 
     return parser

@@ -30,7 +30,7 @@ from apps.common.errors import UsageError
 from apps.common.files import MAX_LABELLED_BYTES, read_text
 
 MANIFEST = paths.data("sentiment.json")
-DEFAULT_DATA_DIR = paths.data("sentiment")
+DEFAULT_DATA_DIR = paths.user_data("sentiment")
 
 TASKS = ("sst5", "sst2", "file")
 SST_FILES = {"sst5": ("stsa.fine.train", "stsa.fine.dev"), "sst2": ("stsa.binary.train", "stsa.binary.dev")}

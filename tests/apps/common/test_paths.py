@@ -1,5 +1,6 @@
 """apps.common.paths: defaults resolved from the package's location, never from the current directory."""
 
+import json
 import os
 import subprocess
 import sys
@@ -45,3 +46,40 @@ def test_jazz_generate_finds_its_default_model_from_another_directory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "solo.mid").stat().st_size > 0
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.parametrize("bundle", sorted(os.listdir(os.path.join(REPO, "saved_models"))))
+def test_no_shipped_config_holds_an_absolute_path(bundle):
+    with open(os.path.join(REPO, "saved_models", bundle, "config.json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    # Every word of every value (a command line's arguments too, `--out=PATH` as PATH).
+    words = [word.rpartition("=")[2] for text in _strings(config) for word in text.split()]
+    assert [word for word in words if os.path.isabs(word) or word.startswith("~")] == []
+
+
+def test_a_recorded_path_is_relative_to_the_repository_or_as_given_or_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert paths.recorded(os.path.join(paths.ROOT, "data", "dinos.txt")) == os.path.join("data", "dinos.txt")
+    assert paths.recorded("solos/./mxl/") == os.path.join("solos", "mxl")
+    assert paths.recorded(str(tmp_path / "solos" / "mxl")) == "mxl"
+    monkeypatch.chdir(paths.ROOT)
+    assert paths.recorded(os.path.join("..", "shared", "mxl")) == os.path.join("..", "shared", "mxl")
+
+
+def test_caches_and_downloads_go_to_the_users_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/is/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert paths.user_cache("jazz") == str(tmp_path / "cache" / "sequence-models" / "jazz")
+    assert paths.user_data("dinos.txt") == str(tmp_path / "home" / ".local" / "share" / "sequence-models" / "dinos.txt")

@@ -12,7 +12,7 @@ import pytest
 from music21 import converter, harmony, tempo
 
 from apps.common import files
-from apps.jazz import chords, conditioning, data
+from apps.jazz import chords, conditioning, data, evaluate, grammar
 from apps.jazz.cli import main
 
 from jazz_scores import MELODY, SHEET_CHORDS, SHEET_MELODY, lead_sheet_xml, make_score
@@ -30,13 +30,42 @@ def trained(solos_dir, tmp_path_factory):
     return out
 
 
-def test_train_saves_a_bundle(trained):
-    assert {"model.keras", "config.json", "history.json", "training.png"} <= set(os.listdir(trained))
+def test_train_saves_a_bundle(trained, solos_dir):
+    assert {"model.keras", "config.json", "history.json", "training.png", "training_tokens.npz"} <= set(
+        os.listdir(trained)
+    )
     config = json.loads((trained / "config.json").read_text())
     assert config["encoding"] == "grammar" and config["cell"] == "lstm" and config["units"] == 8
     assert config["training"]["validation_solos"] == 1 and config["metrics"]["epochs"] == 3
     assert np.isfinite(config["metrics"]["val_perplexity"])
     assert "C,1/2,<*>" in config["vocabulary"]
+    # The data by checksum and by the name it was given by (an absolute path elsewhere), never by that path.
+    assert config["training"]["paths"] == [solos_dir.name] and len(config["training"]["corpus_sha256"]) == 64
+    (held_out,) = config["training"]["validation_files"]
+    training_solos = [data.read_solo(str(path)) for path in sorted(solos_dir.iterdir()) if path.name != held_out]
+    expected = [grammar.encode(solo.notes, solo.timeline) for solo in training_solos]
+    assert evaluate.load_training_tokens(str(trained)) == expected
+
+
+def test_evaluate_with_a_bundle_without_training_tokens_says_so_and_parses_nothing(
+    trained, solos_dir, tmp_path, capsys
+):
+    bundle = tmp_path / "old-bundle"
+    shutil.copytree(trained, bundle)
+    (bundle / evaluate.TRAINING_TOKENS_FILE).unlink()
+    config = json.loads((bundle / "config.json").read_text())
+    config["training"]["paths"] = [str(solos_dir)]  # as older bundles recorded their data: absolute, existing
+    (bundle / "config.json").write_text(json.dumps(config))
+    parsed = []
+    real_load = data.load_solos
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load_solos", lambda paths, **kw: parsed.append(paths) or real_load(paths, **kw))
+        arguments = ["evaluate", "--midi", str(solos_dir / "solo1.musicxml"), "--model", str(bundle), "--json"]
+        assert main(arguments) == 0
+    captured = capsys.readouterr()
+    assert parsed == [[str(solos_dir / "solo1.musicxml")]]  # the solo measured; not the recorded data
+    assert "longest_copy" not in json.loads(captured.out)["solos"][0]
+    assert f"holds no {evaluate.TRAINING_TOKENS_FILE}" in captured.err and "not measured" in captured.err
 
 
 def test_train_with_the_pitch_encoding_and_a_gru(solos_dir, tmp_path):
