@@ -77,7 +77,13 @@ def test_a_recorded_path_is_relative_to_the_repository_or_as_given_or_a_name(tmp
     assert paths.recorded(os.path.join("..", "shared", "mxl")) == os.path.join("..", "shared", "mxl")
 
 
-def test_caches_and_downloads_go_to_the_users_folders(tmp_path, monkeypatch):
+def test_downloads_go_to_the_users_data_folder_never_into_the_package():
+    for default in (dinos_data.DEFAULT_DATA, sentiment_data.DEFAULT_DATA_DIR):
+        assert os.path.commonpath([default, paths.ROOT]) != str(paths.ROOT), default
+        assert default.startswith(paths.user_data()), default
+
+
+def test_the_users_folders_follow_xdg(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", "relative/is/ignored")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

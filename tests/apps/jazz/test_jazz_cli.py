@@ -52,7 +52,7 @@ def test_evaluate_with_a_bundle_without_training_tokens_says_so_and_parses_nothi
 ):
     bundle = tmp_path / "old-bundle"
     shutil.copytree(trained, bundle)
-    (bundle / evaluate.TRAINING_TOKENS_FILE).unlink()
+    (bundle / "training_tokens.npz").unlink(missing_ok=True)
     config = json.loads((bundle / "config.json").read_text())
     config["training"]["paths"] = [str(solos_dir)]  # as older bundles recorded their data: absolute, existing
     (bundle / "config.json").write_text(json.dumps(config))
@@ -65,7 +65,7 @@ def test_evaluate_with_a_bundle_without_training_tokens_says_so_and_parses_nothi
     captured = capsys.readouterr()
     assert parsed == [[str(solos_dir / "solo1.musicxml")]]  # the solo measured; not the recorded data
     assert "longest_copy" not in json.loads(captured.out)["solos"][0]
-    assert f"holds no {evaluate.TRAINING_TOKENS_FILE}" in captured.err and "not measured" in captured.err
+    assert "holds no training_tokens.npz" in captured.err and "not measured" in captured.err
 
 
 def test_train_with_the_pitch_encoding_and_a_gru(solos_dir, tmp_path):

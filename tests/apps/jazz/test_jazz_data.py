@@ -122,3 +122,17 @@ def test_reading_music_leaves_nothing_in_music21s_scratch_directory(tmp_path, ti
         data.parse_music(str(path))
     assert scratches[0].parent == ours and os.listdir(ours) == []
     assert environment.Environment()["directoryScratch"] is None
+
+
+def test_parsed_solos_are_cached_in_the_users_cache_folder(solos_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("JAZZ_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    data.load_solos([str(solos_dir / "solo0.musicxml")], progress=False)
+    assert len(os.listdir(tmp_path / "sequence-models" / "jazz")) == 1
+
+
+def test_parsing_progress_goes_to_stderr_and_is_drawn_only_on_a_terminal(solos_dir, capsys):
+    data.load_solos([str(solos_dir / "solo1.musicxml")], cache_dir=None, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "Parsing 1 file(s)\n"  # redirected: the count, no redrawn bar
