@@ -198,7 +198,8 @@ def main(argv=None):
 
     with open(os.path.join(args.model, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    paths = args.data or config["training"]["paths"]
+    # A bundle records its data relative to the repository (`apps.common.paths.recorded`).
+    paths = args.data or [os.path.join(REPO, path) for path in config["training"]["paths"]]
 
     cold = cold_figures(args.model, args.runs) if args.runs else {"cold_generate_s": []}
     times = cold["cold_generate_s"]
