@@ -5,8 +5,8 @@ Autodiff of a time loop keeps, and walks back through, every small op of every s
 gradients step by step. Here everything that does not depend on the previous step runs outside the loops, as
 one large op over all T·B rows: the input projection x·W + b before the forward loop; the local derivatives of
 every step before the backward loop, which is left with a few multiplies and one matmul per step for the
-carried gradients; the weight and input gradients after it. On a CPU under XLA that is what makes our layers
-train faster than Keras's generic loop (see `benchmarks/layers.py`); the numbers are the same.
+carried gradients; the weight and input gradients after it. The numbers are those of the generic loop; its
+speed against Keras's loop, which depends on the model, the backend and the compile: `benchmarks/README.md`.
 
 A cell's equations live in a *recurrence* (`layers._lstm_bptt.LSTMRecurrence`, `layers._gru_bptt`): its step
 forward, the per-step factors of its backward step, the backward step itself and the weight gradients. This

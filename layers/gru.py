@@ -292,13 +292,14 @@ class GRU(ProjectedRNN):
         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
         kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, layer_norm,
         layer_norm_epsilon: as in `GRUCell`.
-        precompute_inputs: compute x·W + b for all steps in one matmul before the time loop (default
-            `False`: on a CPU it measured slower, see `benchmarks/layers.py`). Same numbers either way.
-        use_fused_bptt: run the hand-written backpropagation through time (`layers._gru_bptt`: the three
-            forms, masked or not, with or without recurrent dropout) where it computes exactly this layer
-            (default `False`; where it does not, a warning says so once), as `LSTM`'s. Masked, it measured
-            0.7-1.8x Keras's loop per wall second depending on the form, the backend and XLA, and 1.4x in
-            `apps.dinos`'s model without XLA (`benchmarks/apps.py`): measure yours. Same numbers either way.
+        precompute_inputs: bool, default `False`. Compute x·W + b for all steps in one matmul before the
+            time loop instead of step by step. Same numbers either way.
+        use_fused_bptt: bool, default `False`. Run the hand-written backpropagation through time
+            (`layers._gru_bptt`: the three forms, masked or not, with or without recurrent dropout) wherever
+            it computes exactly this layer: activations tanh and sigmoid, not unrolled, float32 or float64
+            with no mixed policy, no `layer_norm` (`fused_bptt_declined` says why not); elsewhere Keras's
+            loop runs, with a warning, once. Same numbers either way; whether it is faster depends on the
+            model, the backend and the compile: [benchmarks/README.md](../benchmarks/README.md).
         return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask: as in
         `keras.layers.RNN`.
 

@@ -330,16 +330,16 @@ class LSTM(ProjectedRNN):
         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
         recurrent_dropout, seed, proj_size, proj_clip, cell_clip, forget_bias, layer_norm,
         layer_norm_epsilon: as in `LSTMCell`.
-        precompute_inputs: in the generic time loop, compute x·W + b for all steps in one matmul before
-            it (default `False`: on a CPU it measured slower). Same numbers either way. The fast path (see
+        precompute_inputs: bool, default `False`. In the generic time loop, compute x·W + b for all steps
+            in one matmul before it instead of step by step. Same numbers either way. The fused path (see
             `fused_loop`) has its own schedule and ignores it.
-        use_fused_bptt: run the hand-written backpropagation through time where it computes exactly this
-            layer (see `fused_bptt_declined`; default `False`; where it does not, a warning says so once).
-            Whether it pays depends on the model, the backend and the compile, so measure yours: unmasked
-            under XLA it trained 1.4-1.5x as fast as Keras's loop (`benchmarks/layers.py`); masked, it
-            measured 0.97-1.7x per wall second across TensorFlow with and without XLA and JAX
-            (`benchmarks/apps.py`), and 1.3x in `apps.dinos`'s model without XLA. It needs a number of time
-            steps known where the model is traced. Same numbers either way.
+        use_fused_bptt: bool, default `False`. Run the hand-written backpropagation through time wherever it
+            computes exactly this layer: activations tanh and sigmoid, not unrolled, float32 or float64 with
+            no mixed policy, no `proj_size`, `cell_clip` or `layer_norm` (`fused_bptt_declined` says why
+            not); elsewhere Keras's loop runs, with a warning, once. Masks, `go_backwards`,
+            `Bidirectional`, recurrent dropout and a time axis of unknown length are all taken. Same numbers
+            either way; whether it is faster depends on the model, the backend and the compile:
+            [benchmarks/README.md](../benchmarks/README.md).
         return_sequences: return a⟨t⟩ for every step, not only the last (default `False`).
         return_state: also return the final a and c (default `False`).
         go_backwards: process the sequence backwards and return the reversed outputs (default `False`).

@@ -1,1 +1,1 @@
-"""Plumbing written once and shared by the three apps (see DESIGN.md): cells, sampling, bundles, export, CLI."""
+"""Plumbing written once and shared by the three apps (README.md, "Folders"): cells, sampling, bundles, export, CLI."""

@@ -279,8 +279,8 @@ fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
 def add_compile_arguments(parser, steps_per_execution=10):
     """Adds `--jit-compile` and `--steps-per-execution` to a `train` command: how its steps are compiled.
 
-    The defaults are what trained fastest on a CPU (`benchmarks/apps.py`): no XLA, and `steps_per_execution`
-    batches per call (dinos and jazz: 10; sentiment measured the same with 1 and 10 and keeps 1)."""
+    Defaults: no XLA, and `steps_per_execution` batches per call (dinos and jazz: 10; sentiment: 1), the
+    fastest settings on a CPU in `benchmarks/README.md` ("Apps")."""
     parser.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
     parser.add_argument(
         "--steps-per-execution",

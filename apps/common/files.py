@@ -55,7 +55,7 @@ import zipfile
 from apps.common import interrupts
 from apps.common.errors import UsageError
 
-# Inputs: every size a user controls. docs/cli.md lists them with the peak memory measured at each.
+# Inputs: every size a user controls. docs/cli.md lists them with the peak memory at each.
 MIB = 1 << 20
 MAX_TEXT_FILE_BYTES = 64 * MIB
 """Any text file an app reads (labelled sentences, texts to predict, chord files)."""

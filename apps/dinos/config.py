@@ -1,7 +1,7 @@
 """The hyper-parameters of `python -m apps.dinos train`, each declared once (`apps.common.config`).
 
-The learning rate is 2e-3, the one the shipped bundle was trained with (`saved_models/dinos/README.md`);
-the command line and `train()` used to say 5e-3 and `model.compile_model` 1e-2.
+The learning rate is 2e-3, the one the shipped bundle was trained with (`saved_models/dinos/README.md`), for
+the command line and `train()` alike.
 """
 
 import dataclasses

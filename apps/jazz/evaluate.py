@@ -6,7 +6,7 @@
 `statistics` gives, for one solo: the share of its notes that are chord, scale, approach and other tones of
 the chord sounding at their onset (`apps.jazz.chords`), the pitch range, the histogram of intervals between
 successive notes, the longest token n-gram that occurs twice in the solo and, given a `CorpusIndex`, the
-longest token span also found in the training corpus. Spans are measured on the grammar tokens
+longest token span also found in the training corpus. Spans are counted on the grammar tokens
 (`apps.jazz.grammar`), in tokens and in bars (their total duration over the bar length).
 
 The training corpus travels in the bundle as its grammar tokens (`TRAINING_TOKENS_FILE`, written by `train`), so

@@ -34,7 +34,7 @@ and \\b are ASCII (Python's with `re.ASCII`); the white space class is RE2's \\s
 class Hyperparameters:
     """What `apps.sentiment.train.train` takes and the bundle's config.json records (at its top).
 
-    The word dropout is 0.5, the command line's default; `train()` used to say 0.0, which only scripts saw.
+    The defaults are the command line's (word dropout 0.5 included), for scripts and the CLI alike.
     """
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
