@@ -176,7 +176,7 @@ def _add_explain_options(parser):
         choices=EXPLAIN_METHODS,
         default=EXPLAIN_METHODS[0],
         help="integrated-gradients (default: the scores add up to the change in probability) "
-        "or occlusion (each word dropped in turn); see saved_models/sentiment/README.md",
+        "or occlusion (each word dropped in turn); see docs/sentiment.md",
     )
     parser.add_argument(
         "--explain-plot",
