@@ -11,6 +11,7 @@ import keras
 from apps.common import distribute
 from apps.common.bundle import save_bundle
 from apps.common.plots import plot_history
+from apps.common.progress import keras_progress
 
 
 def strategy_scope(strategy):
@@ -26,6 +27,15 @@ def early_stopping(monitor, patience, mode="min"):
     weights it keeps are the moving average's.
     """
     return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True)
+
+
+def fit_progress(verbose):
+    """The callbacks that report `model.fit` (called with `verbose=0`): none for `verbose` 0, else a line an
+    epoch with its metrics on stderr, and the epoch's batches drawn there when it is a terminal.
+
+    Keras's own report (`verbose` 1 or 2) goes to stdout, which holds a command's results.
+    """
+    return [keras_progress()] if verbose else []
 
 
 def save_trained(out, model, config, history, *, title, force=False, write_extras=None):

@@ -17,6 +17,7 @@ from apps.common.bundle import read_config
 from apps.common.cli import UsageError, float_in, int_in, positive_int, print_json, printable, seed
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.paths import recorded, saved_model
+from apps.common.progress import Progress
 from apps.dinos import data, evaluate
 from apps.dinos.config import Hyperparameters
 
@@ -253,9 +254,10 @@ def _evaluate(args):
             "bits_per_char": evaluate.bits_per_char(model, vocab, names),
         }
     seed = secrets.randbelow(2**31 - 1) if args.seed is None else args.seed
-    drawn, _, ended = NameSampler(model, config).sample_batch(
-        args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed
-    )
+    with Progress(None, f"sampling {args.n:,} names", tick=True):  # one call, as long as the batch is large
+        drawn, _, ended = NameSampler(model, config).sample_batch(
+            args.n, max_len=args.max_len, temperature=args.temperature, top_k=args.top_k or 0, seed=seed
+        )
     finished = [name for name, done in zip(drawn, ended) if done]
     stats = evaluate.sample_statistics(finished, config.get("seen_digests", ()), config["training_lengths"])
     report["samples"] = {

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from apps.common.progress import track
 from apps.dinos import data
 
 CHUNK = 4096
@@ -21,7 +22,7 @@ def token_log_probs(model, vocab, names, batch_size=256):
     width = max((len(name) for name in names), default=0) + 1
     log_probs = np.zeros((len(names), width))
     mask = np.zeros((len(names), width), bool)
-    for start in range(0, len(names), CHUNK):
+    for start in track(range(0, len(names), CHUNK), "scoring", f"batch of {CHUNK:,} names"):
         x, y = data.make_arrays(names[start : start + CHUNK], vocab)
         probs = model.predict(x, batch_size=batch_size, verbose=0)
         chosen = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0].astype("float64")

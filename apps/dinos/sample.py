@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.common.errors import UsageError
+from apps.common.progress import Progress
 from apps.common.sampling import Sampler
 from apps.dinos import data
 from apps.dinos.evaluate import token_log_probs
@@ -82,17 +83,19 @@ class NameSampler:
             log_probs, _ = token_log_probs(self.model, self.vocab, [prefix])
             prefix_log_prob = float(log_probs[0, : len(prefix)].sum())
         accepted = []
-        for round_ in range(MAX_ROUNDS):
-            needed = n - len(accepted)
-            batch = min(max(2 * needed, 64), 8192)
-            names, log_probs, ended = self.sample_batch(
-                batch, prefix, max_len, temperature, top_k, round_seed(seed, round_)
-            )
-            for name, log_prob, done in zip(names, log_probs, ended):
-                if done and name and not (novel and data.name_digest(name) in self.seen):
-                    accepted.append((name, prefix_log_prob + float(log_prob)))
-            if len(accepted) >= n:
-                return accepted[:n]
+        with Progress(n, "sampling", "name") as progress:
+            for round_ in range(MAX_ROUNDS):
+                needed = n - len(accepted)
+                batch = min(max(2 * needed, 64), 8192)
+                names, log_probs, ended = self.sample_batch(
+                    batch, prefix, max_len, temperature, top_k, round_seed(seed, round_)
+                )
+                for name, log_prob, done in zip(names, log_probs, ended):
+                    if done and name and not (novel and data.name_digest(name) in self.seen):
+                        accepted.append((name, prefix_log_prob + float(log_prob)))
+                progress.update(min(len(accepted), n) - progress.done)
+                if len(accepted) >= n:
+                    return accepted[:n]
         wanted = "novel names" if novel else "names"
         raise UsageError(
             f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "

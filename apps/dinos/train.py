@@ -11,6 +11,7 @@ from apps.common.training import (
     ValidateAverageWeights,
     compile_language_model,
     early_stopping,
+    fit_progress,
     save_trained,
     strategy_scope,
 )
@@ -51,7 +52,7 @@ def train(
     use_fused_bptt=True,
     data_path=None,
     data_sha256=None,
-    verbose="auto",
+    verbose=1,
     strategy=None,
     backup_dir=None,
     force=False,
@@ -78,7 +79,7 @@ def train(
             than Keras's loop on masked names with recurrent dropout (`apps.dinos.model.build_model`); the
             saved model runs Keras's loop, for names of any length.
         data_path, data_sha256: recorded in the config, for provenance.
-        verbose: `model.fit`'s verbosity ("auto": a progress bar when interactive).
+        verbose: 0 for silence; else each epoch's progress and metrics on stderr (`training.fit_progress`).
         strategy: a `tf.distribute` strategy (`distribute.strategy_from_args`, created before any TensorFlow
             op): the model is built in its scope and fed through a sharded `tf.data` pipeline, `batch_size`
             being the global batch. `None`: one device, the arrays fed to `fit` as they always were.
@@ -125,7 +126,8 @@ def train(
     if tensorboard and distribute.is_chief():
         callbacks.append(keras.callbacks.TensorBoard(tensorboard))
     callbacks += distribute.backup_callbacks(backup_dir)
-    history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose).history
+    callbacks += fit_progress(verbose)
+    history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=0).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     # The fused path pays in training only: its forward pass keeps what the backward pass needs, which scoring
     # and sampling never use.

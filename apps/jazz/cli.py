@@ -31,6 +31,7 @@ from apps.common.cli import (
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.files import read_text
 from apps.common.paths import recorded, saved_model
+from apps.common.progress import track
 from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
 from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.grammar import REGISTER_NAMES
@@ -277,10 +278,11 @@ def _generate(args):
             primer=primer,
             keep_primer=args.keep_primer,
         )[0]  # the notes; not the tokens
-        for take in range(args.num_outputs)
+        # A take of many bars is sampled in one call, and written in a few: the clock ticks through them.
+        for take in track(range(args.num_outputs), "sampling", "take", tick=True)
     ]
     written = []
-    for take, (path, notes) in enumerate(zip(takes, solos)):
+    for take, (path, notes) in enumerate(track(list(zip(takes, solos)), "writing", "take", tick=True)):
         score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)
         written += generate.write_score(score, path, musicxml=args.musicxml, renderer=renderer)
         if args.plot:
@@ -318,7 +320,7 @@ def _corpus(args, model_path):
 
 
 def _no_copy_check(why):
-    print(f"({why}: longest copied span not measured; see --corpus)", file=sys.stderr)
+    print(f"({why}: longest copied span not computed; see --corpus)", file=sys.stderr)
 
 
 def _evaluate(args):
@@ -356,7 +358,7 @@ def _evaluate(args):
 
 
 def _evaluate_reference(args, model_path):
-    solos = data.load_solos(args.reference, progress=not args.json)
+    solos = data.load_solos(args.reference)
     model, config = load_app_bundle("jazz", model_path)
     corpus, why = _corpus(args, model_path)
     if corpus is None:

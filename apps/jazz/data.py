@@ -14,10 +14,10 @@ that `generate` wrote reads back note for note). From a score we keep:
 
 Parsing costs ~0.4 s a file, so `load_solos` caches each result as JSON under `cache_dir` (by default
 `$JAZZ_CACHE_DIR`, else the user's cache folder, `apps.common.paths.user_cache("jazz")`), keyed by the sha256 of
-the file's bytes (and `CACHE_VERSION`), and counts the files it parses on stderr when stderr is a terminal.
-music21's own cache of parsed files (pickles in its scratch directory, `/tmp/music21/` by default) is not used:
-`parse_music` parses from the source, with music21's scratch directory pointed at a temporary directory removed
-when it returns.
+the file's bytes (and `CACHE_VERSION`), and shows its progress on a terminal while it parses
+(`apps.common.progress`). music21's own cache of parsed files (pickles in its scratch directory, `/tmp/music21/`
+by default) is not used: `parse_music` parses from the source, with music21's scratch directory pointed at a
+temporary directory removed when it returns.
 """
 
 import contextlib
@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import pathlib
-import sys
 import tempfile
 
 from apps.common.cli import printable
@@ -42,6 +41,7 @@ from apps.common.files import (
     sha256_of,
 )
 from apps.common.paths import user_cache
+from apps.common.progress import Progress
 from apps.jazz.chords import Chord, Timeline
 from apps.jazz.grammar import GRID
 
@@ -345,7 +345,7 @@ def load_solos(paths, cache_dir="auto", progress=True):
         paths: a list of paths or patterns.
         cache_dir: where parsed solos are kept as JSON ("auto": `$JAZZ_CACHE_DIR`, else the user's cache
             folder; None: no cache).
-        progress: say on stderr how many files are parsed (those not cached), and count them there.
+        progress: show a progress bar while parsing files that are not cached (on stderr, if a terminal).
 
     Returns:
         A list of `Solo`s in file order.
@@ -358,58 +358,36 @@ def load_solos(paths, cache_dir="auto", progress=True):
     keyed = [(path, explicit, sha256_of(path)) for path, explicit in expand_paths(paths)]
     cached = {key: read_json(_cache_path(cache_dir, key)) for _, _, key in keyed} if cache_dir else {}
     to_parse = sum(1 for _, _, key in keyed if cached.get(key) is None)
-    bar = None
-    if progress and to_parse:
-        print(
-            f"Parsing {to_parse} file(s) (cached in {printable(os.path.normpath(cache_dir))})"
-            if cache_dir
-            else f"Parsing {to_parse} file(s)",
-            file=sys.stderr,
-        )
-        bar = _FileCount(to_parse)
     solos, skipped = [], 0
-    for path, explicit, key in keyed:
-        item = cached.get(key)
-        if item is None:
-            try:
-                item = read_solo(path).to_json()
-            except UsageError as error:
+    with Progress(to_parse, "parsing", "file", show=progress and to_parse) as bar:
+        if bar.enabled and cache_dir:
+            bar.print(f"parsed files are cached in {printable(os.path.normpath(cache_dir))}")
+        for path, explicit, key in keyed:
+            item = cached.get(key)
+            if item is None:
+                try:
+                    item = read_solo(path).to_json()
+                except UsageError as error:
+                    if explicit:
+                        raise
+                    item = {"error": str(error)}
+                if cache_dir:
+                    _write_cache(cache_dir, key, item)
+                bar.update()
+            if "error" in item:
                 if explicit:
-                    raise
-                item = {"error": str(error)}
-            if cache_dir:
-                _write_cache(cache_dir, key, item)
-            if bar is not None:
-                bar.add()
-        if "error" in item:
-            if explicit:
-                raise UsageError(item["error"])
-            print(f"warning: skipping {printable(item['error'])}", file=sys.stderr)
-            skipped += 1
-        else:
-            solo = Solo.from_json(item)
-            solo.name = os.path.basename(path)
-            solos.append(solo)
+                    raise UsageError(item["error"])
+                bar.print(f"warning: skipping {printable(item['error'])}")
+                skipped += 1
+            else:
+                solo = Solo.from_json(item)
+                solo.name = os.path.basename(path)
+                solos.append(solo)
     if not solos:
         raise UsageError(
             f"no usable MIDI/MusicXML solo in {' '.join(paths)}" + (f" ({skipped} file(s) skipped)" if skipped else "")
         )
     return solos
-
-
-class _FileCount:
-    """Files parsed so far, redrawn on one line of stderr, and only when stderr is a terminal: a redirected
-    run's files hold no progress lines."""
-
-    def __init__(self, total):
-        self.total, self.done = total, 0
-        self.drawn = sys.stderr.isatty()
-
-    def add(self):
-        self.done += 1
-        if self.drawn:
-            end = "\n" if self.done == self.total else ""
-            print(f"\rparsed {self.done}/{self.total} files", end=end, file=sys.stderr, flush=True)
 
 
 def _cache_path(cache_dir, key):

@@ -21,6 +21,7 @@ import zipfile
 import numpy as np
 
 from apps.common.errors import UsageError
+from apps.common.progress import track
 from apps.jazz import conditioning, grammar
 
 TRAINING_TOKENS_FILE = "training_tokens.npz"
@@ -299,7 +300,7 @@ def evaluate_solos(solos, model=None, config=None, corpus=None):
         `(results, summary)`: one dict per solo, and `summarise` of them, with the NLL over all tokens.
     """
     results, total, count, unknown = [], 0.0, 0, 0
-    for solo in solos:
+    for solo in track(solos, "measuring", "solo"):
         result = {"name": solo.name, **statistics(solo.notes, solo.timeline, solo.bar_quarters, corpus)}
         if model is not None:
             nll, missing = solo_negative_log_likelihood(model, config, solo)

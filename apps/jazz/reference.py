@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from apps.common.progress import track
 from apps.jazz import grammar
 
 DURATION_EDGES = (0.2, 0.3, 0.4, 0.6, 0.8, 1.1, 1.6, 2.2, 3.2)
@@ -164,21 +165,21 @@ def compare(generator, solos, bars=32, seed=0, corpus=None, draws=1, per_solo=Fa
 
     generated = [[] for _ in solos]
     copies = []
-    for draw in range(draws):
-        for index, solo in enumerate(solos):
-            count = solo_bars(solo, bars)
-            notes, _ = generate.generate_solo(
-                generator,
-                solo.timeline,
-                count,
-                temperature=1.0,
-                seed=seed + DRAW_SEED_STRIDE * draw + index,
-                bar_quarters=solo.bar_quarters,
-                top_k=0,
-            )
-            generated[index].append(histograms(notes, solo.timeline, count, solo.bar_quarters))
-            if corpus is not None:
-                copies.append(evaluate.statistics(notes, solo.timeline, solo.bar_quarters, corpus)["longest_copy"])
+    runs = [(draw, index, solo) for draw in range(draws) for index, solo in enumerate(solos)]
+    for draw, index, solo in track(runs, "generating", "solo"):
+        count = solo_bars(solo, bars)
+        notes, _ = generate.generate_solo(
+            generator,
+            solo.timeline,
+            count,
+            temperature=1.0,
+            seed=seed + DRAW_SEED_STRIDE * draw + index,
+            bar_quarters=solo.bar_quarters,
+            top_k=0,
+        )
+        generated[index].append(histograms(notes, solo.timeline, count, solo.bar_quarters))
+        if corpus is not None:
+            copies.append(evaluate.statistics(notes, solo.timeline, solo.bar_quarters, corpus)["longest_copy"])
     real = [histograms(real_notes(s), s.timeline, solo_bars(s, bars), s.bar_quarters) for s in solos]
     per_solo_generated = [pool(draws_of_solo) for draws_of_solo in generated]
     generated_pool, real_pool = pool(per_solo_generated), pool(real)

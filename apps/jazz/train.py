@@ -18,7 +18,7 @@ from apps.common import distribute, seeding
 from apps.common.config import defaults_from, record
 from apps.common.errors import UsageError
 from apps.common.paths import recorded
-from apps.common.training import compile_language_model, early_stopping, save_trained, strategy_scope
+from apps.common.training import compile_language_model, early_stopping, fit_progress, save_trained, strategy_scope
 from apps.jazz import conditioning, data, evaluate, grammar
 from apps.jazz import model as jazz_model
 from apps.jazz.config import Hyperparameters
@@ -125,7 +125,7 @@ def train(
             (the model: `apps.jazz.model.build_model`; the tokens: `apps.jazz.grammar`).
         cache_dir: where parsed solos are cached (`apps.jazz.data.load_solos`).
         command: the command line, recorded in the config.
-        verbose: Keras's verbosity (1: progress bar).
+        verbose: 0 for silence; else each epoch's progress and metrics on stderr (`training.fit_progress`).
         strategy: a `tf.distribute` strategy (`distribute.strategy_from_args`, created before any TensorFlow
             op): the model is built in its scope and fed through a sharded `tf.data` pipeline, `batch_size`
             being the global batch. `None`: one device. Mixed precision follows Keras's global dtype policy
@@ -183,8 +183,8 @@ def train(
             x, y, batch_size, (x_val, y_val) if has_validation else None, strategy=strategy, seed=seed
         ),
         epochs=epochs,
-        verbose=verbose,
-        callbacks=[early_stopping(monitor, PATIENCE)] + distribute.backup_callbacks(backup_dir),
+        verbose=0,
+        callbacks=[early_stopping(monitor, PATIENCE)] + distribute.backup_callbacks(backup_dir) + fit_progress(verbose),
     ).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     best = int(np.argmin(history[monitor]))

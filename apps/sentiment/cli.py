@@ -99,7 +99,7 @@ def build_parser():
     )
     train_cmd.add_argument("--out", default=DEFAULT_MODEL, help="bundle directory (default saved_models/sentiment)")
     add_force_argument(train_cmd)
-    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_cmd.add_argument("--quiet", action="store_true", help="no progress bar and no line an epoch on stderr")
     add_distribute_arguments(train_cmd)
     add_compile_arguments(train_cmd, steps_per_execution=1)
 

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.common.progress import Progress
 from apps.sentiment.config import EXPLAIN_METHODS as METHODS
 from apps.sentiment.model import TokenWindow, average_members
 
@@ -222,11 +223,16 @@ def explain(
             )
     judged = [text for text in texts if text.strip()]
     integral = {"steps": explainer.steps} if method == "integrated-gradients" else {}
-    explained = (
-        {"judged": True, **result, "label": names[result["label_id"]], "method": method, **integral}
-        for start in range(0, len(judged), batch_size)
-        for result in _explain_batch(explainer, judged[start : start + batch_size], method, target)
-    )
+    done = []
+    with Progress(len(judged), "explaining", "text") as progress:
+        for start in range(0, len(judged), batch_size):
+            batch = judged[start : start + batch_size]
+            done += [
+                {"judged": True, **result, "label": names[result["label_id"]], "method": method, **integral}
+                for result in _explain_batch(explainer, batch, method, target)
+            ]
+            progress.update(len(batch))
+    explained = iter(done)
     return [{"text": text, **next(explained)} if text.strip() else _unjudged(text, method) for text in texts]
 
 

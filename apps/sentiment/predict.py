@@ -6,6 +6,7 @@ import tensorflow as tf
 # Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
 import apps.sentiment.model  # noqa: F401
 from apps.common.errors import UsageError
+from apps.common.progress import keras_progress
 
 PREDICT_BATCH = 256
 
@@ -15,7 +16,7 @@ def probabilities(model, texts, batch_size=PREDICT_BATCH):
     if not texts:
         return np.zeros((0, model.output_shape[-1]), "float32")
     batches = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(batch_size)
-    return model.predict(batches, verbose=0)
+    return model.predict(batches, verbose=0, callbacks=[keras_progress("classifying")])
 
 
 def stars(label_id, num_classes):

@@ -16,7 +16,7 @@ from apps.common import distribute, files
 from apps.common.config import defaults_from, record
 from apps.common.errors import UsageError
 from apps.common.seeding import set_seed
-from apps.common.training import early_stopping, save_trained
+from apps.common.training import early_stopping, fit_progress, save_trained
 from apps.sentiment.config import DEFAULT_EMBEDDING_DIM, Hyperparameters
 from apps.sentiment.data import Examples
 from apps.sentiment.embeddings import embedding_matrix, extra_words
@@ -168,7 +168,7 @@ def train(
         class_groups: with `fine_labels`, one list of fine class ids per class of `label_names`.
         vectors: `apps.sentiment.embeddings.WordVectors` that initialise the rows of the vocabulary they
             cover (`embedding_matrix`; their size must be `embedding_dim`), or `None` for random vectors.
-        verbose: 1 for a progress bar, 2 for one line per epoch, 0 for silence.
+        verbose: 0 for silence; else each epoch's progress and metrics on stderr (`training.fit_progress`).
         strategy: the `tf.distribute` strategy to train under (default: the current one); create it with
             `apps.common.distribute.strategy_from_args` before anything touches TensorFlow. The dtype
             policy in force (mixed precision) applies to the model; the saved model computes in float32.
@@ -235,9 +235,9 @@ def train(
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         epochs=epochs,
-        callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir),
+        callbacks=scorers + [stopper] + distribute.backup_callbacks(backup_dir) + fit_progress(verbose),
         shuffle=False,
-        verbose=verbose,
+        verbose=0,
     ).history
     # A fresh, uncompiled Model over the same layers saves without the optimizer's slots (3x the weights).
     inference = distribute.to_float32(keras.Model(answering.inputs, answering.outputs, name=model.name))

@@ -6,9 +6,12 @@ exit code 2 and exactly one line on stderr, never a traceback.
 
 import contextlib
 import os
+import pty
+import re
 import signal
 import subprocess
 import sys
+import threading
 
 from apps.dinos.cli import main as dinos_main
 from apps.jazz.cli import main as jazz_main
@@ -73,3 +76,57 @@ def interruptible():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def run_app(app, argv, *, terminal=False, env=None, timeout=300):
+    """Runs `python -m apps.<app> *argv` in a child whose progress lines are drawn from the first step.
+
+    Standard output goes to a pipe; standard error to a pipe, or with `terminal` to a pseudo-terminal, which
+    is a terminal to the child (`isatty`). Returns `(exit code, stdout, stderr)`.
+    """
+    child = (
+        "import sys\n"
+        "import apps.common.progress\n"
+        "apps.common.progress.DELAY_S = 0  # tiny work: draw at once\n"
+        f"from apps.{app}.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-c", child, *map(str, argv)]
+    env = {**os.environ, **(env or {})}
+    if not terminal:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
+    controller, terminal_end = pty.openpty()
+    chunks = []
+    reader = threading.Thread(target=_drain, args=(controller, chunks), daemon=True)
+    reader.start()
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal_end, cwd=REPO, env=env) as process:
+            os.close(terminal_end)
+            stdout, _ = process.communicate(timeout=timeout)
+        reader.join(timeout=10)
+    finally:
+        os.close(controller)
+    return process.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def _drain(fd, chunks):
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:  # EIO: the child's end closed
+            return
+        if not chunk:
+            return
+        chunks.append(chunk)
+
+
+def drawn(stderr, label):
+    """Whether `stderr` (read from a pseudo-terminal) holds a progress line `label: ...` redrawn in place."""
+    return re.search(r"\r(?!\n)" + re.escape(label) + r"\b", stderr) is not None
+
+
+def assert_plain(*outputs):
+    """Asserts that redirected outputs hold no escape code and no line redrawn with a carriage return."""
+    for output in outputs:
+        assert "\x1b" not in output and "\r" not in output, repr(output[-2000:])

@@ -23,7 +23,17 @@ from apps.common import cli, files
 from apps.jazz.cli import MAX_MEASURES
 from apps.sentiment.cli import MAX_TEXTS
 
-from clis import APPS, REPO, SHIPPED, assert_usage_error, interruptible, run_without_tensorflow
+from clis import (
+    APPS,
+    REPO,
+    SHIPPED,
+    assert_plain,
+    assert_usage_error,
+    drawn,
+    interruptible,
+    run_app,
+    run_without_tensorflow,
+)
 
 SEVERAL = pytest.mark.parametrize("app", sorted(APPS))
 
@@ -516,3 +526,63 @@ def test_the_readmes_export_paths_are_ignored_by_git():
     assert outs
     done = subprocess.run(["git", "check-ignore", *outs], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert sorted(done.stdout.split()) == sorted(outs), done.stderr
+
+
+# --- progress: on stderr, drawn only on a terminal (issue 30) ---------------------------------------------
+
+
+def _solo(path):
+    """A two-bar MusicXML solo over Dm7 G7 | Cmaj7, made here."""
+    from music21 import harmony, meter, note, stream
+
+    part = stream.Part()
+    part.insert(0, meter.TimeSignature("4/4"))
+    for index, midi in enumerate([62, 65, 69, 72, 71, 67, 65, 64, 64, 62, 60, 67]):
+        part.insert(index * 2 / 3, note.Note(midi, quarterLength=2 / 3))
+    for offset, figure in ((0, "Dm7"), (2, "G7"), (4, "Cmaj7")):
+        part.insert(offset, harmony.ChordSymbol(figure))
+    score = stream.Score()
+    score.insert(0, part)
+    score.write("musicxml", fp=str(path))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "app, argv, labels",
+    [
+        (
+            "jazz",
+            ["evaluate", "--midi", "{solo}", "--corpus", "{solo}", "--model", SHIPPED["jazz"]],
+            ["parsing", "measuring"],
+        ),
+        (
+            "sentiment",
+            ["predict", "--model", SHIPPED["sentiment"], "--explain", "a dull film", "a gem"],
+            ["explaining"],
+        ),
+        (
+            "dinos",
+            ["train", "--data", "{names}", "--epochs", "2", "--units", "4", "--val-split", "0.25", "--out", "{out}"],
+            ["epoch 1/2"],
+        ),
+    ],
+)
+def test_progress_is_drawn_on_a_terminal_and_never_redirected(tmp_path, app, argv, labels):
+    names = "aardonyx abelisaurus brachiosaurus ceratops diplodocus eoraptor iguanodon stegosaurus".split()
+    (tmp_path / "names.txt").write_text("\n".join(names))
+    solo = _solo(tmp_path / "solo.musicxml")
+    for terminal in (False, True):
+        values = {"solo": solo, "names": tmp_path / "names.txt", "out": tmp_path / f"model-{terminal}"}
+        args = [arg.format(**values) for arg in argv]
+        env = {"JAZZ_CACHE_DIR": str(tmp_path / f"cache-{terminal}")}  # parsed afresh each time
+        code, out, err = run_app(app, args, terminal=terminal, env=env)
+        assert code == 0, err[-3000:]
+        assert out.strip() and "\r" not in out and "\x1b" not in out  # the results alone on stdout
+        if terminal:
+            assert all(drawn(err, label) for label in labels), err[-3000:]
+        else:
+            assert_plain(err)
+        if app == "dinos":  # a line an epoch on stderr, terminal or not
+            assert re.search(r"epoch 2/2: loss: \d+\.\d+ - val_loss: \d+\.\d+ \(\d+:\d\d\)", err), err[-3000:]
+            assert "loss" not in out

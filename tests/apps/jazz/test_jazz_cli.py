@@ -65,7 +65,7 @@ def test_evaluate_with_a_bundle_without_training_tokens_says_so_and_parses_nothi
     captured = capsys.readouterr()
     assert parsed == [[str(solos_dir / "solo1.musicxml")]]  # the solo measured; not the recorded data
     assert "longest_copy" not in json.loads(captured.out)["solos"][0]
-    assert "holds no training_tokens.npz" in captured.err and "not measured" in captured.err
+    assert "holds no training_tokens.npz" in captured.err and "not computed" in captured.err
 
 
 def test_train_with_the_pitch_encoding_and_a_gru(solos_dir, tmp_path):
