@@ -92,7 +92,8 @@ class Vocabulary:
         self.characters = list(characters)
         self.keep_case = bool(keep_case)
         self.tokens = ["", END, *self.characters]
-        self._ids = {token: i for i, token in enumerate(self.tokens) if i != PAD_ID}
+        # A dict, not the list: encoding looks up every character of every name, in a vocabulary of any size.
+        self._character_ids = {char: i for i, char in enumerate(self.characters, END_ID + 1)}
 
     @classmethod
     def from_names(cls, names, keep_case=False):
@@ -114,10 +115,11 @@ class Vocabulary:
             UsageError: `name` holds a character the model never saw.
         """
         name = normalise(name, self.keep_case)
-        unknown = sorted(set(name) - set(self.characters))
-        if unknown:
-            raise UsageError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}")
-        return [self._ids[char] for char in name]
+        try:
+            return [self._character_ids[char] for char in name]
+        except KeyError:
+            unknown = sorted(set(name) - self._character_ids.keys())
+            raise UsageError(f"{name!r} has characters outside the model's vocabulary: {''.join(unknown)!r}") from None
 
     def encode_prefix(self, prefix, max_len):
         """`(prefix, ids)`: the normalised `prefix` and its token ids, for names of at most `max_len` characters.

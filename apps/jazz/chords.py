@@ -40,6 +40,8 @@ import functools
 import re
 
 from apps.common.errors import UsageError
+from apps.common.progress import track
+from apps.jazz import grammar
 
 IONIAN = (0, 2, 4, 5, 7, 9, 11)
 LYDIAN = (0, 2, 4, 6, 7, 9, 11)
@@ -244,8 +246,8 @@ def parse_progression(text, bar_quarters=4.0, max_bars=None):
         `(timeline, bars)`: a `Timeline` and the number of bars the progression spans.
 
     Raises:
-        UsageError: an empty progression, an empty bar between two `|`, an unknown chord symbol, or more than
-            `max_bars` bars.
+        UsageError: an empty progression, an empty bar between two `|`, an unknown chord symbol, more than
+            `max_bars` bars, or a bar of more than `max_chords_per_bar` chords.
     """
     text = text.strip()
     if "|" in text:
@@ -258,12 +260,28 @@ def parse_progression(text, bar_quarters=4.0, max_bars=None):
         raise UsageError("empty chord progression")
     if max_bars is not None and len(bars) > max_bars:
         raise UsageError(f"the progression has {len(bars):,} bars; the limit is {max_bars:,}")
+    most = max_chords_per_bar(bar_quarters)
+    for number, bar in enumerate(bars, 1):
+        if len(bar) > most:
+            raise UsageError(
+                f"bar {number:,} of the progression has {len(bar):,} chords; the limit is {most} "
+                f"(one per 1/{grammar.GRID} of a quarter note, the finest step a solo's notes are placed on)"
+            )
+    # A tune repeats its chords: music21 reads each distinct symbol once (it takes milliseconds a symbol).
+    distinct = dict.fromkeys(symbol for bar in bars for symbol in bar)
+    parsed = {symbol: parse_chord(symbol) for symbol in track(distinct, "reading chords", "symbol")}
     changes = [
-        (index * bar_quarters + position * bar_quarters / len(bar), parse_chord(symbol))
+        (index * bar_quarters + position * bar_quarters / len(bar), parsed[symbol])
         for index, bar in enumerate(bars)
         for position, symbol in enumerate(bar)
     ]
     return Timeline(changes), len(bars)
+
+
+def max_chords_per_bar(bar_quarters=4.0):
+    """The most chords a bar may hold: one a grid step (`apps.jazz.grammar.GRID` a quarter note), the finest
+    time a solo's notes are placed at; a shorter chord could not sound under any note of its own."""
+    return int(round(bar_quarters * grammar.GRID))
 
 
 def repeat(timeline, bars, total_bars, bar_quarters=4.0):

@@ -46,6 +46,17 @@ def _ngram_hashes(prefix, n):
         return prefix[n:] - prefix[:-n] * (_BASE ** np.uint64(n))
 
 
+CACHED_NGRAMS = 8
+"""Up to this length the corpus's n-grams are kept, as sets shared by every solo measured; beyond it a solo's
+spans are followed through the few corpus positions that still match them, so that memory stays that of a few
+corpus-sized arrays however long a copied span is."""
+
+
+def _span_hashes(prefix, starts, n):
+    with np.errstate(over="ignore"):
+        return prefix[starts + n] - prefix[starts] * (_BASE ** np.uint64(n))
+
+
 class CorpusIndex:
     """The token n-grams of a corpus, to find the longest span of a solo copied from it.
 
@@ -55,7 +66,12 @@ class CorpusIndex:
 
     def __init__(self, sequences):
         self._ids = {}
-        self._prefixes = [_prefix_hashes(self.ids(sequence)) for sequence in sequences]
+        encoded = [self.ids(sequence) for sequence in sequences]
+        # The solos end to end: a span starting at position p may run up to the end of p's own solo.
+        self._prefix = _prefix_hashes([token for ids in encoded for token in ids])
+        sizes = [len(ids) for ids in encoded]
+        self._ends = np.repeat(np.cumsum(sizes, dtype=np.int64), sizes)
+        self._positions = np.arange(len(self._ends))
         self._sets = {}
 
     def ids(self, tokens):
@@ -63,29 +79,35 @@ class CorpusIndex:
 
     def _ngrams(self, n):
         if n not in self._sets:
-            self._sets[n] = np.unique(
-                np.concatenate([_ngram_hashes(p, n) for p in self._prefixes] + [np.zeros(0, dtype=np.uint64)])
-            )
+            starts = self._positions[self._positions + n <= self._ends]
+            self._sets[n] = np.unique(_span_hashes(self._prefix, starts, n))
         return self._sets[n]
 
     def longest_copy(self, tokens):
         """Returns `(length, start)` of the longest span of `tokens` that occurs in the corpus (the first one)."""
-        lengths = self.copied_lengths(tokens)
-        return (int(lengths.max()), int(lengths.argmax())) if len(lengths) else (0, 0)
+        return _longest_of(self.copied_lengths(tokens))
 
     def copied_lengths(self, tokens):
         """For each position of `tokens`, the length of the longest span starting there that occurs in the corpus."""
         prefix = _prefix_hashes(self.ids(tokens))
         lengths = np.zeros(len(tokens), dtype=int)
-        alive = np.ones(len(tokens), dtype=bool)
+        starts = np.arange(len(tokens))  # where a span of length n - 1 was found in the corpus
+        corpus = self._positions  # beyond CACHED_NGRAMS: where such a span starts in the corpus
         for n in range(1, len(tokens) + 1):
             # A span found in the corpus implies its prefixes are: each start's length grows until it misses.
-            hits = np.zeros(len(tokens), dtype=bool)
-            hits[: len(tokens) - n + 1] = np.isin(_ngram_hashes(prefix, n), self._ngrams(n))
-            alive &= hits
-            if not alive.any():
+            starts = starts[starts + n <= len(tokens)]
+            hashes = _span_hashes(prefix, starts, n)
+            if n <= CACHED_NGRAMS:
+                found = self._ngrams(n)
+            else:
+                corpus = corpus[corpus + n <= self._ends[corpus]]
+                found = _span_hashes(self._prefix, corpus, n)
+                matching = np.isin(found, hashes)
+                corpus, found = corpus[matching], found[matching]
+            starts = starts[np.isin(hashes, found)]
+            if not starts.size:
                 break
-            lengths[alive] = n
+            lengths[starts] = n
         return lengths
 
 
@@ -127,18 +149,33 @@ def load_training_tokens(bundle):
     return [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
 
 
-def longest_sounding_copy(corpus, tokens, bar_quarters=4.0):
+def _longest_of(lengths):
+    return (int(lengths.max()), int(lengths.argmax())) if len(lengths) else (0, 0)
+
+
+def longest_sounding_copy(corpus, tokens, bar_quarters=4.0, lengths=None):
     """The longest stretch of `tokens` from a note's onset to a note's end inside a span copied from `corpus`.
 
     In bars. Rests at either end of a copied span do not count: silence matches any solo's silence, so a span of
-    rests alone is no replayed music (it is 0 here, however long).
+    rests alone is no replayed music (it is 0 here, however long). `lengths`: `corpus.copied_lengths(tokens)`,
+    where already known.
     """
-    longest = 0
-    for start, length in enumerate(corpus.copied_lengths(tokens)):
-        sounding = [i for i in range(start, start + length) if not tokens[i].startswith("R")]
-        if sounding:
-            longest = max(longest, sum(grammar.duration_steps(t) for t in tokens[sounding[0] : sounding[-1] + 1]))
-    return longest / grammar.GRID / bar_quarters
+    lengths = corpus.copied_lengths(tokens) if lengths is None else lengths
+    count = len(tokens)
+    if not count:
+        return 0.0
+    positions = np.arange(count)
+    sounding = np.array([not token.startswith("R") for token in tokens])
+    # For each position, the first sounding token at or after it and the last at or before it.
+    next_sounding = np.minimum.accumulate(np.where(sounding, positions, count)[::-1])[::-1]
+    last_sounding = np.maximum.accumulate(np.where(sounding, positions, -1))
+    elapsed = np.concatenate([[0], np.cumsum([grammar.duration_steps(token) for token in tokens])])
+    copied = lengths > 0
+    first = next_sounding[copied]
+    last = last_sounding[positions[copied] + lengths[copied] - 1]
+    heard = first <= last
+    longest = (elapsed[last[heard] + 1] - elapsed[first[heard]]).max(initial=0)
+    return float(longest) / grammar.GRID / bar_quarters
 
 
 def longest_repeat(tokens):
@@ -213,11 +250,12 @@ def statistics(notes, timeline, bar_quarters=4.0, corpus=None):
         "longest_repeat": {"tokens": repeat, "bars": _span_bars(tokens, repeat_start, repeat, bar_quarters)},
     }
     if corpus is not None:
-        copy, copy_start = corpus.longest_copy(tokens)
+        lengths = corpus.copied_lengths(tokens)
+        copy, copy_start = _longest_of(lengths)
         stats["longest_copy"] = {
             "tokens": copy,
             "bars": _span_bars(tokens, copy_start, copy, bar_quarters),
-            "sounding_bars": longest_sounding_copy(corpus, tokens, bar_quarters),
+            "sounding_bars": longest_sounding_copy(corpus, tokens, bar_quarters, lengths),
         }
     return stats
 

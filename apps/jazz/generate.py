@@ -142,7 +142,7 @@ def bass_line(timeline, quarters):
 def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.jazz solo", comp=True):
     """A music21 score, `quarters` long: the solo (notes and chord symbols) and, with `comp`, a band to follow,
     block chords (piano) and a walking bass (`bass_line`), each on its own General MIDI instrument."""
-    from music21 import chord, harmony, instrument, metadata, meter, note, stream
+    from music21 import chord, harmony, instrument, metadata, meter, note, pitch, stream
     from music21 import tempo as tempo_module
 
     score = stream.Score()
@@ -156,16 +156,25 @@ def build_score(notes, timeline, quarters, tempo, bar_quarters=4.0, title="apps.
     for part in parts:
         part.insert(0, meter.TimeSignature(time_signature(bar_quarters)))
     solo.insert(0, tempo_module.MetronomeMark(number=tempo))
+    # coreInsert, then one coreElementsChanged per part: `insert` re-measures the part every time, which makes
+    # a long solo quadratic.
     for offset, duration, midi in notes:
-        solo.insert(offset, note.Note(midi, quarterLength=duration))
+        solo.coreInsert(offset, note.Note(midi, quarterLength=duration))
+    # Reading a chord symbol, and spelling a chord given as MIDI numbers, take music21 milliseconds each: once
+    # per distinct chord, copied at each of its changes.
+    spelled = {}
     for offset, end, item in _spans(timeline, quarters):
-        solo.insert(offset, harmony.ChordSymbol(item.figure))
-        root = ACCOMPANIMENT_ROOT + item.root
-        pitches = sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes)
-        accompaniment.insert(offset, chord.Chord(pitches, quarterLength=end - offset))
+        if item not in spelled:
+            root = ACCOMPANIMENT_ROOT + item.root
+            voicing = chord.Chord(sorted(root + (pc - item.root) % 12 for pc in item.pitch_classes))
+            spelled[item] = harmony.ChordSymbol(item.figure), [p.nameWithOctave for p in voicing.pitches]
+        symbol, names = spelled[item]
+        solo.coreInsert(offset, copy.deepcopy(symbol))
+        accompaniment.coreInsert(offset, chord.Chord([pitch.Pitch(name) for name in names], quarterLength=end - offset))
     for offset, duration, midi in bass_line(timeline, quarters):
-        bass.insert(offset, note.Note(midi, quarterLength=duration))
+        bass.coreInsert(offset, note.Note(midi, quarterLength=duration))
     for part in parts:
+        part.coreElementsChanged()
         score.insert(0, part)
     return score
 
@@ -180,6 +189,77 @@ def time_signature(bar_quarters):
     return f"{numerator}/{denominator}"
 
 
+def write_midi(score, path):
+    """Writes the notes and chords of `score` as a Standard MIDI File: a tempo track, then a track a part, each
+    on its own channel with its part's General MIDI program. Chord symbols are not sounded (the chords part
+    plays them).
+
+    music21's own writer (`score.write("midi")`) compares each note with every earlier one to share out
+    channels for microtones, which these scores never hold: minutes for a 1,000-bar solo. This is linear.
+    """
+    from music21 import defaults, harmony, midi, tempo
+    from music21.midi import translate
+
+    ticks = defaults.ticksPerQuarter
+    conductor = midi.MidiTrack(1)
+    timed = []  # (tick, order, event): at one tick, notes end (order 0) before others start (order 1)
+    first = score.parts[0]
+    for mark in first.recurse().getElementsByClass(tempo.MetronomeMark):
+        timed += [
+            (round(mark.offset * ticks), 1, event)
+            for event in translate.tempoToMidiEvents(mark, includeDeltaTime=False)
+        ]
+    for signature in first.recurse().getElementsByClass("TimeSignature"):
+        timed += [
+            (round(signature.offset * ticks), 1, event)
+            for event in translate.timeSignatureToMidiEvents(signature, includeDeltaTime=False)
+        ]
+    tracks = [_midi_track(conductor, [], timed)]
+    channels = [channel for channel in range(1, 17) if channel != 10]  # 10 is General MIDI's drum kit
+    for index, (part, channel) in enumerate(zip(score.parts, channels), 2):
+        track = midi.MidiTrack(index)
+        timed = []
+        for element in part.flatten().notes:
+            if isinstance(element, harmony.Harmony):
+                continue
+            start, end = round(element.offset * ticks), round((element.offset + element.quarterLength) * ticks)
+            for item in element.pitches:
+                timed.append((start, 1, _midi_note(track, channel, item.midi, 90)))
+                timed.append((end, 0, _midi_note(track, channel, item.midi, 0)))
+        tracks.append(_midi_track(track, translate.getStartEvents(track, channel, part.getInstrument()), timed))
+    midi_file = midi.MidiFile()
+    midi_file.ticksPerQuarterNote = ticks
+    midi_file.tracks = tracks
+    midi_file.open(path, "wb")
+    try:
+        midi_file.write()
+    finally:
+        midi_file.close()
+
+
+def _midi_note(track, channel, pitch, velocity):
+    from music21 import midi
+
+    kind = midi.ChannelVoiceMessages.NOTE_ON if velocity else midi.ChannelVoiceMessages.NOTE_OFF
+    event = midi.MidiEvent(track, type=kind, channel=channel)
+    event.pitch, event.velocity = pitch, velocity
+    return event
+
+
+def _midi_track(track, start_events, timed):
+    """`track` holding `start_events`, then the `(tick, order, event)`s of `timed` in time order, then its end."""
+    from music21 import midi
+    from music21.midi import translate
+
+    events, now = list(start_events), 0
+    for tick, _, event in sorted(timed, key=lambda item: item[:2]):
+        events += [midi.DeltaTime(track, time=tick - now), event]
+        now = tick
+    track.events = events + translate.getEndEvents(track)
+    track.updateEvents()
+    return track
+
+
 def write_score(score, midi_path, musicxml=False, renderer=None):
     """Writes `score` as MIDI at `midi_path` (MusicXML and, given a `renderer`, a WAV beside it), all or nothing.
 
@@ -189,22 +269,15 @@ def write_score(score, midi_path, musicxml=False, renderer=None):
     Returns:
         The paths written.
     """
-    from music21 import harmony
-
     from apps.jazz import audio
 
     stem = os.path.splitext(midi_path)[0]
     paths = [midi_path] + ([stem + ".musicxml"] if musicxml else []) + ([stem + ".wav"] if renderer else [])
-    # music21's MIDI writer sounds chord symbols as long chords in the solo track: the MIDI gets a copy
-    # without them (the accompaniment part plays the chords).
-    midi_score = copy.deepcopy(score)
-    for part in midi_score.parts:
-        part.removeByClass(harmony.ChordSymbol)
     # Each file's temporary path is made as it is written (a full disk names the file it stopped), and all
     # are renamed into place together when the block ends.
     with contextlib.ExitStack() as stack:
         midi_tmp = stack.enter_context(atomic_path(midi_path))
-        midi_score.write("midi", fp=midi_tmp)
+        write_midi(score, midi_tmp)
         _mark_midi(midi_tmp)
         if musicxml:
             xml_tmp = stack.enter_context(atomic_path(stem + ".musicxml"))

@@ -14,6 +14,7 @@ least one step of the model's grid (`MIN_DURATION`, 1/12 of a quarter note): the
 shorter, and a primer of such notes only would be empty.
 """
 
+import collections
 import fractions
 import math
 import os
@@ -21,7 +22,7 @@ import re
 
 from apps.common.errors import UsageError
 from apps.jazz import data
-from apps.jazz.chords import Timeline
+from apps.jazz.chords import Timeline, max_chords_per_bar
 from apps.jazz.grammar import GRID, REGISTER, REGISTER_NAMES, quantise
 
 MIDI_EXTENSIONS = (".mid", ".midi")
@@ -59,6 +60,12 @@ def read_lead_sheet(path, max_bars):
     bars = math.ceil(length / bar_quarters - 1e-9)
     if bars > max_bars:
         raise UsageError(f"{path}: the form has {bars:,} bars; the limit is {max_bars:,}")
+    per_bar = collections.Counter(int(offset // bar_quarters) for offset, _ in changes)
+    busiest, count = max(per_bar.items(), key=lambda item: (item[1], -item[0]))
+    if count > max_chords_per_bar(bar_quarters):
+        raise UsageError(
+            f"{path}: bar {busiest + 1:,} has {count:,} chords; the limit is {max_chords_per_bar(bar_quarters)}"
+        )
     return Timeline(changes), bars, data.score_tempo(score), bar_quarters
 
 

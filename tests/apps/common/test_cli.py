@@ -223,6 +223,14 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     assert not any(name.startswith("never-written") for name in os.listdir(tmp_path))
 
 
+def test_a_bar_of_more_chords_than_a_solo_can_be_timed_by_is_refused_at_once(tmp_path):
+    bar = tmp_path / "bar.txt"
+    bar.write_text("|\n" + "C7 Dm7 G7\n" * 6000 + "|\n")  # one bar of 18,000 chords, over 6,000 lines
+    [(code, err)] = run_without_tensorflow([("jazz", ["generate", "--chords-from", str(bar), "--out", "never.mid"])])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "bar 1 of the progression has 18,000 chords; the limit is 48" in err
+
+
 # --- 3, 4. one line and exit 2, checked before the work starts --------------------------------------------
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -90,3 +91,15 @@ def test_download_accepts_the_shared_copy_by_the_manifest(tmp_path):
     out = tmp_path / "dinos.txt"
     assert main(["download", "--source", SHARED_LIST, "--out", str(out)]) == 0
     assert sha256_of(out) in read_manifest(MANIFEST)["files"][0]["also_accepted"]
+
+
+def test_a_vocabulary_of_twenty_thousand_characters_encodes_each_name_in_its_length():
+    characters = [chr(0x4E00 + i) for i in range(20_000)]
+    names = ["".join(characters[(7 * i + k) % len(characters)] for k in range(8)) for i in range(40_000)]
+    vocab = data.Vocabulary.from_names(names)
+    started = time.monotonic()
+    encoded = [vocab.encode(name) for name in names]
+    assert time.monotonic() - started < 5  # each name checked against the whole vocabulary: a minute
+    assert len(vocab) == 20_002 and encoded[1] == [vocab.tokens.index(char) for char in names[1]]
+    with pytest.raises(UsageError, match="outside the model's vocabulary: 'z'"):
+        vocab.encode(names[0] + "z")

@@ -104,3 +104,20 @@ def test_repeat_cycles_the_progression():
     long = chords.repeat(timeline, bars, 5)
     assert long.offsets == [0, 2, 4, 8, 10, 12, 16, 18]
     assert long.chord_at(17).figure == "Dm7"
+
+
+def test_a_progression_reads_each_distinct_symbol_once(monkeypatch):
+    read = []
+    symbol = harmony.ChordSymbol
+    monkeypatch.setattr(harmony, "ChordSymbol", lambda figure: read.append(figure) or symbol(figure))
+    timeline, bars = chords.parse_progression(" | ".join(["Dm7 G7 Cmaj7 Bb7"] * 100))  # music21: ms a symbol
+    assert bars == 100 and len(timeline) == 400
+    assert sorted(read) == ["B-7", "Cmaj7", "Dm7", "G7"]
+    assert [chord.figure for chord in timeline.chords[-4:]] == ["Dm7", "G7", "Cmaj7", "B-7"]
+
+
+def test_a_bar_holds_at_most_a_chord_a_grid_step():
+    timeline, bars = chords.parse_progression("| " + "C7 F7 " * 24 + "|")  # 48 chords: a twelfth of a beat each
+    assert bars == 1 and len(timeline) == 48
+    with pytest.raises(UsageError, match="bar 2 of the progression has 49 chords; the limit is 48"):
+        chords.parse_progression("| C7 | " + "C7 " * 49 + "|")

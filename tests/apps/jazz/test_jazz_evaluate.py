@@ -1,3 +1,6 @@
+import random
+import time
+
 import pytest
 
 from apps.jazz import chords, evaluate, grammar
@@ -62,3 +65,21 @@ def test_a_copied_span_sounds_from_its_first_note_to_its_last():
     # Rests at the edges of a copied span are trimmed; a rest between two copied notes counts.
     assert evaluate.longest_sounding_copy(corpus, [rest, rest, note, note, rest, "R,2"]) == 0.5
     assert evaluate.longest_sounding_copy(corpus, [note, rest, rest, note, rest]) == 2.5
+
+
+@pytest.mark.slow
+def test_a_long_solo_copied_whole_from_the_corpus_is_measured_in_linear_time(monkeypatch):
+    rng = random.Random(0)
+    vocabulary = ["C,1/2,<*>", "S,1/2,<-2,+2>", "A,1/4,<-1,+1>", "R,1/2", "C,1,<+0,+4>", "R,2"]
+    solo = [rng.choice(vocabulary) for _ in range(3000)]
+    corpus = evaluate.CorpusIndex([[rng.choice(vocabulary) for _ in range(3000)], solo])
+    sounding = [i for i, token in enumerate(solo) if not token.startswith("R")]
+    steps = sum(grammar.duration_steps(token) for token in solo[sounding[0] : sounding[-1] + 1])
+    durations = []
+    duration_steps = grammar.duration_steps
+    monkeypatch.setattr(grammar, "duration_steps", lambda token: durations.append(token) or duration_steps(token))
+    started = time.monotonic()
+    assert corpus.longest_copy(solo) == (3000, 0)
+    assert evaluate.longest_sounding_copy(corpus, solo) == steps / grammar.GRID / 4
+    assert len(durations) == len(solo)  # each token's duration once, not once for every span holding it
+    assert time.monotonic() - started < 60

@@ -2,10 +2,12 @@
 running time, the same ones training computes from a solo's tokens."""
 
 import itertools
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from music21 import converter
 
 from apps.jazz import chords, conditioning, data, evaluate, generate, grammar, leadsheet
 from apps.jazz import model as jazz_model
@@ -146,3 +148,43 @@ def test_a_written_solo_reads_back_note_for_note(tmp_path):
     assert leadsheet.read_primer(path) == notes
     (result,), _ = evaluate.evaluate_solos([solo])
     assert result["notes"] == len(notes)
+
+
+def _sounding(score):
+    """`(offset, duration, pitches)` of every note and chord of each part, and the tempo and metre."""
+    parts = [
+        [
+            (float(n.offset), float(n.quarterLength), tuple(p.midi for p in n.pitches))
+            for n in part.flatten().notes
+            if "ChordSymbol" not in n.classes
+        ]
+        for part in score.parts
+    ]
+    mark = score.recurse().getElementsByClass("MetronomeMark").first()
+    return parts, mark.number, score.recurse().getElementsByClass("TimeSignature").first().ratioString
+
+
+def test_the_midi_file_holds_the_score_as_music21_reads_it_back(tmp_path):
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F#m7b5 B7 | Em7")
+    notes = [(0.5 * i, 0.5 if i % 3 else 0.25, 62 + i % 9) for i in range(28)]
+    score = generate.build_score(notes, timeline, 16.0, tempo=150, bar_quarters=4.0)
+    generate.write_midi(score, str(tmp_path / "take.mid"))
+    parts, bpm, metre = _sounding(converter.parse(str(tmp_path / "take.mid")))
+    expected, _, _ = _sounding(score)
+    assert (bpm, metre) == (150, "4/4")
+    assert [len(part) for part in parts] == [28, 6, 16]  # the solo, a chord a change, a bass note a beat
+    assert parts == expected
+
+
+@pytest.mark.slow
+def test_a_thousand_bar_take_is_built_and_written_in_seconds(tmp_path):
+    timeline, bars = chords.parse_progression(generate.DEFAULT_PROGRESSION)
+    timeline = chords.repeat(timeline, bars, 1000)
+    notes = [(0.5 * i, 0.5, 60 + i % 12) for i in range(8000)]  # eighth notes throughout: 8,000 of them
+    started = time.monotonic()
+    score = generate.build_score(notes, timeline, 4000.0, tempo=120)
+    generate.write_score(score, str(tmp_path / "long.mid"))
+    # Each note compared with every earlier one (music21's MIDI writer) took minutes; the band's chords, spelled
+    # by music21 from MIDI numbers one by one, took minutes more.
+    assert time.monotonic() - started < 30
+    assert (tmp_path / "long.mid").stat().st_size > 8000 * 8
