@@ -28,6 +28,8 @@ from apps.common.interrupts import Terminated
 USAGE_ERROR = 2
 # `tf.distribute` strategies a `train` command offers (apps.common.distribute.make_strategy builds them).
 STRATEGIES = ("none", "mirrored", "multi-worker")
+WORKER_TIMEOUT_S = 300.0
+"""`--worker-timeout`'s default: seconds a multi-worker task waits for the others to start."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -331,6 +333,14 @@ def add_distribute_arguments(parser):
         "--mixed-precision",
         action="store_true",
         help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights stay float32",
+    )
+    group.add_argument(
+        "--worker-timeout",
+        type=positive_float,
+        default=WORKER_TIMEOUT_S,
+        metavar="SECONDS",
+        help="multi-worker: give up when another worker of TF_CONFIG does not answer within SECONDS "
+        "(default: %(default)g)",
     )
     group.add_argument(
         "--backup-dir",

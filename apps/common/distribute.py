@@ -19,16 +19,20 @@ so a run gives the same updates (up to float rounding) on one device or on eight
 
 import contextlib
 import json
+import math
 import os
 import shutil
+import socket
 import tempfile
+import time
 
 import keras
 import tensorflow as tf
 
 from apps.common import files
-from apps.common.cli import STRATEGIES
+from apps.common.cli import STRATEGIES, WORKER_TIMEOUT_S
 from apps.common.errors import UsageError
+from apps.common.progress import Progress
 
 
 def strategy_from_args(args):
@@ -45,14 +49,15 @@ def strategy_from_args(args):
         A `tf.distribute.Strategy` (see `make_strategy`).
 
     Raises:
-        UsageError: `multi-worker` without a valid `TF_CONFIG`.
+        UsageError: `multi-worker` without a valid `TF_CONFIG`, or with a worker that does not answer within
+            `args.worker_timeout` seconds.
     """
-    strategy = make_strategy(args.distribute)
+    strategy = make_strategy(args.distribute, getattr(args, "worker_timeout", WORKER_TIMEOUT_S))
     set_mixed_precision(args.mixed_precision)
     return strategy
 
 
-def make_strategy(name):
+def make_strategy(name, worker_timeout=WORKER_TIMEOUT_S):
     """Returns the `tf.distribute` strategy called `name`.
 
     - `"none"`: the default strategy (one device, no distribution).
@@ -60,14 +65,17 @@ def make_strategy(name):
       devices that exist (one unless the program split the CPU with
       `tf.config.set_logical_device_configuration`, as the tests do).
     - `"multi-worker"`: `tf.distribute.MultiWorkerMirroredStrategy` over the cluster that the `TF_CONFIG`
-      environment variable describes; every worker runs the same command with its own `TF_CONFIG`.
+      environment variable describes; every worker runs the same command with its own `TF_CONFIG`. It is
+      built once every other worker answers (`wait_for_workers`).
 
     Args:
         name: one of `STRATEGIES`.
+        worker_timeout: `multi-worker`: seconds to wait for the other workers.
 
     Raises:
         ValueError: an unknown `name`.
-        UsageError: `multi-worker` without a valid `TF_CONFIG`.
+        UsageError: `multi-worker` without a valid `TF_CONFIG`, or with a worker that does not answer within
+            `worker_timeout` seconds.
         RuntimeError: `multi-worker` after a TensorFlow op already ran in this process.
     """
     if name == "none":
@@ -85,6 +93,7 @@ def make_strategy(name):
                 "--distribute multi-worker needs the TF_CONFIG environment variable with a cluster "
                 "and this worker's task (see the README's TF_CONFIG example)"
             )
+        wait_for_workers(config, worker_timeout)
         try:
             return _MultiWorkerMirroredStrategy()
         except RuntimeError as error:  # TF's message does not say what the program should do differently
@@ -117,6 +126,83 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
             axis = None
         return super().reduce(reduce_op, value, axis)
+
+
+PROBE_INTERVAL_S = 0.5
+
+
+def wait_for_workers(config, timeout):
+    """Returns once every other chief and worker task of the cluster `config` accepts connections.
+
+    TensorFlow's multi-worker strategy waits for its peers for ever, deaf even to SIGTERM, when one of them is
+    never started or its address is wrong. Meanwhile this task's own port is held open here, so that its
+    peers, waiting the same way, find it; it is closed just before TensorFlow's server takes the port.
+
+    Args:
+        config: the parsed `TF_CONFIG` (`tf_config`), with a `cluster`.
+        timeout: seconds to wait.
+
+    Raises:
+        UsageError: an address that is not `host:port`, this task's port in use, or a task that did not
+            answer within `timeout` seconds (the message names each).
+    """
+    tasks = _cluster_tasks(config["cluster"])
+    spec = config.get("task") or {}
+    mine = (spec.get("type", "worker"), int(spec.get("index", 0)))
+    waiting = {task: address for task, address in tasks.items() if task != mine}
+    start = time.monotonic()
+    with _holding_port(tasks.get(mine)), Progress(math.ceil(timeout), "waiting for the other workers", "s") as clock:
+        while True:
+            waiting = {task: address for task, address in waiting.items() if not _answers(address)}
+            if not waiting:
+                return
+            if time.monotonic() - start >= timeout:
+                names = ", ".join(f"{kind} {index} at {host}:{port}" for (kind, index), (host, port) in waiting.items())
+                raise UsageError(
+                    f"--distribute multi-worker: no answer from {names} within {timeout:g} s (is it started, "
+                    "and does every machine have the same TF_CONFIG cluster? See --worker-timeout)"
+                )
+            time.sleep(PROBE_INTERVAL_S)
+            clock.update(int(time.monotonic() - start) - clock.done)
+
+
+def _cluster_tasks(cluster):
+    """`{(kind, index): (host, port)}` of the chief and worker tasks of a `TF_CONFIG` cluster."""
+    tasks = {}
+    for kind in ("chief", "worker"):
+        addresses = cluster.get(kind) or []
+        items = addresses.items() if isinstance(addresses, dict) else enumerate(addresses)
+        for index, address in items:
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit():
+                raise UsageError(f"TF_CONFIG: {kind} {index} has the address {address!r}; expected host:port")
+            tasks[(kind, int(index))] = (host.strip("[]"), int(port))
+    return tasks
+
+
+def _answers(address):
+    try:
+        socket.create_connection(address, timeout=PROBE_INTERVAL_S).close()
+    except OSError:  # refused, unreachable, a name that does not resolve, no answer in time
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _holding_port(address):
+    """Listens on the port of `address` (on every interface, as TensorFlow's server will) while the block runs."""
+    if address is None:
+        yield
+        return
+    family = socket.AF_INET6 if socket.has_dualstack_ipv6() else socket.AF_INET
+    try:
+        server = socket.create_server(("", address[1]), family=family, dualstack_ipv6=family == socket.AF_INET6)
+    except OSError as error:
+        raise UsageError(
+            f"--distribute multi-worker: this task's port {address[1]} (TF_CONFIG) is in use: {error.strerror}"
+        ) from None
+    with server:
+        yield
 
 
 def tf_config():

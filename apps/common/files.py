@@ -24,7 +24,7 @@ The rules every command follows (docs/cli.md is the user's version):
   new directory before the swap, so retraining into `saved_models/jazz` keeps its README. What `OWNED` names
   (the old model, history, curve) is replaced or, if the new run does not write it, dropped.
 - **Downloads are checked.** Each app's `download` fetches what its manifest `data/<app>.json` lists
-  (`read_manifest`, one format for every app) with `keras.utils.get_file`, checks each file's sha256 and writes
+  (`read_manifest`, one format for every app) with `urllib`, checks each file's sha256 and writes
   it atomically; a URL or a local path works as the source.
 - **Inputs are bounded.** `read_text` refuses a file larger than its byte limit before reading it, and a line
   longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
@@ -41,6 +41,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -50,10 +51,12 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
+import urllib.request
 import zipfile
 
 from apps.common import interrupts
 from apps.common.errors import UsageError
+from apps.common.progress import Progress
 
 # Inputs: every size a user controls. docs/cli.md lists them with the peak memory at each.
 MIB = 1 << 20
@@ -72,6 +75,8 @@ MAX_ARGUMENT_CHARS = 20_000
 MAX_MUSIC_FILE_BYTES = 16 * MIB
 """One MIDI/MusicXML solo (the Weimar Jazz Database's largest is well under 1 MiB)."""
 MAX_MUSIC_FILES = 10_000
+FETCH_TIMEOUT_S = 60
+"""Seconds a download waits for a server's next bytes before it gives the server up as stalled."""
 MAX_SEED = 2**31 - 1
 """Seeds are int32 in TensorFlow's random ops: a larger one would wrap onto a smaller one's results."""
 
@@ -840,19 +845,31 @@ def download(entry, out, source=None, sha256=None, force=False):
 
 
 def _fetch(origin, cache):
-    """The bytes at `origin` (a URL or a local path), fetched by `keras.utils.get_file` into `cache`."""
+    """The bytes at `origin` (a URL or a local path); `cache` is not used.
+
+    A server that sends nothing for `FETCH_TIMEOUT_S` seconds (while connecting, or between two reads) is given
+    up; progress is shown on a terminal.
+    """
     if "://" not in origin:
         if not os.path.isfile(origin):
             raise UsageError(f"source not found: {origin}")
         check_readable(origin, "source")
         origin = pathlib.Path(origin).resolve().as_uri()
-    import keras  # here, not at the top: checking arguments and paths needs no TensorFlow
-
+    name = urllib.parse.unquote(origin)
     try:
-        fetched = keras.utils.get_file(fname="download", origin=origin, cache_dir=cache, cache_subdir=".")
-    except Exception as error:  # noqa: BLE001  get_file wraps HTTP and URL errors in a bare Exception
-        raise UsageError(f"cannot fetch {urllib.parse.unquote(origin)}: {error}") from None
-    return pathlib.Path(fetched).read_bytes()
+        with urllib.request.urlopen(origin, timeout=FETCH_TIMEOUT_S) as response:
+            size = response.headers.get("Content-Length")
+            chunks = []
+            with Progress(int(size) if size and size.isdigit() else None, f"fetching {name}", "bytes") as progress:
+                while chunk := response.read(MIB):
+                    chunks.append(chunk)
+                    progress.update(len(chunk))
+            return b"".join(chunks)
+    except (OSError, ValueError, http.client.HTTPException) as error:  # URLError and HTTPError are OSErrors
+        reason = getattr(error, "reason", None) or error
+        if isinstance(reason, TimeoutError):
+            reason = f"the server sent nothing for {FETCH_TIMEOUT_S} s"
+        raise UsageError(f"cannot fetch {name}: {reason}") from None
 
 
 def _unzip(origin, payload, members):

@@ -110,17 +110,20 @@ class Progress:
         self.close()
 
     def _draw(self):
+        from apps.common.cli import printable  # here: apps.common.cli imports files, which imports this module
+
+        label = printable(self.label)  # a URL or a path of the user's may hold escape codes
         elapsed = time.monotonic() - self.start
         unit = f" {self.unit}" if self.unit else ""
         if self.total:
             share = min(self.done / self.total, 1.0)
             left = elapsed * (1 - share) / share if share else None
-            text = f"{self.label}: {self.done:,}/{self.total:,}{unit} ({share:.0%}, {_clock(elapsed)}"
+            text = f"{label}: {self.done:,}/{self.total:,}{unit} ({share:.0%}, {_clock(elapsed)}"
             text += f", {_clock(left)} left)" if left is not None and share < 1 else ")"
         elif self.done:
-            text = f"{self.label}: {self.done:,}{unit} ({_clock(elapsed)})"
+            text = f"{label}: {self.done:,}{unit} ({_clock(elapsed)})"
         else:  # one step of unknown length: what runs, and for how long
-            text = f"{self.label} ({_clock(elapsed)})"
+            text = f"{label} ({_clock(elapsed)})"
         # Spaces over the rest of a longer line drawn before; no escape codes, which not every terminal reads.
         self._write("\r" + text.ljust(self._width))
         self._width = len(text)

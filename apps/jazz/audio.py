@@ -7,6 +7,7 @@ render is one process with nothing to keep in memory between takes.
 
 import os
 import shutil
+import signal
 import subprocess
 
 from apps.common.errors import UsageError
@@ -20,7 +21,10 @@ SOUNDFONTS = (
 """Where Debian, Ubuntu and Fedora put a General MIDI SoundFont, tried in order."""
 SAMPLE_RATE = 44_100
 GAIN = 0.6  # FluidSynth's default 0.2 is quiet; at 1 a full band clips
-RENDER_TIMEOUT_S = 600
+RENDER_START_S = 30
+"""Seconds FluidSynth may take to start and load a SoundFont (FluidR3_GM's is 140 MB)."""
+RENDER_MIN_SPEED = 4
+"""Seconds of audio a second that FluidSynth renders at the least: far below its speed on any machine."""
 
 
 def find_renderer(soundfont=None):
@@ -58,11 +62,19 @@ def find_renderer(soundfont=None):
     )
 
 
-def render(midi_path, wav_path, renderer):
+def render_timeout(seconds):
+    """How long a render of `seconds` of audio may take before FluidSynth is taken to be stuck."""
+    return RENDER_START_S + seconds / RENDER_MIN_SPEED
+
+
+def render(midi_path, wav_path, renderer, seconds):
     """Renders `midi_path` to the WAV file `wav_path` with `renderer`, the pair `find_renderer` returns.
 
+    Args:
+        seconds: how long the MIDI file plays: FluidSynth is stopped after `render_timeout(seconds)`.
+
     Raises:
-        UsageError: FluidSynth fails (a SoundFont it cannot read) or writes nothing.
+        UsageError: FluidSynth fails (a SoundFont it cannot read), writes nothing, or is stuck.
     """
     fluidsynth, soundfont = renderer
     command = [
@@ -81,9 +93,32 @@ def render(midi_path, wav_path, renderer):
         soundfont,
         midi_path,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
+    timeout = render_timeout(seconds)
+    # Its own process group, ended whole on a timeout: a child it left running (a wrapper script's) would
+    # hold the output pipes open, and reading them would wait for it for ever.
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            _, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise UsageError(
+                f"{fluidsynth} did not finish rendering {seconds:.0f} s of audio within {timeout:.0f} s: stopped it"
+            ) from None
+        except BaseException:  # Ctrl-C, SIGTERM: no renderer left behind
+            _kill_group(process)
+            raise
     # FluidSynth exits 0 (having written silence) even when it cannot read the SoundFont or the MIDI file.
-    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
-    if result.returncode != 0 or errors or not os.path.isfile(wav_path) or os.path.getsize(wav_path) <= 44:
-        reason = (errors or result.stderr.strip().splitlines() or ["no audio written"])[0]
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    if process.returncode != 0 or errors or not os.path.isfile(wav_path) or os.path.getsize(wav_path) <= 44:
+        reason = (errors or stderr.strip().splitlines() or ["no audio written"])[0]
         raise UsageError(f"FluidSynth could not render {midi_path} with {soundfont}: {reason[:160]}")
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()

@@ -285,9 +285,17 @@ def write_score(score, midi_path, musicxml=False, renderer=None):
             _mark_musicxml(xml_tmp)
         if renderer:
             wav_tmp = stack.enter_context(atomic_path(stem + ".wav"))
-            audio.render(midi_tmp, wav_tmp, renderer)
+            audio.render(midi_tmp, wav_tmp, renderer, seconds=score_seconds(score))
             _mark_wav(wav_tmp)
     return paths
+
+
+def score_seconds(score):
+    """How long `score` plays, in seconds, at its first tempo (120 bpm without one)."""
+    from music21 import tempo
+
+    mark = score.parts[0].recurse().getElementsByClass(tempo.MetronomeMark).first()
+    return float(score.highestTime) * 60 / (mark.number if mark is not None else 120)
 
 
 # Each file carries `MARKER`, so that the next `generate` may replace it and no other file (`check_output_file`).

@@ -11,6 +11,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import distribute_script as script
 import keras
@@ -24,6 +26,8 @@ from apps.common import distribute
 from apps.common.cli import add_distribute_arguments
 from apps.common.errors import UsageError
 from apps.common.export import export_saved_model
+
+from clis import assert_usage_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distribute_script.py")
@@ -195,6 +199,43 @@ def test_malformed_tf_config_is_a_cli_error(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{cluster")
     with pytest.raises(UsageError, match="not valid JSON"):
         distribute.is_chief()
+
+
+def test_a_worker_that_never_answers_is_one_line_naming_it(tf_config, tmp_path, capsys):
+    mine, closed = _free_ports(2)
+    tf_config({"worker": [f"127.0.0.1:{mine}", f"127.0.0.1:{closed}"]}, "worker", 0)
+    names = tmp_path / "names.txt"
+    names.write_text("aardonyx\nabelisaurus\nbrachiosaurus\nceratops\n")
+    argv = ["train", "--data", str(names), "--out", str(tmp_path / "model"), "--distribute", "multi-worker"]
+    started = time.monotonic()
+    assert_usage_error(
+        capsys, "dinos", [*argv, "--worker-timeout", "1"], f"no answer from worker 1 at 127.0.0.1:{closed} within 1 s"
+    )
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_worker_that_starts_later_is_waited_for_and_finds_this_one(tf_config):
+    mine, late = _free_ports(2)
+    config = {"cluster": {"worker": [f"127.0.0.1:{mine}", f"127.0.0.1:{late}"]}, "task": {"type": "worker", "index": 0}}
+    found, stop = [], threading.Event()
+
+    def start_late():
+        time.sleep(1)
+        # The late worker looks for this one in turn: its port answers while it waits.
+        found.append(distribute._answers(("127.0.0.1", mine)))
+        with socket.create_server(("127.0.0.1", late)):
+            stop.wait(10)
+
+    peer = threading.Thread(target=start_late, daemon=True)
+    peer.start()
+    started = time.monotonic()
+    try:
+        distribute.wait_for_workers(config, timeout=20)
+    finally:
+        stop.set()
+        peer.join()
+    assert 1 <= time.monotonic() - started < 10 and found == [True]
 
 
 def test_only_the_chief_keeps_what_it_writes(tf_config, tmp_path):

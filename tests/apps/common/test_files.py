@@ -4,9 +4,12 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -394,3 +397,33 @@ def test_download_never_replaces_a_file_the_manifest_does_not_list(tmp_path):
     assert files.download(entry, mine, source=str(source), force=True) == [(str(mine), entry["sha256"])]
     assert mine.read_bytes() == b"the list\n"
     assert files.download(entry, mine, source=str(source)) == [(str(mine), entry["sha256"])]  # ours now: kept
+
+
+def test_a_stalled_server_is_given_up_after_the_timeout_between_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "FETCH_TIMEOUT_S", 1, raising=False)
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def stall():
+        """Accepts, reads the request and never answers; gives up by itself after 20 s."""
+        server.settimeout(20)
+        try:
+            connection, _ = server.accept()
+        except OSError:
+            return
+        with connection:
+            done.wait(20)
+        server.close()
+
+    thread = threading.Thread(target=stall, daemon=True)
+    thread.start()
+    entry = {"name": "list.txt", "url": f"http://127.0.0.1:{server.getsockname()[1]}/list.txt", "sha256": "0" * 64}
+    started = time.monotonic()
+    try:
+        with pytest.raises(UsageError, match=r"cannot fetch http://127.0.0.1:\d+/list.txt: .*nothing for 1 s"):
+            files.download(entry, tmp_path / "list.txt")
+    finally:
+        done.set()
+        thread.join()
+    assert time.monotonic() - started < 10  # the server would hold on for 20 s
+    assert os.listdir(tmp_path) == []

@@ -1,5 +1,7 @@
 """`--wav`: FluidSynth renders the score, band and all, to a WAV as long as the MIDI; its absence is one clear error."""
 
+import os
+import time
 import wave
 
 import numpy as np
@@ -8,6 +10,9 @@ from music21 import converter
 
 from apps.common.errors import UsageError
 from apps.jazz import audio, chords, generate
+from apps.jazz.cli import main
+
+SHIPPED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "saved_models", "jazz")
 
 RELEASE_TAIL_S = 3.0
 """FluidSynth renders until the last voice has died away: ~2.5-2.8 s of release after the last note-off with
@@ -68,3 +73,25 @@ def test_missing_fluidsynth_or_soundfont_is_one_clear_error(tmp_path, monkeypatc
     (bin_dir / "fluidsynth").unlink()
     with pytest.raises(UsageError, match="needs FluidSynth, which is not installed"):
         audio.find_renderer()
+
+
+def test_a_stuck_fluidsynth_is_stopped_in_time_scaled_to_the_audio(tmp_path, monkeypatch, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # A shell that waits on a child: killing the shell alone would leave the child holding the output pipes.
+    (bin_dir / "fluidsynth").write_text("#!/bin/sh\nsleep 60\n")
+    (bin_dir / "fluidsynth").chmod(0o755)
+    font = tmp_path / "font.sf2"
+    font.write_bytes(b"RIFF\0\0\0\0sfbk")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(audio, "RENDER_START_S", 1, raising=False)
+    out = tmp_path / "out"
+    argv = ["generate", "--model", SHIPPED, "--measures", "2", "--tempo", "120", "--wav", "--soundfont", str(font)]
+    started = time.monotonic()
+    assert main([*argv, "--out", str(out / "solo.mid")]) == 2
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err.strip()
+    # 2 bars at 120 bpm are 4 s of audio: FluidSynth gets 1 s to start and 1 s more at a quarter of real time.
+    assert "did not finish rendering 4 s of audio within 2 s" in err and "\n" not in err, err
+    assert elapsed < 30  # the model loads in seconds; FluidSynth's child would sleep for 60
+    assert not out.exists() or list(out.iterdir()) == []  # no MIDI, no WAV, no temporary file
