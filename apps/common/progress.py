@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 
+from apps.common.quiet import stderr_is_terminal
+
 REDRAW_S = 0.1
 """Least time between two redraws: a loop of a million short steps must not spend its time drawing."""
 DELAY_S = 1.0
@@ -27,12 +29,9 @@ TICK_S = 1.0
 
 
 def drawing(stream=None):
-    """Whether progress is drawn on `stream` (default stderr): only on a terminal."""
-    stream = sys.stderr if stream is None else stream
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
+    """Whether progress is drawn on `stream` (default stderr): only on a terminal, the real stderr's answer when
+    `apps.common.quiet`'s filter stands in front of it."""
+    return stderr_is_terminal(sys.stderr if stream is None else stream)
 
 
 class Progress:

@@ -27,6 +27,8 @@ import sys
 import time
 
 ENV = "SEQUENCE_MODELS_TF_LOGS"
+_terminal = None
+"""Whether the real stderr is a terminal, recorded when the filter's pipe takes its place; None: no filter."""
 NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     rb"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl INFO lines (oneDNN, cudart_stub, cpu_feature_guard)
@@ -54,6 +56,8 @@ def filter_startup_noise(env=os.environ):
     if child == 0:
         _filter_process(read_end, write_end, real)
     os.close(read_end)
+    global _terminal
+    _terminal = os.isatty(real)
     os.dup2(write_end, 2)
     os.close(write_end)
 
@@ -91,6 +95,16 @@ def _filter_process(read_end, write_end, real):
         os._exit(code)  # never the parent's atexit handlers or buffered files
 
 
+def stderr_is_terminal(stream):
+    """Whether `stream` writes to a terminal: for descriptor 2 behind the filter, whether the real stderr is one."""
+    try:
+        if _terminal is not None and stream.fileno() == 2:
+            return _terminal
+        return stream.isatty()
+    except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO), or closed
+        return False
+
+
 def run_app(app):
     """`python -m apps.<app>`: turns the filter on, then runs `apps.<app>.cli.main` and exits with its code.
 
@@ -111,9 +125,9 @@ def _copy_lines(read_end, real):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             _write(real, b"".join(line + b"\n" for line in lines if not NOISE.match(line)))
-            if b"\r" in pending:  # a progress bar redrawing its line: pass it on now, not at the next newline
-                shown, _, pending = pending.rpartition(b"\r")
-                _write(real, shown + b"\r")
+            if b"\r" in pending:  # a progress line redrawn in place: pass it on now, not at the next newline
+                _write(real, pending)
+                pending = b""
         if pending and not NOISE.match(pending):
             _write(real, pending)
 

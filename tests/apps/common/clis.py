@@ -79,17 +79,17 @@ def interruptible():
 
 
 def run_app(app, argv, *, terminal=False, env=None, timeout=300):
-    """Runs `python -m apps.<app> *argv` in a child whose progress lines are drawn from the first step.
+    """Runs `python -m apps.<app> *argv` (start-up filter and all) in a child whose progress lines are drawn from
+    the first step.
 
     Standard output goes to a pipe; standard error to a pipe, or with `terminal` to a pseudo-terminal, which
     is a terminal to the child (`isatty`). Returns `(exit code, stdout, stderr)`.
     """
     child = (
-        "import sys\n"
         "import apps.common.progress\n"
         "apps.common.progress.DELAY_S = 0  # tiny work: draw at once\n"
-        f"from apps.{app}.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
+        "from apps.common.quiet import run_app\n"
+        f"run_app({app!r})\n"
     )
     command = [sys.executable, "-c", child, *map(str, argv)]
     env = {**os.environ, **(env or {})}
