@@ -47,7 +47,7 @@ def _ngram_hashes(prefix, n):
 
 
 CACHED_NGRAMS = 8
-"""Up to this length the corpus's n-grams are kept, as sets shared by every solo measured; beyond it a solo's
+"""Up to this length the corpus's n-grams are kept, as sets shared by every solo scored; beyond it a solo's
 spans are followed through the few corpus positions that still match them, so that memory stays that of a few
 corpus-sized arrays however long a copied span is."""
 

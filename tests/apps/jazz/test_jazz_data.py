@@ -1,4 +1,6 @@
+import io
 import os
+import sys
 
 import pytest
 from music21 import note
@@ -131,8 +133,19 @@ def test_parsed_solos_are_cached_in_the_users_cache_folder(solos_dir, tmp_path, 
     assert len(os.listdir(tmp_path / "sequence-models" / "jazz")) == 1
 
 
-def test_parsing_progress_goes_to_stderr_and_is_drawn_only_on_a_terminal(solos_dir, capsys):
+def test_parsing_progress_goes_to_stderr_and_is_drawn_only_on_a_terminal(solos_dir, capsys, monkeypatch):
+    from apps.common import progress
+
     data.load_solos([str(solos_dir / "solo1.musicxml")], cache_dir=None, progress=True)
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == "Parsing 1 file(s)\n"  # redirected: the count, no redrawn bar
+    assert capsys.readouterr() == ("", "")  # redirected: no bar, no count
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)
+    data.load_solos([str(solos_dir / "solo2.musicxml")], cache_dir=None, progress=True)
+    assert "parsing" in terminal.getvalue() and "1/1 file" in terminal.getvalue()
+    assert capsys.readouterr().out == ""
