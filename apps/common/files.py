@@ -24,11 +24,14 @@ The rules every command follows (docs/cli.md is the user's version):
   new directory before the swap, so retraining into `saved_models/jazz` keeps its README. What `OWNED` names
   (the old model, history, curve) is replaced or, if the new run does not write it, dropped.
 - **Downloads are checked.** Each app's `download` fetches what its manifest `data/<app>.json` lists
-  (`read_manifest`, one format for every app) with `urllib`, checks each file's sha256 and writes
-  it atomically; a URL or a local path works as the source.
+  (`read_manifest`, one format for every app) with `urllib`, streaming it in chunks into a temporary file
+  beside its target while hashing it, refuses it once it grows past the manifest's `bytes`, and renames it into
+  place only if its sha256 is an accepted one; a URL or a local path works as the source.
 - **Inputs are bounded.** `read_text` refuses a file larger than its byte limit before reading it, and a line
   longer than its character limit, so a 2 GB file or a 2,000,000-character line is one error line, not a
-  killed process. The limits themselves are the constants below.
+  killed process. A zip archive's member (a `.mxl` solo, a member of a downloaded archive) is held to its
+  limit by the size its header declares and again by the bytes it inflates to (`unzip_member`), so a 3 MB
+  file that unzips to 3 GiB is refused before it is unzipped. The limits themselves are the constants below.
 - **The machine's refusals are one line.** A full disk or quota, a file we may not read or write, a read-only
   mount (`USER_ENVIRONMENT`) are the user's environment, not a bug: `describe_os_error` words them, the
   atomic writers name the output a full disk stopped, and `apps.common.cli.run` prints the line. A failed
@@ -42,7 +45,6 @@ import ctypes
 import errno
 import hashlib
 import http.client
-import io
 import json
 import os
 import pathlib
@@ -53,6 +55,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 
 from apps.common import interrupts
 from apps.common.errors import UsageError
@@ -73,10 +76,15 @@ MAX_NAME_CHARS = 100
 MAX_ARGUMENT_CHARS = 20_000
 """One command-line argument (a text to predict, a name to score, a progression)."""
 MAX_MUSIC_FILE_BYTES = 16 * MIB
-"""One MIDI/MusicXML solo (the Weimar Jazz Database's largest is well under 1 MiB)."""
+"""One MIDI/MusicXML solo, and the MusicXML a `.mxl` solo unzips to (the Weimar Jazz Database's largest unzips to
+2.2 MB)."""
 MAX_MUSIC_FILES = 10_000
 FETCH_TIMEOUT_S = 60
 """Seconds a download waits for a server's next bytes before it gives the server up as stalled."""
+MAX_DOWNLOAD_BYTES = 64 * MIB
+"""A download whose manifest entry gives no `bytes` (a zip archive), or one fetched with the user's own sha256."""
+CHUNK_BYTES = MIB
+"""What a download or an unzip holds in memory at a time."""
 MAX_SEED = 2**31 - 1
 """Seeds are int32 in TensorFlow's random ops: a larger one would wrap onto a smaller one's results."""
 
@@ -795,6 +803,12 @@ def _json_kind(value):
 def download(entry, out, source=None, sha256=None, force=False):
     """Fetches one manifest entry and writes it, checked, to `out`; what is already there and intact is kept.
 
+    A file is streamed in chunks into a temporary file beside its target and hashed on the way; a zip archive
+    is streamed into a temporary file in `out`, and each listed member unzipped the same way (`unzip_member`).
+    A file or member larger than its entry's `bytes` is refused as soon as it passes them (without `bytes`, or
+    with the caller's own `sha256`: `MAX_DOWNLOAD_BYTES`), so a wrong source of gigabytes costs neither memory
+    nor disk.
+
     Args:
         entry: one item of a manifest's `files` (see `read_manifest`).
         out: the file to write; for a zip archive's entry, the directory its members go into under their names.
@@ -807,48 +821,68 @@ def download(entry, out, source=None, sha256=None, force=False):
         `[(path, sha256), ...]` of the files at their places, in the entry's order.
 
     Raises:
-        UsageError: the source cannot be fetched, or a hash is not an accepted one; nothing is written then.
+        UsageError: the source cannot be fetched, is too large, or a hash is not an accepted one; nothing is
+            written then.
     """
     members = entry.get("members")
     if members is None:
-        targets = [(str(out), [sha256.lower()] if sha256 else [entry["sha256"], *entry.get("also_accepted", {})])]
+        accepted = [sha256.lower()] if sha256 else [entry["sha256"], *entry.get("also_accepted", {})]
+        targets = [(str(out), accepted, _size_limit(entry, sha256))]
     else:
         targets = [
-            (os.path.join(out, item["name"]), [sha256.lower() if sha256 else item["sha256"]]) for item in members
+            (os.path.join(out, item["name"]), [sha256.lower() if sha256 else item["sha256"]], _size_limit(item, sha256))
+            for item in members
         ]
-    kept = [(path, sha256_of(path)) for path, _ in targets if os.path.isfile(path)]
-    if len(kept) == len(targets) and all(digest in accepted for (_, digest), (_, accepted) in zip(kept, targets)):
+    kept = [(path, sha256_of(path)) for path, _, _ in targets if os.path.isfile(path)]
+    if len(kept) == len(targets) and all(digest in accepted for (_, digest), (_, accepted, _) in zip(kept, targets)):
         return kept
-    for path, accepted in targets:
+    for path, accepted, _ in targets:
         if os.path.lexists(path) and not force and (os.path.islink(path) or sha256_of(path) not in accepted):
             raise UsageError(
                 f"{path} exists and is not the file the manifest lists: refusing to replace it "
                 "(choose another --out, or pass --force to overwrite it)"
             )
     origin = source or entry["url"]
-    with tempfile.TemporaryDirectory() as cache:
-        payload = _fetch(origin, cache)
+    shown = urllib.parse.unquote(origin)
+    with contextlib.ExitStack() as renames:
+        # Each target's temporary file (and the directories it needs) first: all are renamed, or none.
+        temporaries = [renames.enter_context(atomic_path(path)) for path, _, _ in targets]
         if members is None:
-            contents = [payload]
-            names = [urllib.parse.unquote(origin)]
+            with open(temporaries[0], "wb") as handle:
+                digests = [_fetch(origin, handle, targets[0][2])]
+            names = [shown]
         else:
-            contents = _unzip(origin, payload, [item["member"] for item in members])
-            names = [f"{urllib.parse.unquote(origin)}!{item['member']}" for item in members]
-        digests = [hashlib.sha256(content).hexdigest() for content in contents]
-        for name, digest, (_, accepted) in zip(names, digests, targets):
+            archive_file = renames.enter_context(tempfile.TemporaryFile(prefix=".tmp-", suffix=".zip", dir=out))
+            _fetch(origin, archive_file, _size_limit(entry, None))
+            names = [f"{shown}!{item['member']}" for item in members]
+            try:
+                archive = renames.enter_context(zipfile.ZipFile(archive_file))
+            except zipfile.BadZipFile as error:
+                raise UsageError(f"{shown} is not the expected zip archive: {error}") from None
+            digests = []
+            for temporary, (_, _, limit), item, name in zip(temporaries, targets, members, names):
+                with open(temporary, "wb") as handle:
+                    digests.append(unzip_member(archive, item["member"], handle, limit, name))
+        for name, digest, (_, accepted, _) in zip(names, digests, targets):
             if digest not in accepted:
                 raise UsageError(f"{name} has sha256 {digest}, expected {' or '.join(accepted)}")
-    for (path, _), content in zip(targets, contents):
-        with atomic_file(path, "wb") as handle:
-            handle.write(content)
-    return [(path, digest) for (path, _), digest in zip(targets, digests)]
+    return [(path, digest) for (path, _, _), digest in zip(targets, digests)]
 
 
-def _fetch(origin, cache):
-    """The bytes at `origin` (a URL or a local path); `cache` is not used.
+def _size_limit(item, sha256):
+    """The most bytes a download of the manifest `item` may bring: its `bytes`, unless the caller vouches for
+    another file with its own `sha256`."""
+    return item["bytes"] if "bytes" in item and not sha256 else MAX_DOWNLOAD_BYTES
+
+
+def _fetch(origin, target, max_bytes):
+    """Streams the bytes at `origin` (a URL or a local path) into the open file `target`; returns their sha256.
 
     A server that sends nothing for `FETCH_TIMEOUT_S` seconds (while connecting, or between two reads) is given
     up; progress is shown on a terminal.
+
+    Raises:
+        UsageError: `origin` cannot be fetched, or holds more than `max_bytes` bytes (refused once they have come).
     """
     if "://" not in origin:
         if not os.path.isfile(origin):
@@ -859,23 +893,64 @@ def _fetch(origin, cache):
     try:
         with urllib.request.urlopen(origin, timeout=FETCH_TIMEOUT_S) as response:
             size = response.headers.get("Content-Length")
-            chunks = []
             with Progress(int(size) if size and size.isdigit() else None, f"fetching {name}", "bytes") as progress:
-                while chunk := response.read(MIB):
-                    chunks.append(chunk)
-                    progress.update(len(chunk))
-            return b"".join(chunks)
+                return copy_bounded(response, target, max_bytes, name, progress.update)
     except (OSError, ValueError, http.client.HTTPException) as error:  # URLError and HTTPError are OSErrors
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise  # writing, not fetching: `atomic_path` names the output
         reason = getattr(error, "reason", None) or error
         if isinstance(reason, TimeoutError):
             reason = f"the server sent nothing for {FETCH_TIMEOUT_S} s"
         raise UsageError(f"cannot fetch {name}: {reason}") from None
 
 
-def _unzip(origin, payload, members):
-    """The bytes of each of `members` of the zip archive `payload`."""
+def copy_bounded(source, target, max_bytes, what, progress=None):
+    """Copies the open file `source` into `target` `CHUNK_BYTES` at a time; returns the sha256 of what it copied.
+
+    `progress`, if given, is called with the size of each chunk.
+
+    Raises:
+        UsageError: `source` holds more than `max_bytes` bytes; nothing past them is read.
+    """
+    digest = hashlib.sha256()
+    copied = 0
+    while chunk := source.read(min(CHUNK_BYTES, max_bytes + 1 - copied)):
+        copied += len(chunk)
+        if copied > max_bytes:
+            raise UsageError(f"{what} is over the limit of {max_bytes:,} bytes")
+        digest.update(chunk)
+        target.write(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return digest.hexdigest()
+
+
+def check_member_size(archive, member, max_bytes, what):
+    """Refuses `member` of the open `zipfile.ZipFile` `archive` if its header declares more than `max_bytes`.
+
+    Raises:
+        UsageError: no such member, or one over the limit; `what` names it.
+    """
     try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            return [archive.read(member) for member in members]
-    except (zipfile.BadZipFile, KeyError) as error:
-        raise UsageError(f"{urllib.parse.unquote(origin)} is not the expected zip archive: {error}") from None
+        declared = archive.getinfo(member).file_size
+    except KeyError:
+        raise UsageError(f"{what}: no such member in the archive") from None
+    if declared > max_bytes:
+        raise UsageError(f"{what} unzips to {declared:,} bytes; the limit is {max_bytes:,}")
+
+
+def unzip_member(archive, member, target, max_bytes, what):
+    """Unzips `member` of the open `zipfile.ZipFile` `archive` into the open file `target`; returns its sha256.
+
+    The member is refused by the size its header declares, before a byte is unzipped, and again by the bytes it
+    inflates to, should the header lie: a few megabytes of zeros can unzip to gigabytes.
+
+    Raises:
+        UsageError: no such member, a member over `max_bytes` bytes, or a corrupt one; `what` names it.
+    """
+    check_member_size(archive, member, max_bytes, what)
+    try:
+        with archive.open(member) as source:
+            return copy_bounded(source, target, max_bytes, what)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise UsageError(f"{what} cannot be unzipped: {error}") from None

@@ -25,10 +25,12 @@ import dataclasses
 import fractions
 import glob
 import hashlib
+import io
 import json
 import os
 import pathlib
 import tempfile
+import zipfile
 
 from apps.common.cli import printable
 from apps.common.errors import UsageError
@@ -36,9 +38,11 @@ from apps.common.files import (
     MAX_MUSIC_FILE_BYTES,
     MAX_MUSIC_FILES,
     atomic_file,
+    check_member_size,
     check_readable,
     read_json,
     sha256_of,
+    unzip_member,
 )
 from apps.common.paths import user_cache
 from apps.common.progress import Progress
@@ -54,6 +58,9 @@ DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
 MAX_BAR_QUARTERS = 16
 """The longest bar (16/4): what generating a solo allocates grows with the length of its bars."""
+MIDI_PITCHES = range(128)
+"""The pitches a melody may hold: MIDI's. It also bounds the vocabulary: a token is a pitch (or a tone type and
+an interval window) and one of `grammar.MAX_STEPS` durations, so at most 6,192 tokens in all."""
 
 
 @dataclasses.dataclass
@@ -125,7 +132,7 @@ def melody_notes(score, name="score"):
         `(parts, melody_part, notes)`.
 
     Raises:
-        UsageError: the score has no pitched notes.
+        UsageError: the score has no pitched notes, or a note outside `MIDI_PITCHES`.
     """
     from music21 import stream
 
@@ -140,6 +147,9 @@ def melody_notes(score, name="score"):
     ]
     if not notes:
         raise UsageError(f"{name}: no melody (no pitched notes)")
+    outside = next((midi for _, _, midi in notes if midi not in MIDI_PITCHES), None)
+    if outside is not None:
+        raise UsageError(f"{name}: the melody has a note at pitch {outside}, outside MIDI's 0..127")
     return parts, melody, sorted(notes)
 
 
@@ -254,7 +264,8 @@ def expand_paths(paths):
 
     Raises:
         UsageError: a path that is neither a file, a directory nor a pattern matching anything; more than
-            `MAX_MUSIC_FILES` files; a file over `MAX_MUSIC_FILE_BYTES` bytes.
+            `MAX_MUSIC_FILES` files; a file over `MAX_MUSIC_FILE_BYTES` bytes, or a `.mxl` whose score says it
+            unzips to more.
     """
     expanded = []
     for path in paths:
@@ -279,6 +290,9 @@ def expand_paths(paths):
         size = os.path.getsize(path)
         if size > MAX_MUSIC_FILE_BYTES:
             raise UsageError(f"{path} is {size:,} bytes; the limit for a solo is {MAX_MUSIC_FILE_BYTES:,}")
+        if _compressed(path):
+            with _open_compressed(path) as archive:
+                _compressed_score(archive, path)
     return expanded
 
 
@@ -292,10 +306,11 @@ def read_solo(path):
 
 
 def parse_music(path):
-    """Parses a MIDI/MusicXML file with music21.
+    """Parses a MIDI/MusicXML file with music21; a compressed one (`.mxl`) is unzipped here (`unzip_musicxml`).
 
     Raises:
-        UsageError: the file is missing, unreadable, empty, not music or corrupt.
+        UsageError: the file is missing, unreadable, empty, not music, corrupt, or unzips to more than
+            `MAX_MUSIC_FILE_BYTES`.
     """
     from music21 import converter
 
@@ -307,13 +322,17 @@ def parse_music(path):
     if size > MAX_MUSIC_FILE_BYTES:
         raise UsageError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     check_readable(path, "MIDI/MusicXML file")
+    text = unzip_musicxml(path) if _compressed(path) else None
     try:
         # forceSource: music21 would otherwise read and write a pickle of every file in its scratch directory.
         # quantizePost off: music21 would snap MIDI onsets and lengths to its own grid, moving or merging the
         # sixteenth triplets `generate` writes; `grammar.quantise` rounds to the app's grid instead.
         unquantised = {"quantizePost": False} if path.lower().endswith((".mid", ".midi")) else {}
         with music21_scratch():
-            score = converter.parse(path, forceSource=True, **unquantised)
+            if text is None:
+                score = converter.parse(path, forceSource=True, **unquantised)
+            else:
+                score = converter.parseData(text, format="musicxml")
     except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
@@ -334,6 +353,52 @@ def music21_scratch():
             yield scratch
         finally:
             settings["directoryScratch"] = previous
+
+
+def unzip_musicxml(path):
+    """The MusicXML (bytes) of a compressed MusicXML file, unzipped within `MAX_MUSIC_FILE_BYTES`.
+
+    music21 would unzip it whole into memory, and a 3 MB `.mxl` can unzip to gigabytes.
+
+    Raises:
+        UsageError: no score in it, a score over the limit (by its header or by what it unzips to), a corrupt file.
+    """
+    unzipped = io.BytesIO()
+    with _open_compressed(path) as archive:
+        member = _compressed_score(archive, path)
+        unzip_member(archive, member, unzipped, MAX_MUSIC_FILE_BYTES, f"{path}: its score {member}")
+    return unzipped.getvalue()
+
+
+def _compressed(path):
+    """Whether `path` is a compressed MusicXML file (music21 too takes only a `.mxl` that is a zip for one)."""
+    return path.lower().endswith(".mxl") and zipfile.is_zipfile(path)
+
+
+@contextlib.contextmanager
+def _open_compressed(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            yield archive
+    except (OSError, zipfile.BadZipFile) as error:
+        raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({error})") from None
+
+
+def _compressed_score(archive, path):
+    """The member of a compressed MusicXML file that holds the score, refused if it says it is over the limit.
+
+    It is the member music21 takes: the first outside `META-INF/` whose name ends in `.xml`, `.musicxml` or
+    `.mxl`.
+    """
+    scores = [
+        name
+        for name in archive.namelist()
+        if "META-INF" not in name and (name == ".xml" or name.lower().endswith((".xml", ".musicxml", ".mxl")))
+    ]
+    if not scores:
+        raise UsageError(f"{path}: no MusicXML score in the compressed file")
+    check_member_size(archive, scores[0], MAX_MUSIC_FILE_BYTES, f"{path}: its score {scores[0]}")
+    return scores[0]
 
 
 def load_solos(paths, cache_dir="auto", progress=True):

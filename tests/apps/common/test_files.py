@@ -427,3 +427,72 @@ def test_a_stalled_server_is_given_up_after_the_timeout_between_bytes(tmp_path, 
         thread.join()
     assert time.monotonic() - started < 10  # the server would hold on for 20 s
     assert os.listdir(tmp_path) == []
+
+
+def zip_of_zeros(path, member, size, declared=None):
+    """A zip archive holding `size` zero bytes as `member` (deflated to about size / 1000); with `declared`, its
+    headers lie and say it unzips to that many bytes."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(member, "w") as handle:
+        for start in range(0, size, 1 << 20):
+            handle.write(bytes(min(1 << 20, size - start)))
+    if declared is not None:
+        raw = bytearray(path.read_bytes())
+        for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            at = raw.index(signature) + offset
+            raw[at : at + 4] = struct.pack("<I", declared)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def test_a_zip_member_is_held_to_its_limit_by_its_header_and_by_what_it_unzips_to(tmp_path):
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(zip_of_zeros(tmp_path / "bomb.zip", "a.xml", (8 << 20) + 1)) as archive:
+        assert archive.getinfo("a.xml").compress_size < 64 << 10
+        with pytest.raises(UsageError, match=r"^bomb!a.xml unzips to 8,388,609 bytes; the limit is 8,388,608$"):
+            files.unzip_member(archive, "a.xml", io.BytesIO(), 8 << 20, "bomb!a.xml")
+    with zipfile.ZipFile(zip_of_zeros(tmp_path / "liar.zip", "a.xml", 1 << 20, declared=1000)) as archive:
+        unzipped = io.BytesIO()
+        with pytest.raises(UsageError, match="^liar!a.xml cannot be unzipped"):
+            files.unzip_member(archive, "a.xml", unzipped, 4096, "liar!a.xml")
+        assert len(unzipped.getvalue()) <= 4096
+
+
+def test_download_streams_its_source_and_refuses_it_past_the_manifests_bytes(tmp_path):
+    source = tmp_path / "huge.txt"
+    with open(source, "wb") as handle:
+        handle.truncate(4 << 30)  # sparse: 4 GiB that take no disk, and would take 4 GiB of memory if read whole
+    out = tmp_path / "data" / "list.txt"
+    entry = {"name": "list.txt", "url": "https://example.invalid/list.txt", "sha256": "0" * 64, "bytes": 1000}
+    script = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from apps.common import files
+        from apps.common.errors import UsageError
+        try:
+            files.download({entry!r}, {str(out)!r}, source={str(source)!r})
+        except UsageError as error:
+            print(error)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"{source.as_uri()} is over the limit of 1,000 bytes"
+    assert not (tmp_path / "data").exists()
+
+
+def test_download_refuses_an_archive_member_past_its_bytes(tmp_path):
+    archive = zip_of_zeros(tmp_path / "trees.zip", "trees/train.txt", 4 << 20)
+    entry = {
+        "name": "trees.zip",
+        "url": archive.as_uri(),
+        "members": [{"member": "trees/train.txt", "name": "train.txt", "sha256": "0" * 64, "bytes": 100}],
+    }
+    with pytest.raises(UsageError, match=r"trees.zip!trees/train.txt unzips to 4,194,304 bytes; the limit is 100$"):
+        files.download(entry, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

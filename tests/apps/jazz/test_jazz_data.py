@@ -1,6 +1,7 @@
 import io
 import os
 import sys
+import zipfile
 
 import pytest
 from music21 import note
@@ -149,3 +150,35 @@ def test_parsing_progress_goes_to_stderr_and_is_drawn_only_on_a_terminal(solos_d
     data.load_solos([str(solos_dir / "solo2.musicxml")], cache_dir=None, progress=True)
     assert "parsing" in terminal.getvalue() and "1/1 file" in terminal.getvalue()
     assert capsys.readouterr().out == ""
+
+
+def write_mxl(path, xml=None, zeros=0):
+    """A compressed MusicXML file: a container and one score, `xml` bytes or `zeros` zero bytes (a zip bomb: a
+    few KiB that unzip to `zeros`)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/container.xml", '<container><rootfile full-path="solo.xml"/></container>')
+        with archive.open("solo.xml", "w") as handle:
+            if xml is not None:
+                handle.write(xml)
+            for start in range(0, zeros, 1 << 20):
+                handle.write(bytes(min(1 << 20, zeros - start)))
+    return str(path)
+
+
+def test_a_compressed_solo_is_unzipped_within_the_limit_before_music21_reads_it(tiny_score, tmp_path):
+    plain = tiny_score.write("musicxml", fp=str(tmp_path / "tiny.musicxml"))
+    compressed = write_mxl(tmp_path / "tiny.mxl", plain.read_bytes())
+    assert data.read_solo(compressed).to_json() == {**data.read_solo(str(plain)).to_json(), "name": "tiny.mxl"}
+    bomb = write_mxl(tmp_path / "bomb.mxl", zeros=data.MAX_MUSIC_FILE_BYTES + 1)
+    assert os.path.getsize(bomb) < 1 << 20
+    message = f"bomb.mxl: its score solo.xml unzips to 16,777,217 bytes; the limit is {data.MAX_MUSIC_FILE_BYTES:,}"
+    for read in (lambda: data.expand_paths([str(tmp_path)]), lambda: data.read_solo(bomb)):
+        with pytest.raises(UsageError, match=message):
+            read()
+
+
+def test_a_note_outside_midi_pitches_is_refused(tmp_path):
+    path = str(tmp_path / "high.musicxml")
+    make_score([(0, 1, 60), (1, 1, 160)], [(0, "C7")]).write("musicxml", fp=path)
+    with pytest.raises(UsageError, match="high.musicxml: the melody has a note at pitch 160, outside MIDI's 0..127"):
+        data.read_solo(path)
