@@ -7,9 +7,12 @@ the command line and `train()` alike.
 import dataclasses
 
 from apps.common.cells import CELLS
-from apps.common.cli import fraction, positive_float, positive_int
+from apps.common.cli import fraction, int_in, positive_float
 from apps.common.cli import seed as seed_type
-from apps.common.config import option
+from apps.common.config import MAX_BATCH_SIZE, MAX_EMBEDDING_DIM, MAX_EPOCHS, MAX_LAYERS, MAX_UNITS, option
+
+MAX_CHARACTERS = 1_000
+"""Distinct characters of a training name list: the softmax has a class for each (the dinosaurs use 27)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,9 +20,9 @@ class Hyperparameters:
     """What `apps.dinos.train.train` takes and the bundle's config.json records (`model` and `training`)."""
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
-    units: int = option(128, "state size", type=positive_int, section="model")
-    layers: int = option(1, "stacked layers", type=positive_int, section="model")
-    embedding_dim: int = option(32, "character embedding size", type=positive_int, section="model")
+    units: int = option(128, "state size", type=int_in(1, MAX_UNITS), section="model")
+    layers: int = option(1, "stacked layers", type=int_in(1, MAX_LAYERS), section="model")
+    embedding_dim: int = option(32, "character embedding size", type=int_in(1, MAX_EMBEDDING_DIM), section="model")
     dropout: float = option(0.1, "dropout rate after every recurrent layer", type=fraction, section="model")
     input_dropout: float = option(
         0.0, "dropout rate of every recurrent layer's inputs, one mask per name", type=fraction, section="model"
@@ -36,11 +39,11 @@ class Hyperparameters:
         type=fraction,
         section="model",
     )
-    epochs: int = option(30, "most epochs", type=positive_int, section="training")
+    epochs: int = option(30, "most epochs", type=int_in(1, MAX_EPOCHS), section="training")
     patience: int = option(
-        5, "early stopping: epochs without a better validation loss", type=positive_int, section="training"
+        5, "early stopping: epochs without a better validation loss", type=int_in(1, MAX_EPOCHS), section="training"
     )
-    batch_size: int = option(32, "names per step", type=positive_int, section="training")
+    batch_size: int = option(32, "names per step", type=int_in(1, MAX_BATCH_SIZE), section="training")
     learning_rate: float = option(2e-3, "Adam's step size", type=positive_float, section="training")
     clipnorm: float = option(5.0, "gradient clipping by global norm", type=positive_float, section="training")
     ema_momentum: float = option(

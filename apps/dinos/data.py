@@ -18,6 +18,7 @@ import numpy as np
 from apps.common import files, paths
 from apps.common.errors import UsageError
 from apps.common.files import MAX_NAME_CHARS, MAX_NAME_LIST_BYTES, read_text
+from apps.dinos.config import MAX_CHARACTERS
 
 DEFAULT_DATA = paths.user_data("dinos.txt")
 MANIFEST = paths.data("dinos.json")
@@ -43,8 +44,9 @@ def read_names(path, keep_case=False):
     """Reads a newline-separated name list (UTF-8), with no TensorFlow.
 
     Raises:
-        UsageError: the list is unreadable, holds no names, is over `MAX_NAME_LIST_BYTES` bytes, or has a name
-            over `MAX_NAME_CHARS` characters (training pads every name to the longest one).
+        UsageError: the list is unreadable, holds no names, is over `MAX_NAME_LIST_BYTES` bytes, has a name
+            over `MAX_NAME_CHARS` characters (training pads every name to the longest one), or more than
+            `MAX_CHARACTERS` distinct characters (the vocabulary a model trained on it would have).
     """
     names = parse_names(read_text(path, "name list", max_bytes=MAX_NAME_LIST_BYTES), keep_case)
     longest = max(range(len(names)), key=lambda i: len(names[i]), default=None)
@@ -54,6 +56,9 @@ def read_names(path, keep_case=False):
         )
     if not names:
         raise UsageError(f"name list {path} holds no names")
+    characters = len(set("".join(names)))
+    if characters > MAX_CHARACTERS:
+        raise UsageError(f"name list {path} holds {characters:,} distinct characters; the limit is {MAX_CHARACTERS:,}")
     return names
 
 

@@ -3,8 +3,8 @@
 import dataclasses
 
 from apps.common.cells import CELLS
-from apps.common.cli import fraction, int_in, positive_float, positive_int
-from apps.common.config import option
+from apps.common.cli import fraction, int_in, positive_float
+from apps.common.config import MAX_BATCH_SIZE, MAX_EMBEDDING_DIM, MAX_EPOCHS, MAX_UNITS, option
 from apps.jazz.conditioning import MODES
 from apps.jazz.grammar import ENCODINGS
 
@@ -13,6 +13,8 @@ HEADS = ("joint", "factored", "chain")
 (`apps.jazz.model.FactoredSoftmax`); `chain`, one head per part conditioned on the parts before it
 (`apps.jazz.model.ChainSoftmax`)."""
 MAX_SEED = 2**31 - 1000  # the sampler's seeds are int32, and a long solo uses seed, seed + 1, ...
+MAX_SEQ_LEN = 1_000
+"""Tokens per training window (a solo of the Weimar Jazz Database has about 450)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +41,12 @@ class Hyperparameters:
         section="model",
     )
     cell: str = option("lstm", "recurrent cell", choices=CELLS, section="model")
-    units: int = option(64, "state size", type=positive_int, section="model")
+    units: int = option(64, "state size", type=int_in(1, MAX_UNITS), section="model")
     dropout: float = option(0.1, "rate before the softmax", type=fraction, section="model")
-    embedding_dim: int = option(32, "token embedding size", type=positive_int, section="model")
-    seq_len: int = option(90, "Tx, tokens per training window", type=positive_int, section="model")
-    epochs: int = option(30, "most epochs", type=positive_int, section="training")
-    batch_size: int = option(64, "windows per step", type=positive_int, section="training")
+    embedding_dim: int = option(32, "token embedding size", type=int_in(1, MAX_EMBEDDING_DIM), section="model")
+    seq_len: int = option(90, "Tx, tokens per training window", type=int_in(1, MAX_SEQ_LEN), section="model")
+    epochs: int = option(30, "most epochs", type=int_in(1, MAX_EPOCHS), section="training")
+    batch_size: int = option(64, "windows per step", type=int_in(1, MAX_BATCH_SIZE), section="training")
     learning_rate: float = option(5e-3, "Adam's step size", type=positive_float, section="training")
     validation_split: float = option(0.1, "fraction of solos held out", type=fraction, section="training")
     seed: int = option(

@@ -24,6 +24,7 @@ from apps.common.cli import (
     add_force_argument,
     add_overwrite_argument,
     fraction,
+    int_in,
     make_parser,
     positive_int,
     print_json,
@@ -35,7 +36,7 @@ from apps.common.commands import add_export_parser, export_command, load_app_bun
 from apps.common.paths import saved_model
 from apps.sentiment import data as data_lib
 from apps.sentiment import embeddings
-from apps.sentiment.config import EXPLAIN_METHODS, Hyperparameters
+from apps.sentiment.config import EXPLAIN_METHODS, MAX_CLASSES, Hyperparameters
 
 DEFAULT_MODEL = saved_model("sentiment")
 MODEL_HELP = "bundle directory (default saved_models/sentiment)"
@@ -70,7 +71,9 @@ def build_parser():
         help="--task file without --dev: share of the examples held out (default 0.1)",
     )
     train_cmd.add_argument(
-        "--num-classes", type=positive_int, help="--task file: number of classes (default: largest label + 1)"
+        "--num-classes",
+        type=int_in(1, MAX_CLASSES),
+        help="--task file: number of classes (default: largest label + 1)",
     )
     train_cmd.add_argument(
         "--train-on",

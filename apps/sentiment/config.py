@@ -3,9 +3,9 @@
 import dataclasses
 
 from apps.common.cells import CELLS
-from apps.common.cli import fraction, positive_float, positive_int
+from apps.common.cli import fraction, int_in, positive_float
 from apps.common.cli import seed as seed_type
-from apps.common.config import option
+from apps.common.config import MAX_BATCH_SIZE, MAX_EMBEDDING_DIM, MAX_EPOCHS, MAX_LAYERS, MAX_UNITS, option
 
 POOLINGS = ("last", "mean", "max")
 DEFAULT_MAX_LENGTH = 100
@@ -14,6 +14,14 @@ EXPLAIN_METHODS = ("integrated-gradients", "occlusion")
 """How `apps.sentiment.explain` scores tokens; the first is the default."""
 DEFAULT_EMBEDDING_DIM = 64
 """Word vector size without pretrained vectors (with them: theirs)."""
+MAX_TOKENS = 200_000
+"""Vocabulary size (`--max-tokens`), and the most words `--extra-vocabulary` adds beyond it (GloVe 6B has 400,000)."""
+MAX_LENGTH = 1_000
+"""Tokens kept per text (`--max-length`)."""
+MAX_MEMBERS = 16
+"""Networks of an ensemble (`--ensemble`)."""
+MAX_CLASSES = 1_000
+"""Classes of a labelled file (`--num-classes`, and the largest label + 1 where it is inferred)."""
 PTB_RULES = (
     (r"\(", " -lrb- "),
     (r"\)", " -rrb- "),
@@ -38,9 +46,9 @@ class Hyperparameters:
     """
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    units: int = option(64, "units per direction", type=positive_int)
+    units: int = option(64, "units per direction", type=int_in(1, MAX_UNITS))
     num_layers: int = option(
-        1, "stacked recurrent layers", type=positive_int, flag="--layers", metavar="N", key="layers"
+        1, "stacked recurrent layers", type=int_in(1, MAX_LAYERS), flag="--layers", metavar="N", key="layers"
     )
     bidirectional: bool = option(True, "read the text both ways", type=bool)
     pooling: str = option("last", "classify from the last state, or the mean or max over the tokens", choices=POOLINGS)
@@ -48,12 +56,14 @@ class Hyperparameters:
         1,
         "train N networks side by side (own embeddings, same vocabulary) and answer with the "
         "mean of their probabilities",
-        type=positive_int,
+        type=int_in(1, MAX_MEMBERS),
         flag="--ensemble",
         metavar="N",
     )
     embedding_dim: int = option(
-        None, f"word vector size (default: that of --embeddings, else {DEFAULT_EMBEDDING_DIM})", type=positive_int
+        None,
+        f"word vector size (default: that of --embeddings, else {DEFAULT_EMBEDDING_DIM})",
+        type=int_in(1, MAX_EMBEDDING_DIM),
     )
     freeze_embeddings: bool = option(False, "keep the word vectors as initialised instead of training them", type=bool)
     extra_vocabulary: int = option(
@@ -61,15 +71,19 @@ class Hyperparameters:
         "with --embeddings: add the N most frequent of its words that the training texts lack to the "
         "vocabulary (beyond --max-tokens), so that words unseen in training keep a meaning at predict time; "
         "each costs embedding-dim x 4 bytes",
-        type=positive_int,
+        type=int_in(1, MAX_TOKENS),
         metavar="N",
     )
-    max_tokens: int = option(10000, "vocabulary size, padding and unknown-word ids included", type=positive_int)
-    max_length: int = option(DEFAULT_MAX_LENGTH, "tokens kept per text, the rest is cut off", type=positive_int)
+    max_tokens: int = option(
+        10000, "vocabulary size, padding and unknown-word ids included", type=int_in(1, MAX_TOKENS)
+    )
+    max_length: int = option(
+        DEFAULT_MAX_LENGTH, "tokens kept per text, the rest is cut off", type=int_in(1, MAX_LENGTH)
+    )
     dropout: float = option(0.5, "dropout rate", type=fraction)
     word_dropout: float = option(0.5, "share of words dropped while training", type=fraction)
     learning_rate: float = option(1e-3, "Adam's step size", type=positive_float)
-    epochs: int = option(20, "most epochs", type=positive_int)
-    batch_size: int = option(32, "examples per step", type=positive_int)
-    patience: int = option(3, "stop after this many epochs without a better dev accuracy", type=positive_int)
+    epochs: int = option(20, "most epochs", type=int_in(1, MAX_EPOCHS))
+    batch_size: int = option(32, "examples per step", type=int_in(1, MAX_BATCH_SIZE))
+    patience: int = option(3, "stop after this many epochs without a better dev accuracy", type=int_in(1, MAX_EPOCHS))
     seed: int = option(0, "seeds the initialisation, dropout and shuffling", type=seed_type)

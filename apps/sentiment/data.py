@@ -28,6 +28,7 @@ import re
 from apps.common import files, paths
 from apps.common.errors import UsageError
 from apps.common.files import MAX_LABELLED_BYTES, read_text
+from apps.sentiment.config import MAX_CLASSES
 
 MANIFEST = paths.data("sentiment.json")
 DEFAULT_DATA_DIR = paths.user_data("sentiment")
@@ -47,6 +48,12 @@ TREE_FILES = ("train.txt", "dev.txt")
 TREE_CLASSES = 5
 """Every node of a treebank tree carries one of SST-5's five labels, whatever the task."""
 TRAIN_ON = ("phrases", "sentences")
+MAX_TREE_WORDS = 100
+"""Words (leaves) of one treebank tree; SST's longest sentence has 52. A tree of n words has 2n - 1 phrases
+holding up to n(n + 1)/2 words in all (a chain of nested phrases), so a long tree costs memory by its square."""
+MAX_PHRASE_WORDS = 5_000_000
+"""Words of all the phrases of a treebank file, each occurrence counted: what its phrases cost to keep and train
+on. SST's training trees hold 1,312,339."""
 # A tree is brackets and atoms (labels, words). Only ASCII blanks separate atoms: three training leaves hold a
 # no-break space (`8\xa01\\/2`), one token in SST's own sentence files, which Python's `\s` would split.
 _TREE_TOKENS = re.compile(r"[()]|[^() \t\r\n]+")
@@ -71,7 +78,7 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
 
     Args:
         path: the file.
-        num_classes: labels must lie in 0..num_classes-1; `None` accepts any label >= 0.
+        num_classes: labels must lie in 0..num_classes-1; `None` accepts any of the `MAX_CLASSES` first.
         text_col, label_col: header names of the columns in a CSV/TSV table.
 
     Returns:
@@ -125,13 +132,15 @@ def _table_rows(content, path, delimiter, text_col, label_col):
 
 
 def parse_label(token, num_classes, where):
-    """Returns `token` as a class id in 0..num_classes-1 (any id >= 0 if `num_classes` is None)."""
+    """Returns `token` as a class id in 0..num_classes-1 (0..`MAX_CLASSES`-1 if `num_classes` is None)."""
     try:
         label = int(token)
     except ValueError:
         raise UsageError(f"{where}: label {token!r} is not an integer class id") from None
-    if label < 0 or (num_classes is not None and label >= num_classes):
-        bound = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
+    if label < 0 or label >= (num_classes or MAX_CLASSES):
+        bound = (
+            f"0..{num_classes - 1}" if num_classes else f"0..{MAX_CLASSES - 1}: the limit is {MAX_CLASSES:,} classes"
+        )
         raise UsageError(f"{where}: label {label} is out of range (expected {bound})")
     return label
 
@@ -154,9 +163,10 @@ def parse_tree(line, where):
 
     Raises:
         UsageError: unbalanced parentheses, a label that is not an integer in 0..4, a node with no word or
-            with both a word and subtrees, anything after the tree.
+            with both a word and subtrees, anything after the tree, more than `MAX_TREE_WORDS` words.
     """
     nodes = []
+    leaves = 0
     open_nodes = []  # [label, words, holds_a_word] of each node not yet closed, outermost first
     tokens = _TREE_TOKENS.finditer(line)
     for match in tokens:
@@ -185,6 +195,9 @@ def parse_tree(line, where):
             if open_nodes[-1][1]:
                 rule = "a leaf holds one word" if open_nodes[-1][2] else "a node holds subtrees or a word, not both"
                 raise UsageError(f"{where}: {rule}; {token!r} at column {column} is one too many")
+            leaves += 1
+            if leaves > MAX_TREE_WORDS:
+                raise UsageError(f"{where}: a tree of more than {MAX_TREE_WORDS} words; the limit is {MAX_TREE_WORDS}")
             open_nodes[-1][1].append(token.lower())
             open_nodes[-1][2] = True
     if open_nodes:
@@ -196,14 +209,21 @@ def read_trees(path):
     """Reads a treebank file, one tree a line (blank lines skipped): a list of `parse_tree` results.
 
     Raises:
-        UsageError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), no tree.
+        UsageError: an unreadable or non-UTF-8 file, a malformed tree (naming the file and line), phrases of
+            more than `MAX_PHRASE_WORDS` words in all, no tree.
     """
     text = read_text(path, "treebank file", max_bytes=MAX_LABELLED_BYTES)
-    trees = [
-        parse_tree(line, f"{path}:{line_number}")
-        for line_number, line in enumerate(text.splitlines(), 1)
-        if line.strip()
-    ]
+    trees, words = [], 0
+    for line_number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        trees.append(parse_tree(line, f"{path}:{line_number}"))
+        words += sum(phrase.count(" ") + 1 for _, phrase in trees[-1])
+        if words > MAX_PHRASE_WORDS:
+            raise UsageError(
+                f"{path}:{line_number}: the phrases of the trees up to here hold {words:,} words in all; "
+                f"the limit is {MAX_PHRASE_WORDS:,}"
+            )
     if not trees:
         raise UsageError(f"{path} holds no trees")
     return trees

@@ -10,6 +10,10 @@ Sources (`load_vectors`):
 The rows of a file keep their order: GloVe and word2vec write the most frequent words first, which is what
 `extra_words` relies on. Every mistake in a file (a row of another length, a value that is not a finite number,
 a dimension other than the one asked for, no vectors) raises `UsageError` naming the file and line.
+
+A file is bounded while it is read, so that `/dev/zero` or a file of one endless line is one error line: at most
+`MAX_VECTORS_FILE_BYTES` bytes (once unzipped), lines of at most `MAX_VECTOR_LINE_BYTES`, vectors of at most
+`MAX_EMBEDDING_DIM` values and `MAX_VECTOR_VALUES` values in all (GloVe 6B 300d, 400,000 x 300, fits).
 """
 
 import dataclasses
@@ -21,6 +25,7 @@ import zlib
 
 import numpy as np
 
+from apps.common.config import MAX_EMBEDDING_DIM
 from apps.common.errors import UsageError
 
 PACKAGED = {
@@ -35,6 +40,12 @@ PACKAGED = {
 """Word vectors that come in a Python package: `--embeddings NAME`. `module.ROOT` is the directory holding the
 vectors (`.npy`, one row per word) and the words (a Parquet table whose `column` lists them in row order)."""
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_VECTORS_FILE_BYTES = 2 << 30
+"""A vectors file, counted once unzipped: a bound on the time it takes to read (GloVe 6B 300d is 0.97 GiB)."""
+MAX_VECTOR_LINE_BYTES = 256 << 10
+"""A line of a vectors file: a word and `MAX_EMBEDDING_DIM` values of up to 100 characters each."""
+MAX_VECTOR_VALUES = 1 << 27
+"""Values of a vectors file in all, each kept as a float32: 512 MiB."""
 PTB_BRACKETS = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
 """SST writes brackets as PTB does; GloVe and word2vec keep them as they are."""
 
@@ -92,8 +103,8 @@ def read_vectors(path, dim=None):
 
     Raises:
         UsageError: unreadable file, not UTF-8, a word without a vector, rows of different lengths, a value that is
-            not a finite number (in float32), a size other than `dim` (or than the header's), no vectors; naming
-            the file and line.
+            not a finite number (in float32), a size other than `dim` (or than the header's), no vectors, a file
+            over the limits above; naming the file and line.
     """
     words, rows = [], []
     expected, why = dim, "--embedding-dim"
@@ -107,12 +118,14 @@ def read_vectors(path, dim=None):
             size = int(fields[1])
             if expected is not None and size != expected:
                 raise UsageError(f"{where}: the header gives vectors of {size} values; {why} says {expected}")
+            _check_dim(size, where)
             expected, why = size, "the header"
             continue
         values = fields[1:]
         if not values:
             raise UsageError(f"{where}: a word without a vector")
         if expected is None:
+            _check_dim(len(values), where)
             expected, why = len(values), f"line {line_number}"
         if len(values) != expected:
             raise UsageError(f"{where}: a vector of {len(values)} values; {why} says {expected}")
@@ -127,21 +140,39 @@ def read_vectors(path, dim=None):
             raise UsageError(f"{where}: value {bad!r} is not a finite number")
         words.append(fields[0])
         rows.append(vector)
+        if len(rows) * expected > MAX_VECTOR_VALUES:
+            raise UsageError(
+                f"{where}: {len(rows):,} vectors of {expected} values are over the limit of {MAX_VECTOR_VALUES:,} "
+                "values in all"
+            )
     if not rows:
         raise UsageError(f"{path} holds no word vectors")
     return WordVectors(words, np.stack(rows), path)
 
 
+def _check_dim(size, where):
+    if size > MAX_EMBEDDING_DIM:
+        raise UsageError(f"{where}: vectors of {size:,} values; the limit is {MAX_EMBEDDING_DIM:,}")
+
+
 def _lines(path):
     """Yields `(line_number, text)` of a plain or gzipped UTF-8 file, raising `UsageError` for what cannot be
-    read."""
-    line_number, zipped = 0, False
+    read or passes `MAX_VECTOR_LINE_BYTES` or `MAX_VECTORS_FILE_BYTES` (checked as it is read: a pipe, a device
+    or a gzipped file has no size to trust beforehand)."""
+    line_number, zipped, total = 0, False, 0
     try:
         with open(path, "rb") as probe:
             zipped = probe.read(2) == GZIP_MAGIC
         opener = gzip.open if zipped else open
         with opener(path, "rb") as handle:
-            for line_number, raw in enumerate(handle, 1):
+            while raw := handle.readline(MAX_VECTOR_LINE_BYTES + 1):
+                line_number += 1
+                if len(raw) > MAX_VECTOR_LINE_BYTES:
+                    raise UsageError(f"{path}:{line_number}: a line over the limit of {MAX_VECTOR_LINE_BYTES:,} bytes")
+                total += len(raw)
+                if total > MAX_VECTORS_FILE_BYTES:
+                    unzipped = " once unzipped" if zipped else ""
+                    raise UsageError(f"{path} is over the limit of {MAX_VECTORS_FILE_BYTES:,} bytes{unzipped}")
                 try:
                     yield line_number, raw.decode("utf-8")
                 except UnicodeDecodeError as error:

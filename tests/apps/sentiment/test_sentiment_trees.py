@@ -8,7 +8,16 @@ import tensorflow as tf
 from conftest import train_tiny
 
 from apps.common.errors import UsageError
-from apps.sentiment.data import FINE_GROUPS, load_task, merge_labels, parse_tree, read_trees, tree_examples
+from apps.sentiment import data
+from apps.sentiment.data import (
+    FINE_GROUPS,
+    MAX_TREE_WORDS,
+    load_task,
+    merge_labels,
+    parse_tree,
+    read_trees,
+    tree_examples,
+)
 from apps.sentiment.model import standardize_ptb
 
 from sentiment_corpus import make_trees, run_cli, write_lines
@@ -148,6 +157,31 @@ def test_malformed_trees_name_the_file_and_line(name, tmp_path):
     with pytest.raises(UsageError) as error:
         read_trees(str(path))
     assert str(error.value).startswith(f"{path}{message}") and "\n" not in str(error.value)
+
+
+def chain(words):
+    """A left-branching tree over `words`: each phrase nests the one before it, as long a chain as can be."""
+    tree = f"(2 {words[0]})"
+    for word in words[1:]:
+        tree = f"(2 {tree} (3 {word}))"
+    return tree
+
+
+def test_a_tree_of_more_words_than_the_limit_is_refused_before_its_phrases_are_built(tmp_path):
+    words = [f"w{index}" for index in range(MAX_TREE_WORDS + 1)]
+    assert len(parse_tree(chain(words[:-1]), "t:1")) == 2 * MAX_TREE_WORDS - 1
+    with pytest.raises(UsageError, match=rf"^t:2: a tree of more than {MAX_TREE_WORDS} words; the limit is 100$"):
+        parse_tree(chain(words), "t:2")
+
+
+def test_the_phrases_of_a_treebank_are_bounded_in_all(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_PHRASE_WORDS", 10)
+    path = tmp_path / "train.txt"
+    path.write_text("(3 (2 a) (3 film))\n(2 (2 a) (3 (2 b) (3 c)))\n")  # phrases of 4, then 8 words
+    with pytest.raises(UsageError, match=r"train.txt:2: the phrases of the trees up to here hold 12 words in all; "):
+        read_trees(str(path))
+    monkeypatch.setattr(data, "MAX_PHRASE_WORDS", 12)
+    assert len(read_trees(str(path))) == 2
 
 
 @pytest.fixture(scope="session")
