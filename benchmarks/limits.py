@@ -22,6 +22,30 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     sentiment-predict-arg    predict with one argument of exactly MAX_ARGUMENT_CHARS characters
     sentiment-evaluate       evaluate --data 150,000 `<label> <text>` lines of ~110 characters (~16 MiB) --plot
 
+The bounds of what `train` builds, each alone at its bound with the others at their defaults, on inputs just
+large enough to reach it (one epoch; `train-*`):
+
+    dinos-train-units, -layers, -embedding-dim   --units / --layers / --embedding-dim at the bound, 256 names
+    dinos-train-batch-size   --batch-size MAX_BATCH_SIZE on that many names of MAX_NAME_CHARS letters
+    dinos-train-characters   a 4 MiB list of names of MAX_NAME_CHARS drawn from MAX_CHARACTERS characters (the
+                             small model of dinos-train, so that it takes minutes)
+    dinos-sample-characters  sample -n MAX_NAMES from a model of MAX_CHARACTERS characters (trained first, unmeasured)
+    jazz-train-units, -embedding-dim             at the bound, one solo of 200 bars of eighth notes
+    jazz-train-seq-len       --seq-len MAX_SEQ_LEN, jazz-train-batch-size --batch-size MAX_BATCH_SIZE: one solo
+                             of 6,400 bars of eighth notes (51,200 tokens), --validation-split 0
+    jazz-train-tokens        --encoding pitch on a solo holding every pitch 0-127 at every duration: the
+                             vocabulary's bound, 6,192 tokens
+    jazz-evaluate-mxl        evaluate --midi a .mxl whose MusicXML unzips to just under MAX_MUSIC_FILE_BYTES
+    sentiment-train-units, -layers, -embedding-dim, -ensemble   at the bound, 256 lines of 20 words
+    sentiment-train-batch-size   --batch-size MAX_BATCH_SIZE on 1,100 lines of 100 words (--max-length's default)
+    sentiment-train-max-tokens   --max-tokens MAX_TOKENS on 25,000 lines of 10 words never repeated
+    sentiment-train-max-length   --max-length MAX_LENGTH on 64 lines of that many words
+    sentiment-train-classes      --num-classes MAX_CLASSES, every label twice
+    sentiment-train-extra-vocabulary  --extra-vocabulary MAX_TOKENS from a vectors file of that many more words
+    sentiment-train-vectors  --embeddings a file of MAX_VECTOR_VALUES values (447,392 x 300, ~2.0 GB)
+    sentiment-train-treebank --train-on phrases: left-branching trees of MAX_TREE_WORDS words up to
+                             MAX_PHRASE_WORDS phrase words (--batch-size 256, to keep it minutes)
+
 Usage:
 
     nice -n 5 python benchmarks/limits.py                      # every case, 10-20 minutes on 2 CPU cores
@@ -37,6 +61,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import string
 import subprocess
@@ -44,14 +69,21 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from apps.common import files  # noqa: E402
+from apps.common import config, files  # noqa: E402
 from apps.dinos import cli as dinos_cli  # noqa: E402
+from apps.dinos import config as dinos_config  # noqa: E402
 from apps.jazz import cli as jazz_cli  # noqa: E402
+from apps.jazz import config as jazz_config  # noqa: E402
+from apps.jazz import grammar  # noqa: E402
 from apps.sentiment import cli as sentiment_cli  # noqa: E402
+from apps.sentiment import config as sentiment_config  # noqa: E402
+from apps.sentiment import data as sentiment_data  # noqa: E402
+from apps.sentiment import embeddings  # noqa: E402
 
 DINOS_MODEL = os.path.join(REPO, "saved_models", "dinos")
 JAZZ_MODEL = os.path.join(REPO, "saved_models", "jazz")
@@ -110,6 +142,13 @@ def name_list(path, rng):
     size = write(path, "".join(name + "\n" for name in names))
     assert size == files.MAX_NAME_LIST_BYTES - (rest == 1), size
     return size, len(names)
+
+
+def remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
 
 
 def mib(n):
@@ -303,6 +342,242 @@ def case_sentiment_evaluate(tmp, rng):
     )
 
 
+def _train_case(app, data_args, options, described, tmp):
+    """`python -m apps.<app> train` for one epoch with `options`, into a bundle under `tmp`."""
+    argv = [f"apps.{app}", "train", *data_args, "--epochs", "1", *options, "--out", os.path.join(tmp, f"{app}-model")]
+    return argv, {"description": described}
+
+
+def _name_list(tmp, rng, name, count, chars, alphabet=LETTERS):
+    path = os.path.join(tmp, name)
+    if not os.path.exists(path):
+        write(path, "".join("".join(rng.choices(alphabet, k=chars)) + "\n" for _ in range(count)))
+    return path
+
+
+def dinos_train_at(option, value):
+    def prepare(tmp, rng):
+        path = _name_list(tmp, rng, "names-256.txt", 256, 10)
+        return _train_case("dinos", ["--data", path], [option, str(value)], f"{option} {value:,}, 256 names", tmp)
+
+    return prepare
+
+
+def case_dinos_train_batch_size(tmp, rng):
+    n = config.MAX_BATCH_SIZE
+    path = _name_list(tmp, rng, "names-long.txt", n + n // 9 + 1, files.MAX_NAME_CHARS)
+    described = f"--batch-size {n:,}, {n + n // 9 + 1:,} names of {files.MAX_NAME_CHARS} letters"
+    return _train_case("dinos", ["--data", path], ["--batch-size", str(n)], described, tmp)
+
+
+def _wide_name_list(tmp, rng, name, size):
+    """Names of MAX_NAME_CHARS characters drawn from MAX_CHARACTERS distinct ones, all of them used, in about
+    `size` bytes of UTF-8."""
+    alphabet = [chr(0x4E00 + index) for index in range(dinos_config.MAX_CHARACTERS)]
+    count = size // (3 * files.MAX_NAME_CHARS + 1) - 3
+    path = _name_list(tmp, rng, name, count, files.MAX_NAME_CHARS, alphabet)
+    with open(path, "a", encoding="utf-8") as handle:  # every character, whatever the draw left out
+        handle.write("".join("".join(alphabet[start : start + 100]) + "\n" for start in range(0, len(alphabet), 100)))
+    return path, count + 3
+
+
+def case_dinos_train_characters(tmp, rng):
+    path, count = _wide_name_list(tmp, rng, "names-wide.txt", files.MAX_NAME_LIST_BYTES)
+    described = f"{dinos_config.MAX_CHARACTERS} characters, {count:,} names of {files.MAX_NAME_CHARS} ({mib(os.path.getsize(path)):.2f} MiB)"
+    options = ["--units", "16", "--embedding-dim", "8", "--batch-size", "256"]  # as dinos-train: minutes, not hours
+    return _train_case("dinos", ["--data", path], options, described + "; as dinos-train", tmp)
+
+
+def case_dinos_sample_characters(tmp, rng):
+    path, _ = _wide_name_list(tmp, rng, "names-wide-small.txt", 64 << 10)
+    model = os.path.join(tmp, "wide-bundle")
+    if not os.path.isdir(model):  # not measured: a model whose softmax has MAX_CHARACTERS + 1 classes
+        subprocess.run(
+            [sys.executable, "-m", "apps.dinos", "train", "--data", path, "--epochs", "1", "--out", model],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+    n = dinos_cli.MAX_NAMES
+    described = f"-n {n:,} from a model of {dinos_config.MAX_CHARACTERS} characters"
+    return ["apps.dinos", "sample", "--model", model, "-n", str(n), "--seed", "0"], {"description": described}
+
+
+PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
+
+
+def musicxml(bars):
+    """A one-part MusicXML score of 4/4 bars, each a list of `(midi, steps)` notes (`midi` None: a rest) in
+    twelfths of a quarter note, with a C7 chord symbol on every bar."""
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<score-partwise version="3.1">',
+        '<part-list><score-part id="P1"><part-name>Solo</part-name></score-part></part-list><part id="P1">',
+    ]
+    for number, notes in enumerate(bars, 1):
+        out.append(f'<measure number="{number}">')
+        if number == 1:
+            out.append("<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time>")
+            out.append("</attributes>")
+        out.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
+        for midi, steps in notes:
+            if midi is None:
+                out.append(f"<note><rest/><duration>{steps}</duration></note>")
+                continue
+            octave, pc = divmod(midi, 12)
+            alter = "<alter>1</alter>" if PITCH_NAMES[pc] == PITCH_NAMES[pc - 1] and pc else ""
+            out.append(
+                f"<note><pitch><step>{PITCH_NAMES[pc]}</step>{alter}<octave>{octave - 1}</octave></pitch>"
+                f"<duration>{steps}</duration></note>"
+            )
+        out.append("</measure>")
+    out.append("</part></score-partwise>\n")
+    return "\n".join(out)
+
+
+def _eighths_solo(tmp, rng, bars):
+    """A solo of `bars` bars of eighth notes, written once: its path."""
+    path = os.path.join(tmp, f"eighths-{bars}.musicxml")
+    if not os.path.exists(path):
+        write(path, musicxml([[(rng.randrange(60, 80), 6) for _ in range(8)] for _ in range(bars)]))
+    return path
+
+
+def jazz_train_at(option, value, bars=200, extra=()):
+    def prepare(tmp, rng):
+        path = _eighths_solo(tmp, rng, bars)
+        described = f"{option} {value:,}, one solo of {bars:,} bars of eighths"
+        return _train_case("jazz", ["--midi", path], [option, str(value), *extra], described, tmp)
+
+    return prepare
+
+
+def case_jazz_train_tokens(tmp, rng):
+    steps = grammar.MAX_STEPS
+    bars = [[(pitch, steps)] for pitch in range(128)]
+    bars += [[(pitch, d), (pitch, steps - d)] for pitch in range(128) for d in range(1, steps // 2 + 1)]
+    bars += [[(60, d), (None, steps - d)] for d in range(1, steps)] + [[(None, steps)]] * 2
+    path = os.path.join(tmp, "every-token.musicxml")
+    write(path, musicxml(bars))
+    described = f"--encoding pitch, {len(bars):,} bars: every pitch at every duration, and rests"
+    return _train_case("jazz", ["--midi", path], ["--encoding", "pitch"], described, tmp)
+
+
+def case_jazz_evaluate_mxl(tmp, rng):
+    bar = [(rng.randrange(60, 80), 6) for _ in range(8)]
+    size = len(musicxml([bar] * 2)) - len(musicxml([bar]))
+    text = musicxml([bar] * ((files.MAX_MUSIC_FILE_BYTES - len(musicxml([]))) // size))
+    path = os.path.join(tmp, "big.mxl")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("solo.xml", text)
+    assert len(text.encode()) <= files.MAX_MUSIC_FILE_BYTES
+    described = f".mxl of {os.path.getsize(path):,} B unzipping to {len(text):,} B"
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
+
+
+def _labelled(tmp, rng, name, lines, words, classes=5):
+    path = os.path.join(tmp, name)
+    if not os.path.exists(path):
+        write(path, "".join(f"{index % classes} {words_line(rng, words * 6)}\n" for index in range(lines)))
+    return path
+
+
+def sentiment_train_at(option, value):
+    def prepare(tmp, rng):
+        path = _labelled(tmp, rng, "labelled-256.txt", 256, 20)
+        return _train_case(
+            "sentiment", ["--task", "file", "--data", path], [option, str(value)], f"{option} {value:,}, 256 lines", tmp
+        )
+
+    return prepare
+
+
+def case_sentiment_train_batch_size(tmp, rng):
+    n = config.MAX_BATCH_SIZE
+    path = _labelled(tmp, rng, "labelled-long.txt", 1_100, 100)
+    described = f"--batch-size {n:,}, 1,100 lines of ~100 words"
+    return _train_case("sentiment", ["--task", "file", "--data", path], ["--batch-size", str(n)], described, tmp)
+
+
+def _unique_words(rng, count, chars=8):
+    words = set()
+    while len(words) < count:
+        words.add(letters(rng, chars))
+    return sorted(words)
+
+
+def case_sentiment_train_max_tokens(tmp, rng):
+    n = sentiment_config.MAX_TOKENS
+    words = _unique_words(rng, 250_000)
+    path = os.path.join(tmp, "labelled-vocabulary.txt")
+    write(path, "".join(f"{row % 5} {' '.join(words[row * 10 : row * 10 + 10])}\n" for row in range(25_000)))
+    described = f"--max-tokens {n:,}, 25,000 lines of 10 words never repeated"
+    return _train_case("sentiment", ["--task", "file", "--data", path], ["--max-tokens", str(n)], described, tmp)
+
+
+def case_sentiment_train_max_length(tmp, rng):
+    n = sentiment_config.MAX_LENGTH
+    path = _labelled(tmp, rng, "labelled-max-length.txt", 64, n)
+    described = f"--max-length {n:,}, 64 lines of ~{n:,} words"
+    return _train_case("sentiment", ["--task", "file", "--data", path], ["--max-length", str(n)], described, tmp)
+
+
+def case_sentiment_train_classes(tmp, rng):
+    n = sentiment_config.MAX_CLASSES
+    path = _labelled(tmp, rng, "labelled-classes.txt", 2 * n, 10, classes=n)
+    described = f"--num-classes {n:,}, {2 * n:,} lines"
+    return _train_case("sentiment", ["--task", "file", "--data", path], ["--num-classes", str(n)], described, tmp)
+
+
+def _vectors_file(path, words, dim, value_chars, rng):
+    """`words` vectors of `dim` values of `value_chars` characters each, drawn from 1,000 prepared rows."""
+    rows = [
+        " ".join(f"{rng.random():.{value_chars - 2}f}" for _ in range(dim)) + "\n"
+        for _ in range(min(1_000, len(words)))
+    ]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{word} {rows[index % len(rows)]}" for index, word in enumerate(words))
+    return os.path.getsize(path)
+
+
+def case_sentiment_train_extra_vocabulary(tmp, rng):
+    n = sentiment_config.MAX_TOKENS
+    path = _labelled(tmp, rng, "labelled-256.txt", 256, 20)
+    vectors = os.path.join(tmp, "vectors-extra.txt")
+    _vectors_file(vectors, WORDS + _unique_words(rng, n), 64, 8, rng)
+    described = f"--extra-vocabulary {n:,}, vectors of {n + len(WORDS):,} words x 64"
+    options = ["--embeddings", vectors, "--extra-vocabulary", str(n)]
+    return _train_case("sentiment", ["--task", "file", "--data", path], options, described, tmp)
+
+
+def case_sentiment_train_vectors(tmp, rng):
+    dim = 300
+    rows = embeddings.MAX_VECTOR_VALUES // dim
+    path = _labelled(tmp, rng, "labelled-256.txt", 256, 20)
+    vectors = os.path.join(tmp, "vectors-large.txt")
+    size = _vectors_file(vectors, WORDS + [f"w{index:07d}" for index in range(rows - len(WORDS))], dim, 14, rng)
+    assert size <= embeddings.MAX_VECTORS_FILE_BYTES
+    described = f"{rows:,} vectors x {dim} ({rows * dim:,} values), {size / 1e9:.2f} GB"
+    return _train_case("sentiment", ["--task", "file", "--data", path], ["--embeddings", vectors], described, tmp)
+
+
+def case_sentiment_train_treebank(tmp, rng):
+    n = sentiment_data.MAX_TREE_WORDS
+    phrase_words = n + n * (n + 1) // 2 - 1  # every leaf, then every nested phrase of 2 .. n words
+    trees = []
+    for _ in range(sentiment_data.MAX_PHRASE_WORDS // phrase_words):
+        tree = f"({rng.randrange(5)} {letters(rng, 5)})"
+        for _ in range(n - 1):
+            tree = f"({rng.randrange(5)} {tree} ({rng.randrange(5)} {letters(rng, 5)}))"
+        trees.append(tree + "\n")
+    directory = os.path.join(tmp, "treebank")
+    os.makedirs(os.path.join(directory, "trees"), exist_ok=True)
+    size = write(os.path.join(directory, "trees", "train.txt"), "".join(trees))
+    write(os.path.join(directory, "trees", "dev.txt"), "".join(trees[:20]))
+    described = f"{len(trees):,} trees of {n} words, {len(trees) * phrase_words:,} phrase words, {size / 1e6:.1f} MB"
+    options = ["--train-on", "phrases", "--batch-size", "256"]
+    return _train_case("sentiment", ["--task", "sst5", "--data", directory], options, described, tmp)
+
+
 CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("dinos-sample", f"MAX_NAMES {dinos_cli.MAX_NAMES:,}", case_dinos_sample, True),
     (
@@ -334,6 +609,104 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         "sentiment-evaluate",
         f"16 MiB chosen (MAX_TEXT_FILE_BYTES is {mib(files.MAX_TEXT_FILE_BYTES):g} MiB)",
         case_sentiment_evaluate,
+        False,
+    ),
+    ("dinos-train-units", f"MAX_UNITS {config.MAX_UNITS:,}", dinos_train_at("--units", config.MAX_UNITS), False),
+    ("dinos-train-layers", f"MAX_LAYERS {config.MAX_LAYERS}", dinos_train_at("--layers", config.MAX_LAYERS), False),
+    (
+        "dinos-train-embedding-dim",
+        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
+        dinos_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
+        False,
+    ),
+    ("dinos-train-batch-size", f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}", case_dinos_train_batch_size, False),
+    ("dinos-train-characters", f"MAX_CHARACTERS {dinos_config.MAX_CHARACTERS}", case_dinos_train_characters, False),
+    (
+        "dinos-sample-characters",
+        f"MAX_CHARACTERS {dinos_config.MAX_CHARACTERS}, MAX_NAMES {dinos_cli.MAX_NAMES:,}",
+        case_dinos_sample_characters,
+        False,
+    ),
+    ("jazz-train-units", f"MAX_UNITS {config.MAX_UNITS:,}", jazz_train_at("--units", config.MAX_UNITS), False),
+    (
+        "jazz-train-embedding-dim",
+        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
+        jazz_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
+        False,
+    ),
+    (
+        "jazz-train-seq-len",
+        f"MAX_SEQ_LEN {jazz_config.MAX_SEQ_LEN:,}",
+        jazz_train_at("--seq-len", jazz_config.MAX_SEQ_LEN, 6_400, ["--validation-split", "0"]),
+        False,
+    ),
+    (
+        "jazz-train-batch-size",
+        f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}",
+        jazz_train_at("--batch-size", config.MAX_BATCH_SIZE, 6_400, ["--validation-split", "0"]),
+        False,
+    ),
+    ("jazz-train-tokens", "6,192 tokens (MIDI pitches x durations)", case_jazz_train_tokens, False),
+    (
+        "jazz-evaluate-mxl",
+        f"MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB unzipped",
+        case_jazz_evaluate_mxl,
+        False,
+    ),
+    (
+        "sentiment-train-units",
+        f"MAX_UNITS {config.MAX_UNITS:,}",
+        sentiment_train_at("--units", config.MAX_UNITS),
+        False,
+    ),
+    (
+        "sentiment-train-layers",
+        f"MAX_LAYERS {config.MAX_LAYERS}",
+        sentiment_train_at("--layers", config.MAX_LAYERS),
+        False,
+    ),
+    (
+        "sentiment-train-embedding-dim",
+        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
+        sentiment_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
+        False,
+    ),
+    (
+        "sentiment-train-ensemble",
+        f"MAX_MEMBERS {sentiment_config.MAX_MEMBERS}",
+        sentiment_train_at("--ensemble", sentiment_config.MAX_MEMBERS),
+        False,
+    ),
+    ("sentiment-train-batch-size", f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}", case_sentiment_train_batch_size, False),
+    (
+        "sentiment-train-max-tokens",
+        f"MAX_TOKENS {sentiment_config.MAX_TOKENS:,}",
+        case_sentiment_train_max_tokens,
+        False,
+    ),
+    (
+        "sentiment-train-max-length",
+        f"MAX_LENGTH {sentiment_config.MAX_LENGTH:,}",
+        case_sentiment_train_max_length,
+        False,
+    ),
+    ("sentiment-train-classes", f"MAX_CLASSES {sentiment_config.MAX_CLASSES:,}", case_sentiment_train_classes, False),
+    (
+        "sentiment-train-extra-vocabulary",
+        f"MAX_TOKENS {sentiment_config.MAX_TOKENS:,} extra words",
+        case_sentiment_train_extra_vocabulary,
+        False,
+    ),
+    (
+        "sentiment-train-vectors",
+        f"MAX_VECTOR_VALUES {embeddings.MAX_VECTOR_VALUES:,}, file <= MAX_VECTORS_FILE_BYTES",
+        case_sentiment_train_vectors,
+        False,
+    ),
+    (
+        "sentiment-train-treebank",
+        f"MAX_TREE_WORDS {sentiment_data.MAX_TREE_WORDS}, MAX_PHRASE_WORDS {sentiment_data.MAX_PHRASE_WORDS:,}",
+        case_sentiment_train_treebank,
         False,
     ),
 ]
@@ -466,9 +839,9 @@ def main(argv=None):
                 + (f"\n  stderr: {tail[-1] if tail else '(empty)'}" if failed else ""),
                 flush=True,
             )
-            for path in os.listdir(tmp):  # outputs go; the shared name list stays for the next dinos case
-                if path.endswith((".mid", ".png")):
-                    os.remove(os.path.join(tmp, path))
+            for path in os.listdir(tmp):  # outputs go; the shared inputs stay for the next cases
+                if path.endswith((".mid", ".png", "-model")) or path.startswith("vectors-"):
+                    remove(os.path.join(tmp, path))
 
     print()
     print(table(results))
@@ -493,6 +866,20 @@ def main(argv=None):
             "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
             "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
             "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS,
+            "MAX_UNITS": config.MAX_UNITS,
+            "MAX_LAYERS": config.MAX_LAYERS,
+            "MAX_EMBEDDING_DIM": config.MAX_EMBEDDING_DIM,
+            "MAX_BATCH_SIZE": config.MAX_BATCH_SIZE,
+            "dinos.MAX_CHARACTERS": dinos_config.MAX_CHARACTERS,
+            "jazz.MAX_SEQ_LEN": jazz_config.MAX_SEQ_LEN,
+            "sentiment.MAX_TOKENS": sentiment_config.MAX_TOKENS,
+            "sentiment.MAX_LENGTH": sentiment_config.MAX_LENGTH,
+            "sentiment.MAX_MEMBERS": sentiment_config.MAX_MEMBERS,
+            "sentiment.MAX_CLASSES": sentiment_config.MAX_CLASSES,
+            "sentiment.MAX_TREE_WORDS": sentiment_data.MAX_TREE_WORDS,
+            "sentiment.MAX_PHRASE_WORDS": sentiment_data.MAX_PHRASE_WORDS,
+            "embeddings.MAX_VECTOR_VALUES": embeddings.MAX_VECTOR_VALUES,
+            "embeddings.MAX_VECTORS_FILE_BYTES": embeddings.MAX_VECTORS_FILE_BYTES,
         },
         "cases": results,
     }

@@ -11,8 +11,9 @@ from apps.common.cli import fraction, int_in, positive_float
 from apps.common.cli import seed as seed_type
 from apps.common.config import MAX_BATCH_SIZE, MAX_EMBEDDING_DIM, MAX_EPOCHS, MAX_LAYERS, MAX_UNITS, option
 
-MAX_CHARACTERS = 1_000
-"""Distinct characters of a training name list: the softmax has a class for each (the dinosaurs use 27)."""
+MAX_CHARACTERS = 256
+"""Distinct characters of a training name list: the softmax has a class for each (the dinosaurs use 27, Latin-1's
+letters fit), and sampling 100,000 names holds 100,000 x that many probabilities at each step."""
 
 
 @dataclasses.dataclass(frozen=True)

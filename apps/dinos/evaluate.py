@@ -10,6 +10,8 @@ from apps.dinos import data
 
 CHUNK = 4096
 """Names scored per `model.predict` call: the full probability array of 40,000 long names would take 1 GB."""
+CHUNK_PROBABILITIES = 1 << 24
+"""At most this many probabilities (64 MiB) per call: fewer names a chunk when the vocabulary is large."""
 
 
 def token_log_probs(model, vocab, names, batch_size=256):
@@ -22,8 +24,9 @@ def token_log_probs(model, vocab, names, batch_size=256):
     width = max((len(name) for name in names), default=0) + 1
     log_probs = np.zeros((len(names), width))
     mask = np.zeros((len(names), width), bool)
-    for start in track(range(0, len(names), CHUNK), "scoring", f"batch of {CHUNK:,} names"):
-        x, y = data.make_arrays(names[start : start + CHUNK], vocab)
+    chunk = min(CHUNK, max(1, CHUNK_PROBABILITIES // (width * vocab.num_classes)))
+    for start in track(range(0, len(names), chunk), "scoring", f"batch of {chunk:,} names"):
+        x, y = data.make_arrays(names[start : start + chunk], vocab)
         probs = model.predict(x, batch_size=batch_size, verbose=0)
         chosen = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0].astype("float64")
         rows = slice(start, start + len(x))
