@@ -31,11 +31,12 @@ large enough to reach it (one epoch; `train-*`):
                              small model of dinos-train, so that it takes minutes)
     dinos-sample-characters  sample -n MAX_NAMES from a model of MAX_CHARACTERS characters (trained first, unmeasured)
     jazz-train-units, -embedding-dim             at the bound, one solo of 200 bars of eighth notes
-    jazz-train-seq-len       --seq-len MAX_SEQ_LEN, jazz-train-batch-size --batch-size MAX_BATCH_SIZE: one solo
-                             of 6,400 bars of eighth notes (51,200 tokens), --validation-split 0
+    jazz-train-seq-len       --seq-len MAX_SEQ_LEN, jazz-train-batch-size --batch-size MAX_BATCH_SIZE: 32 solos
+                             of 200 bars of eighth notes (51,200 tokens), --validation-split 0
     jazz-train-tokens        --encoding pitch on a solo holding every pitch 0-127 at every duration: the
                              vocabulary's bound, 6,192 tokens
-    jazz-evaluate-mxl        evaluate --midi a .mxl whose MusicXML unzips to just under MAX_MUSIC_FILE_BYTES
+    jazz-evaluate-mxl        evaluate --midi a .mxl whose MusicXML unzips to just under MAX_MUSIC_FILE_BYTES:
+                             parts of 200 bars of eighth notes (the melody, one part, is what music21 un-ties)
     sentiment-train-units, -layers, -embedding-dim, -ensemble   at the bound, 256 lines of 20 words
     sentiment-train-batch-size   --batch-size MAX_BATCH_SIZE on 1,100 lines of 100 words (--max-length's default)
     sentiment-train-max-tokens   --max-tokens MAX_TOKENS on 25,000 lines of 10 words never repeated
@@ -370,12 +371,12 @@ def case_dinos_train_batch_size(tmp, rng):
     return _train_case("dinos", ["--data", path], ["--batch-size", str(n)], described, tmp)
 
 
-def _wide_name_list(tmp, rng, name, size):
-    """Names of MAX_NAME_CHARS characters drawn from MAX_CHARACTERS distinct ones, all of them used, in about
-    `size` bytes of UTF-8."""
+def _wide_name_list(tmp, rng, name, size, chars=files.MAX_NAME_CHARS):
+    """Names of `chars` characters drawn from MAX_CHARACTERS distinct ones, all of them used, in about `size`
+    bytes of UTF-8."""
     alphabet = [chr(0x4E00 + index) for index in range(dinos_config.MAX_CHARACTERS)]
-    count = size // (3 * files.MAX_NAME_CHARS + 1) - 3
-    path = _name_list(tmp, rng, name, count, files.MAX_NAME_CHARS, alphabet)
+    count = size // (3 * chars + 1) - 3
+    path = _name_list(tmp, rng, name, count, chars, alphabet)
     with open(path, "a", encoding="utf-8") as handle:  # every character, whatever the draw left out
         handle.write("".join("".join(alphabet[start : start + 100]) + "\n" for start in range(0, len(alphabet), 100)))
     return path, count + 3
@@ -389,7 +390,7 @@ def case_dinos_train_characters(tmp, rng):
 
 
 def case_dinos_sample_characters(tmp, rng):
-    path, _ = _wide_name_list(tmp, rng, "names-wide-small.txt", 64 << 10)
+    path, _ = _wide_name_list(tmp, rng, "names-wide-short.txt", 64 << 10, chars=8)  # names that end
     model = os.path.join(tmp, "wide-bundle")
     if not os.path.isdir(model):  # not measured: a model whose softmax has MAX_CHARACTERS + 1 classes
         subprocess.run(
@@ -406,46 +407,65 @@ def case_dinos_sample_characters(tmp, rng):
 PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
 
 
-def musicxml(bars):
-    """A one-part MusicXML score of 4/4 bars, each a list of `(midi, steps)` notes (`midi` None: a rest) in
-    twelfths of a quarter note, with a C7 chord symbol on every bar."""
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>\n<score-partwise version="3.1">',
-        '<part-list><score-part id="P1"><part-name>Solo</part-name></score-part></part-list><part id="P1">',
-    ]
+def musicxml(bars, chord_every=16, parts=1):
+    """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: 4/4 bars, each a list of
+    `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, with a C7 chord symbol every
+    `chord_every` bars (music21 takes a while over each)."""
+    listed = "".join(
+        f'<score-part id="P{part}"><part-name>{"Solo" if part == 1 else f"Part {part}"}</part-name></score-part>'
+        for part in range(1, parts + 1)
+    )
+    measures = []
     for number, notes in enumerate(bars, 1):
-        out.append(f'<measure number="{number}">')
+        measures.append(f'<measure number="{number}">')
         if number == 1:
-            out.append("<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time>")
-            out.append("</attributes>")
-        out.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
+            measures.append(
+                "<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
+            )
+        if (number - 1) % chord_every == 0:
+            measures.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
         for midi, steps in notes:
             if midi is None:
-                out.append(f"<note><rest/><duration>{steps}</duration></note>")
+                measures.append(f"<note><rest/><duration>{steps}</duration></note>")
                 continue
             octave, pc = divmod(midi, 12)
             alter = "<alter>1</alter>" if PITCH_NAMES[pc] == PITCH_NAMES[pc - 1] and pc else ""
-            out.append(
+            measures.append(
                 f"<note><pitch><step>{PITCH_NAMES[pc]}</step>{alter}<octave>{octave - 1}</octave></pitch>"
                 f"<duration>{steps}</duration></note>"
             )
-        out.append("</measure>")
-    out.append("</part></score-partwise>\n")
-    return "\n".join(out)
+        measures.append("</measure>")
+    body = "\n".join(measures)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<score-partwise version="3.1"><part-list>{listed}</part-list>\n'
+        + "".join(f'<part id="P{part}">\n{body}\n</part>\n' for part in range(1, parts + 1))
+        + "</score-partwise>\n"
+    )
 
 
-def _eighths_solo(tmp, rng, bars):
-    """A solo of `bars` bars of eighth notes, written once: its path."""
-    path = os.path.join(tmp, f"eighths-{bars}.musicxml")
-    if not os.path.exists(path):
-        write(path, musicxml([[(rng.randrange(60, 80), 6) for _ in range(8)] for _ in range(bars)]))
-    return path
+def eighths(rng, bars):
+    return [[(rng.randrange(60, 80), 6) for _ in range(8)] for _ in range(bars)]
 
 
-def jazz_train_at(option, value, bars=200, extra=()):
+JAZZ_SOLOS = 32
+"""Solos of the jazz corpus at --seq-len's and --batch-size's bounds: music21's `stripTies` takes time by the
+square of a part's notes, so many short solos, not one long one."""
+
+
+def _solos(tmp, rng, count, bars):
+    """A directory of `count` solos of `bars` bars of eighth notes, written once: its path."""
+    directory = os.path.join(tmp, f"solos-{count}x{bars}")
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+        for index in range(count):
+            write(os.path.join(directory, f"solo{index:02d}.musicxml"), musicxml(eighths(rng, bars)))
+    return directory
+
+
+def jazz_train_at(option, value, count=1, extra=()):
     def prepare(tmp, rng):
-        path = _eighths_solo(tmp, rng, bars)
-        described = f"{option} {value:,}, one solo of {bars:,} bars of eighths"
+        path = _solos(tmp, rng, count, 200)
+        described = f"{option} {value:,}, {count} solo{'s' if count > 1 else ''} of 200 bars of eighths"
         return _train_case("jazz", ["--midi", path], [option, str(value), *extra], described, tmp)
 
     return prepare
@@ -463,14 +483,15 @@ def case_jazz_train_tokens(tmp, rng):
 
 
 def case_jazz_evaluate_mxl(tmp, rng):
-    bar = [(rng.randrange(60, 80), 6) for _ in range(8)]
-    size = len(musicxml([bar] * 2)) - len(musicxml([bar]))
-    text = musicxml([bar] * ((files.MAX_MUSIC_FILE_BYTES - len(musicxml([]))) // size))
+    bars = eighths(rng, 200)
+    part = len(musicxml(bars, parts=2)) - len(musicxml(bars))
+    parts = (files.MAX_MUSIC_FILE_BYTES - len(musicxml(bars))) // part + 1
+    text = musicxml(bars, parts=parts).encode()
+    assert len(text) <= files.MAX_MUSIC_FILE_BYTES
     path = os.path.join(tmp, "big.mxl")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("solo.xml", text)
-    assert len(text.encode()) <= files.MAX_MUSIC_FILE_BYTES
-    described = f".mxl of {os.path.getsize(path):,} B unzipping to {len(text):,} B"
+    described = f".mxl of {os.path.getsize(path):,} B unzipping to {len(text):,} B: {parts} parts of 200 bars"
     return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
@@ -637,13 +658,13 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     (
         "jazz-train-seq-len",
         f"MAX_SEQ_LEN {jazz_config.MAX_SEQ_LEN:,}",
-        jazz_train_at("--seq-len", jazz_config.MAX_SEQ_LEN, 6_400, ["--validation-split", "0"]),
+        jazz_train_at("--seq-len", jazz_config.MAX_SEQ_LEN, JAZZ_SOLOS, ["--validation-split", "0"]),
         False,
     ),
     (
         "jazz-train-batch-size",
         f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}",
-        jazz_train_at("--batch-size", config.MAX_BATCH_SIZE, 6_400, ["--validation-split", "0"]),
+        jazz_train_at("--batch-size", config.MAX_BATCH_SIZE, JAZZ_SOLOS, ["--validation-split", "0"]),
         False,
     ),
     ("jazz-train-tokens", "6,192 tokens (MIDI pitches x durations)", case_jazz_train_tokens, False),

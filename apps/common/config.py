@@ -21,13 +21,13 @@ import dataclasses
 # Upper bounds of the sizes every app's `train` offers, so that a typo (`--units 100000`) is one error line
 # instead of an out-of-memory traceback. Each is measured alone, the others at their defaults, by
 # `benchmarks/limits.py`; docs/cli.md lists the peak memory at each.
-MAX_UNITS = 2_048
+MAX_UNITS = 1_024
 """State size of a recurrent layer (per direction)."""
 MAX_LAYERS = 8
 """Stacked recurrent layers."""
 MAX_EMBEDDING_DIM = 2_048
 """Size of a token's vector (also the most values a line of a pretrained vectors file may hold)."""
-MAX_BATCH_SIZE = 1_024
+MAX_BATCH_SIZE = 512
 """Examples (names, windows, texts) per training step."""
 MAX_EPOCHS = 10_000
 """Epochs, and the patience of early stopping: a bound on time, not memory."""

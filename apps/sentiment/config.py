@@ -18,7 +18,7 @@ MAX_TOKENS = 200_000
 """Vocabulary size (`--max-tokens`), and the most words `--extra-vocabulary` adds beyond it (GloVe 6B has 400,000)."""
 MAX_LENGTH = 1_000
 """Tokens kept per text (`--max-length`)."""
-MAX_MEMBERS = 16
+MAX_MEMBERS = 8
 """Networks of an ensemble (`--ensemble`)."""
 MAX_CLASSES = 1_000
 """Classes of a labelled file (`--num-classes`, and the largest label + 1 where it is inferred)."""

@@ -46,6 +46,9 @@ MAX_VECTOR_LINE_BYTES = 256 << 10
 """A line of a vectors file: a word and `MAX_EMBEDDING_DIM` values of up to 100 characters each."""
 MAX_VECTOR_VALUES = 1 << 27
 """Values of a vectors file in all, each kept as a float32: 512 MiB."""
+BLOCK_ROWS = 1 << 14
+"""Vectors are read into blocks of this many rows, joined at the end: one array each, not one per row, which the
+allocator could not hand back to the system once joined."""
 PTB_BRACKETS = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
 """SST writes brackets as PTB does; GloVe and word2vec keep them as they are."""
 
@@ -106,7 +109,7 @@ def read_vectors(path, dim=None):
             not a finite number (in float32), a size other than `dim` (or than the header's), no vectors, a file
             over the limits above; naming the file and line.
     """
-    words, rows = [], []
+    words, blocks = [], []
     expected, why = dim, "--embedding-dim"
     for line_number, line in _lines(path):
         fields = line.rstrip("\r\n").rstrip(" ").split(" ")
@@ -138,16 +141,19 @@ def read_vectors(path, dim=None):
         if not np.isfinite(vector).all():
             bad = values[int(np.argmin(np.isfinite(vector)))]
             raise UsageError(f"{where}: value {bad!r} is not a finite number")
-        words.append(fields[0])
-        rows.append(vector)
-        if len(rows) * expected > MAX_VECTOR_VALUES:
+        if (len(words) + 1) * expected > MAX_VECTOR_VALUES:
             raise UsageError(
-                f"{where}: {len(rows):,} vectors of {expected} values are over the limit of {MAX_VECTOR_VALUES:,} "
-                "values in all"
+                f"{where}: {len(words) + 1:,} vectors of {expected} values are over the limit of "
+                f"{MAX_VECTOR_VALUES:,} values in all"
             )
-    if not rows:
+        if len(words) % BLOCK_ROWS == 0:
+            blocks.append(np.empty((BLOCK_ROWS, expected), "float32"))
+        blocks[-1][len(words) % BLOCK_ROWS] = vector
+        words.append(fields[0])
+    if not words:
         raise UsageError(f"{path} holds no word vectors")
-    return WordVectors(words, np.stack(rows), path)
+    blocks[-1] = blocks[-1][: (len(words) - 1) % BLOCK_ROWS + 1]
+    return WordVectors(words, np.concatenate(blocks), path)
 
 
 def _check_dim(size, where):

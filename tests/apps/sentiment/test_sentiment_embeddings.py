@@ -250,8 +250,11 @@ def test_glove_extra_stays_out_of_the_test_extra():
 
 def test_vectors_are_bounded_in_all_while_they_are_read(tmp_path, monkeypatch):
     monkeypatch.setattr(embeddings, "MAX_VECTOR_VALUES", 10)
+    monkeypatch.setattr(embeddings, "BLOCK_ROWS", 2)  # read in blocks of two rows, the last one short
     path = write_vectors(tmp_path / "four.vec", VECTOR_WORDS[:4], tiny_vectors()[:4, :3])
-    assert len(read_vectors(write_vectors(tmp_path / "three.vec", VECTOR_WORDS[:3], tiny_vectors()[:3, :3])).words) == 3
+    three = read_vectors(write_vectors(tmp_path / "three.vec", VECTOR_WORDS[:3], tiny_vectors()[:3, :3]))
+    assert three.words == VECTOR_WORDS[:3]
+    np.testing.assert_array_equal(three.vectors, tiny_vectors()[:3, :3])
     with pytest.raises(UsageError, match=":4: 4 vectors of 3 values are over the limit of 10 values in all"):
         read_vectors(path)
     monkeypatch.setattr(embeddings, "MAX_VECTORS_FILE_BYTES", 1000)
