@@ -23,10 +23,10 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     sentiment-evaluate       evaluate --data 150,000 `<label> <text>` lines of ~110 characters (~16 MiB) --plot
 
 The bounds of what `train` builds, each alone at its bound with the others at their defaults, on inputs just
-large enough to reach it (one epoch; `train-*`):
+large enough to reach it (one epoch; the `*-train-*` cases, and two more):
 
     dinos-train-units, -layers, -embedding-dim   --units / --layers / --embedding-dim at the bound, 256 names
-    dinos-train-batch-size   --batch-size MAX_BATCH_SIZE on that many names of MAX_NAME_CHARS letters
+    dinos-train-batch-size   --batch-size MAX_BATCH_SIZE on a ninth more names, of MAX_NAME_CHARS letters
     dinos-train-characters   a 4 MiB list of names of MAX_NAME_CHARS drawn from MAX_CHARACTERS characters (the
                              small model of dinos-train, so that it takes minutes)
     dinos-sample-characters  sample -n MAX_NAMES from a model of MAX_CHARACTERS characters (trained first, unmeasured)
@@ -49,15 +49,17 @@ large enough to reach it (one epoch; `train-*`):
 
 Usage:
 
-    nice -n 5 python benchmarks/limits.py                      # every case, 10-20 minutes on 2 CPU cores
+    nice -n 5 python benchmarks/limits.py                      # every case, 30-40 minutes on 2 CPU cores
     python benchmarks/limits.py --quick                        # the short cases only
     python benchmarks/limits.py --cases dinos-train jazz-generate --timeout 900
+    nice -n 5 python benchmarks/limits.py --cases '*-train-*' jazz-evaluate-mxl dinos-sample-characters
 
 Prints a Markdown table (case, limit, input size, peak RSS, wall and CPU seconds, exit status) and writes
 JSON to benchmarks/results/limits.json. A case that exits non-zero is reported with its stderr's last line.
 """
 
 import argparse
+import fnmatch
 import json
 import os
 import platform
@@ -356,14 +358,6 @@ def _name_list(tmp, rng, name, count, chars, alphabet=LETTERS):
     return path
 
 
-def dinos_train_at(option, value):
-    def prepare(tmp, rng):
-        path = _name_list(tmp, rng, "names-256.txt", 256, 10)
-        return _train_case("dinos", ["--data", path], [option, str(value)], f"{option} {value:,}, 256 names", tmp)
-
-    return prepare
-
-
 def case_dinos_train_batch_size(tmp, rng):
     n = config.MAX_BATCH_SIZE
     path = _name_list(tmp, rng, "names-long.txt", n + n // 9 + 1, files.MAX_NAME_CHARS)
@@ -462,15 +456,6 @@ def _solos(tmp, rng, count, bars):
     return directory
 
 
-def jazz_train_at(option, value, count=1, extra=()):
-    def prepare(tmp, rng):
-        path = _solos(tmp, rng, count, 200)
-        described = f"{option} {value:,}, {count} solo{'s' if count > 1 else ''} of 200 bars of eighths"
-        return _train_case("jazz", ["--midi", path], [option, str(value), *extra], described, tmp)
-
-    return prepare
-
-
 def case_jazz_train_tokens(tmp, rng):
     steps = grammar.MAX_STEPS
     bars = [[(pitch, steps)] for pitch in range(128)]
@@ -500,16 +485,6 @@ def _labelled(tmp, rng, name, lines, words, classes=5):
     if not os.path.exists(path):
         write(path, "".join(f"{index % classes} {words_line(rng, words * 6)}\n" for index in range(lines)))
     return path
-
-
-def sentiment_train_at(option, value):
-    def prepare(tmp, rng):
-        path = _labelled(tmp, rng, "labelled-256.txt", 256, 20)
-        return _train_case(
-            "sentiment", ["--task", "file", "--data", path], [option, str(value)], f"{option} {value:,}, 256 lines", tmp
-        )
-
-    return prepare
 
 
 def case_sentiment_train_batch_size(tmp, rng):
@@ -599,6 +574,28 @@ def case_sentiment_train_treebank(tmp, rng):
     return _train_case("sentiment", ["--task", "sst5", "--data", directory], options, described, tmp)
 
 
+def train_at(app, option, value, solos=1, extra=()):
+    """A case: `train` with `option` at `value`, on a small corpus (`solos` solos, for jazz)."""
+
+    def prepare(tmp, rng):
+        if app == "dinos":
+            data, what = ["--data", _name_list(tmp, rng, "names-256.txt", 256, 10)], "256 names"
+        elif app == "jazz":
+            data, what = ["--midi", _solos(tmp, rng, solos, 200)], f"{solos} solo(s) of 200 bars of eighths"
+        else:
+            data, what = ["--task", "file", "--data", _labelled(tmp, rng, "labelled-256.txt", 256, 20)], "256 lines"
+        return _train_case(app, data, [option, str(value), *extra], f"{option} {value:,}, {what}", tmp)
+
+    return prepare
+
+
+BOUNDED = [  # an option of `train`, the constant bounding it, its value, the apps offering it
+    ("--units", "MAX_UNITS", config.MAX_UNITS, ("dinos", "jazz", "sentiment")),
+    ("--layers", "MAX_LAYERS", config.MAX_LAYERS, ("dinos", "sentiment")),
+    ("--embedding-dim", "MAX_EMBEDDING_DIM", config.MAX_EMBEDDING_DIM, ("dinos", "jazz", "sentiment")),
+    ("--ensemble", "MAX_MEMBERS", sentiment_config.MAX_MEMBERS, ("sentiment",)),
+]
+
 CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("dinos-sample", f"MAX_NAMES {dinos_cli.MAX_NAMES:,}", case_dinos_sample, True),
     (
@@ -632,14 +629,6 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         case_sentiment_evaluate,
         False,
     ),
-    ("dinos-train-units", f"MAX_UNITS {config.MAX_UNITS:,}", dinos_train_at("--units", config.MAX_UNITS), False),
-    ("dinos-train-layers", f"MAX_LAYERS {config.MAX_LAYERS}", dinos_train_at("--layers", config.MAX_LAYERS), False),
-    (
-        "dinos-train-embedding-dim",
-        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
-        dinos_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
-        False,
-    ),
     ("dinos-train-batch-size", f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}", case_dinos_train_batch_size, False),
     ("dinos-train-characters", f"MAX_CHARACTERS {dinos_config.MAX_CHARACTERS}", case_dinos_train_characters, False),
     (
@@ -648,23 +637,16 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         case_dinos_sample_characters,
         False,
     ),
-    ("jazz-train-units", f"MAX_UNITS {config.MAX_UNITS:,}", jazz_train_at("--units", config.MAX_UNITS), False),
-    (
-        "jazz-train-embedding-dim",
-        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
-        jazz_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
-        False,
-    ),
     (
         "jazz-train-seq-len",
         f"MAX_SEQ_LEN {jazz_config.MAX_SEQ_LEN:,}",
-        jazz_train_at("--seq-len", jazz_config.MAX_SEQ_LEN, JAZZ_SOLOS, ["--validation-split", "0"]),
+        train_at("jazz", "--seq-len", jazz_config.MAX_SEQ_LEN, JAZZ_SOLOS, ["--validation-split", "0"]),
         False,
     ),
     (
         "jazz-train-batch-size",
         f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}",
-        jazz_train_at("--batch-size", config.MAX_BATCH_SIZE, JAZZ_SOLOS, ["--validation-split", "0"]),
+        train_at("jazz", "--batch-size", config.MAX_BATCH_SIZE, JAZZ_SOLOS, ["--validation-split", "0"]),
         False,
     ),
     ("jazz-train-tokens", "6,192 tokens (MIDI pitches x durations)", case_jazz_train_tokens, False),
@@ -672,30 +654,6 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         "jazz-evaluate-mxl",
         f"MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB unzipped",
         case_jazz_evaluate_mxl,
-        False,
-    ),
-    (
-        "sentiment-train-units",
-        f"MAX_UNITS {config.MAX_UNITS:,}",
-        sentiment_train_at("--units", config.MAX_UNITS),
-        False,
-    ),
-    (
-        "sentiment-train-layers",
-        f"MAX_LAYERS {config.MAX_LAYERS}",
-        sentiment_train_at("--layers", config.MAX_LAYERS),
-        False,
-    ),
-    (
-        "sentiment-train-embedding-dim",
-        f"MAX_EMBEDDING_DIM {config.MAX_EMBEDDING_DIM:,}",
-        sentiment_train_at("--embedding-dim", config.MAX_EMBEDDING_DIM),
-        False,
-    ),
-    (
-        "sentiment-train-ensemble",
-        f"MAX_MEMBERS {sentiment_config.MAX_MEMBERS}",
-        sentiment_train_at("--ensemble", sentiment_config.MAX_MEMBERS),
         False,
     ),
     ("sentiment-train-batch-size", f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}", case_sentiment_train_batch_size, False),
@@ -730,6 +688,11 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         case_sentiment_train_treebank,
         False,
     ),
+]
+CASES += [
+    (f"{app}-train-{option[2:]}", f"{name} {value:,}", train_at(app, option, value), False)
+    for option, name, value, apps in BOUNDED
+    for app in apps
 ]
 CASE_NAMES = [case[0] for case in CASES]
 
@@ -807,9 +770,8 @@ def main(argv=None):
     parser.add_argument(
         "--cases",
         nargs="+",
-        choices=CASE_NAMES,
         metavar="CASE",
-        help=f"cases to run, of: {' '.join(CASE_NAMES)} (default: all)",
+        help=f"cases to run, by name or shell pattern ('*-train-*'), of: {' '.join(CASE_NAMES)} (default: all)",
     )
     parser.add_argument(
         "--quick",
@@ -826,7 +788,15 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "limits.json"))
     args = parser.parse_args(argv)
 
-    selected = [case for case in CASES if (not args.cases or case[0] in args.cases) and (not args.quick or case[3])]
+    unknown = [pattern for pattern in args.cases or () if not fnmatch.filter(CASE_NAMES, pattern)]
+    if unknown:
+        parser.error(f"no case matches {' '.join(unknown)}")
+    selected = [
+        case
+        for case in CASES
+        if (not args.cases or any(fnmatch.fnmatchcase(case[0], pattern) for pattern in args.cases))
+        and (not args.quick or case[3])
+    ]
     if not selected:
         parser.error("no case selected")
     load_before = os.getloadavg()
@@ -836,6 +806,8 @@ def main(argv=None):
             rng = random.Random(f"{args.seed}-{name}")
             command, described = prepare(tmp, rng)
             stderr_path = os.path.join(tmp, f"{name}.stderr")
+            # Each case parses its solos afresh, as a first run does, not from an earlier case's or run's cache.
+            os.environ["JAZZ_CACHE_DIR"] = os.path.join(tmp, f"{name}-jazz-cache")
             load = os.getloadavg()
             print(f"{name}: python -m {shown(command)}", flush=True)
             result = measure(command, args.timeout, stderr_path)
