@@ -19,8 +19,8 @@ import argparse
 import dataclasses
 
 # Upper bounds of the sizes every app's `train` offers, so that a typo (`--units 100000`) is one error line
-# instead of an out-of-memory traceback. Each is measured alone, the others at their defaults, by
-# `benchmarks/limits.py`; docs/cli.md lists the peak memory at each.
+# instead of an out-of-memory traceback. docs/cli.md lists the peak memory at each, with the other options at
+# their defaults (`benchmarks/limits.py`).
 MAX_UNITS = 1_024
 """State size of a recurrent layer (per direction)."""
 MAX_LAYERS = 8
