@@ -27,7 +27,13 @@ def float32_policy_after():
 
 def train_and_load(solos_dir, out, *extra):
     assert main(["train", "--midi", str(solos_dir), *TRAIN_ARGS, "--out", str(out), *extra]) == 0
-    assert sorted(os.listdir(out)) == ["config.json", "history.json", "model.keras", "training.png", "training_tokens.npz"]
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "history.json",
+        "model.keras",
+        "training.png",
+        "training_tokens.npz",
+    ]
     model, config = load_bundle(str(out))
     assert config["metrics"]["epochs"] == 2 and np.isfinite(config["metrics"]["val_perplexity"])
     return model
