@@ -1,9 +1,11 @@
-"""Where the apps find their defaults: one rule, relative to the folder that holds the `apps` package.
+"""Where the apps find their defaults: one rule, relative to the `apps` package itself.
 
-In a checkout that folder is the repository; after `pip install .` it is `site-packages`, where the shipped
-bundles (`saved_models/<name>/model.keras` and `config.json`) and the data manifests (`data/*.json`) are
-installed as package data (`[tool.setuptools.package-data]` in pyproject.toml). No default depends on the
-current directory, so `python -m apps.jazz generate` works from anywhere.
+The shipped bundles (`saved_models/<name>`: `model.keras`, `config.json`, jazz's `training_tokens.npz`) and the
+download manifests (`data/*.json`) are the `apps` package's data, in `SHIPPED`: the `apps` folder itself when
+it holds them, as an install does (pyproject.toml maps the repository's `saved_models/` and `data/` into `apps`,
+so that site-packages gains no top-level names but `apps` and `layers`), else the folder that holds `apps` (a
+checkout or an editable install: the repository, where those folders stay). No default depends on the current
+directory, so `python -m apps.jazz generate` works from anywhere.
 
 What the apps write on their own (caches, downloads) goes to the user's folders (`user_cache`, `user_data`),
 never beside the package: an installed one is rarely writable, and another install would not find it.
@@ -12,9 +14,11 @@ never beside the package: an installed one is rarely writable, and another insta
 import os
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SAVED_MODELS = ROOT / "saved_models"
-DATA = ROOT / "data"
+PACKAGE = pathlib.Path(__file__).resolve().parents[1]
+ROOT = PACKAGE.parent  # the repository, in a checkout
+SHIPPED = PACKAGE if (PACKAGE / "saved_models").is_dir() else ROOT
+SAVED_MODELS = SHIPPED / "saved_models"
+DATA = SHIPPED / "data"
 PROJECT = "sequence-models"
 
 
