@@ -10,17 +10,14 @@ Saving is atomic: the bundle is written to a temporary directory and swapped in 
 TensorFlow: a command checks its arguments against the config before the model (and TensorFlow) loads.
 """
 
-import importlib
 import json
 import os
 import pathlib
 import shutil
 
+from apps.common import registry
 from apps.common.errors import UsageError
 from apps.common.files import BUNDLE, CONFIG_FILE, MODEL_FILE, atomic_dir, bundle_app, check_readable
-
-APPS = ("dinos", "jazz", "sentiment")
-"""The apps whose `apps.<app>.model` `load_bundle` imports before loading one of their bundles."""
 
 
 def save_bundle(path, model, config, extra_files=(), force=False):
@@ -48,7 +45,9 @@ def load_bundle(path, app=None, compile=False):
 
     Args:
         path: the bundle directory.
-        app: the app that will use it: another app's bundle is refused before its model is loaded.
+        app: the app that will use it: another app's bundle is refused before its model is loaded. The app the
+            bundle names in its config, if registered (`apps.common.registry`), has its `model` module imported
+            first.
         compile: restore the training configuration too.
 
     Raises:
@@ -62,9 +61,8 @@ def load_bundle(path, app=None, compile=False):
 
     import layers  # noqa: F401  (registers our layers, so a fresh process can deserialise them)
 
-    if found in APPS:
-        # Registers the app's custom layers, which safe mode looks up by name (jazz's `FactoredSoftmax`, ...).
-        importlib.import_module(f"apps.{found}.model")
+    if found in registry.PACKAGES:
+        registry.module(found, "model")  # registers the app's custom layers, which safe mode looks up by name
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many kinds for a damaged zip; all mean the same to a user.

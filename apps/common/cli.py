@@ -281,8 +281,8 @@ fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
 def add_compile_arguments(parser, steps_per_execution=10):
     """Adds `--jit-compile` and `--steps-per-execution` to a `train` command: how its steps are compiled.
 
-    Defaults: no XLA, and `steps_per_execution` batches per call (dinos and jazz: 10; sentiment: 1), the
-    fastest settings on a CPU in `benchmarks/README.md` ("Apps")."""
+    Defaults: no XLA, and `steps_per_execution` batches per call, the app's fastest settings on a CPU in
+    `benchmarks/README.md` ("Apps")."""
     parser.add_argument("--jit-compile", action="store_true", help="compile training steps with XLA")
     parser.add_argument(
         "--steps-per-execution",

@@ -1,21 +1,16 @@
 """What every app's command line does alike: load a bundle, and the `export` command.
 
-Each app keeps the same shape (`apps/<app>/`: `cli`, `config`, `data`, `model`, `train`, `evaluate`, `export`,
-`litert`), so these find an app's modules by its name. Nothing is imported here at module level beyond the
+An app is named as its bundles name it; its modules are those it registered (`apps.common.registry`). Nothing is imported here at module level beyond the
 TensorFlow-free plumbing: arguments and paths are checked before TensorFlow loads.
 """
 
-import functools
-import importlib
-
-from apps.common import files, litert
+from apps.common import files, litert, registry
 from apps.common.bundle import load_bundle, read_config
 from apps.common.cli import add_force_argument, printable
 
 
 def load_app_bundle(app, path):
-    """`(model, config)` of the `app` bundle at `path`, in safe mode (`apps.common.bundle.load_bundle`, which
-    imports `apps.<app>.model` first: it registers the app's custom layers)."""
+    """`(model, config)` of the `app` bundle at `path`, in safe mode (`apps.common.bundle.load_bundle`)."""
     return load_bundle(path, app=app)
 
 
@@ -36,18 +31,18 @@ def add_export_parser(commands, model, model_help=None, out_help=None, **kwargs)
 
 
 def export_command(args, app, signatures):
-    """`python -m apps.<app> export`: a SavedModel through `apps.<app>.export.export`, or with
-    `--format litert` a `.tflite` file through `apps.<app>.litert` (`apps.common.litert.export_command`).
+    """An app's `export` command: a SavedModel through its `export` module, or with `--format litert` a `.tflite`
+    file through its `litert` module (`apps.common.litert.export_command`).
 
     Args:
         args: the parsed arguments (`model`, `out`, `force` and `litert.add_format_arguments`'s).
-        app: the app's name.
+        app: the app's name, as registered (`apps.common.registry`).
         signatures: the SavedModel's signatures, for the report.
     """
     read_config(args.model, app)  # a missing or another app's bundle is refused before TensorFlow loads
     if litert.requested(args):
-        return litert.export_command(args, f"apps.{app}.litert", functools.partial(load_app_bundle, app))
+        return litert.export_command(args, app)
     out = files.check_output_dir(args.out, app, files.SAVED_MODEL, force=args.force)
     model, config = load_app_bundle(app, args.model)
-    importlib.import_module(f"apps.{app}.export").export(model, config, out, force=args.force)
+    registry.module(app, "export").export(model, config, out, force=args.force)
     print(f"exported {printable(args.model)} to {printable(args.out)} (signatures: {signatures})")

@@ -374,7 +374,7 @@ def chief_path(path):
 
     Example::
 
-        with chief_path("saved_models/dinos") as path:
+        with chief_path("saved_models/toy") as path:
             save_bundle(path, model, config)
     """
     if is_chief():

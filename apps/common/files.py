@@ -21,7 +21,7 @@ The rules every command follows (docs/cli.md is the user's version):
   or directory is renamed into place, even where a library swallowed the exception.
 - **Replacing our output keeps the user's files in it.** When the directory replaced is a bundle or SavedModel
   of ours, whatever in it that no such output writes (`OWNED`: a README, notes, a licence) is carried into the
-  new directory before the swap, so retraining into `saved_models/jazz` keeps its README. What `OWNED` names
+  new directory before the swap, so retraining into `saved_models/<app>` keeps its README. What `OWNED` names
   (the old model, history, curve) is replaced or, if the new run does not write it, dropped.
 - **Downloads are checked.** Each app's `download` fetches what its manifest `data/<app>.json` lists
   (`read_manifest`, one format for every app) with `urllib`, streaming it in chunks into a temporary file
@@ -68,11 +68,11 @@ MAX_TEXT_FILE_BYTES = 64 * MIB
 MAX_LABELLED_BYTES = 16 * MIB
 """A labelled file to train or evaluate on (SST's training sentences take 1 MiB, its treebank 2 MiB)."""
 MAX_NAME_LIST_BYTES = 4 * MIB
-"""A dinos name list: 200 times the dinosaur list, and still a few minutes an epoch."""
+"""A name list (one name a line): 200 times the shipped one, and still a few minutes an epoch."""
 MAX_LINE_CHARS = 20_000
 """A line of any text input (a sentence, a text to predict, a progression)."""
 MAX_NAME_CHARS = 100
-"""A name of a dinos name list (the longest dinosaur has 26): training pads every name to the longest."""
+"""A name of a name list (the shipped list's longest has 26): training pads every name to the longest."""
 MAX_ARGUMENT_CHARS = 20_000
 """One command-line argument (a text to predict, a name to score, a progression)."""
 MAX_MUSIC_FILE_BYTES = 16 * MIB
@@ -98,7 +98,7 @@ BUNDLE = "bundle"
 SAVED_MODEL = "savedmodel"
 KINDS = {BUNDLE: "model bundle", SAVED_MODEL: "SavedModel"}
 OWNED = {
-    # training_tokens.npz: jazz's copy check (`apps.jazz.evaluate.TRAINING_TOKENS_FILE`).
+    # training_tokens.npz: a generative app's training corpus as tokens, for its copy check.
     BUNDLE: frozenset({MODEL_FILE, CONFIG_FILE, "history.json", "training.png", "training_tokens.npz"}),
     SAVED_MODEL: frozenset({SAVED_MODEL_FILE, OWNER_FILE, "variables", "assets", "fingerprint.pb"}),
 }
@@ -248,7 +248,7 @@ def check_output_dir(path, app, kind=BUNDLE, force=False, what="--out"):
 
     Args:
         path: where the bundle or SavedModel goes.
-        app: the app writing it ("dinos", "jazz", "sentiment").
+        app: the name of the app writing it.
         kind: `BUNDLE` or `SAVED_MODEL`.
         force: the user's `--force`: whatever is at `path` may be deleted.
         what: the option's name, for messages.

@@ -6,7 +6,7 @@ Inputs have a fixed batch size of 1: our LSTM then converts to a `WHILE` loop of
 dimension, while a free batch size fails inside TensorFlow's list ops ("TensorListReserve requires
 element_shape to be static").
 
-The one-step models (dinos, jazz) are driven by a host loop, `sample`, that mirrors
+The one-step models of the generative apps are driven by a host loop, `sample`, that mirrors
 `apps.common.sampling.Sampler` in NumPy. TensorFlow's stateless random streams cannot be reproduced outside
 TensorFlow, so the loop takes its uniform draws as an argument (or from a NumPy generator): fed the draws the
 compiled sampler made, it picks the same tokens.
@@ -15,12 +15,13 @@ The interpreter is `ai_edge_litert` (extra `litert`); `tf.lite.Interpreter` is d
 """
 
 import contextlib
-import importlib
 import os
 import re
 
 import numpy as np
 
+from apps.common import registry
+from apps.common.bundle import load_bundle
 from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import MARKER, atomic_path, check_output_file, is_ours
@@ -56,22 +57,20 @@ def requested(args):
     return args.format == "litert"
 
 
-def export_command(args, app_module, load):
-    """Runs `export --format litert`: checks every output path before TensorFlow loads, loads the bundle with
-    `load(args.model)`, converts it with `app_module`'s `export`, writes the files and reports them.
+def export_command(args, app):
+    """Runs `export --format litert`: checks every output path before TensorFlow loads, loads `app`'s bundle,
+    converts it with the app's `litert` module (`apps.common.registry`), writes the files and reports them.
 
     Args:
-        args: the parsed arguments (`model`, `out`, `quantize`).
-        app_module: the app's LiteRT module name, e.g. `"apps.dinos.litert"`, with `side_paths(out)` (the files
-            written beside the `.tflite` file) and `export(model, config, out, quantize)`.
-        load: the app's bundle loader.
+        args: the parsed arguments (`model`, `out`, `force`, `quantize`).
+        app: the app's name, as registered.
     """
     out = check_output_file(args.out, [SUFFIX], force=args.force)
-    module = importlib.import_module(app_module)
+    module = registry.module(app, "litert")
     for path in module.side_paths(out):
         # The files beside a `.tflite` file of ours were written with it: they go with it.
         check_output_file(path, force=args.force, ours=lambda _: is_ours(out))
-    model, config = load(args.model)
+    model, config = load_bundle(args.model, app=app)
     written = module.export(model, config, out, args.quantize)
     print(
         f"exported {printable(written[0])} ({os.path.getsize(written[0]):,} bytes, ops: "
@@ -294,7 +293,7 @@ def sample(
 
     Example:
 
-        tokens, log_probs = sample(StepRunner("dinos.tflite"), [0], 30, seed=7, end_token=0)
+        tokens, log_probs = sample(StepRunner("names.tflite"), [0], 30, seed=7, end_token=0)
     """
     if uniforms is None:
         uniforms = np.random.default_rng(seed).random(steps)

@@ -105,16 +105,17 @@ def stderr_is_terminal(stream):
         return False
 
 
-def run_app(app):
-    """`python -m apps.<app>`: turns the filter on, then runs `apps.<app>.cli.main` and exits with its code.
+def run_app(package):
+    """`python -m <package>` (an app's `__main__` passes its `__package__`): turns the filter on, then runs
+    `<package>.cli.main` and exits with its code.
 
     The app is imported only once the filter is on, so that TensorFlow's start-up lines, printed when a
     command imports it, meet the filter."""
     filter_startup_noise()
     try:
-        sys.exit(importlib.import_module(f"apps.{app}.cli").main(sys.argv[1:]))
+        sys.exit(importlib.import_module(f"{package}.cli").main(sys.argv[1:]))
     except KeyboardInterrupt:  # Ctrl-C before `main` installed its handlers: still one line and 130
-        print(f"python -m apps.{app}: interrupted", file=sys.stderr)
+        print(f"python -m {package}: interrupted", file=sys.stderr)
         sys.exit(130)
 
 

@@ -1,12 +1,12 @@
-"""One compiled sampling loop for every generative app (dinos, jazz).
+"""One compiled sampling loop for every generative app.
 
 An app hands over a *step model* (`StepModel`): a Keras model taking `[token (batch,), *states]` and returning
 `[probabilities (batch, vocab), *new_states]`, built from the same layer objects as its training model.
 `Sampler` runs all steps for the whole batch inside one `tf.function` (a `tf.while_loop`), never
 `model.predict` once per step, and is a `tf.Module`, so it exports as a SavedModel signature as is.
 
-A model may also be *conditioned* on what is known of the step it predicts (jazz: the chord and the beat at
-the token's onset). Such features depend on the running time, the sum of the durations of the tokens so far,
+A model may also be *conditioned* on what is known of the step it predicts (for a melody, the chord and the beat
+at the token's onset). Such features depend on the running time, the sum of the durations of the tokens so far,
 so the sampler is given each token's duration and a table of features for every time step, and looks the
 next step's features up inside the loop (`ConditionedSampler`).
 """
@@ -194,7 +194,7 @@ class Sampler(tf.Module):
         vocab = probs.shape[-1]
         upper_ones = tf.linalg.band_part(tf.ones([vocab, vocab]), 0, -1)
         # Only the rows still sampling go through the model: the model step is most of the time, and names end
-        # long before the last step (dinosaur names after ~13 of up to 31).
+        # long before the last step (the shipped names after ~13 of up to 31).
         rows = tf.range(batch)
         # Per step, the (row, step) positions written and their tokens and log-probabilities.
         positions = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=[None, 2])

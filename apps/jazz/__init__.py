@@ -13,3 +13,7 @@ conditioned model sees at each step), `config` (the training hyper-parameters), 
 (`SoloSampler`), `evaluate`, `reference` (generated against real solos on their own changes), `export`, `plot`,
 `cli`.
 """
+
+from apps.common.registry import register
+
+register("jazz", __name__)

@@ -2,4 +2,4 @@
 
 from apps.common.quiet import run_app
 
-run_app("jazz")
+run_app(__package__)

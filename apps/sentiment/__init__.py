@@ -9,3 +9,7 @@
 - `predict`: predict, evaluate (accuracy, macro-F1, confusion matrix); `export`: a SavedModel.
 - `cli`: `python -m apps.sentiment train|evaluate|predict|export|download`.
 """
+
+from apps.common.registry import register
+
+register("sentiment", __name__)

@@ -89,7 +89,7 @@ def run_app(app, argv, *, terminal=False, env=None, timeout=300):
         "import apps.common.progress\n"
         "apps.common.progress.DELAY_S = 0  # tiny work: draw at once\n"
         "from apps.common.quiet import run_app\n"
-        f"run_app({app!r})\n"
+        f"run_app('apps.{app}')\n"
     )
     command = [sys.executable, "-c", child, *map(str, argv)]
     env = {**os.environ, **(env or {})}

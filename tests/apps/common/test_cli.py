@@ -459,7 +459,7 @@ def test_ctrl_c_before_the_command_line_is_read_is_one_line_and_130(monkeypatch,
     monkeypatch.setenv(quiet.ENV, "1")  # no stderr filter in the test process
     monkeypatch.setattr(quiet.importlib, "import_module", interrupted_import)
     try:
-        quiet.run_app("dinos")
+        quiet.run_app("apps.dinos")
     except SystemExit as exit_:
         code = exit_.code
     except KeyboardInterrupt:  # caught here, or it would stop the test run itself
