@@ -1,7 +1,8 @@
 """What every app's command line does alike: load a bundle, and the `export` command.
 
-An app is named as its bundles name it; its modules are those it registered (`apps.common.registry`). Nothing is imported here at module level beyond the
-TensorFlow-free plumbing: arguments and paths are checked before TensorFlow loads.
+An app is named as its bundles name it; its modules are those it registered (`apps.common.registry`). Nothing
+is imported here at module level beyond the TensorFlow-free plumbing: arguments and paths are checked before
+TensorFlow loads.
 """
 
 from apps.common import files, litert, registry

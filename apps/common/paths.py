@@ -1,10 +1,10 @@
 """Where the apps find their defaults: one rule, relative to the `apps` package itself.
 
-The shipped bundles (`saved_models/<name>`: `model.keras`, `config.json`, a generative app's
-`training_tokens.npz`) and the download manifests (`data/*.json`) are the `apps` package's data, in `SHIPPED`:
-the `apps` folder itself when it holds them, as an install does (pyproject.toml maps the repository's `saved_models/` and `data/` into `apps`,
-so that site-packages gains no top-level names but `apps` and `layers`), else the folder that holds `apps` (a
-checkout or an editable install: the repository, where those folders stay). No default depends on the current
+The shipped bundles (`saved_models/<name>`: `model.keras`, `config.json`, a generative app's `training_tokens.npz`)
+and the download manifests (`data/*.json`) are the `apps` package's data, in `SHIPPED`: the `apps` folder itself
+when it holds them, as an install does (pyproject.toml maps the repository's `saved_models/` and `data/` into
+`apps`, so that site-packages gains no top-level names but `apps` and `layers`), else the folder that holds `apps`
+(a checkout or an editable install: the repository, where those folders stay). No default depends on the current
 directory, so `python -m apps.<app>` works from anywhere.
 
 What the apps write on their own (caches, downloads) goes to the user's folders (`user_cache`, `user_data`),
