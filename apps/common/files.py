@@ -98,8 +98,12 @@ BUNDLE = "bundle"
 SAVED_MODEL = "savedmodel"
 KINDS = {BUNDLE: "model bundle", SAVED_MODEL: "SavedModel"}
 OWNED = {
-    # training_tokens.npz: a generative app's training corpus as tokens, for its copy check.
-    BUNDLE: frozenset({MODEL_FILE, CONFIG_FILE, "history.json", "training.png", "training_tokens.npz"}),
+    # training_tokens.npz: a generative app's training corpus as tokens, for its copy check; model.tflite and
+    # the files beside it: the LiteRT model (`apps.common.runtime`).
+    BUNDLE: frozenset(
+        {MODEL_FILE, CONFIG_FILE, "history.json", "training.png", "training_tokens.npz"}
+        | {"model.tflite", "model.vocab.txt", "model.examples.json"}
+    ),
     SAVED_MODEL: frozenset({SAVED_MODEL_FILE, OWNER_FILE, "variables", "assets", "fingerprint.pb"}),
 }
 """What a bundle or a SavedModel of ours may hold that the next one written over it replaces or drops; anything

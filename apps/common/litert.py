@@ -167,7 +167,7 @@ def interpreter(model):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise UsageError(
-            'running a .tflite file needs the ai-edge-litert package: pip install -e ".[litert]"'
+            'running a .tflite file needs the ai-edge-litert package: pip install "ai-edge-litert>=2.1,<3"'
         ) from None
     try:
         result = (

@@ -39,7 +39,8 @@ def fit_progress(verbose):
 
 
 def save_trained(out, model, config, history, *, title, force=False, write_extras=None):
-    """Saves the bundle of a finished run: `model`, `config`, `history.json` and the training curve `training.png`.
+    """Saves the bundle of a finished run: `model`, its LiteRT conversion, `config`, `history.json` and the
+    training curve `training.png`.
 
     Every worker of a multi-worker run calls it; only the chief's bundle lands at `out` (`distribute.chief_path`)
     and only the chief draws the curve.
@@ -63,7 +64,7 @@ def save_trained(out, model, config, history, *, title, force=False, write_extra
             if plot:
                 extras.append(plot)
         with distribute.chief_path(out) as path:
-            save_bundle(path, model, config, extra_files=extras, force=force)
+            save_bundle(path, model, config, extra_files=extras, force=force, litert=True)
 
 
 def compile_language_model(

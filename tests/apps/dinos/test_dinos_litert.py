@@ -165,3 +165,49 @@ def test_bad_requests_are_one_line_and_exit_2_writing_nothing(tmp_path, capsys, 
     assert not os.path.exists(out) and not os.path.exists(str(tmp_path / "out.vocab.txt"))
     if problem == "cannot convert":
         assert "tf.Cumprod" in err
+
+
+def test_train_writes_the_litert_model_into_the_bundle_with_its_checksums(bundle):
+    from apps.common import runtime
+    from apps.common.bundle import read_config
+
+    config = read_config(bundle, "dinos")
+    assert set(config["litert"]) == {"model.tflite", "model.vocab.txt"}
+    found = runtime.litert_files(bundle, config)
+    assert set(found) == {"model.tflite", "model.vocab.txt"}
+    assert all(files.sha256_of(path) == config["litert"][name] for name, path in found.items())
+    assert open(found["model.tflite"], "rb").read().find(files.MARKER.encode()) >= 0
+
+
+def test_a_bundle_whose_model_does_not_convert_is_saved_without_litert_and_one_warning(tmp_path, capsys, monkeypatch):
+    from apps.common.bundle import read_config, save_bundle
+
+    def fail(*args, **kwargs):
+        raise ValueError("no conversion here\nsecond line")
+
+    monkeypatch.setattr(dinos_litert, "export", fail)
+    path = str(tmp_path / "bundle")
+    save_bundle(path, tiny_model(), {"app": "dinos", "vocabulary": VOCAB.get_config(), "max_len": 20}, litert=True)
+    assert "litert" not in read_config(path, "dinos") and not os.path.exists(os.path.join(path, "model.tflite"))
+    assert capsys.readouterr().err == (
+        "warning: the bundle has no LiteRT model, so its commands run on Keras: no conversion here\n"
+    )
+
+
+def test_a_retrain_replaces_the_litert_files_and_an_altered_one_is_refused(tmp_path):
+    from apps.common import runtime
+    from apps.common.bundle import read_config, save_bundle
+    from apps.common.errors import UsageError
+
+    path = str(tmp_path / "bundle")
+    config = {"app": "dinos", "vocabulary": VOCAB.get_config(), "max_len": 20}
+    save_bundle(path, tiny_model(seed=0), config, litert=True)
+    first = read_config(path)["litert"]["model.tflite"]
+    save_bundle(path, tiny_model(seed=1), config, litert=True)
+    config = read_config(path)
+    assert config["litert"]["model.tflite"] != first
+    assert files.sha256_of(os.path.join(path, "model.tflite")) == config["litert"]["model.tflite"]
+    with open(os.path.join(path, "model.tflite"), "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(UsageError, match="does not match the config.json beside it"):
+        runtime.litert_files(path, config)

@@ -91,10 +91,11 @@ def test_the_wheel_adds_only_apps_and_layers_and_carries_the_bundles_and_manifes
     assert len(top) == 3
     # Every module of the checkout: pyproject.toml lists the packages by name.
     assert _repository_files("apps/**/*.py") | _repository_files("layers/**/*.py") <= names
-    shipped = {"model.keras", "config.json", "training_tokens.npz"}
-    bundles = _repository_files("saved_models/*/*", lambda path: path.name in shipped)
+    shipped = {"config.json", "training_tokens.npz"}
+    bundles = _repository_files("saved_models/*/*", lambda path: path.name in shipped or path.name.startswith("model."))
     manifests = _repository_files("data/*.json")
-    assert "saved_models/jazz/training_tokens.npz" in bundles and "data/dinos.json" in manifests
+    assert {"saved_models/jazz/training_tokens.npz", "saved_models/jazz/model.tflite"} <= bundles
+    assert "data/dinos.json" in manifests
     assert {name for name in names if name.startswith(("apps/saved_models/", "apps/data/"))} == {
         f"apps/{name}" for name in bundles | manifests
     }
