@@ -7,9 +7,8 @@ dimension, while a free batch size fails inside TensorFlow's list ops ("TensorLi
 element_shape to be static").
 
 The one-step models of the generative apps are driven by a host loop, `sample`, that mirrors
-`apps.common.sampling.Sampler` in NumPy. TensorFlow's stateless random streams cannot be reproduced outside
-TensorFlow, so the loop takes its uniform draws as an argument (or from a NumPy generator): fed the draws the
-compiled sampler made, it picks the same tokens.
+`apps.common.sampling.Sampler` in NumPy. Its uniform draws are the compiled sampler's, computed without
+TensorFlow (`draws`, from `apps.common.philox`), so the same seed picks the same tokens on either runtime.
 
 The interpreter is `ai_edge_litert` (extra `litert`); `tf.lite.Interpreter` is deprecated.
 """
@@ -20,7 +19,7 @@ import re
 
 import numpy as np
 
-from apps.common import registry
+from apps.common import philox, registry
 from apps.common.bundle import load_bundle
 from apps.common.cli import printable
 from apps.common.errors import UsageError
@@ -277,9 +276,8 @@ def sample(
             `initial_states()`).
         prefix: the tokens fed first (a start token alone is a prefix of length 1).
         steps: the most tokens sampled after the prefix.
-        uniforms: the draws u_0, u_1, ... in [0, 1), at least `steps` of them; `None`: drawn from
-            `np.random.default_rng(seed)`. The compiled sampler's draws for seed s are
-            `tf.random.stateless_uniform([batch], seed=[s, t])` at step t, row by row.
+        uniforms: the draws u_0, u_1, ... in [0, 1), at least `steps` of them; `None`: `draws(seed, steps)[0]`,
+            the compiled sampler's for a batch's first row.
         temperature: > 0; below 1 sharpens the distribution, above 1 flattens it.
         top_k: sample among the k likeliest tokens only (0: all).
         end_token: the id that ends a sequence (included in the result), or `None`.
@@ -296,7 +294,7 @@ def sample(
         tokens, log_probs = sample(StepRunner("names.tflite"), [0], 30, seed=7, end_token=0)
     """
     if uniforms is None:
-        uniforms = np.random.default_rng(seed).random(steps)
+        uniforms = draws(seed, steps)[0]
     uniforms = np.asarray(uniforms, "float64")
     if len(uniforms) < steps:
         raise ValueError(f"{steps} steps need as many uniform draws; got {len(uniforms)}")
@@ -322,6 +320,14 @@ def sample(
             break
         probs, states, onset = advance(token, states, onset)
     return tokens, np.array(log_probs, "float64")
+
+
+def draws(seed, steps, rows=1):
+    """The uniform draws of the compiled sampler (`apps.common.sampling.Sampler`) with seed `seed`: float32
+    (rows, steps), row r's draw at step t being element r of `tf.random.stateless_uniform([batch], seed=[seed, t])`
+    for any batch of more than r rows (Philox fills a vector element by element, so the first r + 1 elements do not
+    depend on its length)."""
+    return np.stack([philox.stateless_uniform([rows], (seed, t)) for t in range(steps)], axis=1).reshape(rows, steps)
 
 
 def _tempered_top_k(probs, temperature, top_k):

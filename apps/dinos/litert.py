@@ -55,19 +55,18 @@ def sample_names(path, n=1, max_len=30, temperature=1.0, top_k=0, seed=None, uni
         n: names to sample.
         max_len: the most characters a name gets (one that reaches it is cut there).
         temperature, top_k: as for `apps.common.litert.sample`.
-        seed: seed of NumPy's generator, when `uniforms` is not given.
+        seed: the compiled sampler's seed, whose draws are used when `uniforms` is not given.
         uniforms: optional float array (n, max_len + 1), the draws of each name's steps.
 
     Returns:
         A list of `(name, log_prob, ended)`: log_prob in nats, of the name's characters and, when it ended
         before `max_len` characters, of the end token.
     """
-    import numpy as np
 
     classes = read_classes(path)
     step = litert.StepRunner(path)
     if uniforms is None:
-        uniforms = np.random.default_rng(seed).random((n, max_len + 1))
+        uniforms = litert.draws(seed, max_len + 1, n)
     names = []
     for row in uniforms[:n]:
         tokens, log_probs = litert.sample(

@@ -73,13 +73,15 @@ def test_fed_the_compiled_samplers_draws_the_numpy_sampler_picks_the_same_names(
     for seed in range(4):
         compiled = sampler(tf.fill([1, 1], data.END_CLASS), steps, temperature, top_k, seed)
         expected = compiled["tokens"][0].numpy()
-        # The compiled sampler's draw at step t: one stateless uniform per batch row, seeded by (seed, t).
+        # The compiled sampler's draw at step t: one stateless uniform per batch row, seeded by (seed, t); the
+        # NumPy sampler computes the same ones from the seed.
         draws = [tf.random.stateless_uniform([1], seed=[seed, t])[0].numpy() for t in range(steps)]
+        np.testing.assert_array_equal(litert.draws(seed, steps)[0], draws)
         tokens, log_probs = litert.sample(
             litert.StepRunner(out),
             [data.END_CLASS],
             steps,
-            uniforms=draws,
+            seed=seed,
             temperature=temperature,
             top_k=top_k,
             end_token=data.END_CLASS,
