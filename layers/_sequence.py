@@ -1,4 +1,4 @@
-"""What our sequence layers share: the time loop (input projection hoisted, full-precision states) and a flat config."""
+"""What our sequence layers share: the time loop (full-precision states) and a flat config."""
 
 import math
 import numbers
@@ -21,9 +21,9 @@ class ProjectedRNN(keras.layers.RNN):
     """A `keras.layers.RNN` whose cell splits into an input projection and a recurrent step.
 
     The cell must provide `project_inputs(x, training)` (x·W + b, with input dropout) and
-    `recurrent_step(projected_x, states, training)`. With `precompute_inputs=True` the projection runs once
-    over all time steps as one large matmul before the loop, leaving only a·U inside it; with `False` it runs
-    inside the loop, step by step, as in `keras.layers.RNN`. Both give the same numbers.
+    `recurrent_step(projected_x, states, training)`. The generic loop runs both at every step, as
+    `keras.layers.RNN` does; the split lets a caller that knows its inputs ahead (a sampler over a fixed
+    vocabulary) compute x·W + b once and look it up.
 
     The states travel through the loop in the layer's *variable* dtype: under a `mixed_bfloat16` or
     `mixed_float16` policy the matmuls run in 16 bits but c⟨t⟩ and the gate arithmetic stay in float32, so a
@@ -35,11 +35,10 @@ class ProjectedRNN(keras.layers.RNN):
     does not, a warning says so, once.
     """
 
-    def __init__(self, cell, precompute_inputs=False, use_fused_bptt=False, **kwargs):
+    def __init__(self, cell, use_fused_bptt=False, **kwargs):
         if not isinstance(use_fused_bptt, bool):
             raise ValueError(f"Invalid `use_fused_bptt`: expected True or False, got {use_fused_bptt!r}")
         super().__init__(cell, **kwargs)
-        self.precompute_inputs = bool(precompute_inputs)
         self.use_fused_bptt = use_fused_bptt
         self._declined_fused_bptt = False  # warned once already
 
@@ -94,20 +93,13 @@ class ProjectedRNN(keras.layers.RNN):
                     stacklevel=2,
                 )
         cell = self.cell
-        if self.precompute_inputs:
-            inputs = cell.project_inputs(sequences, training=training)
 
-            def step(projected_x, states):
-                return cell.recurrent_step(projected_x, states, training=training)
-        else:
-            inputs = sequences
-
-            def step(x, states):
-                return cell.recurrent_step(cell.project_inputs(x, training=training), states, training=training)
+        def step(x, states):
+            return cell.recurrent_step(cell.project_inputs(x, training=training), states, training=training)
 
         return backend_rnn(
             step,
-            inputs,
+            sequences,
             [ops.cast(state, cell.variable_dtype) for state in initial_state],
             go_backwards=self.go_backwards,
             mask=mask,
@@ -142,12 +134,14 @@ class ProjectedRNN(keras.layers.RNN):
         return {
             **config,
             **cell_config,
-            "precompute_inputs": self.precompute_inputs,
             "use_fused_bptt": self.use_fused_bptt,
         }
 
     @classmethod
     def from_config(cls, config):
+        # `.keras` files saved while the layers took `precompute_inputs` hold it; it chose only where x·W + b
+        # was computed, not the numbers, so dropping it loads them exactly.
+        config = {key: value for key, value in config.items() if key != "precompute_inputs"}
         return cls(**config)
 
 

@@ -292,8 +292,6 @@ class GRU(ProjectedRNN):
         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
         kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed, layer_norm,
         layer_norm_epsilon: as in `GRUCell`.
-        precompute_inputs: bool, default `False`. Compute x·W + b for all steps in one matmul before the
-            time loop instead of step by step. Same numbers either way.
         use_fused_bptt: bool, default `False`. Run the hand-written backpropagation through time
             (`layers._gru_bptt`: the three forms, masked or not, with or without recurrent dropout) wherever
             it computes exactly this layer: activations tanh and sigmoid, not unrolled, float32 or float64
@@ -341,7 +339,6 @@ class GRU(ProjectedRNN):
         seed=None,
         layer_norm=False,
         layer_norm_epsilon=1e-3,
-        precompute_inputs=False,
         use_fused_bptt=False,
         **kwargs,
     ):
@@ -370,7 +367,7 @@ class GRU(ProjectedRNN):
             trainable=kwargs.get("trainable", True),
             name="gru_cell",
         )
-        super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
+        super().__init__(cell, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
     def reset_gate(self):

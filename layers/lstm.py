@@ -330,9 +330,6 @@ class LSTM(ProjectedRNN):
         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
         recurrent_dropout, seed, proj_size, proj_clip, cell_clip, forget_bias, layer_norm,
         layer_norm_epsilon: as in `LSTMCell`.
-        precompute_inputs: bool, default `False`. In the generic time loop, compute x·W + b for all steps
-            in one matmul before it instead of step by step. Same numbers either way. The fused path (see
-            `fused_loop`) has its own schedule and ignores it.
         use_fused_bptt: bool, default `False`. Run the hand-written backpropagation through time wherever it
             computes exactly this layer: activations tanh and sigmoid, not unrolled, float32 or float64 with
             no mixed policy, no `proj_size`, `cell_clip` or `layer_norm` (`fused_bptt_declined` says why
@@ -393,7 +390,6 @@ class LSTM(ProjectedRNN):
         forget_bias=0.0,
         layer_norm=False,
         layer_norm_epsilon=1e-3,
-        precompute_inputs=False,
         use_fused_bptt=False,
         **kwargs,
     ):
@@ -426,7 +422,7 @@ class LSTM(ProjectedRNN):
             trainable=kwargs.get("trainable", True),
             name="lstm_cell",
         )
-        super().__init__(cell, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
+        super().__init__(cell, use_fused_bptt=use_fused_bptt, **kwargs)
 
     @property
     def peephole(self):

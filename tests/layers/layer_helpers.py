@@ -16,10 +16,10 @@ def randomize(layer, seed=1, scale=0.5):
         v.assign((scale * rng.standard_normal(tuple(v.shape))).astype(v.dtype))
 
 
-def keras_and_our_lstm(x, units, precompute_inputs=True, peephole=False, use_fused_bptt=False, **kwargs):
+def keras_and_our_lstm(x, units, peephole=False, use_fused_bptt=False, **kwargs):
     """A built `keras.layers.LSTM` with random weights and our LSTM holding the same weights."""
     theirs = keras.layers.LSTM(units, **kwargs)
-    ours = LSTM(units, peephole=peephole, precompute_inputs=precompute_inputs, use_fused_bptt=use_fused_bptt, **kwargs)
+    ours = LSTM(units, peephole=peephole, use_fused_bptt=use_fused_bptt, **kwargs)
     theirs.build(x.shape)
     ours.build(x.shape)
     randomize(theirs)

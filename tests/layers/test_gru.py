@@ -12,7 +12,6 @@ from layer_helpers import assert_imports_torch_modules, call_fn, randomize, run_
 B, T, D, H = 4, 6, 3, 5
 LENGTHS = np.array([6, 4, 1, 3])  # a full row, two padded ones and a single step
 RESET_AFTER = pytest.mark.parametrize("reset_after", [False, True], ids=["reset_before", "reset_after"])
-PRECOMPUTE = pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 NAMES = ["kernel", "recurrent_kernel", "bias"]
 
 
@@ -23,10 +22,10 @@ def make_batch(seed=0, dtype="float32", steps=T):
     return x, mask
 
 
-def keras_and_ours(x, reset_after, precompute_inputs=True, **kwargs):
+def keras_and_ours(x, reset_after, **kwargs):
     """A built `keras.layers.GRU` with random weights and our GRU holding the converted weights."""
     theirs = keras.layers.GRU(H, reset_after=reset_after, **kwargs)
-    ours = GRU(H, reset_after=reset_after, precompute_inputs=precompute_inputs, **kwargs)
+    ours = GRU(H, reset_after=reset_after, **kwargs)
     theirs.build(x.shape)
     ours.build(x.shape)
     randomize(theirs)
@@ -59,20 +58,15 @@ SCENARIOS = {
     "unroll": dict(return_sequences=True, return_state=True, unroll=True),
     "zero_output_for_mask": dict(return_sequences=True, zero_output_for_mask=True),
 }
-# Every scenario with the hoisted projection (the default). Both paths share one time loop and differ only
-# in where x·W + b is computed, so the step-by-step path gets the scenarios that change what reaches it.
-CASES = [(s, True) for s in SCENARIOS] + [(s, False) for s in ("masked_sequences", "go_backwards", "initial_state")]
 
 
 @RESET_AFTER
-@pytest.mark.parametrize(
-    "scenario, precompute_inputs", CASES, ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES]
-)
-def test_matches_keras_gru_outputs_and_gradients(scenario, precompute_inputs, reset_after, grads, assert_all_close):
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_matches_keras_gru_outputs_and_gradients(scenario, reset_after, grads, assert_all_close):
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x, mask = make_batch()
-    theirs, ours = keras_and_ours(x, reset_after, precompute_inputs, **options)
+    theirs, ours = keras_and_ours(x, reset_after, **options)
     inputs = [x]
     if with_initial_state:
         inputs.append(np.random.default_rng(7).standard_normal((B, H)).astype("float32"))
@@ -106,23 +100,22 @@ def test_matches_keras_gru_inside_bidirectional(reset_after, grads, assert_all_c
 
 
 @RESET_AFTER
-@PRECOMPUTE
-def test_matches_keras_gru_stacked_two_layers(reset_after, precompute_inputs, grads, assert_all_close):
+def test_matches_keras_gru_stacked_two_layers(reset_after, grads, assert_all_close):
     x, mask = make_batch()
     x[~mask] = 0.0  # padding, found by the Masking layer and propagated from layer to layer
 
-    def stacked(layer_class, **extra):
+    def stacked(layer_class):
         return keras.Sequential(
             [
                 keras.Input((T, D)),
                 keras.layers.Masking(0.0),
-                layer_class(H, reset_after=reset_after, return_sequences=True, **extra),
-                layer_class(H + 1, reset_after=reset_after, return_sequences=True, **extra),
+                layer_class(H, reset_after=reset_after, return_sequences=True),
+                layer_class(H + 1, reset_after=reset_after, return_sequences=True),
             ]
         )
 
     theirs = stacked(keras.layers.GRU)
-    ours = stacked(GRU, precompute_inputs=precompute_inputs)
+    ours = stacked(GRU)
     randomize(theirs)
     ours.set_weights(
         gru_weights_from_keras(theirs.get_weights()[:3]) + gru_weights_from_keras(theirs.get_weights()[3:])
@@ -200,20 +193,17 @@ FORMS = {
 }
 
 
-@PRECOMPUTE
 @pytest.mark.parametrize("form", list(FORMS))
-def test_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads, assert_all_close):
-    check_against_reference(FORMS[form], precompute_inputs, grads, assert_all_close)
+def test_forward_and_bptt_equal_numpy_reference(form, float64, grads, assert_all_close):
+    check_against_reference(FORMS[form], grads, assert_all_close)
 
 
-@pytest.mark.parametrize(
-    "form, precompute_inputs", [("reset_before", True), ("reset_after", False), ("simplified", True)]
-)
-def test_layer_norm_forward_and_bptt_equal_numpy_reference(form, precompute_inputs, float64, grads, assert_all_close):
-    check_against_reference({**FORMS[form], "layer_norm": True}, precompute_inputs, grads, assert_all_close)
+@pytest.mark.parametrize("form", list(FORMS))
+def test_layer_norm_forward_and_bptt_equal_numpy_reference(form, float64, grads, assert_all_close):
+    check_against_reference({**FORMS[form], "layer_norm": True}, grads, assert_all_close)
 
 
-def check_against_reference(options, precompute_inputs, grads, assert_all_close):
+def check_against_reference(options, grads, assert_all_close):
     """Our GRU with `options` (float64, masked, from given states) against `layers.reference`: the outputs, the
     final state and every gradient to 1e-10."""
     rng = np.random.default_rng(3)
@@ -231,7 +221,6 @@ def check_against_reference(options, precompute_inputs, grads, assert_all_close)
 
     layer = GRU(
         H,
-        precompute_inputs=precompute_inputs,
         return_sequences=True,
         return_state=True,
         zero_output_for_mask=True,
@@ -267,11 +256,10 @@ def test_simplified_gru_has_two_blocks_and_differs_from_the_full_one():
 # --- masking: a padded batch is a batch of separate sequences ----------------------------------------
 
 
-@PRECOMPUTE
 @pytest.mark.parametrize("form", list(FORMS))
-def test_padded_batch_equals_each_sequence_alone(form, precompute_inputs):
+def test_padded_batch_equals_each_sequence_alone(form):
     x, mask = make_batch()
-    layer = GRU(H, return_sequences=True, return_state=True, precompute_inputs=precompute_inputs, **FORMS[form])
+    layer = GRU(H, return_sequences=True, return_state=True, **FORMS[form])
     layer.build(x.shape)
     randomize(layer)
     outputs, state = (np.asarray(t) for t in layer(x, mask=mask))
@@ -317,7 +305,7 @@ def test_dropout_is_a_no_op_at_inference_and_active_in_training(form):
 @RESET_AFTER
 @pytest.mark.parametrize("rates", [(0.5, 0.0), (0.3, 0.4)], ids=["input", "both"])
 def test_dropout_is_deterministic_per_seed(rates, reset_after):
-    """Same seed, same weights: same masks in both our code paths. With input dropout only, also the same as
+    """Same seed, same weights: same masks. With input dropout only, also the same as
     `keras.layers.GRU` (one mask for x); with recurrent dropout Keras draws one mask per gate instead."""
     dropout, recurrent_dropout = rates
     x, mask = make_batch()
@@ -325,7 +313,7 @@ def test_dropout_is_deterministic_per_seed(rates, reset_after):
         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=11, return_sequences=True, reset_after=reset_after
     )
     theirs = keras.layers.GRU(H, **options)
-    layers = [GRU(H, precompute_inputs=p, **options) for p in (True, False, True)]
+    layers = [GRU(H, **options) for _ in range(2)]
     theirs.build(x.shape)
     randomize(theirs)
     for layer in layers:

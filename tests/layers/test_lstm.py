@@ -30,20 +30,12 @@ SCENARIOS = {
 }
 
 
-# Every scenario with the hoisted projection (`precompute_inputs=True`; the default is the step-by-step path,
-# faster on a CPU). Both paths share one time loop and differ only in where x·W + b is computed, so the
-# step-by-step path gets the scenarios that change what reaches it.
-CASES = [(s, True) for s in SCENARIOS] + [(s, False) for s in ("masked_sequences", "go_backwards", "initial_state")]
-
-
-@pytest.mark.parametrize(
-    "scenario, precompute_inputs", CASES, ids=[f"{s}-{'precompute' if p else 'stepwise'}" for s, p in CASES]
-)
-def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, grads, assert_all_close):
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_matches_keras_lstm_outputs_and_gradients(scenario, grads, assert_all_close):
     options = dict(SCENARIOS[scenario])
     with_initial_state = options.pop("initial_state", False)
     x, mask = make_batch()
-    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs=precompute_inputs, **options)
+    theirs, ours = keras_and_our_lstm(x, H, **options)
     inputs = [x]
     if with_initial_state:
         rng = np.random.default_rng(7)
@@ -59,12 +51,11 @@ def test_matches_keras_lstm_outputs_and_gradients(scenario, precompute_inputs, g
     assert np.all(actual[2][0][~mask] == 0.0)
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 @pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last"])
-def test_matches_keras_lstm_inside_bidirectional(return_sequences, precompute_inputs, grads, assert_all_close):
+def test_matches_keras_lstm_inside_bidirectional(return_sequences, grads, assert_all_close):
     x, mask = make_batch()
     theirs = keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=return_sequences))
-    ours = keras.layers.Bidirectional(LSTM(H, return_sequences=return_sequences, precompute_inputs=precompute_inputs))
+    ours = keras.layers.Bidirectional(LSTM(H, return_sequences=return_sequences))
     theirs.build(x.shape)
     ours.build(x.shape)
     for k_layer, o_layer, seed in [
@@ -88,24 +79,22 @@ def test_matches_keras_lstm_inside_bidirectional(return_sequences, precompute_in
     assert np.all(actual[2][0][~mask] == 0.0)
 
 
-def stacked(layer_class, precompute_inputs=None):
-    extra = {} if precompute_inputs is None else {"precompute_inputs": precompute_inputs}
+def stacked(layer_class):
     return keras.Sequential(
         [
             keras.Input((T, D)),
             keras.layers.Masking(0.0),
-            layer_class(H, return_sequences=True, **extra),
-            layer_class(H + 1, return_sequences=True, **extra),
+            layer_class(H, return_sequences=True),
+            layer_class(H + 1, return_sequences=True),
         ]
     )
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
-def test_matches_keras_lstm_stacked_two_layers(precompute_inputs, grads, assert_all_close):
+def test_matches_keras_lstm_stacked_two_layers(grads, assert_all_close):
     x, mask = make_batch()
     x[~mask] = 0.0  # padding, found by the Masking layer and propagated from layer to layer
     theirs = stacked(keras.layers.LSTM)
-    ours = stacked(LSTM, precompute_inputs)
+    ours = stacked(LSTM)
     randomize(theirs)
     ours.set_weights(theirs.get_weights())
     expected = grads(theirs, theirs.trainable_variables, [x])
@@ -122,11 +111,10 @@ def test_matches_keras_lstm_stacked_two_layers(precompute_inputs, grads, assert_
     assert np.all(actual[2][0][~mask] == 0.0)
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
-def test_matches_keras_lstm_stateful(precompute_inputs, grads, assert_all_close):
+def test_matches_keras_lstm_stateful(grads, assert_all_close):
     x, _ = make_batch(steps=2 * T)
     first, second = x[:, :T], x[:, T:]
-    theirs, ours = keras_and_our_lstm(first, H, precompute_inputs, stateful=True, return_sequences=True)
+    theirs, ours = keras_and_our_lstm(first, H, stateful=True, return_sequences=True)
     np.testing.assert_allclose(ours(first), theirs(first), atol=1e-5)
     # The second chunk starts from the states the first one left: outputs and gradients still agree.
     expected = grads(call_fn(theirs, None), theirs.trainable_variables, [second])
@@ -136,10 +124,9 @@ def test_matches_keras_lstm_stateful(precompute_inputs, grads, assert_all_close)
     assert_all_close(actual[2], expected[2], atol=1e-5)
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
-def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts(precompute_inputs):
+def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts():
     x, _ = make_batch(steps=2 * T)
-    ours = LSTM(H, peephole=True, stateful=True, return_sequences=True, precompute_inputs=precompute_inputs)
+    ours = LSTM(H, peephole=True, stateful=True, return_sequences=True)
     ours.build(x[:, :T].shape)
     randomize(ours)
     ours.reset_state()
@@ -155,10 +142,9 @@ def test_stateful_chunks_equal_whole_sequence_and_reset_state_restarts(precomput
 # --- peepholes ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
-def test_zero_peepholes_equal_keras_lstm(precompute_inputs, grads, assert_all_close):
+def test_zero_peepholes_equal_keras_lstm(grads, assert_all_close):
     x, mask = make_batch()
-    theirs, ours = keras_and_our_lstm(x, H, precompute_inputs, peephole=True, return_sequences=True, return_state=True)
+    theirs, ours = keras_and_our_lstm(x, H, peephole=True, return_sequences=True, return_state=True)
     assert len(ours.trainable_weights) == 6
     assert all(np.all(w == 0) for w in ours.get_weights()[3:])
     expected = grads(call_fn(theirs, mask), theirs.trainable_variables, [x])
@@ -215,9 +201,8 @@ def test_lstm_weights_from_keras():
 # --- float64 against the NumPy reference -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 @pytest.mark.parametrize("peephole", [True, False], ids=["peephole", "plain"])
-def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, float64, grads, assert_all_close):
+def test_forward_and_bptt_equal_numpy_reference(peephole, float64, grads, assert_all_close):
     rng = np.random.default_rng(3)
     x, mask = make_batch(seed=4, dtype="float64")
     mask[1, 2] = False  # a hole inside a sequence too: the state carries over it
@@ -236,7 +221,6 @@ def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, flo
     layer = LSTM(
         H,
         peephole=peephole,
-        precompute_inputs=precompute_inputs,
         return_sequences=True,
         return_state=True,
         zero_output_for_mask=True,
@@ -262,9 +246,8 @@ def test_forward_and_bptt_equal_numpy_reference(peephole, precompute_inputs, flo
 # --- masking: a padded batch is a batch of separate sequences ----------------------------------------
 
 
-@pytest.mark.parametrize("precompute_inputs", [True, False], ids=["precompute", "stepwise"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
-def test_padded_batch_equals_each_sequence_alone(go_backwards, precompute_inputs):
+def test_padded_batch_equals_each_sequence_alone(go_backwards):
     x, mask = make_batch()
     layer = LSTM(
         H,
@@ -272,7 +255,6 @@ def test_padded_batch_equals_each_sequence_alone(go_backwards, precompute_inputs
         return_sequences=True,
         return_state=True,
         go_backwards=go_backwards,
-        precompute_inputs=precompute_inputs,
     )
     layer.build(x.shape)
     randomize(layer)
@@ -328,14 +310,14 @@ def test_dropout_is_a_no_op_at_inference_and_active_in_training():
 
 @pytest.mark.parametrize("rates", [(0.5, 0.0), (0.0, 0.5), (0.3, 0.4)], ids=["input", "recurrent", "both"])
 def test_dropout_is_deterministic_per_seed(rates):
-    """Same seed, same weights: same masks, whichever of our code paths runs. With input dropout only, also
+    """Same seed, same weights: same masks. With input dropout only, also
     the same as `keras.layers.LSTM` (one mask for x, as ours). With recurrent dropout Keras switches to
     `implementation=1`, which draws a separate mask per gate, so there is nothing to compare with."""
     dropout, recurrent_dropout = rates
     x, mask = make_batch()
     options = dict(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=11, return_sequences=True)
     theirs = keras.layers.LSTM(H, **options)
-    layers = [LSTM(H, precompute_inputs=p, **options) for p in (True, False, True)]
+    layers = [LSTM(H, **options) for _ in range(2)]
     theirs.build(x.shape)
     randomize(theirs)
     for layer in layers:
@@ -409,18 +391,18 @@ def test_cell_given_a_sequence_raises_value_error_naming_inputs():
 
 # --- the options: projection, clipping, forget bias, layer normalisation --------------------------------------
 
-# Pairs and triples of options, each once with the hoisted input projection and once step by step.
+# Pairs and triples of options.
 OPTION_CASES = {
-    "proj-peephole-forget-bias": (dict(proj_size=2, peephole=True, forget_bias=0.7), True),
-    "proj-clips": (dict(proj_size=2, proj_clip=0.2, cell_clip=0.3), False),
-    "layer-norm-peephole-clip": (dict(layer_norm=True, peephole=True, cell_clip=0.3), False),
-    "layer-norm-proj-forget-bias": (dict(layer_norm=True, proj_size=3, proj_clip=0.25, forget_bias=1.0), True),
+    "proj-peephole-forget-bias": dict(proj_size=2, peephole=True, forget_bias=0.7),
+    "proj-clips": dict(proj_size=2, proj_clip=0.2, cell_clip=0.3),
+    "layer-norm-peephole-clip": dict(layer_norm=True, peephole=True, cell_clip=0.3),
+    "layer-norm-proj-forget-bias": dict(layer_norm=True, proj_size=3, proj_clip=0.25, forget_bias=1.0),
 }
 
 
 @pytest.mark.parametrize("case", OPTION_CASES)
 def test_options_forward_and_bptt_equal_numpy_reference(case, float64, grads, assert_all_close):
-    options, precompute_inputs = OPTION_CASES[case]
+    options = OPTION_CASES[case]
     rng = np.random.default_rng(list(OPTION_CASES).index(case))
     x, mask = make_batch(seed=4, dtype="float64")
     mask[1, 2] = False
@@ -437,7 +419,6 @@ def test_options_forward_and_bptt_equal_numpy_reference(case, float64, grads, as
 
     layer = LSTM(
         H,
-        precompute_inputs=precompute_inputs,
         return_sequences=True,
         return_state=True,
         zero_output_for_mask=True,

@@ -1,6 +1,8 @@
 """What LSTM and GRU share as Keras layers: the basic RNN oracle, config and `.keras` round trips, SavedModel
 export, training under XLA and mixed precision, and gradient clipping with Keras's optimizers."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -75,7 +77,6 @@ NON_DEFAULT = {
             dropout=0.25,
             recurrent_dropout=0.125,
             seed=7,
-            precompute_inputs=False,
             use_fused_bptt=True,
             return_sequences=True,
             return_state=True,
@@ -98,7 +99,6 @@ NON_DEFAULT = {
             kernel_constraint=keras.constraints.NonNeg(),
             dropout=0.5,
             seed=3,
-            precompute_inputs=False,
             return_sequences=True,
             go_backwards=True,
             unroll=True,
@@ -161,8 +161,8 @@ def test_from_config_clone_computes_the_same(name):
 def test_peephole_and_reset_options_survive_the_round_trip():
     assert LSTM.from_config(LSTM(2, peephole=True).get_config()).peephole is True
     assert LSTM.from_config(LSTM(2, use_fused_bptt=False).get_config()).use_fused_bptt is False
-    gru = GRU.from_config(GRU(2, reset_gate=False, precompute_inputs=False).get_config())
-    assert (gru.reset_gate, gru.reset_after, gru.precompute_inputs) == (False, False, False)
+    gru = GRU.from_config(GRU(2, reset_gate=False).get_config())
+    assert (gru.reset_gate, gru.reset_after) == (False, False)
     assert GRU.from_config(GRU(2, reset_after=True).get_config()).reset_after is True
     assert GRU.from_config(GRU(2, use_fused_bptt=True).get_config()).use_fused_bptt is True
     config = GRU(2).get_config()
@@ -206,6 +206,22 @@ def test_keras_file_round_trip_without_custom_objects(tmp_path):
         (False, False),
         (True, True),
     ]
+
+
+def test_model_saved_with_precompute_inputs_loads_computes_the_same_and_saves_without_it(tmp_path):
+    """`.keras` files saved while the layers took `precompute_inputs` (the shipped bundles among them) hold it
+    in each recurrent layer's config. It only moved x·W + b out of the time loop, so such a model loads as it
+    is, computes the same, and is saved again without it."""
+    model = functional_model()
+    x = padded_batch()
+    config = json.dumps(model.get_config())
+    config = config.replace('"use_fused_bptt":', '"precompute_inputs": true, "use_fused_bptt":')
+    assert config.count("precompute_inputs") == 4  # both directions of the LSTM, both GRUs
+    old = keras.Model.from_config(json.loads(config))
+    old.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.asarray(old(x)), np.asarray(model(x)), atol=1e-6)
+    old.save(tmp_path / "again.keras")
+    assert "precompute_inputs" not in json.dumps(keras.saving.load_model(tmp_path / "again.keras").get_config())
 
 
 def test_encoder_decoder_with_symbolic_initial_state_round_trips(tmp_path):
