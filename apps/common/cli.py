@@ -278,6 +278,18 @@ fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
 """argparse type: a float in [0, 1)."""
 
 
+def refusing_removed(parse, removed):
+    """argparse type: `parse(text)`, but a value the option no longer takes (a key of `removed`) is refused with
+    one line saying why (its value there)."""
+
+    def parse_or_refuse(text):
+        if text in removed:
+            raise argparse.ArgumentTypeError(f"{text} was removed: {removed[text]}")
+        return parse(text)
+
+    return parse_or_refuse
+
+
 def add_compile_arguments(parser, steps_per_execution=10):
     """Adds `--jit-compile` and `--steps-per-execution` to a `train` command: how its steps are compiled.
 

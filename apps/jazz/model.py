@@ -16,18 +16,14 @@ With `conditioning="changes"` the model has a second input, the features of each
 c⟨t⟩ goes to the head as well as to the recurrent layer: what is sounding *now* shapes the token directly,
 without having to pass through the state first.
 
-With `head="factored"` the softmax's logits are shared out over the token's parts (`FactoredSoftmax`): a
-grammar token is a tone type, a duration and an interval window, and the logit of, say, `A,1/6,<-2,+2>`
-gains what the head has learnt of approach tones, of sixteenth triplets and of steps down, so a combination
-seldom seen in training borrows from the common ones. It is still one softmax over the joint tokens, so its
-perplexity is the joint token's, and the sampler sees the same `(batch, V)` probabilities.
-
-With `head="chain"` (`train`'s default) the parts are predicted one after another, each given those before it
-(`ChainSoftmax`: the tone type, then the duration, then the window), and their product is renormalised over the
-vocabulary: again a `(batch, V)` softmax over the joint tokens.
+With `head="chain"` (`train`'s default) the parts of a grammar token are predicted one after another, each
+given those before it (`ChainSoftmax`: the tone type, then the duration, then the window), and their product is
+renormalised over the vocabulary: a `(batch, V)` softmax over the joint tokens, as the `Dense` head's, so its
+perplexity is the joint token's and the sampler sees the same probabilities.
 """
 
 import keras
+import numpy as np
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
@@ -59,50 +55,40 @@ def token_parts(tokens):
 
 @keras.saving.register_keras_serializable(package="apps.jazz")
 class FactoredSoftmax(keras.layers.Layer):
-    """A softmax over joint tokens whose logits add a term per token part:
+    """The head of a bundle trained with `--head factored`, loaded as the joint softmax it computes.
+
+    That head added a term per token part to each token's logit (p_k(v): the class of token v's k-th part,
+    `token_parts`):
 
         z_v = a·W_v + b_v + Σ_k (a·W^k_{p_k(v)} + b^k_{p_k(v)}),   ŷ = softmax(z)
 
-    where p_k(v) is the class of token v's k-th part (`token_parts`). The summed kernel is gathered once per
-    call, so it costs one (units, V) matmul, as a `Dense` head does.
+    which is one kernel W_v + Σ_k W^k_{p_k(v)} and one bias b_v + Σ_k b^k_{p_k(v)}: `load_own_variables`
+    sums them as the bundle loads, so the layer computes what `--head joint`'s `Dense` softmax does, with as
+    many weights.
 
     Args:
         parts: `token_parts(vocabulary tokens)`: per part, each token's class id.
-
-    Example:
-
-    >>> head = FactoredSoftmax(token_parts(["C,1/2,<*>", "C,1,<+0,+4>", "R,1/2"]))
-    >>> head(np.zeros((2, 8), "float32")).shape
-    (2, 4)
     """
 
     def __init__(self, parts, **kwargs):
         super().__init__(**kwargs)
         self.parts = [[int(c) for c in part] for part in parts]
-        if not self.parts or len({len(part) for part in self.parts}) != 1:
-            raise ValueError("parts must be one or more class lists of the same length (one class per token)")
 
     def build(self, input_shape):
-        dim, vocab = input_shape[-1], len(self.parts[0])
-        self.kernel = self.add_weight((dim, vocab), initializer="glorot_uniform", name="kernel")
-        self.bias = self.add_weight((vocab,), initializer="zeros", name="bias")
-        self.part_kernels, self.part_biases = [], []
-        for index, part in enumerate(self.parts):
-            classes = max(part) + 1
-            self.part_kernels.append(
-                self.add_weight((dim, classes), initializer="glorot_uniform", name=f"kernel_{index}")
-            )
-            self.part_biases.append(self.add_weight((classes,), initializer="zeros", name=f"bias_{index}"))
+        self.kernel = self.add_weight((input_shape[-1], len(self.parts[0])), name="kernel")
+        self.bias = self.add_weight((len(self.parts[0]),), initializer="zeros", name="bias")
+
+    def load_own_variables(self, store):
+        kernel, bias = np.asarray(store["0"]), np.asarray(store["1"])
+        if len(store) > 2:  # as trained: each part's kernel and bias follow
+            for index, part in enumerate(self.parts):
+                kernel = kernel + np.take(store[str(2 + 2 * index)], part, axis=1)
+                bias = bias + np.take(store[str(3 + 2 * index)], part)
+        self.kernel.assign(kernel)
+        self.bias.assign(bias)
 
     def call(self, inputs):
-        kernel, bias = self.kernel, self.bias
-        for part, part_kernel, part_bias in zip(self.parts, self.part_kernels, self.part_biases):
-            kernel = kernel + keras.ops.take(part_kernel, part, axis=1)
-            bias = bias + keras.ops.take(part_bias, part, axis=0)
-        return keras.ops.softmax(keras.ops.matmul(inputs, kernel) + bias, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], len(self.parts[0]))
+        return keras.ops.softmax(keras.ops.matmul(inputs, self.kernel) + self.bias, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "parts": self.parts}
@@ -229,14 +215,14 @@ def build_model(
             compiles without XLA, where it trained no faster than Keras's loop on jazz windows
             (`benchmarks/apps.py`), hence off.
         head: one of `HEADS`.
-        token_strings: the vocabulary's tokens after the start token (a `factored` head needs them).
+        token_strings: the vocabulary's tokens after the start token (a `chain` head needs them).
     """
     if conditioning not in MODES:
         raise ValueError(f"conditioning must be one of {MODES}; got {conditioning!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}; got {head!r}")
-    if head in ("factored", "chain") and (token_strings is None or len(token_strings) + 1 != num_tokens):
-        raise ValueError(f"a {head} head needs the vocabulary's tokens, num_tokens - 1 of them")
+    if head == "chain" and (token_strings is None or len(token_strings) + 1 != num_tokens):
+        raise ValueError("a chain head needs the vocabulary's tokens, num_tokens - 1 of them")
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(num_tokens, embedding_dim, name="embedding")(tokens)
     inputs = tokens
@@ -250,9 +236,7 @@ def build_model(
     if conditioning == "changes":
         x = keras.layers.Concatenate(name="head_input")([x, context])
     # float32 even under a mixed policy: a softmax in half precision rounds small probabilities to 0.
-    if head == "factored":
-        probabilities = FactoredSoftmax(token_parts(token_strings), dtype="float32", name="head")(x)
-    elif head == "chain":
+    if head == "chain":
         probabilities = ChainSoftmax(token_parts(token_strings), dtype="float32", name="head")(x)
     else:
         probabilities = keras.layers.Dense(num_tokens, activation="softmax", dtype="float32", name="head")(x)

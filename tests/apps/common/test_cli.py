@@ -312,6 +312,25 @@ def test_arguments_are_checked_in_one_line(capsys, app, argv, fragment):
     assert_usage_error(capsys, app, argv, fragment)
 
 
+# (app, train's arguments, what was removed, what the refusal says)
+REMOVED = [
+    (
+        "jazz",
+        ["--midi", "x.mid", "--head", "factored"],
+        "factored",
+        "--head: factored was removed: use chain, the default",
+    ),
+]
+
+
+def test_a_removed_option_is_refused_saying_what_replaced_it_before_tensorflow(capsys):
+    results = run_without_tensorflow([(app, ["train", *argv]) for app, argv, _, _ in REMOVED])
+    for (app, argv, removed, fragment), (code, err) in zip(REMOVED, results):
+        assert code == 2 and err.count("\n") == 1 and fragment in err, (argv, err)
+        assert APPS[app](["train", "--help"]) == 0
+        assert removed not in capsys.readouterr().out, removed
+
+
 def test_outputs_are_checked_before_training(inputs, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
