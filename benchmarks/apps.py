@@ -256,7 +256,6 @@ def sentiment_setup(cell, layer_kind, compile_args, steps):
             word_dropout=config["word_dropout"],
             pooling=config["pooling"],
             max_length=config["max_length"],
-            members=config["members"],
         )
     if compile_args is None:
         compile_args = {name: _default(sentiment_train.train, name) for name in ("jit_compile", "steps_per_execution")}
@@ -269,7 +268,7 @@ def sentiment_setup(cell, layer_kind, compile_args, steps):
     if compile_args == "keras":
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     else:
-        sentiment_train.compile_model(model, config["learning_rate"], config["members"], **compile_args)
+        sentiment_train.compile_model(model, config["learning_rate"], **compile_args)
     return model, {"x": dataset, "steps_per_epoch": steps}
 
 

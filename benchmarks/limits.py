@@ -37,7 +37,7 @@ large enough to reach it (one epoch; the `*-train-*` cases, and two more):
                              vocabulary's bound, 6,192 tokens
     jazz-evaluate-mxl        evaluate --midi a .mxl whose MusicXML unzips to just under MAX_MUSIC_FILE_BYTES:
                              parts of 200 bars of eighth notes (the melody, one part, is what music21 un-ties)
-    sentiment-train-units, -layers, -embedding-dim, -ensemble   at the bound, 256 lines of 20 words
+    sentiment-train-units, -layers, -embedding-dim   at the bound, 256 lines of 20 words
     sentiment-train-batch-size   --batch-size MAX_BATCH_SIZE on 1,100 lines of 100 words (--max-length's default)
     sentiment-train-max-tokens   --max-tokens MAX_TOKENS on 25,000 lines of 10 words never repeated
     sentiment-train-max-length   --max-length MAX_LENGTH on 64 lines of that many words
@@ -593,7 +593,6 @@ BOUNDED = [  # an option of `train`, the constant bounding it, its value, the ap
     ("--units", "MAX_UNITS", config.MAX_UNITS, ("dinos", "jazz", "sentiment")),
     ("--layers", "MAX_LAYERS", config.MAX_LAYERS, ("dinos", "sentiment")),
     ("--embedding-dim", "MAX_EMBEDDING_DIM", config.MAX_EMBEDDING_DIM, ("dinos", "jazz", "sentiment")),
-    ("--ensemble", "MAX_MEMBERS", sentiment_config.MAX_MEMBERS, ("sentiment",)),
 ]
 
 CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
@@ -867,7 +866,6 @@ def main(argv=None):
             "jazz.MAX_SEQ_LEN": jazz_config.MAX_SEQ_LEN,
             "sentiment.MAX_TOKENS": sentiment_config.MAX_TOKENS,
             "sentiment.MAX_LENGTH": sentiment_config.MAX_LENGTH,
-            "sentiment.MAX_MEMBERS": sentiment_config.MAX_MEMBERS,
             "sentiment.MAX_CLASSES": sentiment_config.MAX_CLASSES,
             "sentiment.MAX_TREE_WORDS": sentiment_data.MAX_TREE_WORDS,
             "sentiment.MAX_PHRASE_WORDS": sentiment_data.MAX_PHRASE_WORDS,

@@ -171,7 +171,6 @@ def retrain_recipe(config, data_dir, seed, epochs, patience, limit=None):
             dropout=config["dropout"],
             word_dropout=config["word_dropout"],
             pooling=config["pooling"],
-            members=config.get("members", 1),
             fine_labels=config.get("fine_labels"),
             class_groups=config.get("class_groups"),
             vectors=vectors,

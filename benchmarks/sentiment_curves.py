@@ -33,7 +33,7 @@ from apps.common.files import atomic_file
 from apps.common.seeding import set_seed
 from apps.sentiment.data import FINE_GROUPS, load_task
 from apps.sentiment.embeddings import load_vectors
-from apps.sentiment.model import TokenWindow, average_members, build_model, group_classes, make_vectorizer
+from apps.sentiment.model import TokenWindow, build_model, group_classes, make_vectorizer
 from apps.sentiment.train import _load_vectors, make_dataset
 
 
@@ -129,7 +129,7 @@ def main(argv=None):
     texts2, labels2 = tf.constant(dev2.texts), np.asarray(dev2.labels)
 
     # The answering models share the trained layers: the members' mean, and its SST-2 classes as the bundle groups them.
-    answering = average_members(model)
+    answering = model if args.members == 1 else keras.Model(model.inputs, keras.layers.Average()(model.outputs))
     binary = group_classes(answering, FINE_GROUPS["sst2"])
 
     def score(tag):

@@ -278,6 +278,17 @@ fraction = checked(float, lambda value: 0 <= value < 1, "in [0, 1)")
 """argparse type: a float in [0, 1)."""
 
 
+def add_removed_argument(parser, flag, why):
+    """Keeps `flag`, an option the command no longer has, out of `--help` but known, so that it is refused with
+    one line saying `why` (what to use instead), exit code 2, rather than as an unknown argument."""
+
+    class Removed(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            raise argparse.ArgumentError(self, f"was removed: {why}")
+
+    parser.add_argument(flag, nargs="?", action=Removed, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 def refusing_removed(parse, removed):
     """argparse type: `parse(text)`, but a value the option no longer takes (a key of `removed`) is refused with
     one line saying why (its value there)."""

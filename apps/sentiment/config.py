@@ -18,8 +18,6 @@ MAX_TOKENS = 200_000
 """Vocabulary size (`--max-tokens`), and the most words `--extra-vocabulary` adds beyond it (GloVe 6B has 400,000)."""
 MAX_LENGTH = 1_000
 """Tokens kept per text (`--max-length`)."""
-MAX_MEMBERS = 8
-"""Networks of an ensemble (`--ensemble`)."""
 MAX_CLASSES = 1_000
 """Classes of a labelled file (`--num-classes`, and the largest label + 1 where it is inferred)."""
 PTB_RULES = (
@@ -52,14 +50,6 @@ class Hyperparameters:
     )
     bidirectional: bool = option(True, "read the text both ways", type=bool)
     pooling: str = option("last", "classify from the last state, or the mean or max over the tokens", choices=POOLINGS)
-    members: int = option(
-        1,
-        "train N networks side by side (own embeddings, same vocabulary) and answer with the "
-        "mean of their probabilities",
-        type=int_in(1, MAX_MEMBERS),
-        flag="--ensemble",
-        metavar="N",
-    )
     embedding_dim: int = option(
         None,
         f"word vector size (default: that of --embeddings, else {DEFAULT_EMBEDDING_DIM})",

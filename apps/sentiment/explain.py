@@ -3,7 +3,7 @@
 Two methods, both over the tokens the model actually read (the first `max_length` of the standardised text):
 
 - Integrated gradients (Sundararajan et al. 2017, "Axiomatic attribution for deep networks"), the default. With
-  x the text's word vectors (every ensemble member's embedding rows together), x' = 0 the baseline (the same
+  x the text's word vectors (a model with several embeddings: all of theirs together), x' = 0 the baseline (the same
   tokens, mask and length, each vector zero: the network reads a text of blank words) and f the probability of
   the explained class, token t scores
 
@@ -11,8 +11,9 @@ Two methods, both over the tokens the model actually read (the first `max_length
 
   the integral by Gauss–Legendre quadrature with `steps` nodes (default 32). The scores are complete: they add
   up to f(x) − f(x') (tested within 1% at 32 nodes), so each is a share of how far the text moved the
-  probability away from the blank text's. For an ensemble the path runs through all members' embeddings at
-  once and a token's score sums its members' shares, so completeness holds for the averaged answer.
+  probability away from the blank text's. Through several embeddings (a bundle trained as an ensemble of
+  networks, each with its own) the path runs through all of them at once and a token's score sums its shares
+  in each, so completeness holds for the averaged answer.
 - Occlusion: φ_t = f(x) − f(x without token t), the text read again with that one token dropped. It needs
   no gradients (any model would do), but misses words that back each other up ("bad and boring": dropping
   either leaves the other), which is why integrated gradients is the default.
@@ -30,7 +31,7 @@ import tensorflow as tf
 
 from apps.common.progress import Progress
 from apps.sentiment.config import EXPLAIN_METHODS as METHODS
-from apps.sentiment.model import TokenWindow, average_members
+from apps.sentiment.model import TokenWindow
 
 DEFAULT_STEPS = 32
 EXPLAIN_BATCH = 16
@@ -42,8 +43,9 @@ class Explainer:
     functions.
 
     Args:
-        model: a model of `apps.sentiment.model.build_model` (single, `average_members`, `group_classes`): a
-            `TextVectorization`, a `TokenWindow` and one `Embedding` per member.
+        model: a model of `apps.sentiment.model.build_model`, or `group_classes` of one, as a bundle holds
+            it: a `TextVectorization`, a `TokenWindow` and one or more `Embedding`s (several: an ensemble's
+            networks averaged).
         steps: Gauss–Legendre nodes of the integrated-gradients integral.
 
     Example:
@@ -55,14 +57,13 @@ class Explainer:
     def __init__(self, model, steps=DEFAULT_STEPS):
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"Invalid `steps`: expected a positive integer, got {steps!r}")
-        model = average_members(model)
         windows = [layer for layer in model.layers if isinstance(layer, TokenWindow)]
         vectorizers = [layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization)]
         self.embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
         if len(windows) != 1 or len(vectorizers) != 1 or not self.embeddings:
             raise ValueError(
                 "Invalid `model`: expected a sentiment model (one TextVectorization, one "
-                "TokenWindow, an Embedding per member)"
+                "TokenWindow, one or more Embeddings)"
             )
         window, self.vectorizer = windows[0], vectorizers[0]
         self.max_length = window.max_length
@@ -74,7 +75,7 @@ class Explainer:
             )
         self.model = model
         self.token_ids = keras.Model(model.inputs, window.output)
-        # The same layers from the token ids and the members' word vectors on: the mask is computed from the ids
+        # The same layers from the token ids and the word vectors on: the mask is computed from the ids
         # inside the graph, so the interpolated vectors keep the text's own mask.
         self.from_vectors = keras.Model([window.output] + [layer.output for layer in self.embeddings], model.outputs)
         self.from_ids = keras.Model(window.output, model.outputs)
@@ -91,7 +92,7 @@ class Explainer:
         return ragged.to_tensor("", shape=tf.stack([tf.shape(texts)[0], width])), ragged.row_lengths()
 
     def vectors(self, ids):
-        """Each member's word vectors of `ids` (batch, time): a list of (batch, time, embedding_dim)."""
+        """Each embedding's word vectors of `ids` (batch, time): a list of (batch, time, embedding_dim)."""
         return [tf.gather(tf.convert_to_tensor(layer.embeddings), ids) for layer in self.embeddings]
 
     # One trace for every batch: tracing the tape through the recurrent layers costs seconds.

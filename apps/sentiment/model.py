@@ -8,7 +8,6 @@
       -> [Bidirectional](recurrent layer) x `num_layers`   apps.common.cells
       -> a⟨T⟩ of the last layer, or the mean or max of its a⟨t⟩ over the tokens (`pooling`)
       -> Dropout -> Dense softmax over the classes
-      [-> Average]           an ensemble (`members`) averages the probabilities of its members' softmaxes
       [-> GroupClasses]      a model trained on finer classes answers with coarser ones (`group_classes`)
 
 A text with no tokens (empty or whitespace-only) is all padding: every recurrent layer keeps its zero initial
@@ -222,7 +221,6 @@ def build_model(
     word_dropout=0.0,
     pooling="last",
     max_length=DEFAULT_MAX_LENGTH,
-    members=1,
     freeze_embeddings=False,
 ):
     """Builds the strings -> probabilities classifier around an adapted `vectorizer`.
@@ -243,60 +241,19 @@ def build_model(
             bidirectional layer, each direction's final state), or `"mean"`/`"max"` of a⟨t⟩ over the text's
             tokens (`MaskedPooling`).
         max_length: tokens kept per text (see `TokenWindow`).
-        members: number of such classifiers (an ensemble), each with its own embedding and weights, over the
-            one vectorizer; their layers' names start with `member_<i>_`. `average_members` makes the model
-            that answers with their mean.
         freeze_embeddings: the word vectors are not trained (`trainable=False`): for pretrained vectors
             that should keep their meaning, also for the words training does not see.
 
     Returns:
         An uncompiled `keras.Model` taking a string tensor of shape (batch,) and returning the class
-        probabilities (batch, num_classes), or a list of them, one per member, if `members` > 1.
+        probabilities (batch, num_classes).
     """
     texts = keras.Input(shape=(), dtype="string", name="text")
     tokens = TokenWindow(max_length, name="window")(vectorizer(texts))
-    outputs = [
-        _classifier(
-            tokens,
-            vectorizer.vocabulary_size(),
-            num_classes,
-            cell=cell,
-            units=units,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            embedding_dim=embedding_dim,
-            dropout=dropout,
-            word_dropout=word_dropout,
-            pooling=pooling,
-            freeze_embeddings=freeze_embeddings,
-            prefix=f"member_{index + 1}_" if members > 1 else "",
-        )
-        for index in range(members)
-    ]
-    return keras.Model(texts, outputs if members > 1 else outputs[0], name="sentiment")
-
-
-def _classifier(
-    tokens,
-    vocabulary_size,
-    num_classes,
-    *,
-    cell,
-    units,
-    num_layers,
-    bidirectional,
-    embedding_dim,
-    dropout,
-    word_dropout,
-    pooling,
-    freeze_embeddings,
-    prefix,
-):
-    """Token ids -> Embedding -> recurrent layers -> class probabilities, every layer's name after `prefix`."""
     x = keras.layers.Embedding(
-        vocabulary_size, embedding_dim, mask_zero=True, trainable=not freeze_embeddings, name=f"{prefix}embedding"
+        vectorizer.vocabulary_size(), embedding_dim, mask_zero=True, trainable=not freeze_embeddings, name="embedding"
     )(tokens)
-    x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name=f"{prefix}word_dropout")(x)
+    x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
     for index in range(num_layers):
         last = index == num_layers - 1
         layer = recurrent_layer(
@@ -304,22 +261,14 @@ def _classifier(
             units,
             return_sequences=not last or pooling != "last",
             dropout=dropout,
-            name=f"{prefix}{cell}_{index + 1}",
+            name=f"{cell}_{index + 1}",
         )
         if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{prefix}bi_{cell}_{index + 1}")
+            layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{index + 1}")
         x = layer(x)
     if pooling != "last":
-        x = MaskedPooling(pooling, name=f"{prefix}{pooling}_pooling")(x)
-    x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
+        x = MaskedPooling(pooling, name=f"{pooling}_pooling")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
     # float32 even under a mixed-precision policy: a half-precision softmax loses small probabilities.
-    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=f"{prefix}classes")(x)
-
-
-def average_members(model):
-    """The mean of the class probabilities of an ensemble built by `build_model(..., members=N)`, as a new
-    model that shares its layers; `model` itself if it has a single output."""
-    if len(model.outputs) == 1:
-        return model
-    mean = keras.layers.Average(dtype="float32", name="average")(model.outputs)
-    return keras.Model(model.inputs, mean, name=model.name)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
+    return keras.Model(texts, probabilities, name="sentiment")

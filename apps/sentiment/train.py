@@ -20,14 +20,7 @@ from apps.common.training import early_stopping, fit_progress, save_trained
 from apps.sentiment.config import DEFAULT_EMBEDDING_DIM, Hyperparameters
 from apps.sentiment.data import Examples
 from apps.sentiment.embeddings import embedding_matrix, extra_words
-from apps.sentiment.model import (
-    average_members,
-    build_model,
-    extend_vocabulary,
-    group_classes,
-    is_one_token,
-    make_vectorizer,
-)
+from apps.sentiment.model import build_model, extend_vocabulary, group_classes, is_one_token, make_vectorizer
 
 # Batches of similar length waste less time on padded steps; texts are grouped by whitespace token count.
 BUCKET_BOUNDARIES = [8, 14, 20, 28, 40]
@@ -96,8 +89,7 @@ class IdsInPipeline:
     def __init__(self, strings_model):
         self.vectorizer = strings_model.get_layer("vectorizer")
         self.window = strings_model.get_layer("window")
-        outputs = strings_model.outputs if len(strings_model.outputs) > 1 else strings_model.output
-        self.model = keras.Model(self.window.output, outputs, name=strings_model.name)
+        self.model = keras.Model(self.window.output, strings_model.output, name=strings_model.name)
         max_length = self.window.max_length
         self.lengths = [length for length in BUCKET_BOUNDARIES if length < max_length] + [max_length]
 
@@ -121,7 +113,6 @@ def train(
     num_layers,
     bidirectional,
     pooling,
-    members,
     embedding_dim,
     freeze_embeddings,
     extra_vocabulary,
@@ -153,9 +144,8 @@ def train(
         label_names: one name per class of the saved model.
         out: bundle directory, replaced atomically once training has finished.
         cell ... seed: the hyper-parameters, defaults and meanings in `apps.sentiment.config.Hyperparameters`
-            (the model: `apps.sentiment.model.build_model`). The members of an ensemble learn side by side
-            from the same batches, each from its own loss; the epoch is chosen by, and the saved model answers
-            with, the mean of their probabilities. `embedding_dim` `None`: that of `vectors`, else 64.
+            (the model: `apps.sentiment.model.build_model`). `embedding_dim` `None`: that of `vectors`,
+            else 64.
             `extra_vocabulary`: with `vectors`, the vocabulary goes on with this many of their most frequent
             words that the training texts lack (`extra_words`), so that words unseen in training are not all
             out of vocabulary at predict time. Training stops after `patience` epochs without a better dev
@@ -212,23 +202,19 @@ def train(
             word_dropout=word_dropout,
             pooling=pooling,
             max_length=max_length,
-            members=members,
             freeze_embeddings=freeze_embeddings,
         )
         pretrained = _load_vectors(model, vectorizer, vectors, seed) if vectors is not None else None
         to_ids = IdsInPipeline(model) if jit_compile else None
         trained = to_ids.model if jit_compile else model
-        compile_model(trained, learning_rate, members, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-        answering = average_members(model)
-        if class_groups is not None:
-            answering = group_classes(answering, class_groups)
-        if answering is model:
+        compile_model(trained, learning_rate, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+        if class_groups is None:
+            answering = model
             validation, scorers = make_dataset(dev_examples, 256, to_ids=to_ids), []
         else:
+            answering = group_classes(model, class_groups)
             validation, scorers = None, [DevScore(answering, make_dataset(dev_examples, 256))]
     train_data = make_dataset(train_examples, batch_size, shuffle_seed=seed, to_ids=to_ids)
-    if members > 1:
-        train_data = train_data.map(lambda texts, labels: (texts, (labels,) * members))
     stopper = early_stopping("val_accuracy", patience, mode="max")
     history = trained.fit(
         train_data,
@@ -262,33 +248,28 @@ def train(
     return inference, config
 
 
-def compile_model(model, learning_rate, members=1, **options):
-    """Compiles a model of `build_model` as `train` does: Adam, cross-entropy, and accuracy for a single model;
-    an ensemble learns each member from its own loss, weighted 1/members so that the loss is their mean and
-    stays comparable with a single model's. `options`: more `model.compile` arguments (`jit_compile`, ...)."""
-    optimizer = keras.optimizers.Adam(learning_rate)
-    if members == 1:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
-    else:
-        model.compile(
-            optimizer=optimizer,
-            loss=["sparse_categorical_crossentropy"] * members,
-            loss_weights=[1 / members] * members,
-            **options,
-        )
+def compile_model(model, learning_rate, **options):
+    """Compiles a model of `build_model` as `train` does: Adam, cross-entropy and accuracy. `options`: more
+    `model.compile` arguments (`jit_compile`, ...)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        **options,
+    )
     return model
 
 
 class DevScore(keras.callbacks.Callback):
     """Scores the model that answers, when it is not the one trained, on the dev set.
 
-    An ensemble answers with its members' mean and a model trained on fine classes with their groups, while
-    Keras's own validation would score the trained model's outputs (each member's, the fine classes). So
-    `fit` runs without `validation_data` and this callback, listed before `EarlyStopping`, adds `val_loss`
-    and `val_accuracy` of the answering model to each epoch's logs.
+    A model trained on fine classes answers with their groups, while Keras's own validation would score the
+    trained model's outputs (the fine classes). So `fit` runs without `validation_data` and this callback,
+    listed before `EarlyStopping`, adds `val_loss` and `val_accuracy` of the answering model to each epoch's
+    logs.
 
     Args:
-        answering: the model over the trained layers that is saved (`average_members`, `group_classes`).
+        answering: the model over the trained layers that is saved (`group_classes`).
         dev_data: dataset of (strings, labels) batches, labels in the answering model's classes.
 
     Create it in the scope of the training strategy, which it compiles `answering` under.
@@ -306,13 +287,11 @@ class DevScore(keras.callbacks.Callback):
 
 
 def _load_vectors(model, vectorizer, vectors, seed):
-    """Sets every Embedding of `model` (one per ensemble member) to `embedding_matrix` of `vectors` over the
-    vocabulary; returns what the config records of it, the coverage among it."""
+    """Sets the Embedding of `model` to `embedding_matrix` of `vectors` over the vocabulary; returns what the
+    config records of it, the coverage among it."""
     vocabulary = vectorizer.get_vocabulary()
-    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-    for index, layer in enumerate(embeddings):
-        matrix, covered = embedding_matrix(vocabulary, vectors, seed=seed + index)
-        layer.embeddings.assign(matrix)
+    matrix, covered = embedding_matrix(vocabulary, vectors, seed=seed)
+    model.get_layer("embedding").embeddings.assign(matrix)
     words = len(vocabulary) - 2
     described = {
         "source": os.path.basename(vectors.source),

@@ -320,6 +320,8 @@ REMOVED = [
         "factored",
         "--head: factored was removed: use chain, the default",
     ),
+    ("sentiment", ["--ensemble", "3"], "--ensemble", "--ensemble: was removed: three networks averaged"),
+    ("sentiment", ["--task", "sst2", "--ensemble"], "--ensemble", "--ensemble: was removed"),
 ]
 
 

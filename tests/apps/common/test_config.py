@@ -53,9 +53,9 @@ def test_the_train_command_offers_every_hyperparameter_with_its_default(app):
 def test_an_option_named_otherwise_reaches_its_field():
     args = train_parser("dinos").parse_args(["--ema", "0.9", "--learning-rate", "0.01"])
     assert config.from_args(hyperparameters("dinos"), args)["ema_momentum"] == 0.9
-    args = train_parser("sentiment").parse_args(["--layers", "2", "--ensemble", "3", "--no-bidirectional"])
+    args = train_parser("sentiment").parse_args(["--layers", "2", "--no-bidirectional"])
     chosen = config.from_args(hyperparameters("sentiment"), args)
-    assert (chosen["num_layers"], chosen["members"], chosen["bidirectional"]) == (2, 3, False)
+    assert (chosen["num_layers"], chosen["bidirectional"]) == (2, False)
 
 
 def test_record_files_values_by_section_under_their_config_json_names():
@@ -75,7 +75,7 @@ def test_a_bad_value_is_refused_by_the_declared_type_before_tensorflow(tmp_path)
     cases = [
         ("dinos", ["train", "--units", "0"]),
         ("jazz", ["train", "--midi", "x.mid", "--dropout", "1.5"]),
-        ("sentiment", ["train", "--ensemble", "-1"]),
+        ("sentiment", ["train", "--layers", "-1"]),
         ("sentiment", ["train", "--pooling", "sum"]),
     ]
     for code, err in run_without_tensorflow(cases):
@@ -117,7 +117,7 @@ def test_a_size_past_its_bound_is_refused_before_tensorflow():
         ("sentiment", ["train", "--max-tokens", "100000000"], "from 1 to 200,000"),
         ("sentiment", ["train", "--batch-size", str(config.MAX_BATCH_SIZE + 1)], "from 1 to 512"),
         ("sentiment", ["train", "--task", "file", "--num-classes", "1001"], "from 1 to 1,000"),
-        ("sentiment", ["train", "--ensemble", "9"], "from 1 to 8"),
+        ("sentiment", ["train", "--max-length", "1001"], "from 1 to 1,000"),
     ]
     for (app, argv, fragment), (code, err) in zip(cases, run_without_tensorflow([case[:2] for case in cases])):
         assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err, (app, argv, err)

@@ -94,30 +94,30 @@ def fine_trained_bundle(fine_sst_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def ensemble_bundle(corpus_files, tmp_path_factory):
-    """A bundle of two networks trained side by side by `train --ensemble 2` on the good/bad corpus."""
-    train_path, dev_path = corpus_files
-    return train_tiny(
-        tmp_path_factory,
-        "--task",
-        "file",
-        "--data",
-        train_path,
-        "--dev",
-        dev_path,
-        "--ensemble",
-        2,
-        "--units",
-        4,
-        "--embedding-dim",
-        4,
-        "--max-tokens",
-        50,
-        "--epochs",
-        3,
-        "--patience",
-        3,
-    )
+def ensemble_bundle(trained_bundle, tmp_path_factory):
+    """A bundle laid out as `train --ensemble 2` saved one: two networks, each with its own embedding (layers
+    named `member_<i>_...`), over one vocabulary, answering with the `Average` of their probabilities, and
+    `"members": 2` in its config.json. Both are the good/bad bundle's network, the second with its softmax
+    weights halved (less sure), so the mean is neither network's answer."""
+    import keras
+
+    from apps.common.bundle import load_bundle, save_bundle
+
+    model, config = load_bundle(trained_bundle)
+    window = model.get_layer("window")
+    network = model.layers[model.layers.index(window) + 1 :]  # embedding ... classes, one after the other
+    answers = []
+    for index, scale in ((1, 1.0), (2, 0.5)):
+        x = window.output
+        for layer in network:
+            member = type(layer).from_config({**layer.get_config(), "name": f"member_{index}_{layer.name}"})
+            x = member(x)
+            member.set_weights([weight * (scale if layer is network[-1] else 1.0) for weight in layer.get_weights()])
+        answers.append(x)
+    ensemble = keras.Model(model.inputs, keras.layers.Average(dtype="float32", name="average")(answers))
+    out = os.path.join(tmp_path_factory.mktemp("model"), "bundle")
+    save_bundle(out, ensemble, {**config, "members": 2})
+    return out
 
 
 # Each call: bundle fixture -> {signature: texts}. One interpreter serves them all (a TensorFlow start-up each

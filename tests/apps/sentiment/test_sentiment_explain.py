@@ -259,7 +259,8 @@ def test_predict_explain_refuses_non_utf8_like_predict(trained_bundle, tmp_path,
 
 @pytest.fixture(scope="module", params=["fine_trained_bundle", "ensemble_bundle"])
 def bundle(request):
-    """A model answering SST-2 through `GroupClasses`, and an ensemble of two (the single model: above)."""
+    """A model answering SST-2 through `GroupClasses`, and one of two networks averaged (as `--ensemble 2` saved
+    one); the single model: above."""
     return load_bundle(request.getfixturevalue(request.param))
 
 
