@@ -3,8 +3,9 @@
 On a machine without a GPU, TensorFlow 2.21 prints five or more lines to the process's stderr while it loads
 (the absl preamble, oneDNN and cudart_stub notices, the CPU-feature notice, and `E0000 ... failed call to
 cuInit: ... CUDA error`, which reads like a failure); `predict` adds oneDNN's `E0000 ... DT_BOOL` fallback
-notice, and the LiteRT converter `W0000 ... Ignored output_format.` and the like. `TF_CPP_MIN_LOG_LEVEL=3` does
-not silence them all, and they are written by C++ straight to file descriptor 2, out of reach of Python's
+notice, and the LiteRT converter `W0000 ... Ignored output_format.` and the like; the LiteRT interpreter, which
+answers without TensorFlow, says `INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` when it loads a
+model. `TF_CPP_MIN_LOG_LEVEL=3` does not silence them all, and they are written by C++ straight to file descriptor 2, out of reach of Python's
 logging.
 
 `filter_startup_noise()` puts a pipe in front of descriptor 2 and a child process that copies every line to the
@@ -36,6 +37,8 @@ NOISE = re.compile(
     rb"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with AVX-512"  # a fallback
     # `export --format litert`: the converter's notes on options it does not use
     rb"|W\d{4} [\d:.]+ +\d+ tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored \w+\."
+    # the LiteRT interpreter, on every `.tflite` it loads: the CPU delegate it uses by default
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
     rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$)"
 )
 

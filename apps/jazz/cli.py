@@ -2,7 +2,8 @@
 
 Heavy imports (TensorFlow, music21) happen inside the commands, after the arguments are checked: a mistake
 in the arguments, the chords or the output path is reported at once, as the only line on stderr (importing
-TensorFlow prints its own start-up lines there, which a user error should not come with).
+TensorFlow prints its own start-up lines there, which a user error should not come with). `generate` samples on
+the bundle's LiteRT model when it can (`apps.common.runtime`), and then never imports TensorFlow.
 """
 
 import argparse
@@ -13,7 +14,7 @@ import shlex
 import sys
 
 from apps.common import config as hyperparameters
-from apps.common import files
+from apps.common import files, runtime
 from apps.common.bundle import read_config
 from apps.common.cli import (
     UsageError,
@@ -30,6 +31,7 @@ from apps.common.cli import (
 )
 from apps.common.commands import add_export_parser, export_command, load_app_bundle
 from apps.common.files import read_text
+from apps.common.litert import StepRunner
 from apps.common.paths import recorded, saved_model
 from apps.common.progress import track
 from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
@@ -131,6 +133,7 @@ def build_parser():
     generate_cmd.add_argument(
         "--no-comp", dest="comp", action="store_false", help="the solo alone, without the chords and bass"
     )
+    runtime.add_argument(generate_cmd)
 
     evaluate_cmd = commands.add_parser(
         "evaluate",
@@ -253,7 +256,7 @@ def _generate(args):
     if args.soundfont and not args.wav:
         raise UsageError("--soundfont is for --wav")
     renderer = audio.find_renderer(args.soundfont) if args.wav else None
-    read_config(args.model, "jazz")
+    config = read_config(args.model, "jazz")
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
     measures = args.measures or bars
     primer = None
@@ -261,11 +264,14 @@ def _generate(args):
         primer = leadsheet.read_primer(args.primer)
         leadsheet.check_primer(primer, measures * bar_quarters)
 
-    model, config = load_app_bundle("jazz", args.model)
+    if runtime.choose(args, args.model, config) == "litert":
+        generator = generate.LiteRTSoloSampler(StepRunner(os.path.join(args.model, runtime.LITERT_FILE)), config)
+    else:
+        model, config = load_app_bundle("jazz", args.model)
+        generator = generate.SoloSampler(model, config)
     timeline = chords.repeat(timeline, bars, measures, bar_quarters)
     tempo = args.tempo or sheet_tempo or config.get("tempo", 120.0)
     quarters = measures * bar_quarters
-    generator = generate.SoloSampler(model, config)
     solos = [
         generate.generate_solo(
             generator,

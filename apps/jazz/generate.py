@@ -1,11 +1,14 @@
-"""Generation: sample tokens with the one compiled loop, realise them over a progression, write MIDI/MusicXML.
+"""Generation: sample tokens, realise them over a progression, write MIDI/MusicXML.
 
-The model's one-step twin (`apps.jazz.model.step_model`) is driven by `apps.common.sampling.Sampler` (a
-conditioned one by its `ConditionedSampler`): every step of a batch runs inside one `tf.function`, the sampled
-token fed back as the next input, as in the course's one-to-many inference model. Tokens are sampled until their durations fill the requested bars,
-realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score: the solo (with
-chord symbols, which MusicXML keeps and MIDI leaves out) and a band to follow it by, block chords and a
-walking bass (`bass_line`); optionally rendered to audio (`apps.jazz.audio`).
+Tokens are sampled on either runtime (`apps.common.runtime`): on Keras (`SoloSampler`), the model's one-step
+twin (`apps.jazz.model.step_model`) is driven by `apps.common.sampling.Sampler` (a conditioned one by its
+`ConditionedSampler`), every step of a batch inside one `tf.function`, the sampled token fed back as the next
+input, as in the course's one-to-many inference model; on LiteRT (`LiteRTSoloSampler`), the bundle's `.tflite`
+one-step model is driven by the NumPy loop `apps.common.litert.sample`, with the same draws for the same seed.
+This module imports TensorFlow only inside `SoloSampler`. Tokens are sampled until their durations fill the
+requested bars, realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score:
+the solo (with chord symbols, which MusicXML keeps and MIDI leaves out) and a band to follow it by, block
+chords and a walking bass (`bass_line`); optionally rendered to audio (`apps.jazz.audio`).
 
 A primer, an opening phrase, is encoded over the chords like a training solo and fed to the model as the
 prefix its sampling continues from; the continuation is realised from the primer's last pitch on.
@@ -18,6 +21,7 @@ import math
 import os
 import struct
 
+from apps.common import litert
 from apps.common.files import MARKER, atomic_path
 from apps.jazz import conditioning, grammar
 
@@ -27,8 +31,58 @@ ACCOMPANIMENT_ROOT = 48  # C3: chords are voiced upwards from their root in the 
 BASS_ROOT = 33  # A1: the bass plays each root in A1..G#2, an upright bass's low octave and a half
 
 
-class SoloSampler:
-    """Samples token sequences from a trained jazz model.
+class _ChunkedSampler:
+    """What both runtimes' samplers share: tokens are drawn a chunk at a time until their durations fill the
+    bars asked for; chunk a (from 0) is drawn with seed `seed + a`, continuing from the start token, the primer
+    and every token drawn so far. A subclass draws one chunk (`draw`).
+
+    Args:
+        config: the bundle's config (vocabulary, mean token duration, conditioning).
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.vocabulary = grammar.Vocabulary(config["vocabulary"])
+        self.conditioned = config.get("conditioning", "none") == "changes"
+        self.durations = [0] + [grammar.duration_steps(token) for token in self.vocabulary.tokens[1:]]
+
+    def sample(self, quarters, temperature=1.0, seed=0, top_k=0, timeline=None, bar_quarters=4.0, primer=()):
+        """Samples tokens until their durations (the primer's included) add up to at least `quarters` quarters.
+
+        Args:
+            timeline: the `apps.jazz.chords.Timeline` played over (a conditioned model needs it).
+            bar_quarters: the bar length, for the conditioned model's bar position.
+            primer: tokens the solo starts with, fed to the model before sampling (one missing from the
+                vocabulary as its nearest, `apps.jazz.grammar.Vocabulary.nearest`).
+
+        Returns:
+            A list of the sampled token strings (the start token and the primer excluded).
+        """
+        table = None
+        if self.conditioned:
+            if timeline is None:
+                raise ValueError("a conditioned model samples over a timeline; none was given")
+            table = conditioning.step_table(timeline, quarters, bar_quarters)
+        # Enough steps for the expected length plus a margin; a short draw continues from where it stopped.
+        chunk = int(math.ceil(1.3 * quarters / self.config["mean_token_quarters"])) + 8
+        ids = [0] + self.vocabulary.encode(primer).tolist()
+        prefix_length = len(ids)
+        primer_steps = sum(grammar.duration_steps(token) for token in self.vocabulary.decode(ids[1:]))
+        for attempt in range(100):
+            ids += self.draw(ids, table, chunk, temperature, top_k, seed + attempt)
+            tokens = [token for token in self.vocabulary.decode(ids[prefix_length:]) if token != grammar.START]
+            if primer_steps + sum(grammar.duration_steps(token) for token in tokens) >= quarters * grammar.GRID:
+                break
+        return tokens
+
+    def draw(self, prefix, table, steps, temperature, top_k, seed):
+        """The ids of `steps` tokens sampled after the ids `prefix`, over `table`
+        (`apps.jazz.conditioning.step_table`, float32 (S, F); None for a token-only model)."""
+        raise NotImplementedError
+
+
+class SoloSampler(_ChunkedSampler):
+    """Samples token sequences from a trained jazz model with Keras.
 
     A conditioned model (config `conditioning: changes`) is fed, at every step, the features of the running
     time over the progression (`apps.jazz.conditioning.step_table`), looked up inside the compiled loop from
@@ -45,53 +99,55 @@ class SoloSampler:
         from apps.common.sampling import ConditionedSampler, Sampler
         from apps.jazz.model import step_model
 
+        super().__init__(config)
         self._tf = tf
-        self.config = config
-        self.vocabulary = grammar.Vocabulary(config["vocabulary"])
-        self.conditioned = config.get("conditioning", "none") == "changes"
         if self.conditioned:
-            durations = [0] + [grammar.duration_steps(token) for token in self.vocabulary.tokens[1:]]
-            self.sampler = ConditionedSampler(step_model(model), durations)
+            self.sampler = ConditionedSampler(step_model(model), self.durations)
         else:
             self.sampler = Sampler(step_model(model))
 
-    def sample(self, quarters, temperature=1.0, seed=0, top_k=0, timeline=None, bar_quarters=4.0, primer=()):
-        """Samples tokens until their durations (the primer's included) add up to at least `quarters` quarters.
-
-        Args:
-            timeline: the `apps.jazz.chords.Timeline` played over (a conditioned model needs it).
-            bar_quarters: the bar length, for the conditioned model's bar position.
-            primer: tokens the solo starts with, fed to the model before sampling (one missing from the
-                vocabulary as its nearest, `apps.jazz.grammar.Vocabulary.nearest`).
-
-        Returns:
-            A list of the sampled token strings (the start token and the primer excluded).
-        """
+    def draw(self, prefix, table, steps, temperature, top_k, seed):
         tf = self._tf
-        table = None
-        if self.conditioned:
-            if timeline is None:
-                raise ValueError("a conditioned model samples over a timeline; none was given")
-            table = tf.constant(conditioning.step_table(timeline, quarters, bar_quarters)[None])
-        # Enough steps for the expected length plus a margin; a short draw continues from where it stopped.
-        chunk = int(math.ceil(1.3 * quarters / self.config["mean_token_quarters"])) + 8
-        ids = [0] + self.vocabulary.encode(primer).tolist()
-        prefix_length = len(ids)
-        primer_steps = sum(grammar.duration_steps(token) for token in self.vocabulary.decode(ids[1:]))
-        for attempt in range(100):
-            arguments = (
-                tf.constant(chunk, tf.int32),
-                tf.constant(temperature, tf.float32),
-                tf.constant(top_k, tf.int32),
-                tf.constant(seed + attempt, tf.int32),
-            )
-            prefix = tf.constant([ids], tf.int32)
-            out = self.sampler(prefix, *arguments) if table is None else self.sampler(prefix, table, *arguments)
-            new = out["tokens"][0].numpy().tolist()
-            ids += new
-            tokens = [token for token in self.vocabulary.decode(ids[prefix_length:]) if token != grammar.START]
-            if primer_steps + sum(grammar.duration_steps(token) for token in tokens) >= quarters * grammar.GRID:
-                break
+        arguments = (
+            tf.constant(steps, tf.int32),
+            tf.constant(temperature, tf.float32),
+            tf.constant(top_k, tf.int32),
+            tf.constant(seed, tf.int32),
+        )
+        prefix = tf.constant([prefix], tf.int32)
+        out = (
+            self.sampler(prefix, *arguments)
+            if table is None
+            else self.sampler(prefix, tf.constant(table[None]), *arguments)
+        )
+        return out["tokens"][0].numpy().tolist()
+
+
+class LiteRTSoloSampler(_ChunkedSampler):
+    """Samples token sequences as `SoloSampler` does, from the bundle's LiteRT one-step model, without
+    TensorFlow: the host loop `apps.common.litert.sample` draws the compiled sampler's uniforms for the same
+    seed, so both pick the same tokens (bar a uniform within float rounding of a boundary between two).
+
+    Args:
+        step: an `apps.common.litert.StepRunner` of the bundle's `.tflite` file (or any step with its interface).
+        config: the bundle's config.
+    """
+
+    def __init__(self, step, config):
+        super().__init__(config)
+        self.step = step
+
+    def draw(self, prefix, table, steps, temperature, top_k, seed):
+        tokens, _ = litert.sample(
+            self.step,
+            prefix,
+            steps,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            conditions=table,
+            durations=self.durations,
+        )
         return tokens
 
 

@@ -9,7 +9,8 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-# Lines TensorFlow 2.21 writes from C++ on a CPU machine, as they came from `python -m apps.jazz generate`.
+# Lines TensorFlow 2.21 (and the LiteRT interpreter) write from C++ on a CPU machine, as they came from
+# `python -m apps.jazz generate`.
 TF_STARTUP = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
     (
@@ -32,6 +33,8 @@ TF_STARTUP = [
     # From `export --format litert`.
     "W0000 00:00:1796180290.966343   23318 tf_tfl_flatbuffer_helpers.cc:364] Ignored output_format.",
     "W0000 00:00:1796180290.966343   23318 tf_tfl_flatbuffer_helpers.cc:367] Ignored drop_control_dependency.",
+    # From the LiteRT interpreter, loading a bundle's `.tflite` model.
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
 ]
 REAL_ERROR = "E0000 00:00:1796173133.954151   14057 op_kernel.cc:1857] OP_REQUIRES failed: out of memory"
 
