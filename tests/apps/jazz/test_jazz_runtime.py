@@ -15,6 +15,7 @@ import pytest
 from apps.common import litert
 from apps.common.bundle import save_bundle
 from apps.common.runtime import LITERT_FILE
+from apps.common.sampling import ConditionedSampler, Sampler
 from apps.jazz import chords, conditioning, generate, grammar
 from apps.jazz.cli import main
 
@@ -28,15 +29,14 @@ NEAR = 1e-5
 """A uniform draw this close to a boundary between two tokens may fall on either side of it on either runtime."""
 
 
-def config_for(mode, **extra):
-    # A large mean token length makes each drawn chunk short: a solo then takes several chunks (seeds).
+def config_for(mode):
+    # A long mean token makes the chunks short: a solo then takes several, each drawn with its own seed.
     return {
         "app": "jazz",
         "vocabulary": TOKENS,
         "encoding": "grammar",
         "conditioning": mode,
         "mean_token_quarters": 4.0,
-        **extra,
     }
 
 
@@ -74,7 +74,7 @@ class TableStep(keras.Model):
     def __init__(self, table, conditioned):
         super().__init__()
         self.table = table
-        self.condition_encoder = "features" if conditioned else None
+        self.condition_encoder = "features" if conditioned else None  # what the samplers check: conditioned or not
         self.state_sizes = [1]
 
     def token_table(self, vocab):
@@ -120,8 +120,9 @@ class Recording:
         draw = self.sampler.draw
 
         def recorded(prefix, *rest):
-            tokens = draw(prefix, *rest)
-            self.calls.append(((list(prefix), *rest), tokens))
+            call = (list(prefix), *rest)
+            tokens = draw(*call)
+            self.calls.append((call, tokens))
             return tokens
 
         self.sampler.draw = recorded
@@ -137,8 +138,6 @@ def test_fed_the_same_probabilities_both_runtimes_pick_the_same_tokens(mode):
     config = config_for(mode)
     table = np.random.default_rng(0).dirichlet(np.ones(len(TOKENS) + 1), len(TOKENS) + 1).astype("float32")
     on_keras = generate.SoloSampler(tiny_model(TOKENS, mode), config)
-    from apps.common.sampling import ConditionedSampler, Sampler
-
     fake = TableStep(table, mode == "changes")
     on_keras.sampler = ConditionedSampler(fake, on_keras.durations) if fake.condition_encoder else Sampler(fake)
     on_litert = Recording(generate.LiteRTSoloSampler(NumPyTableStep(table, mode == "changes"), config))
@@ -223,7 +222,7 @@ def test_teacher_forced_the_litert_sampler_sees_the_training_models_probabilitie
     sampler = generate.LiteRTSoloSampler(step, config)
     tokens = grammar.encode(PRIMER + [(2.0, 1.5, 67), (4.0, 2.0, 64), (6.5, 0.5, 65)], TIMELINE)
     ids = [0, *sampler.vocabulary.encode(tokens).tolist()]
-    sampler.draw(ids, conditioning.step_table(TIMELINE, 16.0), 1, 1.0, 0, 0)
+    sampler.draw(ids, conditioning.step_table(TIMELINE, 16.0) if sampler.conditioned else None, 1, 1.0, 0, 0)
     # Each position is fed the features of the onset of the token it predicts: the one after it.
     features = conditioning.features(
         TIMELINE, conditioning.onsets([*sampler.vocabulary.decode(ids[1:]), grammar.START])
