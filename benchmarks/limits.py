@@ -17,6 +17,8 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     dinos-train              train on that list, 1 epoch, --units 16 --embedding-dim 8 --batch-size 256
     jazz-generate            generate --measures MAX_MEASURES
     jazz-chords-from         generate --chords-from a progression of MAX_MEASURES bars (one chord a bar)
+    jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
+                             last note tied to the next bar's first (un-tying a melody takes time by its notes)
     sentiment-predict-long   predict --file MAX_TEXTS lines of ~600 characters (just under MAX_TEXT_FILE_BYTES)
     sentiment-predict-short  predict --file MAX_TEXTS lines of ~60 characters
     sentiment-predict-arg    predict with one argument of exactly MAX_ARGUMENT_CHARS characters
@@ -36,7 +38,7 @@ large enough to reach it (one epoch; the `*-train-*` cases, and two more):
     jazz-train-tokens        --encoding pitch on a solo holding every pitch 0-127 at every duration: the
                              vocabulary's bound, 6,192 tokens
     jazz-evaluate-mxl        evaluate --midi a .mxl whose MusicXML unzips to just under MAX_MUSIC_FILE_BYTES:
-                             parts of 200 bars of eighth notes (the melody, one part, is what music21 un-ties)
+                             parts of 200 bars of eighth notes (the melody, one part, is the one un-tied)
     sentiment-train-units, -layers, -embedding-dim   at the bound, 256 lines of 20 words
     sentiment-train-batch-size   --batch-size MAX_BATCH_SIZE on 1,100 lines of 100 words (--max-length's default)
     sentiment-train-max-tokens   --max-tokens MAX_TOKENS on 25,000 lines of 10 words never repeated
@@ -60,6 +62,7 @@ JSON to benchmarks/results/limits.json. A case that exits non-zero is reported w
 
 import argparse
 import fnmatch
+import itertools
 import json
 import os
 import platform
@@ -403,8 +406,8 @@ PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
 
 def musicxml(bars, chord_every=16, parts=1):
     """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: 4/4 bars, each a list of
-    `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, with a C7 chord symbol every
-    `chord_every` bars (music21 takes a while over each)."""
+    `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, or `(midi, steps, tie)` with `tie`
+    "start" or "stop", with a C7 chord symbol every `chord_every` bars (music21 takes a while over each)."""
     listed = "".join(
         f'<score-part id="P{part}"><part-name>{"Solo" if part == 1 else f"Part {part}"}</part-name></score-part>'
         for part in range(1, parts + 1)
@@ -418,15 +421,16 @@ def musicxml(bars, chord_every=16, parts=1):
             )
         if (number - 1) % chord_every == 0:
             measures.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
-        for midi, steps in notes:
+        for midi, steps, *tied in notes:
             if midi is None:
                 measures.append(f"<note><rest/><duration>{steps}</duration></note>")
                 continue
             octave, pc = divmod(midi, 12)
             alter = "<alter>1</alter>" if PITCH_NAMES[pc] == PITCH_NAMES[pc - 1] and pc else ""
+            ties = "".join(f'<tie type="{kind}"/>' for kind in tied)
             measures.append(
                 f"<note><pitch><step>{PITCH_NAMES[pc]}</step>{alter}<octave>{octave - 1}</octave></pitch>"
-                f"<duration>{steps}</duration></note>"
+                f"<duration>{steps}</duration>{ties}</note>"
             )
         measures.append("</measure>")
     body = "\n".join(measures)
@@ -442,8 +446,9 @@ def eighths(rng, bars):
 
 
 JAZZ_SOLOS = 32
-"""Solos of the jazz corpus at --seq-len's and --batch-size's bounds: music21's `stripTies` takes time by the
-square of a part's notes, so many short solos, not one long one."""
+"""Solos of 200 bars in the jazz corpus at --seq-len's and --batch-size's bounds (51,200 notes in all)."""
+LONG_SOLO_BARS = JAZZ_SOLOS * 200
+"""The bars of jazz-evaluate-long-solo: as many notes in one solo as the corpus above holds in all."""
 
 
 def _solos(tmp, rng, count, bars):
@@ -454,6 +459,19 @@ def _solos(tmp, rng, count, bars):
         for index in range(count):
             write(os.path.join(directory, f"solo{index:02d}.musicxml"), musicxml(eighths(rng, bars)))
     return directory
+
+
+def case_jazz_evaluate_long_solo(tmp, rng):
+    bars = eighths(rng, LONG_SOLO_BARS)
+    for before, after in itertools.pairwise(bars):  # a bar's last note held into the next bar
+        after[0] = (before[-1][0], before[-1][1], "stop")
+        before[-1] = (*before[-1], "start")
+    path = os.path.join(tmp, "long-solo.musicxml")
+    size = write(path, musicxml(bars))
+    notes = sum(map(len, bars))
+    described = f"one solo of {len(bars):,} bars, {notes:,} eighth notes ({notes - len(bars) + 1:,} once un-tied), "
+    described += f"{size / 1e6:.1f} MB"
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
 def case_jazz_train_tokens(tmp, rng):
@@ -649,6 +667,12 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         False,
     ),
     ("jazz-train-tokens", "6,192 tokens (MIDI pitches x durations)", case_jazz_train_tokens, False),
+    (
+        "jazz-evaluate-long-solo",
+        f"one solo of {LONG_SOLO_BARS:,} bars (MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB)",
+        case_jazz_evaluate_long_solo,
+        False,
+    ),
     (
         "jazz-evaluate-mxl",
         f"MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB unzipped",

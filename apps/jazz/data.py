@@ -140,17 +140,101 @@ def melody_notes(score, name="score"):
     melody = _melody_part(parts)
     if melody is None:
         raise UsageError(f"{name}: no melody (no part with pitched notes)")
-    notes = [
-        (float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
-        for element in _pitched_notes(melody.stripTies())
-        if element.quarterLength > 0
-    ]
+    lengths = tied_lengths(melody)
+    notes = []
+    for element in _pitched_notes(melody):
+        length = lengths.get(id(element), element.quarterLength)
+        if length > 0:
+            notes.append((float(element.offset), float(length), int(round(max(p.ps for p in element.pitches)))))
     if not notes:
         raise UsageError(f"{name}: no melody (no pitched notes)")
     outside = next((midi for _, _, midi in notes if midi not in MIDI_PITCHES), None)
     if outside is not None:
         raise UsageError(f"{name}: the melody has a note at pitch {outside}, outside MIDI's 0..127")
     return parts, melody, sorted(notes)
+
+
+def tied_lengths(container):
+    """The lengths music21's `stripTies` gives the tied notes of a part or stream, by `id` of the note, found
+    without changing or copying it: the first note of a tied run lasts the whole run, the others 0.
+
+    `stripTies` merges the same runs on a copy of the part, in time that grows with the square of its notes;
+    this follows its rules (`matchByPitch=True`) in one pass over the notes. Like it, a score's parts and a
+    stream's voices are followed each on its own, anything else flattened: a tie runs between notes next to each
+    other in offset order, whatever their measure or voice.
+    """
+    if container.hasPartLikeStreams():
+        from music21 import stream
+
+        streams = container.getElementsByClass(stream.Stream)
+    elif container.hasVoices():
+        streams = container.voices
+    else:
+        return _merge_ties([element for element in container.flatten().notesAndRests if element.quarterLength > 0])
+    lengths = {}
+    for inner in streams:
+        lengths.update(tied_lengths(inner))
+    return lengths
+
+
+def _merge_ties(elements):
+    """`tied_lengths` of notes and rests in offset order, each lasting more than 0: `stripTies`'s loop, with its
+    run of connected positions kept as a list of indices whose last one says whether the previous is in it."""
+    from music21.common.numberTools import opFrac
+
+    lengths = {}
+    run = []
+    for index, element in enumerate(elements):
+        previous = elements[index - 1] if index else None
+        connected = bool(run) and run[-1] == index - 1
+        tie = getattr(element, "tie", None)
+        if tie is not None and tie.type in ("start", "continue"):
+            # A start joins the run the previous note is in; a continue joins any run it matches in pitch.
+            joins = connected if tie.type == "start" else bool(run) and _tie_ends(previous, element, connected)
+            if joins:
+                run.append(index)
+            else:
+                run = [index]
+            continue
+        if not _tie_ends(previous, element, connected):
+            continue
+        run.append(index)
+        if len(run) > 1:
+            held = 0
+            for later in run[1:]:
+                held += elements[later].quarterLength
+                lengths[id(elements[later])] = 0
+            first = elements[run[0]]
+            lengths[id(first)] = opFrac(first.quarterLength + held)
+        run = []
+    return lengths
+
+
+def _tie_ends(previous, element, connected):
+    """Whether `element` closes a tied run (`stripTies`'s `updateEndMatch` with `matchByPitch=True`):
+    a single note with a stop tie, or the same pitch(es) as `previous`, `connected` to the run."""
+    from music21 import chord, note
+
+    tie = getattr(element, "tie", None)
+    if not isinstance(element, chord.Chord) and tie is not None and tie.type == "stop":
+        return True
+    if previous is None or not connected:
+        return False
+    if (
+        hasattr(previous, "pitch")
+        and hasattr(element, "pitch")
+        and not isinstance(previous, chord.Chord)
+        and not isinstance(element, chord.Chord)
+        and previous.pitch == element.pitch
+    ):
+        return True
+    if isinstance(element, note.Note) or not (hasattr(previous, "pitches") and hasattr(element, "pitches")):
+        return False
+    if len(previous.pitches) != len(element.pitches):
+        return False
+    return all(
+        last.step == pitch.step and last.isEnharmonic(pitch) for last, pitch in zip(previous.pitches, element.pitches)
+    )
 
 
 def chord_symbols(score):

@@ -1,10 +1,13 @@
+import fractions
 import io
 import os
 import sys
 import zipfile
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
-from music21 import note
+from music21 import chord, harmony, note, stream, tie
 
 from apps.common.errors import UsageError
 from apps.jazz import data
@@ -182,3 +185,94 @@ def test_a_note_outside_midi_pitches_is_refused(tmp_path):
     make_score([(0, 1, 60), (1, 1, 160)], [(0, "C7")]).write("musicxml", fp=path)
     with pytest.raises(UsageError, match="high.musicxml: the melody has a note at pitch 160, outside MIDI's 0..127"):
         data.read_solo(path)
+
+
+# Spellings that stripTies compares by name (a note) or by step and sound (a chord): B#3 sounds as C4, D-4 as C#4.
+SPELLINGS = ["C4", "B#3", "C#4", "D-4"]
+TIES = [None, "start", "continue", "stop"]
+ELEMENTS = st.tuples(
+    st.sampled_from(["note", "note", "chord", "chord", "rest", "grace", "symbol", "sounding symbol"]),
+    st.sampled_from([0.5, 1.0, 1.5, 2.5, 4.5, fractions.Fraction(1, 3)]),
+    st.lists(st.tuples(st.sampled_from(SPELLINGS), st.sampled_from(TIES)), min_size=1, max_size=2),
+    st.sampled_from(TIES),
+)
+
+
+def _held(spelling, tie_type=None):
+    """An element of `ELEMENTS` lasting a quarter note: a note (`spelling` a name) or chord (a list of names)."""
+    if isinstance(spelling, str):
+        return ("note", 1.0, [(spelling, None)], tie_type)
+    return ("chord", 1.0, [(name, None) for name in spelling], tie_type)
+
+
+def _element(kind, length, pitches, tie_type):
+    """A note, chord (each member its own tie, unless the chord has one), rest, grace note or chord symbol (as
+    MusicXML gives it, lasting 0, or sounding: stripTies then counts it among the notes)."""
+    if kind == "rest":
+        return note.Rest(quarterLength=length)
+    if kind.endswith("symbol"):
+        return harmony.ChordSymbol("C7", quarterLength=length if kind == "sounding symbol" else 0)
+    if kind == "chord":
+        element = chord.Chord([note.Note(name, tie=tie.Tie(t) if t else None) for name, t in pitches])
+    else:
+        element = note.Note(pitches[0][0])
+    element.quarterLength = length
+    if tie_type and (kind != "chord" or pitches[0][1] is None):
+        element.tie = tie.Tie(tie_type)
+    return element.getGrace() if kind == "grace" else element
+
+
+def _stripped(part):
+    """The melody's triples as music21's own un-tying gives them, which `melody_notes` must give."""
+    return sorted(
+        (float(element.offset), float(element.quarterLength), int(round(max(p.ps for p in element.pitches))))
+        for element in part.stripTies().flatten().notes
+        if element.pitches and not isinstance(element, harmony.ChordSymbol) and element.quarterLength > 0
+    )
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(
+    voices=st.lists(st.lists(ELEMENTS, max_size=12), min_size=1, max_size=2),
+    layout=st.sampled_from(["measures", "voices in measures", "voices in the part", "streams in the part"]),
+)
+# What stripTies merges, and what not: a start joins a run only from the note before; a continue in another pitch
+# starts a run of its own; a note, and a chord member, ends a run in the same spelling only; a note does not end a
+# chord's run; voices of a part, and streams in it, are un-tied each on their own, voices in measures together.
+@hypothesis.example([[_held("C4", "start"), _held("C#4"), _held("C4", "start"), _held("C4", "stop")]], "measures")
+@hypothesis.example([[_held("C4", "start"), _held("C4")], [_held("C#4")]], "voices in the part")
+@hypothesis.example([[_held("C4", "start"), _held("C4")], [_held("C#4")]], "voices in measures")
+@hypothesis.example([[_held("C4", "start"), _held("C4")], [_held("C#4")]], "streams in the part")
+@hypothesis.example([[_held("C4", "start"), _held("C#4", "continue"), _held("C#4", "stop")]], "voices in the part")
+@hypothesis.example([[_held("C4", "start"), _held("B#3")]], "measures")
+@hypothesis.example([[_held(["C4", "C#4"], "start"), _held(["B#3", "D-4"])]], "measures")
+@hypothesis.example([[_held(["C4"], "start"), _held("C4")]], "measures")
+def test_tied_notes_merge_as_music21s_strip_ties_merges_them(voices, layout):
+    # "measures": one voice cut into 4/4 bars, the notes across a bar line tied (start, continue, stop) by music21.
+    part = stream.Part()
+    if layout == "measures":
+        for item in voices[0]:
+            part.append(_element(*item))
+        part.makeMeasures(inPlace=True)
+        part.makeTies(inPlace=True)
+    elif layout in ("voices in the part", "streams in the part"):
+        for items in voices:
+            voice = stream.Voice() if layout == "voices in the part" else stream.Stream()
+            for item in items:
+                voice.append(_element(*item))
+            part.insert(0, voice)
+    else:
+        for number in (1, 2):  # the same voices in two bars, so that a note can be tied into the next bar
+            measure = stream.Measure(number=number)
+            for index, items in enumerate(voices):
+                voice = stream.Voice(id=str(index))
+                for item in items:
+                    voice.append(_element(*item))
+                measure.insert(0, voice)
+            part.append(measure)
+    expected = _stripped(part)
+    if not expected:
+        with pytest.raises(UsageError, match="no melody"):
+            data.melody_notes(part)
+    else:
+        assert data.melody_notes(part)[2] == expected
