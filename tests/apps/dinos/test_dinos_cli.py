@@ -24,7 +24,14 @@ def run_json(capsys, argv):
 
 
 def test_train_writes_a_complete_bundle(bundle):
-    assert sorted(os.listdir(bundle)) == ["config.json", "history.json", "model.keras", "training.png"]
+    assert sorted(os.listdir(bundle)) == [
+        "config.json",
+        "history.json",
+        "model.keras",
+        "model.tflite",
+        "model.vocab.txt",
+        "training.png",
+    ]
     config = json.load(open(os.path.join(bundle, "config.json")))
     assert config["vocabulary"]["characters"] == sorted(set("".join(NAMES).lower()))
     assert config["training"]["epochs_run"] == 2 and config["training"]["val_names"] == 3
