@@ -1,14 +1,15 @@
-"""Sampling names with the shared compiled sampler: prefix, length limit, novelty, temperature, top-k, seed."""
+"""Sampling names with the shared compiled sampler: prefix, length limit, novelty, temperature, top-k, seed.
+
+The rounds (`draw_names`) are shared with the LiteRT sampler (`apps.dinos.litert.NameSampler`), which draws the
+same names for the same seed; this module imports TensorFlow only when a `NameSampler` is made.
+"""
 
 import numpy as np
-import tensorflow as tf
 
 from apps.common.errors import UsageError
 from apps.common.progress import Progress
-from apps.common.sampling import Sampler
 from apps.dinos import data
 from apps.dinos.evaluate import token_log_probs
-from apps.dinos.model import step_model
 
 MAX_ROUNDS = 20
 
@@ -17,6 +18,45 @@ def round_seed(seed, round_):
     """Seed of sampling round `round_`: `seed` itself first (so one round matches the export's `sample`),
     then seeds drawn from (seed, round) so that nearby user seeds do not share later rounds."""
     return int(seed) if round_ == 0 else int(np.random.default_rng([seed, round_]).integers(2**31 - 1))
+
+
+def batch_size(needed):
+    """Rows drawn in a round that still needs `needed` names: twice as many, at least 64, at most 8,192."""
+    return min(max(2 * needed, 64), 8192)
+
+
+def draw_names(draw, n, seed=0, novel=False, seen=(), prefix_log_prob=0.0, max_len=None):
+    """`n` names from up to `MAX_ROUNDS` rounds of `draw(rows, seed)`, rows accepted in order.
+
+    Args:
+        draw: `draw(rows, seed)` iterates over `(name, log_prob, ended)` for the rows of a batch of `rows`
+            sampled with `seed`; it may stop early, as no row after the `n`-th accepted one is read.
+        n, seed, novel: as for `NameSampler.sample`.
+        seen: `data.name_digest` of the training names, refused with `novel`.
+        prefix_log_prob: the log-probability of the prefix, added to each name's.
+        max_len: the length limit, for the error message.
+
+    Returns:
+        A list of `(name, log_prob)`.
+
+    Raises:
+        UsageError: too few names qualified.
+    """
+    accepted = []
+    with Progress(n, "sampling", "name") as progress:
+        for round_ in range(MAX_ROUNDS):
+            for name, log_prob, done in draw(batch_size(n - len(accepted)), round_seed(seed, round_)):
+                # Empty names and names cut at max_len are refused, and with `novel` the training names.
+                if done and name and not (novel and data.name_digest(name) in seen):
+                    accepted.append((name, prefix_log_prob + float(log_prob)))
+                    progress.update()
+                    if len(accepted) == n:
+                        return accepted
+    wanted = "novel names" if novel else "names"
+    raise UsageError(
+        f"only {len(accepted)} of {n} {wanted} ended within {max_len} characters after {MAX_ROUNDS} batches; "
+        "raise --max-len or --temperature"
+    )
 
 
 class NameSampler:
@@ -33,6 +73,9 @@ class NameSampler:
     """
 
     def __init__(self, model, config):
+        from apps.common.sampling import Sampler
+        from apps.dinos.model import step_model
+
         self.model = model
         self.config = config
         self.vocab = data.Vocabulary.from_config(config["vocabulary"])
@@ -51,6 +94,8 @@ class NameSampler:
             in nats of what was sampled after the prefix (end token included), and whether each name ended
             within `max_len` characters.
         """
+        import tensorflow as tf
+
         max_len = max_len or self.config["max_len"]
         prefix, ids = self.vocab.encode_prefix(prefix, max_len)
         classes = [data.END_CLASS] + [i - 1 for i in ids]
@@ -82,22 +127,12 @@ class NameSampler:
         if prefix:
             log_probs, _ = token_log_probs(self.model, self.vocab, [prefix])
             prefix_log_prob = float(log_probs[0, : len(prefix)].sum())
-        accepted = []
-        with Progress(n, "sampling", "name") as progress:
-            for round_ in range(MAX_ROUNDS):
-                needed = n - len(accepted)
-                batch = min(max(2 * needed, 64), 8192)
-                names, log_probs, ended = self.sample_batch(
-                    batch, prefix, max_len, temperature, top_k, round_seed(seed, round_)
-                )
-                for name, log_prob, done in zip(names, log_probs, ended):
-                    if done and name and not (novel and data.name_digest(name) in self.seen):
-                        accepted.append((name, prefix_log_prob + float(log_prob)))
-                progress.update(min(len(accepted), n) - progress.done)
-                if len(accepted) >= n:
-                    return accepted[:n]
-        wanted = "novel names" if novel else "names"
-        raise UsageError(
-            f"only {len(accepted)} of {n} {wanted} ended within {max_len or self.config['max_len']} "
-            f"characters after {MAX_ROUNDS} batches; raise --max-len or --temperature"
+        return draw_names(
+            lambda rows, seed: zip(*self.sample_batch(rows, prefix, max_len, temperature, top_k, seed)),
+            n,
+            seed,
+            novel,
+            self.seen,
+            prefix_log_prob,
+            max_len or self.config["max_len"],
         )

@@ -78,7 +78,8 @@ def test_missing_or_corrupt_model(bundle, tmp_path, capsys):
     for name in os.listdir(bundle):
         (corrupt / name).write_bytes(open(os.path.join(bundle, name), "rb").read())
     (corrupt / "model.keras").write_bytes(b"PK\x03\x04 truncated")
-    assert_usage_error(capsys, ["sample", "--model", str(corrupt)], "corrupt")
+    # The bundle's LiteRT model still answers `--runtime auto`; Keras reads model.keras.
+    assert_usage_error(capsys, ["sample", "--model", str(corrupt), "--runtime", "keras"], "corrupt")
     export_dir = tmp_path / "export"
     assert_usage_error(capsys, ["export", "--model", str(corrupt), "--out", str(export_dir)], "corrupt")
     assert not export_dir.exists()
