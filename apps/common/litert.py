@@ -333,7 +333,10 @@ def draws(seed, steps, rows=1):
 def _tempered_top_k(probs, temperature, top_k):
     """As `apps.common.sampling._tempered_top_k`, in NumPy: scaled by the largest before the power, so that a
     low temperature cannot underflow every weight."""
-    weights = probs if temperature == 1.0 else np.exp(np.log(probs / probs.max()) / np.float32(temperature))
+    weights = probs
+    if temperature != 1.0:
+        with np.errstate(divide="ignore"):  # a probability of exactly 0 gets weight exp(-inf) = 0, as in TensorFlow
+            weights = np.exp(np.log(probs / probs.max()) / np.float32(temperature))
     if 0 < top_k < len(probs):
         weights = np.where(probs < np.sort(probs)[-top_k], 0.0, weights).astype("float32")
     return weights

@@ -74,3 +74,19 @@ def test_the_draw_is_the_inverse_cdf_of_one_minus_u_with_temperature_and_top_k()
     assert litert.sample(step, [0], 1, uniforms=[0.9], temperature=0.01)[0] == [3]
     tokens, log_probs = litert.sample(step, [0], 5, uniforms=[0.0] * 5, end_token=3)
     assert tokens == [3] and log_probs == pytest.approx([np.log(0.4)])
+
+
+def test_a_zero_probability_at_a_temperature_is_never_drawn_and_warns_nothing():
+    import warnings
+
+    class Zero:
+        def initial_states(self):
+            return []
+
+        def __call__(self, token, states, conditions=None):
+            return np.array([0.0, 0.5, 0.5], "float32"), []
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokens, _ = litert.sample(Zero(), [0], 50, seed=3, temperature=0.5)
+    assert 0 not in tokens and set(tokens) == {1, 2}
