@@ -329,6 +329,22 @@ def paired(setups, rounds, steps, baseline, timer=steps_per_second):
     ]
 
 
+def _described(model):
+    """What the JSON records of a timed model: how it was compiled, whether a recurrent layer takes the fused path,
+    and its size (the variants of one table are the same model but for "no recurrence")."""
+    recurrent = []
+    for layer in model.layers:
+        recurrent += (
+            [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else [layer]
+        )
+    return {
+        "jit_compile": bool(model.jit_compile),
+        "steps_per_execution": model.steps_per_execution,
+        "fused": any(getattr(layer, "use_fused_bptt", False) for layer in recurrent),
+        "parameters": model.count_params(),
+    }
+
+
 def run_apps(apps, cells, variants, rounds, steps):
     tables = []
     for app in apps:
@@ -339,7 +355,7 @@ def run_apps(apps, cells, variants, rounds, steps):
                 kind, compile_args = APP_VARIANTS[name]
                 keras.utils.set_random_seed(0)
                 setups[name] = APPS[app](cell, kind, compile_args, steps)
-            compiled = {name: {"jit_compile": bool(model.jit_compile)} for name, (model, _) in setups.items()}
+            compiled = {name: _described(model) for name, (model, _) in setups.items()}
             rows = paired(setups, rounds, steps, "keras")
             tables.append({"app": app, "cell": cell, "compiled": compiled, "rows": rows})
             _print_table(f"{app} --cell {cell}", rows, compiled)

@@ -4,9 +4,9 @@ A mistake is one line on stderr and exit code 2; `--out` never deletes what is n
 size a user controls has a limit that is checked before TensorFlow is imported.
 """
 
-import argparse
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import re
@@ -352,18 +352,35 @@ def test_outputs_are_checked_before_training(inputs, tmp_path):
     assert os.listdir(tmp_path / "mywork") == ["thesis.tex"]
 
 
+def printed_help(capsys, monkeypatch, app, *command):
+    """What `python -m apps.<app> [command] --help` prints, wide enough that no line wraps."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    assert APPS[app]([*command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def listed(text):
+    """`{name: help}` of each argument or command `--help` lists: an entry's help follows its name after two
+    spaces, or on the next line, indented, where the name is long."""
+    lines = text.splitlines() + [""]
+    entries = {}
+    for line, following in itertools.pairwise(lines):
+        entry = re.match(r" {2,4}(\S+(?: \S+)*)(?: {2,}(\S.*))?$", line)
+        if entry and not line.startswith(" " * 5):
+            entries[entry[1]] = entry[2] or (following.strip() if following.startswith(" " * 6) else "")
+    return entries
+
+
 @SEVERAL
-def test_every_option_has_help_and_export_names_both_formats(app):
-    parser = importlib.import_module(f"apps.{app}.cli").build_parser()
-    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    for name, command in commands.choices.items():
-        bare = [action.option_strings or action.dest for action in command._actions if not action.help]
-        assert not bare, (name, bare)
-    export = commands.choices["export"]
-    helps = [action.help for action in commands._choices_actions if action.dest == "export"]
-    helps += [action.help for action in export._actions if action.dest == "out"]
-    for text in helps:
-        assert "SavedModel" in text and ".tflite" in text, text
+def test_every_option_has_help_and_export_names_both_formats(app, capsys, monkeypatch):
+    commands = listed(printed_help(capsys, monkeypatch, app).split("positional arguments:")[1].split("options:")[0])
+    assert "train" in commands and "export" in commands
+    for command in [name for name in commands if name != "COMMAND"]:
+        entries = listed(printed_help(capsys, monkeypatch, app, command).split("\n\n", 1)[1])
+        assert entries and not [name for name, help in entries.items() if not help], (command, entries)
+        if command == "export":
+            (out,) = [help for name, help in entries.items() if name.startswith("--out")]
+            assert all("SavedModel" in text and ".tflite" in text for text in (commands["export"], out))
 
 
 @pytest.mark.parametrize(

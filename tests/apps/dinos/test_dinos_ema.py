@@ -17,15 +17,21 @@ from dinos_names import TRAIN_ARGS
 
 
 class _Snapshot(keras.callbacks.Callback):
-    """Records the model's weights and the optimizer's average at every epoch end."""
+    """Records the model's weights and the optimizer's average at every epoch end (read through
+    `finalize_variable_values`, which writes the average into the weights; the weights are then put back)."""
 
     def __init__(self):
         super().__init__()
         self.weights, self.averages = [], []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.weights.append([variable.numpy() for variable in self.model.trainable_variables])
-        self.averages.append([average.numpy() for average in self.model.optimizer._model_variables_moving_average])
+        variables = self.model.trainable_variables
+        weights = [variable.numpy() for variable in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+        self.weights.append(weights)
+        self.averages.append([variable.numpy() for variable in variables])
+        for variable, weight in zip(variables, weights):
+            variable.assign(weight)
 
 
 def _same(first, second):

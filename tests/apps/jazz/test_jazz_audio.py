@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from music21 import converter
 
+from apps.common import files
 from apps.common.errors import UsageError
 from apps.jazz import audio, chords, generate
 from apps.jazz.cli import main
@@ -45,6 +46,7 @@ def test_the_wav_lasts_as_long_as_the_midi_and_the_band_sounds_from_the_first_be
     score = generate.build_score(notes, timeline, 12.0, tempo=150, comp=comp)
     midi, wav = generate.write_score(score, str(tmp_path / "solo.mid"), renderer=renderer)
     assert wav == str(tmp_path / "solo.wav")
+    assert files.is_ours(wav)  # so that the next `generate` may replace it, and still a WAV that reads
     samples = read_wav(wav)
     seconds = len(samples) / audio.SAMPLE_RATE
     midi_seconds = converter.parse(midi).highestTime * 60 / 150

@@ -116,26 +116,6 @@ def test_a_primer_is_fed_to_the_model_and_continued_from_its_last_note(generator
     assert continuation and continuation[0][0] >= 2.5
 
 
-@pytest.mark.parametrize("frames", [b"\x01\x02\x03\x04" * 50, b"\x07" * 201])  # even and odd data chunks
-def test_a_marked_wav_file_reads_as_before_and_is_known_as_ours(tmp_path, frames):
-    import wave
-
-    from apps.common import files
-
-    path = str(tmp_path / "solo.wav")
-    with wave.open(path, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(1)
-        handle.setframerate(8000)
-        handle.writeframes(frames)
-    assert not files.is_ours(path)
-    generate._mark_wav(path)
-    assert files.is_ours(path)
-    with wave.open(path, "rb") as handle:
-        assert (handle.getnchannels(), handle.getframerate()) == (1, 8000)
-        assert handle.readframes(handle.getnframes()) == frames
-
-
 def test_a_written_solo_reads_back_note_for_note(tmp_path):
     # Sixteenth triplets and twelfths, on the app's grid but not on music21's default MIDI quantisation grid.
     timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F7 Bb7 | Ebmaj7")

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
+from apps.common.config import record
 from apps.jazz import train
+from apps.jazz.cli import build_parser
+from apps.jazz.config import Hyperparameters
 
 from jazz_scores import make_score
 
@@ -54,6 +57,9 @@ def changes_corpus(tmp_path_factory):
 
 
 def test_the_conditioned_model_learns_what_the_changes_tell(changes_corpus, tmp_path):
+    """Trained from a script, as `train()`: what it is not given has the command line's default."""
+    defaults = record(Hyperparameters, vars(build_parser().parse_args(["train", "--midi", "x.mid"])))
+    left_out = ("encoding", "head", "cell", "validation_split", "seed")
     perplexity = {}
     for mode in ("changes", "none"):
         config = train.train(
@@ -70,6 +76,8 @@ def test_the_conditioned_model_learns_what_the_changes_tell(changes_corpus, tmp_
             conditioning_mode=mode,
         )
         assert config["conditioning"] == mode and config["training"]["validation_solos"] == 1
+        recorded = {**config, **config["training"]}
+        assert {key: recorded[key] for key in left_out} == {key: defaults[key] for key in left_out}
         perplexity[mode] = config["metrics"]["val_perplexity"]
     # Four equally likely durations: a token-only model cannot go below a perplexity of about 4.
     assert perplexity["none"] > 3.0
