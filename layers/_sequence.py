@@ -109,6 +109,48 @@ class ProjectedRNN(keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
 
+    def trace(self, inputs, initial_state=None, mask=None):
+        """Every step's gates and states, computed by the cell's own `step_trace` (what `recurrent_step` runs),
+        at inference (no dropout): a dict name -> NumPy array (batch, time, size) in the states' dtype.
+
+        Index t is the step that reads x⟨t⟩, with `go_backwards` too (the layer then reads from the last step).
+        A masked step carries the previous states, as the layer does, and has no gates: NaN there. The initial
+        states are `initial_state`, else those a call would start from (zeros, or a stateful layer's current
+        states, which tracing leaves as they are). The subclasses' `trace` names the entries.
+        """
+        sequences = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        check_sequence_input(sequences.shape, self.name)
+        if not self.built:
+            self.build(sequences.shape)
+        cell = self.cell
+        if initial_state is None:
+            initial_state = self.states if self.stateful else self.get_initial_state(ops.shape(sequences)[0])
+        states = [ops.cast(state, cell.variable_dtype) for state in keras.tree.flatten(initial_state)]
+        keep = ops.ones(ops.shape(sequences)[:2]) if mask is None else mask
+        # The mask rides along as one more input column, so that the step itself carries the states where it is
+        # off: Keras's loop would carry the traced values (and start them at zero, not at the initial states).
+        steps = ops.concatenate([sequences, ops.cast(ops.expand_dims(keep, -1), sequences.dtype)], axis=-1)
+        sizes = {}
+
+        def step(x_and_keep, states):
+            x, keep = x_and_keep[:, :-1], ops.cast(x_and_keep[:, -1:], "bool")
+            record = cell.step_trace(cell.project_inputs(x), states)
+            new_states = [ops.where(keep, record[name], old) for name, old in zip(cell.state_names, states)]
+            record.update(zip(cell.state_names, new_states))
+            for name in record:
+                if name not in cell.state_names:
+                    record[name] = ops.where(keep, record[name], float("nan"))
+                sizes[name] = record[name].shape[-1]
+            return ops.concatenate(list(record.values()), axis=-1), new_states
+
+        _, records, _ = backend_rnn(
+            step, steps, states, go_backwards=self.go_backwards, input_length=sequences.shape[1]
+        )
+        if self.go_backwards:
+            records = ops.flip(records, axis=1)
+        ends = np.cumsum(list(sizes.values()))[:-1].tolist()
+        return {name: ops.convert_to_numpy(part) for name, part in zip(sizes, ops.split(records, ends, axis=-1))}
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         check_sequence_input(sequences.shape, self.name)  # a built layer skips `build`
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)

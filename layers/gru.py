@@ -94,6 +94,9 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
+    # The entry of `step_trace` that is the state.
+    state_names = ("c",)
+
     def __init__(
         self,
         units,
@@ -215,6 +218,12 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
         The gate arithmetic runs in the dtype of the incoming state (float32 under mixed precision, see
         `GRU`), the matmuls in the compute dtype.
         """
+        step = self.step_trace(projected_inputs, states, training=training)
+        return step["c"], [step["c"]]
+
+    def step_trace(self, projected_inputs, states, training=False):
+        """`recurrent_step`'s gates and state by name: Γu `gamma_u`, Γr `gamma_r` (not in the simplified GRU),
+        c̃⟨t⟩ `c_tilde` and c⟨t⟩ `c` (see `GRU.trace`)."""
         c_prev = states[0] if isinstance(states, (list, tuple)) else states
         state_dtype = c_prev.dtype
         c_dropped = apply_dropout_mask(c_prev, recurrent_dropout_mask(self, c_prev, training=training))
@@ -246,7 +255,8 @@ class GRUCell(keras.layers.Layer, DropoutRNNCell):
             gamma_r = self.recurrent_activation(z_r)
             candidate = self.activation(x_c + times_recurrent(gamma_r * c_dropped, slice(2 * u, None), 2))
         c = gamma_u * candidate + (1.0 - gamma_u) * c_prev
-        return c, [c]
+        gates = {"gamma_u": gamma_u, "gamma_r": gamma_r} if self.reset_gate else {"gamma_u": gamma_u}
+        return {**gates, "c_tilde": candidate, "c": c}
 
     def call(self, inputs, states, training=False):
         return self.recurrent_step(self.project_inputs(inputs, training=training), states, training=training)
@@ -376,6 +386,37 @@ class GRU(ProjectedRNN):
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def trace(self, inputs, initial_state=None, mask=None):
+        """Every step's gates and memory cell, for a look inside: what the cell computes at each step
+        (`GRUCell`'s equations in this layer's form, layer-normalised with `layer_norm`), at inference.
+
+            gamma_u   Γu⟨t⟩ = σ(x⟨t⟩·W_u + c⟨t-1⟩·U_u + b_u)    update gate                   (batch, time, units)
+            gamma_r   Γr⟨t⟩ = σ(x⟨t⟩·W_r + c⟨t-1⟩·U_r + b_r)    reset gate; not with reset_gate=False
+            c_tilde   c̃⟨t⟩ = tanh(x⟨t⟩·W_c + (Γr * c⟨t-1⟩)·U_c + b_c), or the layer's other form: candidate
+            c         c⟨t⟩ = Γu * c̃⟨t⟩ + (1 - Γu) * c⟨t-1⟩      the memory cell, = a⟨t⟩, the output
+
+        A masked step carries c from the step before, as the layer does, and its gates are NaN (it has
+        none). Index t is the step reading x⟨t⟩, also with `go_backwards`.
+
+        Args:
+            inputs: x, (batch, time, features).
+            initial_state: optional [c⟨0⟩]; default zeros (a stateful layer's current state).
+            mask: optional boolean (batch, time); False skips the step.
+
+        Returns:
+            A dict of NumPy arrays, keys as above; `c[:, -1]` is the layer's output for an unmasked batch.
+
+        Example:
+
+        >>> gru = GRU(4, reset_gate=False)
+        >>> steps = gru.trace(np.ones((2, 3, 5), "float32"), mask=np.array([[True] * 3, [True, True, False]]))
+        >>> sorted(steps), steps["c"].shape
+        (['c', 'c_tilde', 'gamma_u'], (2, 3, 4))
+        >>> bool(np.isnan(steps["gamma_u"][1, 2]).all()), bool((steps["c"][1, 2] == steps["c"][1, 1]).all())
+        (True, True)
+        """
+        return super().trace(inputs, initial_state=initial_state, mask=mask)
 
     def fused_bptt_declined(self, sequences):
         """As `ProjectedRNN.fused_bptt_declined`, and the fused GRU has no layer normalisation."""

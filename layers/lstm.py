@@ -105,6 +105,9 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
+    # The entries of `step_trace` that are the states, in the order of `states`.
+    state_names = ("a", "c")
+
     def __init__(
         self,
         units,
@@ -247,6 +250,12 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         The gate arithmetic runs in the dtype of the incoming states (float32 under mixed precision, see
         `LSTM`), the matmul in the compute dtype.
         """
+        step = self.step_trace(projected_inputs, states, training=training)
+        return step["a"], [step["a"], step["c"]]
+
+    def step_trace(self, projected_inputs, states, training=False):
+        """`recurrent_step`'s gates and states by name: Γu `gamma_u`, Γf `gamma_f`, c̃⟨t⟩ `c_tilde`, Γo
+        `gamma_o`, c⟨t⟩ `c` and a⟨t⟩ `a` (see `LSTM.trace`)."""
         a_prev, c_prev = states[0], states[1]
         state_dtype = c_prev.dtype
         a_prev = apply_dropout_mask(a_prev, recurrent_dropout_mask(self, a_prev, training=training))
@@ -262,7 +271,8 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             z_f = z_f + p_f * c_prev
         gamma_u = self.recurrent_activation(z_u)
         gamma_f = self.recurrent_activation(z_f)
-        c = gamma_u * self.activation(z_c) + gamma_f * c_prev
+        c_tilde = self.activation(z_c)
+        c = gamma_u * c_tilde + gamma_f * c_prev
         if self.cell_clip is not None:
             c = ops.clip(c, -self.cell_clip, self.cell_clip)
         c = ops.cast(self._normalize(c, "cell"), state_dtype)
@@ -274,7 +284,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
             a = ops.cast(ops.matmul(ops.cast(a, self.compute_dtype), self.projection_kernel), state_dtype)
             if self.proj_clip is not None:
                 a = ops.clip(a, -self.proj_clip, self.proj_clip)
-        return a, [a, c]
+        return {"gamma_u": gamma_u, "gamma_f": gamma_f, "c_tilde": c_tilde, "gamma_o": gamma_o, "c": c, "a": a}
 
     def call(self, inputs, states, training=False):
         return self.recurrent_step(self.project_inputs(inputs, training=training), states, training=training)
@@ -431,6 +441,42 @@ class LSTM(ProjectedRNN):
     @property
     def proj_size(self):
         return self.cell.proj_size
+
+    def trace(self, inputs, initial_state=None, mask=None):
+        """Every step's gates and states, for a look inside: what the cell computes at each step (`LSTMCell`'s
+        equations, with this layer's peepholes, projection, clipping and layer norm), at inference.
+
+            gamma_u   Γu⟨t⟩ = σ(z_u + p_u * c⟨t-1⟩)              update gate          (batch, time, units)
+            gamma_f   Γf⟨t⟩ = σ(z_f + forget_bias + p_f * c⟨t-1⟩) forget gate          (batch, time, units)
+            c_tilde   c̃⟨t⟩ = tanh(z_c)                          candidate            (batch, time, units)
+            gamma_o   Γo⟨t⟩ = σ(z_o + p_o * c⟨t⟩)                output gate          (batch, time, units)
+            c         c⟨t⟩ = Γu * c̃⟨t⟩ + Γf * c⟨t-1⟩ (clipped, normalised): the memory cell (batch, time, units)
+            a         a⟨t⟩ = Γo * tanh(c⟨t⟩) (projected, clipped): the output (batch, time, P or units)
+
+        with z = x⟨t⟩·W + a⟨t-1⟩·U + b (layer-normalised with `layer_norm`). A masked step carries a and c
+        from the step before, as the layer does, and its gates are NaN (it has none). Index t is the step
+        reading x⟨t⟩, also with `go_backwards`.
+
+        Args:
+            inputs: x, (batch, time, features).
+            initial_state: optional [a⟨0⟩, c⟨0⟩]; default zeros (a stateful layer's current states).
+            mask: optional boolean (batch, time); False skips the step.
+
+        Returns:
+            A dict of NumPy arrays, keys as above; `a[:, -1]` is the layer's output for an unmasked batch.
+
+        Example:
+
+        >>> lstm = LSTM(4, peephole=True)
+        >>> steps = lstm.trace(np.ones((2, 3, 5), "float32"))
+        >>> {name: value.shape for name, value in steps.items()}["gamma_f"]
+        (2, 3, 4)
+        >>> sorted(steps)
+        ['a', 'c', 'c_tilde', 'gamma_f', 'gamma_o', 'gamma_u']
+        >>> bool(np.allclose(steps["a"][:, -1], lstm(np.ones((2, 3, 5), "float32"))))
+        True
+        """
+        return super().trace(inputs, initial_state=initial_state, mask=mask)
 
     def fused_bptt_declined(self, sequences):
         """As `ProjectedRNN.fused_bptt_declined`, and the fused LSTM has no projection, clipping or layer
