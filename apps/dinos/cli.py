@@ -1,4 +1,4 @@
-"""`python -m apps.dinos COMMAND`: train, sample, score, evaluate, export, download.
+"""`python -m apps.dinos COMMAND`: train, sample, score, evaluate, inspect, export, download.
 
 Every command is a thin wrapper: it parses, calls the functions in `train`, `sample`, `evaluate`,
 `export` and `data`, and prints. User mistakes raise `UsageError`: one line on stderr, exit code 2.
@@ -19,6 +19,7 @@ from apps.common.commands import add_export_parser, export_command, load_app_bun
 from apps.common.paths import recorded, saved_model
 from apps.common.progress import Progress
 from apps.dinos import data, evaluate
+from apps.dinos import inspect as look
 from apps.dinos.config import Hyperparameters
 
 DEFAULT_MODEL = saved_model("dinos")
@@ -96,6 +97,21 @@ def build_parser():
     evaluate_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     evaluate_cmd.add_argument("--json", action="store_true", help="print JSON")
 
+    inspect_cmd = commands.add_parser(
+        "inspect",
+        help="look inside the model as it reads a name",
+        description="Read a name character by character: the likeliest next characters at each step, the units "
+        "whose memory cell follows the position in the name or vowels (Pearson r), and with --plot heat maps "
+        "of every gate and of c<t> for every unit.",
+    )
+    inspect_cmd.add_argument("name", metavar="NAME", help=f"a name of 1 to {files.MAX_NAME_CHARS} characters")
+    inspect_cmd.add_argument("--plot", metavar="FILE.png", help="write the heat maps to this PNG")
+    inspect_cmd.add_argument(
+        "--top", type=int_in(1, 10), default=5, help="next characters shown per step, 1 to 10 (default: %(default)s)"
+    )
+    inspect_cmd.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    common.add_overwrite_argument(inspect_cmd)
+
     add_export_parser(
         commands,
         DEFAULT_MODEL,
@@ -138,6 +154,7 @@ def main(argv=None):
         "sample": _sample,
         "score": _score,
         "evaluate": _evaluate,
+        "inspect": _inspect,
         "export": _export,
         "download": _download,
     }
@@ -254,6 +271,28 @@ def _score(args):
     print(f"{'name':<{width}}  {'log P (nats)':>12}  {'bits/char':>9}")
     for name, row in zip(shown, rows):
         print(f"{name:<{width}}  {row['log_prob']:>12.3f}  {row['bits_per_char']:>9.3f}")
+
+
+def _inspect(args):
+    plot_path = args.plot and files.check_output_file(args.plot, suffixes=(".png",), what="--plot", force=args.force)
+    config = read_config(args.model, "dinos")
+    vocab = data.Vocabulary.from_config(config["vocabulary"])
+    name = look.check_name(args.name, vocab, files.MAX_NAME_CHARS)
+    report = look.inspect_name(load_app_bundle("dinos", args.model)[0], vocab, name, top=args.top)
+    shown = lambda char: "<end>" if char == data.END else printable(char)  # noqa: E731
+    print(f"{'read':<5} {'next':<5} {'P(next)':>7}  likeliest next")
+    for read, target, probs, top in zip(report["inputs"], report["targets"], report["probs"], report["top"]):
+        likeliest = "  ".join(f"{shown(char)} {p:.3f}" for char, p in top)
+        print(f"{shown(read):<5} {shown(target):<5} {probs[vocab.tokens.index(target) - 1]:>7.3f}  {likeliest}")
+    print(f"units whose c<t> follows the text (Pearson r over the {len(report['inputs'])} steps of {name!r}):")
+    for number, trace in enumerate(report["layers"], 1):
+        for feature, values in look.features(report["inputs"]).items():
+            units = look.correlated_units(trace["c"], values)
+            listed = ", ".join(f"unit {unit} r={r:+.2f}" for unit, r in units) or "none varies"
+            print(f"  layer {number}, {feature}: {listed}")
+    if plot_path:
+        look.plot(report, plot_path, f"{name!r}: gates and memory cell, units sorted by when they saturate")
+        print(f"heat maps: {plot_path}")
 
 
 def _name_steps(config, prefix_len, max_len):
