@@ -11,7 +11,9 @@ after it, and a host does the standardisation, the split and the vocabulary look
 - `FILE.examples.json`: `labels`, `max_length`, and example sentences with their standardised text, token ids
   and the Keras model's probabilities, for a host's tests.
 
-`predict` reads the three and answers with the Keras model's probabilities (to about 1e-6).
+`predict` reads the model and its vocabulary and answers with the Keras model's probabilities (to about 1e-6);
+`python -m apps.sentiment predict` answers with it, without importing TensorFlow, when the bundle carries the
+file (`apps.common.runtime`).
 """
 
 import json
@@ -20,6 +22,7 @@ import re
 import numpy as np
 
 from apps.common import litert
+from apps.common.progress import track
 from apps.sentiment.config import PTB_RULES
 
 PADDING_ID, OOV_ID = 0, 1
@@ -112,8 +115,10 @@ def read_vocabulary(path):
 
 
 def predict(path, texts):
-    """Class probabilities, float32 (len(texts), classes), of raw `texts` from the `.tflite` file `path`."""
+    """Class probabilities, float32 (len(texts), classes), of raw `texts` from the `.tflite` file `path`, one text
+    an invoke (the file's batch size is 1), drawing a progress line on a terminal (`apps.common.progress`)."""
     ids = read_vocabulary(path)
     runner = litert.interpreter(path).get_signature_runner(litert.SIGNATURE)
-    rows = [runner(token_ids=token_ids(text, ids))["probabilities"][0] for text in texts]
-    return np.array(rows, "float32").reshape(len(texts), -1)
+    classes = int(runner.get_output_details()["probabilities"]["shape"][-1])
+    rows = [runner(token_ids=token_ids(text, ids))["probabilities"][0] for text in track(texts, "classifying", "text")]
+    return np.array(rows, "float32").reshape(len(texts), classes)

@@ -1,10 +1,11 @@
-"""Using a trained bundle: predict labels for texts, evaluate on labelled data (the SavedModel: `export`)."""
+"""Using a trained bundle: predict labels for texts, evaluate on labelled data (the SavedModel: `export`).
+
+`predict` answers with the Keras model or with the bundle's LiteRT model (`apps.sentiment.litert.predict`); only
+the Keras functions import TensorFlow, when called, so the LiteRT path never loads it.
+"""
 
 import numpy as np
-import tensorflow as tf
 
-# Registers the custom objects (standardize_ptb, TokenWindow, MaskedPooling) that safe-mode loading looks up.
-import apps.sentiment.model  # noqa: F401
 from apps.common.errors import UsageError
 from apps.common.progress import keras_progress
 
@@ -12,9 +13,20 @@ PREDICT_BATCH = 256
 
 
 def probabilities(model, texts, batch_size=PREDICT_BATCH):
-    """Class probabilities, float32 (len(texts), classes), for a list of raw strings."""
+    """Class probabilities, float32 (len(texts), classes), for a list of raw strings.
+
+    Args:
+        model: the Keras model, or the path of the bundle's `.tflite` file (answered one text at a time by
+            `apps.sentiment.litert.predict`, without TensorFlow).
+    """
+    if isinstance(model, str):
+        from apps.sentiment import litert
+
+        return litert.predict(model, list(texts))
     if not texts:
         return np.zeros((0, model.output_shape[-1]), "float32")
+    import tensorflow as tf
+
     batches = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(batch_size)
     return model.predict(batches, verbose=0, callbacks=[keras_progress("classifying")])
 
@@ -26,6 +38,11 @@ def stars(label_id, num_classes):
 
 def predict(model, config, texts, batch_size=PREDICT_BATCH):
     """Predicts each text's class.
+
+    Args:
+        model: as for `probabilities`: the Keras model or the path of the bundle's `.tflite` file.
+        config: the bundle's config (`labels`).
+        texts: raw strings.
 
     Returns:
         One dict per text: `text`, `label` (name), `label_id`, `stars` (1-5, or `None` unless 5 classes),
@@ -70,6 +87,8 @@ def evaluate(model, config, examples, batch_size=PREDICT_BATCH):
             f"{examples.source}: label {truth.max()} is out of range for this "
             f"{len(names)}-class model (expected 0..{len(names) - 1})"
         )
+    import tensorflow as tf
+
     predicted = probabilities(model, examples.texts, batch_size).argmax(axis=1)
     confusion = tf.math.confusion_matrix(truth, predicted, num_classes=len(names)).numpy()
     true_positives = np.diag(confusion).astype("float64")

@@ -97,8 +97,8 @@ def fine_trained_bundle(fine_sst_dir, tmp_path_factory):
 def ensemble_bundle(trained_bundle, tmp_path_factory):
     """A bundle laid out as `train --ensemble 2` saved one: two networks, each with its own embedding (layers
     named `member_<i>_...`), over one vocabulary, answering with the `Average` of their probabilities, and
-    `"members": 2` in its config.json. Both are the good/bad bundle's network, the second with its softmax
-    weights halved (less sure), so the mean is neither network's answer."""
+    `"members": 2` in its config.json, and no LiteRT model. Both are the good/bad bundle's network, the second
+    with its softmax weights halved (less sure), so the mean is neither network's answer."""
     import keras
 
     from apps.common.bundle import load_bundle, save_bundle
@@ -116,6 +116,8 @@ def ensemble_bundle(trained_bundle, tmp_path_factory):
         answers.append(x)
     ensemble = keras.Model(model.inputs, keras.layers.Average(dtype="float32", name="average")(answers))
     out = os.path.join(tmp_path_factory.mktemp("model"), "bundle")
+    # Such a bundle predates the LiteRT files: the trained bundle's are not its own.
+    config = {key: value for key, value in config.items() if key != "litert"}
     save_bundle(out, ensemble, {**config, "members": 2})
     return out
 
