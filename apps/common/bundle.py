@@ -41,6 +41,8 @@ def save_bundle(path, model, config, extra_files=(), force=False, litert=False):
         raise ValueError("a bundle's config needs the app's name as 'app'")
     with atomic_dir(path, app=config["app"], kind=BUNDLE, force=force) as tmp:
         model.save(os.path.join(tmp, MODEL_FILE))
+        # Checksums copied from another bundle's config would name files this one does not hold.
+        config = {key: value for key, value in config.items() if key != CONFIG_KEY}
         if litert:
             config = write_litert(tmp, model, config)
         pathlib.Path(tmp, CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")

@@ -213,3 +213,14 @@ def test_a_retrain_replaces_the_litert_files_and_an_altered_one_is_refused(tmp_p
         handle.write(b"\0")
     with pytest.raises(UsageError, match="does not match the config.json beside it"):
         runtime.litert_files(path, config)
+
+
+def test_a_bundle_saved_again_without_litert_drops_the_checksums_it_was_given(tmp_path):
+    from apps.common import runtime
+    from apps.common.bundle import load_bundle, read_config, save_bundle
+
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    save_bundle(first, tiny_model(), {"app": "dinos", "vocabulary": VOCAB.get_config(), "max_len": 20}, litert=True)
+    model, config = load_bundle(first)
+    save_bundle(second, model, config)
+    assert "litert" not in read_config(second) and runtime.litert_files(second, read_config(second)) == {}
