@@ -5,6 +5,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -116,3 +118,18 @@ def test_the_explanation_is_predict_explains():
         assert html.count('class="studio-word"') == len(ours[0]["explanation"]["tokens"])
     assert refusal(sentiment.predict, "a" * 2001) == "text: 2,001 characters; the limit is 2,000"
     assert refusal(sentiment.predict, " \n ") == "no text to judge: type a sentence, one a line"
+
+
+def test_a_take_is_drawn_without_pyplot(tmp_path):
+    """Matplotlib's object API only: pyplot's global figure state is not safe in Gradio's worker threads."""
+    script = (
+        "import sys\n"
+        "from apps.common.paths import saved_model\n"
+        "from apps.studio import tabs\n"
+        "jazz = tabs.Jazz(saved_model('jazz'))\n"
+        "jazz.renderer = None\n"
+        "take = jazz.takes(sys.argv[1], bars=1)[0]\n"
+        "print(open(take['png'], 'rb').read(4), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-2:] == ["b'\\x89PNG'", "False"], done.stderr[-2000:]
