@@ -257,7 +257,10 @@ class Sentiment:
         texts = [line for line in check_text(text or "").splitlines() if line.strip()]
         if not texts:
             raise UsageError("no text to judge: type a sentence, one a line")
-        model, config = self.models[bundle or next(iter(self.models))]
+        bundle = bundle or next(iter(self.models))
+        if bundle not in self.models:
+            raise UsageError(f"no model named {bundle!r}: one of {', '.join(self.models)}")
+        model, config = self.models[bundle]
         with self._lock:
             results = predict(model, config, texts)
             explanations = explain(model, texts, labels=config["labels"])

@@ -118,6 +118,7 @@ def test_the_explanation_is_predict_explains():
         assert html.count('class="studio-word"') == len(ours[0]["explanation"]["tokens"])
     assert refusal(sentiment.predict, "a" * 2001) == "text: 2,001 characters; the limit is 2,000"
     assert refusal(sentiment.predict, " \n ") == "no text to judge: type a sentence, one a line"
+    assert refusal(sentiment.predict, "fine", "SST-3") == "no model named 'SST-3': one of SST-5, SST-2"
 
 
 def test_a_take_is_drawn_without_pyplot(tmp_path):
