@@ -92,9 +92,16 @@ def _serve(args):
             print(f"studio: http://{args.host}:{args.port}", flush=True)
             # One request each, while the first visitor's page loads (a request meanwhile waits for the tab's
             # lock): the rest of the imports, the traced functions and the SoundFont's load happen now.
-            threading.Thread(target=_warm, args=(jazz, sentiment, dinos), daemon=True).start()
-            while True:
-                time.sleep(1)
+            stop = threading.Event()
+            warming = threading.Thread(target=_warm, args=(stop, jazz, sentiment, dinos))
+            warming.start()
+            try:
+                while True:
+                    time.sleep(1)
+            finally:
+                # A thread still inside TensorFlow when the interpreter exits aborts it: the step under way ends.
+                stop.set()
+                warming.join()
         finally:
             demo.close()
     finally:
@@ -102,8 +109,11 @@ def _serve(args):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _warm(jazz, sentiment, dinos):
-    jazz.takes(tempfile.mkdtemp(), bars=1)
-    for bundle in sentiment.models:
-        sentiment.predict("warm", bundle)
-    dinos.sample(1, seed=0)
+def _warm(stop, jazz, sentiment, dinos):
+    steps = [lambda: jazz.takes(tempfile.mkdtemp(), bars=1)]
+    steps += [lambda bundle=bundle: sentiment.predict("warm", bundle) for bundle in sentiment.models]
+    steps += [lambda: dinos.sample(1, seed=0)]
+    for step in steps:
+        if stop.is_set():
+            return
+        step()
