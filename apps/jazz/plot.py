@@ -21,17 +21,7 @@ def systems(quarters, bar_quarters=4.0, bars_per_row=BARS_PER_ROW):
 
 
 def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo", primer_end=None):
-    """Saves the notes as bars over time and pitch, in rows of `BARS_PER_ROW` bars, chord changes as labelled
-    lines, bar numbers along the time axis and note names (C4, E4, ...) along the pitch axis.
-
-    Args:
-        notes: `(offset, duration, midi)` triples.
-        timeline: the `apps.jazz.chords.Timeline` the solo is played over.
-        quarters: length of the solo in quarter notes.
-        path: the PNG to write (atomically).
-        bar_quarters: bar length, for the bar grid.
-        title: the plot title.
-        primer_end: where the primer given to the model ends (quarter notes), marked; None without a primer.
+    """Saves `piano_roll_figure` of the solo as a PNG at `path` (atomically).
 
     Returns:
         `path`, or None when matplotlib is not installed.
@@ -41,16 +31,31 @@ def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo", 
     except ImportError:
         return None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return save_figure(piano_roll_figure(notes, timeline, quarters, bar_quarters, title, primer_end), path)
+
+
+def piano_roll_figure(notes, timeline, quarters, bar_quarters=4.0, title="solo", primer_end=None):
+    """The notes as bars over time and pitch, in rows of `BARS_PER_ROW` bars, chord changes as labelled
+    lines, bar numbers along the time axis and note names (C4, E4, ...) along the pitch axis: a matplotlib
+    `Figure` of the object API, safe to draw in any thread (no pyplot state).
+
+    Args:
+        notes: `(offset, duration, midi)` triples.
+        timeline: the `apps.jazz.chords.Timeline` the solo is played over.
+        quarters: length of the solo in quarter notes.
+        bar_quarters: bar length, for the bar grid.
+        title: the plot title.
+        primer_end: where the primer given to the model ends (quarter notes), marked; None without a primer.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     rows = systems(quarters, bar_quarters)
     pitches = [midi for _, _, midi in notes] or [60]
     low, high = min(pitches) - 2, max(pitches) + 4  # room above the notes for the chord symbols
     width = QUARTER_INCHES * (rows[0][1] - rows[0][0]) + 1.2
-    figure, axes = plt.subplots(
-        len(rows), 1, figsize=(max(6.0, width), 0.5 + ROW_INCHES * len(rows)), sharey=True, squeeze=False
-    )
-    axes = axes[:, 0]
+    figure = Figure(figsize=(max(6.0, width), 0.5 + ROW_INCHES * len(rows)))
+    axes = figure.subplots(len(rows), 1, sharey=True, squeeze=False)[:, 0]
     for axis, (start, end) in zip(axes, rows):
         _draw_row(axis, notes, timeline, start, min(end, quarters), bar_quarters, high)
         axis.set_xlim(start, end)
@@ -62,11 +67,11 @@ def piano_roll(notes, timeline, quarters, path, bar_quarters=4.0, title="solo", 
         axis.set_ylabel("pitch", fontsize=8)
         axis.tick_params(axis="y", labelsize=7)
     axes[-1].set_xlabel("bar")
-    handles = [matplotlib.patches.Patch(color=COLOURS[kind], label=label) for label, kind in KINDS]
+    handles = [Patch(color=COLOURS[kind], label=label) for label, kind in KINDS]
     figure.legend(handles=handles, loc="upper right", fontsize=7, ncol=4)
     figure.suptitle(title, x=0.02, y=1 - 0.08 / figure.get_figheight(), ha="left", va="top")
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / figure.get_figheight()))
-    return save_figure(figure, path)
+    return figure
 
 
 def _draw_row(axis, notes, timeline, start, end, bar_quarters, high):

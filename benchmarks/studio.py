@@ -1,0 +1,165 @@
+"""Benchmark of apps.studio: warm latency of each tab's main action through `gradio_client`, with 1 and 4
+concurrent clients, a per-stage breakdown of a jazz take, and the studio's peak memory.
+
+1. Starts `python -m apps.studio` on a free port (or uses `--url`), calls each endpoint once to warm it, then
+   for each number of clients sends `--requests` requests of each action (`jazz_take`: a `--bars`-bar take
+   with its WAV and piano roll; `sentiment_predict`: a sentence with its explanation; `dinos_sample`: ten
+   names), each client a `gradio_client.Client` of its own, and reports p50 and p95 of the latencies.
+2. In this process, the stages of one take with the studio's own functions: sampling (LiteRT), the MIDI file,
+   the WAV (FluidSynth), the piano roll (Matplotlib's object API); median of `--repeats`.
+3. The studio process's peak resident memory (`VmHWM`), after all of it.
+
+Usage:
+
+    python benchmarks/studio.py [--requests 20] [--clients 1 4] [--bars 12] [--repeats 5]
+
+Prints the figures and the path of the JSON written to benchmarks/results/studio.json (`--out` elsewhere).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+SENTENCE = "A gorgeous, witty, seductive movie."
+START_S = 300
+
+
+def jazz_arguments(bars):
+    """`jazz_take`'s inputs, in the page's order: the F blues for `bars` bars, seed 0, one take, no MusicXML."""
+    from apps.studio.tabs import EXAMPLE_FORMS
+
+    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, 0, 1.0, 0, 1, True, False]
+
+
+ACTIONS = {
+    "jazz_take": lambda args: jazz_arguments(args.bars),
+    "sentiment_predict": lambda args: [SENTENCE, "SST-5"],
+    "dinos_sample": lambda args: [10, 1.0, False, ""],
+}
+
+
+def start_studio():
+    """`(process, url)` of a studio on a free port of 127.0.0.1, once its page answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "apps.studio", "--port", port]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            return process, url
+        except OSError:
+            time.sleep(1)
+    process.kill()
+    raise SystemExit("the studio did not start")
+
+
+def latencies(url, action, arguments, clients, requests):
+    """Seconds of each of `requests` calls of `action`, sent by `clients` clients at once."""
+    from gradio_client import Client
+
+    pool = [Client(url, verbose=False) for _ in range(clients)]
+
+    def call(index):
+        start = time.perf_counter()
+        pool[index % clients].predict(*arguments, api_name=f"/{action}")
+        return time.perf_counter() - start
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as executor:
+        return list(executor.map(call, range(requests)))
+
+
+def stages(bars, repeats):
+    """Median seconds of each stage of one take over `repeats` takes (seeds 0, 1, ...)."""
+    from apps.common.paths import saved_model
+    from apps.jazz import audio, chords, generate, plot
+    from apps.studio import tabs
+
+    jazz = tabs.Jazz(saved_model("jazz"))
+    timeline, form_bars = chords.parse_progression(tabs.EXAMPLE_FORMS["F blues"])
+    timeline = chords.repeat(timeline, form_bars, bars)
+    quarters, tempo = bars * 4.0, jazz.config.get("tempo", 120.0)
+    times = {"sampling": [], "midi": [], "wav": [], "piano roll": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in range(repeats + 1):  # the first take warms the imports and the SoundFont's load
+            clock = time.perf_counter()
+            notes = generate.generate_solo(jazz.generator, timeline, bars, seed=seed)[0]
+            marks = [time.perf_counter()]
+            midi = os.path.join(folder, f"take-{seed}.mid")
+            score = generate.build_score(notes, timeline, quarters, tempo)
+            generate.write_score(score, midi)
+            marks.append(time.perf_counter())
+            if jazz.renderer:
+                audio.render(midi, midi[:-4] + ".wav", jazz.renderer, generate.score_seconds(score))
+            marks.append(time.perf_counter())
+            plot.piano_roll_figure(notes, timeline, quarters).savefig(midi[:-4] + ".png", dpi=80, format="png")
+            marks.append(time.perf_counter())
+            if seed:
+                for name, start, end in zip(times, [clock, *marks], marks):
+                    times[name].append(end - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running studio (default: start one)")
+    parser.add_argument("--requests", type=int, default=20, help="requests of each action and client count")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--bars", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=5, help="takes timed stage by stage")
+    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "studio.json"))
+    args = parser.parse_args()
+
+    process, url = (None, args.url) if args.url else start_studio()
+    try:
+        results = {"latency_s": {}}
+        for action, make in ACTIONS.items():
+            latencies(url, action, make(args), 1, 2)  # warm
+            for clients in args.clients:
+                seconds = latencies(url, action, make(args), clients, args.requests)
+                p50, p95 = np.percentile(seconds, [50, 95])
+                results["latency_s"].setdefault(action, {})[str(clients)] = {"p50": p50, "p95": p95}
+                print(f"{action:18} {clients} client(s): p50 {p50:.3f} s  p95 {p95:.3f} s")
+        results["jazz_stages_s"] = stages(args.bars, args.repeats)
+        print(", ".join(f"{name} {seconds:.3f} s" for name, seconds in results["jazz_stages_s"].items()))
+        if process:
+            with open(f"/proc/{process.pid}/status") as status:
+                peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            results["studio_peak_rss_mib"] = peak / 1024
+            print(f"studio's peak memory: {peak / 1024:.0f} MiB")
+    finally:
+        if process:
+            process.terminate()
+            process.wait(timeout=60)
+    results.update(
+        command=" ".join(["python", "benchmarks/studio.py", *sys.argv[1:]]),
+        requests=args.requests,
+        bars=args.bars,
+        machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        load_average=os.getloadavg(),
+    )
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=1)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
