@@ -166,9 +166,7 @@ def _current_umask():
 
 def bundle_app(config):
     """The app a bundle's config belongs to: its `app` key, which every bundle of ours has, or `None`."""
-    if isinstance(config, dict) and isinstance(config.get("app"), str):
-        return config["app"]
-    return None
+    return config["app"] if isinstance(config, dict) and isinstance(config.get("app"), str) else None
 
 
 def read_json(path):
@@ -267,9 +265,7 @@ def check_output_dir(path, app, kind=BUNDLE, force=False, what="--out"):
 
 
 def _replaceable(path, app, kind):
-    if os.path.islink(path) or not os.path.isdir(path):
-        return False
-    return not os.listdir(path) or owner(path) == (app, kind)
+    return os.path.isdir(path) and not os.path.islink(path) and (not os.listdir(path) or owner(path) == (app, kind))
 
 
 def check_output_file(path, suffixes=None, what="--out", force=False, ours=None):
