@@ -96,11 +96,9 @@ def run(parser, argv, handlers):
 
 def _interrupted(parser, command, raised=None):
     """The line and exit code of the signal received (or of the exception `raised`, where none was recorded)."""
-    if (interrupts.received() or raised) == signal.SIGTERM:
-        print(f"{_prefix(parser, command)}: terminated", file=sys.stderr)
-        return TERMINATED
-    print(f"{_prefix(parser, command)}: interrupted", file=sys.stderr)
-    return INTERRUPTED
+    terminated = (interrupts.received() or raised) == signal.SIGTERM
+    print(f"{_prefix(parser, command)}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+    return TERMINATED if terminated else INTERRUPTED
 
 
 def _environment_error(parser, command, error):

@@ -15,7 +15,13 @@ def load_app_bundle(app, path):
     return load_bundle(path, app=app)
 
 
-def add_export_parser(commands, model, model_help=None, out_help=None, **kwargs):
+def add_export_parser(
+    commands,
+    model,
+    model_help="bundle directory (default: %(default)s)",
+    out_help="SavedModel directory, or .tflite file (--format litert)",
+    **kwargs,
+):
     """Adds an app's `export` command (which `export_command` runs) to the subparsers action `commands`.
 
     Args:

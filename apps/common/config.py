@@ -46,16 +46,18 @@ def option(default, help, *, type=None, choices=None, flag=None, metavar=None, s
         section: where `record` files it when an app's config.json groups its hyper-parameters.
         key: its name in config.json when it is not the field's (bundles already shipped use that name).
     """
-    metadata = {
-        "help": help,
-        "type": type,
-        "choices": choices,
-        "flag": flag,
-        "metavar": metavar,
-        "section": section,
-        "key": key,
-    }
-    return dataclasses.field(default=default, metadata=metadata)
+    return dataclasses.field(
+        default=default,
+        metadata={
+            "help": help,
+            "type": type,
+            "choices": choices,
+            "flag": flag,
+            "metavar": metavar,
+            "section": section,
+            "key": key,
+        },
+    )
 
 
 def add_arguments(parser, hyperparameters):

@@ -147,8 +147,7 @@ def wait_for_workers(config, timeout):
             answer within `timeout` seconds (the message names each).
     """
     tasks = _cluster_tasks(config["cluster"])
-    spec = config.get("task") or {}
-    mine = (spec.get("type", "worker"), int(spec.get("index", 0)))
+    mine = task(config)
     waiting = {task: address for task, address in tasks.items() if task != mine}
     start = time.monotonic()
     with _holding_port(tasks.get(mine)), Progress(math.ceil(timeout), "waiting for the other workers", "s") as clock:
@@ -223,9 +222,9 @@ def tf_config():
     return config
 
 
-def task():
-    """This process's `(task_type, task_index)` from `TF_CONFIG`; `("worker", 0)` without one."""
-    spec = tf_config().get("task") or {}
+def task(config=None):
+    """This process's `(task_type, task_index)` from `config` (default: `TF_CONFIG`); `("worker", 0)` without one."""
+    spec = (tf_config() if config is None else config).get("task") or {}
     return spec.get("type", "worker"), int(spec.get("index", 0))
 
 
@@ -235,11 +234,8 @@ def is_chief():
     That is the task of type `chief` if the cluster has one, otherwise worker 0 (TensorFlow's convention);
     without `TF_CONFIG`, the only process is the chief.
     """
-    task_type, task_index = task()
-    if task_type == "chief":
-        return True
-    has_chief = "chief" in (tf_config().get("cluster") or {})
-    return task_type == "worker" and task_index == 0 and not has_chief
+    mine = task()
+    return mine[0] == "chief" or mine == ("worker", 0) and "chief" not in (tf_config().get("cluster") or {})
 
 
 def set_mixed_precision(enabled):
@@ -253,12 +249,7 @@ def set_mixed_precision(enabled):
     Returns:
         The policy's name.
     """
-    if not enabled:
-        name = "float32"
-    elif tf.config.list_physical_devices("GPU"):
-        name = "mixed_float16"
-    else:
-        name = "mixed_bfloat16"
+    name = "float32" if not enabled else "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
     keras.config.set_dtype_policy(name)
     return name
 

@@ -43,8 +43,10 @@ Everything here raises `UsageError` for a mistake of the user's; nothing imports
 import contextlib
 import ctypes
 import errno
+import functools
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import pathlib
@@ -164,9 +166,7 @@ def _current_umask():
 
 def bundle_app(config):
     """The app a bundle's config belongs to: its `app` key, which every bundle of ours has, or `None`."""
-    if isinstance(config, dict) and isinstance(config.get("app"), str):
-        return config["app"]
-    return None
+    return config["app"] if isinstance(config, dict) and isinstance(config.get("app"), str) else None
 
 
 def read_json(path):
@@ -181,14 +181,11 @@ def owner(path):
     """`(app, kind)` of the bundle or SavedModel of ours at the directory `path`, or `None`."""
     if os.path.islink(path) or not os.path.isdir(path):
         return None
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-        marker = read_json(os.path.join(path, OWNER_FILE))
-        if isinstance(marker, dict) and isinstance(marker.get("app"), str):
-            return marker["app"], SAVED_MODEL
-        return None
-    if os.path.isfile(os.path.join(path, MODEL_FILE)):
-        app = bundle_app(read_json(os.path.join(path, CONFIG_FILE)))
-        return (app, BUNDLE) if app else None
+    # A SavedModel names its app in OWNER_FILE, a bundle in its config: the same `app` key.
+    for kind, main, named_in in ((SAVED_MODEL, SAVED_MODEL_FILE, OWNER_FILE), (BUNDLE, MODEL_FILE, CONFIG_FILE)):
+        if os.path.isfile(os.path.join(path, main)):
+            app = bundle_app(read_json(os.path.join(path, named_in)))
+            return (app, kind) if app else None
     return None
 
 
@@ -268,9 +265,7 @@ def check_output_dir(path, app, kind=BUNDLE, force=False, what="--out"):
 
 
 def _replaceable(path, app, kind):
-    if os.path.islink(path) or not os.path.isdir(path):
-        return False
-    return not os.listdir(path) or owner(path) == (app, kind)
+    return os.path.isdir(path) and not os.path.islink(path) and (not os.listdir(path) or owner(path) == (app, kind))
 
 
 def check_output_file(path, suffixes=None, what="--out", force=False, ours=None):
@@ -331,10 +326,9 @@ def check_distinct(paths):
         paths: dict option name -> path (`None` for an output not asked for).
     """
     given = [(name, os.path.realpath(path)) for name, path in paths.items() if path]
-    for i, (name_a, a) in enumerate(given):
-        for name_b, b in given[i + 1 :]:
-            if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
-                raise UsageError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
+    for (name_a, a), (name_b, b) in itertools.combinations(given, 2):
+        if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
+            raise UsageError(f"{name_a} and {name_b} must be separate paths ({a} and {b} overlap)")
 
 
 BACKUP_FILES = {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp", "training_metadata.json.bkp"}
@@ -455,27 +449,45 @@ def atomic_path(path, suffix=None):
     (Ctrl-C included) the temporary file and the directories made for it are removed; a full disk becomes
     `UsageError("no space left on device writing PATH")`.
     """
+    suffix = os.path.splitext(path)[1] if suffix is None else suffix
+    with _temporary_beside(path, _make_file, 0o666, _replace_file, suffix=suffix) as tmp_path:
+        yield tmp_path
+
+
+def _make_file(**kwargs):
+    fd, tmp_path = tempfile.mkstemp(**kwargs)
+    os.close(fd)
+    return tmp_path
+
+
+def _replace_file(tmp_path, path):
+    try:
+        os.replace(tmp_path, path)
+    except IsADirectoryError:
+        raise UsageError(f"cannot write {path}: it is a directory") from None
+
+
+@contextlib.contextmanager
+def _temporary_beside(path, make, mode, finish, **make_kwargs):
+    """Yields `make(prefix=".tmp-", dir=..., **make_kwargs)`, a new file or directory beside `path`, then calls
+    `finish(temporary, path)` unless a signal has come; on any failure removes the temporary and the directories
+    made for it, and words a full disk."""
     directory = os.path.dirname(os.path.abspath(path))
     made = _make_parents(path, directory)
-    tmp_path = None
+    tmp = None
     try:
         try:
-            suffix = os.path.splitext(path)[1] if suffix is None else suffix
-            fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-            os.close(fd)
-            # mkstemp makes the file private (0600); the output should get the permissions open() would give.
-            os.chmod(tmp_path, 0o666 & ~_current_umask())
+            tmp = make(prefix=".tmp-", dir=directory, **make_kwargs)
+            # mkstemp and mkdtemp make it private; the output should get the permissions open() or mkdir() give.
+            os.chmod(tmp, mode & ~_current_umask())
         except OSError as error:
             raise UsageError(f"cannot write {path}: {error.strerror}") from None
-        yield tmp_path
+        yield tmp
         interrupts.check()
-        try:
-            os.replace(tmp_path, path)
-        except IsADirectoryError:
-            raise UsageError(f"cannot write {path}: it is a directory") from None
+        finish(tmp, path)
     except BaseException as error:
-        if tmp_path is not None:
-            _remove(tmp_path)
+        if tmp is not None:
+            _remove(tmp)
         _remove_made(made)
         _raise_if_disk_full(error, path)
         raise
@@ -523,25 +535,9 @@ def atomic_dir(path, app=None, kind=BUNDLE, force=False):
     `atomic_path`, the temporary directory and the directories made for it are removed, and a full disk
     (an `OSError` or TensorFlow's error) becomes `UsageError("no space left on device writing PATH")`.
     """
-    path = os.path.normpath(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    made = _make_parents(path, parent)
-    tmp_dir = None
-    try:
-        try:
-            tmp_dir = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-            os.chmod(tmp_dir, 0o777 & ~_current_umask())
-        except OSError as error:
-            raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    swap_in = functools.partial(_swap_in, app=app, kind=kind, force=force)
+    with _temporary_beside(os.path.normpath(path), tempfile.mkdtemp, 0o777, swap_in) as tmp_dir:
         yield tmp_dir
-        interrupts.check()
-        _swap_in(tmp_dir, path, app, kind, force)
-    except BaseException as error:
-        if tmp_dir is not None:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-        _remove_made(made)
-        _raise_if_disk_full(error, path)
-        raise
 
 
 def _swap_in(tmp_dir, path, app, kind, force, attempts=20):
@@ -638,10 +634,10 @@ def _replace_in_two_steps(tmp_dir, path):
 
 
 def _remove(path):
-    with contextlib.suppress(OSError):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
             os.remove(path)
 
 

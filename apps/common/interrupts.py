@@ -54,11 +54,10 @@ def handled():
     _received.clear()
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # ValueError: not the main thread (a test runner's worker, a library caller's thread).
+        with contextlib.suppress(ValueError):
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 previous[signum] = signal.signal(signum, handle)
-        except ValueError:  # not the main thread (a test runner's worker, a library caller's thread)
-            pass
     try:
         yield
     finally:

@@ -115,8 +115,6 @@ def build_parser():
     add_export_parser(
         commands,
         DEFAULT_MODEL,
-        MODEL_HELP,
-        "SavedModel directory, or .tflite file (--format litert)",
         help="write a SavedModel with sample and score signatures, or a .tflite",
         description="Export a SavedModel usable with TensorFlow alone, or (--format litert) "
         "the one-step model as a .tflite file for the LiteRT runtime.",

@@ -125,8 +125,7 @@ def train(
         callbacks.append(ValidateAverageWeights())
     if tensorboard and distribute.is_chief():
         callbacks.append(keras.callbacks.TensorBoard(tensorboard))
-    callbacks += distribute.backup_callbacks(backup_dir)
-    callbacks += fit_progress(verbose)
+    callbacks += distribute.backup_callbacks(backup_dir) + fit_progress(verbose)
     history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=0).history
     model = distribute.to_float32(model)  # the model itself unless trained under mixed precision
     # The fused path pays in training only: its forward pass keeps what the backward pass needs, which scoring

@@ -5,6 +5,7 @@ The command line rather than a Python binding: it is one Debian package, the sam
 render is one process with nothing to keep in memory between takes.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -117,8 +118,6 @@ def render(midi_path, wav_path, renderer, seconds):
 
 
 def _kill_group(process):
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()

@@ -175,8 +175,6 @@ def build_parser():
     add_export_parser(
         commands,
         DEFAULT_MODEL,
-        MODEL_HELP,
-        "SavedModel directory, or .tflite file (--format litert)",
         help="export the token sampler as a SavedModel, or (--format litert) as a .tflite file",
     )
     return parser
@@ -310,22 +308,25 @@ def _generate(args):
 
 
 def _corpus(args, model_path):
-    """`(CorpusIndex or None, why not)` for the longest copied span: of `--corpus`, else of the training solos'
-    tokens the bundle carries. The data a bundle was trained on is never parsed: it may be anywhere, or nowhere."""
+    """The `CorpusIndex` for the longest copied span: of `--corpus`, else of the training solos' tokens the bundle
+    carries; or None, having said why on stderr. The data a bundle was trained on is never parsed: it may be
+    anywhere, or nowhere."""
     if args.corpus:
         from apps.jazz import train
 
         solos = data.load_solos(args.corpus, progress=not args.json)
-        return evaluate.CorpusIndex(train.token_sequences(solos, "grammar")), None
+        return evaluate.CorpusIndex(train.token_sequences(solos, "grammar"))
     if not model_path:
-        return None, "no model and no --corpus"
+        return _no_copy_check("no model and no --corpus")
     sequences = evaluate.load_training_tokens(model_path)
     if sequences is None:
-        return None, f"{printable(model_path)} holds no {evaluate.TRAINING_TOKENS_FILE} (its training solos' tokens)"
-    return evaluate.CorpusIndex(sequences), None
+        return _no_copy_check(
+            f"{printable(model_path)} holds no {evaluate.TRAINING_TOKENS_FILE} (its training solos' tokens)"
+        )
+    return evaluate.CorpusIndex(sequences)
 
 
-def _no_copy_check(why):
+def _no_copy_check(why):  # returns None: `_corpus`'s answer where there is no corpus
     print(f"({why}: longest copied span not computed; see --corpus)", file=sys.stderr)
 
 
@@ -340,9 +341,7 @@ def _evaluate(args):
         read_config(model_path, "jazz")
     solos = data.load_solos(args.midi, progress=not args.json)
     model, config = load_app_bundle("jazz", model_path) if model_path else (None, None)
-    corpus, why = _corpus(args, model_path)
-    if corpus is None:
-        _no_copy_check(why)
+    corpus = _corpus(args, model_path)
     results, summary = evaluate.evaluate_solos(solos, model, config, corpus)
     if args.json:
         return print_json({"model": model_path, "solos": results, "summary": summary})
@@ -366,9 +365,7 @@ def _evaluate(args):
 def _evaluate_reference(args, model_path):
     solos = data.load_solos(args.reference)
     model, config = load_app_bundle("jazz", model_path)
-    corpus, why = _corpus(args, model_path)
-    if corpus is None:
-        _no_copy_check(why)
+    corpus = _corpus(args, model_path)
     result = reference.compare(
         generate.SoloSampler(model, config),
         solos,

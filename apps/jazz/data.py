@@ -141,11 +141,11 @@ def melody_notes(score, name="score"):
     if melody is None:
         raise UsageError(f"{name}: no melody (no part with pitched notes)")
     lengths = tied_lengths(melody)
-    notes = []
-    for element in _pitched_notes(melody):
-        length = lengths.get(id(element), element.quarterLength)
-        if length > 0:
-            notes.append((float(element.offset), float(length), int(round(max(p.ps for p in element.pitches)))))
+    notes = [
+        (float(element.offset), float(length), int(round(max(p.ps for p in element.pitches))))
+        for element in _pitched_notes(melody)
+        if (length := lengths.get(id(element), element.quarterLength)) > 0
+    ]
     if not notes:
         raise UsageError(f"{name}: no melody (no pitched notes)")
     outside = next((midi for _, _, midi in notes if midi not in MIDI_PITCHES), None)
@@ -191,21 +191,14 @@ def _merge_ties(elements):
         if tie is not None and tie.type in ("start", "continue"):
             # A start joins the run the previous note is in; a continue joins any run it matches in pitch.
             joins = connected if tie.type == "start" else bool(run) and _tie_ends(previous, element, connected)
-            if joins:
-                run.append(index)
-            else:
-                run = [index]
+            run = [*run, index] if joins else [index]
             continue
         if not _tie_ends(previous, element, connected):
             continue
-        run.append(index)
-        if len(run) > 1:
-            held = 0
-            for later in run[1:]:
-                held += elements[later].quarterLength
-                lengths[id(elements[later])] = 0
-            first = elements[run[0]]
-            lengths[id(first)] = opFrac(first.quarterLength + held)
+        first, *later = [elements[position] for position in [*run, index]]
+        if later:
+            lengths.update((id(other), 0) for other in later)
+            lengths[id(first)] = opFrac(first.quarterLength + sum(other.quarterLength for other in later))
         run = []
     return lengths
 
@@ -228,12 +221,15 @@ def _tie_ends(previous, element, connected):
         and previous.pitch == element.pitch
     ):
         return True
-    if isinstance(element, note.Note) or not (hasattr(previous, "pitches") and hasattr(element, "pitches")):
-        return False
-    if len(previous.pitches) != len(element.pitches):
-        return False
-    return all(
-        last.step == pitch.step and last.isEnharmonic(pitch) for last, pitch in zip(previous.pitches, element.pitches)
+    return (
+        not isinstance(element, note.Note)
+        and hasattr(previous, "pitches")
+        and hasattr(element, "pitches")
+        and len(previous.pitches) == len(element.pitches)
+        and all(
+            last.step == pitch.step and last.isEnharmonic(pitch)
+            for last, pitch in zip(previous.pitches, element.pitches)
+        )
     )
 
 
@@ -413,10 +409,11 @@ def parse_music(path):
         # sixteenth triplets `generate` writes; `grammar.quantise` rounds to the app's grid instead.
         unquantised = {"quantizePost": False} if path.lower().endswith((".mid", ".midi")) else {}
         with music21_scratch():
-            if text is None:
-                score = converter.parse(path, forceSource=True, **unquantised)
-            else:
-                score = converter.parseData(text, format="musicxml")
+            score = (
+                converter.parse(path, forceSource=True, **unquantised)
+                if text is None
+                else converter.parseData(text, format="musicxml")
+            )
     except Exception as error:  # noqa: BLE001  music21 raises a dozen kinds (zip, XML, MIDI, format) for a broken file.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"{path}: not a readable MIDI/MusicXML file ({reason[:120]})") from None
@@ -544,11 +541,9 @@ def _cache_path(cache_dir, key):
 
 
 def _write_cache(cache_dir, key, item):
-    try:
-        with atomic_file(_cache_path(cache_dir, key), encoding="utf-8") as handle:
-            json.dump(item, handle)
-    except (UsageError, OSError):
-        pass  # a read-only checkout still works, only without the cache
+    # A read-only checkout still works, only without the cache.
+    with contextlib.suppress(UsageError, OSError), atomic_file(_cache_path(cache_dir, key), encoding="utf-8") as handle:
+        json.dump(item, handle)
 
 
 def corpus_checksum(paths):

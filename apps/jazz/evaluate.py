@@ -39,13 +39,6 @@ def _prefix_hashes(ids):
     return hashes
 
 
-def _ngram_hashes(prefix, n):
-    if len(prefix) - 1 < n:
-        return np.zeros(0, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return prefix[n:] - prefix[:-n] * (_BASE ** np.uint64(n))
-
-
 CACHED_NGRAMS = 8
 """Up to this length the corpus's n-grams are kept, as sets shared by every solo scored; beyond it a solo's
 spans are followed through the few corpus positions that still match them, so that memory stays that of a few
@@ -183,7 +176,8 @@ def longest_repeat(tokens):
     prefix = _prefix_hashes(CorpusIndex([]).ids(tokens))
 
     def found(n):
-        _, first, counts = np.unique(_ngram_hashes(prefix, n), return_index=True, return_counts=True)
+        hashes = _span_hashes(prefix, np.arange(max(len(prefix) - n, 0)), n)
+        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
         repeated = first[counts > 1]
         return int(repeated.min()) if len(repeated) else None
 
@@ -270,9 +264,8 @@ def summarise(all_stats):
         "longest_repeat_tokens": float(np.mean([s["longest_repeat"]["tokens"] for s in all_stats])),
     }
     if all("longest_copy" in s for s in all_stats):
-        summary["longest_copy_tokens_max"] = max(s["longest_copy"]["tokens"] for s in all_stats)
-        summary["longest_copy_bars_max"] = max(s["longest_copy"]["bars"] for s in all_stats)
-        summary["longest_copy_sounding_bars_max"] = max(s["longest_copy"]["sounding_bars"] for s in all_stats)
+        for key in ("tokens", "bars", "sounding_bars"):
+            summary[f"longest_copy_{key}_max"] = max(s["longest_copy"][key] for s in all_stats)
     return summary
 
 

@@ -19,6 +19,7 @@ import copy
 import fractions
 import math
 import os
+import pathlib
 import struct
 
 from apps.common import litert
@@ -260,16 +261,12 @@ def write_midi(score, path):
     conductor = midi.MidiTrack(1)
     timed = []  # (tick, order, event): at one tick, notes end (order 0) before others start (order 1)
     first = score.parts[0]
-    for mark in first.recurse().getElementsByClass(tempo.MetronomeMark):
-        timed += [
-            (round(mark.offset * ticks), 1, event)
-            for event in translate.tempoToMidiEvents(mark, includeDeltaTime=False)
-        ]
-    for signature in first.recurse().getElementsByClass("TimeSignature"):
-        timed += [
-            (round(signature.offset * ticks), 1, event)
-            for event in translate.timeSignatureToMidiEvents(signature, includeDeltaTime=False)
-        ]
+    for kind, to_events in (
+        (tempo.MetronomeMark, translate.tempoToMidiEvents),
+        ("TimeSignature", translate.timeSignatureToMidiEvents),
+    ):
+        for mark in first.recurse().getElementsByClass(kind):
+            timed += [(round(mark.offset * ticks), 1, event) for event in to_events(mark, includeDeltaTime=False)]
     tracks = [_midi_track(conductor, [], timed)]
     channels = [channel for channel in range(1, 17) if channel != 10]  # 10 is General MIDI's drum kit
     for index, (part, channel) in enumerate(zip(score.parts, channels), 2):
@@ -280,8 +277,10 @@ def write_midi(score, path):
                 continue
             start, end = round(element.offset * ticks), round((element.offset + element.quarterLength) * ticks)
             for item in element.pitches:
-                timed.append((start, 1, _midi_note(track, channel, item.midi, 90)))
-                timed.append((end, 0, _midi_note(track, channel, item.midi, 0)))
+                timed += [
+                    (start, 1, _midi_note(track, channel, item.midi, 90)),
+                    (end, 0, _midi_note(track, channel, item.midi, 0)),
+                ]
         tracks.append(_midi_track(track, translate.getStartEvents(track, channel, part.getInstrument()), timed))
     midi_file = midi.MidiFile()
     midi_file.ticksPerQuarterNote = ticks
@@ -357,24 +356,23 @@ def score_seconds(score):
 # Each file carries `MARKER`, so that the next `generate` may replace it and no other file (`check_output_file`).
 def _mark_midi(path):
     """Puts `MARKER` in a text event at the start of the MIDI file's first track."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+    data = pathlib.Path(path).read_bytes()
     start = 14 + 8  # the header chunk, then the first track's `MTrk` and length
     if data[:4] != b"MThd" or data[14:18] != b"MTrk":
         raise ValueError(f"{path} is not a MIDI file as music21 writes one")
     text = MARKER.encode()
     event = b"\x00\xff\x01" + bytes([len(text)]) + text  # delta time 0, meta event "text", a length under 128
     (length,) = struct.unpack(">I", data[18:start])
-    with open(path, "wb") as handle:
-        handle.write(data[:18] + struct.pack(">I", length + len(event)) + event + data[start:])
+    pathlib.Path(path).write_bytes(data[:18] + struct.pack(">I", length + len(event)) + event + data[start:])
 
 
 def _mark_musicxml(path):
     """Names `MARKER` as the software that encoded the MusicXML file (beside music21)."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text.replace("<encoding>", f"<encoding>\n      <software>{MARKER}</software>", 1))
+    xml = pathlib.Path(path)
+    xml.write_text(
+        xml.read_text(encoding="utf-8").replace("<encoding>", f"<encoding>\n      <software>{MARKER}</software>", 1),
+        encoding="utf-8",
+    )
 
 
 def _mark_wav(path):

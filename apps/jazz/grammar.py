@@ -112,11 +112,7 @@ def encode(notes, timeline, encoding="grammar"):
             tokens.append(f"{midi},{_duration_text(sounding)}")
         else:
             kind = timeline.chord_at(start / GRID).tone_type(midi)
-            if previous is None:
-                window = "<*>"
-            else:
-                low, high = _window(midi - previous)
-                window = f"<{low:+d},{high:+d}>"
+            window = "<*>" if previous is None else "<{:+d},{:+d}>".format(*_window(midi - previous))
             tokens.append(f"{kind},{_duration_text(sounding)},{window}")
         rest(length - sounding)
         cursor, previous = start + length, midi
@@ -146,11 +142,11 @@ def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None, star
             continue
         steps = duration_steps(token)
         if parts[0] != "R":
-            if encoding == "pitch":
-                midi = int(parts[0])
-            else:
-                chord = timeline.chord_at(cursor / GRID)
-                midi = _choose(chord, parts[0], parts[2], previous, rng, start_pitch)
+            midi = (
+                int(parts[0])
+                if encoding == "pitch"
+                else _choose(timeline.chord_at(cursor / GRID), parts[0], parts[2], previous, rng, start_pitch)
+            )
             notes.append((cursor / GRID, steps / GRID, midi))
             previous = midi
         cursor += steps

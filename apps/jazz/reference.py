@@ -235,9 +235,9 @@ def bootstrap_difference(model, baseline, real, rounds=2000, seed=0):
         pooled_target = weights @ np.asarray([h[name] for h in target], "float64")
         return np.array([overlap(a, b) for a, b in zip(pooled_generated, pooled_target)])
 
-    differences = {}
-    for name in FEATURES:
-        differences[name] = resampled_overlaps(model, real, name) - resampled_overlaps(baseline, real, name)
+    differences = {
+        name: resampled_overlaps(model, real, name) - resampled_overlaps(baseline, real, name) for name in FEATURES
+    }
     differences["mean"] = np.mean([differences[name] for name in FEATURES], axis=0)
     return {
         name: {

@@ -42,10 +42,7 @@ def _cut(sequences, seq_len):
 
 def windows(id_sequences, seq_len):
     """Cuts id sequences into `(inputs, targets)` windows of `seq_len`: inputs are [start] + targets[:-1]."""
-    targets = _cut(id_sequences, seq_len)
-    if not targets:
-        return np.zeros((0, seq_len), "int32"), np.zeros((0, seq_len), "int32")
-    targets = np.stack(targets).astype("int32")
+    targets = np.array(_cut(id_sequences, seq_len), "int32").reshape(-1, seq_len)  # (0, seq_len) for none
     inputs = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
     return inputs, targets
 
@@ -215,8 +212,9 @@ def train(
         },
     }
     if has_validation:
-        config["metrics"]["val_loss"] = float(history["val_loss"][best])
-        config["metrics"]["val_perplexity"] = float(np.exp(history["val_loss"][best]))
+        config["metrics"].update(
+            val_loss=float(history["val_loss"][best]), val_perplexity=float(np.exp(history["val_loss"][best]))
+        )
     # The copy check of `evaluate` measures spans in grammar tokens, whatever the model's encoding.
     copy_tokens = train_tokens if encoding == "grammar" else token_sequences(training, "grammar")
 
