@@ -272,19 +272,32 @@ def summarise(all_stats):
 PAD_TOKENS = 256
 
 
+HEAD_STEPS = 4 * PAD_TOKENS
+"""Steps the head scores at once: its (steps, vocabulary) probabilities for a whole long solo would take
+gigabytes (a 6,400-bar solo's 45,000 tokens: 3 GB), the recurrent layers' states a few megabytes."""
+
+
 @functools.cache
 def _forward(model):
-    """`model` in inference mode as a `tf.function` that traces each input shape once (kept per model)."""
+    """`model` in inference mode as two `tf.function`s, each tracing an input shape once (kept per model): the
+    layers before its `head` layer over a whole sequence, and the head over a slice of their output."""
+    import keras
     import tensorflow as tf
 
-    return tf.function(lambda inputs: model(inputs, training=False))
+    head = model.get_layer("head")
+    trunk = keras.Model(model.inputs, head.input)
+    return (
+        tf.function(lambda inputs: trunk(inputs, training=False)),
+        tf.function(lambda hidden: head(hidden, training=False)),
+    )
 
 
 def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
     """Per-token negative log-likelihood (nats) of `tokens` under a jazz training model.
 
     Args:
-        model: the training model (`apps.jazz.model.build_model`), run once over the whole sequence.
+        model: the training model (`apps.jazz.model.build_model`), its recurrent layers run once over the whole
+            sequence, its head `HEAD_STEPS` at a time.
         vocabulary: its `apps.jazz.grammar.Vocabulary`; unknown tokens count as their nearest known one.
         tokens: the solo's tokens in the model's encoding.
         conditions: for a conditioned model, the features of each token's onset (`(tokens, F)`,
@@ -295,7 +308,7 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
     """
     ids = vocabulary.encode(tokens)
     # Padded at the end to a multiple of PAD_TOKENS (the model is causal: padding changes no earlier output),
-    # and run by a function traced once per padded length: few lengths, few traces.
+    # and run by functions traced once per padded length: few lengths, few traces.
     length = -(-len(ids) // PAD_TOKENS) * PAD_TOKENS
     inputs = np.zeros((1, length), "int32")
     inputs[0, 1 : len(ids)] = ids[:-1]
@@ -303,8 +316,16 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
         padded = np.zeros((1, length, np.shape(conditions)[-1]), "float32")
         padded[0, : len(ids)] = conditions
         inputs = {"tokens": inputs, "conditions": padded}
-    probabilities = np.asarray(_forward(model)(inputs))[0]
-    picked = probabilities[np.arange(len(ids)), ids]
+    trunk, head = _forward(model)
+    hidden = trunk(inputs)
+    picked = np.concatenate(
+        [
+            np.asarray(head(hidden[:, start : start + HEAD_STEPS]))[0][
+                np.arange(len(ids[start : start + HEAD_STEPS])), ids[start : start + HEAD_STEPS]
+            ]
+            for start in range(0, len(ids), HEAD_STEPS)
+        ]
+    )
     return -np.log(np.maximum(picked, 1e-30)), sum(token not in vocabulary for token in tokens)
 
 

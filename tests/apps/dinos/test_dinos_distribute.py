@@ -27,7 +27,14 @@ def float32_policy_after():
 
 def train_and_load(names_file, out, *extra):
     assert main(["train", "--data", names_file, *TRAIN_ARGS, "--out", str(out), *extra]) == 0
-    assert sorted(os.listdir(out)) == ["config.json", "history.json", "model.keras", "training.png"]
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "history.json",
+        "model.keras",
+        "model.tflite",
+        "model.vocab.txt",
+        "training.png",
+    ]
     model, config = load_bundle(str(out))
     assert config["training"]["epochs_run"] == 2
     vocab = data.Vocabulary.from_config(config["vocabulary"])

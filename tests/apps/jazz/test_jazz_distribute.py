@@ -31,6 +31,8 @@ def train_and_load(solos_dir, out, *extra):
         "config.json",
         "history.json",
         "model.keras",
+        "model.tflite",
+        "model.vocab.txt",
         "training.png",
         "training_tokens.npz",
     ]

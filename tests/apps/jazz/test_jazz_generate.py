@@ -168,3 +168,16 @@ def test_a_thousand_bar_take_is_built_and_written_in_seconds(tmp_path):
     # by music21 from MIDI numbers one by one, took minutes more.
     assert time.monotonic() - started < 30
     assert (tmp_path / "long.mid").stat().st_size > 8000 * 8
+
+
+def test_a_long_solos_likelihood_scored_a_slice_of_the_head_at_a_time_is_the_whole_models(model, monkeypatch):
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F7 Bb7 | Ebmaj7")
+    tokens = [TOKENS[i] for i in np.random.default_rng(0).integers(0, len(TOKENS), 700)]
+    features = conditioning.features(timeline, conditioning.onsets(tokens))
+    vocabulary = grammar.Vocabulary(TOKENS)
+    ids = vocabulary.encode(tokens)
+    inputs = {"tokens": np.array([[0, *ids[:-1]]], "int32"), "conditions": features[None].astype("float32")}
+    whole = model.predict_on_batch(inputs)[0][np.arange(len(ids)), ids]
+    monkeypatch.setattr(evaluate, "HEAD_STEPS", evaluate.PAD_TOKENS)  # three slices, the last one short
+    nll, _ = evaluate.negative_log_likelihood(model, vocabulary, tokens, features)
+    np.testing.assert_allclose(nll, -np.log(whole), rtol=1e-5, atol=1e-6)
