@@ -51,6 +51,10 @@ TRAIN_ON = ("phrases", "sentences")
 MAX_TREE_WORDS = 100
 """Words (leaves) of one treebank tree; SST's longest sentence has 52. A tree of n words has 2n - 1 phrases
 holding up to n(n + 1)/2 words in all (a chain of nested phrases), so a long tree costs memory by its square."""
+MAX_EXAMPLES = 2_000_000
+"""Labelled examples of one file or treebank (its lines, trees or distinct phrases): training keeps each in
+`tf.data`'s shuffle buffer, a few hundred bytes apiece however short, and 16 MiB of one-word lines are
+4 million examples."""
 MAX_PHRASE_WORDS = 5_000_000
 """Words of all the phrases of a treebank file, each occurrence counted: what its phrases cost to keep and train
 on. SST's training trees hold 1,312,339."""
@@ -85,7 +89,8 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
         `Examples`.
 
     Raises:
-        UsageError: unreadable or non-UTF-8 file, missing column, bad label, empty text, no examples.
+        UsageError: unreadable or non-UTF-8 file, missing column, bad label, empty text, no examples, more
+            than `MAX_EXAMPLES`.
     """
     content = read_text(path, "data file", max_bytes=MAX_LABELLED_BYTES)
     delimiter = TABLE_DELIMITERS.get(os.path.splitext(path)[1].lower())
@@ -93,6 +98,8 @@ def read_examples(path, *, num_classes=None, text_col="text", label_col="label")
     texts, labels = [], []
     for line_number, label, text in rows:
         where = f"{path}:{line_number}"
+        if len(texts) == MAX_EXAMPLES:
+            raise UsageError(f"{where}: more than {MAX_EXAMPLES:,} examples; the limit is {MAX_EXAMPLES:,}")
         labels.append(parse_label(label, num_classes, where))
         if not text.strip():
             raise UsageError(f"{where}: no text after the label")
@@ -255,6 +262,9 @@ def tree_examples(path, unit, groups=None):
             `"phrases"`, every distinct phrase of every node with the label `merge_labels` picks.
         groups: `None` for the five SST-5 labels, or one list of SST-5 labels per class of the task
             (`FINE_GROUPS`): a text whose label is in no group is left out (SST-2 drops the neutral ones).
+
+    Raises:
+        UsageError: as `read_trees`, and more than `MAX_EXAMPLES` texts.
     """
     if unit not in TRAIN_ON:
         raise ValueError(f"Invalid `unit`: expected one of {TRAIN_ON}, got {unit!r}")
@@ -270,6 +280,9 @@ def tree_examples(path, unit, groups=None):
     if groups is not None:
         task_label = {label: index for index, group in enumerate(groups) for label in group}
         pairs = [(task_label[label], text) for label, text in pairs if label in task_label]
+    if len(pairs) > MAX_EXAMPLES:
+        what = "trees" if unit == "sentences" else "distinct phrases"
+        raise UsageError(f"{path}: {len(pairs):,} {what}; the limit is {MAX_EXAMPLES:,} examples")
     return Examples([text for _, text in pairs], [label for label, _ in pairs], path, unit)
 
 

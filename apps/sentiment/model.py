@@ -177,13 +177,21 @@ def group_classes(model, groups):
     return keras.Model(model.inputs, grouped, name=model.name)
 
 
+ADAPT_BATCH = 1024
+"""Texts `make_vectorizer` counts the words of at a time."""
+
+
 def make_vectorizer(train_texts, max_tokens):
     """Returns a `TextVectorization` whose vocabulary (at most `max_tokens` ids, padding and OOV included)
     is adapted on `train_texts`."""
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, standardize=standardize_ptb, split="whitespace", output_mode="int", name="vectorizer"
     )
-    vectorizer.adapt(tf.constant(list(train_texts)), batch_size=1024)
+    # Batches, not one tensor: `adapt` of a tensor standardises and splits the whole corpus at once (its
+    # `batch_size` applies to no tensor), several copies of it alive together. The counts, and so the
+    # vocabulary, are the same.
+    texts = list(train_texts)
+    vectorizer.adapt(texts[start : start + ADAPT_BATCH] for start in range(0, len(texts), ADAPT_BATCH))
     return vectorizer
 
 

@@ -24,6 +24,7 @@ from apps.common import cli, files
 from apps.dinos.config import MAX_CHARACTERS
 from apps.jazz.cli import MAX_MEASURES
 from apps.sentiment.cli import MAX_TEXTS
+from apps.sentiment.data import MAX_EXAMPLES
 
 from clis import (
     APPS,
@@ -192,6 +193,8 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     long_line.write_text("fine\n" + "w " * (files.MAX_LINE_CHARS // 2) + "w\n")
     many_texts = tmp_path / "many.txt"
     many_texts.write_text("ok\n" * (MAX_TEXTS + 1))
+    many_examples = tmp_path / "many-examples.txt"
+    many_examples.write_text("0 a\n" * (MAX_EXAMPLES + 1))
     chords = tmp_path / "chords.txt"
     chords.write_text("C7 " * (MAX_MEASURES + 1))
     big_chords = tmp_path / "big-chords.txt"
@@ -234,6 +237,12 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
         ("sentiment", ["predict", "--file", str(long_line)], "line 2: 20,001 characters; the limit is 20,000"),
         ("sentiment", ["train", "--task", "file", "--data", str(labelled), "--out", out], "the limit is 16,777,216"),
         ("sentiment", ["evaluate", "--data", str(labelled)], "the limit is 16,777,216"),
+        (
+            "sentiment",
+            ["train", "--task", "file", "--data", str(many_examples), "--out", out],
+            f"{many_examples}:{MAX_EXAMPLES + 1}: more than 2,000,000 examples; the limit is 2,000,000",
+        ),
+        ("sentiment", ["evaluate", "--data", str(many_examples)], "more than 2,000,000 examples"),
         ("sentiment", ["predict", "--file", str(huge_text)], "the limit is 67,108,864"),
         ("sentiment", ["predict", "t" * (files.MAX_ARGUMENT_CHARS + 1)], "20,001 characters; the limit is 20,000"),
         ("jazz", ["generate", "--chords", "C " * 10_001], "the limit is 20,000"),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from apps.common.errors import UsageError
+from apps.sentiment import data
 from apps.sentiment.data import Examples, download, read_examples, read_manifest
 from apps.sentiment.predict import evaluate
 from apps.sentiment.train import hold_out
@@ -62,6 +63,16 @@ def test_a_table_without_the_column_names_its_columns_on_one_line(tmp_path):
     with pytest.raises(UsageError) as refusal:
         read_examples(str(path))
     assert str(refusal.value).endswith("has no column 'text' (--text-col); its columns are 'te\\nxt', 'label'")
+
+
+def test_a_labelled_file_holds_a_bounded_number_of_examples(tmp_path, monkeypatch):
+    path = tmp_path / "many.txt"
+    path.write_text("0 a\n\n1 b\n0 c\n1 d\n")  # the blank line is no example
+    monkeypatch.setattr(data, "MAX_EXAMPLES", 3, raising=False)
+    with pytest.raises(UsageError, match=rf"^{path}:5: more than 3 examples; the limit is 3$"):
+        read_examples(str(path))
+    monkeypatch.setattr(data, "MAX_EXAMPLES", 4)
+    assert read_examples(str(path)).texts == ["a", "b", "c", "d"]
 
 
 def make_manifest(tmp_path, payload, sha256):

@@ -241,3 +241,17 @@ def test_train_on_needs_a_treebank_and_a_task(treebank_dir, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     assert f"{bad / 'trees' / 'train.txt'}:2: label 7 is out of range (expected 0..4)" in err
     assert not (tmp_path / "bundle").exists()
+
+
+def test_the_texts_of_a_treebank_are_bounded_in_number(tmp_path, monkeypatch):
+    path = tmp_path / "train.txt"
+    path.write_text("(3 (2 a) (3 film))\n(2 (2 a) (3 (2 b) (3 c)))\n")  # 7 distinct phrases, 2 trees
+    monkeypatch.setattr(data, "MAX_EXAMPLES", 6, raising=False)
+    with pytest.raises(UsageError, match=r"train.txt: 7 distinct phrases; the limit is 6 examples$"):
+        tree_examples(str(path), "phrases")
+    assert len(tree_examples(str(path), "sentences")) == 2
+    monkeypatch.setattr(data, "MAX_EXAMPLES", 1)
+    with pytest.raises(UsageError, match=r"train.txt: 2 trees; the limit is 1 examples$"):
+        tree_examples(str(path), "sentences")
+    monkeypatch.setattr(data, "MAX_EXAMPLES", 7)
+    assert len(tree_examples(str(path), "phrases")) == 7
