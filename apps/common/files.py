@@ -80,7 +80,12 @@ MAX_ARGUMENT_CHARS = 20_000
 MAX_MUSIC_FILE_BYTES = 16 * MIB
 """One MIDI/MusicXML solo, and the MusicXML a `.mxl` solo unzips to (the Weimar Jazz Database's largest unzips to
 2.2 MB)."""
-MAX_MUSIC_FILES = 10_000
+MAX_MIDI_FILE_BYTES = MIB // 2
+"""One MIDI solo, lead sheet or primer: MIDI stores a note in 6 bytes where MusicXML takes some 100, and music21
+keeps kilobytes a note either way."""
+MAX_MUSIC_FILES = 5_000
+"""Solos given to one command: training keeps about 2 KB of conditioning features for each note of its corpus,
+and 5,000 solos just long enough for the default --seq-len hold 480,000."""
 FETCH_TIMEOUT_S = 60
 """Seconds a download waits for a server's next bytes before it gives the server up as stalled."""
 MAX_DOWNLOAD_BYTES = 64 * MIB

@@ -35,6 +35,7 @@ import zipfile
 from apps.common.cli import printable
 from apps.common.errors import UsageError
 from apps.common.files import (
+    MAX_MIDI_FILE_BYTES,
     MAX_MUSIC_FILE_BYTES,
     MAX_MUSIC_FILES,
     atomic_file,
@@ -49,7 +50,8 @@ from apps.common.progress import Progress
 from apps.jazz.chords import Chord, Timeline
 from apps.jazz.grammar import GRID
 
-MUSIC_EXTENSIONS = (".mid", ".midi", ".mxl", ".xml", ".musicxml")
+MIDI_EXTENSIONS = (".mid", ".midi")
+MUSIC_EXTENSIONS = (*MIDI_EXTENSIONS, ".mxl", ".xml", ".musicxml")
 CACHE_VERSION = 3
 """Part of each cache file's name: raised whenever reading a file may give another `Solo` or refusal, so that no
 result of older rules is used (3: MIDI read unquantised)."""
@@ -344,8 +346,8 @@ def expand_paths(paths):
 
     Raises:
         UsageError: a path that is neither a file, a directory nor a pattern matching anything; more than
-            `MAX_MUSIC_FILES` files; a file over `MAX_MUSIC_FILE_BYTES` bytes, or a `.mxl` whose score says it
-            unzips to more.
+            `MAX_MUSIC_FILES` files; a file over its limit (`check_size`), or a `.mxl` whose score says it
+            unzips to more than `MAX_MUSIC_FILE_BYTES`.
     """
     expanded = []
     for path in paths:
@@ -367,13 +369,24 @@ def expand_paths(paths):
         if len(expanded) > MAX_MUSIC_FILES:
             raise UsageError(f"more than {MAX_MUSIC_FILES:,} music files given; that is the limit")
     for path, _ in expanded:
-        size = os.path.getsize(path)
-        if size > MAX_MUSIC_FILE_BYTES:
-            raise UsageError(f"{path} is {size:,} bytes; the limit for a solo is {MAX_MUSIC_FILE_BYTES:,}")
+        check_size(path, "solo")
         if _compressed(path):
             with _open_compressed(path) as archive:
                 _compressed_score(archive, path)
     return expanded
+
+
+def check_size(path, what):
+    """Returns the size of a music file; refuses one over `MAX_MIDI_FILE_BYTES` (a MIDI file, by its extension, as
+    music21 tells them apart) or `MAX_MUSIC_FILE_BYTES` (MusicXML), naming the limit for a MIDI or MusicXML `what`."""
+    size = os.path.getsize(path)
+    midi = path.lower().endswith(MIDI_EXTENSIONS)
+    limit = MAX_MIDI_FILE_BYTES if midi else MAX_MUSIC_FILE_BYTES
+    if size > limit:
+        raise UsageError(
+            f"{path} is {size:,} bytes; the limit for a {'MIDI' if midi else 'MusicXML'} {what} is {limit:,}"
+        )
+    return size
 
 
 def read_solo(path):
@@ -389,25 +402,22 @@ def parse_music(path):
     """Parses a MIDI/MusicXML file with music21; a compressed one (`.mxl`) is unzipped here (`unzip_musicxml`).
 
     Raises:
-        UsageError: the file is missing, unreadable, empty, not music, corrupt, or unzips to more than
-            `MAX_MUSIC_FILE_BYTES`.
+        UsageError: the file is missing, unreadable, empty, over its limit (`check_size`), not music, corrupt,
+            or unzips to more than `MAX_MUSIC_FILE_BYTES`.
     """
     from music21 import converter
 
     if not os.path.isfile(path):
         raise UsageError(f"file not found: {path}")
-    size = os.path.getsize(path)
-    if size == 0:
+    if check_size(path, "file") == 0:
         raise UsageError(f"{path}: empty file")
-    if size > MAX_MUSIC_FILE_BYTES:
-        raise UsageError(f"{path} is {size:,} bytes; the limit for a MIDI/MusicXML file is {MAX_MUSIC_FILE_BYTES:,}")
     check_readable(path, "MIDI/MusicXML file")
     text = unzip_musicxml(path) if _compressed(path) else None
     try:
         # forceSource: music21 would otherwise read and write a pickle of every file in its scratch directory.
         # quantizePost off: music21 would snap MIDI onsets and lengths to its own grid, moving or merging the
         # sixteenth triplets `generate` writes; `grammar.quantise` rounds to the app's grid instead.
-        unquantised = {"quantizePost": False} if path.lower().endswith((".mid", ".midi")) else {}
+        unquantised = {"quantizePost": False} if path.lower().endswith(MIDI_EXTENSIONS) else {}
         with music21_scratch():
             score = (
                 converter.parse(path, forceSource=True, **unquantised)

@@ -25,7 +25,6 @@ from apps.jazz import data
 from apps.jazz.chords import Timeline, max_chords_per_bar
 from apps.jazz.grammar import GRID, REGISTER, REGISTER_NAMES, quantise
 
-MIDI_EXTENSIONS = (".mid", ".midi")
 MIN_DURATION = fractions.Fraction(1, GRID)
 _PRIMER_NOTE = re.compile(
     r"^(?:([A-G])(#{0,2}|[b-]{0,2})([0-9])|R)(?::([0-9]{1,6}(?:\.[0-9]{1,6})?)(?:/([0-9]{1,6}))?)?$", re.IGNORECASE
@@ -51,7 +50,7 @@ def read_lead_sheet(path, max_bars):
     bar_quarters = data.score_bar_quarters(score, path)
     changes = data.chord_symbols(score)
     if not changes:
-        if not path.lower().endswith(MIDI_EXTENSIONS):
+        if not path.lower().endswith(data.MIDI_EXTENSIONS):
             raise UsageError(f"{path}: no chord symbols (a MusicXML lead sheet needs them)")
         changes = data.derive_chords(_accompaniment(score, path), score.highestTime)
     if not changes:

@@ -180,9 +180,12 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     long_name.write_text("abc\n" + "x" * (files.MAX_NAME_CHARS + 1) + "\n")
     big_list = tmp_path / "big-list.txt"
     big_list.write_text(("abcdefg\n" * (files.MAX_NAME_LIST_BYTES // 8)) + "x")
-    huge_solo = tmp_path / "huge.mid"
+    huge_solo = tmp_path / "huge.musicxml"
     with open(huge_solo, "wb") as handle:
         handle.truncate(files.MAX_MUSIC_FILE_BYTES + 1)  # sparse: nothing is written, only its size counts
+    huge_midi = tmp_path / "huge.mid"
+    with open(huge_midi, "wb") as handle:
+        handle.truncate(files.MAX_MIDI_FILE_BYTES + 1)
     huge_text = tmp_path / "huge.txt"
     with open(huge_text, "wb") as handle:
         handle.truncate(files.MAX_TEXT_FILE_BYTES + 1)
@@ -217,6 +220,11 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     wide_vectors = tmp_path / "wide.vec"
     wide_vectors.write_text("3 100000\n")
     sentiment_train = ["train", "--task", "file", "--data", str(tmp_path / "labelled-ok.txt"), "--out", out]
+    generate = ["generate", "--out", out + ".mid"]
+    many_solos = tmp_path / "many-solos"
+    many_solos.mkdir()
+    for index in range(files.MAX_MUSIC_FILES + 1):
+        (many_solos / f"{index}.mid").touch()
     (tmp_path / "labelled-ok.txt").write_text("0 a bad film\n1 a good film\n")
     cases = [
         ("dinos", ["train", "--data", str(long_name), "--out", out], "name 2: 101 characters; the limit is 100"),
@@ -231,8 +239,15 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
         ("jazz", ["generate", "--measures", str(MAX_MEASURES + 1), "--out", out + ".mid"], "from 1 to 1,000"),
         ("jazz", ["generate", "--chords-from", str(chords), "--out", out + ".mid"], "1,001 bars; the limit is 1,000"),
         ("jazz", ["generate", "--chords-from", str(big_chords), "--out", out + ".mid"], "the limit is 1,048,576"),
-        ("jazz", ["train", "--midi", str(huge_solo), "--out", out], "the limit for a solo is 16,777,216"),
-        ("jazz", ["evaluate", "--midi", str(huge_solo)], "the limit for a solo is 16,777,216"),
+        ("jazz", ["train", "--midi", str(huge_solo), "--out", out], "the limit for a MusicXML solo is 16,777,216"),
+        ("jazz", ["evaluate", "--midi", str(huge_solo)], "the limit for a MusicXML solo is 16,777,216"),
+        ("jazz", ["train", "--midi", str(huge_midi), "--out", out], "the limit for a MIDI solo is 524,288"),
+        ("jazz", ["train", "--midi", str(many_solos), "--out", out], "more than 5,000 music files given"),
+        ("jazz", ["evaluate", "--midi", str(many_solos)], "more than 5,000 music files given; that is the limit"),
+        ("jazz", ["evaluate", "--midi", str(huge_midi)], "the limit for a MIDI solo is 524,288"),
+        ("jazz", [*generate, "--chords-from", str(huge_midi)], "the limit for a MIDI file is 524,288"),
+        ("jazz", [*generate, "--primer", str(huge_midi)], "the limit for a MIDI file is 524,288"),
+        ("jazz", [*generate, "--primer", str(huge_solo)], "the limit for a MusicXML file is 16,777,216"),
         ("sentiment", ["predict", "--file", str(many_texts)], "100,001 texts to classify; the limit is 100,000"),
         ("sentiment", ["predict", "--file", str(long_line)], "line 2: 20,001 characters; the limit is 20,000"),
         ("sentiment", ["train", "--task", "file", "--data", str(labelled), "--out", out], "the limit is 16,777,216"),

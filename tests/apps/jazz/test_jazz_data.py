@@ -276,3 +276,22 @@ def test_tied_notes_merge_as_music21s_strip_ties_merges_them(voices, layout):
             data.melody_notes(part)
     else:
         assert data.melody_notes(part)[2] == expected
+
+
+def test_a_midi_file_has_its_own_lower_size_limit(tmp_path):
+    # Sparse files: only their sizes count.
+    def sized(name, size):
+        path = tmp_path / name
+        with open(path, "wb") as handle:
+            handle.truncate(size)
+        return str(path)
+
+    limit = data.MAX_MIDI_FILE_BYTES
+    assert limit < data.MAX_MUSIC_FILE_BYTES
+    at_limit, over = sized("solo.mid", limit), sized("SOLO.MIDI", limit + 1)
+    xml = sized("solo.musicxml", data.MAX_MUSIC_FILE_BYTES)
+    assert [path for path, _ in data.expand_paths([at_limit, xml])] == [at_limit, xml]
+    with pytest.raises(UsageError, match=rf"SOLO.MIDI is {limit + 1:,} bytes; the limit for a MIDI solo is {limit:,}$"):
+        data.expand_paths([over])
+    with pytest.raises(UsageError, match=rf"SOLO.MIDI is {limit + 1:,} bytes; the limit for a MIDI file is {limit:,}$"):
+        data.parse_music(over)
