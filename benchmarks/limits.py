@@ -19,10 +19,22 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     jazz-chords-from         generate --chords-from a progression of MAX_MEASURES bars (one chord a bar)
     jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
                              last note tied to the next bar's first (un-tying a melody takes time by its notes)
+    jazz-generate-takes      generate --num-outputs MAX_TAKES (of the default progression's 12 bars)
+    jazz-musicxml-train      train (1 epoch) on a MusicXML solo of just under MAX_MUSIC_FILE_BYTES: 111 parts of
+                             200 bars of eighth notes, the first the melody with the chord symbols
+    jazz-midi-train, jazz-midi-evaluate   train (1 epoch), evaluate on a MIDI solo of just under
+                             MAX_MIDI_FILE_BYTES: a melody of 200 bars of eighths and 106 tracks of quarter notes
+                             (86,400 notes), whose chords music21 names
+    jazz-files-train         train (1 epoch) on MAX_MUSIC_FILES MusicXML solos of 12 bars
+    jazz-sheet-musicxml, jazz-sheet-midi     generate --chords-from the MusicXML or the MIDI file above
+    jazz-primer-musicxml, jazz-primer-midi   generate --primer the same, --measures 256
     sentiment-predict-long   predict --file MAX_TEXTS lines of ~600 characters (just under MAX_TEXT_FILE_BYTES)
     sentiment-predict-short  predict --file MAX_TEXTS lines of ~60 characters
     sentiment-predict-arg    predict with one argument of exactly MAX_ARGUMENT_CHARS characters
     sentiment-evaluate       evaluate --data 150,000 `<label> <text>` lines of ~110 characters (~16 MiB) --plot
+    sentiment-train          train --task file on that file, 1 epoch, every option at its default
+    sentiment-examples-train, sentiment-examples-evaluate   train (1 epoch) and evaluate on MAX_EXAMPLES lines
+                             of one word of five letters (16,000,000 bytes): the most examples a file may hold
 
 The bounds of what `train` builds, each alone at its bound with the others at their defaults, on inputs just
 large enough to reach it (one epoch; the `*-train-*` cases, and two more):
@@ -70,6 +82,7 @@ import random
 import shutil
 import signal
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -321,14 +334,24 @@ def case_sentiment_predict_arg(tmp, rng):
     )
 
 
-def case_sentiment_evaluate(tmp, rng):
-    num_classes = 5
-    texts = [words_line(rng, EVALUATE_TEXT_CHARS) for _ in range(EVALUATE_LINES)]
-    lines = [f"{rng.randrange(num_classes)} {text}\n" for text in texts]
+def _labelled_at_limit(tmp, rng):
+    """EVALUATE_LINES `<label> <text>` lines of five classes in just under MAX_LABELLED_BYTES, written once:
+    its path and what the case reports of it."""
     path = os.path.join(tmp, "labelled.txt")
-    size = write(path, "".join(lines))
-    assert size <= files.MAX_TEXT_FILE_BYTES
-    mean = sum(map(len, texts)) / len(texts)
+    if not os.path.exists(path):
+        texts = [words_line(rng, EVALUATE_TEXT_CHARS) for _ in range(EVALUATE_LINES)]
+        write(path, "".join(f"{rng.randrange(5)} {text}\n" for text in texts))
+    size = os.path.getsize(path)
+    assert size <= files.MAX_LABELLED_BYTES
+    with open(path, encoding="utf-8") as handle:
+        lengths = [len(line) - 1 - line.index(" ") - 1 for line in handle]
+    mean = sum(lengths) / len(lengths)
+    described = f"{len(lengths):,} lines, texts of ~{mean:.0f} chars, {mib(size):.1f} MiB"
+    return path, {"examples": len(lengths), "bytes": size, "description": described}
+
+
+def case_sentiment_evaluate(tmp, rng):
+    path, described = _labelled_at_limit(tmp, rng)
     return (
         [
             "apps.sentiment",
@@ -340,12 +363,39 @@ def case_sentiment_evaluate(tmp, rng):
             "--plot",
             os.path.join(tmp, "confusion.png"),
         ],
-        {
-            "examples": len(lines),
-            "bytes": size,
-            "description": f"{len(lines):,} lines, texts of ~{mean:.0f} chars, {mib(size):.1f} MiB",
-        },
+        described,
     )
+
+
+def case_sentiment_train_file(tmp, rng):
+    path, described = _labelled_at_limit(tmp, rng)
+    argv, _ = _train_case("sentiment", ["--task", "file", "--data", path], [], "", tmp)
+    return argv, {**described, "description": described["description"] + "; 1 epoch"}
+
+
+def _one_word_lines(tmp, rng):
+    """MAX_EXAMPLES `<label> <word>` lines, written once: words of five random letters, as many as fit the file
+    (nearly all distinct, so the vocabulary's counting sees about as many words). Its path and description."""
+    path = os.path.join(tmp, "labelled-examples.txt")
+    count = sentiment_data.MAX_EXAMPLES
+    width = min(5, (files.MAX_LABELLED_BYTES // count) - 3)
+    if not os.path.exists(path):
+        write(path, "".join(f"{rng.randrange(5)} {letters(rng, width)}\n" for _ in range(count)))
+    size = os.path.getsize(path)
+    assert size <= files.MAX_LABELLED_BYTES
+    described = f"{count:,} lines of one word of {width} letters, {mib(size):.1f} MiB"
+    return path, {"examples": count, "bytes": size, "description": described}
+
+
+def case_sentiment_train_examples(tmp, rng):
+    path, described = _one_word_lines(tmp, rng)
+    argv, _ = _train_case("sentiment", ["--task", "file", "--data", path], [], "", tmp)
+    return argv, {**described, "description": described["description"] + "; 1 epoch"}
+
+
+def case_sentiment_evaluate_examples(tmp, rng):
+    path, described = _one_word_lines(tmp, rng)
+    return ["apps.sentiment", "evaluate", "--model", SENTIMENT_MODEL, "--data", path], described
 
 
 def _train_case(app, data_args, options, described, tmp):
@@ -404,45 +454,94 @@ def case_dinos_sample_characters(tmp, rng):
 PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
 
 
-def musicxml(bars, chord_every=16, parts=1):
+def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True):
     """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: 4/4 bars, each a list of
     `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, or `(midi, steps, tie)` with `tie`
-    "start" or "stop", with a C7 chord symbol every `chord_every` bars (music21 takes a while over each)."""
+    "start" or "stop", with a C7 chord symbol every `chord_every` bars (music21 takes a while over each), in every
+    part or in the first alone."""
     listed = "".join(
         f'<score-part id="P{part}"><part-name>{"Solo" if part == 1 else f"Part {part}"}</part-name></score-part>'
         for part in range(1, parts + 1)
     )
-    measures = []
-    for number, notes in enumerate(bars, 1):
-        measures.append(f'<measure number="{number}">')
-        if number == 1:
-            measures.append(
-                "<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
-            )
-        if (number - 1) % chord_every == 0:
-            measures.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
-        for midi, steps, *tied in notes:
-            if midi is None:
-                measures.append(f"<note><rest/><duration>{steps}</duration></note>")
-                continue
-            octave, pc = divmod(midi, 12)
-            alter = "<alter>1</alter>" if PITCH_NAMES[pc] == PITCH_NAMES[pc - 1] and pc else ""
-            ties = "".join(f'<tie type="{kind}"/>' for kind in tied)
-            measures.append(
-                f"<note><pitch><step>{PITCH_NAMES[pc]}</step>{alter}<octave>{octave - 1}</octave></pitch>"
-                f"<duration>{steps}</duration>{ties}</note>"
-            )
-        measures.append("</measure>")
-    body = "\n".join(measures)
+
+    def body(chords):
+        measures = []
+        for number, notes in enumerate(bars, 1):
+            measures.append(f'<measure number="{number}">')
+            if number == 1:
+                measures.append(
+                    "<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time>"
+                    "</attributes>"
+                )
+            if chords and (number - 1) % chord_every == 0:
+                measures.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
+            for midi, steps, *tied in notes:
+                if midi is None:
+                    measures.append(f"<note><rest/><duration>{steps}</duration></note>")
+                    continue
+                octave, pc = divmod(midi, 12)
+                alter = "<alter>1</alter>" if PITCH_NAMES[pc] == PITCH_NAMES[pc - 1] and pc else ""
+                ties = "".join(f'<tie type="{kind}"/>' for kind in tied)
+                measures.append(
+                    f"<note><pitch><step>{PITCH_NAMES[pc]}</step>{alter}<octave>{octave - 1}</octave></pitch>"
+                    f"<duration>{steps}</duration>{ties}</note>"
+                )
+            measures.append("</measure>")
+        return "\n".join(measures)
+
+    first, rest = body(True), body(chords_in_every_part)
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<score-partwise version="3.1"><part-list>{listed}</part-list>\n'
-        + "".join(f'<part id="P{part}">\n{body}\n</part>\n' for part in range(1, parts + 1))
+        + "".join(f'<part id="P{part}">\n{first if part == 1 else rest}\n</part>\n' for part in range(1, parts + 1))
         + "</score-partwise>\n"
     )
 
 
+def musicxml_at_limit(rng, chords_in_every_part=True):
+    """A MusicXML score of just under MAX_MUSIC_FILE_BYTES: as many parts of 200 bars of eighth notes as fit
+    (the first, the melody, is what music21 un-ties). Its text (bytes) and parts."""
+    bars = eighths(rng, 200)
+    one = len(musicxml(bars, chords_in_every_part=chords_in_every_part))
+    part = len(musicxml(bars, parts=2, chords_in_every_part=chords_in_every_part)) - one
+    parts = (files.MAX_MUSIC_FILE_BYTES - one) // part + 1
+    text = musicxml(bars, parts=parts, chords_in_every_part=chords_in_every_part).encode()
+    assert len(text) <= files.MAX_MUSIC_FILE_BYTES
+    return text, parts
+
+
 def eighths(rng, bars):
     return [[(rng.randrange(60, 80), 6) for _ in range(8)] for _ in range(bars)]
+
+
+def _midi_track(notes, name, channel):
+    """One MTrk chunk: its name, then `(midi, steps)` notes one after another (`grammar.GRID` steps a quarter
+    note), each a note-on and a note-on of velocity 0 in running status, as MIDI writers store them: 6 bytes
+    a note."""
+
+    def varlen(value):
+        out = [value & 0x7F]
+        while value > 0x7F:
+            value >>= 7
+            out.append(0x80 | (value & 0x7F))
+        return bytes(reversed(out))
+
+    body = b"\x00\xff\x03" + varlen(len(name)) + name.encode() + bytes([0, 0x90 | channel])
+    # Each note ends with the delta time, 0, of the next event: the next note-on, or the end of the track.
+    body += b"".join(bytes([midi, 80]) + varlen(steps) + bytes([midi, 0, 0]) for midi, steps in notes)
+    body += b"\xff\x2f\x00"
+    return b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+def midi_file(bars, tracks, length):
+    """A type-1 MIDI file: a track named Solo playing `bars` (as `musicxml` takes them, no rests) and `tracks`
+    accompaniment tracks of `length` quarter notes, every four of them a dominant seventh whose root rises a
+    semitone every half bar (music21 names a MIDI file's chords from them, each half bar)."""
+    chunks = [_midi_track([note for notes in bars for note in notes], "Solo", 0)]
+    for track in range(tracks):
+        pitch = 36 + (0, 4, 7, 10)[track % 4] + 12 * (track // 4 % 3)
+        line = [(pitch + (quarter // 2) % 12, grammar.GRID) for quarter in range(length)]
+        chunks.append(_midi_track(line, f"Piano {track + 1}", 1))
+    return b"MThd" + struct.pack(">IHHH", 6, 1, len(chunks), grammar.GRID) + b"".join(chunks)
 
 
 JAZZ_SOLOS = 32
@@ -486,16 +585,113 @@ def case_jazz_train_tokens(tmp, rng):
 
 
 def case_jazz_evaluate_mxl(tmp, rng):
-    bars = eighths(rng, 200)
-    part = len(musicxml(bars, parts=2)) - len(musicxml(bars))
-    parts = (files.MAX_MUSIC_FILE_BYTES - len(musicxml(bars))) // part + 1
-    text = musicxml(bars, parts=parts).encode()
-    assert len(text) <= files.MAX_MUSIC_FILE_BYTES
+    text, parts = musicxml_at_limit(rng)
     path = os.path.join(tmp, "big.mxl")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("solo.xml", text)
     described = f".mxl of {os.path.getsize(path):,} B unzipping to {len(text):,} B: {parts} parts of 200 bars"
     return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
+
+
+def _sheet_at_limit(tmp, rng):
+    """A MusicXML lead sheet and solo of just under MAX_MUSIC_FILE_BYTES (`musicxml_at_limit`, chord symbols in
+    its first part alone: a bar holds one), written once. Its path and description."""
+    path = os.path.join(tmp, "sheet-at-limit.musicxml")
+    if not os.path.exists(path):
+        text, _ = musicxml_at_limit(rng, chords_in_every_part=False)
+        with open(path, "wb") as handle:
+            handle.write(text)
+    with open(path, encoding="utf-8") as handle:
+        parts = handle.read().count("<score-part ")
+    return path, f"MusicXML of {os.path.getsize(path):,} B: {parts} parts of 200 bars of eighths"
+
+
+def _midi_at_limit(tmp, rng):
+    """A MIDI file of just under MAX_MIDI_FILE_BYTES, written once: `midi_file` of a solo of 200 bars of eighths
+    and as many accompaniment tracks of as many quarter notes as fit (music21's chordify takes time by the product
+    of a track's notes and all the notes: many short tracks, not a few long ones). Its path and description."""
+    path = os.path.join(tmp, "solo-at-limit.midi")  # not .mid: each case's outputs ending in .mid are removed
+    bars = eighths(rng, 200)
+    quarters = 4 * len(bars)
+    empty = len(midi_file(bars, 0, quarters))
+    tracks = (files.MAX_MIDI_FILE_BYTES - empty) // (len(midi_file(bars, 1, quarters)) - empty)
+    if not os.path.exists(path):
+        content = midi_file(bars, tracks, quarters)
+        assert len(content) <= files.MAX_MIDI_FILE_BYTES
+        with open(path, "wb") as handle:
+            handle.write(content)
+    notes = 8 * len(bars) + tracks * quarters
+    described = (
+        f"MIDI of {os.path.getsize(path):,} B, {notes:,} notes: a solo and {tracks} tracks of quarters, 200 bars"
+    )
+    return path, described
+
+
+def case_jazz_train_musicxml(tmp, rng):
+    path, described = _sheet_at_limit(tmp, rng)
+    return _train_case("jazz", ["--midi", path], [], described, tmp)
+
+
+def case_jazz_train_midi(tmp, rng):
+    path, described = _midi_at_limit(tmp, rng)
+    return _train_case("jazz", ["--midi", path], [], described, tmp)
+
+
+def case_jazz_evaluate_midi(tmp, rng):
+    path, described = _midi_at_limit(tmp, rng)
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
+
+
+MANY_SOLO_BARS = 12
+"""Bars of each solo of jazz-train-files: 96 tokens, more than --seq-len's default."""
+
+
+def case_jazz_train_files(tmp, rng):
+    directory = os.path.join(tmp, "solos-many")
+    count = files.MAX_MUSIC_FILES
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+        for index in range(count):
+            solo = musicxml(eighths(rng, MANY_SOLO_BARS), chord_every=4)
+            write(os.path.join(directory, f"solo{index:05d}.musicxml"), solo)
+    size = sum(entry.stat().st_size for entry in os.scandir(directory))
+    described = f"{count:,} MusicXML solos of {MANY_SOLO_BARS} bars of eighths, {mib(size):.1f} MiB in all"
+    return _train_case("jazz", ["--midi", directory], [], described, tmp)
+
+
+def _generate(tmp, *options):
+    return ["apps.jazz", "generate", "--model", JAZZ_MODEL, *options, "--out", os.path.join(tmp, "take.mid")]
+
+
+def case_jazz_generate_takes(tmp, rng):
+    n = jazz_cli.MAX_TAKES
+    return _generate(tmp, "--num-outputs", str(n)), {"takes": n, "description": f"--num-outputs {n}, 12 bars each"}
+
+
+PRIMED_MEASURES = 256
+"""Bars of a solo that goes on from a primer of 200."""
+
+
+def case_jazz_primer_musicxml(tmp, rng):
+    path, described = _sheet_at_limit(tmp, rng)
+    options = ["--primer", path, "--measures", str(PRIMED_MEASURES)]
+    return _generate(tmp, *options), {"description": f"{described}; --measures {PRIMED_MEASURES}"}
+
+
+def case_jazz_primer_midi(tmp, rng):
+    path, described = _midi_at_limit(tmp, rng)
+    options = ["--primer", path, "--measures", str(PRIMED_MEASURES)]
+    return _generate(tmp, *options), {"description": f"{described}; --measures {PRIMED_MEASURES}"}
+
+
+def case_jazz_sheet_musicxml(tmp, rng):
+    path, described = _sheet_at_limit(tmp, rng)
+    return _generate(tmp, "--chords-from", path), {"description": described}
+
+
+def case_jazz_sheet_midi(tmp, rng):
+    path, described = _midi_at_limit(tmp, rng)
+    return _generate(tmp, "--chords-from", path), {"description": described}
 
 
 def _labelled(tmp, rng, name, lines, words, classes=5):
@@ -613,6 +809,8 @@ BOUNDED = [  # an option of `train`, the constant bounding it, its value, the ap
     ("--embedding-dim", "MAX_EMBEDDING_DIM", config.MAX_EMBEDDING_DIM, ("dinos", "jazz", "sentiment")),
 ]
 
+MUSIC_LIMIT = f"MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB"
+MIDI_LIMIT = f"MAX_MIDI_FILE_BYTES {mib(files.MAX_MIDI_FILE_BYTES):g} MiB"
 CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("dinos-sample", f"MAX_NAMES {dinos_cli.MAX_NAMES:,}", case_dinos_sample, True),
     (
@@ -646,6 +844,24 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         case_sentiment_evaluate,
         False,
     ),
+    (
+        "sentiment-train",
+        f"MAX_LABELLED_BYTES {mib(files.MAX_LABELLED_BYTES):g} MiB",
+        case_sentiment_train_file,
+        False,
+    ),
+    (
+        "sentiment-examples-train",
+        f"MAX_EXAMPLES {sentiment_data.MAX_EXAMPLES:,}",
+        case_sentiment_train_examples,
+        False,
+    ),
+    (
+        "sentiment-examples-evaluate",
+        f"MAX_EXAMPLES {sentiment_data.MAX_EXAMPLES:,}",
+        case_sentiment_evaluate_examples,
+        False,
+    ),
     ("dinos-train-batch-size", f"MAX_BATCH_SIZE {config.MAX_BATCH_SIZE:,}", case_dinos_train_batch_size, False),
     ("dinos-train-characters", f"MAX_CHARACTERS {dinos_config.MAX_CHARACTERS}", case_dinos_train_characters, False),
     (
@@ -667,6 +883,15 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         False,
     ),
     ("jazz-train-tokens", "6,192 tokens (MIDI pitches x durations)", case_jazz_train_tokens, False),
+    ("jazz-musicxml-train", MUSIC_LIMIT, case_jazz_train_musicxml, False),
+    ("jazz-midi-train", MIDI_LIMIT, case_jazz_train_midi, False),
+    ("jazz-midi-evaluate", MIDI_LIMIT, case_jazz_evaluate_midi, False),
+    ("jazz-files-train", f"MAX_MUSIC_FILES {files.MAX_MUSIC_FILES:,}", case_jazz_train_files, False),
+    ("jazz-generate-takes", f"MAX_TAKES {jazz_cli.MAX_TAKES}", case_jazz_generate_takes, False),
+    ("jazz-primer-musicxml", MUSIC_LIMIT, case_jazz_primer_musicxml, False),
+    ("jazz-primer-midi", MIDI_LIMIT, case_jazz_primer_midi, False),
+    ("jazz-sheet-musicxml", MUSIC_LIMIT, case_jazz_sheet_musicxml, False),
+    ("jazz-sheet-midi", MIDI_LIMIT, case_jazz_sheet_midi, False),
     (
         "jazz-evaluate-long-solo",
         f"one solo of {LONG_SOLO_BARS:,} bars (MAX_MUSIC_FILE_BYTES {mib(files.MAX_MUSIC_FILE_BYTES):g} MiB)",
@@ -876,6 +1101,9 @@ def main(argv=None):
             "MAX_LINE_CHARS": files.MAX_LINE_CHARS,
             "MAX_TEXT_FILE_BYTES": files.MAX_TEXT_FILE_BYTES,
             "MAX_MUSIC_FILE_BYTES": files.MAX_MUSIC_FILE_BYTES,
+            "MAX_MIDI_FILE_BYTES": files.MAX_MIDI_FILE_BYTES,
+            "MAX_MUSIC_FILES": files.MAX_MUSIC_FILES,
+            "jazz.MAX_TAKES": jazz_cli.MAX_TAKES,
             "MAX_ARGUMENT_CHARS": files.MAX_ARGUMENT_CHARS,
             "dinos.MAX_NAMES": dinos_cli.MAX_NAMES,
             "dinos.MAX_SCORED": dinos_cli.MAX_SCORED,
@@ -891,6 +1119,7 @@ def main(argv=None):
             "sentiment.MAX_TOKENS": sentiment_config.MAX_TOKENS,
             "sentiment.MAX_LENGTH": sentiment_config.MAX_LENGTH,
             "sentiment.MAX_CLASSES": sentiment_config.MAX_CLASSES,
+            "sentiment.MAX_EXAMPLES": sentiment_data.MAX_EXAMPLES,
             "sentiment.MAX_TREE_WORDS": sentiment_data.MAX_TREE_WORDS,
             "sentiment.MAX_PHRASE_WORDS": sentiment_data.MAX_PHRASE_WORDS,
             "embeddings.MAX_VECTOR_VALUES": embeddings.MAX_VECTOR_VALUES,
