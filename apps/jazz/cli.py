@@ -34,7 +34,7 @@ from apps.common.files import read_text
 from apps.common.litert import StepRunner
 from apps.common.paths import recorded, saved_model
 from apps.common.progress import track
-from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference
+from apps.jazz import audio, chords, data, evaluate, generate, leadsheet, plot, reference, swing
 from apps.jazz.config import MAX_SEED, Hyperparameters
 from apps.jazz.grammar import REGISTER_NAMES
 
@@ -128,6 +128,14 @@ def build_parser():
     )
     generate_cmd.add_argument(
         "--soundfont", metavar="PATH", help="the SoundFont for --wav (default: the system's GM one)"
+    )
+    generate_cmd.add_argument(
+        "--swing",
+        type=swing.SWING,
+        metavar="RATIO",
+        help="for --wav: where the off-beat eighths fall, as a share of the quarter-note beat: 0.5 straight, "
+        f"2/3 triplet feel; {swing.STRAIGHT} to under {swing.MAX}, a decimal or a fraction (default: {swing.DEFAULT}); "
+        "the MIDI and MusicXML stay on the grid",
     )
     add_overwrite_argument(generate_cmd)
     generate_cmd.add_argument(
@@ -251,8 +259,9 @@ def _generate(args):
         for flag, suffix in (("--musicxml", ".musicxml"), ("--plot", ".png"), ("--wav", ".wav")):
             if getattr(args, flag[2:]):
                 files.check_output_file(os.path.splitext(path)[0] + suffix, what=flag, force=args.force)
-    if args.soundfont and not args.wav:
-        raise UsageError("--soundfont is for --wav")
+    for flag in ("--soundfont", "--swing"):
+        if getattr(args, flag[2:]) is not None and not args.wav:
+            raise UsageError(f"{flag} is for --wav")
     renderer = audio.find_renderer(args.soundfont) if args.wav else None
     config = read_config(args.model, "jazz")
     timeline, bars, sheet_tempo, bar_quarters = _progression(args)
@@ -288,7 +297,13 @@ def _generate(args):
     written = []
     for take, (path, notes) in enumerate(track(list(zip(takes, solos)), "writing", "take", tick=True)):
         score = generate.build_score(notes, timeline, quarters, tempo, bar_quarters, comp=args.comp)
-        written += generate.write_score(score, path, musicxml=args.musicxml, renderer=renderer)
+        written += generate.write_score(
+            score,
+            path,
+            musicxml=args.musicxml,
+            renderer=renderer,
+            swing=swing.DEFAULT if args.swing is None else args.swing,
+        )
         if args.plot:
             png = plot.piano_roll(
                 notes,

@@ -8,7 +8,8 @@ one-step model is driven by the NumPy loop `apps.common.litert.sample`, with the
 This module imports TensorFlow only inside `SoloSampler`. Tokens are sampled until their durations fill the
 requested bars, realised into pitches over the chords (`apps.jazz.grammar.realise`), and written as a score:
 the solo (with chord symbols, which MusicXML keeps and MIDI leaves out) and a band to follow it by, block
-chords and a walking bass (`bass_line`); optionally rendered to audio (`apps.jazz.audio`).
+chords and a walking bass (`bass_line`); optionally rendered to audio (`apps.jazz.audio`), swung
+(`apps.jazz.swing`).
 
 A primer, an opening phrase, is encoded over the chords like a training solo and fed to the model as the
 prefix its sampling continues from; the continuation is realised from the primer's last pitch on.
@@ -21,10 +22,12 @@ import math
 import os
 import pathlib
 import struct
+import tempfile
 
 from apps.common import litert
 from apps.common.files import MARKER, atomic_path
 from apps.jazz import conditioning, grammar
+from apps.jazz.swing import swing_midi
 
 # A jazz blues in F: dominant, diminished, minor and ii-V changes, so the bare command shows them all.
 DEFAULT_PROGRESSION = "F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7"
@@ -315,11 +318,13 @@ def _midi_track(track, start_events, timed):
     return track
 
 
-def write_score(score, midi_path, musicxml=False, renderer=None):
+def write_score(score, midi_path, musicxml=False, renderer=None, swing=0.5):
     """Writes `score` as MIDI at `midi_path` (MusicXML and, given a `renderer`, a WAV beside it), all or nothing.
 
     Args:
         renderer: `apps.jazz.audio.find_renderer`'s result, for the WAV; None for no audio.
+        swing: where the off-beat eighths fall in the WAV, as a share of the beat (`apps.jazz.swing`); the MIDI
+            and MusicXML stay on the grid.
 
     Returns:
         The paths written.
@@ -340,7 +345,9 @@ def write_score(score, midi_path, musicxml=False, renderer=None):
             _mark_musicxml(xml_tmp)
         if renderer:
             wav_tmp = stack.enter_context(atomic_path(stem + ".wav"))
-            audio.render(midi_tmp, wav_tmp, renderer, seconds=score_seconds(score))
+            heard = os.path.join(stack.enter_context(tempfile.TemporaryDirectory(prefix="swing-")), "heard.mid")
+            swing_midi(midi_tmp, heard, swing)
+            audio.render(heard, wav_tmp, renderer, seconds=score_seconds(score))
             _mark_wav(wav_tmp)
     return paths
 

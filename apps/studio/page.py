@@ -16,6 +16,7 @@ import tempfile
 import gradio as gr
 
 from apps.common.errors import UsageError
+from apps.jazz import swing as jazz_swing
 from apps.studio import tabs
 
 CONCURRENCY = 2
@@ -65,6 +66,14 @@ def _jazz_tab(jazz):
         count = gr.Slider(1, tabs.MAX_TAKES, value=1, step=1, label="Takes")
         keep_primer = gr.Checkbox(label="Play the primer", value=True)
         musicxml = gr.Checkbox(label="MusicXML too")
+        # The command line's range in hundredths: 2/3 is 0.67 here.
+        swing = gr.Slider(
+            jazz_swing.STRAIGHT,
+            round(jazz_swing.MAX - 0.01, 2),
+            value=jazz_swing.DEFAULT,
+            step=0.01,
+            label="Swing (0.5 straight, 0.67 triplet feel)",
+        )
     button = gr.Button("Generate", variant="primary", elem_id="jazz-generate")
     message = gr.Markdown(elem_id="jazz-message")
     if jazz.no_audio:
@@ -116,6 +125,7 @@ def _jazz_tab(jazz):
             count,
             keep_primer,
             musicxml,
+            swing,
         ],
         [folder, message] + [component for slot in slots for component in slot],
         api_name="jazz_take",

@@ -160,8 +160,11 @@ class Jazz:
         count=1,
         keep_primer=True,
         musicxml=False,
+        swing=None,
     ):
         """Samples `count` takes (take i with seed `seed + i`) and writes each into `out_dir`.
+
+        `swing` is `generate --swing`: where the audio's off-beat eighths fall (default `apps.jazz.swing.DEFAULT`).
 
         Returns:
             One dict a take: `seed`, `notes`, `midi`, `wav` (None without FluidSynth), `png`, `musicxml` (None
@@ -172,8 +175,10 @@ class Jazz:
         """
         from apps.jazz import chords as chord_lib
         from apps.jazz import evaluate, generate, leadsheet, plot
+        from apps.jazz.swing import DEFAULT, SWING
 
         count = value(count, int_in(1, MAX_TAKES), "takes")
+        swing = DEFAULT if swing is None else value(swing, SWING, "swing")
         seed = value(seed, int_in(0, MAX_SEED), "seed")
         temperature = value(temperature, TEMPERATURE, "temperature")
         top_k = value(top_k, int_in(0, 1_000_000), "top-k")
@@ -201,7 +206,7 @@ class Jazz:
                 )[0]
             path = os.path.join(out_dir, f"take-{seed + take}.mid")
             score = generate.build_score(solo, timeline, quarters, tempo, bar_quarters)
-            generate.write_score(score, path, musicxml=musicxml, renderer=self.renderer)
+            generate.write_score(score, path, musicxml=musicxml, renderer=self.renderer, swing=swing)
             stem = os.path.splitext(path)[0]
             figure = plot.piano_roll_figure(
                 solo,

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import pytest
 from apps.common.errors import UsageError
 from apps.common.paths import saved_model
 from apps.dinos.cli import main as dinos_main
+from apps.jazz import audio
 from apps.jazz.cli import main as jazz_main
 from apps.sentiment.cli import main as sentiment_main
 from apps.studio import tabs
@@ -62,11 +64,31 @@ def test_a_take_is_the_one_generate_writes_for_the_same_seed(jazz, tmp_path):
         (dict(chords="C7 " * 667), "chords: 2,001 characters; the limit is 2,000"),
         (dict(chords=" | ".join(["C7"] * 65)), "the limit is 64"),
         (dict(primer="C5 " * 667), "primer: 2,001 characters; the limit is 2,000"),
+        (dict(swing=0.8), "swing: must be at least 0.5 and under 0.8, got 0.8"),
+        (dict(swing="nan"), "swing: must be at least 0.5 and under 0.8, got nan"),
     ],
 )
 def test_a_jazz_request_over_a_limit_gets_one_line(jazz, tmp_path, request_, expected):
     assert expected in refusal(jazz.takes, str(tmp_path), **request_)
     assert not os.listdir(tmp_path)
+
+
+def test_a_takes_audio_is_swung_as_generate_swings_it(jazz, tmp_path, monkeypatch):
+    heard = []
+
+    def render(midi_path, wav_path, renderer, seconds):
+        heard.append(pathlib.Path(midi_path).read_bytes())
+        pathlib.Path(wav_path).write_bytes(b"RIFF\4\0\0\0WAVE")
+
+    renderer = ("fluidsynth", "font.sf2")  # FluidSynth or not, the MIDI it would be given
+    monkeypatch.setattr(audio, "render", render)
+    monkeypatch.setattr(audio, "find_renderer", lambda soundfont=None: renderer)
+    monkeypatch.setattr(jazz, "renderer", renderer)
+    options = ["--chords", "Dm7 G7 | Cmaj7", "--measures", "4", "--seed", "7", "--wav", "--swing", "2/3"]
+    assert jazz_main(["generate", *options, "--out", str(tmp_path / "cli" / "solo.mid")]) == 0
+    jazz.takes(str(tmp_path), chords="Dm7 G7 | Cmaj7", bars=4, seed=7, swing="2/3")
+    cli, studio = heard
+    assert studio == cli != (tmp_path / "take-7.mid").read_bytes()  # swung, and only in what is heard
 
 
 def test_an_upload_over_a_megabyte_is_refused_by_its_name_alone(jazz, tmp_path):
