@@ -1,12 +1,14 @@
 """`--swing RATIO`: the audio's off-beat eighths fall late, on the MIDI copy handed to the renderer only; the MIDI
 written stays on the grid. The renderer is intercepted: what it is given is read back event by event, without
-music21's quantisation (FluidSynth itself is exercised by test_jazz_audio.py)."""
+music21's quantisation; one test hears where FluidSynth plays an off-beat eighth."""
 
 import os
 import pathlib
 
+import numpy as np
 import pytest
 from music21 import midi
+from test_jazz_audio import read_wav, renderer_or_skip
 
 from apps.jazz import audio, chords, generate, swing
 from apps.jazz.cli import main
@@ -112,3 +114,14 @@ def test_a_bad_swing_is_one_line_and_exit_2_before_tensorflow(tmp_path):
     assert "not a valid ratio: '1/0'" in results[values.index("1/0")][1]
     assert results[-1][0] == 2 and results[-1][1].endswith("error: --swing is for --wav\n")
     assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize(("ratio", "seconds"), [(0.5, 0.5), (2 / 3, 2 / 3)])
+def test_fluidsynth_plays_the_off_beat_eighth_where_the_swing_puts_it(tmp_path, ratio, seconds):
+    renderer = renderer_or_skip()
+    timeline, _ = chords.parse_progression("C7")
+    score = generate.build_score([(0.5, 0.5, 72)], timeline, 4.0, tempo=60, comp=False)  # a beat a second
+    _, wav = generate.write_score(score, str(tmp_path / "solo.mid"), renderer=renderer, swing=ratio)
+    samples = read_wav(wav)
+    onset = np.argmax(np.abs(samples).max(axis=1) > 1e-3) / audio.SAMPLE_RATE
+    assert onset == pytest.approx(seconds, abs=0.02)
