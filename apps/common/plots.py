@@ -8,13 +8,20 @@ import warnings
 from apps.common.files import MARKER, atomic_path
 
 
-def _pyplot():
+def _matplotlib():
+    """matplotlib on its file-only backend (Agg), or None with a warning when it is not installed."""
     try:
         import matplotlib
     except ImportError:
         warnings.warn("matplotlib is not installed (pip install 'sequence-models[plot]'): no plot written")
         return None
     matplotlib.use("Agg")
+    return matplotlib
+
+
+def _pyplot():
+    if _matplotlib() is None:
+        return None
     import matplotlib.pyplot as plt
 
     return plt
@@ -22,11 +29,13 @@ def _pyplot():
 
 def save_figure(figure, path):
     """Writes a matplotlib `figure` as a PNG to `path` atomically, closes it and returns `path`."""
-    import matplotlib.pyplot as plt
-
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100, format="png", metadata={"Software": MARKER})
-    plt.close(figure)
+    # pyplot keeps each of its figures until closed; a `Figure` of the object API is not pyplot's.
+    if figure.canvas.manager is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
     return path
 
 

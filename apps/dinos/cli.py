@@ -277,19 +277,17 @@ def _inspect(args):
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     name = look.check_name(args.name, vocab, files.MAX_NAME_CHARS)
     report = look.inspect_name(load_app_bundle("dinos", args.model)[0], vocab, name, top=args.top)
-    shown = lambda char: "<end>" if char == data.END else printable(char)  # noqa: E731
+    shown = look.shown
     print(f"{'read':<5} {'next':<5} {'P(next)':>7}  likeliest next")
-    for read, target, probs, top in zip(report["inputs"], report["targets"], report["probs"], report["top"]):
+    for read, target, p_next, top in zip(report["inputs"], report["targets"], report["p_next"], report["top"]):
         likeliest = "  ".join(f"{shown(char)} {p:.3f}" for char, p in top)
-        print(f"{shown(read):<5} {shown(target):<5} {probs[vocab.tokens.index(target) - 1]:>7.3f}  {likeliest}")
+        print(f"{shown(read):<5} {shown(target):<5} {p_next:>7.3f}  {likeliest}")
     print(f"units whose c<t> follows the text (Pearson r over the {len(report['inputs'])} steps of {name!r}):")
-    for number, trace in enumerate(report["layers"], 1):
-        for feature, values in look.features(report["inputs"]).items():
-            units = look.correlated_units(trace["c"], values)
-            listed = ", ".join(f"unit {unit} r={r:+.2f}" for unit, r in units) or "none varies"
-            print(f"  layer {number}, {feature}: {listed}")
+    for number, feature, units in look.units(report):
+        listed = ", ".join(f"unit {unit} r={r:+.2f}" for unit, r in units) or "none varies"
+        print(f"  layer {number}, {feature}: {listed}")
     if plot_path:
-        look.plot(report, plot_path, f"{name!r}: gates and memory cell, units sorted by when they saturate")
+        look.plot(report, plot_path, look.TITLE.format(name=name))
         print(f"heat maps: {plot_path}")
 
 

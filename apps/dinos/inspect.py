@@ -7,15 +7,23 @@ inference), so the probabilities and the traced states are those of the same for
 
 import numpy as np
 
+from apps.common.cli import printable
 from apps.common.errors import UsageError
-from apps.common.plots import _pyplot, save_figure
+from apps.common.plots import _matplotlib, save_figure
 from apps.dinos import data
 
 VOWELS = frozenset("aeiouy")
 START = "^"
 """How the start token (the input of the first step) is shown."""
+TITLE = "{name!r}: gates and memory cell, units sorted by when they saturate"
+"""The heat maps' title, for `name`."""
 SATURATED = 0.9
 """|tanh(c⟨t⟩)| from which a unit counts as saturated: units are sorted by the first step they reach it."""
+
+
+def shown(char):
+    """A character as `inspect` shows it: the end of the name as `<end>`, a control character escaped."""
+    return "<end>" if char == data.END else printable(char)
 
 
 def check_name(name, vocab, max_chars):
@@ -35,7 +43,7 @@ def inspect_name(model, vocab, name, top=5):
     Returns:
         A dict: `inputs`, the character read at each step (`START` first); `targets`, the character that
         follows (`data.END` last); `probs` (steps, classes), the model's next-character distribution;
-        `top`, per step the `top` likeliest `(character, probability)`; `layers`, per recurrent layer its
+        `p_next` (steps,), the probability it gave the character that follows; `top`, per step the `top` likeliest `(character, probability)`; `layers`, per recurrent layer its
         `trace` (name -> (steps, units)).
 
     Raises:
@@ -59,6 +67,7 @@ def inspect_name(model, vocab, name, top=5):
         "inputs": [START, *name],
         "targets": [characters[c] for c in y[0]],
         "probs": probs,
+        "p_next": probs[np.arange(len(y[0])), y[0]],
         "top": [[(characters[c], float(p[c])) for c in row] for row, p in zip(order, probs)],
         "layers": traces,
     }
@@ -97,18 +106,34 @@ def saturation_order(cell):
     return np.lexsort((cell.mean(axis=0), first))
 
 
+def units(report, count=3):
+    """`[(layer number, feature, [(unit, r), ...]), ...]`: per recurrent layer and `features` of the name, the
+    `correlated_units` of its c⟨t⟩."""
+    return [
+        (number, feature, correlated_units(trace["c"], values, count))
+        for number, trace in enumerate(report["layers"], 1)
+        for feature, values in features(report["inputs"]).items()
+    ]
+
+
 def plot(report, path, title):
-    """Heat maps of every gate and of c⟨t⟩ (units down, steps across, units in `saturation_order`), one row of
-    panels per recurrent layer, as a PNG at `path`. Returns `path`, or None without matplotlib."""
-    plt = _pyplot()
-    if plt is None:
+    """Saves `heat_maps` as a PNG at `path` (atomically). Returns `path`, or None without matplotlib."""
+    if _matplotlib() is None:
         return None
+    return save_figure(heat_maps(report, title), path)
+
+
+def heat_maps(report, title):
+    """Heat maps of every gate and of c⟨t⟩ (units down, steps across, units in `saturation_order`), one row of
+    panels per recurrent layer: a matplotlib `Figure` of the object API, safe to draw in any thread (no pyplot
+    state)."""
+    from matplotlib.figure import Figure
+
     traces = report["layers"]
     names = [name for name in traces[0] if name not in ("a", "c_tilde")]
     steps = len(report["inputs"])
-    figure, axes = plt.subplots(
-        len(traces), len(names), figsize=(1.2 + len(names) * max(2.4, 0.3 * steps), 4.5 * len(traces)), squeeze=False
-    )
+    figure = Figure(figsize=(1.2 + len(names) * max(2.4, 0.3 * steps), 4.5 * len(traces)))
+    axes = figure.subplots(len(traces), len(names), squeeze=False)
     for row, trace in zip(axes, traces):
         order = saturation_order(trace["c"])
         for axis, name in zip(row, names):
@@ -126,4 +151,4 @@ def plot(report, path, title):
             figure.colorbar(image, ax=axis, fraction=0.05)
     figure.suptitle(title)
     figure.tight_layout()
-    return save_figure(figure, path)
+    return figure

@@ -2,7 +2,7 @@
 
 A request's mistake (`UsageError`) is shown as its one line (`tabs.public`: no folder of the server) in the
 tab's message box; the other outputs are cleared. Each button has a fixed `api_name` (`jazz_take`,
-`sentiment_predict`, `dinos_sample`) for `gradio_client`. A session's takes are written to a folder of its own,
+`sentiment_predict`, `dinos_sample`, `dinos_look`) for `gradio_client`. A session's takes and heat maps are written to folders of its own,
 removed when the session ends; Gradio's copies of them are removed by `delete_cache`.
 
 Import it only after `GRADIO_ANALYTICS_ENABLED` is set (`apps.studio.cli` does): Gradio reads it on import.
@@ -181,6 +181,47 @@ def _dinos_tab(dinos):
         return f"seed {used}", [[name, round(bits, 3)] for name, bits in rows]
 
     button.click(sample, [n, temperature, novel, seed], [message, names], api_name="dinos_sample")
+    _look_inside(dinos, names)
+
+
+def _look_inside(dinos, names):
+    gr.Markdown(
+        "## Look inside\nA name read character by character, as `python -m apps.dinos inspect NAME --plot` shows "
+        "it: the probability of each next character, and heat maps of each gate and of the memory cell c⟨t⟩ for "
+        "every unit (units sorted by when they saturate). Type a name or click one above."
+    )
+    with gr.Row():
+        name = gr.Textbox(label="Name", elem_id="dinos-look-name", scale=3)
+        button = gr.Button("Look inside", elem_id="dinos-look", scale=1)
+    message = gr.Markdown(elem_id="dinos-look-message")
+    heat_maps = gr.Image(type="filepath", label="Gates and memory cell", elem_id="dinos-heat-maps", interactive=False)
+    steps = gr.Dataframe(
+        headers=["read", "next", "P(next)", "likeliest next"], elem_id="dinos-steps", interactive=False
+    )
+    folder = gr.State(None, delete_callback=_remove)
+
+    def pick(event: gr.SelectData):  # Gradio passes the click by this annotation
+        return event.row_value[0]
+
+    names.select(pick, None, name, api_visibility="private")
+
+    def look(folder, name):
+        folder = _session_dir(folder)
+        try:
+            report = dinos.inspect(folder, name)
+        except UsageError as error:
+            return folder, _message(error), None, None
+        rows = [
+            [read, target, round(p_next, 3), "  ".join(f"{char} {p:.3f}" for char, p in top)]
+            for read, target, p_next, top in report["steps"]
+        ]
+        units = "; ".join(
+            f"layer {number}, {feature}: " + (", ".join(f"unit {unit} r={r:+.2f}" for unit, r in found) or "none")
+            for number, feature, found in report["units"]
+        )
+        return folder, f"Units whose c⟨t⟩ follows {report['name']!r} (Pearson r): {units}", report["png"], rows
+
+    button.click(look, [folder, name], [folder, message, heat_maps, steps], api_name="dinos_look")
 
 
 def build(jazz, sentiment, dinos):

@@ -298,9 +298,12 @@ class Dinos:
     """
 
     def __init__(self, bundle):
-        from apps.dinos import litert, sample
+        from apps.dinos import data, litert, sample
 
+        self.bundle = bundle
         self.runtime, self.sampler = _load(bundle, "dinos", litert.NameSampler, sample.NameSampler)
+        self.vocab = data.Vocabulary.from_config(read_config(bundle, "dinos")["vocabulary"])
+        self._model = None
         self._lock = threading.Lock()
 
     def sample(self, n=10, temperature=1.0, novel=False, seed=None):
@@ -311,3 +314,35 @@ class Dinos:
         with self._lock:
             names = self.sampler.sample(n, temperature=temperature, seed=seed, novel=bool(novel))
         return seed, [(name, -log_prob / math.log(2) / (len(name) + 1)) for name, log_prob in names]
+
+    def inspect(self, out_dir, name, top=5):
+        """A look inside the model reading `name`, as `python -m apps.dinos inspect NAME --plot` shows it.
+
+        Returns:
+            A dict: `name` (normalised), `steps` (per step: the character read, the one that follows, the
+            probability given to it, and the `top` likeliest next characters with theirs; characters as
+            `inspect` prints them, the end of the name `<end>`), `units` (as
+            `apps.dinos.inspect.units`) and `png`, the heat maps written into `out_dir` as `--plot` writes them.
+
+        Raises:
+            UsageError: an empty name, one over the command line's limit or with a character outside the
+                vocabulary.
+        """
+        from apps.common.commands import load_app_bundle
+        from apps.common.files import MAX_NAME_CHARS
+        from apps.dinos import inspect as look
+
+        name = look.check_name(check_text(name or ""), self.vocab, MAX_NAME_CHARS)
+        with self._lock:
+            # The traces need the Keras model (the cell's own gates), loaded on the first look only.
+            self._model = self._model or load_app_bundle("dinos", self.bundle)[0]
+            report = look.inspect_name(self._model, self.vocab, name, top=top)
+        png = look.plot(report, os.path.join(out_dir, "heat-maps.png"), look.TITLE.format(name=name))
+        shown = look.shown
+        steps = [
+            (shown(read), shown(target), p_next, [(shown(char), p) for char, p in likeliest])
+            for read, target, p_next, likeliest in zip(
+                report["inputs"], report["targets"], report["p_next"].tolist(), report["top"]
+            )
+        ]
+        return {"name": name, "steps": steps, "units": look.units(report), "png": png}

@@ -1,5 +1,5 @@
 """The studio in a real headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium): a take
-to hear and see, a sentence's coloured words, names; and nothing requested from any host but the studio.
+to hear and see, a sentence's coloured words, names and a look inside one; and nothing requested from any host but the studio.
 
 `STUDIO_SCREENSHOTS=DIR` saves a picture of each tab as `DIR/studio-<tab>.png` (docs/images holds them).
 """
@@ -149,5 +149,21 @@ def test_a_take_a_sentence_and_names_in_the_browser(studio, browser):
     assert len(cells) == 2 * 10 and all(name.isalpha() for name in cells[::2])
     assert all(0 < float(bits) < 10 for bits in cells[1::2])
     screenshot(browser, "dinos", browser.find_element(By.ID, "dinos-names"))
+
+    # Look inside: a sampled name clicked is the name looked at; its heat maps and a row a step.
+    first = browser.find_element(By.CSS_SELECTOR, "#dinos-names [role=gridcell]")
+    name = first.text
+    first.click()
+    WebDriverWait(browser, WAIT_S).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#dinos-look-name textarea").get_attribute("value") == name
+    )
+    browser.find_element(By.ID, "dinos-look").click()
+    heat_maps = shown(browser, "#dinos-heat-maps img")[0]
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", heat_maps) > 500
+    WebDriverWait(browser, WAIT_S).until(
+        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#dinos-steps [role=row]")) == len(name) + 2
+    )
+    assert "Pearson" in browser.find_element(By.ID, "dinos-look-message").text
+    screenshot(browser, "look-inside", heat_maps)
 
     assert requested_hosts(browser) == {urllib.parse.urlsplit(studio).netloc}

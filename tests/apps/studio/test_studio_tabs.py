@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import matplotlib.pyplot
 import numpy as np
 import pytest
 
@@ -125,6 +126,39 @@ def test_names_are_samples_names_with_scores_bits_per_character():
     scored = run_json(dinos_main, "score", *[name for name, _ in names])["names"]
     np.testing.assert_allclose([bits for _, bits in names], [row["bits_per_char"] for row in scored], rtol=1e-5)
     assert refusal(dinos.sample, 101) == "names: must be an integer from 1 to 100, got 101"
+
+
+@pytest.mark.slow
+def test_look_inside_shows_what_inspect_prints_and_draws(tmp_path, capsys, monkeypatch):
+    dinos = tabs.Dinos(saved_model("dinos"))
+    png = tmp_path / "inspect.png"
+    assert dinos_main(["inspect", "Tyrannosaurus", "--plot", str(png), "--top", "3"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+
+    def no_pyplot(*args, **kwargs):
+        raise AssertionError("pyplot's figures are global state, not safe in Gradio's worker threads")
+
+    monkeypatch.setattr(matplotlib.pyplot, "figure", no_pyplot)
+    look = dinos.inspect(str(tmp_path), "Tyrannosaurus", top=3)
+    assert open(look["png"], "rb").read() == png.read_bytes()
+    steps = [
+        [
+            read,
+            target,
+            f"{p_next:.3f}",
+            *(f"{item:.3f}" if isinstance(item, float) else item for pair in top for item in pair),
+        ]
+        for read, target, p_next, top in look["steps"]
+    ]
+    assert steps == [line.split() for line in printed[1 : len(steps) + 1]] and len(steps) == 14
+    units = [
+        f"layer {number}, {feature}: " + ", ".join(f"unit {unit} r={r:+.2f}" for unit, r in found)
+        for number, feature, found in look["units"]
+    ]
+    assert units == [line.strip() for line in printed if line.startswith("  layer ")]
+    assert refusal(dinos.inspect, str(tmp_path), " ") == "the name is empty: give one of 1 to 100 characters"
+    assert refusal(dinos.inspect, str(tmp_path), "rex9") == "'rex9' has characters outside the model's vocabulary: '9'"
+    assert "is 101 characters; the limit is 100" in refusal(dinos.inspect, str(tmp_path), "a" * 101)
 
 
 @pytest.mark.slow
