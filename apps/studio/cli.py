@@ -6,6 +6,7 @@ check off, no share link. The options, the bundles and the port are checked befo
 a mistake is one line on stderr and exit code 2.
 """
 
+import argparse
 import importlib.util
 import os
 import shutil
@@ -40,6 +41,9 @@ def build_parser():
         parser.add_argument(
             f"--{option.replace('_', '-')}", default=bundle, help=f"{app} bundle (default: %(default)s)"
         )
+    # For tests: a queue small enough to fill with a handful of requests (apps.studio.page's defaults otherwise).
+    parser.add_argument("--concurrency", type=int_in(1, 64), help=argparse.SUPPRESS)
+    parser.add_argument("--queue-size", type=int_in(0, 1024), help=argparse.SUPPRESS)
     parser.set_defaults(command=None)
     return parser
 
@@ -77,7 +81,8 @@ def _serve(args):
         jazz = tabs.Jazz(args.jazz_model)
         sentiment = tabs.Sentiment({"SST-5": args.sentiment_model, "SST-2": args.sentiment_sst2_model})
         dinos = tabs.Dinos(args.dinos_model)
-        demo = page.build(jazz, sentiment, dinos)
+        queue = {"concurrency": args.concurrency, "queue_size": args.queue_size}
+        demo = page.build(jazz, sentiment, dinos, **{key: value for key, value in queue.items() if value is not None})
         demo.launch(
             server_name=args.host,
             server_port=args.port,

@@ -2,14 +2,17 @@
 
 A request's mistake (`UsageError`) is shown as its one line (`tabs.public`: no folder of the server) in the
 tab's message box; the other outputs are cleared. Each button has a fixed `api_name` (`jazz_take`,
-`sentiment_predict`, `dinos_sample`, `dinos_look`) for `gradio_client`. A session's takes and heat maps are written to folders of its own,
-removed when the session ends; Gradio's copies of them are removed by `delete_cache`.
+`sentiment_predict`, `dinos_sample`, `dinos_look`) for `gradio_client`. A session's takes and heat maps are
+written to a folder of its own (`session_folder`), removed as soon as the session ends (its page closed, its
+client gone: Gradio's `unload`); Gradio's copies of them are removed by `delete_cache`.
 
 Import it only after `GRADIO_ANALYTICS_ENABLED` is set (`apps.studio.cli` does): Gradio reads it on import.
 """
 
+import hashlib
 import html
 import os
+import secrets
 import shutil
 import tempfile
 
@@ -23,6 +26,7 @@ CONCURRENCY = 2
 """Requests of one button answered at once (2 cores); the others wait in the queue."""
 QUEUE_SIZE = 16
 """Requests waiting at most; one more is told the queue is full (Gradio's "busy" answer)."""
+SESSION_PREFIX = "session-"
 CACHE = (300, 900)
 """Gradio's `delete_cache`: every 5 minutes, its copies of outputs older than 15 minutes are removed."""
 
@@ -31,18 +35,23 @@ def _message(error):
     return f"**Error:** {html.escape(tabs.public(str(error)))}"
 
 
-def _session_dir(folder):
-    """The session's folder (made on its first take), emptied of earlier takes."""
-    if folder is None or not os.path.isdir(folder):
-        folder = tempfile.mkdtemp(prefix="session-")
-    for name in os.listdir(folder):
-        os.remove(os.path.join(folder, name))
+def session_folder(session_hash):
+    """The folder of a session's files, in the temporary folder: named by a digest of Gradio's session hash,
+    which the visitor's page chooses, so that no name it sends reaches the file system."""
+    digest = hashlib.sha256(session_hash.encode()).hexdigest()[:24] if session_hash else secrets.token_hex(12)
+    return os.path.join(tempfile.gettempdir(), f"{SESSION_PREFIX}{digest}")
+
+
+def _tab_folder(request, tab):
+    """The session's folder for `tab` (made on its first use), emptied of the tab's earlier files."""
+    folder = os.path.join(session_folder(request.session_hash), tab)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
     return folder
 
 
-def _remove(folder):
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+def _end_session(request: gr.Request):  # Gradio passes the request by this annotation
+    shutil.rmtree(session_folder(request.session_hash), ignore_errors=True)
 
 
 def _jazz_tab(jazz):
@@ -86,15 +95,13 @@ def _jazz_tab(jazz):
             roll = gr.Image(type="filepath", label="Piano roll", elem_id=f"jazz-roll-{index}", interactive=False)
             downloads = gr.File(label="Downloads", file_count="multiple", interactive=False)
         slots.append((group, about, audio, roll, downloads))
-    folder = gr.State(None, delete_callback=_remove)
     form.change(lambda name: tabs.EXAMPLE_FORMS.get(name) or gr.update(), form, chords, api_visibility="private")
 
-    def take(folder, *request):
-        folder = _session_dir(folder)
+    def take(request: gr.Request, *inputs):
         try:
-            takes = jazz.takes(folder, *request)
+            takes = jazz.takes(_tab_folder(request, "jazz"), *inputs)
         except UsageError as error:
-            return [folder, _message(error)] + [gr.update(visible=False)] * (5 * tabs.MAX_TAKES)
+            return [_message(error)] + [gr.update(visible=False)] * (5 * tabs.MAX_TAKES)
         updates = []
         for index in range(tabs.MAX_TAKES):
             if index >= len(takes):
@@ -107,12 +114,11 @@ def _jazz_tab(jazz):
             )
             files = [path for path in (item["midi"], item["musicxml"]) if path]
             updates += [gr.update(visible=True), about, item["wav"], item["png"], files]
-        return [folder, ""] + updates
+        return [""] + updates
 
     button.click(
         take,
         [
-            folder,
             chords,
             lead_sheet,
             primer,
@@ -127,7 +133,7 @@ def _jazz_tab(jazz):
             musicxml,
             swing,
         ],
-        [folder, message] + [component for slot in slots for component in slot],
+        [message] + [component for slot in slots for component in slot],
         api_name="jazz_take",
     )
 
@@ -198,19 +204,17 @@ def _look_inside(dinos, names):
     steps = gr.Dataframe(
         headers=["read", "next", "P(next)", "likeliest next"], elem_id="dinos-steps", interactive=False
     )
-    folder = gr.State(None, delete_callback=_remove)
 
     def pick(event: gr.SelectData):  # Gradio passes the click by this annotation
         return event.row_value[0]
 
     names.select(pick, None, name, api_visibility="private")
 
-    def look(folder, name):
-        folder = _session_dir(folder)
+    def look(request: gr.Request, name):
         try:
-            report = dinos.inspect(folder, name)
+            report = dinos.inspect(_tab_folder(request, "look"), name)
         except UsageError as error:
-            return folder, _message(error), None, None
+            return _message(error), None, None
         rows = [
             [read, target, round(p_next, 3), "  ".join(f"{char} {p:.3f}" for char, p in top)]
             for read, target, p_next, top in report["steps"]
@@ -219,13 +223,14 @@ def _look_inside(dinos, names):
             f"layer {number}, {feature}: " + (", ".join(f"unit {unit} r={r:+.2f}" for unit, r in found) or "none")
             for number, feature, found in report["units"]
         )
-        return folder, f"Units whose c⟨t⟩ follows {report['name']!r} (Pearson r): {units}", report["png"], rows
+        return f"Units whose c⟨t⟩ follows {report['name']!r} (Pearson r): {units}", report["png"], rows
 
-    button.click(look, [folder, name], [folder, message, heat_maps, steps], api_name="dinos_look")
+    button.click(look, [name], [message, heat_maps, steps], api_name="dinos_look")
 
 
-def build(jazz, sentiment, dinos):
-    """The studio's `gr.Blocks`, its queue bounded (`CONCURRENCY`, `QUEUE_SIZE`)."""
+def build(jazz, sentiment, dinos, concurrency=CONCURRENCY, queue_size=QUEUE_SIZE):
+    """The studio's `gr.Blocks`: requests of one button answered `concurrency` at once, at most `queue_size`
+    waiting."""
     with gr.Blocks(title="sequence-models studio", analytics_enabled=False, delete_cache=CACHE) as demo:
         gr.Markdown("# sequence-models studio")
         with gr.Tab("Jazz", elem_id="tab-jazz"):
@@ -234,5 +239,6 @@ def build(jazz, sentiment, dinos):
             _sentiment_tab(sentiment)
         with gr.Tab("Dinos", elem_id="tab-dinos"):
             _dinos_tab(dinos)
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+        demo.unload(_end_session)
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return demo

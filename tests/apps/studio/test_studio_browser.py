@@ -7,10 +7,6 @@ to hear and see, a sentence's coloured words, names and a look inside one; and n
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 import wave
@@ -22,43 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-START_S = 150
 WAIT_S = 60
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def studio():
-    """The studio's address, served by `python -m apps.studio` on a free port until the module's tests end."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "apps.studio", "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + START_S
-        lines = []
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            lines.append(line)
-            if line.startswith("studio: http://127.0.0.1:"):
-                break
-            assert line or process.poll() is None, "".join(lines)
-        else:
-            pytest.fail("the studio did not start:\n" + "".join(lines))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 143
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +69,7 @@ def requested_hosts(browser):
 
 @pytest.mark.slow
 def test_a_take_a_sentence_and_names_in_the_browser(studio, browser):
-    browser.get(studio)
+    browser.get(studio.url)
     bars = shown(browser, "#jazz-bars input")[0]
     bars.clear()
     bars.send_keys("4")
@@ -166,4 +126,4 @@ def test_a_take_a_sentence_and_names_in_the_browser(studio, browser):
     assert "Pearson" in browser.find_element(By.ID, "dinos-look-message").text
     screenshot(browser, "look-inside", heat_maps)
 
-    assert requested_hosts(browser) == {urllib.parse.urlsplit(studio).netloc}
+    assert requested_hosts(browser) == {urllib.parse.urlsplit(studio.url).netloc}
