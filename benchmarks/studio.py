@@ -9,14 +9,22 @@ concurrent clients, a per-stage breakdown of a jazz take, and the studio's peak 
    the WAV (FluidSynth), the piano roll (Matplotlib's object API); median of `--repeats`.
 3. The studio process's peak resident memory (`VmHWM`), after all of it.
 
+`--load` runs the bounded load run instead: `--bursts` bursts (2) of `--load-requests` requests (200), the
+actions in turn (a 4-bar take, a sentence explained, ten names, a look inside a name), `--load-clients` (8) at
+once, each client a `gradio_client.Client` of its own; a request unanswered after `LOAD_REQUEST_S` counts as
+hung, so the run stops by itself. It reports, per burst, the share answered correctly, the share told the queue
+is full ("busy"), any other outcome, and the studio's resident memory (`VmRSS`) after the burst.
+
 Usage:
 
     python benchmarks/studio.py [--requests 20] [--clients 1 4] [--bars 12] [--repeats 5]
+    python benchmarks/studio.py --load [--load-requests 200] [--load-clients 8] [--bursts 2]
 
 Prints the figures and the path of the JSON written to benchmarks/results/studio.json (`--out` elsewhere).
 """
 
 import argparse
+import collections
 import concurrent.futures
 import json
 import os
@@ -36,6 +44,7 @@ sys.path.insert(0, REPO)
 
 SENTENCE = "A gorgeous, witty, seductive movie."
 START_S = 300
+LOAD_REQUEST_S = 300
 
 
 def jazz_arguments(bars):
@@ -50,6 +59,21 @@ ACTIONS = {
     "sentiment_predict": lambda args: [SENTENCE, "SST-5"],
     "dinos_sample": lambda args: [10, 1.0, False, ""],
 }
+
+
+LOAD = {
+    "jazz_take": (
+        lambda: jazz_arguments(4),
+        lambda result: result[0] == "" and result[1].startswith("**Take 1**") and result[2]["path"].endswith(".wav"),
+    ),
+    "sentiment_predict": (lambda: [SENTENCE, "SST-5"], lambda result: 'class="studio-word"' in result[1]),
+    "dinos_sample": (lambda: [10, 1.0, False, ""], lambda result: len(result[1]["data"]) == 10),
+    "dinos_look": (
+        lambda: ["Tyrannosaurus"],
+        lambda result: result[0].startswith("Units whose") and result[1]["path"].endswith(".png"),
+    ),
+}
+"""The load run's actions: `(inputs, whether an answer is right)`."""
 
 
 def start_studio():
@@ -86,6 +110,63 @@ def latencies(url, action, arguments, clients, requests):
         return list(executor.map(call, range(requests)))
 
 
+def burst(url, requests, clients):
+    """How many of `requests` requests (the `LOAD` actions in turn, `clients` at once) were answered right,
+    told "busy" (the queue full), answered wrong, failed otherwise or hung."""
+    import httpx
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import QueueError
+
+    pool = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
+    actions = list(LOAD)
+
+    def call(index):
+        action = actions[index % len(actions)]
+        inputs, right = LOAD[action]
+        job = pool[index % clients].submit(*inputs(), api_name=f"/{action}")
+        try:
+            return "answered" if right(job.result(timeout=LOAD_REQUEST_S)) else "wrong"
+        except QueueError:
+            return "busy"
+        except concurrent.futures.TimeoutError:
+            job.cancel()
+            return "hung"
+        except (AppError, httpx.HTTPError) as error:  # counted and shown, not raised: the run goes on
+            print(f"{action}: {type(error).__name__}: {error}")
+            return "failed"
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(clients) as executor:
+            return collections.Counter(executor.map(call, range(requests)))
+    finally:
+        for client in pool:
+            client.close()
+
+
+def resident_mib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:")) / 1024
+
+
+def load_run(url, process, args):
+    """The bursts of the load run, each with its outcomes, seconds and the studio's memory after it."""
+    burst(url, len(LOAD), 1)  # warm: the first look loads the dinos bundle's Keras model
+    runs = []
+    for number in range(1, args.bursts + 1):
+        start = time.perf_counter()
+        outcomes = burst(url, args.load_requests, args.load_clients)
+        seconds = time.perf_counter() - start
+        rss = resident_mib(process.pid) if process else None
+        runs.append({"outcomes": dict(outcomes), "seconds": seconds, "studio_rss_mib": rss})
+        shares = ", ".join(f"{name} {count / args.load_requests:.0%}" for name, count in sorted(outcomes.items()))
+        memory = f", studio's memory after it {rss:.0f} MiB" if rss else ""
+        print(
+            f"burst {number}: {args.load_requests} requests, {args.load_clients} at once, {seconds:.0f} s: {shares}{memory}"
+        )
+    return runs
+
+
 def stages(bars, repeats):
     """Median seconds of each stage of one take over `repeats` takes (seeds 0, 1, ...)."""
     from apps.common.paths import saved_model
@@ -117,6 +198,21 @@ def stages(bars, repeats):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def latency_run(url, args):
+    """The latencies of each action with each number of clients, and the stages of a take."""
+    results = {"latency_s": {}}
+    for action, make in ACTIONS.items():
+        latencies(url, action, make(args), 1, 2)  # warm
+        for clients in args.clients:
+            seconds = latencies(url, action, make(args), clients, args.requests)
+            p50, p95 = np.percentile(seconds, [50, 95])
+            results["latency_s"].setdefault(action, {})[str(clients)] = {"p50": p50, "p95": p95}
+            print(f"{action:18} {clients} client(s): p50 {p50:.3f} s  p95 {p95:.3f} s")
+    results["jazz_stages_s"] = stages(args.bars, args.repeats)
+    print(", ".join(f"{name} {seconds:.3f} s" for name, seconds in results["jazz_stages_s"].items()))
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running studio (default: start one)")
@@ -124,34 +220,29 @@ def main():
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--bars", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=5, help="takes timed stage by stage")
-    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "studio.json"))
+    parser.add_argument("--load", action="store_true", help="the bounded load run instead")
+    parser.add_argument("--load-requests", type=int, default=200, help="requests a burst of the load run")
+    parser.add_argument("--load-clients", type=int, default=8, help="clients at once in the load run")
+    parser.add_argument("--bursts", type=int, default=2)
+    parser.add_argument("--out", help="the JSON written (default: benchmarks/results/studio.json, studio-load.json)")
     args = parser.parse_args()
+    name = "studio-load.json" if args.load else "studio.json"
+    args.out = args.out or os.path.join(REPO, "benchmarks", "results", name)
 
     process, url = (None, args.url) if args.url else start_studio()
     try:
-        results = {"latency_s": {}}
-        for action, make in ACTIONS.items():
-            latencies(url, action, make(args), 1, 2)  # warm
-            for clients in args.clients:
-                seconds = latencies(url, action, make(args), clients, args.requests)
-                p50, p95 = np.percentile(seconds, [50, 95])
-                results["latency_s"].setdefault(action, {})[str(clients)] = {"p50": p50, "p95": p95}
-                print(f"{action:18} {clients} client(s): p50 {p50:.3f} s  p95 {p95:.3f} s")
-        results["jazz_stages_s"] = stages(args.bars, args.repeats)
-        print(", ".join(f"{name} {seconds:.3f} s" for name, seconds in results["jazz_stages_s"].items()))
+        results = {"bursts": load_run(url, process, args)} if args.load else latency_run(url, args)
         if process:
-            with open(f"/proc/{process.pid}/status") as status:
-                peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-            results["studio_peak_rss_mib"] = peak / 1024
-            print(f"studio's peak memory: {peak / 1024:.0f} MiB")
+            results["studio_peak_rss_mib"] = resident_mib(process.pid, "VmHWM")
+            print(f"studio's peak memory: {results['studio_peak_rss_mib']:.0f} MiB")
     finally:
         if process:
             process.terminate()
             process.wait(timeout=60)
     results.update(
         command=" ".join(["python", "benchmarks/studio.py", *sys.argv[1:]]),
-        requests=args.requests,
-        bars=args.bars,
+        requests=args.load_requests if args.load else args.requests,
+        bars=4 if args.load else args.bars,
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         load_average=os.getloadavg(),
     )

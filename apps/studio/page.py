@@ -9,12 +9,15 @@ client gone: Gradio's `unload`); Gradio's copies of them are removed by `delete_
 Import it only after `GRADIO_ANALYTICS_ENABLED` is set (`apps.studio.cli` does): Gradio reads it on import.
 """
 
+import contextlib
 import hashlib
 import html
 import os
 import secrets
 import shutil
 import tempfile
+import threading
+import time
 
 import gradio as gr
 
@@ -27,6 +30,11 @@ CONCURRENCY = 2
 QUEUE_SIZE = 16
 """Requests waiting at most; one more is told the queue is full (Gradio's "busy" answer)."""
 SESSION_PREFIX = "session-"
+STALE_S = 60
+"""Seconds after which a session's earlier answer (its files) goes, once a new request of the tab comes."""
+_ACTIVE = set()
+"""The folders of the requests being answered."""
+_ACTIVE_LOCK = threading.Lock()
 CACHE = (300, 900)
 """Gradio's `delete_cache`: every 5 minutes, its copies of outputs older than 15 minutes are removed."""
 
@@ -42,12 +50,27 @@ def session_folder(session_hash):
     return os.path.join(tempfile.gettempdir(), f"{SESSION_PREFIX}{digest}")
 
 
-def _tab_folder(request, tab):
-    """The session's folder for `tab` (made on its first use), emptied of the tab's earlier files."""
-    folder = os.path.join(session_folder(request.session_hash), tab)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
-    return folder
+@contextlib.contextmanager
+def _request_folder(request, tab):
+    """A folder of its own for one request of `tab`, in its session's folder, and the tab's earlier folders of
+    the session removed once no request is writing them and they are `STALE_S` old: the page shows the latest
+    answer, while a client may still be fetching the one before, or send two requests at once."""
+    session = session_folder(request.session_hash)
+    os.makedirs(session, exist_ok=True)
+    with _ACTIVE_LOCK:
+        for name in os.listdir(session):
+            earlier = os.path.join(session, name)
+            if name.startswith(f"{tab}-") and earlier not in _ACTIVE:
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - os.path.getmtime(earlier) > STALE_S:
+                        shutil.rmtree(earlier, ignore_errors=True)
+        folder = tempfile.mkdtemp(prefix=f"{tab}-", dir=session)
+        _ACTIVE.add(folder)
+    try:
+        yield folder
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(folder)
 
 
 def _end_session(request: gr.Request):  # Gradio passes the request by this annotation
@@ -99,7 +122,8 @@ def _jazz_tab(jazz):
 
     def take(request: gr.Request, *inputs):
         try:
-            takes = jazz.takes(_tab_folder(request, "jazz"), *inputs)
+            with _request_folder(request, "jazz") as folder:
+                takes = jazz.takes(folder, *inputs)
         except UsageError as error:
             return [_message(error)] + [gr.update(visible=False)] * (5 * tabs.MAX_TAKES)
         updates = []
@@ -212,7 +236,8 @@ def _look_inside(dinos, names):
 
     def look(request: gr.Request, name):
         try:
-            report = dinos.inspect(_tab_folder(request, "look"), name)
+            with _request_folder(request, "look") as folder:
+                report = dinos.inspect(folder, name)
         except UsageError as error:
             return _message(error), None, None
         rows = [

@@ -13,9 +13,9 @@ from gradio_client.utils import QueueError
 from apps.studio.tabs import EXAMPLE_FORMS
 
 
-def take(bars):
-    """`jazz_take`'s inputs: `bars` bars of the F blues, seed 0, one take."""
-    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, 0, 1.0, 0, 1, True, False]
+def take(bars, seed=0):
+    """`jazz_take`'s inputs: `bars` bars of the F blues, one take."""
+    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, seed, 1.0, 0, 1, True, False]
 
 
 def client(studio):
@@ -45,6 +45,19 @@ def test_a_burst_beyond_the_queue_is_answered_or_told_busy(studio):
     finally:
         for one in clients:
             one.close()
+
+
+@pytest.mark.slow
+def test_a_clients_two_requests_at_once_are_both_answered_and_kept(studio):
+    visitor = client(studio)
+    try:
+        jobs = [visitor.submit(*take(1, seed), api_name="/jazz_take") for seed in (0, 1)]
+        answers = [job.result(timeout=120) for job in jobs]
+        # The first answer's files outlive the second request: its page or client may still be fetching them.
+        assert [answer[1].split(":")[0] for answer in answers] == ["**Take 1** (seed 0)", "**Take 1** (seed 1)"]
+        assert all(pathlib.Path(answer[2]["path"]).exists() for answer in answers)
+    finally:
+        visitor.close()
 
 
 @pytest.mark.slow
