@@ -6,7 +6,8 @@ concurrent clients, a per-stage breakdown of a jazz take, and the studio's peak 
    with its WAV and piano roll; `sentiment_predict`: a sentence with its explanation; `dinos_sample`: ten
    names), each client a `gradio_client.Client` of its own, and reports p50 and p95 of the latencies.
 2. In this process, the stages of one take with the studio's own functions: sampling (LiteRT), the MIDI file,
-   the WAV (FluidSynth), the piano roll (Matplotlib's object API); median of `--repeats`.
+   the WAV (FluidSynth), the piano roll (Matplotlib's object API), one after the other; then the whole take as
+   the studio makes it (`tabs.Jazz.takes`: the WAV rendered while the roll is drawn); medians of `--repeats`.
 3. The studio process's peak resident memory (`VmHWM`), after all of it.
 
 `--load` runs the bounded load run instead: `--bursts` bursts (2) of `--load-requests` requests (200), the
@@ -177,7 +178,7 @@ def stages(bars, repeats):
     timeline, form_bars = chords.parse_progression(tabs.EXAMPLE_FORMS["F blues"])
     timeline = chords.repeat(timeline, form_bars, bars)
     quarters, tempo = bars * 4.0, jazz.config.get("tempo", 120.0)
-    times = {"sampling": [], "midi": [], "wav": [], "piano roll": []}
+    times = {"sampling": [], "midi": [], "wav": [], "piano roll": [], "take as the studio makes it": []}
     with tempfile.TemporaryDirectory() as folder:
         for seed in range(repeats + 1):  # the first take warms the imports and the SoundFont's load
             clock = time.perf_counter()
@@ -195,6 +196,10 @@ def stages(bars, repeats):
             if seed:
                 for name, start, end in zip(times, [clock, *marks], marks):
                     times[name].append(end - start)
+        for seed in range(repeats):
+            clock = time.perf_counter()
+            jazz.takes(folder, tabs.EXAMPLE_FORMS["F blues"], bars=bars, seed=seed)
+            times["take as the studio makes it"].append(time.perf_counter() - clock)
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -12,6 +12,7 @@ class's lock. Nothing here imports Gradio.
 """
 
 import argparse
+import concurrent.futures
 import html
 import math
 import os
@@ -205,18 +206,23 @@ class Jazz:
                     keep_primer=keep_primer,
                 )[0]
             path = os.path.join(out_dir, f"take-{seed + take}.mid")
-            score = generate.build_score(solo, timeline, quarters, tempo, bar_quarters)
-            generate.write_score(score, path, musicxml=musicxml, renderer=self.renderer, swing=swing)
             stem = os.path.splitext(path)[0]
-            figure = plot.piano_roll_figure(
-                solo,
-                timeline,
-                quarters,
-                bar_quarters,
-                title=f"seed {seed + take}, temperature {temperature:g}",
-                primer_end=max(offset + duration for offset, duration, _ in notes) if notes else None,
-            )
-            figure.savefig(stem + ".png", dpi=80, format="png")
+            score = generate.build_score(solo, timeline, quarters, tempo, bar_quarters)
+            # The files (FluidSynth's render, a process of its own) are written while the roll is drawn.
+            with concurrent.futures.ThreadPoolExecutor(1) as writer:
+                written = writer.submit(
+                    generate.write_score, score, path, musicxml=musicxml, renderer=self.renderer, swing=swing
+                )
+                figure = plot.piano_roll_figure(
+                    solo,
+                    timeline,
+                    quarters,
+                    bar_quarters,
+                    title=f"seed {seed + take}, temperature {temperature:g}",
+                    primer_end=max(offset + duration for offset, duration, _ in notes) if notes else None,
+                )
+                figure.savefig(stem + ".png", dpi=80, format="png")
+                written.result()
             stats = evaluate.statistics(solo, timeline, bar_quarters)
             takes.append(
                 {

@@ -1,6 +1,8 @@
 """`--wav`: FluidSynth renders the score, band and all, to a WAV as long as the MIDI; its absence is one clear error."""
 
 import os
+import subprocess
+import sys
 import time
 import wave
 
@@ -56,6 +58,27 @@ def test_the_wav_lasts_as_long_as_the_midi_and_the_band_sounds_from_the_first_be
     first_beat = rms(samples[: audio.SAMPLE_RATE * 60 // 150])
     # With the band the first chord and root are heard before the solo comes in; without it, silence.
     assert first_beat > 0.01 if comp else first_beat < 1e-4
+
+
+def test_a_render_loads_only_the_instruments_it_plays_and_sounds_as_a_full_load_does(tmp_path):
+    fluidsynth, soundfont = renderer_or_skip()
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | A7")
+    score = generate.build_score([(0.5 * i, 0.5, 62 + i) for i in range(16)], timeline, 12.0, tempo=150)
+    [midi] = generate.write_score(score, str(tmp_path / "solo.mid"))
+    # Measured in a process of its own: its children's peak memory is FluidSynth's alone.
+    script = (
+        "import resource, sys\n"
+        "from apps.jazz import audio\n"
+        "audio.render(sys.argv[1], sys.argv[2], audio.find_renderer(), 5)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, midi, str(tmp_path / "ours.wav")], capture_output=True, text=True
+    )
+    assert int(done.stdout.split()[-1]) < os.path.getsize(soundfont) / 1024 / 2, done.stderr[-2000:]  # KiB
+    full = [fluidsynth, "-n", "-i", "-q", "-g", str(audio.GAIN), "-r", str(audio.SAMPLE_RATE), "-T", "wav"]
+    subprocess.run([*full, "-F", str(tmp_path / "full.wav"), soundfont, midi], check=True, capture_output=True)
+    assert (tmp_path / "ours.wav").read_bytes() == (tmp_path / "full.wav").read_bytes()
 
 
 def test_missing_fluidsynth_or_soundfont_is_one_clear_error(tmp_path, monkeypatch):

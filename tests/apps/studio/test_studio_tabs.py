@@ -47,12 +47,14 @@ def test_a_take_is_the_one_generate_writes_for_the_same_seed(jazz, tmp_path):
     cli, studio = tmp_path / "cli", tmp_path / "studio"
     studio.mkdir()
     options = ["--chords", "Dm7 G7 | Cmaj7", "--measures", "4", "--temperature", "0.8", "--top-k", "5"]
-    assert jazz_main(["generate", *options, "--seed", "7", "--num-outputs", "2", "--out", str(cli / "solo.mid")]) == 0
+    out = ["--out", str(cli / "solo.mid"), "--wav"]
+    assert jazz_main(["generate", *options, "--seed", "7", "--num-outputs", "2", *out]) == 0
     takes = jazz.takes(str(studio), chords="Dm7 G7 | Cmaj7", bars=4, temperature=0.8, top_k=5, seed=7, count=2)
     assert jazz.runtime == "litert"  # as generate's --runtime auto with the shipped bundle
     assert [take["seed"] for take in takes] == [7, 8]
     for number, take in enumerate(takes, 1):
         assert open(take["midi"], "rb").read() == (cli / f"solo-{number}.mid").read_bytes()
+        assert open(take["wav"], "rb").read() == (cli / f"solo-{number}.wav").read_bytes()  # rendered alike
         assert open(take["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
         assert sum(take["shares"].values()) == pytest.approx(1.0)
 
