@@ -49,10 +49,12 @@ LOAD_REQUEST_S = 300
 
 
 def jazz_arguments(bars):
-    """`jazz_take`'s inputs, in the page's order: the F blues for `bars` bars, seed 0, one take, no MusicXML."""
+    """`jazz_take`'s inputs, in the page's order: the F blues for `bars` bars, seed 0, one take, no MusicXML,
+    the default swing."""
+    from apps.jazz.swing import DEFAULT
     from apps.studio.tabs import EXAMPLE_FORMS
 
-    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, 0, 1.0, 0, 1, True, False]
+    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, 0, 1.0, 0, 1, True, False, DEFAULT]
 
 
 ACTIONS = {

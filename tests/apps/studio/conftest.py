@@ -25,8 +25,8 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
-    """`url` and `temp` (the folder holding the studio's temporary folder) of a studio served until the tests
-    end, which must then stop on SIGTERM with exit code 143."""
+    """`url`, `temp` (the folder holding the studio's temporary folder) and `QUEUE`'s sizes of a studio served
+    until the tests end, which must then stop on SIGTERM with exit code 143."""
     temp = tmp_path_factory.mktemp("studio-temp")
     port = free_port()
     command = [sys.executable, "-m", "apps.studio", "--port", str(port)]
@@ -50,7 +50,7 @@ def studio(tmp_path_factory):
             assert line or process.poll() is None, "".join(lines)
         else:
             pytest.fail("the studio did not start:\n" + "".join(lines))
-        yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}", temp=temp)
+        yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}", temp=temp, **QUEUE)
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 143

@@ -6,16 +6,16 @@ import pathlib
 import time
 
 import pytest
-from conftest import QUEUE
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
+from apps.jazz import swing
 from apps.studio.tabs import EXAMPLE_FORMS
 
 
 def take(bars, seed=0):
-    """`jazz_take`'s inputs: `bars` bars of the F blues, one take."""
-    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, seed, 1.0, 0, 1, True, False]
+    """`jazz_take`'s inputs: `bars` bars of the F blues, one take, the default swing."""
+    return [EXAMPLE_FORMS["F blues"], None, "", None, bars, 0, seed, 1.0, 0, 1, True, False, swing.DEFAULT]
 
 
 def client(studio):
@@ -24,7 +24,7 @@ def client(studio):
 
 @pytest.mark.slow
 def test_a_burst_beyond_the_queue_is_answered_or_told_busy(studio):
-    burst = QUEUE["concurrency"] + QUEUE["queue_size"] + 3
+    burst = studio.concurrency + studio.queue_size + 3
     clients = [client(studio) for _ in range(burst)]
     try:
         with concurrent.futures.ThreadPoolExecutor(burst) as pool:
@@ -41,7 +41,7 @@ def test_a_burst_beyond_the_queue_is_answered_or_told_busy(studio):
             else:
                 assert message == "" and about.startswith("**Take 1** (seed 0): 4 bars"), (message, about)
                 answered += 1
-        assert answered >= QUEUE["concurrency"] + QUEUE["queue_size"] and busy >= 1, (answered, busy)
+        assert answered >= studio.concurrency + studio.queue_size and busy >= 1, (answered, busy)
     finally:
         for one in clients:
             one.close()
