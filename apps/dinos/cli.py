@@ -277,11 +277,10 @@ def _inspect(args):
     vocab = data.Vocabulary.from_config(config["vocabulary"])
     name = look.check_name(args.name, vocab, files.MAX_NAME_CHARS)
     report = look.inspect_name(load_app_bundle("dinos", args.model)[0], vocab, name, top=args.top)
-    shown = look.shown
     print(f"{'read':<5} {'next':<5} {'P(next)':>7}  likeliest next")
     for read, target, p_next, top in zip(report["inputs"], report["targets"], report["p_next"], report["top"]):
-        likeliest = "  ".join(f"{shown(char)} {p:.3f}" for char, p in top)
-        print(f"{shown(read):<5} {shown(target):<5} {p_next:>7.3f}  {likeliest}")
+        likeliest = "  ".join(f"{look.shown(char)} {p:.3f}" for char, p in top)
+        print(f"{look.shown(read):<5} {look.shown(target):<5} {p_next:>7.3f}  {likeliest}")
     print(f"units whose c<t> follows the text (Pearson r over the {len(report['inputs'])} steps of {name!r}):")
     for number, feature, units in look.units(report):
         listed = ", ".join(f"unit {unit} r={r:+.2f}" for unit, r in units) or "none varies"

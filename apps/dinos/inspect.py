@@ -43,8 +43,8 @@ def inspect_name(model, vocab, name, top=5):
     Returns:
         A dict: `inputs`, the character read at each step (`START` first); `targets`, the character that
         follows (`data.END` last); `probs` (steps, classes), the model's next-character distribution;
-        `p_next` (steps,), the probability it gave the character that follows; `top`, per step the `top` likeliest `(character, probability)`; `layers`, per recurrent layer its
-        `trace` (name -> (steps, units)).
+        `p_next` (steps,), the probability it gave the character that follows; `top`, per step the `top`
+        likeliest `(character, probability)`; `layers`, per recurrent layer its `trace` (name -> (steps, units)).
 
     Raises:
         UsageError: a recurrent layer has no `trace` (a `rnn` model).

@@ -79,7 +79,7 @@ def _draw_row(axis, notes, timeline, start, end, bar_quarters, high):
     from matplotlib.collections import PolyCollection
 
     shown = [(offset, duration, midi) for offset, duration, midi in notes if offset < end and offset + duration > start]
-    # One collection of bars for the row (a collection per note took most of the drawing's time).
+    # One collection for the row's notes: each collection added costs Matplotlib a pass over the axes' limits.
     bars = [
         [(offset, midi - 0.4), (offset, midi + 0.4), (offset + duration, midi + 0.4), (offset + duration, midi - 0.4)]
         for offset, duration, midi in shown

@@ -4,7 +4,7 @@ A request's mistake (`UsageError`) is shown as its one line (`tabs.public`: no f
 tab's message box; the other outputs are cleared. Each button has a fixed `api_name` (`jazz_take`,
 `sentiment_predict`, `dinos_sample`, `dinos_look`) for `gradio_client`. A session's takes and heat maps are
 written to a folder of its own (`session_folder`), removed as soon as the session ends (its page closed, its
-client gone: Gradio's `unload`); Gradio's copies of them are removed by `delete_cache`.
+client gone: Gradio's `unload`); Gradio's copies of outputs, if any, are removed by `delete_cache`.
 
 Import it only after `GRADIO_ANALYTICS_ENABLED` is set (`apps.studio.cli` does): Gradio reads it on import.
 """
@@ -245,7 +245,8 @@ def _look_inside(dinos, names):
             for read, target, p_next, top in report["steps"]
         ]
         units = "; ".join(
-            f"layer {number}, {feature}: " + (", ".join(f"unit {unit} r={r:+.2f}" for unit, r in found) or "none")
+            f"layer {number}, {feature}: "
+            + (", ".join(f"unit {unit} r={r:+.2f}" for unit, r in found) or "none varies")
             for number, feature, found in report["units"]
         )
         return f"Units whose c⟨t⟩ follows {report['name']!r} (Pearson r): {units}", report["png"], rows

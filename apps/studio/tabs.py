@@ -344,9 +344,8 @@ class Dinos:
             self._model = self._model or load_app_bundle("dinos", self.bundle)[0]
             report = look.inspect_name(self._model, self.vocab, name, top=top)
         png = look.plot(report, os.path.join(out_dir, "heat-maps.png"), look.TITLE.format(name=name))
-        shown = look.shown
         steps = [
-            (shown(read), shown(target), p_next, [(shown(char), p) for char, p in likeliest])
+            (look.shown(read), look.shown(target), p_next, [(look.shown(char), p) for char, p in likeliest])
             for read, target, p_next, likeliest in zip(
                 report["inputs"], report["targets"], report["p_next"].tolist(), report["top"]
             )
