@@ -21,8 +21,8 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
                              bar holds), the bars `|`-separated over lines of at most MAX_LINE_CHARS
     jazz-sheet-16-4, jazz-evaluate-16-4   generate --chords-from, evaluate a MusicXML score of MAX_MEASURES bars of
                              16/4 (MAX_BAR_QUARTERS), 48 chord symbols a bar, each over a note (48,000 of each)
-    jazz-sheet-16-4-dense    generate --chords-from MAX_MEASURES bars of 16/4 holding as many chord symbols a bar
-                             as MAX_MUSIC_FILE_BYTES does, each over a rest
+    jazz-evaluate-16-4-full  evaluate that solo in as many parts as fit MAX_MUSIC_FILE_BYTES (MAX_CHORD_SYMBOLS
+                             chord symbols, in its first part, and 144,000 notes)
     jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
                              last note tied to the next bar's first (un-tying a melody takes time by its notes)
     jazz-generate-takes      generate --num-outputs MAX_TAKES (of the default progression's 12 bars)
@@ -83,6 +83,7 @@ JSON to benchmarks/results/limits.json. A case that exits non-zero is reported w
 
 import argparse
 import fnmatch
+import functools
 import itertools
 import json
 import os
@@ -519,9 +520,9 @@ PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
 def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True, beats=4):
     """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: bars of `beats`/4, each a
     list of `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, or `(midi, steps, tie)`
-    with `tie` "start" or "stop", or a root's letter (a dominant seventh's symbol where it stands), with a C7
-    chord symbol every `chord_every` bars (None: none; music21 takes a while over each), in every part or in the
-    first alone."""
+    with `tie` "start" or "stop", or a root's letter (a dominant seventh's symbol where it stands), and a C7
+    chord symbol every `chord_every` bars (None: none; music21 takes a while over each): chord symbols in every
+    part or in the first alone."""
     listed = "".join(
         f'<score-part id="P{part}"><part-name>{"Solo" if part == 1 else f"Part {part}"}</part-name></score-part>'
         for part in range(1, parts + 1)
@@ -540,7 +541,7 @@ def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True, beats=4):
                 measures.append(_harmony("C"))
             for item in notes:
                 if isinstance(item, str):
-                    measures.append(_harmony(item))
+                    measures.extend([_harmony(item)] if chords else [])
                     continue
                 midi, steps, *tied = item
                 if midi is None:
@@ -694,9 +695,9 @@ def _midi_at_limit(tmp, rng):
     return path, described
 
 
-def chord_bars(rng, count, per_bar, melody=True, beats=data.MAX_BAR_QUARTERS):
+def chord_bars(rng, count, per_bar, beats=data.MAX_BAR_QUARTERS):
     """`count` bars of `beats`/4 for `musicxml`, each `per_bar` chord symbols (random roots) spread evenly, each
-    followed by a note (`melody`) or a rest lasting to the next one."""
+    over a note lasting to the next one."""
     steps = beats * grammar.GRID
     each = steps // per_bar
     return [
@@ -705,7 +706,7 @@ def chord_bars(rng, count, per_bar, melody=True, beats=data.MAX_BAR_QUARTERS):
             for index in range(per_bar)
             for item in (
                 rng.choice("CDEFGAB"),
-                (rng.randrange(60, 80) if melody else None, each + (steps - each * per_bar) * (index == per_bar - 1)),
+                (rng.randrange(60, 80), each + (steps - each * per_bar) * (index == per_bar - 1)),
             )
         ]
         for _ in range(count)
@@ -740,20 +741,20 @@ def case_jazz_evaluate_16_4(tmp, rng):
     return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
-def case_jazz_sheet_16_4_dense(tmp, rng):
-    """As many chord symbols a 16/4 bar as MAX_MUSIC_FILE_BYTES holds over MAX_MEASURES bars, each over a rest."""
-    path = os.path.join(tmp, "sheet-16-4-dense.musicxml")
-    n = jazz_cli.MAX_MEASURES
-    one, two = (len(musicxml(chord_bars(rng, n, k, melody=False), chord_every=None, beats=16)) for k in (1, 2))
-    per_bar = (files.MAX_MUSIC_FILE_BYTES - one) // (two - one)
-    while True:
-        text = musicxml(chord_bars(rng, n, per_bar, melody=False), chord_every=None, beats=data.MAX_BAR_QUARTERS)
-        if len(text) <= files.MAX_MUSIC_FILE_BYTES:
-            break
-        per_bar -= 1
-    size = write(path, text)
-    described = f"{n:,} bars of {data.MAX_BAR_QUARTERS}/4, {per_bar} chords a bar ({n * per_bar:,}), each over a rest"
-    return _generate(tmp, "--chords-from", path), {"description": f"{described}, {size / 1e6:.1f} MB"}
+def case_jazz_evaluate_16_4_full(tmp, rng):
+    """evaluate the solo of `_sheet_16_4` (its chord symbols in the first part) in as many parts as fit
+    MAX_MUSIC_FILE_BYTES: the chord symbols' limit and the file's together."""
+    bars = chord_bars(rng, jazz_cli.MAX_MEASURES, SHEET_CHORDS_A_BAR)
+    score = functools.partial(musicxml, bars, chord_every=None, chords_in_every_part=False, beats=16)
+    one = len(score())
+    parts = (files.MAX_MUSIC_FILE_BYTES - one) // (len(score(parts=2)) - one) + 1
+    path = os.path.join(tmp, "solo-16-4-full.musicxml")
+    size = write(path, score(parts=parts))
+    assert size <= files.MAX_MUSIC_FILE_BYTES
+    count = jazz_cli.MAX_MEASURES * SHEET_CHORDS_A_BAR
+    described = f"{jazz_cli.MAX_MEASURES:,} bars of 16/4 in {parts} parts, {count:,} chord symbols, "
+    described += f"{count * parts:,} notes, {size / 1e6:.1f} MB"
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
 def case_jazz_train_musicxml(tmp, rng):
@@ -1043,9 +1044,9 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         False,
     ),
     (
-        "jazz-sheet-16-4-dense",
-        f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES, {MUSIC_LIMIT}",
-        case_jazz_sheet_16_4_dense,
+        "jazz-evaluate-16-4-full",
+        f"MAX_CHORD_SYMBOLS {data.MAX_CHORD_SYMBOLS:,}, {MUSIC_LIMIT}",
+        case_jazz_evaluate_16_4_full,
         False,
     ),
     ("jazz-primer-musicxml", MUSIC_LIMIT, case_jazz_primer_musicxml, False),
@@ -1269,6 +1270,8 @@ def main(argv=None):
             "dinos.MAX_SCORED": dinos_cli.MAX_SCORED,
             "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
             "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
+            "jazz.MAX_CHORD_SYMBOLS": data.MAX_CHORD_SYMBOLS,
+            "jazz.MAX_BAR_QUARTERS": data.MAX_BAR_QUARTERS,
             "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS,
             "MAX_UNITS": config.MAX_UNITS,
             "MAX_LAYERS": config.MAX_LAYERS,
