@@ -20,9 +20,9 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     jazz-chords-dense        generate --chords-from a chord file of MAX_MEASURES bars of 48 chords (the most a 4/4
                              bar holds), the bars `|`-separated over lines of at most MAX_LINE_CHARS
     jazz-sheet-16-4, jazz-evaluate-16-4   generate --chords-from, evaluate a MusicXML score of MAX_MEASURES bars of
-                             16/4 (MAX_BAR_QUARTERS), 48 chord symbols a bar, each over a note (48,000 of each)
-    jazz-evaluate-16-4-full  evaluate that solo in as many parts as fit MAX_MUSIC_FILE_BYTES (MAX_CHORD_SYMBOLS
-                             chord symbols, in its first part, and 144,000 notes)
+                             16/4 (MAX_BAR_QUARTERS), MAX_CHORD_SYMBOLS chord symbols, each over a note
+    jazz-evaluate-16-4-full  evaluate that solo in as many parts as fit MAX_MUSIC_FILE_BYTES (its chord symbols in
+                             the first part alone)
     jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
                              last note tied to the next bar's first (un-tying a melody takes time by its notes)
     jazz-generate-takes      generate --num-outputs MAX_TAKES (of the default progression's 12 bars)
@@ -713,8 +713,8 @@ def chord_bars(rng, count, per_bar, beats=data.MAX_BAR_QUARTERS):
     ]
 
 
-SHEET_CHORDS_A_BAR = 48
-"""Chords in each 16/4 bar of jazz-sheet-16-4: the most a 1,000-bar progression in 4/4 holds in all."""
+SHEET_CHORDS_A_BAR = data.MAX_CHORD_SYMBOLS // jazz_cli.MAX_MEASURES
+"""Chords in each 16/4 bar of jazz-sheet-16-4: MAX_CHORD_SYMBOLS over MAX_MEASURES bars."""
 
 
 def _sheet_16_4(tmp, rng):

@@ -62,10 +62,10 @@ DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
 MAX_BAR_QUARTERS = 16
 """The longest bar (16/4): what generating a solo allocates grows with the length of its bars."""
-MAX_CHORD_SYMBOLS = 48_000
-"""Chord symbols (`<harmony>` elements) in one MusicXML score, counted before music21 reads it: as many as a
-progression of the longest form (1,000 bars) at the most chords a 4/4 bar holds (48). music21 keeps kilobytes for
-each symbol it reads, and `generate` voices each chord again, so a 16/4 form of 16 MiB of them would pass 2 GB."""
+MAX_CHORD_SYMBOLS = 24_000
+"""Chord symbols (`<harmony>` elements) in one MusicXML score, counted before music21 reads it: 24 a bar over the
+longest form (1,000 bars). music21 keeps kilobytes for each symbol it reads, on top of the score's notes, and
+`generate` voices each chord again: twice as many beside a 16 MiB score's notes neared 2 GB."""
 _HARMONY = re.compile(rb"<harmony[\s/>]")
 MIDI_PITCHES = range(128)
 """The pitches a melody may hold: MIDI's. It also bounds the vocabulary: a token is a pitch (or a tone type and

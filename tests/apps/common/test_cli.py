@@ -233,7 +233,7 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     many_symbols_mxl = tmp_path / "many-symbols.mxl"
     with zipfile.ZipFile(many_symbols_mxl, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(many_symbols, "score.musicxml")
-    too_many_symbols = "48,001 chord symbols; the limit is 48,000 a score"
+    too_many_symbols = "24,001 chord symbols; the limit is 24,000 a score"
     cases = [
         ("dinos", ["train", "--data", str(long_name), "--out", out], "name 2: 101 characters; the limit is 100"),
         ("dinos", ["train", "--data", str(big_list), "--out", out], "the limit is 4,194,304"),
