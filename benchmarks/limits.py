@@ -17,6 +17,12 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     dinos-train              train on that list, 1 epoch, --units 16 --embedding-dim 8 --batch-size 256
     jazz-generate            generate --measures MAX_MEASURES
     jazz-chords-from         generate --chords-from a progression of MAX_MEASURES bars (one chord a bar)
+    jazz-chords-dense        generate --chords-from a chord file of MAX_MEASURES bars of 48 chords (the most a 4/4
+                             bar holds), the bars `|`-separated over lines of at most MAX_LINE_CHARS
+    jazz-sheet-16-4, jazz-evaluate-16-4   generate --chords-from, evaluate a MusicXML score of MAX_MEASURES bars of
+                             16/4 (MAX_BAR_QUARTERS), MAX_CHORD_SYMBOLS chord symbols, each over a note
+    jazz-evaluate-16-4-full  evaluate that solo in as many parts as fit MAX_MUSIC_FILE_BYTES (its chord symbols in
+                             the first part alone)
     jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
                              last note tied to the next bar's first (un-tying a melody takes time by its notes)
     jazz-generate-takes      generate --num-outputs MAX_TAKES (of the default progression's 12 bars)
@@ -30,6 +36,9 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
     jazz-primer-musicxml, jazz-primer-midi   generate --primer the same, --measures 256
     sentiment-predict-long   predict --file MAX_TEXTS lines of ~600 characters (just under MAX_TEXT_FILE_BYTES)
     sentiment-predict-short  predict --file MAX_TEXTS lines of ~60 characters
+    sentiment-predict-lines, -lines-keras   predict --file lines of MAX_LINE_CHARS characters, as many as
+                             MAX_TEXT_FILE_BYTES holds (the largest file a line limit applies to; dinos' names stop
+                             at MAX_NAME_CHARS), on the runtime `auto` picks (LiteRT) and on Keras
     sentiment-predict-arg    predict with one argument of exactly MAX_ARGUMENT_CHARS characters
     sentiment-evaluate       evaluate --data 150,000 `<label> <text>` lines of ~110 characters (~16 MiB) --plot
     sentiment-train          train --task file on that file, 1 epoch, every option at its default
@@ -74,6 +83,7 @@ JSON to benchmarks/results/limits.json. A case that exits non-zero is reported w
 
 import argparse
 import fnmatch
+import functools
 import itertools
 import json
 import os
@@ -96,9 +106,9 @@ sys.path.insert(0, REPO)
 from apps.common import config, files  # noqa: E402
 from apps.dinos import cli as dinos_cli  # noqa: E402
 from apps.dinos import config as dinos_config  # noqa: E402
+from apps.jazz import chords, data, grammar  # noqa: E402
 from apps.jazz import cli as jazz_cli  # noqa: E402
 from apps.jazz import config as jazz_config  # noqa: E402
-from apps.jazz import grammar  # noqa: E402
 from apps.sentiment import cli as sentiment_cli  # noqa: E402
 from apps.sentiment import config as sentiment_config  # noqa: E402
 from apps.sentiment import data as sentiment_data  # noqa: E402
@@ -274,8 +284,7 @@ def case_jazz_generate(tmp, rng):
 
 
 def case_jazz_chords_from(tmp, rng):
-    chords = ["C7", "F7", "Dm7", "G7", "Cmaj7", "Am7", "Bb7", "Ebmaj7"]
-    text = " ".join(chords[i % len(chords)] for i in range(jazz_cli.MAX_MEASURES)) + "\n"
+    text = " ".join(CHORD_CYCLE[i % len(CHORD_CYCLE)] for i in range(jazz_cli.MAX_MEASURES)) + "\n"
     path = os.path.join(tmp, "progression.txt")
     size = write(path, text)
     assert size <= jazz_cli.MAX_CHORD_FILE_BYTES and len(text) - 1 <= files.MAX_LINE_CHARS
@@ -294,6 +303,28 @@ def case_jazz_chords_from(tmp, rng):
             "bars": jazz_cli.MAX_MEASURES,
             "bytes": size,
             "description": f"{jazz_cli.MAX_MEASURES:,} bars, one line, {size:,} B",
+        },
+    )
+
+
+CHORD_CYCLE = ["C7", "F7", "Dm7", "G7", "Cmaj7", "Am7", "Bb7", "Ebmaj7"]
+
+
+def case_jazz_chords_dense(tmp, rng):
+    most = chords.max_chords_per_bar()
+    bars = [" ".join(rng.choice(CHORD_CYCLE) for _ in range(most)) + " |" for _ in range(jazz_cli.MAX_MEASURES)]
+    per_line = files.MAX_LINE_CHARS // (max(map(len, bars)) + 1)
+    text = "".join(" ".join(bars[i : i + per_line]) + "\n" for i in range(0, len(bars), per_line))
+    path = os.path.join(tmp, "progression-dense.txt")
+    size = write(path, text)
+    assert size <= jazz_cli.MAX_CHORD_FILE_BYTES and max(map(len, text.splitlines())) <= files.MAX_LINE_CHARS
+    return (
+        _generate(tmp, "--chords-from", path),
+        {
+            "bars": len(bars),
+            "chords": most * len(bars),
+            "bytes": size,
+            "description": f"{len(bars):,} bars of {most} chords ({most * len(bars):,}), {size:,} B",
         },
     )
 
@@ -332,6 +363,34 @@ def case_sentiment_predict_arg(tmp, rng):
         ["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, text],
         {"chars": len(text), "description": f"1 argument of {len(text):,} chars"},
     )
+
+
+def _predict_lines(tmp, rng, runtime):
+    """predict --file of lines of exactly MAX_LINE_CHARS characters, as many as MAX_TEXT_FILE_BYTES holds (written
+    once), on `runtime`."""
+    n = files.MAX_LINE_CHARS
+    count = min(sentiment_cli.MAX_TEXTS, files.MAX_TEXT_FILE_BYTES // (n + 1))
+    path = os.path.join(tmp, "lines.txt")
+    if not os.path.exists(path):
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            for _ in range(count):
+                text = words_line(rng, n)
+                handle.write(text + letters(rng, n - len(text)) + "\n")  # the last word stretched to n characters
+    size = os.path.getsize(path)
+    assert size == count * (n + 1) <= files.MAX_TEXT_FILE_BYTES
+    described = f"{count:,} lines of {n:,} chars, {mib(size):.1f} MiB, --runtime {runtime}"
+    return (
+        ["apps.sentiment", "predict", "--model", SENTIMENT_MODEL, "--runtime", runtime, "--file", path],
+        {"texts": count, "bytes": size, "description": described},
+    )
+
+
+def case_sentiment_predict_lines(tmp, rng):
+    return _predict_lines(tmp, rng, "auto")
+
+
+def case_sentiment_predict_lines_keras(tmp, rng):
+    return _predict_lines(tmp, rng, "keras")
 
 
 def _labelled_at_limit(tmp, rng):
@@ -451,13 +510,18 @@ def case_dinos_sample_characters(tmp, rng):
     return ["apps.dinos", "sample", "--model", model, "-n", str(n), "--seed", "0"], {"description": described}
 
 
+def _harmony(root):
+    return f"<harmony><root><root-step>{root}</root-step></root><kind>dominant</kind></harmony>"
+
+
 PITCH_NAMES = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
 
 
-def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True):
-    """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: 4/4 bars, each a list of
-    `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, or `(midi, steps, tie)` with `tie`
-    "start" or "stop", with a C7 chord symbol every `chord_every` bars (music21 takes a while over each), in every
+def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True, beats=4):
+    """A MusicXML score of `parts` parts (the first named Solo) that each play `bars`: bars of `beats`/4, each a
+    list of `(midi, steps)` notes (`midi` None: a rest) in twelfths of a quarter note, or `(midi, steps, tie)`
+    with `tie` "start" or "stop", or a root's letter (a dominant seventh's symbol where it stands), and a C7
+    chord symbol every `chord_every` bars (None: none; music21 takes a while over each): chord symbols in every
     part or in the first alone."""
     listed = "".join(
         f'<score-part id="P{part}"><part-name>{"Solo" if part == 1 else f"Part {part}"}</part-name></score-part>'
@@ -470,12 +534,16 @@ def musicxml(bars, chord_every=16, parts=1, chords_in_every_part=True):
             measures.append(f'<measure number="{number}">')
             if number == 1:
                 measures.append(
-                    "<attributes><divisions>12</divisions><time><beats>4</beats><beat-type>4</beat-type></time>"
-                    "</attributes>"
+                    f"<attributes><divisions>12</divisions><time><beats>{beats}</beats><beat-type>4</beat-type>"
+                    "</time></attributes>"
                 )
-            if chords and (number - 1) % chord_every == 0:
-                measures.append("<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>")
-            for midi, steps, *tied in notes:
+            if chords and chord_every and (number - 1) % chord_every == 0:
+                measures.append(_harmony("C"))
+            for item in notes:
+                if isinstance(item, str):
+                    measures.extend([_harmony(item)] if chords else [])
+                    continue
+                midi, steps, *tied = item
                 if midi is None:
                     measures.append(f"<note><rest/><duration>{steps}</duration></note>")
                     continue
@@ -625,6 +693,68 @@ def _midi_at_limit(tmp, rng):
         f"MIDI of {os.path.getsize(path):,} B, {notes:,} notes: a solo and {tracks} tracks of quarters, 200 bars"
     )
     return path, described
+
+
+def chord_bars(rng, count, per_bar, beats=data.MAX_BAR_QUARTERS):
+    """`count` bars of `beats`/4 for `musicxml`, each `per_bar` chord symbols (random roots) spread evenly, each
+    over a note lasting to the next one."""
+    steps = beats * grammar.GRID
+    each = steps // per_bar
+    return [
+        [
+            item
+            for index in range(per_bar)
+            for item in (
+                rng.choice("CDEFGAB"),
+                (rng.randrange(60, 80), each + (steps - each * per_bar) * (index == per_bar - 1)),
+            )
+        ]
+        for _ in range(count)
+    ]
+
+
+SHEET_CHORDS_A_BAR = data.MAX_CHORD_SYMBOLS // jazz_cli.MAX_MEASURES
+"""Chords in each 16/4 bar of jazz-sheet-16-4: MAX_CHORD_SYMBOLS over MAX_MEASURES bars."""
+
+
+def _sheet_16_4(tmp, rng):
+    """A lead sheet and solo of MAX_MEASURES bars in 16/4, SHEET_CHORDS_A_BAR chord symbols a bar, each under a
+    note, written once. Its path and description."""
+    path = os.path.join(tmp, "sheet-16-4.musicxml")
+    if not os.path.exists(path):
+        bars = chord_bars(rng, jazz_cli.MAX_MEASURES, SHEET_CHORDS_A_BAR)
+        write(path, musicxml(bars, chord_every=None, beats=data.MAX_BAR_QUARTERS))
+    count = jazz_cli.MAX_MEASURES * SHEET_CHORDS_A_BAR
+    size = os.path.getsize(path)
+    assert size <= files.MAX_MUSIC_FILE_BYTES
+    described = f"{jazz_cli.MAX_MEASURES:,} bars of {data.MAX_BAR_QUARTERS}/4, {count:,} chords, {count:,} notes"
+    return path, f"{described}, {size / 1e6:.1f} MB"
+
+
+def case_jazz_sheet_16_4(tmp, rng):
+    path, described = _sheet_16_4(tmp, rng)
+    return _generate(tmp, "--chords-from", path), {"description": described}
+
+
+def case_jazz_evaluate_16_4(tmp, rng):
+    path, described = _sheet_16_4(tmp, rng)
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
+
+
+def case_jazz_evaluate_16_4_full(tmp, rng):
+    """evaluate the solo of `_sheet_16_4` (its chord symbols in the first part) in as many parts as fit
+    MAX_MUSIC_FILE_BYTES: the chord symbols' limit and the file's together."""
+    bars = chord_bars(rng, jazz_cli.MAX_MEASURES, SHEET_CHORDS_A_BAR)
+    score = functools.partial(musicxml, bars, chord_every=None, chords_in_every_part=False, beats=16)
+    one = len(score())
+    parts = (files.MAX_MUSIC_FILE_BYTES - one) // (len(score(parts=2)) - one) + 1
+    path = os.path.join(tmp, "solo-16-4-full.musicxml")
+    size = write(path, score(parts=parts))
+    assert size <= files.MAX_MUSIC_FILE_BYTES
+    count = jazz_cli.MAX_MEASURES * SHEET_CHORDS_A_BAR
+    described = f"{jazz_cli.MAX_MEASURES:,} bars of 16/4 in {parts} parts, {count:,} chord symbols, "
+    described += f"{count * parts:,} notes, {size / 1e6:.1f} MB"
+    return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
 def case_jazz_train_musicxml(tmp, rng):
@@ -836,6 +966,24 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         case_sentiment_predict_long,
         False,
     ),
+    (
+        "jazz-chords-dense",
+        f"MAX_MEASURES {jazz_cli.MAX_MEASURES:,} bars x {chords.max_chords_per_bar()} chords (4/4)",
+        case_jazz_chords_dense,
+        False,
+    ),
+    (
+        "sentiment-predict-lines",
+        f"MAX_LINE_CHARS {files.MAX_LINE_CHARS:,}, file <= MAX_TEXT_FILE_BYTES {mib(files.MAX_TEXT_FILE_BYTES):g} MiB",
+        case_sentiment_predict_lines,
+        False,
+    ),
+    (
+        "sentiment-predict-lines-keras",
+        f"MAX_LINE_CHARS {files.MAX_LINE_CHARS:,}, file <= MAX_TEXT_FILE_BYTES {mib(files.MAX_TEXT_FILE_BYTES):g} MiB",
+        case_sentiment_predict_lines_keras,
+        False,
+    ),
     ("sentiment-predict-short", f"MAX_TEXTS {sentiment_cli.MAX_TEXTS:,}", case_sentiment_predict_short, True),
     ("sentiment-predict-arg", f"MAX_ARGUMENT_CHARS {files.MAX_ARGUMENT_CHARS:,}", case_sentiment_predict_arg, True),
     (
@@ -888,6 +1036,19 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("jazz-midi-evaluate", MIDI_LIMIT, case_jazz_evaluate_midi, False),
     ("jazz-files-train", f"MAX_MUSIC_FILES {files.MAX_MUSIC_FILES:,}", case_jazz_train_files, False),
     ("jazz-generate-takes", f"MAX_TAKES {jazz_cli.MAX_TAKES}", case_jazz_generate_takes, False),
+    ("jazz-sheet-16-4", f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES", case_jazz_sheet_16_4, False),
+    (
+        "jazz-evaluate-16-4",
+        f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars",
+        case_jazz_evaluate_16_4,
+        False,
+    ),
+    (
+        "jazz-evaluate-16-4-full",
+        f"MAX_CHORD_SYMBOLS {data.MAX_CHORD_SYMBOLS:,}, {MUSIC_LIMIT}",
+        case_jazz_evaluate_16_4_full,
+        False,
+    ),
     ("jazz-primer-musicxml", MUSIC_LIMIT, case_jazz_primer_musicxml, False),
     ("jazz-primer-midi", MIDI_LIMIT, case_jazz_primer_midi, False),
     ("jazz-sheet-musicxml", MUSIC_LIMIT, case_jazz_sheet_musicxml, False),
@@ -1109,6 +1270,8 @@ def main(argv=None):
             "dinos.MAX_SCORED": dinos_cli.MAX_SCORED,
             "jazz.MAX_MEASURES": jazz_cli.MAX_MEASURES,
             "jazz.MAX_CHORD_FILE_BYTES": jazz_cli.MAX_CHORD_FILE_BYTES,
+            "jazz.MAX_CHORD_SYMBOLS": data.MAX_CHORD_SYMBOLS,
+            "jazz.MAX_BAR_QUARTERS": data.MAX_BAR_QUARTERS,
             "sentiment.MAX_TEXTS": sentiment_cli.MAX_TEXTS,
             "MAX_UNITS": config.MAX_UNITS,
             "MAX_LAYERS": config.MAX_LAYERS,

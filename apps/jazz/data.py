@@ -20,6 +20,7 @@ by default) is not used: `parse_music` parses from the source, with music21's sc
 temporary directory removed when it returns.
 """
 
+import codecs
 import contextlib
 import dataclasses
 import fractions
@@ -29,6 +30,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import tempfile
 import zipfile
 
@@ -52,14 +54,19 @@ from apps.jazz.grammar import GRID
 
 MIDI_EXTENSIONS = (".mid", ".midi")
 MUSIC_EXTENSIONS = (*MIDI_EXTENSIONS, ".mxl", ".xml", ".musicxml")
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 """Part of each cache file's name: raised whenever reading a file may give another `Solo` or refusal, so that no
-result of older rules is used (3: MIDI read unquantised)."""
+result of older rules is used (4: `MAX_CHORD_SYMBOLS`)."""
 MIN_MELODY_PITCH = 55
 DERIVED_CHORD_QUARTERS = 2.0
 MELODY_NAMES = ("solo", "melody", "lead")
 MAX_BAR_QUARTERS = 16
 """The longest bar (16/4): what generating a solo allocates grows with the length of its bars."""
+MAX_CHORD_SYMBOLS = 24_000
+"""Chord symbols (`<harmony>` elements) in one MusicXML score, counted before music21 reads it: 24 a bar over the
+longest form (1,000 bars). music21 keeps kilobytes for each symbol it reads, on top of the score's notes, and
+`generate` voices each chord again: twice as many beside a 16 MiB score's notes neared 2 GB."""
+_HARMONY = re.compile(rb"<harmony[\s/>]")
 MIDI_PITCHES = range(128)
 """The pitches a melody may hold: MIDI's. It also bounds the vocabulary: a token is a pitch (or a tone type and
 an interval window) and one of `grammar.MAX_STEPS` durations, so at most 6,192 tokens in all."""
@@ -346,8 +353,8 @@ def expand_paths(paths):
 
     Raises:
         UsageError: a path that is neither a file, a directory nor a pattern matching anything; more than
-            `MAX_MUSIC_FILES` files; a file over its limit (`check_size`), or a `.mxl` whose score says it
-            unzips to more than `MAX_MUSIC_FILE_BYTES`.
+            `MAX_MUSIC_FILES` files; a file over its limit (`check_size`), a `.mxl` whose score says it
+            unzips to more than `MAX_MUSIC_FILE_BYTES`, or a score of more than `MAX_CHORD_SYMBOLS` chord symbols.
     """
     expanded = []
     for path in paths:
@@ -373,7 +380,34 @@ def expand_paths(paths):
         if _compressed(path):
             with _open_compressed(path) as archive:
                 _compressed_score(archive, path)
+        check_chord_symbols(path)
     return expanded
+
+
+def check_chord_symbols(path, text=None):
+    """Refuses a MusicXML score of more than `MAX_CHORD_SYMBOLS` chord symbols, before music21 reads it.
+
+    Args:
+        path: the file (a MIDI file passes: its chords are named every `DERIVED_CHORD_QUARTERS`, so its length
+            bounds them).
+        text: its score's bytes where they are already read (a `.mxl` unzipped), else read here.
+    """
+    if text is None:
+        if path.lower().endswith(MIDI_EXTENSIONS):
+            return
+        if _compressed(path):
+            text = unzip_musicxml(path)
+        else:
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read(MAX_MUSIC_FILE_BYTES + 1)
+            except OSError:  # refused, or skipped in a folder, where it is parsed
+                return
+    if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = text.decode("utf-16", "replace").encode()
+    count = sum(1 for _ in _HARMONY.finditer(text))
+    if count > MAX_CHORD_SYMBOLS:
+        raise UsageError(f"{path}: {count:,} chord symbols; the limit is {MAX_CHORD_SYMBOLS:,} a score")
 
 
 def check_size(path, what):
@@ -403,7 +437,7 @@ def parse_music(path):
 
     Raises:
         UsageError: the file is missing, unreadable, empty, over its limit (`check_size`), not music, corrupt,
-            or unzips to more than `MAX_MUSIC_FILE_BYTES`.
+            unzips to more than `MAX_MUSIC_FILE_BYTES`, or holds more than `MAX_CHORD_SYMBOLS` chord symbols.
     """
     from music21 import converter
 
@@ -413,6 +447,7 @@ def parse_music(path):
         raise UsageError(f"{path}: empty file")
     check_readable(path, "MIDI/MusicXML file")
     text = unzip_musicxml(path) if _compressed(path) else None
+    check_chord_symbols(path, text)
     try:
         # forceSource: music21 would otherwise read and write a pickle of every file in its scratch directory.
         # quantizePost off: music21 would snap MIDI onsets and lengths to its own grid, moving or merging the

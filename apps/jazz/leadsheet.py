@@ -55,8 +55,8 @@ def read_lead_sheet(path, max_bars):
         changes = data.derive_chords(_accompaniment(score, path), score.highestTime)
     if not changes:
         raise UsageError(f"{path}: no chords (a MIDI lead sheet needs an accompaniment to name them from)")
-    length = max(float(score.highestTime), max(offset for offset, _ in changes) + bar_quarters)
-    bars = math.ceil(length / bar_quarters - 1e-9)
+    last_bar = max(offset for offset, _ in changes) // bar_quarters  # a chord sounds to the end of its bar
+    bars = max(math.ceil(float(score.highestTime) / bar_quarters - 1e-9), int(last_bar) + 1)
     if bars > max_bars:
         raise UsageError(f"{path}: the form has {bars:,} bars; the limit is {max_bars:,}")
     per_bar = collections.Counter(int(offset // bar_quarters) for offset, _ in changes)

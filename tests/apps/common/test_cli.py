@@ -23,6 +23,7 @@ import pytest
 from apps.common import cli, files
 from apps.dinos.config import MAX_CHARACTERS
 from apps.jazz.cli import MAX_MEASURES
+from apps.jazz.data import MAX_CHORD_SYMBOLS
 from apps.sentiment.cli import MAX_TEXTS
 from apps.sentiment.data import MAX_EXAMPLES
 
@@ -226,6 +227,13 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
     for index in range(files.MAX_MUSIC_FILES + 1):
         (many_solos / f"{index}.mid").touch()
     (tmp_path / "labelled-ok.txt").write_text("0 a bad film\n1 a good film\n")
+    symbol = "<harmony><root><root-step>C</root-step></root><kind>dominant</kind></harmony>\n"
+    many_symbols = tmp_path / "many-symbols.musicxml"
+    many_symbols.write_text(f"<score-partwise>\n{symbol * (MAX_CHORD_SYMBOLS + 1)}</score-partwise>\n")
+    many_symbols_mxl = tmp_path / "many-symbols.mxl"
+    with zipfile.ZipFile(many_symbols_mxl, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(many_symbols, "score.musicxml")
+    too_many_symbols = "24,001 chord symbols; the limit is 24,000 a score"
     cases = [
         ("dinos", ["train", "--data", str(long_name), "--out", out], "name 2: 101 characters; the limit is 100"),
         ("dinos", ["train", "--data", str(big_list), "--out", out], "the limit is 4,194,304"),
@@ -271,6 +279,10 @@ def test_every_limit_is_refused_at_limit_plus_one_before_tensorflow(tmp_path):
         ),
         ("sentiment", ["train", "--data", str(tmp_path / "treebank"), "--out", out], "more than 100 words"),
         ("sentiment", [*sentiment_train, "--embeddings", str(wide_vectors)], "vectors of 100,000 values; the limit"),
+        ("jazz", [*generate, "--chords-from", str(many_symbols)], too_many_symbols),
+        ("jazz", [*generate, "--primer", str(many_symbols_mxl)], too_many_symbols),
+        ("jazz", ["train", "--midi", str(many_symbols), "--out", out], too_many_symbols),
+        ("jazz", ["evaluate", "--midi", str(many_symbols_mxl)], too_many_symbols),
     ]
     results = run_without_tensorflow([(app, argv) for app, argv, _ in cases])
     for (app, argv, fragment), (code, err) in zip(cases, results):

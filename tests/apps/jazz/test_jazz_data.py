@@ -295,3 +295,21 @@ def test_a_midi_file_has_its_own_lower_size_limit(tmp_path):
         data.expand_paths([over])
     with pytest.raises(UsageError, match=rf"SOLO.MIDI is {limit + 1:,} bytes; the limit for a MIDI file is {limit:,}$"):
         data.parse_music(over)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_score_of_more_chord_symbols_than_the_limit_is_refused_before_music21_reads_it(
+    tmp_path, monkeypatch, encoding
+):
+    monkeypatch.setattr(data, "MAX_CHORD_SYMBOLS", 2)
+    symbol = "<harmony><root><root-step>C</root-step></root><kind>major</kind></harmony>"
+    path = tmp_path / "symbols.musicxml"
+    path.write_text(
+        f'<?xml version="1.0" encoding="{encoding}"?><score-partwise>{symbol * 3}</score-partwise>', encoding
+    )
+    with pytest.raises(UsageError, match="3 chord symbols; the limit is 2 a score"):
+        data.expand_paths([str(path)])
+    path.write_text(
+        f'<?xml version="1.0" encoding="{encoding}"?><score-partwise>{symbol * 2}</score-partwise>', encoding
+    )
+    data.check_chord_symbols(str(path))

@@ -27,6 +27,12 @@ def test_a_musicxml_lead_sheet_gives_its_chord_symbols_length_and_tempo(tmp_path
         leadsheet.read_lead_sheet(path, max_bars=2)
 
 
+def test_a_chord_inside_the_last_bar_adds_no_bar_to_the_form(tmp_path):
+    path = str(tmp_path / "tune.musicxml")
+    make_score([(0.0, 8.0, 60)], [(0.0, "C7"), (6.0, "F7")]).write("musicxml", fp=path)
+    assert leadsheet.read_lead_sheet(path, max_bars=2)[1] == 2
+
+
 def test_a_midi_lead_sheet_gives_the_chords_of_its_accompaniment(tmp_path):
     path = str(tmp_path / "tune.mid")
     make_score(MELODY, CHORDS, bpm=100, accompaniment=True).write("midi", fp=path)
