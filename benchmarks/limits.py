@@ -21,6 +21,7 @@ Cases (`--cases` picks some by name; `--quick` runs only those that take under ~
                              bar holds), the bars `|`-separated over lines of at most MAX_LINE_CHARS
     jazz-sheet-16-4, jazz-evaluate-16-4   generate --chords-from, evaluate a MusicXML score of MAX_MEASURES bars of
                              16/4 (MAX_BAR_QUARTERS), MAX_CHORD_SYMBOLS chord symbols, each over a note
+    jazz-train-16-4          train (1 epoch) on that score as a solo
     jazz-evaluate-16-4-full  evaluate that solo in as many parts as fit MAX_MUSIC_FILE_BYTES (its chord symbols in
                              the first part alone)
     jazz-evaluate-long-solo  evaluate --midi one solo of 6,400 bars of eighth notes (51,200 notes), each bar's
@@ -741,6 +742,11 @@ def case_jazz_evaluate_16_4(tmp, rng):
     return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
+def case_jazz_train_16_4(tmp, rng):
+    path, described = _sheet_16_4(tmp, rng)
+    return _train_case("jazz", ["--midi", path], [], described, tmp)
+
+
 def case_jazz_evaluate_16_4_full(tmp, rng):
     """evaluate the solo of `_sheet_16_4` (its chord symbols in the first part) in as many parts as fit
     MAX_MUSIC_FILE_BYTES: the chord symbols' limit and the file's together."""
@@ -1041,6 +1047,12 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
         "jazz-evaluate-16-4",
         f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars",
         case_jazz_evaluate_16_4,
+        False,
+    ),
+    (
+        "jazz-train-16-4",
+        f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars",
+        case_jazz_train_16_4,
         False,
     ),
     (
