@@ -28,6 +28,8 @@ import sys
 import time
 
 ENV = "SEQUENCE_MODELS_TF_LOGS"
+_IGNORED = (signal.SIGINT, signal.SIGTERM)
+"""What the filter ignores: a terminal's Ctrl-C and a process-group kill reach it too."""
 _terminal = None
 """Whether the real stderr is a terminal, recorded when the filter's pipe takes its place; None: no filter."""
 NOISE = re.compile(
@@ -49,15 +51,19 @@ def filter_startup_noise(env=os.environ):
     is imported; the filter lasts until the interpreter exits. Returns whether it is on."""
     if env.get(ENV, "") not in ("", "0"):
         return False
+    # Blocked until the child ignores them: a Ctrl-C in between would otherwise stop the filter, not the command.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _IGNORED)
     try:
         sys.stderr.flush()
         real = os.dup(2)
         read_end, write_end = os.pipe()
         child = os.fork()
     except OSError:  # no descriptor 2 to filter (a daemon, a closed stderr), or no process to spare
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return False
     if child == 0:
-        _filter_process(read_end, write_end, real)
+        _filter_process(read_end, write_end, real, mask)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     os.close(read_end)
     global _terminal
     _terminal = os.isatty(real)
@@ -80,12 +86,13 @@ def filter_startup_noise(env=os.environ):
     return True
 
 
-def _filter_process(read_end, write_end, real):
+def _filter_process(read_end, write_end, real, mask):
     """The forked filter: copies the pipe to the real stderr until every writer has closed it, then exits."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in _IGNORED:
+            signal.signal(signum, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         # Hold none of the command's other ends: a reader of its stdout (`| head`) must see it close with it.
         devnull = os.open(os.devnull, os.O_RDWR)

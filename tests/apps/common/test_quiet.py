@@ -147,3 +147,27 @@ def test_ctrl_c_to_the_whole_process_group_still_shows_the_interrupted_line():
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err == "python -m apps.test wait: interrupted\n"
+
+
+def test_a_ctrl_c_as_the_filter_starts_stops_the_command_not_the_filter():
+    # The signal comes the moment the filter's process exists, before it can ignore it (in a real terminal, a
+    # Ctrl-C typed just then); were the filter stopped, the command's later lines would go nowhere.
+    script = (
+        "import os, signal, sys\n"
+        "from apps.common import quiet\n"
+        "fork = os.fork\n"
+        "def fork_then_ctrl_c():\n"
+        "    pid = fork()\n"
+        "    if pid == 0:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return pid\n"
+        "os.fork = fork_then_ctrl_c\n"
+        "quiet.filter_startup_noise()\n"
+        "print('the last line', file=sys.stderr, flush=True)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": REPO}
+    env.pop("SEQUENCE_MODELS_TF_LOGS", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.stderr == "the last line\n"
