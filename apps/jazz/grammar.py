@@ -51,18 +51,19 @@ START = "<start>"
 _FALLBACK = {"X": "A", "A": "S", "S": "C"}
 
 
-def quantise(notes):
+def quantise(notes, join_steps=ARTICULATION_STEPS):
     """Quantises notes to the grid: returns `(onset_step, length_steps, midi)` triples, monophonic.
 
     Args:
         notes: `(offset, duration, midi)` triples, offsets and durations in quarter notes.
+        join_steps: a gap of at most this many steps after a note joins the note.
     """
     quantised = []
     for offset, duration, midi in sorted(notes, key=lambda note: (note[0], -note[2])):
         start, end = round(offset * GRID), round((offset + duration) * GRID)
         if quantised and start <= quantised[-1][0]:
             continue  # a second note at the same onset: keep the highest, the melody line
-        if quantised and quantised[-1][1] + ARTICULATION_STEPS >= start:
+        if quantised and quantised[-1][1] + join_steps >= start:
             quantised[-1][1] = start
         if end > start:
             quantised.append([start, end, midi])
