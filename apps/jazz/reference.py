@@ -58,7 +58,7 @@ def histograms(notes, timeline, bars, bar_quarters=4.0):
 
     Args:
         notes: `(offset, duration, midi)` triples in quarter notes (a note is cut at the end of the last bar;
-            its articulation is measured to the next note's onset, even one beyond the bars).
+            its articulation runs to the next note's onset, even one beyond the bars).
         timeline: the chords they are played over.
         bars: how many bars from offset 0 count.
         bar_quarters: the bar length in quarter notes.
