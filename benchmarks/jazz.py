@@ -17,6 +17,9 @@ real ones.
    and beside it the mean of each draw's own overlaps. With a baseline, a bootstrap over the validation solos
    gives the 5th-95th percentile of each overlap's difference. Targets (issue 15): perplexity at least 20% below
    the baseline's; every (pooled) overlap at least the baseline's; the mean overlap within 0.03 of the ceiling.
+   Issue 34: the articulation overlap within 0.03 of its ceiling, and the perplexity of the tokens' other parts
+   (`perplexity_without_articulation`: the probabilities of tokens differing in their articulation alone
+   summed; the tokens less their articulation are those of a model without it) beside the baseline's.
 
     python benchmarks/jazz.py                       # saved_models/jazz, its training data, writes JSON
     python benchmarks/jazz.py --baseline /tmp/jazz-unconditioned    # with the figures of another model
@@ -155,10 +158,11 @@ def held_out_figures(model_dir, validation, bars, corpus, draws=5):
     from apps.jazz import generate
 
     model, config = load_bundle(model_dir)
-    total, count = 0.0, 0
+    total, count, other_parts = 0.0, 0, 0.0
     for solo in validation:
         nll, _ = evaluate.solo_negative_log_likelihood(model, config, solo)
         total, count = total + float(nll.sum()), count + len(nll)
+        other_parts += float(evaluate.solo_negative_log_likelihood(model, config, solo, articulation=False)[0].sum())
     start = time.perf_counter()
     sampler = generate.SoloSampler(model, config)
     compared = reference.compare(sampler, validation, bars=bars, corpus=corpus, draws=draws, per_solo=True)
@@ -166,6 +170,7 @@ def held_out_figures(model_dir, validation, bars, corpus, draws=5):
         "model": os.path.relpath(model_dir, REPO),
         "conditioning": config.get("conditioning", "none"),
         "perplexity": math.exp(total / count),
+        "perplexity_without_articulation": math.exp(other_parts / count),
         "tokens": count,
         **compared,
         "compare_s": time.perf_counter() - start,
@@ -243,12 +248,18 @@ def main(argv=None):
     targets["held_out_mean_overlap_within_0.03_of_ceiling"] = (
         model_figures["overlaps"]["mean"] >= model_figures["ceiling"]["mean"] - CEILING_TOLERANCE
     )
+    targets["held_out_articulation_overlap_within_0.03_of_ceiling"] = (
+        model_figures["overlaps"]["articulation"] >= model_figures["ceiling"]["articulation"] - CEILING_TOLERANCE
+    )
     targets["held_out_no_copy_longer_than_2_bars"] = model_figures["longest_copy"]["sounding_bars"] <= MAX_COPIED_BARS
     if args.baseline:
         baseline = figures[1]
         targets["perplexity_reduction"] = 1 - model_figures["perplexity"] / baseline["perplexity"]
         targets["perplexity_at_least_20_percent_below_baseline"] = (
             targets["perplexity_reduction"] >= PERPLEXITY_REDUCTION
+        )
+        targets["perplexity_without_articulation_change"] = (
+            model_figures["perplexity_without_articulation"] / baseline["perplexity_without_articulation"] - 1
         )
         targets["every_overlap_at_least_the_baselines"] = all(
             model_figures["overlaps"][name] >= baseline["overlaps"][name] for name in reference.FEATURES
@@ -284,6 +295,11 @@ def main(argv=None):
         + f"{'real odd vs even':>18}"
     )
     print(f"{'perplexity':16}" + "".join(f"{f['perplexity']:>24.1f}" for f in figures) + f"{'':>18}")
+    print(
+        f"{'  articulation out':16}"
+        + "".join(f"{f['perplexity_without_articulation']:>24.2f}" for f in figures)
+        + f"{'':>18}"
+    )
     for name in names:
         print(
             f"{name:16}"

@@ -22,6 +22,13 @@ class Hyperparameters:
     others under `training`."""
 
     encoding: str = option("grammar", "how notes become tokens", choices=ENCODINGS, section="model")
+    articulation: bool = option(
+        True,
+        "a silence of up to 1/6 of a quarter before the next note is the note's articulation, learned and "
+        "played; --no-articulation joins it to the note, and every note sounds until the next",
+        type=bool,
+        section="model",
+    )
     conditioning_mode: str = option(
         "changes",
         "changes: the network sees the sounding and next chord and the bar position at every step; "

@@ -292,7 +292,7 @@ def _forward(model):
     )
 
 
-def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
+def negative_log_likelihood(model, vocabulary, tokens, conditions=None, articulation=True):
     """Per-token negative log-likelihood (nats) of `tokens` under a jazz training model.
 
     Args:
@@ -302,11 +302,21 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
         tokens: the solo's tokens in the model's encoding.
         conditions: for a conditioned model, the features of each token's onset (`(tokens, F)`,
             `apps.jazz.train.token_features`).
+        articulation: score each token whole; False: only its other parts, the probabilities of the tokens
+            that differ from it in their articulation alone summed (for a vocabulary without articulation, the
+            same).
 
     Returns:
         `(nll, unknown)`: an array with one NLL per token, and how many tokens were not in the vocabulary.
     """
     ids = vocabulary.encode(tokens)
+    if articulation:
+        groups, members = np.arange(len(vocabulary)), None
+    else:
+        # Each token id's group: the tokens that are the same but for their articulation.
+        groups = np.unique([token.split(";")[0] for token in vocabulary.tokens], return_inverse=True)[1]
+        members = np.zeros((len(vocabulary), groups.max() + 1), "float32")
+        members[np.arange(len(vocabulary)), groups] = 1
     # Padded at the end to a multiple of PAD_TOKENS (the model is causal: padding changes no earlier output),
     # and run by functions traced once per padded length: few lengths, few traces.
     length = -(-len(ids) // PAD_TOKENS) * PAD_TOKENS
@@ -318,26 +328,26 @@ def negative_log_likelihood(model, vocabulary, tokens, conditions=None):
         inputs = {"tokens": inputs, "conditions": padded}
     trunk, head = _forward(model)
     hidden = trunk(inputs)
-    picked = np.concatenate(
-        [
-            np.asarray(head(hidden[:, start : start + HEAD_STEPS]))[0][
-                np.arange(len(ids[start : start + HEAD_STEPS])), ids[start : start + HEAD_STEPS]
-            ]
-            for start in range(0, len(ids), HEAD_STEPS)
-        ]
-    )
+    picked = []
+    for start in range(0, len(ids), HEAD_STEPS):
+        probabilities = np.asarray(head(hidden[:, start : start + HEAD_STEPS]))[0, : len(ids) - start]
+        if members is not None:
+            probabilities = probabilities @ members
+        picked.append(probabilities[np.arange(len(probabilities)), groups[ids[start : start + HEAD_STEPS]]])
+    picked = np.concatenate(picked)
     return -np.log(np.maximum(picked, 1e-30)), sum(token not in vocabulary for token in tokens)
 
 
-def solo_negative_log_likelihood(model, config, solo):
+def solo_negative_log_likelihood(model, config, solo, articulation=True):
     """`negative_log_likelihood` of a whole `apps.jazz.data.Solo` under a bundle's model, in the bundle's
-    encoding, with the solo's own conditioning features when the bundle's model is conditioned."""
-    tokens = grammar.encode(solo.notes, solo.timeline, config["encoding"])
+    encoding (with articulation if it was trained with it), with the solo's own conditioning features when the
+    bundle's model is conditioned; `articulation=False` scores the tokens' other parts alone."""
+    tokens = grammar.encode(solo.notes, solo.timeline, config["encoding"], config.get("articulation", False))
     conditioned = config.get("conditioning", "none") == "changes"
     features = (
         conditioning.features(solo.timeline, conditioning.onsets(tokens), solo.bar_quarters) if conditioned else None
     )
-    return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features)
+    return negative_log_likelihood(model, grammar.Vocabulary(config["vocabulary"]), tokens, features, articulation)
 
 
 def evaluate_solos(solos, model=None, config=None, corpus=None):

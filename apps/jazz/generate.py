@@ -423,7 +423,8 @@ def generate_solo(
     """
     quarters = measures * bar_quarters
     encoding = generator.config["encoding"]
-    primer_tokens = grammar.encode(primer, timeline, encoding=encoding) if primer else []
+    articulation = generator.config.get("articulation", False)  # bundles trained before it play legato
+    primer_tokens = grammar.encode(primer, timeline, encoding, articulation) if primer else []
     start = sum(grammar.duration_steps(token) for token in primer_tokens) / grammar.GRID
     previous = grammar.quantise(primer)[-1][2] if primer else None
     tokens = generator.sample(

@@ -14,10 +14,17 @@ Two encodings (`ENCODINGS`):
 Durations: onsets and ends are quantised to a grid of `GRID` steps a quarter note (1/12: sixteenths,
 eighth and sixteenth triplets), and a duration is the distance between quantised times, so rounding never
 accumulates. A note shorter than one step is dropped; a note is cut at the next onset (the melody is
-monophonic); a gap of at most `ARTICULATION_STEPS` (1/6 quarter) after a note is articulation, not a rest,
-and joins the note (the transcriptions are full of them); any sound or silence longer than `MAX_STEPS` (a
-4/4 bar) is split: a long note keeps `MAX_STEPS` and the rest of its time becomes a rest. Durations are
-written as fractions of a quarter note (`1/3`, `1/2`, `3/2`).
+monophonic); any sound or silence longer than `MAX_STEPS` (a 4/4 bar) is split: a long note keeps
+`MAX_STEPS` and the rest of its time becomes a rest. Durations are written as fractions of a quarter note
+(`1/3`, `1/2`, `3/2`).
+
+Articulation: a gap of at most `ARTICULATION_STEPS` (1/6 quarter) after a note is articulation, not a rest
+(the transcriptions are full of them): the note's duration runs to the next onset. With
+`encode(..., articulation=True)` (what `train` encodes by default) the token keeps how much of that duration is
+silent as a suffix `;<silence>`, e.g. `"C,1/2,<+0,+4>;1/6"`, an eighth that sounds 1/3 of a quarter, and
+`realise` plays the note that much shorter; a token without the suffix is legato. Without it (bundles trained
+before articulation) the gap is joined to the note, and every note sounds until the next token. Leaving the
+suffixes out of an articulated encoding gives the encoding without articulation, token for token.
 
 The first note of a solo goes nearest the middle of `REGISTER`; the vocabulary's start token (`START`,
 id 0) is the input before the first token, the course's x⟨1⟩ = 0.
@@ -51,31 +58,49 @@ START = "<start>"
 _FALLBACK = {"X": "A", "A": "S", "S": "C"}
 
 
-def quantise(notes):
+def quantise(notes, join_steps=ARTICULATION_STEPS):
     """Quantises notes to the grid: returns `(onset_step, length_steps, midi)` triples, monophonic.
 
     Args:
         notes: `(offset, duration, midi)` triples, offsets and durations in quarter notes.
+        join_steps: a gap of at most this many steps after a note joins the note.
     """
+    return [(start, length, midi) for start, length, midi, _ in _quantise(notes, join_steps)]
+
+
+def _quantise(notes, join_steps):
+    """`quantise`, each note with the steps of silence joined to it: `(onset, length, midi, silence)`."""
     quantised = []
     for offset, duration, midi in sorted(notes, key=lambda note: (note[0], -note[2])):
         start, end = round(offset * GRID), round((offset + duration) * GRID)
         if quantised and start <= quantised[-1][0]:
             continue  # a second note at the same onset: keep the highest, the melody line
-        if quantised and quantised[-1][1] + ARTICULATION_STEPS >= start:
+        if quantised and quantised[-1][1] + join_steps >= start:
+            quantised[-1][3] += max(0, start - quantised[-1][1])
             quantised[-1][1] = start
         if end > start:
-            quantised.append([start, end, midi])
-    return [(start, end - start, midi) for start, end, midi in quantised if end > start]
+            quantised.append([start, end, midi, 0])
+    return [(start, end - start, midi, silence) for start, end, midi, silence in quantised]
 
 
 def _duration_text(steps):
     return str(fractions.Fraction(steps, GRID))
 
 
+def fields(token):
+    """A token's comma-separated fields, its articulation suffix left out: `["C", "1/2", "<+0,+4>"]`."""
+    return token.split(";", 1)[0].split(",", 2)
+
+
 def duration_steps(token):
-    """The duration of a token in grid steps."""
-    return int(fractions.Fraction(token.split(",", 2)[1]) * GRID)
+    """The duration of a token in grid steps (for a note, until the next token: its silence included)."""
+    return int(fractions.Fraction(fields(token)[1]) * GRID)
+
+
+def silent_steps(token):
+    """The grid steps at the end of a note token's duration it does not sound (0: legato)."""
+    _, _, silence = token.partition(";")
+    return int(fractions.Fraction(silence) * GRID) if silence else 0
 
 
 def _window(interval):
@@ -83,7 +108,7 @@ def _window(interval):
     return centre - WINDOW_WIDTH // 2, centre + WINDOW_WIDTH // 2
 
 
-def encode(notes, timeline, encoding="grammar"):
+def encode(notes, timeline, encoding="grammar", articulation=False):
     """Encodes a melody as tokens.
 
     Args:
@@ -91,6 +116,8 @@ def encode(notes, timeline, encoding="grammar"):
             does the time from offset 0 to the first note, which keeps tokens aligned with the bars.
         timeline: an `apps.jazz.chords.Timeline`, the chords the melody is played over.
         encoding: one of `ENCODINGS`.
+        articulation: keep the silence of each gap joined to a note as the note's articulation (see the
+            module docstring); else the note is legato, as bundles trained without articulation expect.
 
     Returns:
         A list of token strings.
@@ -105,15 +132,18 @@ def encode(notes, timeline, encoding="grammar"):
             tokens.append(f"R,{_duration_text(min(steps, MAX_STEPS))}")
             steps -= MAX_STEPS
 
-    for start, length, midi in quantise(notes):
+    for start, length, midi, silence in _quantise(notes, ARTICULATION_STEPS):
         rest(start - cursor)
         sounding = min(length, MAX_STEPS)
+        # A note longer than a bar ends in a rest token, which holds its silence, or some of it.
+        silence = max(0, silence - (length - sounding)) if articulation else 0
+        suffix = f";{_duration_text(silence)}" if silence else ""
         if encoding == "pitch":
-            tokens.append(f"{midi},{_duration_text(sounding)}")
+            tokens.append(f"{midi},{_duration_text(sounding)}{suffix}")
         else:
             kind = timeline.chord_at(start / GRID).tone_type(midi)
             window = "<*>" if previous is None else "<{:+d},{:+d}>".format(*_window(midi - previous))
-            tokens.append(f"{kind},{_duration_text(sounding)},{window}")
+            tokens.append(f"{kind},{_duration_text(sounding)},{window}{suffix}")
         rest(length - sounding)
         cursor, previous = start + length, midi
     return tokens
@@ -132,12 +162,13 @@ def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None, star
         previous: the pitch before the first token (a primer's last), which its window is relative to.
 
     Returns:
-        `(offset, duration, midi)` triples in quarter notes.
+        `(offset, duration, midi)` triples in quarter notes, a note sounding its token's duration less its
+        articulation's silence.
     """
     rng = np.random.default_rng(seed)
     notes, cursor = [], round(start * GRID)
     for token in tokens:
-        parts = token.split(",", 2)
+        parts = fields(token)
         if token == START or len(parts) < 2:
             continue
         steps = duration_steps(token)
@@ -147,7 +178,7 @@ def realise(tokens, timeline, encoding="grammar", seed=0, start_pitch=None, star
                 if encoding == "pitch"
                 else _choose(timeline.chord_at(cursor / GRID), parts[0], parts[2], previous, rng, start_pitch)
             )
-            notes.append((cursor / GRID, steps / GRID, midi))
+            notes.append((cursor / GRID, (steps - silent_steps(token)) / GRID, midi))
             previous = midi
         cursor += steps
     return notes
@@ -213,16 +244,17 @@ class Vocabulary:
         return [self.tokens[int(index)] for index in ids]
 
     def nearest(self, token):
-        """The known token closest to `token`: same type (and window, or pitch) first, then closest duration."""
-        parts = token.split(",", 2)
-        steps = duration_steps(token)
+        """The known token closest to `token`: same type (and window, or pitch) first, then closest duration,
+        then closest articulation (a vocabulary without articulation plays the note legato)."""
+        parts = fields(token)
+        steps, silence = duration_steps(token), silent_steps(token)
 
         def distance(candidate):
-            other = candidate.split(",", 2)
+            other = fields(candidate)
             if candidate == START:
-                return (3, 0)
+                return (3, 0, 0)
             mismatch = (other[0] != parts[0]) * 2 + (other[2:] != parts[2:])
-            return (mismatch, abs(duration_steps(candidate) - steps))
+            return (mismatch, abs(duration_steps(candidate) - steps), abs(silent_steps(candidate) - silence))
 
         return min(self.tokens, key=distance)
 

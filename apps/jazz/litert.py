@@ -1,7 +1,8 @@
 """The jazz model as a LiteRT (`.tflite`) one-step model, and a NumPy loop that samples tokens from it.
 
 `export` writes `FILE.tflite` and beside it `FILE.vocab.txt`, the grammar token of each id, one a line (line 0
-is the start token `<start>`; a token's second comma-separated field is its duration in quarter notes). The
+is the start token `<start>`; a token's second comma-separated field is its duration in quarter notes, and a
+suffix `;<silence>` the part of it a note is silent: `apps.jazz.grammar`). The
 file's signature `serving_default`:
 
     token int32 (1,), [conditions float32 (1, F),] state_0, state_1 float32 (1, units)

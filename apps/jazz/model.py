@@ -17,7 +17,8 @@ c⟨t⟩ goes to the head as well as to the recurrent layer: what is sounding *n
 without having to pass through the state first.
 
 With `head="chain"` (`train`'s default) the parts of a grammar token are predicted one after another, each
-given those before it (`ChainSoftmax`: the tone type, then the duration, then the window), and their product is
+given those before it (`ChainSoftmax`: the tone type, then the duration, then the articulation where the
+vocabulary has it, then the window), and their product is
 renormalised over the vocabulary: a `(batch, V)` softmax over the joint tokens, as the `Dense` head's, so its
 perplexity is the joint token's and the sampler sees the same probabilities.
 """
@@ -27,6 +28,7 @@ import numpy as np
 
 from apps.common.cells import recurrent_layer
 from apps.common.sampling import StepModel
+from apps.jazz import grammar
 from apps.jazz.conditioning import MODES, SIZE
 from apps.jazz.config import HEADS
 
@@ -34,8 +36,9 @@ CONDITION_DIM = 32
 
 
 def token_parts(tokens):
-    """For each comma-separated part of the tokens (type, duration, window; `pitch` tokens: pitch, duration), the
-    class of each token, ids in order of first appearance; the start token (id 0) is a class of its own in each.
+    """For each part of the tokens (type, duration, window; `pitch` tokens: pitch, duration; in a vocabulary
+    with articulation, its silence after the duration: `apps.jazz.grammar`), the class of each token, ids in
+    order of first appearance; the start token (id 0) is a class of its own in each.
 
     Args:
         tokens: the vocabulary's token strings after the start token, in id order.
@@ -43,7 +46,9 @@ def token_parts(tokens):
     Returns:
         A list, one per part, of `len(tokens) + 1` int class ids.
     """
-    split = [token.split(",", 2) for token in tokens]
+    split = [grammar.fields(token) for token in tokens]
+    if any(grammar.silent_steps(token) for token in tokens):
+        split = [[*fields[:2], str(grammar.silent_steps(token)), *fields[2:]] for fields, token in zip(split, tokens)]
     parts = []
     for index in range(max(len(fields) for fields in split)):
         names = {}  # part -> class; class 0 is the start token's
@@ -111,7 +116,7 @@ class ChainSoftmax(keras.layers.Layer):
     the vocabulary's total makes the output a softmax over the joint tokens again (`(..., V)`, as a `Dense`
     head's), so its perplexity is the joint token's, and the sampler, `evaluate` and the LiteRT export are
     unchanged. Each head k > 1 is computed for every prefix p_<k the vocabulary holds (grammar: 135 (type,
-    duration) pairs for the window).
+    duration) pairs for the window; with articulation, 196 (type, duration, silence) triples).
 
     Args:
         parts: `token_parts(vocabulary tokens)`: per part, each token's class id.

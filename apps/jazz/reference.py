@@ -1,9 +1,9 @@
 """Generated solos against real ones on the same changes: per-feature histogram overlaps, and their ceiling.
 
 For each real solo the model plays over the solo's own chords for its first `bars` bars; the generated notes
-and the real ones are each summarised as histograms of six features, pooled over all solos, and compared
+and the real ones are each summarised as histograms of seven features, pooled over all solos, and compared
 feature by feature by the *overlap* of the two normalised histograms (the sum of the bin-wise minima: 1 for
-identical distributions, 0 for disjoint ones):
+identical distributions, 0 for disjoint ones); `mean` is the mean over the features:
 
 | feature | bins |
 |---|---|
@@ -13,6 +13,7 @@ identical distributions, 0 for disjoint ones):
 | `duration` | 10: quarter notes, edges `DURATION_EDGES` (below 0.2, 0.2 to 0.3, ..., 3.2 and above) |
 | `onset` | 8: the eighth of the bar the note starts in |
 | `notes_per_bar` | 16: notes starting in a bar, in bins of 2 (0-1, 2-3, ..., 30 and more) |
+| `articulation` | 7: the share of the time to the next onset the note sounds, edges `ARTICULATION_EDGES` (below 0.3, ..., 0.95 to 1.05 legato, 1.05 and above); a solo's last note, and a note whose next onset is a bar or more away, are not counted |
 
 The ceiling is the same overlaps between the odd-numbered and the even-numbered real solos (1st, 3rd, ...
 against 2nd, 4th, ...): how close one half of the real music is to the other. Pools of half the size are a
@@ -24,11 +25,11 @@ differs: MGEval smooths the intra-set and inter-set *distances* between pieces w
 estimate and measures the overlapping area (and a KL divergence); here the features' histograms are pooled
 over the notes of all solos and compared directly, which is simpler, needs no bandwidth, and fits a
 comparison on the same chords. The tone types are the grammar's four (the issue's three merge scale tones
-with the rest). Real solos are compared as the grammar sees them, quantised to its grid
-(`apps.jazz.grammar.quantise`: articulation gaps joined to their notes), since that is the most a model of
-the grammar's tokens can reproduce.
+with the rest). Real solos are compared on the grammar's grid (`apps.jazz.grammar.quantise`, monophonic),
+with each note's own sounding length: the most a model of the grammar's tokens can reproduce.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -39,6 +40,7 @@ from apps.jazz import grammar
 DURATION_EDGES = (0.2, 0.3, 0.4, 0.6, 0.8, 1.1, 1.6, 2.2, 3.2)
 ONSET_BINS = 8
 NOTES_PER_BAR_BINS = 16
+ARTICULATION_EDGES = (0.3, 0.5, 0.7, 0.85, 0.95, 1.05)
 FEATURES = {
     "pitch_class": 12,
     "tone_type": 4,
@@ -46,6 +48,7 @@ FEATURES = {
     "duration": len(DURATION_EDGES) + 1,
     "onset": ONSET_BINS,
     "notes_per_bar": NOTES_PER_BAR_BINS,
+    "articulation": len(ARTICULATION_EDGES) + 1,
 }
 _TONE_INDEX = {"C": 0, "S": 1, "A": 2, "X": 3}
 
@@ -54,7 +57,8 @@ def histograms(notes, timeline, bars, bar_quarters=4.0):
     """Counts of each feature over the notes starting in the first `bars` bars.
 
     Args:
-        notes: `(offset, duration, midi)` triples in quarter notes (a note is cut at the end of the last bar).
+        notes: `(offset, duration, midi)` triples in quarter notes (a note is cut at the end of the last bar;
+            its articulation runs to the next note's onset, even one beyond the bars).
         timeline: the chords they are played over.
         bars: how many bars from offset 0 count.
         bar_quarters: the bar length in quarter notes.
@@ -63,10 +67,15 @@ def histograms(notes, timeline, bars, bar_quarters=4.0):
         A dict feature -> int counts (`FEATURES` gives the number of bins).
     """
     end = bars * bar_quarters
+    counts = {name: np.zeros(size, "int64") for name, size in FEATURES.items()}
+    for (offset, duration, _), (following, _, _) in itertools.pairwise(sorted(notes)):
+        if offset >= end - 1e-9:
+            break
+        if 0 < following - offset < bar_quarters - 1e-9:
+            counts["articulation"][np.digitize(duration / (following - offset) + 1e-9, ARTICULATION_EDGES)] += 1
     notes = sorted(
         (offset, min(duration, end - offset), midi) for offset, duration, midi in notes if offset < end - 1e-9
     )
-    counts = {name: np.zeros(size, "int64") for name, size in FEATURES.items()}
     per_bar = np.zeros(bars, "int64")
     previous = None
     for offset, duration, midi in notes:
@@ -115,8 +124,12 @@ def solo_bars(solo, bars):
 
 
 def real_notes(solo):
-    """A real solo's notes as the grammar sees them: quantised to its grid, monophonic."""
-    return [(start / grammar.GRID, length / grammar.GRID, midi) for start, length, midi in grammar.quantise(solo.notes)]
+    """A real solo's notes on the grammar's grid, monophonic, each sounding as long as it was played (no gap
+    joined to the note before)."""
+    return [
+        (start / grammar.GRID, length / grammar.GRID, midi)
+        for start, length, midi in grammar.quantise(solo.notes, join_steps=0)
+    ]
 
 
 def ceiling(solos, bars=32):

@@ -26,9 +26,9 @@ from apps.jazz.config import Hyperparameters
 PATIENCE = 3
 
 
-def token_sequences(solos, encoding):
-    """The token sequence of each solo."""
-    return [grammar.encode(solo.notes, solo.timeline, encoding) for solo in solos]
+def token_sequences(solos, encoding, articulation=False):
+    """The token sequence of each solo (`apps.jazz.grammar.encode`)."""
+    return [grammar.encode(solo.notes, solo.timeline, encoding, articulation) for solo in solos]
 
 
 def _cut(sequences, seq_len):
@@ -88,6 +88,7 @@ def train(
     out,
     *,
     encoding,
+    articulation,
     conditioning_mode,
     head,
     cell,
@@ -140,12 +141,14 @@ def train(
     """
     solos = data.load_solos(paths, cache_dir=cache_dir, progress=verbose > 0)
     training, validation = split_solos(solos, validation_split, seed)
-    train_tokens = token_sequences(training, encoding)
+    train_tokens = token_sequences(training, encoding, articulation)
     vocabulary = grammar.Vocabulary.build(train_tokens)
     conditioned = conditioning_mode == "changes"
     x, y = model_inputs(training, train_tokens, vocabulary, seq_len, conditioned)
     if validation:
-        x_val, y_val = model_inputs(validation, token_sequences(validation, encoding), vocabulary, seq_len, conditioned)
+        x_val, y_val = model_inputs(
+            validation, token_sequences(validation, encoding, articulation), vocabulary, seq_len, conditioned
+        )
     else:
         count = int(len(y) * validation_split)
         kept, held = slice(0, len(y) - count), slice(len(y) - count, len(y))
@@ -215,8 +218,11 @@ def train(
         config["metrics"].update(
             val_loss=float(history["val_loss"][best]), val_perplexity=float(np.exp(history["val_loss"][best]))
         )
-    # The copy check of `evaluate` measures spans in grammar tokens, whatever the model's encoding.
-    copy_tokens = train_tokens if encoding == "grammar" else token_sequences(training, "grammar")
+    # The copy check of `evaluate` measures spans in grammar tokens without articulation, whatever the model's
+    # encoding: a phrase replayed with other articulation is still a copy.
+    copy_tokens = (
+        train_tokens if (encoding, articulation) == ("grammar", False) else token_sequences(training, "grammar")
+    )
 
     def write_training_tokens(scratch):
         path = os.path.join(scratch, evaluate.TRAINING_TOKENS_FILE)

@@ -387,6 +387,7 @@ def test_evaluate_against_reference_solos_on_their_own_changes(trained, solos_di
             "duration",
             "onset",
             "notes_per_bar",
+            "articulation",
             "mean",
         }
         assert all(0.0 <= value <= 1.0 + 1e-9 for value in report[key].values())

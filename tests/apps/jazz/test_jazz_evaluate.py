@@ -1,9 +1,12 @@
 import random
 import time
 
+import numpy as np
 import pytest
 
 from apps.jazz import chords, evaluate, grammar
+
+from jazz_scores import tiny_model
 
 
 def test_statistics_of_a_hand_made_melody():
@@ -83,3 +86,17 @@ def test_a_long_solo_copied_whole_from_the_corpus_is_measured_in_linear_time(mon
     assert evaluate.longest_sounding_copy(corpus, solo) == steps / grammar.GRID / 4
     assert len(durations) == len(solo)  # each token's duration once, not once for every span holding it
     assert time.monotonic() - started < 60
+
+
+def test_without_articulation_a_token_is_scored_by_its_other_parts():
+    tokens = ["C,1/2,<*>", "C,1/2,<*>;1/6", "C,1/2,<*>;1/12", "R,1/2", "S,1,<+0,+4>"]
+    vocabulary = grammar.Vocabulary(tokens)
+    model = tiny_model(tokens, head="chain")
+    solo = ["C,1/2,<*>;1/6", "R,1/2", "S,1,<+0,+4>", "C,1/2,<*>"]
+    whole, _ = evaluate.negative_log_likelihood(model, vocabulary, solo)
+    parts, _ = evaluate.negative_log_likelihood(model, vocabulary, solo, articulation=False)
+    probabilities = model.predict_on_batch(np.array([[0, *vocabulary.encode(solo)[:-1]]], "int32"))[0]
+    twins = [1, 2, 3]  # the three articulations of "C,1/2,<*>"
+    expected = [-np.log(probabilities[0, twins].sum()), whole[1], whole[2], -np.log(probabilities[3, twins].sum())]
+    np.testing.assert_allclose(parts, expected, rtol=1e-5)
+    assert parts[0] < whole[0] and parts[1] == pytest.approx(whole[1])

@@ -116,15 +116,37 @@ def test_a_primer_is_fed_to_the_model_and_continued_from_its_last_note(generator
     assert continuation and continuation[0][0] >= 2.5
 
 
+def test_a_bundle_without_articulation_plays_legato_and_one_with_it_keeps_the_primers(generator):
+    timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7")
+    primer = [(0.0, 1 / 3, 74), (0.5, 1 / 3, 77), (1.0, 1.0, 72)]  # staccato eighths, a sixth of a quarter silent
+    # A bundle trained before articulation (no `articulation` in its config): the gaps join their notes.
+    notes, tokens = generate.generate_solo(generator, timeline, 2, seed=4, primer=primer, keep_primer=False)
+    assert tokens[:2] == ["C,1/2,<*>", "C,1/2,<+2,+6>"]
+    assert all(
+        round((following - offset - duration) * grammar.GRID) in (0, 6, 48)  # legato, or a rest token after it
+        for (offset, duration, _), (following, _, _) in itertools.pairwise(notes)
+    )
+    articulated = [*TOKENS, "C,1/2,<*>;1/6", "C,1/2,<+2,+6>;1/6"]
+    model = jazz_model.build_model(
+        len(articulated) + 1, units=6, embedding_dim=5, conditioning="changes", condition_dim=4
+    )
+    config = {**generator.config, "vocabulary": articulated, "articulation": True}
+    _, tokens = generate.generate_solo(generate.SoloSampler(model, config), timeline, 2, seed=4, primer=primer)
+    assert tokens[:2] == ["C,1/2,<*>;1/6", "C,1/2,<+2,+6>;1/6"]
+
+
 def test_a_written_solo_reads_back_note_for_note(tmp_path):
-    # Sixteenth triplets and twelfths, on the app's grid but not on music21's default MIDI quantisation grid.
+    # Sixteenth triplets and twelfths, on the app's grid but not on music21's default MIDI quantisation grid;
+    # notes articulated a twelfth and a sixth of a quarter short of the next.
     timeline, _ = chords.parse_progression("Dm7 G7 | Cmaj7 | F7 Bb7 | Ebmaj7")
-    tokens = ["C,1/3,<+0,+4>", "A,1/6,<-2,+2>", "C,1/12,<+2,+6>", "X,1/4,<-6,-2>", "S,1/12,<+1,+3>", "R,1/6"] * 4
+    tokens = ["C,1/3,<+0,+4>", "A,1/6,<-2,+2>", "C,1/12,<+2,+6>", "X,1/4,<-6,-2>", "S,1/12,<+1,+3>", "R,1/6"] * 3
+    tokens += ["C,1/2,<+0,+4>;1/12", "S,1/2,<-2,+2>;1/6", "C,1/3,<+2,+6>;1/12", "R,1/6"]
     notes = grammar.realise(tokens, timeline, seed=1)
     path = str(tmp_path / "solo.mid")
-    generate.write_score(generate.build_score(notes, timeline, 16.0, 120), path)
-    (solo,) = data.load_solos([path], progress=False)  # what `evaluate` and `train` read
-    assert solo.notes == notes
+    generate.write_score(generate.build_score(notes, timeline, 16.0, 120), path, musicxml=True)
+    (solo, score) = data.load_solos([path, path.replace(".mid", ".musicxml")], progress=False)  # as `evaluate` reads
+    assert solo.notes == notes and score.notes == notes
+    assert [round(duration * grammar.GRID) for _, duration, _ in notes[-3:]] == [5, 4, 3]
     assert leadsheet.read_primer(path) == notes
     (result,), _ = evaluate.evaluate_solos([solo])
     assert result["notes"] == len(notes)

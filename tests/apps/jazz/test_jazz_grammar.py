@@ -148,3 +148,35 @@ def test_realisation_takes_the_intervals_encode_gives_the_window():
     for seed in range(20):
         ((_, _, midi),) = grammar.realise(["C,1,<-2,+2>"], timeline, seed=seed, previous=60)
         assert midi == 60
+
+
+def test_articulation_survives_encode_and_realise():
+    # Staccato eighths (a third of a quarter sounding, a sixth silent), a legato pair, a held quarter released
+    # a twelfth early, and a last note: each comes back as long as it sounded, on its onset.
+    timeline, _ = chords.parse_progression("C | G7")
+    phrase = [
+        (0.0, 1 / 3, 60),
+        (0.5, 1 / 3, 62),
+        (1.0, 0.5, 64),
+        (1.5, 0.5, 65),
+        (2.0, 11 / 12, 67),
+        (3.0, 1.0, 65),
+        (4.0, 1.0, 62),
+    ]
+    tokens = grammar.encode(phrase, timeline, articulation=True)
+    assert [grammar.silent_steps(token) for token in tokens] == [2, 2, 0, 0, 1, 0, 0]
+    assert tokens[0] == "C,1/2,<*>;1/6"
+    realised = grammar.realise(tokens, timeline, previous=None, start_pitch=60)
+    assert [(offset, duration) for offset, duration, _ in realised] == [
+        (offset, pytest.approx(duration)) for offset, duration, _ in phrase
+    ]
+    # Without articulation (bundles trained before it) every note is legato: the same tokens less their suffix.
+    legato = grammar.encode(phrase, timeline)
+    assert legato == [token.split(";")[0] for token in tokens]
+    assert [duration for _, duration, _ in grammar.realise(legato, timeline)] == [0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_a_vocabulary_without_articulation_takes_an_articulated_token_as_its_legato_twin():
+    vocabulary = grammar.Vocabulary(["C,1/2,<*>", "C,1/3,<*>", "C,1/2,<*>;1/12"])
+    assert vocabulary.nearest("C,1/2,<*>;1/6") == "C,1/2,<*>;1/12"
+    assert grammar.Vocabulary(["C,1/2,<*>", "C,1/3,<*>"]).nearest("C,1/2,<*>;1/6") == "C,1/2,<*>"

@@ -73,6 +73,15 @@ def test_token_parts_class_each_tokens_type_duration_and_window():
     assert windows == [0, 1, 2, 3, 4, 2]  # a rest has no window: the empty one, shared by both rests
 
 
+def test_token_parts_of_an_articulated_vocabulary_put_the_silence_between_duration_and_window():
+    tokens = [*TOKENS, "C,1/2,<+0,+4>;1/6", "A,1/3,<-2,+2>;1/12"]
+    types, durations, silences, windows = jazz_model.token_parts(tokens)
+    assert types == [0, 1, 2, 3, 1, 2, 1, 3]
+    assert durations == [0, 1, 1, 2, 2, 3, 1, 2]
+    assert silences == [0, 1, 1, 1, 1, 1, 2, 3]  # legato notes and rests share "no silence"
+    assert windows == [0, 1, 2, 3, 4, 2, 1, 3]  # the suffix is not part of the window
+
+
 def test_a_model_trained_with_the_factored_head_loads_as_the_joint_softmax_it_computes():
     """`--head factored` added a term per token part to each token's logit. A model saved with it (its head's
     config and weights as that head saved them: its own kernel and bias, then each part's) loads with the

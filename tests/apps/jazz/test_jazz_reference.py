@@ -29,6 +29,31 @@ def test_histograms_of_a_hand_made_solo():
     assert counts["duration"][5] == 1 and counts["duration"][3] == 2  # 1 in [0.8, 1.1); 0.5 in [0.4, 0.6)
     assert counts["onset"].tolist() == [1, 0, 1, 1, 0, 0, 0, 0]
     assert counts["notes_per_bar"].tolist() == [0, 1] + [0] * 14  # 3 notes: the bin of 2-3
+    assert counts["articulation"].tolist() == [0, 0, 0, 0, 0, 2, 0]  # C, E legato; D, the last, not counted
+
+
+def test_articulation_is_the_sounding_share_of_the_time_to_the_next_onset():
+    notes = [
+        (0.0, 0.25, 60),  # half of its eighth: [0.5, 0.7)
+        (0.5, 0.4, 62),  # 0.8 of its eighth: [0.7, 0.85)
+        (1.0, 0.3, 64),  # 0.3 of the quarter and a half to the next note: [0.3, 0.5)
+        (2.0, 0.9, 65),  # 0.9 of its quarter: [0.85, 0.95)
+        (3.0, 0.5, 67),  # the next onset a bar away: not counted
+        (7.0, 0.5, 69),  # next onset beyond the bars compared: counted, legato
+        (7.5, 0.5, 67),  # the last: not counted
+    ]
+    counts = reference.histograms(notes, C_MAJOR, bars=1)
+    assert counts["articulation"].tolist() == [0, 1, 1, 1, 1, 0, 0]
+    assert reference.histograms(notes, C_MAJOR, bars=2)["articulation"].tolist() == [0, 1, 1, 1, 1, 1, 0]
+
+
+def test_real_solos_keep_their_own_sounding_lengths():
+    # A sixth of a quarter silent before the next note: still there on the grid, not joined to the note.
+    real = solo([(0.0, 0.5 - 1 / 6, 60), (0.5, 0.5, 62), (1.0, 1.0, 64)])
+    assert reference.real_notes(real)[0] == (0.0, pytest.approx(1 / 3), 60)
+    assert reference.ceiling([real, real], bars=1)["articulation"] == 1.0
+    counts = reference.histograms(reference.real_notes(real), C_MAJOR, bars=1)
+    assert counts["articulation"].tolist() == [0, 0, 1, 0, 0, 1, 0]
 
 
 def test_overlaps_of_a_two_solo_toy_case_by_hand():
@@ -41,10 +66,11 @@ def test_overlaps_of_a_two_solo_toy_case_by_hand():
         "duration": 0.0,  # A: 1 and 0.5; B: 2 and 2
         "onset": 1 / 3,  # A: eighths 0, 2, 3; B: eighths 0 and 4
         "notes_per_bar": 1.0,  # 3 and 2 notes share the bin 2-3
+        "articulation": 1.0,  # every note but the last legato in both
     }
     for name, value in expected.items():
         assert result[name] == pytest.approx(value), name
-    assert result["mean"] == pytest.approx(13 / 36)
+    assert result["mean"] == pytest.approx((13 / 6 + 1) / 7)
 
 
 def test_a_solo_against_itself_overlaps_fully():

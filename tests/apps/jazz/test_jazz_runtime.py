@@ -1,6 +1,7 @@
 """`generate --runtime`: the bundle's LiteRT model answers as the Keras model does, for the same seed, without
 TensorFlow; `auto` falls back to Keras where the bundle has no LiteRT model; a refusal is one line."""
 
+import itertools
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from apps.common import litert
 from apps.common.bundle import save_bundle
 from apps.common.runtime import LITERT_FILE
 from apps.common.sampling import ConditionedSampler, Sampler
-from apps.jazz import chords, conditioning, generate, grammar
+from apps.jazz import chords, conditioning, data, generate, grammar
 from apps.jazz.cli import main
 
 from jazz_scores import tiny_model
@@ -29,33 +30,51 @@ NEAR = 1e-5
 """A uniform draw this close to a boundary between two tokens may fall on either side of it on either runtime."""
 
 
+ARTICULATED = [
+    "R,1/2",
+    "C,1/2,<*>;1/6",
+    "C,1/3,<+0,+4>;1/12",
+    "S,1,<-4,+0>;1/6",
+    "A,1/6,<-2,+2>",
+    "C,2,<+2,+6>",
+    "R,4",
+    "X,3/2,<-6,-2>;1/12",
+]
+
+
 def config_for(mode):
     # A long mean token makes the chunks short: a solo then takes several, each drawn with its own seed.
-    return {
+    config = {
         "app": "jazz",
         "vocabulary": TOKENS,
         "encoding": "grammar",
         "conditioning": mode,
         "mean_token_quarters": 4.0,
     }
+    if mode == "articulated":  # chord-conditioned, its notes' articulation learned (`train`'s default)
+        config.update(vocabulary=ARTICULATED, conditioning="changes", articulation=True)
+    return config
 
 
 MODES = ["changes", "none"]
+BUNDLES = [*MODES, "articulated"]
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory):
     """For each mode, `(path, model, config)` of a tiny bundle with its LiteRT model: chord-conditioned (chain
-    head, `train`'s default) and token-only."""
+    head, `train`'s default), token-only, and chord-conditioned with articulation."""
     keras.utils.set_random_seed(5)
     result = {}
-    for mode in MODES:
-        model = tiny_model(TOKENS, mode, "chain" if mode == "changes" else "joint")
-        # Weights far from the initial near-uniform ones, so that the tokens' probabilities differ.
-        model.set_weights([w * 4 for w in model.get_weights()])
+    for mode in BUNDLES:
+        config = config_for(mode)
+        model = tiny_model(config["vocabulary"], config["conditioning"], "chain" if mode != "none" else "joint")
+        # Weights far from the initial near-uniform ones, so that the tokens' probabilities differ; with
+        # articulation left as they are, so that its solos play every silence.
+        model.set_weights([w * (1 if mode == "articulated" else 4) for w in model.get_weights()])
         path = str(tmp_path_factory.mktemp("jazz") / "bundle")
-        save_bundle(path, model, config_for(mode), litert=True)
-        result[mode] = path, model, config_for(mode)
+        save_bundle(path, model, config, litert=True)
+        result[mode] = path, model, config
     return result
 
 
@@ -172,7 +191,7 @@ def near_tie(sampler, call, keras_tokens, litert_tokens):
     return (t, u) if {below, above} == {keras_tokens[t], litert_tokens[t]} else None
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", BUNDLES)
 def test_over_20_seeds_both_runtimes_play_the_same_solo(bundles, mode):
     path, model, config = bundles[mode]
     on_keras = generate.SoloSampler(model, config)
@@ -200,7 +219,7 @@ def test_over_20_seeds_both_runtimes_play_the_same_solo(bundles, mode):
         warnings.warn(f"differences explained by near-ties (seed, step, uniform): {ties}", stacklevel=1)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", BUNDLES)
 def test_teacher_forced_the_litert_sampler_sees_the_training_models_probabilities(bundles, mode):
     path, model, config = bundles[mode]
 
@@ -220,7 +239,8 @@ def test_teacher_forced_the_litert_sampler_sees_the_training_models_probabilitie
 
     step = Probabilities(litert.StepRunner(os.path.join(path, LITERT_FILE)))
     sampler = generate.LiteRTSoloSampler(step, config)
-    tokens = grammar.encode(PRIMER + [(2.0, 1.5, 67), (4.0, 2.0, 64), (6.5, 0.5, 65)], TIMELINE)
+    notes = PRIMER + [(2.0, 1.5, 67), (4.0, 2.0 - 1 / 6, 64), (6.5, 0.5, 65)]
+    tokens = grammar.encode(notes, TIMELINE, articulation=config.get("articulation", False))
     ids = [0, *sampler.vocabulary.encode(tokens).tolist()]
     sampler.draw(ids, conditioning.step_table(TIMELINE, 16.0) if sampler.conditioned else None, 1, 1.0, 0, 0)
     # Each position is fed the features of the onset of the token it predicts: the one after it.
@@ -234,7 +254,7 @@ def test_teacher_forced_the_litert_sampler_sees_the_training_models_probabilitie
     np.testing.assert_allclose(np.array(step.seen[: len(ids)]), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", BUNDLES)
 def test_the_cli_writes_the_same_files_on_both_runtimes(bundles, mode, tmp_path, capsys):
     options = ["--model", bundles[mode][0], "--primer", "D4 F4:1/2 A4:1/2", "--num-outputs", "2", "--top-k", "5"]
     options += ["--temperature", "0.8", "--seed", "11", "--musicxml", "--measures", "3", "--verbose"]
@@ -246,6 +266,16 @@ def test_the_cli_writes_the_same_files_on_both_runtimes(bundles, mode, tmp_path,
     assert (tmp_path / "litert" / "solo-2.musicxml").exists()
     for name in ("solo-1.mid", "solo-2.mid"):
         assert (tmp_path / "litert" / name).read_bytes() == (tmp_path / "keras" / name).read_bytes(), name
+    # Every note sounds until the next one, but those of an articulated bundle's tokens with a silence.
+    silences = [
+        round((following - offset - duration) * grammar.GRID)
+        for name in ("solo-1.mid", "solo-2.mid")
+        for (offset, duration, _), (following, _, _) in itertools.pairwise(
+            data.load_solos([str(tmp_path / "litert" / name)], cache_dir=None, progress=False)[0].notes
+        )
+    ]
+    articulated = {silence for silence in silences if 0 < silence <= grammar.ARTICULATION_STEPS}
+    assert bool(articulated) == (mode == "articulated") and 0 in silences
 
 
 def test_auto_answers_on_litert_and_falls_back_to_keras_without_a_litert_model(bundles, keras_only, tmp_path, capsys):
