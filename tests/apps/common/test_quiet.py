@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from clis import interruptible
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 # Lines TensorFlow 2.21 (and the LiteRT interpreter) write from C++ on a CPU machine, as they came from
@@ -133,15 +135,16 @@ def test_ctrl_c_to_the_whole_process_group_still_shows_the_interrupted_line():
         "    time.sleep(60)\n"
         "sys.exit(cli.run(parser, ['wait'], {'wait': wait}))\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
+    with interruptible():  # as a terminal's foreground job, even where the test runner ignores Ctrl-C
+        process = subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": REPO},
+        )
     assert process.stdout.readline() == "ready\n"
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=60)
