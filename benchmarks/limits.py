@@ -742,6 +742,9 @@ def case_jazz_evaluate_16_4(tmp, rng):
     return ["apps.jazz", "evaluate", "--model", JAZZ_MODEL, "--midi", path], {"description": described}
 
 
+BAR_LIMIT = f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars"
+
+
 def case_jazz_train_16_4(tmp, rng):
     path, described = _sheet_16_4(tmp, rng)
     return _train_case("jazz", ["--midi", path], [], described, tmp)
@@ -1042,19 +1045,9 @@ CASES = [  # name, limit, prepare, quick (under ~20 s on 2 shared CPU cores)
     ("jazz-midi-evaluate", MIDI_LIMIT, case_jazz_evaluate_midi, False),
     ("jazz-files-train", f"MAX_MUSIC_FILES {files.MAX_MUSIC_FILES:,}", case_jazz_train_files, False),
     ("jazz-generate-takes", f"MAX_TAKES {jazz_cli.MAX_TAKES}", case_jazz_generate_takes, False),
-    ("jazz-sheet-16-4", f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES", case_jazz_sheet_16_4, False),
-    (
-        "jazz-evaluate-16-4",
-        f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars",
-        case_jazz_evaluate_16_4,
-        False,
-    ),
-    (
-        "jazz-train-16-4",
-        f"MAX_BAR_QUARTERS {data.MAX_BAR_QUARTERS} (16/4), MAX_MEASURES bars",
-        case_jazz_train_16_4,
-        False,
-    ),
+    ("jazz-sheet-16-4", BAR_LIMIT, case_jazz_sheet_16_4, False),
+    ("jazz-evaluate-16-4", BAR_LIMIT, case_jazz_evaluate_16_4, False),
+    ("jazz-train-16-4", BAR_LIMIT, case_jazz_train_16_4, False),
     (
         "jazz-evaluate-16-4-full",
         f"MAX_CHORD_SYMBOLS {data.MAX_CHORD_SYMBOLS:,}, {MUSIC_LIMIT}",
