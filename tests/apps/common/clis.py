@@ -20,6 +20,8 @@ from apps.sentiment.cli import main as sentiment_main
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 APPS = {"dinos": dinos_main, "jazz": jazz_main, "sentiment": sentiment_main}
 SHIPPED = {app: os.path.join(REPO, "saved_models", app) for app in APPS}
+BUNDLE_FILES = ["config.json", "history.json", "model.keras", "model.tflite", "model.vocab.txt", "training.png"]
+"""What `train` writes into a bundle of every app (jazz adds `training_tokens.npz`), sorted."""
 
 
 def assert_usage_error(capsys, app, argv, *fragments):

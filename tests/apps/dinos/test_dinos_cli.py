@@ -15,6 +15,7 @@ from apps.dinos.cli import main
 from apps.dinos.evaluate import sample_statistics, score_names
 from apps.dinos.sample import NameSampler
 
+from clis import BUNDLE_FILES
 from dinos_names import NAMES, TRAIN_ARGS
 
 
@@ -24,14 +25,7 @@ def run_json(capsys, argv):
 
 
 def test_train_writes_a_complete_bundle(bundle):
-    assert sorted(os.listdir(bundle)) == [
-        "config.json",
-        "history.json",
-        "model.keras",
-        "model.tflite",
-        "model.vocab.txt",
-        "training.png",
-    ]
+    assert sorted(os.listdir(bundle)) == BUNDLE_FILES
     config = json.load(open(os.path.join(bundle, "config.json")))
     assert config["vocabulary"]["characters"] == sorted(set("".join(NAMES).lower()))
     assert config["training"]["epochs_run"] == 2 and config["training"]["val_names"] == 3

@@ -15,6 +15,7 @@ from apps.dinos import data
 from apps.dinos.cli import main
 from apps.dinos.evaluate import score_names
 
+from clis import BUNDLE_FILES
 from dinos_names import NAMES, TRAIN_ARGS
 
 
@@ -27,14 +28,7 @@ def float32_policy_after():
 
 def train_and_load(names_file, out, *extra):
     assert main(["train", "--data", names_file, *TRAIN_ARGS, "--out", str(out), *extra]) == 0
-    assert sorted(os.listdir(out)) == [
-        "config.json",
-        "history.json",
-        "model.keras",
-        "model.tflite",
-        "model.vocab.txt",
-        "training.png",
-    ]
+    assert sorted(os.listdir(out)) == BUNDLE_FILES
     model, config = load_bundle(str(out))
     assert config["training"]["epochs_run"] == 2
     vocab = data.Vocabulary.from_config(config["vocabulary"])
